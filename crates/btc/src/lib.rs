@@ -1,0 +1,17 @@
+//! UTXO chains (Bitcoin, Litecoin, …): reading blocks into tracehound's model.
+//!
+//! - [`blk`] reads Bitcoin Core's `blk*.dat` files directly: network magic, `xor.dat`
+//!   obfuscation (Core 28+), blocks stored out of order, stale branches (the best chain is
+//!   picked by linking headers and summing work, not by file order), a partly written last file.
+//! - [`decode`] turns block bytes into transactions, including Litecoin's MWEB serialization.
+//! - [`script`] names what each output script pays, for every standard template.
+//! - [`rpc`] is a thin typed client for Core's JSON-RPC.
+//! - [`synth`] writes realistic Core-format blk files of any size, for demos and benchmarks.
+
+pub mod blk;
+pub mod decode;
+pub mod rpc;
+pub mod script;
+pub mod synth;
+#[cfg(feature = "test-utils")]
+pub mod testnode;
