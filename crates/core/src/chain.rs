@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use crate::{Address, Hash32};
+use crate::Address;
 
 /// A chain tracehound can hold in its store.
 ///
