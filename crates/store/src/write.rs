@@ -1,0 +1,339 @@
+//! Writing: connecting UTXO blocks (resolving every input against the stored unspent outputs)
+//! and unwinding them again on a reorg. Each call is one transaction: all of it lands, or none.
+
+use std::collections::HashMap;
+
+use redb::{ReadableTable, Table, WriteTransaction};
+use tracehound_core::{Chain, OutPoint, UtxoBlock};
+
+use crate::tables::{
+    self, AddrStats, BlockRecord, ChainRecord, InputRecord, OutputRecord, TxRecord, COINBASE_FLAG,
+};
+use crate::{Store, StoreError};
+
+/// What a batch wrote.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct BatchStats {
+    /// Blocks connected.
+    pub blocks: u64,
+    /// Transactions stored.
+    pub txs: u64,
+    /// Inputs resolved.
+    pub inputs: u64,
+    /// Outputs stored.
+    pub outputs: u64,
+}
+
+struct Tables<'t> {
+    chains: Table<'t, u32, &'static [u8]>,
+    blocks: Table<'t, (u32, u32), &'static [u8]>,
+    block_by_hash: Table<'t, (u32, [u8; 32]), u32>,
+    txs: Table<'t, (u32, u32, u32), &'static [u8]>,
+    txids: redb::MultimapTable<'t, (u32, [u8; 32]), (u32, u32)>,
+    utxos: Table<'t, (u32, [u8; 32], u32), (u64, u64, u32, u8)>,
+    spends: Table<'t, (u32, [u8; 32], u32), (u32, u32, u32)>,
+    addr_ids: Table<'t, (u32, &'static str), u64>,
+    addr_texts: Table<'t, (u32, u64), &'static str>,
+    addr_txs: Table<'t, (u32, u64, u32, u32), &'static [u8]>,
+    addr_stats: Table<'t, (u32, u64), &'static [u8]>,
+}
+
+impl<'t> Tables<'t> {
+    fn open(w: &'t WriteTransaction) -> Result<Self, StoreError> {
+        Ok(Tables {
+            chains: w.open_table(tables::CHAINS)?,
+            blocks: w.open_table(tables::BLOCKS)?,
+            block_by_hash: w.open_table(tables::BLOCK_BY_HASH)?,
+            txs: w.open_table(tables::TXS)?,
+            txids: w.open_multimap_table(tables::TXIDS)?,
+            utxos: w.open_table(tables::UTXOS)?,
+            spends: w.open_table(tables::SPENDS)?,
+            addr_ids: w.open_table(tables::ADDR_IDS)?,
+            addr_texts: w.open_table(tables::ADDR_TEXTS)?,
+            addr_txs: w.open_table(tables::ADDR_TXS)?,
+            addr_stats: w.open_table(tables::ADDR_STATS)?,
+        })
+    }
+
+    fn chain_record(&self, c: u32) -> Result<ChainRecord, StoreError> {
+        self.chains.get(c)?.map(|v| ChainRecord::decode(v.value())).transpose().map(Option::unwrap_or_default)
+    }
+
+    fn tip(&self, c: u32) -> Result<Option<(u32, BlockRecord)>, StoreError> {
+        let last = self.blocks.range((c, 0)..=(c, u32::MAX))?.next_back().transpose()?;
+        last.map(|(k, v)| Ok((k.value().1, BlockRecord::decode(v.value())?))).transpose()
+    }
+
+    fn add_flow(&mut self, c: u32, addr: u64, height: u32, idx: u32, received: u128, sent: u128) -> Result<(), StoreError> {
+        self.addr_txs.insert((c, addr, height, idx), tables::encode_flow(received, sent).as_slice())?;
+        let mut stats = self.addr_stats.get((c, addr))?.map(|v| AddrStats::decode(v.value())).transpose()?.unwrap_or_default();
+        stats.received += received;
+        stats.sent += sent;
+        stats.tx_count += 1;
+        self.addr_stats.insert((c, addr), stats.encode().as_slice())?;
+        Ok(())
+    }
+
+    fn remove_flow(&mut self, c: u32, addr: u64, height: u32, idx: u32) -> Result<(), StoreError> {
+        let flow = self.addr_txs.remove((c, addr, height, idx))?.map(|v| tables::decode_flow(v.value())).transpose()?;
+        let Some((received, sent)) = flow else { return Ok(()) };
+        let mut stats = self.addr_stats.get((c, addr))?.map(|v| AddrStats::decode(v.value())).transpose()?.unwrap_or_default();
+        stats.received = stats.received.saturating_sub(received);
+        stats.sent = stats.sent.saturating_sub(sent);
+        stats.tx_count = stats.tx_count.saturating_sub(1);
+        if stats == AddrStats::default() {
+            self.addr_stats.remove((c, addr))?;
+        } else {
+            self.addr_stats.insert((c, addr), stats.encode().as_slice())?;
+        }
+        Ok(())
+    }
+}
+
+/// Per-tx accumulation of (received, sent) per address, in first-touch order.
+#[derive(Default)]
+struct Flows(Vec<(u64, u128, u128)>);
+
+impl Flows {
+    fn add(&mut self, addr: u64, received: u128, sent: u128) {
+        match self.0.iter_mut().find(|f| f.0 == addr) {
+            Some(f) => {
+                f.1 += received;
+                f.2 += sent;
+            }
+            None => self.0.push((addr, received, sent)),
+        }
+    }
+}
+
+impl Store {
+    /// Connects `blocks` (in chain order; the first must extend the stored tip of its chain,
+    /// or be genesis in an empty store) and commits them, with their checkpoint, as one
+    /// transaction.
+    pub fn apply_utxo_blocks(&self, blocks: &[UtxoBlock]) -> Result<BatchStats, StoreError> {
+        let wtx = self.db.begin_write()?;
+        let mut stats = BatchStats::default();
+        {
+            let mut t = Tables::open(&wtx)?;
+            let mut interned: HashMap<(u32, String), u64> = HashMap::new();
+            for block in blocks {
+                apply_block(&mut t, &mut interned, block, &mut stats)?;
+            }
+        }
+        wtx.commit()?;
+        Ok(stats)
+    }
+
+    /// Removes every block of `chain` above `height`, newest first, restoring the outputs they
+    /// spent and releasing the address ids first seen in them. The store is left as if those
+    /// blocks had never been connected.
+    pub fn unwind_to(&self, chain: Chain, height: u32) -> Result<u64, StoreError> {
+        let c = chain.code();
+        let wtx = self.db.begin_write()?;
+        let mut removed = 0;
+        {
+            let mut t = Tables::open(&wtx)?;
+            if t.blocks.get((c, height))?.is_none() {
+                return Err(StoreError::BadUnwind { chain, height });
+            }
+            while let Some((h, rec)) = t.tip(c)? {
+                if h <= height {
+                    break;
+                }
+                unwind_block(&mut t, c, h, &rec)?;
+                removed += 1;
+            }
+        }
+        wtx.commit()?;
+        Ok(removed)
+    }
+
+    /// Removes every block of `chain`, leaving it empty (a reorg deeper than genesis cannot
+    /// happen; this is for starting a chain over).
+    pub fn unwind_all(&self, chain: Chain) -> Result<u64, StoreError> {
+        let c = chain.code();
+        let wtx = self.db.begin_write()?;
+        let mut removed = 0;
+        {
+            let mut t = Tables::open(&wtx)?;
+            while let Some((h, rec)) = t.tip(c)? {
+                unwind_block(&mut t, c, h, &rec)?;
+                removed += 1;
+            }
+            t.chains.remove(c)?;
+        }
+        wtx.commit()?;
+        Ok(removed)
+    }
+}
+
+fn intern(t: &mut Tables<'_>, cache: &mut HashMap<(u32, String), u64>, rec: &mut ChainRecord, c: u32, text: &str) -> Result<u64, StoreError> {
+    let key = (c, text.to_string());
+    if let Some(&id) = cache.get(&key) {
+        return Ok(id);
+    }
+    let existing = t.addr_ids.get((c, text))?.map(|v| v.value());
+    let id = match existing {
+        Some(id) => id,
+        None => {
+            let id = rec.next_addr_id;
+            rec.next_addr_id += 1;
+            t.addr_ids.insert((c, text), id)?;
+            t.addr_texts.insert((c, id), text)?;
+            id
+        }
+    };
+    // Bound the cache: it only saves lookups, the table is the truth.
+    if cache.len() > 1 << 20 {
+        cache.clear();
+    }
+    cache.insert(key, id);
+    Ok(id)
+}
+
+fn apply_block(t: &mut Tables<'_>, cache: &mut HashMap<(u32, String), u64>, block: &UtxoBlock, stats: &mut BatchStats) -> Result<(), StoreError> {
+    let b = &block.block;
+    let chain = b.chain;
+    let c = chain.code();
+    let height = b.height;
+    let tip = t.tip(c)?;
+    let connects = match &tip {
+        None => height == 0,
+        Some((h, rec)) => height == h + 1 && b.parent == rec.hash,
+    };
+    if !connects {
+        return Err(StoreError::NotConnected {
+            chain,
+            height,
+            hash: b.hash,
+            parent: b.parent,
+            tip: tip.map_or_else(|| "empty".into(), |(h, r)| format!("{h} {}", r.hash)),
+        });
+    }
+    let mut rec = t.chain_record(c)?;
+    let first_addr_id = rec.next_addr_id;
+    let (mut n_in, mut n_out) = (0u64, 0u64);
+    for tx in &block.txs {
+        let idx = tx.index;
+        let mut flows = Flows::default();
+        let mut inputs = Vec::with_capacity(tx.inputs.len());
+        for (i, input) in tx.inputs.iter().enumerate() {
+            let key = (c, input.prevout.txid.0, input.prevout.vout);
+            let spent = t.utxos.remove(key)?.map(|v| v.value());
+            let Some((addr, value, prev_height, flags)) = spent else {
+                return Err(StoreError::UnknownPrevout {
+                    chain,
+                    height,
+                    txid: tx.txid,
+                    input: i,
+                    prevout: OutPoint { txid: input.prevout.txid, vout: input.prevout.vout },
+                });
+            };
+            t.spends.insert(key, (height, idx, u32::try_from(i).unwrap_or(u32::MAX)))?;
+            flows.add(addr, 0, u128::from(value));
+            inputs.push(InputRecord {
+                prev_txid: input.prevout.txid.0,
+                prev_vout: input.prevout.vout,
+                sequence: input.sequence,
+                addr,
+                value,
+                prev_height,
+                flags,
+            });
+        }
+        let mut outputs = Vec::with_capacity(tx.outputs.len());
+        for (vout, out) in tx.outputs.iter().enumerate() {
+            let value = u64::try_from(out.value.units())
+                .map_err(|_| StoreError::ValueTooLarge { chain, txid: tx.txid, vout, value: out.value.units() })?;
+            let addr = match &out.address {
+                Some(a) => {
+                    let id = intern(t, cache, &mut rec, c, a.as_str())?;
+                    let flags = out.kind.code() | if tx.coinbase { COINBASE_FLAG } else { 0 };
+                    let vout = u32::try_from(vout).unwrap_or(u32::MAX);
+                    t.utxos.insert((c, tx.txid.0, vout), (id, value, height, flags))?;
+                    flows.add(id, u128::from(value), 0);
+                    Some(id)
+                }
+                None => None,
+            };
+            outputs.push(OutputRecord { value, kind: out.kind, addr, data: out.data.clone() });
+        }
+        for (addr, received, sent) in flows.0 {
+            t.add_flow(c, addr, height, idx, received, sent)?;
+        }
+        t.txids.insert((c, tx.txid.0), (height, idx))?;
+        n_in += inputs.len() as u64;
+        n_out += outputs.len() as u64;
+        let record = TxRecord {
+            txid: tx.txid,
+            coinbase: tx.coinbase,
+            hogex: tx.hogex,
+            size: tx.size,
+            vsize: tx.vsize,
+            inputs,
+            outputs,
+        };
+        t.txs.insert((c, height, idx), record.encode().as_slice())?;
+    }
+    let tx_count = u32::try_from(block.txs.len()).unwrap_or(u32::MAX);
+    let brec = BlockRecord { hash: b.hash, parent: b.parent, time: b.time, tx_count, inputs: n_in, outputs: n_out, first_addr_id };
+    t.blocks.insert((c, height), brec.encode().as_slice())?;
+    t.block_by_hash.insert((c, b.hash.0), height)?;
+    rec.txs += u64::from(tx_count);
+    rec.inputs += n_in;
+    rec.outputs += n_out;
+    t.chains.insert(c, rec.encode().as_slice())?;
+    stats.blocks += 1;
+    stats.txs += u64::from(tx_count);
+    stats.inputs += n_in;
+    stats.outputs += n_out;
+    Ok(())
+}
+
+fn unwind_block(t: &mut Tables<'_>, c: u32, height: u32, brec: &BlockRecord) -> Result<(), StoreError> {
+    let mut idx = brec.tx_count;
+    while idx > 0 {
+        idx -= 1;
+        let record = t.txs.remove((c, height, idx))?.map(|v| TxRecord::decode(v.value())).transpose()?;
+        let Some(tx) = record else {
+            return Err(StoreError::Corrupt { table: "txs", what: format!("block at height {height} lacks tx {idx}") });
+        };
+        let mut touched: Vec<u64> = Vec::new();
+        for (vout, out) in tx.outputs.iter().enumerate() {
+            if let Some(addr) = out.addr {
+                t.utxos.remove((c, tx.txid.0, u32::try_from(vout).unwrap_or(u32::MAX)))?;
+                if !touched.contains(&addr) {
+                    touched.push(addr);
+                }
+            }
+        }
+        for input in tx.inputs.iter().rev() {
+            let key = (c, input.prev_txid, input.prev_vout);
+            t.spends.remove(key)?;
+            t.utxos.insert(key, (input.addr, input.value, input.prev_height, input.flags))?;
+            if !touched.contains(&input.addr) {
+                touched.push(input.addr);
+            }
+        }
+        for addr in touched {
+            t.remove_flow(c, addr, height, idx)?;
+        }
+        t.txids.remove((c, tx.txid.0), (height, idx))?;
+    }
+    // Release the address ids this block introduced: it is as if it never came.
+    let mut rec = t.chain_record(c)?;
+    for id in brec.first_addr_id..rec.next_addr_id {
+        if let Some(text) = t.addr_texts.remove((c, id))?.map(|v| v.value().to_string()) {
+            t.addr_ids.remove((c, text.as_str()))?;
+        }
+    }
+    rec.next_addr_id = brec.first_addr_id;
+    rec.txs -= u64::from(brec.tx_count);
+    rec.inputs -= brec.inputs;
+    rec.outputs -= brec.outputs;
+    t.chains.insert(c, rec.encode().as_slice())?;
+    t.blocks.remove((c, height))?;
+    t.block_by_hash.remove((c, brec.hash.0))?;
+    Ok(())
+}
+
