@@ -1,1 +1,49 @@
-fn main(){}
+//! `tracehound`: follow stolen crypto across chains to where it can be frozen.
+//!
+//! This binary is thin: it parses arguments ([`args`]), sets up logging, and hands each
+//! command to its module. Errors are printed as `error:` with each cause on its own line.
+
+mod args;
+mod bench;
+mod demo;
+mod ingest;
+mod output;
+mod query;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = args::Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err}");
+            for cause in err.chain().skip(1) {
+                eprintln!("  caused by: {cause}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn run(cli: args::Cli) -> anyhow::Result<()> {
+    let global = cli.global;
+    match cli.command {
+        args::Command::Ingest(args::IngestCommand::Btc(a)) => ingest::run_btc(&global, &a),
+        args::Command::Status => query::status(&global),
+        args::Command::Tx(a) => query::tx(&global, &a),
+        args::Command::Address(a) => query::address(&global, &a),
+        args::Command::Export(args::ExportCommand::Parquet { dir }) => query::export_parquet(&global, &dir),
+        args::Command::Demo(a) => demo::run(&global, &a),
+        args::Command::Bench(args::BenchCommand::Ingest(a)) => bench::ingest(&global, &a),
+        args::Command::Bench(args::BenchCommand::Gen(a)) => bench::generate(&global, &a),
+    }
+}

@@ -305,10 +305,6 @@ impl Store {
         }
         Ok(sha256::Hash::from_engine(engine).to_string())
     }
-
-    pub(crate) fn read_txn(&self) -> Result<ReadTransaction, StoreError> {
-        Ok(self.db.begin_read()?)
-    }
 }
 
 fn feed<K: redb::Key + 'static, V: redb::Value + 'static>(

@@ -131,10 +131,6 @@ pub(crate) struct TxRecord {
 /// Bit 7 of a UTXO's flags byte marks a coinbase output; the low bits hold the script kind.
 pub(crate) const COINBASE_FLAG: u8 = 0x80;
 
-pub(crate) fn kind_of(flags: u8) -> Result<ScriptKind, StoreError> {
-    ScriptKind::from_code(flags & !COINBASE_FLAG)
-        .ok_or_else(|| StoreError::Corrupt { table: "utxos", what: format!("unknown script kind {flags}") })
-}
 
 impl TxRecord {
     pub(crate) fn encode(&self) -> Vec<u8> {

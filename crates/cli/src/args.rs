@@ -1,0 +1,212 @@
+//! Command-line arguments.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use tracehound_core::Chain;
+
+/// tracehound: an open blockchain forensics engine.
+#[derive(Debug, Parser)]
+#[command(name = "tracehound", version, about, propagate_version = true)]
+pub(crate) struct Cli {
+    #[command(flatten)]
+    pub(crate) global: Global,
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// Options every command takes, before or after the subcommand.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct Global {
+    /// Where the store lives [default: $TRACEHOUND_DATA_DIR, else ~/.tracehound]
+    #[arg(long, global = true, env = "TRACEHOUND_DATA_DIR")]
+    pub(crate) data_dir: Option<PathBuf>,
+    /// Print machine-readable JSON on stdout instead of text.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+    /// Page cache of the store, in MiB.
+    #[arg(long, global = true, default_value_t = 1024)]
+    pub(crate) cache_mb: usize,
+}
+
+impl Global {
+    pub(crate) fn data_dir(&self) -> PathBuf {
+        if let Some(d) = &self.data_dir {
+            return d.clone();
+        }
+        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+        home.join(".tracehound")
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Read blocks from a chain into the store (resumable; re-run to continue).
+    #[command(subcommand)]
+    Ingest(IngestCommand),
+    /// What the store holds, per chain.
+    Status,
+    /// Show a transaction with resolved inputs and the spender of each output.
+    Tx(TxArgs),
+    /// Show an address: balance, totals and its transactions.
+    Address(AddressArgs),
+    /// Export the store's tables.
+    #[command(subcommand)]
+    Export(ExportCommand),
+    /// Run the main job end to end on generated data (self-contained).
+    Demo(DemoArgs),
+    /// Benchmarks of the hot paths.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum IngestCommand {
+    /// A UTXO chain, from Core's blk*.dat files or its JSON-RPC.
+    Btc(IngestBtcArgs),
+}
+
+/// UTXO networks accepted by `--network`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub(crate) enum Network {
+    Bitcoin,
+    BitcoinTestnet,
+    BitcoinTestnet4,
+    BitcoinSignet,
+    BitcoinRegtest,
+    Litecoin,
+    LitecoinTestnet,
+    LitecoinRegtest,
+}
+
+impl Network {
+    pub(crate) fn chain(self) -> Chain {
+        match self {
+            Network::Bitcoin => Chain::BitcoinMainnet,
+            Network::BitcoinTestnet => Chain::BitcoinTestnet,
+            Network::BitcoinTestnet4 => Chain::BitcoinTestnet4,
+            Network::BitcoinSignet => Chain::BitcoinSignet,
+            Network::BitcoinRegtest => Chain::BitcoinRegtest,
+            Network::Litecoin => Chain::LitecoinMainnet,
+            Network::LitecoinTestnet => Chain::LitecoinTestnet,
+            Network::LitecoinRegtest => Chain::LitecoinRegtest,
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IngestBtcArgs {
+    /// Which chain.
+    #[arg(long, value_enum)]
+    pub(crate) network: Network,
+    /// Core's blocks directory (holding blk?????.dat and, from Core 28, xor.dat).
+    #[arg(long, conflicts_with = "rpc", required_unless_present = "rpc")]
+    pub(crate) blocks_dir: Option<PathBuf>,
+    /// The node's JSON-RPC URL, e.g. http://127.0.0.1:8332.
+    #[arg(long)]
+    pub(crate) rpc: Option<String>,
+    /// The node's .cookie file.
+    #[arg(long, requires = "rpc", conflicts_with_all = ["rpc_user", "rpc_password"])]
+    pub(crate) rpc_cookie: Option<PathBuf>,
+    /// RPC user.
+    #[arg(long, requires_all = ["rpc", "rpc_password"])]
+    pub(crate) rpc_user: Option<String>,
+    /// RPC password.
+    #[arg(long, requires = "rpc_user", env = "TRACEHOUND_RPC_PASSWORD", hide_env_values = true)]
+    pub(crate) rpc_password: Option<String>,
+    /// Stop after this height.
+    #[arg(long)]
+    pub(crate) to_height: Option<u32>,
+    /// Commit after about this many transactions (a crash loses at most one batch).
+    #[arg(long, default_value_t = 20_000)]
+    pub(crate) batch_txs: usize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TxArgs {
+    /// The transaction id (hex, as explorers show it).
+    pub(crate) txid: String,
+    /// Look only on this chain.
+    #[arg(long)]
+    pub(crate) chain: Option<Chain>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct AddressArgs {
+    /// The address.
+    pub(crate) address: String,
+    /// Its chain (default: every stored chain where the address is valid).
+    #[arg(long)]
+    pub(crate) chain: Option<Chain>,
+    /// Skip this many transactions of its history.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) offset: usize,
+    /// Show at most this many transactions.
+    #[arg(long, default_value_t = 25)]
+    pub(crate) limit: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ExportCommand {
+    /// Every table as Parquet files in DIR (schema in the README).
+    Parquet {
+        /// Output directory (created if missing).
+        dir: PathBuf,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct DemoArgs {
+    /// Blocks of the generated chain.
+    #[arg(long, default_value_t = 400)]
+    pub(crate) blocks: u32,
+    /// Average transactions per block.
+    #[arg(long, default_value_t = 40)]
+    pub(crate) txs_per_block: u32,
+    /// Seed of the generated chain.
+    #[arg(long, default_value_t = 2025)]
+    pub(crate) seed: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum BenchCommand {
+    /// Ingest a blk directory into a fresh temporary store and report throughput and peak RSS.
+    Ingest(BenchIngestArgs),
+    /// Generate a Core-format blk directory of realistic blocks for benchmarks.
+    Gen(BenchGenArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchIngestArgs {
+    /// Which chain the files are of.
+    #[arg(long, value_enum)]
+    pub(crate) network: Network,
+    /// The blk directory.
+    #[arg(long)]
+    pub(crate) blocks_dir: PathBuf,
+    /// Commit after about this many transactions.
+    #[arg(long, default_value_t = 50_000)]
+    pub(crate) batch_txs: usize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchGenArgs {
+    /// Output directory.
+    #[arg(long)]
+    pub(crate) dir: PathBuf,
+    /// Which chain.
+    #[arg(long, value_enum, default_value = "bitcoin")]
+    pub(crate) network: Network,
+    /// Blocks.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) blocks: u32,
+    /// Average transactions per block.
+    #[arg(long, default_value_t = 250)]
+    pub(crate) txs_per_block: u32,
+    /// Seed.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
+    /// Obfuscate the files with an xor.dat key, as Core 28+ does.
+    #[arg(long)]
+    pub(crate) xor: bool,
+}

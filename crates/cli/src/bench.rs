@@ -1,0 +1,111 @@
+//! `tracehound bench`: the ingest hot path measured on generated Core-format blk files, with
+//! the figures the README quotes (blocks/s, txs/s, inputs resolved/s, peak RSS).
+
+use serde::Serialize;
+use tracehound_btc::blk::BlkReader;
+use tracehound_btc::synth::{self, SynthConfig};
+use tracehound_store::{Store, StoreOptions};
+
+use crate::args::{BenchGenArgs, BenchIngestArgs, Global};
+use crate::{ingest, output};
+
+#[derive(Serialize)]
+struct IngestBench {
+    tool: &'static str,
+    blocks: u64,
+    txs: u64,
+    inputs: u64,
+    outputs: u64,
+    seconds: f64,
+    blocks_per_s: f64,
+    txs_per_s: f64,
+    inputs_per_s: f64,
+    peak_rss_bytes: u64,
+    store_bytes: u64,
+}
+
+/// Peak resident memory of this process (Linux `VmHWM`).
+fn peak_rss() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+pub(crate) fn ingest(global: &Global, args: &BenchIngestArgs) -> anyhow::Result<()> {
+    let dir = match &global.data_dir {
+        Some(d) => tempfile::tempdir_in(d)?,
+        None => tempfile::tempdir()?,
+    };
+    let store = Store::open(dir.path(), &StoreOptions { cache_bytes: global.cache_mb << 20 })?;
+    let reader = BlkReader::open(&args.blocks_dir, args.network.chain())?;
+    let r = ingest::ingest_blk(&store, &reader, None, args.batch_txs, !global.json)?;
+    let secs = r.seconds.max(1e-9);
+    let out = IngestBench {
+        tool: concat!("tracehound ", env!("CARGO_PKG_VERSION")),
+        blocks: r.blocks,
+        txs: r.txs,
+        inputs: r.inputs,
+        outputs: r.outputs,
+        seconds: r.seconds,
+        blocks_per_s: r.blocks as f64 / secs,
+        txs_per_s: r.txs as f64 / secs,
+        inputs_per_s: r.inputs as f64 / secs,
+        peak_rss_bytes: peak_rss(),
+        store_bytes: std::fs::metadata(store.path()).map(|m| m.len()).unwrap_or(0),
+    };
+    if global.json {
+        return output::json(&out);
+    }
+    println!(
+        "{} blocks, {} txs, {} inputs in {:.1}s: {:.0} blocks/s, {:.0} txs/s, {:.0} inputs/s; peak RSS {} MiB; store {} MiB",
+        out.blocks,
+        out.txs,
+        out.inputs,
+        out.seconds,
+        out.blocks_per_s,
+        out.txs_per_s,
+        out.inputs_per_s,
+        out.peak_rss_bytes >> 20,
+        out.store_bytes >> 20
+    );
+    Ok(())
+}
+
+pub(crate) fn generate(global: &Global, args: &BenchGenArgs) -> anyhow::Result<()> {
+    std::fs::create_dir_all(&args.dir)?;
+    let cfg = SynthConfig {
+        chain: args.network.chain(),
+        blocks: args.blocks,
+        txs_per_block: args.txs_per_block,
+        seed: args.seed,
+        xor_key: args.xor.then_some([0x3a, 0x91, 0x0c, 0x5e, 0xd2, 0x47, 0x88, 0x1f]),
+        ..SynthConfig::default()
+    };
+    let started = std::time::Instant::now();
+    let s = synth::write_blk_dir(&args.dir, &cfg)?;
+    let secs = started.elapsed().as_secs_f64();
+    if global.json {
+        return output::json(&serde_json::json!({
+            "blocks": s.blocks, "txs": s.txs, "inputs": s.inputs, "outputs": s.outputs,
+            "bytes": s.bytes, "files": s.files, "seconds": secs,
+        }));
+    }
+    println!(
+        "wrote {} blocks, {} txs ({} inputs, {} outputs), {} MiB in {} files to {} in {:.1}s ({:.0} txs/min)",
+        s.blocks,
+        s.txs,
+        s.inputs,
+        s.outputs,
+        s.bytes >> 20,
+        s.files,
+        args.dir.display(),
+        secs,
+        s.txs as f64 / secs * 60.0
+    );
+    Ok(())
+}

@@ -1,0 +1,379 @@
+//! `tracehound ingest btc`: blocks from Core's files or JSON-RPC into the store.
+//!
+//! Both sources run the same loop: find where the store and the source agree (unwinding the
+//! store to the fork point if the source's best chain moved), then a producer thread reads
+//! and decodes blocks in height order while this thread writes them in batches. Each batch is
+//! one store transaction with its checkpoint, so `kill -9` loses at most one batch, and running
+//! the same command again continues after the last committed block.
+
+use std::io::IsTerminal;
+use std::sync::mpsc::{self, Receiver};
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde::Serialize;
+use tracehound_btc::blk::{BlkReader, ScanNote};
+use tracehound_btc::decode;
+use tracehound_btc::rpc::{RpcAuth, RpcBlock, RpcClient, RpcOptions};
+use tracehound_core::{Block, Chain, Hash32, UtxoBlock};
+use tracehound_store::{BatchStats, Store, StoreOptions};
+
+use crate::args::{Global, IngestBtcArgs};
+use crate::output;
+
+/// What an ingest run did.
+#[derive(Debug, Default, Serialize)]
+pub(crate) struct IngestReport {
+    pub(crate) chain: String,
+    pub(crate) source: String,
+    /// First height written in this run (none if already up to date).
+    pub(crate) from_height: Option<u32>,
+    /// The store's tip after the run.
+    pub(crate) tip_height: Option<u32>,
+    pub(crate) blocks: u64,
+    pub(crate) txs: u64,
+    pub(crate) inputs: u64,
+    pub(crate) outputs: u64,
+    /// Blocks unwound because the source's best chain had moved (a reorg).
+    pub(crate) unwound: u64,
+    pub(crate) seconds: f64,
+    pub(crate) notes: Vec<String>,
+}
+
+pub(crate) fn open_store(global: &Global) -> anyhow::Result<Store> {
+    let dir = global.data_dir();
+    Store::open(&dir, &StoreOptions { cache_bytes: global.cache_mb << 20 })
+        .with_context(|| format!("opening the store in {}", dir.display()))
+}
+
+pub(crate) fn run_btc(global: &Global, args: &IngestBtcArgs) -> anyhow::Result<()> {
+    let store = open_store(global)?;
+    let chain = args.network.chain();
+    let report = match (&args.blocks_dir, &args.rpc) {
+        (Some(dir), _) => {
+            let reader = BlkReader::open(dir, chain)?;
+            ingest_blk(&store, &reader, args.to_height, args.batch_txs, !global.json)?
+        }
+        (None, Some(url)) => {
+            let auth = match (&args.rpc_cookie, &args.rpc_user, &args.rpc_password) {
+                (Some(cookie), _, _) => RpcAuth::CookieFile(cookie.clone()),
+                (None, Some(user), Some(password)) => RpcAuth::UserPass { user: user.clone(), password: password.clone() },
+                _ => RpcAuth::None,
+            };
+            let client = RpcClient::new(url.clone(), auth, RpcOptions::default());
+            ingest_rpc(&store, &client, chain, args.to_height, args.batch_txs, !global.json)?
+        }
+        (None, None) => bail!("give --blocks-dir or --rpc"),
+    };
+    print_report(global, &report)
+}
+
+pub(crate) fn print_report(global: &Global, r: &IngestReport) -> anyhow::Result<()> {
+    if global.json {
+        return output::json(r);
+    }
+    for note in &r.notes {
+        eprintln!("note: {note}");
+    }
+    match r.from_height {
+        None => println!("{} is up to date at height {} ({})", r.chain, fmt_opt(r.tip_height), r.source),
+        Some(from) => println!(
+            "{}: ingested {} blocks ({}..={}), {} txs, {} inputs resolved, {} outputs in {:.1}s ({:.0} blocks/s, {:.0} txs/s) from {}",
+            r.chain,
+            r.blocks,
+            from,
+            fmt_opt(r.tip_height),
+            r.txs,
+            r.inputs,
+            r.outputs,
+            r.seconds,
+            r.blocks as f64 / r.seconds.max(1e-9),
+            r.txs as f64 / r.seconds.max(1e-9),
+            r.source,
+        ),
+    }
+    Ok(())
+}
+
+fn fmt_opt(h: Option<u32>) -> String {
+    h.map_or_else(|| "-".into(), |h| h.to_string())
+}
+
+fn progress(total: u64, show: bool, what: &str) -> ProgressBar {
+    if !show || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(total);
+    bar.set_style(
+        ProgressStyle::with_template("{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg} ({per_sec}, ETA {eta})")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar.set_prefix(what.to_string());
+    bar
+}
+
+/// Writes blocks from `rx` in batches of about `batch_txs` transactions.
+fn consume(store: &Store, rx: Receiver<anyhow::Result<UtxoBlock>>, batch_txs: usize, bar: &ProgressBar) -> anyhow::Result<BatchStats> {
+    let mut total = BatchStats::default();
+    let mut batch: Vec<UtxoBlock> = Vec::new();
+    let mut batch_tx_count = 0;
+    let flush = |batch: &mut Vec<UtxoBlock>, total: &mut BatchStats| -> anyhow::Result<()> {
+        if batch.is_empty() {
+            return Ok(());
+        }
+        let s = store.apply_utxo_blocks(batch)?;
+        total.blocks += s.blocks;
+        total.txs += s.txs;
+        total.inputs += s.inputs;
+        total.outputs += s.outputs;
+        bar.inc(s.blocks);
+        bar.set_message(format!("height {}", batch.last().map_or(0, |b| b.block.height)));
+        batch.clear();
+        Ok(())
+    };
+    for item in rx {
+        let block = match item {
+            Ok(b) => b,
+            Err(e) => {
+                // Keep what was read before the failure: it is valid and resumable.
+                flush(&mut batch, &mut total)?;
+                return Err(e);
+            }
+        };
+        batch_tx_count += block.txs.len();
+        batch.push(block);
+        if batch_tx_count >= batch_txs || batch.len() >= 2000 {
+            flush(&mut batch, &mut total)?;
+            batch_tx_count = 0;
+        }
+    }
+    flush(&mut batch, &mut total)?;
+    Ok(total)
+}
+
+/// Finds the highest height where the store agrees with the source (`source_hash(h)`),
+/// unwinding the store above it. Returns the next height to ingest and blocks unwound.
+fn reconcile(
+    store: &Store,
+    chain: Chain,
+    source_top: Option<u32>,
+    mut source_hash: impl FnMut(u32) -> anyhow::Result<Option<Hash32>>,
+) -> anyhow::Result<(u32, u64)> {
+    let Some(tip) = store.tip(chain)? else { return Ok((0, 0)) };
+    let mut h = tip.height.min(source_top.unwrap_or(0));
+    if source_top.is_none() {
+        bail!("the source has no blocks of {chain} but the store holds {chain} up to height {}", tip.height);
+    }
+    loop {
+        let stored = store.block_at(chain, h)?.map(|b| b.hash);
+        let theirs = source_hash(h)?;
+        if stored.is_some() && stored == theirs {
+            break;
+        }
+        if h == 0 {
+            bail!(
+                "the source and the store share no {chain} block (stored tip {} at {}): is it the same network?",
+                tip.hash,
+                tip.height
+            );
+        }
+        h -= 1;
+    }
+    let unwound = if h < tip.height {
+        tracing::warn!(%chain, fork = h, tip = tip.height, "source's best chain differs from the store: unwinding");
+        store.unwind_to(chain, h)?
+    } else {
+        0
+    };
+    Ok((h + 1, unwound))
+}
+
+/// Ingests the best chain found in a blk directory.
+pub(crate) fn ingest_blk(store: &Store, reader: &BlkReader, to_height: Option<u32>, batch_txs: usize, show: bool) -> anyhow::Result<IngestReport> {
+    let chain = reader.chain();
+    let started = Instant::now();
+    let files = reader.files().len() as u64;
+    let scan_bar = progress(files, show, "scanning blk files");
+    let index = reader.scan(|_| scan_bar.inc(1))?;
+    scan_bar.finish_and_clear();
+    let genesis: Hash32 = chain.utxo_params().map(|p| p.genesis).unwrap_or_default().parse()?;
+    let stored_tip = store.tip(chain)?;
+    let anchor = stored_tip.as_ref().map(|t| (t.hash, t.height));
+    let best = index.best_chain(genesis, anchor);
+    let mut report = IngestReport {
+        chain: chain.name(),
+        source: format!("{} blk files in {}", files, reader.files().first().and_then(|f| f.parent()).map(|p| p.display().to_string()).unwrap_or_default()),
+        ..IngestReport::default()
+    };
+    for note in &index.notes {
+        report.notes.push(match note {
+            ScanNote::PartialLastRecord { path, offset } => {
+                format!("{} ends in a partly written block at byte {offset} (ignored; Core was writing it)", path.display())
+            }
+            ScanNote::Duplicate { hash } => format!("block {hash} is stored twice; the first copy is used"),
+        });
+    }
+    if !best.detached.is_empty() {
+        report.notes.push(format!("{} blocks in the files have no known parent (an incomplete download) and were skipped", best.detached.len()));
+    }
+    if best.stale > 0 {
+        report.notes.push(format!("{} stale blocks (off the best chain) were skipped", best.stale));
+    }
+    if best.blocks.is_empty() {
+        bail!(
+            "no {chain} chain in the files: they hold neither the genesis block {genesis}{}",
+            anchor.map_or_else(String::new, |(h, height)| format!(" nor a child of the stored tip {h} at height {height}"))
+        );
+    }
+    let top = best.start_height + u32::try_from(best.blocks.len() - 1)?;
+    let (next, unwound) = reconcile(store, chain, Some(top), |h| {
+        Ok(h.checked_sub(best.start_height).and_then(|i| best.blocks.get(i as usize)).map(|l| l.hash))
+    })?;
+    report.unwound = unwound;
+    let end = to_height.map_or(top, |t| t.min(top));
+    if next > end {
+        report.tip_height = store.tip(chain)?.map(|t| t.height);
+        report.seconds = started.elapsed().as_secs_f64();
+        return Ok(report);
+    }
+    if next < best.start_height {
+        bail!("the files start at height {} but the store needs height {next} next", best.start_height);
+    }
+    let first = (next - best.start_height) as usize;
+    let last = (end - best.start_height) as usize;
+    let locations: Vec<_> = best.blocks.get(first..=last).unwrap_or_default().to_vec();
+    let bar = progress(locations.len() as u64, show, "ingesting");
+    let (tx, rx) = mpsc::sync_channel(256);
+    let reader = reader.clone();
+    let producer = std::thread::spawn(move || {
+        for (i, loc) in locations.iter().enumerate() {
+            let height = next + i as u32;
+            let item = reader.read_block(loc, height).with_context(|| format!("reading {chain} block at height {height}"));
+            let failed = item.is_err();
+            if tx.send(item).is_err() || failed {
+                return;
+            }
+        }
+    });
+    let stats = consume(store, rx, batch_txs, &bar);
+    let _ = producer.join();
+    bar.finish_and_clear();
+    let stats = stats?;
+    report.from_height = Some(next);
+    report.tip_height = store.tip(chain)?.map(|t| t.height);
+    report.blocks = stats.blocks;
+    report.txs = stats.txs;
+    report.inputs = stats.inputs;
+    report.outputs = stats.outputs;
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// The `chain` field of `getblockchaininfo` for a network.
+fn rpc_chain_name(chain: Chain) -> &'static str {
+    match chain {
+        Chain::BitcoinMainnet | Chain::LitecoinMainnet => "main",
+        Chain::BitcoinTestnet | Chain::LitecoinTestnet => "test",
+        Chain::BitcoinTestnet4 => "testnet4",
+        Chain::BitcoinSignet => "signet",
+        _ => "regtest",
+    }
+}
+
+/// Turns a verbose `getblock` answer into the model, decoding every tx from its hex and
+/// checking the node's own fields (txid, output values) against the decoded bytes.
+pub(crate) fn rpc_block_to_utxo(chain: Chain, b: &RpcBlock, url: &str) -> anyhow::Result<UtxoBlock> {
+    let mut txs = Vec::with_capacity(b.tx.len());
+    for (i, jtx) in b.tx.iter().enumerate() {
+        let at = || format!("getblock {} (height {}) from {url}: tx {i} ({})", b.hash, b.height, jtx.txid);
+        let bytes = hex::decode(&jtx.hex).with_context(|| format!("{}: `hex` is not hex", at()))?;
+        let decoded = decode::decode_transaction(&bytes, chain).with_context(at)?;
+        if decoded.txid != jtx.txid {
+            bail!("{}: the tx bytes hash to {}, not the txid the node gave", at(), decoded.txid);
+        }
+        let tx = decode::to_utxo_tx(chain, u32::try_from(i)?, &decoded);
+        if tx.outputs.len() != jtx.vout.len() {
+            bail!("{}: {} outputs in the bytes, {} in `vout`", at(), tx.outputs.len(), jtx.vout.len());
+        }
+        for (o, jo) in tx.outputs.iter().zip(&jtx.vout) {
+            if o.value != jo.value {
+                bail!("{}: output {} is worth {} in the bytes but {} in `vout`", at(), jo.n, o.value, jo.value);
+            }
+        }
+        txs.push(tx);
+    }
+    let parent = match (b.height, b.previous_block_hash) {
+        (0, _) => Hash32::ZERO,
+        (_, Some(p)) => p,
+        (h, None) => bail!("getblock {} (height {h}) from {url}: no `previousblockhash`", b.hash),
+    };
+    Ok(UtxoBlock { block: Block { chain, height: b.height, hash: b.hash, parent, time: b.time }, txs })
+}
+
+/// Ingests from a node's JSON-RPC up to its tip (or `to_height`).
+pub(crate) fn ingest_rpc(store: &Store, client: &RpcClient, chain: Chain, to_height: Option<u32>, batch_txs: usize, show: bool) -> anyhow::Result<IngestReport> {
+    let started = Instant::now();
+    let url = client.url().to_string();
+    let info = client.get_blockchain_info()?;
+    let want = rpc_chain_name(chain);
+    if info.chain != want {
+        bail!("the node at {url} is on chain {:?}, but --network {} needs {want:?}", info.chain, chain.name());
+    }
+    let genesis: Hash32 = chain.utxo_params().map(|p| p.genesis).unwrap_or_default().parse()?;
+    let node_genesis = client.get_block_hash(0)?;
+    if node_genesis != genesis {
+        bail!("the node at {url} has genesis {node_genesis}, not {chain}'s {genesis}: wrong --network?");
+    }
+    let mut report = IngestReport { chain: chain.name(), source: format!("JSON-RPC {url}"), ..IngestReport::default() };
+    let top = info.blocks;
+    let (next, unwound) = reconcile(store, chain, Some(top), |h| Ok(Some(client.get_block_hash(h)?)))?;
+    report.unwound = unwound;
+    let end = to_height.map_or(top, |t| t.min(top));
+    if next <= end {
+        let bar = progress(u64::from(end - next + 1), show, "ingesting");
+        let (tx, rx) = mpsc::sync_channel(64);
+        let producer_client = client.clone();
+        let producer = std::thread::spawn(move || {
+            let mut h = next;
+            while h <= end {
+                let chunk_end = end.min(h.saturating_add(99));
+                let hashes = match producer_client.get_block_hashes(h..chunk_end + 1) {
+                    Ok(x) => x,
+                    Err(e) => {
+                        let _ = tx.send(Err(e.into()));
+                        return;
+                    }
+                };
+                for hash in hashes {
+                    let item = producer_client
+                        .get_block_verbose(&hash)
+                        .map_err(anyhow::Error::from)
+                        .and_then(|b| {
+                            if b.height != h {
+                                bail!("getblock {hash} from {url}: height {} where {h} was asked", b.height);
+                            }
+                            rpc_block_to_utxo(chain, &b, &url)
+                        });
+                    let failed = item.is_err();
+                    if tx.send(item).is_err() || failed {
+                        return;
+                    }
+                    h += 1;
+                }
+            }
+        });
+        let stats = consume(store, rx, batch_txs, &bar);
+        let _ = producer.join();
+        bar.finish_and_clear();
+        let stats = stats?;
+        report.from_height = Some(next);
+        report.blocks = stats.blocks;
+        report.txs = stats.txs;
+        report.inputs = stats.inputs;
+        report.outputs = stats.outputs;
+    }
+    report.tip_height = store.tip(chain)?.map(|t| t.height);
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}

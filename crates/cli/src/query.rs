@@ -1,0 +1,149 @@
+//! Query commands: `status`, `tx`, `address`, `export parquet`.
+
+use std::path::Path;
+
+use anyhow::{Context, bail};
+use serde::Serialize;
+use tracehound_core::{Address, Chain, Hash32};
+use tracehound_store::{AddressHistoryRow, AddressView};
+
+use crate::args::{AddressArgs, Global, TxArgs};
+use crate::ingest::open_store;
+use crate::output::{self, coins};
+
+pub(crate) fn status(global: &Global) -> anyhow::Result<()> {
+    let store = open_store(global)?;
+    let chains = store.status()?;
+    if global.json {
+        #[derive(Serialize)]
+        struct Status<'a> {
+            store: String,
+            bytes: u64,
+            chains: &'a [tracehound_store::ChainStatus],
+        }
+        let bytes = std::fs::metadata(store.path()).map(|m| m.len()).unwrap_or(0);
+        return output::json(&Status { store: store.path().display().to_string(), bytes, chains: &chains });
+    }
+    println!("store: {}", store.path().display());
+    if chains.is_empty() {
+        println!("empty: run `tracehound ingest btc …` or `tracehound demo`");
+    }
+    for c in &chains {
+        match &c.tip {
+            Some(t) => println!(
+                "{:<18} tip {} {} ({})  txs {}  inputs {}  outputs {}  addresses {}  utxos {}",
+                c.chain.name(),
+                t.height,
+                t.hash,
+                output::time(t.time),
+                c.txs,
+                c.inputs,
+                c.outputs,
+                c.addresses,
+                c.utxos
+            ),
+            None => println!("{:<18} no blocks", c.chain.name()),
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn tx(global: &Global, args: &TxArgs) -> anyhow::Result<()> {
+    let txid: Hash32 = args.txid.parse()?;
+    let store = open_store(global)?;
+    let found = store.tx(args.chain, &txid)?;
+    if found.is_empty() {
+        bail!("tx {txid} is not in the store{}", args.chain.map_or_else(String::new, |c| format!(" on {c}")));
+    }
+    if global.json {
+        return output::json(&found);
+    }
+    for t in &found {
+        println!("tx {} on {} at height {} #{} ({}), block {}", t.txid, t.chain, t.height, t.index, output::time(t.time), t.block_hash);
+        println!(
+            "size {} vB {}  in {}  out {}  fee {}{}",
+            t.size,
+            t.vsize,
+            coins(t.input_value),
+            coins(t.output_value),
+            coins(t.fee),
+            if t.coinbase { "  (coinbase)" } else if t.hogex { "  (MWEB integration)" } else { "" }
+        );
+        for (i, input) in t.inputs.iter().enumerate() {
+            println!("  in  {i:>3}  {:>20}  {}  <- {}:{} (height {})", coins(input.value), input.address, input.prev_txid, input.prev_vout, input.prev_height);
+        }
+        for o in &t.outputs {
+            let to = o.address.clone().unwrap_or_else(|| format!("OP_RETURN {}", o.data.as_deref().unwrap_or("")));
+            let spent = o.spent_by.map_or_else(|| "unspent".to_string(), |(t, i)| format!("spent by {t}:{i}"));
+            println!("  out {:>3}  {:>20}  {}  [{}] {}", o.vout, coins(o.value), to, o.kind.name(), spent);
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn address(global: &Global, args: &AddressArgs) -> anyhow::Result<()> {
+    let store = open_store(global)?;
+    let chains: Vec<Chain> = match args.chain {
+        Some(c) => vec![c],
+        None => store.status()?.into_iter().map(|s| s.chain).collect(),
+    };
+    let mut parse_errors = Vec::new();
+    let mut found: Vec<(AddressView, Vec<AddressHistoryRow>)> = Vec::new();
+    for chain in &chains {
+        let addr = match Address::parse(*chain, &args.address) {
+            Ok(a) => a,
+            Err(e) => {
+                parse_errors.push(e.to_string());
+                continue;
+            }
+        };
+        if let Some(view) = store.address(&addr)? {
+            let hist = store.address_history(*chain, view.id, args.offset, args.limit)?;
+            found.push((view, hist));
+        }
+    }
+    if found.is_empty() {
+        if parse_errors.len() == chains.len() && !chains.is_empty() {
+            bail!("{:?} is not a valid address of any stored chain:\n  {}", args.address, parse_errors.join("\n  "));
+        }
+        if chains.is_empty() {
+            bail!("the store is empty: nothing is known of {:?}", args.address);
+        }
+        bail!("address {:?} has never appeared on {}", args.address, chains.iter().map(|c| c.name()).collect::<Vec<_>>().join(", "));
+    }
+    if global.json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            #[serde(flatten)]
+            view: &'a AddressView,
+            offset: usize,
+            txs: &'a [AddressHistoryRow],
+        }
+        let out: Vec<Out<'_>> = found.iter().map(|(v, h)| Out { view: v, offset: args.offset, txs: h }).collect();
+        return output::json(&out);
+    }
+    for (v, hist) in &found {
+        println!("{} on {} (id {})", v.address, v.chain, v.id);
+        println!("balance {}  received {}  sent {}  txs {}", coins(v.balance), coins(v.received), coins(v.sent), v.tx_count);
+        for r in hist {
+            println!("  {:>8} #{:<5} {}  {}  +{} -{}", r.height, r.index, r.txid, output::time(r.time), coins(r.received), coins(r.sent));
+        }
+        let shown = args.offset + hist.len();
+        if (shown as u64) < v.tx_count {
+            println!("  … {} more (--offset {shown})", v.tx_count - shown as u64);
+        }
+    }
+    Ok(())
+}
+
+pub(crate) fn export_parquet(global: &Global, dir: &Path) -> anyhow::Result<()> {
+    let store = open_store(global)?;
+    let summary = store.export_parquet(dir).with_context(|| format!("exporting to {}", dir.display()))?;
+    if global.json {
+        return output::json(&summary);
+    }
+    for (table, rows) in &summary.tables {
+        println!("{:<12} {rows:>10} rows  {}", table, dir.join(format!("{table}.parquet")).display());
+    }
+    Ok(())
+}
