@@ -347,10 +347,12 @@ impl BlockIndex {
 
     /// Links headers and returns the chain to the tip with the most work.
     ///
-    /// Chains start at `genesis` (height 0) or, for a directory that no longer holds the early
-    /// files (a pruned node), at a child of `anchor`: a block already stored, given as
-    /// (hash, height).
+    /// Chains start at `genesis` (height 0) or, only for a directory that no longer holds
+    /// genesis (a pruned node), at a child of `anchor`: a block already stored, given as
+    /// (hash, height). (Were the anchor used with genesis present, work counted from it would
+    /// not compare fairly with branches counted from genesis.)
     pub fn best_chain(&self, genesis: Hash32, anchor: Option<(Hash32, u32)>) -> BestChain {
+        let anchor = anchor.filter(|_| !self.by_hash.contains_key(&genesis));
         let parent_of = |loc: &BlockLocation| Hash32::from_internal(loc.header.prev_blockhash.to_byte_array());
         let root_height = |loc: &BlockLocation| {
             if loc.hash == genesis {
