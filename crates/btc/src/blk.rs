@@ -20,10 +20,10 @@ use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
 
+use bitcoin::Work;
 use bitcoin::block::Header;
 use bitcoin::consensus::Decodable;
 use bitcoin::hashes::Hash;
-use bitcoin::Work;
 use tracehound_core::{Chain, Hash32, UtxoBlock};
 
 use crate::decode::{self, DecodeError};
@@ -55,7 +55,9 @@ pub enum BlkError {
         len: u64,
     },
     /// A record does not start with the chain's magic.
-    #[error("{path} at byte {offset}: expected {chain} magic {expected}, found {found} (wrong --network, or a corrupt file)")]
+    #[error(
+        "{path} at byte {offset}: expected {chain} magic {expected}, found {found} (wrong --network, or a corrupt file)"
+    )]
     BadMagic {
         /// The file.
         path: PathBuf,
@@ -69,7 +71,9 @@ pub enum BlkError {
         found: String,
     },
     /// A record is cut short in a file that is not the newest.
-    #[error("{path} at byte {offset}: block record of {needed} bytes is cut short ({available} bytes left in the file)")]
+    #[error(
+        "{path} at byte {offset}: block record of {needed} bytes is cut short ({available} bytes left in the file)"
+    )]
     Truncated {
         /// The file.
         path: PathBuf,
@@ -88,10 +92,12 @@ pub enum BlkError {
         /// Offset of the block bytes.
         offset: u64,
         /// What the decoder said.
-        source: DecodeError,
+        source: Box<DecodeError>,
     },
     /// The block at a location is not the block the index recorded there (the file changed).
-    #[error("{path} at byte {offset}: expected block {expected}, found {found} (did the files change since the scan?)")]
+    #[error(
+        "{path} at byte {offset}: expected block {expected}, found {found} (did the files change since the scan?)"
+    )]
     Changed {
         /// The file.
         path: PathBuf,
@@ -184,35 +190,55 @@ impl BlkReader {
     /// Opens a blocks directory of `chain`: lists `blk?????.dat` in number order and reads
     /// `xor.dat` if present.
     pub fn open(dir: &Path, chain: Chain) -> Result<BlkReader, BlkError> {
-        let io = |source| BlkError::Io { path: dir.to_path_buf(), source };
+        let io = |source| BlkError::Io {
+            path: dir.to_path_buf(),
+            source,
+        };
         let mut numbered = Vec::new();
         for entry in std::fs::read_dir(dir).map_err(io)? {
             let entry = entry.map_err(io)?;
             let name = entry.file_name();
             let name = name.to_string_lossy();
-            if let Some(n) = name.strip_prefix("blk").and_then(|r| r.strip_suffix(".dat")) {
-                if let Ok(n) = n.parse::<u32>() {
-                    numbered.push((n, entry.path()));
-                }
+            if let Some(n) = name
+                .strip_prefix("blk")
+                .and_then(|r| r.strip_suffix(".dat"))
+                && let Ok(n) = n.parse::<u32>()
+            {
+                numbered.push((n, entry.path()));
             }
         }
         if numbered.is_empty() {
-            return Err(BlkError::NoFiles { dir: dir.to_path_buf() });
+            return Err(BlkError::NoFiles {
+                dir: dir.to_path_buf(),
+            });
         }
         numbered.sort();
         let xor_path = dir.join("xor.dat");
         let xor_key = match std::fs::read(&xor_path) {
             Ok(bytes) => {
-                let key: [u8; 8] = bytes.as_slice().try_into().map_err(|_| BlkError::BadXorKey {
-                    path: xor_path.clone(),
-                    len: bytes.len() as u64,
-                })?;
+                let key: [u8; 8] =
+                    bytes
+                        .as_slice()
+                        .try_into()
+                        .map_err(|_| BlkError::BadXorKey {
+                            path: xor_path.clone(),
+                            len: bytes.len() as u64,
+                        })?;
                 (key != [0; 8]).then_some(key)
             }
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(source) => return Err(BlkError::Io { path: xor_path, source }),
+            Err(source) => {
+                return Err(BlkError::Io {
+                    path: xor_path,
+                    source,
+                });
+            }
         };
-        Ok(BlkReader { chain, files: numbered.into_iter().map(|(_, p)| p).collect(), xor_key })
+        Ok(BlkReader {
+            chain,
+            files: numbered.into_iter().map(|(_, p)| p).collect(),
+            xor_key,
+        })
     }
 
     /// The chain being read.
@@ -242,11 +268,18 @@ impl BlkReader {
     /// Indexes every block record in every file. `progress` is called with each file's index
     /// after it is scanned.
     pub fn scan(&self, mut progress: impl FnMut(usize)) -> Result<BlockIndex, BlkError> {
-        let magic = self.chain.utxo_params().map(|p| p.magic).unwrap_or_default();
+        let magic = self
+            .chain
+            .utxo_params()
+            .map(|p| p.magic)
+            .unwrap_or_default();
         let mut index = BlockIndex::default();
         for (file_no, path) in self.files.iter().enumerate() {
             let is_last = file_no + 1 == self.files.len();
-            let io = |source| BlkError::Io { path: path.clone(), source };
+            let io = |source| BlkError::Io {
+                path: path.clone(),
+                source,
+            };
             let file = File::open(path).map_err(io)?;
             let size = file.metadata().map_err(io)?.len();
             let mut reader = BufReader::with_capacity(1 << 16, file);
@@ -257,7 +290,9 @@ impl BlkReader {
                 let head = head.get_mut(..want).unwrap_or_default();
                 reader.read_exact(head).map_err(io)?;
                 self.unxor(head, offset);
-                let (Some(found), Some(len)) = (head.get(..4), head.get(4..8)) else { break };
+                let (Some(found), Some(len)) = (head.get(..4), head.get(4..8)) else {
+                    break;
+                };
                 if found == [0; 4] {
                     // Preallocated space: no more records in this file.
                     break;
@@ -273,15 +308,27 @@ impl BlkReader {
                 }
                 let len = u32::from_le_bytes(len.try_into().unwrap_or_default());
                 if !(80..=MAX_BLOCK_BYTES).contains(&len) {
-                    return Err(BlkError::BadLength { path: path.clone(), offset, len });
+                    return Err(BlkError::BadLength {
+                        path: path.clone(),
+                        offset,
+                        len,
+                    });
                 }
                 let available = size - offset - 8;
                 if u64::from(len) > available {
                     if is_last {
-                        index.notes.push(ScanNote::PartialLastRecord { path: path.clone(), offset });
+                        index.notes.push(ScanNote::PartialLastRecord {
+                            path: path.clone(),
+                            offset,
+                        });
                         break;
                     }
-                    return Err(BlkError::Truncated { path: path.clone(), offset, needed: u64::from(len), available });
+                    return Err(BlkError::Truncated {
+                        path: path.clone(),
+                        offset,
+                        needed: u64::from(len),
+                        available,
+                    });
                 }
                 let header = head
                     .get(8..88)
@@ -289,7 +336,11 @@ impl BlkReader {
                     .ok_or_else(|| BlkError::Decode {
                         path: path.clone(),
                         offset: offset + 8,
-                        source: DecodeError::Truncated { what: "block header".into(), offset: 0, len: 0 },
+                        source: Box::new(DecodeError::Truncated {
+                            what: "block header".into(),
+                            offset: 0,
+                            len: 0,
+                        }),
                     })?;
                 let hash = Hash32::from_internal(header.block_hash().to_byte_array());
                 if index.by_hash.contains_key(&hash) {
@@ -314,23 +365,40 @@ impl BlkReader {
 
     /// Reads and decodes the block at `loc`, as height `height`.
     pub fn read_block(&self, loc: &BlockLocation, height: u32) -> Result<UtxoBlock, BlkError> {
-        let path = self.files.get(loc.file as usize).cloned().unwrap_or_default();
+        let path = self
+            .files
+            .get(loc.file as usize)
+            .cloned()
+            .unwrap_or_default();
         let bytes = self.read_bytes(loc)?;
-        let decoded = decode::decode_block(&bytes, self.chain).map_err(|source| BlkError::Decode {
-            path: path.clone(),
-            offset: loc.offset,
-            source,
-        })?;
+        let decoded =
+            decode::decode_block(&bytes, self.chain).map_err(|source| BlkError::Decode {
+                path: path.clone(),
+                offset: loc.offset,
+                source: Box::new(source),
+            })?;
         if decoded.hash != loc.hash {
-            return Err(BlkError::Changed { path, offset: loc.offset, expected: loc.hash, found: decoded.hash });
+            return Err(BlkError::Changed {
+                path,
+                offset: loc.offset,
+                expected: loc.hash,
+                found: decoded.hash,
+            });
         }
         Ok(decode::to_utxo_block(self.chain, height, &decoded))
     }
 
     /// The raw (de-obfuscated) bytes of the block at `loc`.
     pub fn read_bytes(&self, loc: &BlockLocation) -> Result<Vec<u8>, BlkError> {
-        let path = self.files.get(loc.file as usize).cloned().unwrap_or_default();
-        let io = |source| BlkError::Io { path: path.clone(), source };
+        let path = self
+            .files
+            .get(loc.file as usize)
+            .cloned()
+            .unwrap_or_default();
+        let io = |source| BlkError::Io {
+            path: path.clone(),
+            source,
+        };
         let file = File::open(&path).map_err(io)?;
         let mut bytes = vec![0u8; loc.len as usize];
         file.read_exact_at(&mut bytes, loc.offset).map_err(io)?;
@@ -353,7 +421,8 @@ impl BlockIndex {
     /// not compare fairly with branches counted from genesis.)
     pub fn best_chain(&self, genesis: Hash32, anchor: Option<(Hash32, u32)>) -> BestChain {
         let anchor = anchor.filter(|_| !self.by_hash.contains_key(&genesis));
-        let parent_of = |loc: &BlockLocation| Hash32::from_internal(loc.header.prev_blockhash.to_byte_array());
+        let parent_of =
+            |loc: &BlockLocation| Hash32::from_internal(loc.header.prev_blockhash.to_byte_array());
         let root_height = |loc: &BlockLocation| {
             if loc.hash == genesis {
                 return Some(0);
@@ -378,7 +447,9 @@ impl BlockIndex {
                     break;
                 }
                 stack.push(cur);
-                let Some(loc) = self.blocks.get(cur) else { break };
+                let Some(loc) = self.blocks.get(cur) else {
+                    break;
+                };
                 if root_height(loc).is_some() {
                     break;
                 }
@@ -399,11 +470,17 @@ impl BlockIndex {
                 }
             }
             while let Some(i) = stack.pop() {
-                let Some(loc) = self.blocks.get(i) else { continue };
+                let Some(loc) = self.blocks.get(i) else {
+                    continue;
+                };
                 let own = loc.header.work();
                 let state = match root_height(loc) {
                     Some(h) => (own, h),
-                    None => match self.by_hash.get(&parent_of(loc)).and_then(|&p| work.get(p).copied().flatten()) {
+                    None => match self
+                        .by_hash
+                        .get(&parent_of(loc))
+                        .and_then(|&p| work.get(p).copied().flatten())
+                    {
                         Some((w, h)) => (w + own, h + 1),
                         None => continue,
                     },
@@ -436,6 +513,11 @@ impl BlockIndex {
         }
         chain.reverse();
         let linked = work.iter().filter(|w| w.is_some()).count();
-        BestChain { stale: linked - chain.len(), start_height, blocks: chain, detached }
+        BestChain {
+            stale: linked - chain.len(),
+            start_height,
+            blocks: chain,
+            detached,
+        }
     }
 }

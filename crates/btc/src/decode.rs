@@ -16,7 +16,9 @@ use bitcoin::block::Header;
 use bitcoin::consensus::Decodable;
 use bitcoin::hashes::{Hash, sha256d};
 use bitcoin::{Transaction, TxIn, TxOut, Witness};
-use tracehound_core::{Amount, Block, Chain, Hash32, OutPoint, UtxoBlock, UtxoInput, UtxoOutput, UtxoTx};
+use tracehound_core::{
+    Amount, Block, Chain, Hash32, OutPoint, UtxoBlock, UtxoInput, UtxoOutput, UtxoTx,
+};
 
 use crate::script;
 
@@ -45,7 +47,9 @@ pub enum DecodeError {
         reason: String,
     },
     /// The header's merkle root does not match the transactions: the record is corrupt.
-    #[error("merkle root mismatch in block {block}: header says {header}, transactions give {computed}")]
+    #[error(
+        "merkle root mismatch in block {block}: header says {header}, transactions give {computed}"
+    )]
     MerkleMismatch {
         /// The block's hash.
         block: Hash32,
@@ -101,11 +105,14 @@ impl<'a> Cursor<'a> {
     }
 
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], DecodeError> {
-        let out = self.bytes.get(self.pos..self.pos.saturating_add(n)).ok_or_else(|| DecodeError::Truncated {
-            what: what.to_string(),
-            offset: self.pos,
-            len: self.bytes.len(),
-        })?;
+        let out = self
+            .bytes
+            .get(self.pos..self.pos.saturating_add(n))
+            .ok_or_else(|| DecodeError::Truncated {
+                what: what.to_string(),
+                offset: self.pos,
+                len: self.bytes.len(),
+            })?;
         self.pos += n;
         Ok(out)
     }
@@ -116,10 +123,20 @@ impl<'a> Cursor<'a> {
         let value = T::consensus_decode(&mut rest).map_err(|e| {
             let offset = self.pos;
             match e {
-                bitcoin::consensus::encode::Error::Io(io) if io.kind() == bitcoin::io::ErrorKind::UnexpectedEof => {
-                    DecodeError::Truncated { what: what.to_string(), offset, len: self.bytes.len() }
+                bitcoin::consensus::encode::Error::Io(io)
+                    if io.kind() == bitcoin::io::ErrorKind::UnexpectedEof =>
+                {
+                    DecodeError::Truncated {
+                        what: what.to_string(),
+                        offset,
+                        len: self.bytes.len(),
+                    }
                 }
-                other => DecodeError::Invalid { what: what.to_string(), offset, reason: other.to_string() },
+                other => DecodeError::Invalid {
+                    what: what.to_string(),
+                    offset,
+                    reason: other.to_string(),
+                },
             }
         })?;
         self.pos += before - rest.len();
@@ -128,7 +145,11 @@ impl<'a> Cursor<'a> {
 
     fn u8(&mut self, what: &str) -> Result<u8, DecodeError> {
         let b = self.take(1, what)?;
-        b.first().copied().ok_or_else(|| DecodeError::Truncated { what: what.to_string(), offset: self.pos, len: self.bytes.len() })
+        b.first().copied().ok_or_else(|| DecodeError::Truncated {
+            what: what.to_string(),
+            offset: self.pos,
+            len: self.bytes.len(),
+        })
     }
 }
 
@@ -162,7 +183,11 @@ fn decode_tx(cur: &mut Cursor<'_>, mweb: bool) -> Result<DecodedTx, DecodeError>
             txin.witness = cur.decode::<Witness>("witness")?;
         }
         if input.iter().all(|i| i.witness.is_empty()) {
-            return Err(DecodeError::Invalid { what: "witness".into(), offset: cur.pos, reason: "superfluous witness record".into() });
+            return Err(DecodeError::Invalid {
+                what: "witness".into(),
+                offset: cur.pos,
+                reason: "superfluous witness record".into(),
+            });
         }
     }
     let mut hogex = false;
@@ -173,16 +198,26 @@ fn decode_tx(cur: &mut Cursor<'_>, mweb: bool) -> Result<DecodedTx, DecodeError>
             return Err(DecodeError::Invalid {
                 what: "MWEB tx".into(),
                 offset: cur.pos,
-                reason: "an MWEB transaction body inside a block's transaction list is not supported".into(),
+                reason:
+                    "an MWEB transaction body inside a block's transaction list is not supported"
+                        .into(),
             });
         }
         if output.is_empty() {
-            return Err(DecodeError::Invalid { what: "HogEx tx".into(), offset: cur.pos, reason: "integration tx without outputs".into() });
+            return Err(DecodeError::Invalid {
+                what: "HogEx tx".into(),
+                offset: cur.pos,
+                reason: "integration tx without outputs".into(),
+            });
         }
         hogex = true;
     }
     if flags != 0 {
-        return Err(DecodeError::Invalid { what: "tx flags".into(), offset: start + 4, reason: format!("unknown optional data flags {flags:#04x}") });
+        return Err(DecodeError::Invalid {
+            what: "tx flags".into(),
+            offset: start + 4,
+            reason: format!("unknown optional data flags {flags:#04x}"),
+        });
     }
     let lock_time_bytes = cur.take(4, "tx lock time")?;
     let lock_time = u32::from_le_bytes(lock_time_bytes.try_into().unwrap_or_default());
@@ -200,7 +235,12 @@ fn decode_tx(cur: &mut Cursor<'_>, mweb: bool) -> Result<DecodedTx, DecodeError>
         input,
         output,
     };
-    Ok(DecodedTx { tx, txid, hogex, size: cur.pos - start })
+    Ok(DecodedTx {
+        tx,
+        txid,
+        hogex,
+        size: cur.pos - start,
+    })
 }
 
 /// Decodes a whole serialized block of `chain` and checks its merkle root.
@@ -213,7 +253,11 @@ pub fn decode_block(bytes: &[u8], chain: Chain) -> Result<DecodedBlock, DecodeEr
     // Each tx takes at least 10 bytes; a count beyond that is corruption, not a reason to allocate.
     let count = usize::try_from(count.0).unwrap_or(usize::MAX);
     if count > bytes.len() / 10 {
-        return Err(DecodeError::Invalid { what: "tx count".into(), offset: 80, reason: format!("{count} txs cannot fit in {} bytes", bytes.len()) });
+        return Err(DecodeError::Invalid {
+            what: "tx count".into(),
+            offset: 80,
+            reason: format!("{count} txs cannot fit in {} bytes", bytes.len()),
+        });
     }
     let mut txs = Vec::with_capacity(count);
     for _ in 0..count {
@@ -221,17 +265,35 @@ pub fn decode_block(bytes: &[u8], chain: Chain) -> Result<DecodedBlock, DecodeEr
     }
     let extra = bytes.len() - cur.pos;
     let ends_with_hogex = txs.len() >= 2 && txs.last().is_some_and(|t| t.hogex);
-    let mweb_bytes = if extra > 0 && mweb && ends_with_hogex { extra } else { 0 };
+    let mweb_bytes = if extra > 0 && mweb && ends_with_hogex {
+        extra
+    } else {
+        0
+    };
     if extra > 0 && mweb_bytes == 0 {
         return Err(DecodeError::TrailingBytes { block: hash, extra });
     }
-    let root = bitcoin::merkle_tree::calculate_root(txs.iter().map(|t| bitcoin::Txid::from_byte_array(t.txid.to_internal())));
-    let computed = root.map(|r| Hash32::from_internal(r.to_byte_array())).unwrap_or_default();
+    let root = bitcoin::merkle_tree::calculate_root(
+        txs.iter()
+            .map(|t| bitcoin::Txid::from_byte_array(t.txid.to_internal())),
+    );
+    let computed = root
+        .map(|r| Hash32::from_internal(r.to_byte_array()))
+        .unwrap_or_default();
     let header_root = Hash32::from_internal(header.merkle_root.to_byte_array());
     if computed != header_root {
-        return Err(DecodeError::MerkleMismatch { block: hash, header: header_root, computed });
+        return Err(DecodeError::MerkleMismatch {
+            block: hash,
+            header: header_root,
+            computed,
+        });
     }
-    Ok(DecodedBlock { header, hash, txs, mweb_bytes })
+    Ok(DecodedBlock {
+        header,
+        hash,
+        txs,
+        mweb_bytes,
+    })
 }
 
 /// Decodes one serialized transaction (as `getrawtransaction` or `getblock` verbosity 2 give).
@@ -240,7 +302,11 @@ pub fn decode_transaction(bytes: &[u8], chain: Chain) -> Result<DecodedTx, Decod
     let mut cur = Cursor { bytes, pos: 0 };
     let tx = decode_tx(&mut cur, mweb)?;
     if cur.pos != bytes.len() {
-        return Err(DecodeError::Invalid { what: "transaction".into(), offset: cur.pos, reason: "trailing bytes".into() });
+        return Err(DecodeError::Invalid {
+            what: "transaction".into(),
+            offset: cur.pos,
+            reason: "trailing bytes".into(),
+        });
     }
     Ok(tx)
 }
@@ -269,7 +335,12 @@ pub fn to_utxo_tx(chain: Chain, index: u32, dtx: &DecodedTx) -> UtxoTx {
         .iter()
         .map(|o| {
             let named = script::classify(chain, &o.script_pubkey);
-            UtxoOutput { value: Amount::from_units(u128::from(o.value.to_sat())), kind: named.kind, address: named.address, data: named.data }
+            UtxoOutput {
+                value: Amount::from_units(u128::from(o.value.to_sat())),
+                kind: named.kind,
+                address: named.address,
+                data: named.data,
+            }
         })
         .collect();
     let weight = tx.weight().to_wu();

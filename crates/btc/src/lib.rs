@@ -7,6 +7,7 @@
 //! - [`script`] names what each output script pays, for every standard template.
 //! - [`rpc`] is a thin typed client for Core's JSON-RPC.
 //! - [`synth`] writes realistic Core-format blk files of any size, for demos and benchmarks.
+#![warn(clippy::unwrap_used)]
 
 pub mod blk;
 pub mod decode;

@@ -6,10 +6,10 @@
 //! derived from the script, so identical scripts pool into one balance.
 #![deny(clippy::indexing_slicing)]
 
+use bitcoin::Script;
 use bitcoin::hashes::{Hash, hash160, sha256};
 use bitcoin::opcodes::all::{OP_CHECKMULTISIG, OP_PUSHNUM_1, OP_PUSHNUM_16, OP_RETURN};
 use bitcoin::script::Instruction;
-use bitcoin::Script;
 use tracehound_core::{Address, Chain, ScriptKind};
 
 /// What an output script pays.
@@ -25,27 +25,31 @@ pub struct NamedScript {
 
 impl NamedScript {
     fn paying(kind: ScriptKind, address: Address) -> Self {
-        NamedScript { kind, address: Some(address), data: None }
+        NamedScript {
+            kind,
+            address: Some(address),
+            data: None,
+        }
     }
 }
 
 /// Names the output script `script` of `chain`.
 pub fn classify(chain: Chain, script: &Script) -> NamedScript {
     let b = script.as_bytes();
-    if script.is_p2pkh() {
-        if let Some(hash) = b.get(3..23).and_then(|h| <[u8; 20]>::try_from(h).ok()) {
-            return NamedScript::paying(ScriptKind::P2pkh, Address::p2pkh(chain, &hash));
-        }
+    if script.is_p2pkh()
+        && let Some(hash) = b.get(3..23).and_then(|h| <[u8; 20]>::try_from(h).ok())
+    {
+        return NamedScript::paying(ScriptKind::P2pkh, Address::p2pkh(chain, &hash));
     }
-    if script.is_p2sh() {
-        if let Some(hash) = b.get(2..22).and_then(|h| <[u8; 20]>::try_from(h).ok()) {
-            return NamedScript::paying(ScriptKind::P2sh, Address::p2sh(chain, &hash));
-        }
+    if script.is_p2sh()
+        && let Some(hash) = b.get(2..22).and_then(|h| <[u8; 20]>::try_from(h).ok())
+    {
+        return NamedScript::paying(ScriptKind::P2sh, Address::p2sh(chain, &hash));
     }
-    if let Some(version) = script.witness_version() {
-        if let Some(named) = witness(chain, version.to_num(), b.get(2..).unwrap_or_default()) {
-            return named;
-        }
+    if let Some(version) = script.witness_version()
+        && let Some(named) = witness(chain, version.to_num(), b.get(2..).unwrap_or_default())
+    {
+        return named;
     }
     if let Some(key) = script.p2pk_public_key() {
         let hash = hash160::Hash::hash(&key.to_bytes()).to_byte_array();
@@ -57,7 +61,11 @@ pub fn classify(chain: Chain, script: &Script) -> NamedScript {
         return NamedScript::paying(ScriptKind::P2pk, Address::p2pkh(chain, &hash));
     }
     if b.first() == Some(&OP_RETURN.to_u8()) {
-        return NamedScript { kind: ScriptKind::NullData, address: None, data: Some(op_return_payload(script)) };
+        return NamedScript {
+            kind: ScriptKind::NullData,
+            address: None,
+            data: Some(op_return_payload(script)),
+        };
     }
     if let Some((m, n)) = bare_multisig(script) {
         let hash = hash160::Hash::hash(b);
@@ -65,7 +73,10 @@ pub fn classify(chain: Chain, script: &Script) -> NamedScript {
         return NamedScript::paying(ScriptKind::Multisig, address);
     }
     let hash = sha256::Hash::hash(b);
-    NamedScript::paying(ScriptKind::NonStandard, Address::pseudo(chain, "script", &format!("{hash:x}")))
+    NamedScript::paying(
+        ScriptKind::NonStandard,
+        Address::pseudo(chain, "script", &format!("{hash:x}")),
+    )
 }
 
 fn witness(chain: Chain, version: u8, program: &[u8]) -> Option<NamedScript> {
@@ -75,11 +86,15 @@ fn witness(chain: Chain, version: u8, program: &[u8]) -> Option<NamedScript> {
         (0, 32) => ScriptKind::P2wsh,
         (1, 32) => ScriptKind::P2tr,
         (9, 32) if mweb => {
-            let address = Address::pseudo(chain, "mweb", &format!("pegin:{}", hex::encode(program)));
+            let address =
+                Address::pseudo(chain, "mweb", &format!("pegin:{}", hex::encode(program)));
             return Some(NamedScript::paying(ScriptKind::MwebPegin, address));
         }
         (8, 32) if mweb => {
-            return Some(NamedScript::paying(ScriptKind::MwebHogAddr, Address::pseudo(chain, "mweb", "hogaddr")));
+            return Some(NamedScript::paying(
+                ScriptKind::MwebHogAddr,
+                Address::pseudo(chain, "mweb", "hogaddr"),
+            ));
         }
         _ => ScriptKind::WitnessUnknown,
     };
@@ -97,7 +112,9 @@ fn p2pk_raw_key(b: &[u8]) -> Option<&[u8]> {
 fn bare_multisig(script: &Script) -> Option<(u8, u8)> {
     let mut ins: Vec<Instruction<'_>> = script.instructions().collect::<Result<_, _>>().ok()?;
     let pushnum = |i: &Instruction<'_>| match i {
-        Instruction::Op(op) if (OP_PUSHNUM_1.to_u8()..=OP_PUSHNUM_16.to_u8()).contains(&op.to_u8()) => {
+        Instruction::Op(op)
+            if (OP_PUSHNUM_1.to_u8()..=OP_PUSHNUM_16.to_u8()).contains(&op.to_u8()) =>
+        {
             Some(op.to_u8() - OP_PUSHNUM_1.to_u8() + 1)
         }
         _ => None,
@@ -108,7 +125,9 @@ fn bare_multisig(script: &Script) -> Option<(u8, u8)> {
     let n = pushnum(&ins.pop()?)?;
     let (first, keys) = ins.split_first()?;
     let m = pushnum(first)?;
-    let keys_ok = keys.iter().all(|k| matches!(k, Instruction::PushBytes(p) if p.len() == 33 || p.len() == 65));
+    let keys_ok = keys
+        .iter()
+        .all(|k| matches!(k, Instruction::PushBytes(p) if p.len() == 33 || p.len() == 65));
     (keys_ok && keys.len() == usize::from(n) && m <= n).then_some((m, n))
 }
 
@@ -138,13 +157,25 @@ mod tests {
     fn standard_templates_on_bitcoin() {
         let c = Chain::BitcoinMainnet;
         // Satoshi's genesis coinbase key, P2PK → its well-known P2PKH address.
-        let genesis = named(c, "4104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5fac");
+        let genesis = named(
+            c,
+            "4104678afdb0fe5548271967f1a67130b7105cd6a828e03909a67962e0ea1f61deb649f6bc3f4cef38c4f35504e51ec112de5c384df7ba0b8d578a4c702b6bf11d5fac",
+        );
         assert_eq!(genesis.kind, ScriptKind::P2pk);
-        assert_eq!(genesis.address.unwrap().as_str(), "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa");
+        assert_eq!(
+            genesis.address.unwrap().as_str(),
+            "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
+        );
         let p2wpkh = named(c, "0014751e76e8199196d454941c45d1b3a323f1433bd6");
-        assert_eq!(p2wpkh.address.unwrap().as_str(), "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4");
+        assert_eq!(
+            p2wpkh.address.unwrap().as_str(),
+            "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
+        );
         let ret = named(c, "6a0b68656c6c6f20776f726c64");
-        assert_eq!((ret.kind, ret.address, ret.data.as_deref()), (ScriptKind::NullData, None, Some(&b"hello world"[..])));
+        assert_eq!(
+            (ret.kind, ret.address, ret.data.as_deref()),
+            (ScriptKind::NullData, None, Some(&b"hello world"[..]))
+        );
         let key = "02".to_string() + &"11".repeat(32);
         let ms = named(c, &format!("5121{key}21{key}52ae"));
         assert_eq!(ms.kind, ScriptKind::Multisig);
@@ -164,13 +195,19 @@ mod tests {
         assert!(pkh.address.unwrap().as_str().starts_with('L'));
         let sh = named(c, "a914751e76e8199196d454941c45d1b3a323f1433bd687");
         assert!(sh.address.unwrap().as_str().starts_with('M'));
-        let wpkh = named(Chain::LitecoinRegtest, "0014751e76e8199196d454941c45d1b3a323f1433bd6");
+        let wpkh = named(
+            Chain::LitecoinRegtest,
+            "0014751e76e8199196d454941c45d1b3a323f1433bd6",
+        );
         assert!(wpkh.address.unwrap().as_str().starts_with("rltc1q"));
         let pegin = named(c, &format!("5920{}", "ab".repeat(32)));
         assert_eq!(pegin.kind, ScriptKind::MwebPegin);
         let hog = named(c, &format!("5820{}", "cd".repeat(32)));
         assert_eq!(hog.address.unwrap().as_str(), "mweb:hogaddr");
         // The same v9 program on Bitcoin is just an unknown witness version.
-        assert_eq!(named(Chain::BitcoinMainnet, &format!("5920{}", "ab".repeat(32))).kind, ScriptKind::WitnessUnknown);
+        assert_eq!(
+            named(Chain::BitcoinMainnet, &format!("5920{}", "ab".repeat(32))).kind,
+            ScriptKind::WitnessUnknown
+        );
     }
 }

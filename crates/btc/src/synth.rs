@@ -740,7 +740,7 @@ impl<'a> Gen<'a> {
 
     /// Early P2PK outputs used uncompressed keys; some owners still do.
     fn p2pk_key(&self, owner: u64) -> Vec<u8> {
-        if owner % 2 == 0 {
+        if owner.is_multiple_of(2) {
             let mut pk = Vec::with_capacity(65);
             pk.push(0x04);
             pk.extend_from_slice(&self.key32(owner, 0));

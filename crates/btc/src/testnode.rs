@@ -165,6 +165,10 @@ impl Litecoind {
                 "-rpcauth={user}:{salt}${}",
                 rpcauth_hash(&salt, &password)
             ))
+            // Litecoin Core 0.21 waits at shutdown until idle keep-alive connections time out
+            // (30 s by default); a client's pooled connection would hold `stop` that long.
+            // Only idle connections are closed: a long call still gets its answer.
+            .arg("-rpcservertimeout=1")
             .args(extra_args)
             .stdin(Stdio::null())
             .stdout(stdout)

@@ -14,7 +14,11 @@ fn data(rel: &str) -> PathBuf {
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
     let p = root.join(rel);
-    assert!(p.exists(), "fixture {} is missing: set TRACEHOUND_SHARED_DATA to the shared data folder", p.display());
+    assert!(
+        p.exists(),
+        "fixture {} is missing: set TRACEHOUND_SHARED_DATA to the shared data folder",
+        p.display()
+    );
     p
 }
 
@@ -30,11 +34,20 @@ fn nbitcoin_blk_files_link_into_600_blocks() {
     assert_eq!(reader.files().len(), 2);
     let index = reader.scan(|_| {}).unwrap();
     let best = index.best_chain(h(GENESIS), None);
-    assert_eq!((best.start_height, best.blocks.len(), best.stale), (0, 600, 0));
+    assert_eq!(
+        (best.start_height, best.blocks.len(), best.stale),
+        (0, 600, 0)
+    );
     assert!(best.detached.is_empty());
     assert_eq!(best.blocks[0].hash, h(GENESIS));
-    assert_eq!(best.blocks[299].hash, h("00000000b9b003c04b2fe21b4f7a2fa809eb643852573c3a1748653e2019f01c"));
-    assert_eq!(best.blocks[599].hash, h("0000000042844571bc6bce8e1c0fbec99466971eaff89fef8c0d123582181d4d"));
+    assert_eq!(
+        best.blocks[299].hash,
+        h("00000000b9b003c04b2fe21b4f7a2fa809eb643852573c3a1748653e2019f01c")
+    );
+    assert_eq!(
+        best.blocks[599].hash,
+        h("0000000042844571bc6bce8e1c0fbec99466971eaff89fef8c0d123582181d4d")
+    );
     let mut txs = 0;
     for (height, loc) in best.blocks.iter().enumerate() {
         let block = reader.read_block(loc, height as u32).unwrap();
@@ -43,8 +56,14 @@ fn nbitcoin_blk_files_link_into_600_blocks() {
         if height == 170 {
             // The first bitcoin payment: Satoshi to Hal Finney, spending block 9's coinbase.
             let tx = &block.txs[1];
-            assert_eq!(tx.txid, h("f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16"));
-            assert_eq!(tx.inputs[0].prevout.txid, h("0437cd7f8525ceed2324359c2d0ba26006d92d856a9c20fa0241106ee5a597c9"));
+            assert_eq!(
+                tx.txid,
+                h("f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16")
+            );
+            assert_eq!(
+                tx.inputs[0].prevout.txid,
+                h("0437cd7f8525ceed2324359c2d0ba26006d92d856a9c20fa0241106ee5a597c9")
+            );
             let values: Vec<u128> = tx.outputs.iter().map(|o| o.value.units()).collect();
             assert_eq!(values, [1_000_000_000, 4_000_000_000]);
             assert_eq!(tx.outputs[0].kind, ScriptKind::P2pk);
@@ -56,26 +75,51 @@ fn nbitcoin_blk_files_link_into_600_blocks() {
 #[test]
 fn bitcoinj_framed_file_and_btcd_headless_file() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(data("btc/bitcoinj/first-100k-blocks.dat"), dir.path().join("blk00000.dat")).unwrap();
+    std::fs::copy(
+        data("btc/bitcoinj/first-100k-blocks.dat"),
+        dir.path().join("blk00000.dat"),
+    )
+    .unwrap();
     let reader = BlkReader::open(dir.path(), Chain::BitcoinMainnet).unwrap();
     let best = reader.scan(|_| {}).unwrap().best_chain(h(GENESIS), None);
     assert_eq!(best.blocks.len(), 439);
-    assert_eq!(best.blocks[438].hash, h("0000000025c6b644f8add734be7e666fa4afa43ca0204d623a0c0b1fd2104c7a"));
-    let txs: usize = best.blocks.iter().enumerate().map(|(i, l)| reader.read_block(l, i as u32).unwrap().txs.len()).sum();
+    assert_eq!(
+        best.blocks[438].hash,
+        h("0000000025c6b644f8add734be7e666fa4afa43ca0204d623a0c0b1fd2104c7a")
+    );
+    let txs: usize = best
+        .blocks
+        .iter()
+        .enumerate()
+        .map(|(i, l)| reader.read_block(l, i as u32).unwrap().txs.len())
+        .sum();
     assert_eq!(txs, 446);
 
     // btcd's file lacks genesis: without an anchor nothing links, with genesis as the
     // already-stored anchor the chain runs from height 1 (what a pruned node's files look like).
     let dir = tempfile::tempdir().unwrap();
-    std::fs::copy(data("btc/btcd/blocks1-256.dat"), dir.path().join("blk00007.dat")).unwrap();
-    let index = BlkReader::open(dir.path(), Chain::BitcoinMainnet).unwrap().scan(|_| {}).unwrap();
+    std::fs::copy(
+        data("btc/btcd/blocks1-256.dat"),
+        dir.path().join("blk00007.dat"),
+    )
+    .unwrap();
+    let index = BlkReader::open(dir.path(), Chain::BitcoinMainnet)
+        .unwrap()
+        .scan(|_| {})
+        .unwrap();
     let none = index.best_chain(h(GENESIS), None);
     assert!(none.blocks.is_empty());
     assert_eq!(none.detached.len(), 255);
     let anchored = index.best_chain(h(GENESIS), Some((h(GENESIS), 0)));
     assert_eq!((anchored.start_height, anchored.blocks.len()), (1, 255));
-    assert_eq!(anchored.blocks[0].hash, h("00000000839a8e6886ab5951d76f411475428afc90947ee320161bbf18eb6048"));
-    assert_eq!(anchored.blocks[254].hash, h("00000000d0a75c861fabf9ff7b92022f60e4afeed9331fe5aa073d8e4706fe3c"));
+    assert_eq!(
+        anchored.blocks[0].hash,
+        h("00000000839a8e6886ab5951d76f411475428afc90947ee320161bbf18eb6048")
+    );
+    assert_eq!(
+        anchored.blocks[254].hash,
+        h("00000000d0a75c861fabf9ff7b92022f60e4afeed9331fe5aa073d8e4706fe3c")
+    );
 }
 
 /// Splits NBitcoin's 600 blocks into records.
@@ -143,14 +187,24 @@ fn out_of_order_obfuscated_files_with_stale_orphan_and_partial_tail() {
     let reader = BlkReader::open(dir.path(), Chain::BitcoinMainnet).unwrap();
     assert_eq!(reader.xor_key(), Some(key));
     let index = reader.scan(|_| {}).unwrap();
-    assert!(index.notes.iter().any(|n| matches!(n, ScanNote::PartialLastRecord { .. })), "{:?}", index.notes);
+    assert!(
+        index
+            .notes
+            .iter()
+            .any(|n| matches!(n, ScanNote::PartialLastRecord { .. })),
+        "{:?}",
+        index.notes
+    );
     let best = index.best_chain(h(GENESIS), None);
     assert_eq!(best.blocks.len(), 600);
     assert_eq!(best.stale, 1);
     assert_eq!(best.detached.len(), 1);
     for (height, loc) in best.blocks.iter().enumerate() {
         let bytes = reader.read_bytes(loc).unwrap();
-        assert_eq!(bytes, records[height], "block {height} differs after de-obfuscation");
+        assert_eq!(
+            bytes, records[height],
+            "block {height} differs after de-obfuscation"
+        );
     }
     assert!(reader.read_block(&best.blocks[170], 170).is_ok());
 }
@@ -165,8 +219,14 @@ fn bad_files_name_file_and_offset() {
     frame(&mut file, &records[1]);
     file[second_at] = 0x0b; // testnet's first magic byte
     std::fs::write(dir.path().join("blk00000.dat"), &file).unwrap();
-    let err = BlkReader::open(dir.path(), Chain::BitcoinMainnet).unwrap().scan(|_| {}).unwrap_err();
-    assert!(matches!(err, BlkError::BadMagic { offset, .. } if offset == second_at as u64), "{err}");
+    let err = BlkReader::open(dir.path(), Chain::BitcoinMainnet)
+        .unwrap()
+        .scan(|_| {})
+        .unwrap_err();
+    assert!(
+        matches!(err, BlkError::BadMagic { offset, .. } if offset == second_at as u64),
+        "{err}"
+    );
     assert!(err.to_string().contains("blk00000.dat at byte"), "{err}");
 
     // A record cut short in a file that is not the newest is corruption, not a partial write.
@@ -175,8 +235,14 @@ fn bad_files_name_file_and_offset() {
     cut.truncate(cut.len() - 10);
     std::fs::write(dir.path().join("blk00000.dat"), &cut).unwrap();
     std::fs::write(dir.path().join("blk00001.dat"), []).unwrap();
-    let err = BlkReader::open(dir.path(), Chain::BitcoinMainnet).unwrap().scan(|_| {}).unwrap_err();
-    assert!(matches!(err, BlkError::Truncated { offset: 0, .. }), "{err}");
+    let err = BlkReader::open(dir.path(), Chain::BitcoinMainnet)
+        .unwrap()
+        .scan(|_| {})
+        .unwrap_err();
+    assert!(
+        matches!(err, BlkError::Truncated { offset: 0, .. }),
+        "{err}"
+    );
 
     // A flipped byte inside a transaction breaks the merkle root: an error, never a stored block.
     let mut body = records[170].clone();
@@ -189,11 +255,20 @@ fn bad_files_name_file_and_offset() {
     let reader = BlkReader::open(dir.path(), Chain::BitcoinMainnet).unwrap();
     let index = reader.scan(|_| {}).unwrap();
     let err = reader.read_block(&index.blocks[0], 170).unwrap_err();
-    assert!(matches!(err, BlkError::Decode { source: DecodeError::MerkleMismatch { .. }, offset: 8, .. }), "{err}");
+    assert!(
+        matches!(&err, BlkError::Decode { source, offset: 8, .. } if matches!(**source, DecodeError::MerkleMismatch { .. })),
+        "{err}"
+    );
 
-    assert!(matches!(BlkReader::open(&dir.path().join("nope"), Chain::BitcoinMainnet), Err(BlkError::Io { .. })));
+    assert!(matches!(
+        BlkReader::open(&dir.path().join("nope"), Chain::BitcoinMainnet),
+        Err(BlkError::Io { .. })
+    ));
     std::fs::write(dir.path().join("xor.dat"), [1, 2, 3]).unwrap();
-    assert!(matches!(BlkReader::open(dir.path(), Chain::BitcoinMainnet), Err(BlkError::BadXorKey { len: 3, .. })));
+    assert!(matches!(
+        BlkReader::open(dir.path(), Chain::BitcoinMainnet),
+        Err(BlkError::BadXorKey { len: 3, .. })
+    ));
 }
 
 fn kinds(block: &tracehound_core::UtxoBlock) -> HashMap<ScriptKind, usize> {
@@ -208,11 +283,26 @@ fn kinds(block: &tracehound_core::UtxoBlock) -> HashMap<ScriptKind, usize> {
 fn raw_mainnet_blocks_decode_with_published_facts() {
     let raw = std::fs::read(data("btc/raw/mainnet_block_000000000000000000000c835b2adcaedc20fdf6ee440009c249452c726dafae.raw")).unwrap();
     let d = decode::decode_block(&raw, Chain::BitcoinMainnet).unwrap();
-    assert_eq!(d.hash, h("000000000000000000000c835b2adcaedc20fdf6ee440009c249452c726dafae"));
+    assert_eq!(
+        d.hash,
+        h("000000000000000000000c835b2adcaedc20fdf6ee440009c249452c726dafae")
+    );
     assert_eq!(d.txs.len(), 2500);
-    assert_eq!(d.txs.iter().filter(|t| t.tx.input.iter().any(|i| !i.witness.is_empty())).count(), 2065);
-    assert_eq!(d.txs[0].txid, h("764b60c3d9a2c3c5bb6fe7141d9ca6e6778122df75f19366a2c5cb948d1d7d84"));
-    assert_eq!(d.txs.iter().map(|t| t.size).sum::<usize>() + 80 + 3, raw.len());
+    assert_eq!(
+        d.txs
+            .iter()
+            .filter(|t| t.tx.input.iter().any(|i| !i.witness.is_empty()))
+            .count(),
+        2065
+    );
+    assert_eq!(
+        d.txs[0].txid,
+        h("764b60c3d9a2c3c5bb6fe7141d9ca6e6778122df75f19366a2c5cb948d1d7d84")
+    );
+    assert_eq!(
+        d.txs.iter().map(|t| t.size).sum::<usize>() + 80 + 3,
+        raw.len()
+    );
     let block = decode::to_utxo_block(Chain::BitcoinMainnet, 702_861, &d);
     let k = kinds(&block);
     assert_eq!(k[&ScriptKind::P2wpkh], 2383);
@@ -223,39 +313,94 @@ fn raw_mainnet_blocks_decode_with_published_facts() {
     // Every output got a valid address of the chain, except OP_RETURN.
     for o in block.txs.iter().flat_map(|t| &t.outputs) {
         match &o.address {
-            Some(a) if !a.is_pseudo() => assert!(tracehound_core::Address::parse(Chain::BitcoinMainnet, a.as_str()).is_ok()),
+            Some(a) if !a.is_pseudo() => {
+                assert!(tracehound_core::Address::parse(Chain::BitcoinMainnet, a.as_str()).is_ok())
+            }
             Some(_) => {}
             None => assert_eq!(o.kind, ScriptKind::NullData),
         }
     }
 
     let cases = [
-        ("btc/bitcoinj/block169482.dat", "0000000000000756935f1ee9d5987857b604046f846d3df56d024cdb5f368665", 14, None),
-        ("btc/bitcoinj/block227835.dat", "00000000000001aa077d7aa84c532a4d69bdbff519609d1da0835261b7a74eb6", 122, None),
-        ("btc/bitcoinj/block227836.dat", "00000000000000d0dfd4c9d588d325dce4f32c1b31b7c0064cba7025a9b9adcc", 100, None),
-        ("btc/bitcoinj/block383616.dat", "00000000000000000aab6a2b34e979b09ca185584bd1aecf204f24d150ff55e9", 1731, None),
-        ("btc/bitcoinj/block481815.dat", "000000000000000000893c019d81f2d48ee33892c12428f3121bbd16ed6db926", 2097, Some("919a0df2253172a55bebcb9002dbe775b8511f84955b282ca6dae826fdd94f90")),
-        ("btc/bitcoinj/block481829.dat", "000000000000000000917cba69f69b758fe396c8e30ae97bbcf08c4eb975e726", 2020, Some("9c1ab453283035800c43eb6461eb46682b81be110a0cb89ee923882a5fd9daa4")),
-        ("btc/btcd/block-0000000000000000001602407ac49862a7bca9d00f7f402db20b7be2f5de59d2.blk", "0000000000000000001602407ac49862a7bca9d00f7f402db20b7be2f5de59d2", 3315, None),
-        ("btc/btcd/block-00000000000000000021868c2cefc52a480d173c849412fe81c4e5ab806f94ab.blk", "00000000000000000021868c2cefc52a480d173c849412fe81c4e5ab806f94ab", 230, None),
+        (
+            "btc/bitcoinj/block169482.dat",
+            "0000000000000756935f1ee9d5987857b604046f846d3df56d024cdb5f368665",
+            14,
+            None,
+        ),
+        (
+            "btc/bitcoinj/block227835.dat",
+            "00000000000001aa077d7aa84c532a4d69bdbff519609d1da0835261b7a74eb6",
+            122,
+            None,
+        ),
+        (
+            "btc/bitcoinj/block227836.dat",
+            "00000000000000d0dfd4c9d588d325dce4f32c1b31b7c0064cba7025a9b9adcc",
+            100,
+            None,
+        ),
+        (
+            "btc/bitcoinj/block383616.dat",
+            "00000000000000000aab6a2b34e979b09ca185584bd1aecf204f24d150ff55e9",
+            1731,
+            None,
+        ),
+        (
+            "btc/bitcoinj/block481815.dat",
+            "000000000000000000893c019d81f2d48ee33892c12428f3121bbd16ed6db926",
+            2097,
+            Some("919a0df2253172a55bebcb9002dbe775b8511f84955b282ca6dae826fdd94f90"),
+        ),
+        (
+            "btc/bitcoinj/block481829.dat",
+            "000000000000000000917cba69f69b758fe396c8e30ae97bbcf08c4eb975e726",
+            2020,
+            Some("9c1ab453283035800c43eb6461eb46682b81be110a0cb89ee923882a5fd9daa4"),
+        ),
+        (
+            "btc/btcd/block-0000000000000000001602407ac49862a7bca9d00f7f402db20b7be2f5de59d2.blk",
+            "0000000000000000001602407ac49862a7bca9d00f7f402db20b7be2f5de59d2",
+            3315,
+            None,
+        ),
+        (
+            "btc/btcd/block-00000000000000000021868c2cefc52a480d173c849412fe81c4e5ab806f94ab.blk",
+            "00000000000000000021868c2cefc52a480d173c849412fe81c4e5ab806f94ab",
+            230,
+            None,
+        ),
     ];
     for (file, hash, txs, coinbase) in cases {
         let raw = std::fs::read(data(file)).unwrap();
-        let d = decode::decode_block(&raw, Chain::BitcoinMainnet).unwrap_or_else(|e| panic!("{file}: {e}"));
+        let d = decode::decode_block(&raw, Chain::BitcoinMainnet)
+            .unwrap_or_else(|e| panic!("{file}: {e}"));
         assert_eq!((d.hash, d.txs.len()), (h(hash), txs), "{file}");
         if let Some(cb) = coinbase {
             assert_eq!(d.txs[0].txid, h(cb), "{file}");
         }
     }
-    let raw = std::fs::read(data("btc/btcd/block-0000000000000000001602407ac49862a7bca9d00f7f402db20b7be2f5de59d2.blk")).unwrap();
+    let raw = std::fs::read(data(
+        "btc/btcd/block-0000000000000000001602407ac49862a7bca9d00f7f402db20b7be2f5de59d2.blk",
+    ))
+    .unwrap();
     let d = decode::decode_block(&raw, Chain::BitcoinMainnet).unwrap();
-    assert_eq!(d.txs.iter().filter(|t| t.tx.input.iter().any(|i| !i.witness.is_empty())).count(), 1341);
+    assert_eq!(
+        d.txs
+            .iter()
+            .filter(|t| t.tx.input.iter().any(|i| !i.witness.is_empty()))
+            .count(),
+        1341
+    );
     let k = kinds(&decode::to_utxo_block(Chain::BitcoinMainnet, 574_200, &d));
     assert_eq!((k[&ScriptKind::P2wpkh], k[&ScriptKind::P2wsh]), (442, 58));
 
     // Truncation anywhere is an error, never a panic.
     for cut in [0, 50, 81, raw.len() / 2, raw.len() - 1] {
-        assert!(decode::decode_block(&raw[..cut], Chain::BitcoinMainnet).is_err(), "cut at {cut}");
+        assert!(
+            decode::decode_block(&raw[..cut], Chain::BitcoinMainnet).is_err(),
+            "cut at {cut}"
+        );
     }
 }
 
@@ -265,10 +410,18 @@ fn raw_mainnet_blocks_decode_with_published_facts() {
 fn bitcoin_etl_node_answers_match_expected_exports() {
     let base = data("btc/bitcoin-etl/test_export_blocks_job/bitcoin");
     let mut checked = 0;
-    for case in ["block_0", "block_1", "block_without_transactions", "block_with_transactions"] {
+    for case in [
+        "block_0",
+        "block_1",
+        "block_without_transactions",
+        "block_with_transactions",
+    ] {
         let dir = base.join(case);
         let mut expected: HashMap<String, serde_json::Value> = HashMap::new();
-        for line in std::fs::read_to_string(dir.join("expected_transactions.json")).unwrap().lines() {
+        for line in std::fs::read_to_string(dir.join("expected_transactions.json"))
+            .unwrap()
+            .lines()
+        {
             let v: serde_json::Value = serde_json::from_str(line).unwrap();
             expected.insert(v["hash"].as_str().unwrap().to_string(), v);
         }
@@ -278,7 +431,8 @@ fn bitcoin_etl_node_answers_match_expected_exports() {
             if !name.starts_with("rpc_response_getblock_") {
                 continue;
             }
-            let block: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+            let block: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
             for (i, jtx) in block["tx"].as_array().unwrap().iter().enumerate() {
                 let bytes = hex::decode(jtx["hex"].as_str().unwrap()).unwrap();
                 let d = decode::decode_transaction(&bytes, Chain::BitcoinMainnet).unwrap();
@@ -301,15 +455,27 @@ fn bitcoin_etl_node_answers_match_expected_exports() {
                         other => panic!("unexpected {other:?} in a 2010 block"),
                     };
                     assert_eq!(etl_type, e["type"].as_str().unwrap());
-                    if matches!(o.kind, ScriptKind::P2pk | ScriptKind::P2pkh | ScriptKind::P2sh) {
-                        assert_eq!(o.address.as_ref().unwrap().as_str(), e["addresses"][0].as_str().unwrap());
+                    if matches!(
+                        o.kind,
+                        ScriptKind::P2pk | ScriptKind::P2pkh | ScriptKind::P2sh
+                    ) {
+                        assert_eq!(
+                            o.address.as_ref().unwrap().as_str(),
+                            e["addresses"][0].as_str().unwrap()
+                        );
                     }
                 }
                 let ins = exp["inputs"].as_array().unwrap();
                 assert_eq!(ins.len(), tx.inputs.len());
                 for (i, e) in tx.inputs.iter().zip(ins) {
-                    assert_eq!(i.prevout.txid.to_string(), e["spent_transaction_hash"].as_str().unwrap());
-                    assert_eq!(i.prevout.vout.to_string(), e["spent_output_index"].to_string());
+                    assert_eq!(
+                        i.prevout.txid.to_string(),
+                        e["spent_transaction_hash"].as_str().unwrap()
+                    );
+                    assert_eq!(
+                        i.prevout.vout.to_string(),
+                        e["spent_output_index"].to_string()
+                    );
                 }
                 checked += 1;
             }

@@ -44,8 +44,8 @@ fn fake_node(
     max_requests: usize,
     answer: impl Fn(usize, &Request) -> (u16, String) + Send + 'static,
 ) -> (String, Arc<AtomicUsize>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let listener = TcpListener::bind("127.0.0.1:0").expect("a free local port");
+    let url = format!("http://{}", listener.local_addr().expect("its address"));
     let served = Arc::new(AtomicUsize::new(0));
     let count = served.clone();
     std::thread::spawn(move || {
@@ -96,6 +96,9 @@ fn read_request(stream: &TcpStream) -> Option<Request> {
     })
 }
 
+/// Makes a fake node's answer body from the request.
+type Answer = Box<dyn Fn(&Request) -> String + Send + Sync>;
+
 /// A single-call answer with the request's id.
 fn answer_to(request: &Request, result: Value) -> String {
     json!({"result": result, "error": null, "id": request.body["id"]}).to_string()
@@ -105,7 +108,7 @@ fn answer_to(request: &Request, result: Value) -> String {
 fn wrong_shaped_answers_are_malformed_errors_naming_the_call() {
     let hash: Hash32 = HASH_A.parse().unwrap();
     let good_tx = json!({"txid": HASH_A, "hash": HASH_A, "hex": "00", "vin": [], "vout": []});
-    let cases: Vec<(&str, Box<dyn Fn(&Request) -> String + Send + Sync>)> = vec![
+    let cases: Vec<(&str, Answer)> = vec![
         ("expected value", Box::new(|_| "<html>oops</html>".into())),
         ("the answer is empty", Box::new(|_| String::new())),
         (
@@ -584,17 +587,4 @@ fn cookie_password_and_reorgs_on_a_real_litecoind() {
     node.reconsider(&mined[2]).unwrap();
     assert_eq!(by_cookie.get_best_block_hash().unwrap(), mined[2]);
     assert_eq!(node.call::<u32>("getblockcount", json!([])).unwrap(), 3);
-}
-
-#[test]
-fn zz_timing() {
-    let t = Instant::now();
-    let node = start_node();
-    eprintln!("start {:?}", t.elapsed());
-    let t = Instant::now();
-    node.mine(1).unwrap();
-    eprintln!("mine {:?}", t.elapsed());
-    let t = Instant::now();
-    drop(node);
-    eprintln!("drop {:?}", t.elapsed());
 }

@@ -34,7 +34,9 @@ impl Global {
         if let Some(d) = &self.data_dir {
             return d.clone();
         }
-        let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+        let home = std::env::var_os("HOME")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("."));
         home.join(".tracehound")
     }
 }
@@ -112,7 +114,12 @@ pub(crate) struct IngestBtcArgs {
     #[arg(long, requires_all = ["rpc", "rpc_password"])]
     pub(crate) rpc_user: Option<String>,
     /// RPC password.
-    #[arg(long, requires = "rpc_user", env = "TRACEHOUND_RPC_PASSWORD", hide_env_values = true)]
+    #[arg(
+        long,
+        requires = "rpc_user",
+        env = "TRACEHOUND_RPC_PASSWORD",
+        hide_env_values = true
+    )]
     pub(crate) rpc_password: Option<String>,
     /// Stop after this height.
     #[arg(long)]

@@ -41,7 +41,12 @@ pub(crate) fn ingest(global: &Global, args: &BenchIngestArgs) -> anyhow::Result<
         Some(d) => tempfile::tempdir_in(d)?,
         None => tempfile::tempdir()?,
     };
-    let store = Store::open(dir.path(), &StoreOptions { cache_bytes: global.cache_mb << 20 })?;
+    let store = Store::open(
+        dir.path(),
+        &StoreOptions {
+            cache_bytes: global.cache_mb << 20,
+        },
+    )?;
     let reader = BlkReader::open(&args.blocks_dir, args.network.chain())?;
     let r = ingest::ingest_blk(&store, &reader, None, args.batch_txs, !global.json)?;
     let secs = r.seconds.max(1e-9);
@@ -56,7 +61,9 @@ pub(crate) fn ingest(global: &Global, args: &BenchIngestArgs) -> anyhow::Result<
         txs_per_s: r.txs as f64 / secs,
         inputs_per_s: r.inputs as f64 / secs,
         peak_rss_bytes: peak_rss(),
-        store_bytes: std::fs::metadata(store.path()).map(|m| m.len()).unwrap_or(0),
+        store_bytes: std::fs::metadata(store.path())
+            .map(|m| m.len())
+            .unwrap_or(0),
     };
     if global.json {
         return output::json(&out);
@@ -83,7 +90,9 @@ pub(crate) fn generate(global: &Global, args: &BenchGenArgs) -> anyhow::Result<(
         blocks: args.blocks,
         txs_per_block: args.txs_per_block,
         seed: args.seed,
-        xor_key: args.xor.then_some([0x3a, 0x91, 0x0c, 0x5e, 0xd2, 0x47, 0x88, 0x1f]),
+        xor_key: args
+            .xor
+            .then_some([0x3a, 0x91, 0x0c, 0x5e, 0xd2, 0x47, 0x88, 0x1f]),
         ..SynthConfig::default()
     };
     let started = std::time::Instant::now();

@@ -41,14 +41,20 @@ pub(crate) fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
             println!("{s}");
         }
     };
-    say(format!("1. generating {} blocks of {chain} as Core writes them (xor.dat, out of order, stale branches)…", args.blocks));
+    say(format!(
+        "1. generating {} blocks of {chain} as Core writes them (xor.dat, out of order, stale branches)…",
+        args.blocks
+    ));
     let made = synth::write_blk_dir(&blocks_dir, &cfg)?;
     say(format!(
         "   {} blocks, {} txs, {} inputs, {} outputs, {} stale blocks in {} files ({} bytes)",
         made.blocks, made.txs, made.inputs, made.outputs, made.stale_blocks, made.files, made.bytes
     ));
 
-    say(format!("2. ingesting into the embedded store at {}…", global.data_dir().display()));
+    say(format!(
+        "2. ingesting into the embedded store at {}…",
+        global.data_dir().display()
+    ));
     let store = open_store(&global)?;
     let reader = BlkReader::open(&blocks_dir, chain)?;
     let report = ingest::ingest_blk(&store, &reader, None, 20_000, !quiet)?;
@@ -64,15 +70,25 @@ pub(crate) fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
             report.notes.join("; ")
         ));
     }
-    anyhow::ensure!(report.txs == made.txs && report.inputs == made.inputs, "the store does not hold what was generated");
+    anyhow::ensure!(
+        report.txs == made.txs && report.inputs == made.inputs,
+        "the store does not hold what was generated"
+    );
     if quiet {
         return Ok(());
     }
 
     let status = store.status()?;
     if let Some(s) = status.iter().find(|s| s.chain == chain) {
-        let tip = s.tip.as_ref().map(|t| format!("{} {}", t.height, t.hash)).unwrap_or_default();
-        say(format!("3. store status: tip {tip}; {} addresses, {} unspent outputs", s.addresses, s.utxos));
+        let tip = s
+            .tip
+            .as_ref()
+            .map(|t| format!("{} {}", t.height, t.hash))
+            .unwrap_or_default();
+        say(format!(
+            "3. store status: tip {tip}; {} addresses, {} unspent outputs",
+            s.addresses, s.utxos
+        ));
     }
     // The busiest address, and a transaction that spends from it.
     let busiest = store
@@ -91,7 +107,13 @@ pub(crate) fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
     ));
     let hist = store.address_history(chain, busiest.id, 0, 5)?;
     for r in &hist {
-        say(format!("     height {:>5} tx {}  +{} -{}", r.height, r.txid, coins(r.received), coins(r.sent)));
+        say(format!(
+            "     height {:>5} tx {}  +{} -{}",
+            r.height,
+            r.txid,
+            coins(r.received),
+            coins(r.sent)
+        ));
     }
     let spend = store
         .address_history(chain, busiest.id, 0, usize::MAX)?
@@ -99,13 +121,30 @@ pub(crate) fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
         .find(|r| r.sent.units() > 0);
     if let Some(r) = spend {
         let tx = store.tx_at(chain, r.height, r.index)?;
-        say(format!("5. tx {} (height {}): fee {} BTC, inputs resolved to what they spend:", tx.txid, tx.height, coins(tx.fee)));
+        say(format!(
+            "5. tx {} (height {}): fee {} BTC, inputs resolved to what they spend:",
+            tx.txid,
+            tx.height,
+            coins(tx.fee)
+        ));
         for i in tx.inputs.iter().take(4) {
-            say(format!("     {} BTC from {} (created at height {})", coins(i.value), i.address, i.prev_height));
+            say(format!(
+                "     {} BTC from {} (created at height {})",
+                coins(i.value),
+                i.address,
+                i.prev_height
+            ));
         }
         for o in tx.outputs.iter().take(4) {
-            let spent = o.spent_by.map_or_else(|| "unspent".into(), |(t, n)| format!("spent by {t}:{n}"));
-            say(format!("     -> {} BTC to {} [{}], {spent}", coins(o.value), o.address.as_deref().unwrap_or("OP_RETURN"), o.kind.name()));
+            let spent = o
+                .spent_by
+                .map_or_else(|| "unspent".into(), |(t, n)| format!("spent by {t}:{n}"));
+            say(format!(
+                "     -> {} BTC to {} [{}], {spent}",
+                coins(o.value),
+                o.address.as_deref().unwrap_or("OP_RETURN"),
+                o.kind.name()
+            ));
         }
     }
     let check = Address::parse(chain, &busiest.address)?;

@@ -43,8 +43,13 @@ pub(crate) struct IngestReport {
 
 pub(crate) fn open_store(global: &Global) -> anyhow::Result<Store> {
     let dir = global.data_dir();
-    Store::open(&dir, &StoreOptions { cache_bytes: global.cache_mb << 20 })
-        .with_context(|| format!("opening the store in {}", dir.display()))
+    Store::open(
+        &dir,
+        &StoreOptions {
+            cache_bytes: global.cache_mb << 20,
+        },
+    )
+    .with_context(|| format!("opening the store in {}", dir.display()))
 }
 
 pub(crate) fn run_btc(global: &Global, args: &IngestBtcArgs) -> anyhow::Result<()> {
@@ -53,16 +58,32 @@ pub(crate) fn run_btc(global: &Global, args: &IngestBtcArgs) -> anyhow::Result<(
     let report = match (&args.blocks_dir, &args.rpc) {
         (Some(dir), _) => {
             let reader = BlkReader::open(dir, chain)?;
-            ingest_blk(&store, &reader, args.to_height, args.batch_txs, !global.json)?
+            ingest_blk(
+                &store,
+                &reader,
+                args.to_height,
+                args.batch_txs,
+                !global.json,
+            )?
         }
         (None, Some(url)) => {
             let auth = match (&args.rpc_cookie, &args.rpc_user, &args.rpc_password) {
                 (Some(cookie), _, _) => RpcAuth::CookieFile(cookie.clone()),
-                (None, Some(user), Some(password)) => RpcAuth::UserPass { user: user.clone(), password: password.clone() },
+                (None, Some(user), Some(password)) => RpcAuth::UserPass {
+                    user: user.clone(),
+                    password: password.clone(),
+                },
                 _ => RpcAuth::None,
             };
             let client = RpcClient::new(url.clone(), auth, RpcOptions::default());
-            ingest_rpc(&store, &client, chain, args.to_height, args.batch_txs, !global.json)?
+            ingest_rpc(
+                &store,
+                &client,
+                chain,
+                args.to_height,
+                args.batch_txs,
+                !global.json,
+            )?
         }
         (None, None) => bail!("give --blocks-dir or --rpc"),
     };
@@ -77,7 +98,12 @@ pub(crate) fn print_report(global: &Global, r: &IngestReport) -> anyhow::Result<
         eprintln!("note: {note}");
     }
     match r.from_height {
-        None => println!("{} is up to date at height {} ({})", r.chain, fmt_opt(r.tip_height), r.source),
+        None => println!(
+            "{} is up to date at height {} ({})",
+            r.chain,
+            fmt_opt(r.tip_height),
+            r.source
+        ),
         Some(from) => println!(
             "{}: ingested {} blocks ({}..={}), {} txs, {} inputs resolved, {} outputs in {:.1}s ({:.0} blocks/s, {:.0} txs/s) from {}",
             r.chain,
@@ -106,15 +132,22 @@ fn progress(total: u64, show: bool, what: &str) -> ProgressBar {
     }
     let bar = ProgressBar::new(total);
     bar.set_style(
-        ProgressStyle::with_template("{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg} ({per_sec}, ETA {eta})")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        ProgressStyle::with_template(
+            "{prefix} [{elapsed_precise}] {wide_bar} {pos}/{len} {msg} ({per_sec}, ETA {eta})",
+        )
+        .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     bar.set_prefix(what.to_string());
     bar
 }
 
 /// Writes blocks from `rx` in batches of about `batch_txs` transactions.
-fn consume(store: &Store, rx: Receiver<anyhow::Result<UtxoBlock>>, batch_txs: usize, bar: &ProgressBar) -> anyhow::Result<BatchStats> {
+fn consume(
+    store: &Store,
+    rx: Receiver<anyhow::Result<UtxoBlock>>,
+    batch_txs: usize,
+    bar: &ProgressBar,
+) -> anyhow::Result<BatchStats> {
     let mut total = BatchStats::default();
     let mut batch: Vec<UtxoBlock> = Vec::new();
     let mut batch_tx_count = 0;
@@ -128,7 +161,10 @@ fn consume(store: &Store, rx: Receiver<anyhow::Result<UtxoBlock>>, batch_txs: us
         total.inputs += s.inputs;
         total.outputs += s.outputs;
         bar.inc(s.blocks);
-        bar.set_message(format!("height {}", batch.last().map_or(0, |b| b.block.height)));
+        bar.set_message(format!(
+            "height {}",
+            batch.last().map_or(0, |b| b.block.height)
+        ));
         batch.clear();
         Ok(())
     };
@@ -160,10 +196,15 @@ fn reconcile(
     source_top: Option<u32>,
     mut source_hash: impl FnMut(u32) -> anyhow::Result<Option<Hash32>>,
 ) -> anyhow::Result<(u32, u64)> {
-    let Some(tip) = store.tip(chain)? else { return Ok((0, 0)) };
+    let Some(tip) = store.tip(chain)? else {
+        return Ok((0, 0));
+    };
     let mut h = tip.height.min(source_top.unwrap_or(0));
     if source_top.is_none() {
-        bail!("the source has no blocks of {chain} but the store holds {chain} up to height {}", tip.height);
+        bail!(
+            "the source has no blocks of {chain} but the store holds {chain} up to height {}",
+            tip.height
+        );
     }
     loop {
         let stored = store.block_at(chain, h)?.map(|b| b.hash);
@@ -190,20 +231,39 @@ fn reconcile(
 }
 
 /// Ingests the best chain found in a blk directory.
-pub(crate) fn ingest_blk(store: &Store, reader: &BlkReader, to_height: Option<u32>, batch_txs: usize, show: bool) -> anyhow::Result<IngestReport> {
+pub(crate) fn ingest_blk(
+    store: &Store,
+    reader: &BlkReader,
+    to_height: Option<u32>,
+    batch_txs: usize,
+    show: bool,
+) -> anyhow::Result<IngestReport> {
     let chain = reader.chain();
     let started = Instant::now();
     let files = reader.files().len() as u64;
     let scan_bar = progress(files, show, "scanning blk files");
     let index = reader.scan(|_| scan_bar.inc(1))?;
     scan_bar.finish_and_clear();
-    let genesis: Hash32 = chain.utxo_params().map(|p| p.genesis).unwrap_or_default().parse()?;
+    let genesis: Hash32 = chain
+        .utxo_params()
+        .map(|p| p.genesis)
+        .unwrap_or_default()
+        .parse()?;
     let stored_tip = store.tip(chain)?;
     let anchor = stored_tip.as_ref().map(|t| (t.hash, t.height));
     let best = index.best_chain(genesis, anchor);
     let mut report = IngestReport {
         chain: chain.name(),
-        source: format!("{} blk files in {}", files, reader.files().first().and_then(|f| f.parent()).map(|p| p.display().to_string()).unwrap_or_default()),
+        source: format!(
+            "{} blk files in {}",
+            files,
+            reader
+                .files()
+                .first()
+                .and_then(|f| f.parent())
+                .map(|p| p.display().to_string())
+                .unwrap_or_default()
+        ),
         ..IngestReport::default()
     };
     for note in &index.notes {
@@ -215,20 +275,30 @@ pub(crate) fn ingest_blk(store: &Store, reader: &BlkReader, to_height: Option<u3
         });
     }
     if !best.detached.is_empty() {
-        report.notes.push(format!("{} blocks in the files have no known parent (an incomplete download) and were skipped", best.detached.len()));
+        report.notes.push(format!(
+            "{} blocks in the files have no known parent (an incomplete download) and were skipped",
+            best.detached.len()
+        ));
     }
     if best.stale > 0 {
-        report.notes.push(format!("{} stale blocks (off the best chain) were skipped", best.stale));
+        report.notes.push(format!(
+            "{} stale blocks (off the best chain) were skipped",
+            best.stale
+        ));
     }
     if best.blocks.is_empty() {
         bail!(
             "no {chain} chain in the files: they hold neither the genesis block {genesis}{}",
-            anchor.map_or_else(String::new, |(h, height)| format!(" nor a child of the stored tip {h} at height {height}"))
+            anchor.map_or_else(String::new, |(h, height)| format!(
+                " nor a child of the stored tip {h} at height {height}"
+            ))
         );
     }
     let top = best.start_height + u32::try_from(best.blocks.len() - 1)?;
     let (next, unwound) = reconcile(store, chain, Some(top), |h| {
-        Ok(h.checked_sub(best.start_height).and_then(|i| best.blocks.get(i as usize)).map(|l| l.hash))
+        Ok(h.checked_sub(best.start_height)
+            .and_then(|i| best.blocks.get(i as usize))
+            .map(|l| l.hash))
     })?;
     report.unwound = unwound;
     let end = to_height.map_or(top, |t| t.min(top));
@@ -238,7 +308,10 @@ pub(crate) fn ingest_blk(store: &Store, reader: &BlkReader, to_height: Option<u3
         return Ok(report);
     }
     if next < best.start_height {
-        bail!("the files start at height {} but the store needs height {next} next", best.start_height);
+        bail!(
+            "the files start at height {} but the store needs height {next} next",
+            best.start_height
+        );
     }
     let first = (next - best.start_height) as usize;
     let last = (end - best.start_height) as usize;
@@ -249,7 +322,9 @@ pub(crate) fn ingest_blk(store: &Store, reader: &BlkReader, to_height: Option<u3
     let producer = std::thread::spawn(move || {
         for (i, loc) in locations.iter().enumerate() {
             let height = next + i as u32;
-            let item = reader.read_block(loc, height).with_context(|| format!("reading {chain} block at height {height}"));
+            let item = reader
+                .read_block(loc, height)
+                .with_context(|| format!("reading {chain} block at height {height}"));
             let failed = item.is_err();
             if tx.send(item).is_err() || failed {
                 return;
@@ -283,22 +358,46 @@ fn rpc_chain_name(chain: Chain) -> &'static str {
 
 /// Turns a verbose `getblock` answer into the model, decoding every tx from its hex and
 /// checking the node's own fields (txid, output values) against the decoded bytes.
-pub(crate) fn rpc_block_to_utxo(chain: Chain, b: &RpcBlock, url: &str) -> anyhow::Result<UtxoBlock> {
+pub(crate) fn rpc_block_to_utxo(
+    chain: Chain,
+    b: &RpcBlock,
+    url: &str,
+) -> anyhow::Result<UtxoBlock> {
     let mut txs = Vec::with_capacity(b.tx.len());
     for (i, jtx) in b.tx.iter().enumerate() {
-        let at = || format!("getblock {} (height {}) from {url}: tx {i} ({})", b.hash, b.height, jtx.txid);
+        let at = || {
+            format!(
+                "getblock {} (height {}) from {url}: tx {i} ({})",
+                b.hash, b.height, jtx.txid
+            )
+        };
         let bytes = hex::decode(&jtx.hex).with_context(|| format!("{}: `hex` is not hex", at()))?;
         let decoded = decode::decode_transaction(&bytes, chain).with_context(at)?;
         if decoded.txid != jtx.txid {
-            bail!("{}: the tx bytes hash to {}, not the txid the node gave", at(), decoded.txid);
+            bail!(
+                "{}: the tx bytes hash to {}, not the txid the node gave",
+                at(),
+                decoded.txid
+            );
         }
         let tx = decode::to_utxo_tx(chain, u32::try_from(i)?, &decoded);
         if tx.outputs.len() != jtx.vout.len() {
-            bail!("{}: {} outputs in the bytes, {} in `vout`", at(), tx.outputs.len(), jtx.vout.len());
+            bail!(
+                "{}: {} outputs in the bytes, {} in `vout`",
+                at(),
+                tx.outputs.len(),
+                jtx.vout.len()
+            );
         }
         for (o, jo) in tx.outputs.iter().zip(&jtx.vout) {
             if o.value != jo.value {
-                bail!("{}: output {} is worth {} in the bytes but {} in `vout`", at(), jo.n, o.value, jo.value);
+                bail!(
+                    "{}: output {} is worth {} in the bytes but {} in `vout`",
+                    at(),
+                    jo.n,
+                    o.value,
+                    jo.value
+                );
             }
         }
         txs.push(tx);
@@ -306,28 +405,63 @@ pub(crate) fn rpc_block_to_utxo(chain: Chain, b: &RpcBlock, url: &str) -> anyhow
     let parent = match (b.height, b.previous_block_hash) {
         (0, _) => Hash32::ZERO,
         (_, Some(p)) => p,
-        (h, None) => bail!("getblock {} (height {h}) from {url}: no `previousblockhash`", b.hash),
+        (h, None) => bail!(
+            "getblock {} (height {h}) from {url}: no `previousblockhash`",
+            b.hash
+        ),
     };
-    Ok(UtxoBlock { block: Block { chain, height: b.height, hash: b.hash, parent, time: b.time }, txs })
+    Ok(UtxoBlock {
+        block: Block {
+            chain,
+            height: b.height,
+            hash: b.hash,
+            parent,
+            time: b.time,
+        },
+        txs,
+    })
 }
 
 /// Ingests from a node's JSON-RPC up to its tip (or `to_height`).
-pub(crate) fn ingest_rpc(store: &Store, client: &RpcClient, chain: Chain, to_height: Option<u32>, batch_txs: usize, show: bool) -> anyhow::Result<IngestReport> {
+pub(crate) fn ingest_rpc(
+    store: &Store,
+    client: &RpcClient,
+    chain: Chain,
+    to_height: Option<u32>,
+    batch_txs: usize,
+    show: bool,
+) -> anyhow::Result<IngestReport> {
     let started = Instant::now();
     let url = client.url().to_string();
     let info = client.get_blockchain_info()?;
     let want = rpc_chain_name(chain);
     if info.chain != want {
-        bail!("the node at {url} is on chain {:?}, but --network {} needs {want:?}", info.chain, chain.name());
+        bail!(
+            "the node at {url} is on chain {:?}, but --network {} needs {want:?}",
+            info.chain,
+            chain.name()
+        );
     }
-    let genesis: Hash32 = chain.utxo_params().map(|p| p.genesis).unwrap_or_default().parse()?;
+    let genesis: Hash32 = chain
+        .utxo_params()
+        .map(|p| p.genesis)
+        .unwrap_or_default()
+        .parse()?;
     let node_genesis = client.get_block_hash(0)?;
     if node_genesis != genesis {
-        bail!("the node at {url} has genesis {node_genesis}, not {chain}'s {genesis}: wrong --network?");
+        bail!(
+            "the node at {url} has genesis {node_genesis}, not {chain}'s {genesis}: wrong --network?"
+        );
     }
-    let mut report = IngestReport { chain: chain.name(), source: format!("JSON-RPC {url}"), ..IngestReport::default() };
+    let mut report = IngestReport {
+        chain: chain.name(),
+        source: format!("JSON-RPC {url}"),
+        ..IngestReport::default()
+    };
     let top = info.blocks;
-    let (next, unwound) = reconcile(store, chain, Some(top), |h| Ok(Some(client.get_block_hash(h)?)))?;
+    let (next, unwound) = reconcile(store, chain, Some(top), |h| {
+        Ok(Some(client.get_block_hash(h)?))
+    })?;
     report.unwound = unwound;
     let end = to_height.map_or(top, |t| t.min(top));
     if next <= end {
@@ -351,7 +485,10 @@ pub(crate) fn ingest_rpc(store: &Store, client: &RpcClient, chain: Chain, to_hei
                         .map_err(anyhow::Error::from)
                         .and_then(|b| {
                             if b.height != h {
-                                bail!("getblock {hash} from {url}: height {} where {h} was asked", b.height);
+                                bail!(
+                                    "getblock {hash} from {url}: height {} where {h} was asked",
+                                    b.height
+                                );
                             }
                             rpc_block_to_utxo(chain, &b, &url)
                         });

@@ -18,7 +18,8 @@ fn main() -> ExitCode {
     let cli = args::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("warn")),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -41,7 +42,9 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Status => query::status(&global),
         args::Command::Tx(a) => query::tx(&global, &a),
         args::Command::Address(a) => query::address(&global, &a),
-        args::Command::Export(args::ExportCommand::Parquet { dir }) => query::export_parquet(&global, &dir),
+        args::Command::Export(args::ExportCommand::Parquet { dir }) => {
+            query::export_parquet(&global, &dir)
+        }
         args::Command::Demo(a) => demo::run(&global, &a),
         args::Command::Bench(args::BenchCommand::Ingest(a)) => bench::ingest(&global, &a),
         args::Command::Bench(args::BenchCommand::Gen(a)) => bench::generate(&global, &a),

@@ -21,8 +21,14 @@ pub(crate) fn status(global: &Global) -> anyhow::Result<()> {
             bytes: u64,
             chains: &'a [tracehound_store::ChainStatus],
         }
-        let bytes = std::fs::metadata(store.path()).map(|m| m.len()).unwrap_or(0);
-        return output::json(&Status { store: store.path().display().to_string(), bytes, chains: &chains });
+        let bytes = std::fs::metadata(store.path())
+            .map(|m| m.len())
+            .unwrap_or(0);
+        return output::json(&Status {
+            store: store.path().display().to_string(),
+            bytes,
+            chains: &chains,
+        });
     }
     println!("store: {}", store.path().display());
     if chains.is_empty() {
@@ -53,13 +59,24 @@ pub(crate) fn tx(global: &Global, args: &TxArgs) -> anyhow::Result<()> {
     let store = open_store(global)?;
     let found = store.tx(args.chain, &txid)?;
     if found.is_empty() {
-        bail!("tx {txid} is not in the store{}", args.chain.map_or_else(String::new, |c| format!(" on {c}")));
+        bail!(
+            "tx {txid} is not in the store{}",
+            args.chain.map_or_else(String::new, |c| format!(" on {c}"))
+        );
     }
     if global.json {
         return output::json(&found);
     }
     for t in &found {
-        println!("tx {} on {} at height {} #{} ({}), block {}", t.txid, t.chain, t.height, t.index, output::time(t.time), t.block_hash);
+        println!(
+            "tx {} on {} at height {} #{} ({}), block {}",
+            t.txid,
+            t.chain,
+            t.height,
+            t.index,
+            output::time(t.time),
+            t.block_hash
+        );
         println!(
             "size {} vB {}  in {}  out {}  fee {}{}",
             t.size,
@@ -67,15 +84,41 @@ pub(crate) fn tx(global: &Global, args: &TxArgs) -> anyhow::Result<()> {
             coins(t.input_value),
             coins(t.output_value),
             coins(t.fee),
-            if t.coinbase { "  (coinbase)" } else if t.hogex { "  (MWEB integration)" } else { "" }
+            if t.coinbase {
+                "  (coinbase)"
+            } else if t.hogex {
+                "  (MWEB integration)"
+            } else {
+                ""
+            }
         );
         for (i, input) in t.inputs.iter().enumerate() {
-            println!("  in  {i:>3}  {:>20}  {}  <- {}:{} (height {})", coins(input.value), input.address, input.prev_txid, input.prev_vout, input.prev_height);
+            println!(
+                "  in  {i:>3}  {:>20}  {}  <- {}:{} (height {})",
+                coins(input.value),
+                input.address,
+                input.prev_txid,
+                input.prev_vout,
+                input.prev_height
+            );
         }
         for o in &t.outputs {
-            let to = o.address.clone().unwrap_or_else(|| format!("OP_RETURN {}", o.data.as_deref().unwrap_or("")));
-            let spent = o.spent_by.map_or_else(|| "unspent".to_string(), |(t, i)| format!("spent by {t}:{i}"));
-            println!("  out {:>3}  {:>20}  {}  [{}] {}", o.vout, coins(o.value), to, o.kind.name(), spent);
+            let to = o
+                .address
+                .clone()
+                .unwrap_or_else(|| format!("OP_RETURN {}", o.data.as_deref().unwrap_or("")));
+            let spent = o.spent_by.map_or_else(
+                || "unspent".to_string(),
+                |(t, i)| format!("spent by {t}:{i}"),
+            );
+            println!(
+                "  out {:>3}  {:>20}  {}  [{}] {}",
+                o.vout,
+                coins(o.value),
+                to,
+                o.kind.name(),
+                spent
+            );
         }
     }
     Ok(())
@@ -104,12 +147,24 @@ pub(crate) fn address(global: &Global, args: &AddressArgs) -> anyhow::Result<()>
     }
     if found.is_empty() {
         if parse_errors.len() == chains.len() && !chains.is_empty() {
-            bail!("{:?} is not a valid address of any stored chain:\n  {}", args.address, parse_errors.join("\n  "));
+            bail!(
+                "{:?} is not a valid address of any stored chain:\n  {}",
+                args.address,
+                parse_errors.join("\n  ")
+            );
         }
         if chains.is_empty() {
             bail!("the store is empty: nothing is known of {:?}", args.address);
         }
-        bail!("address {:?} has never appeared on {}", args.address, chains.iter().map(|c| c.name()).collect::<Vec<_>>().join(", "));
+        bail!(
+            "address {:?} has never appeared on {}",
+            args.address,
+            chains
+                .iter()
+                .map(|c| c.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
     }
     if global.json {
         #[derive(Serialize)]
@@ -119,14 +174,35 @@ pub(crate) fn address(global: &Global, args: &AddressArgs) -> anyhow::Result<()>
             offset: usize,
             txs: &'a [AddressHistoryRow],
         }
-        let out: Vec<Out<'_>> = found.iter().map(|(v, h)| Out { view: v, offset: args.offset, txs: h }).collect();
+        let out: Vec<Out<'_>> = found
+            .iter()
+            .map(|(v, h)| Out {
+                view: v,
+                offset: args.offset,
+                txs: h,
+            })
+            .collect();
         return output::json(&out);
     }
     for (v, hist) in &found {
         println!("{} on {} (id {})", v.address, v.chain, v.id);
-        println!("balance {}  received {}  sent {}  txs {}", coins(v.balance), coins(v.received), coins(v.sent), v.tx_count);
+        println!(
+            "balance {}  received {}  sent {}  txs {}",
+            coins(v.balance),
+            coins(v.received),
+            coins(v.sent),
+            v.tx_count
+        );
         for r in hist {
-            println!("  {:>8} #{:<5} {}  {}  +{} -{}", r.height, r.index, r.txid, output::time(r.time), coins(r.received), coins(r.sent));
+            println!(
+                "  {:>8} #{:<5} {}  {}  +{} -{}",
+                r.height,
+                r.index,
+                r.txid,
+                output::time(r.time),
+                coins(r.received),
+                coins(r.sent)
+            );
         }
         let shown = args.offset + hist.len();
         if (shown as u64) < v.tx_count {
@@ -138,12 +214,18 @@ pub(crate) fn address(global: &Global, args: &AddressArgs) -> anyhow::Result<()>
 
 pub(crate) fn export_parquet(global: &Global, dir: &Path) -> anyhow::Result<()> {
     let store = open_store(global)?;
-    let summary = store.export_parquet(dir).with_context(|| format!("exporting to {}", dir.display()))?;
+    let summary = store
+        .export_parquet(dir)
+        .with_context(|| format!("exporting to {}", dir.display()))?;
     if global.json {
         return output::json(&summary);
     }
     for (table, rows) in &summary.tables {
-        println!("{:<12} {rows:>10} rows  {}", table, dir.join(format!("{table}.parquet")).display());
+        println!(
+            "{:<12} {rows:>10} rows  {}",
+            table,
+            dir.join(format!("{table}.parquet")).display()
+        );
     }
     Ok(())
 }

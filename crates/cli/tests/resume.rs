@@ -17,16 +17,38 @@ fn tracehound(data_dir: &Path, args: &[&str]) -> Command {
 }
 
 fn digest(data_dir: &Path) -> String {
-    Store::open(data_dir, &StoreOptions { cache_bytes: 64 << 20 }).unwrap().digest().unwrap()
+    Store::open(
+        data_dir,
+        &StoreOptions {
+            cache_bytes: 64 << 20,
+        },
+    )
+    .unwrap()
+    .digest()
+    .unwrap()
 }
 
 fn tip(data_dir: &Path) -> Option<u32> {
-    Store::open(data_dir, &StoreOptions { cache_bytes: 16 << 20 }).unwrap().tip(Chain::BitcoinRegtest).unwrap().map(|t| t.height)
+    Store::open(
+        data_dir,
+        &StoreOptions {
+            cache_bytes: 16 << 20,
+        },
+    )
+    .unwrap()
+    .tip(Chain::BitcoinRegtest)
+    .unwrap()
+    .map(|t| t.height)
 }
 
 fn run_ok(cmd: &mut Command) -> Output {
     let out = cmd.output().unwrap();
-    assert!(out.status.success(), "{:?} failed: {}", cmd, String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{:?} failed: {}",
+        cmd,
+        String::from_utf8_lossy(&out.stderr)
+    );
     out
 }
 
@@ -47,7 +69,16 @@ fn sigkill_at_random_points_then_resume_equals_one_pass() {
     };
     synth::write_blk_dir(&blocks, &cfg).unwrap();
     let blocks_arg = blocks.to_str().unwrap();
-    let ingest = ["ingest", "btc", "--network", "bitcoin-regtest", "--blocks-dir", blocks_arg, "--batch-txs", "1500"];
+    let ingest = [
+        "ingest",
+        "btc",
+        "--network",
+        "bitcoin-regtest",
+        "--blocks-dir",
+        blocks_arg,
+        "--batch-txs",
+        "1500",
+    ];
 
     let clean = work.path().join("clean");
     run_ok(&mut tracehound(&clean, &ingest));
@@ -71,13 +102,23 @@ fn sigkill_at_random_points_then_resume_equals_one_pass() {
         child.wait().unwrap();
         // What was committed stays committed: the tip never goes back.
         let now = tip(&killed);
-        assert!(now >= last_tip, "tip went back from {last_tip:?} to {now:?}");
+        assert!(
+            now >= last_tip,
+            "tip went back from {last_tip:?} to {now:?}"
+        );
         last_tip = now;
     }
-    assert!(kills > 0, "the ingest finished before any kill: make the chain larger");
+    assert!(
+        kills > 0,
+        "the ingest finished before any kill: make the chain larger"
+    );
     let out = run_ok(&mut tracehound(&killed, &ingest));
     assert!(String::from_utf8_lossy(&out.stdout).contains("bitcoin-regtest"));
-    assert_eq!(digest(&killed), expected, "resumed store differs from a one-pass ingest");
+    assert_eq!(
+        digest(&killed),
+        expected,
+        "resumed store differs from a one-pass ingest"
+    );
     // Running again is a no-op.
     let again = run_ok(&mut tracehound(&killed, &ingest));
     assert!(String::from_utf8_lossy(&again.stdout).contains("up to date"));
@@ -89,28 +130,83 @@ fn bad_input_gives_clear_errors_and_keeps_the_store() {
     let work = tempfile::tempdir().unwrap();
     let blocks = work.path().join("blocks");
     std::fs::create_dir_all(&blocks).unwrap();
-    let cfg = SynthConfig { chain: Chain::BitcoinRegtest, blocks: 120, txs_per_block: 10, seed: 5, ..SynthConfig::default() };
+    let cfg = SynthConfig {
+        chain: Chain::BitcoinRegtest,
+        blocks: 120,
+        txs_per_block: 10,
+        seed: 5,
+        ..SynthConfig::default()
+    };
     synth::write_blk_dir(&blocks, &cfg).unwrap();
     let data = work.path().join("data");
     let b = blocks.to_str().unwrap();
-    run_ok(&mut tracehound(&data, &["ingest", "btc", "--network", "bitcoin-regtest", "--blocks-dir", b]));
+    run_ok(&mut tracehound(
+        &data,
+        &[
+            "ingest",
+            "btc",
+            "--network",
+            "bitcoin-regtest",
+            "--blocks-dir",
+            b,
+        ],
+    ));
     let before = digest(&data);
 
     let fails = |args: &[&str], needle: &str| {
         let out = tracehound(&data, args).output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(!out.status.success(), "{args:?} should fail");
-        assert!(err.contains(needle), "{args:?}: stderr lacks {needle:?}:\n{err}");
+        assert!(
+            err.contains(needle),
+            "{args:?}: stderr lacks {needle:?}:\n{err}"
+        );
     };
     // Wrong network: litecoin's magic is not in these files.
-    fails(&["ingest", "btc", "--network", "litecoin", "--blocks-dir", b], "expected litecoin magic");
+    fails(
+        &["ingest", "btc", "--network", "litecoin", "--blocks-dir", b],
+        "expected litecoin magic",
+    );
     // Regtest magic is shared by both regtests, but the genesis is not.
-    fails(&["ingest", "btc", "--network", "litecoin-regtest", "--blocks-dir", b], "no litecoin-regtest chain in the files");
+    fails(
+        &[
+            "ingest",
+            "btc",
+            "--network",
+            "litecoin-regtest",
+            "--blocks-dir",
+            b,
+        ],
+        "no litecoin-regtest chain in the files",
+    );
     let empty = work.path().join("empty");
     std::fs::create_dir_all(&empty).unwrap();
-    fails(&["ingest", "btc", "--network", "bitcoin-regtest", "--blocks-dir", empty.to_str().unwrap()], "no blk?????.dat files");
-    fails(&["ingest", "btc", "--network", "bitcoin-regtest", "--rpc", "http://127.0.0.1:1"], "127.0.0.1:1");
-    fails(&["address", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"], "never appeared");
+    fails(
+        &[
+            "ingest",
+            "btc",
+            "--network",
+            "bitcoin-regtest",
+            "--blocks-dir",
+            empty.to_str().unwrap(),
+        ],
+        "no blk?????.dat files",
+    );
+    fails(
+        &[
+            "ingest",
+            "btc",
+            "--network",
+            "bitcoin-regtest",
+            "--rpc",
+            "http://127.0.0.1:1",
+        ],
+        "127.0.0.1:1",
+    );
+    fails(
+        &["address", "bcrt1qw508d6qejxtdg4y5r3zarvary0c5xw7kygt080"],
+        "never appeared",
+    );
     fails(&["address", "not-an-address"], "not a valid address");
     fails(&["tx", &"ab".repeat(32)], "is not in the store");
     fails(&["tx", "xyz"], "invalid 32-byte hash");
@@ -127,12 +223,25 @@ fn bad_input_gives_clear_errors_and_keeps_the_store() {
     bytes[last + 8 + 40] ^= 0x40; // inside the header's merkle root
     std::fs::write(corrupt.join("blk00000.dat"), bytes).unwrap();
     let fresh = work.path().join("fresh");
-    let out = tracehound(&fresh, &["ingest", "btc", "--network", "bitcoin-regtest", "--blocks-dir", corrupt.to_str().unwrap()])
-        .output()
-        .unwrap();
+    let out = tracehound(
+        &fresh,
+        &[
+            "ingest",
+            "btc",
+            "--network",
+            "bitcoin-regtest",
+            "--blocks-dir",
+            corrupt.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success());
-    assert!(err.contains("blk00000.dat at byte") && err.contains("merkle root mismatch"), "{err}");
+    assert!(
+        err.contains("blk00000.dat at byte") && err.contains("merkle root mismatch"),
+        "{err}"
+    );
     // Everything before the bad block was committed and is usable.
     assert!(tip(&fresh).is_some_and(|t| t > 100), "{:?}", tip(&fresh));
 
@@ -142,9 +251,26 @@ fn bad_input_gives_clear_errors_and_keeps_the_store() {
     let status = run_ok(&mut tracehound(&data, &["--json", "status"]));
     let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();
     assert_eq!(v["chains"][0]["tip"]["height"], 119);
-    let out = run_ok(&mut tracehound(&data, &["export", "parquet", work.path().join("pq").to_str().unwrap()]));
+    let out = run_ok(&mut tracehound(
+        &data,
+        &[
+            "export",
+            "parquet",
+            work.path().join("pq").to_str().unwrap(),
+        ],
+    ));
     assert!(String::from_utf8_lossy(&out.stdout).contains("outputs"));
-    for t in ["blocks", "txs", "inputs", "outputs", "addresses", "address_txs"] {
-        assert!(work.path().join("pq").join(format!("{t}.parquet")).exists(), "{t}");
+    for t in [
+        "blocks",
+        "txs",
+        "inputs",
+        "outputs",
+        "addresses",
+        "address_txs",
+    ] {
+        assert!(
+            work.path().join("pq").join(format!("{t}.parquet")).exists(),
+            "{t}"
+        );
     }
 }

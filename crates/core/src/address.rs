@@ -18,7 +18,9 @@ use bitcoin::bech32::{self, Fe32, Hrp};
 use crate::chain::{Chain, ChainFamily};
 
 /// How an output script pays: the standard templates, plus what falls outside them.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
 pub enum ScriptKind {
@@ -130,8 +132,12 @@ impl Address {
             return pseudo.ok_or_else(|| err("malformed pseudo-address"));
         }
         let params = match chain.family() {
-            ChainFamily::Account => return parse_evm(chain, text).ok_or_else(|| err("expected 0x and 40 hex digits")),
-            ChainFamily::Utxo => chain.utxo_params().ok_or_else(|| err("chain has no UTXO parameters"))?,
+            ChainFamily::Account => {
+                return parse_evm(chain, text).ok_or_else(|| err("expected 0x and 40 hex digits"));
+            }
+            ChainFamily::Utxo => chain
+                .utxo_params()
+                .ok_or_else(|| err("chain has no UTXO parameters"))?,
         };
         if let Some(hrp) = params.bech32_hrp {
             let lower = text.to_ascii_lowercase();
@@ -141,10 +147,12 @@ impl Address {
                 if !got_hrp.as_str().eq_ignore_ascii_case(hrp) {
                     return Err(err(&format!("human-readable part {got_hrp} is not {hrp}")));
                 }
-                return Address::segwit(chain, version.to_u8(), &program).ok_or_else(|| err("bad witness program"));
+                return Address::segwit(chain, version.to_u8(), &program)
+                    .ok_or_else(|| err("bad witness program"));
             }
         }
-        let payload = base58::decode_check(text).map_err(|e| err(&format!("bad base58check: {e}")))?;
+        let payload =
+            base58::decode_check(text).map_err(|e| err(&format!("bad base58check: {e}")))?;
         for (prefix, is_p2sh) in [
             (Some(params.p2pkh_prefix), false),
             (Some(params.p2sh_prefix), true),
@@ -153,7 +161,11 @@ impl Address {
             let Some(prefix) = prefix else { continue };
             if let Some(hash) = payload.strip_prefix(prefix) {
                 let hash: [u8; 20] = hash.try_into().map_err(|_| err("hash is not 20 bytes"))?;
-                return Ok(if is_p2sh { Address::p2sh(chain, &hash) } else { Address::p2pkh(chain, &hash) });
+                return Ok(if is_p2sh {
+                    Address::p2sh(chain, &hash)
+                } else {
+                    Address::p2pkh(chain, &hash)
+                });
             }
         }
         Err(err("version prefix belongs to another chain"))
@@ -169,12 +181,19 @@ impl Address {
         Address::base58(chain, |p| p.p2sh_prefix, hash)
     }
 
-    fn base58(chain: Chain, prefix: fn(&crate::UtxoParams) -> &'static [u8], hash: &[u8; 20]) -> Address {
+    fn base58(
+        chain: Chain,
+        prefix: fn(&crate::UtxoParams) -> &'static [u8],
+        hash: &[u8; 20],
+    ) -> Address {
         let prefix = chain.utxo_params().map(prefix).unwrap_or(&[]);
         let mut payload = Vec::with_capacity(prefix.len() + 20);
         payload.extend_from_slice(prefix);
         payload.extend_from_slice(hash);
-        Address { chain, text: base58::encode_check(&payload) }
+        Address {
+            chain,
+            text: base58::encode_check(&payload),
+        }
     }
 
     /// The segwit address of a witness program, or `None` if the chain has no segwit or the
@@ -189,12 +208,18 @@ impl Address {
     /// A pseudo-address for an output that pays no standard address (see the module docs).
     /// `kind` is one of `multisig`, `script`, `mweb`; `rest` is its body.
     pub fn pseudo(chain: Chain, kind: &str, rest: &str) -> Address {
-        Address { chain, text: format!("{kind}:{rest}") }
+        Address {
+            chain,
+            text: format!("{kind}:{rest}"),
+        }
     }
 
     /// An EVM address from its 20 bytes.
     pub fn evm(chain: Chain, bytes: &[u8; 20]) -> Address {
-        Address { chain, text: format!("0x{}", hex::encode(bytes)) }
+        Address {
+            chain,
+            text: format!("0x{}", hex::encode(bytes)),
+        }
     }
 
     /// Rebuilds an address from text the store wrote itself (already canonical).
@@ -220,12 +245,19 @@ impl Address {
 
 fn parse_pseudo(chain: Chain, text: &str) -> Option<Option<Address>> {
     let (kind, rest) = text.split_once(':')?;
-    let is_hex = |s: &str, len: usize| s.len() == len && s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
+    let is_hex = |s: &str, len: usize| {
+        s.len() == len
+            && s.bytes()
+                .all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase())
+    };
     let ok = match kind {
         "script" => is_hex(rest, 64),
-        "multisig" => rest
-            .split_once(':')
-            .is_some_and(|(mn, h)| is_hex(h, 40) && mn.split_once("of").is_some_and(|(m, n)| m.parse::<u8>().is_ok() && n.parse::<u8>().is_ok())),
+        "multisig" => rest.split_once(':').is_some_and(|(mn, h)| {
+            is_hex(h, 40)
+                && mn
+                    .split_once("of")
+                    .is_some_and(|(m, n)| m.parse::<u8>().is_ok() && n.parse::<u8>().is_ok())
+        }),
         "mweb" => rest == "hogaddr" || rest.strip_prefix("pegin:").is_some_and(|h| is_hex(h, 64)),
         _ => return None,
     };
@@ -233,7 +265,9 @@ fn parse_pseudo(chain: Chain, text: &str) -> Option<Option<Address>> {
 }
 
 fn parse_evm(chain: Chain, text: &str) -> Option<Address> {
-    let hex = text.strip_prefix("0x").or_else(|| text.strip_prefix("0X"))?;
+    let hex = text
+        .strip_prefix("0x")
+        .or_else(|| text.strip_prefix("0X"))?;
     let mut bytes = [0u8; 20];
     hex::decode_to_slice(hex, &mut bytes).ok()?;
     Some(Address::evm(chain, &bytes))
@@ -260,15 +294,23 @@ mod tests {
         let c = Chain::BitcoinMainnet;
         let a = Address::parse(c, "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa").unwrap();
         assert_eq!(a.as_str(), "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa");
-        assert!(Address::parse(c, "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb").is_err(), "bad checksum");
+        assert!(
+            Address::parse(c, "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNb").is_err(),
+            "bad checksum"
+        );
         let upper = "BC1QW508D6QEJXTDG4Y5R3ZARVARY0C5XW7KV8F3T4";
-        assert_eq!(Address::parse(c, upper).unwrap().as_str(), upper.to_lowercase());
+        assert_eq!(
+            Address::parse(c, upper).unwrap().as_str(),
+            upper.to_lowercase()
+        );
         let taproot = "bc1p0xlxvlhemja6c4dqv22uapctqupfhlxm9h8z3k2e72q4k9hcz7vqzk5jj0";
         assert_eq!(Address::parse(c, taproot).unwrap().as_str(), taproot);
         // A testnet address is not a mainnet address.
         let e = Address::parse(c, "tb1qw508d6qejxtdg4y5r3zarvary0c5xw7kxpjzsx").unwrap_err();
         assert!(e.to_string().contains("not a valid bitcoin address"), "{e}");
-        assert!(Address::parse(Chain::BitcoinTestnet, "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn").is_ok());
+        assert!(
+            Address::parse(Chain::BitcoinTestnet, "mipcBbFg9gMiCh81Kj8tqqdgoZub1ZJRfn").is_ok()
+        );
     }
 
     #[test]
@@ -280,7 +322,12 @@ mod tests {
         assert_eq!(parsed, Address::p2sh(c, &hash));
         assert!(parsed.as_str().starts_with('M'));
         assert!(Address::p2pkh(c, &hash).as_str().starts_with('L'));
-        assert!(Address::segwit(Chain::LitecoinRegtest, 0, &hash).unwrap().as_str().starts_with("rltc1q"));
+        assert!(
+            Address::segwit(Chain::LitecoinRegtest, 0, &hash)
+                .unwrap()
+                .as_str()
+                .starts_with("rltc1q")
+        );
     }
 
     #[test]
@@ -290,10 +337,17 @@ mod tests {
         assert_eq!(a.as_str(), "0x52908400098527886e0f7030069857d2e4169ee7");
         assert!(Address::parse(e, "0x1234").is_err());
         let s = format!("script:{}", "ab".repeat(32));
-        assert!(Address::parse(Chain::BitcoinMainnet, &s).unwrap().is_pseudo());
+        assert!(
+            Address::parse(Chain::BitcoinMainnet, &s)
+                .unwrap()
+                .is_pseudo()
+        );
         assert!(Address::parse(Chain::BitcoinMainnet, "script:xyz").is_err());
         let m = format!("multisig:1of2:{}", "cd".repeat(20));
-        assert_eq!(Address::parse(Chain::BitcoinMainnet, &m).unwrap().as_str(), m);
+        assert_eq!(
+            Address::parse(Chain::BitcoinMainnet, &m).unwrap().as_str(),
+            m
+        );
     }
 
     #[test]

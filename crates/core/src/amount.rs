@@ -8,7 +8,9 @@ use std::fmt;
 /// A non-negative amount in base units. `u128` holds every UTXO supply and any ERC-20 balance
 /// that fits a sane token (a `uint256` beyond `u128::MAX` is rejected where it is read, never
 /// truncated).
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default, serde::Serialize, serde::Deserialize,
+)]
 #[serde(transparent)]
 pub struct Amount(u128);
 
@@ -64,7 +66,9 @@ impl Amount {
     /// Parses a decimal coin value such as `"0.00012345"` or `"50"` (also `"1e-8"`-free JSON
     /// number text) into base units with `decimals` places, exactly.
     pub fn from_decimal_str(s: &str, decimals: u8) -> Result<Amount, AmountError> {
-        let syntax = || AmountError::Syntax { input: s.to_string() };
+        let syntax = || AmountError::Syntax {
+            input: s.to_string(),
+        };
         let (int, frac) = match s.split_once('.') {
             Some((i, f)) => (i, f),
             None => (s, ""),
@@ -77,9 +81,14 @@ impl Amount {
         }
         let frac = frac.trim_end_matches('0');
         if frac.len() > usize::from(decimals) {
-            return Err(AmountError::TooPrecise { input: s.to_string(), decimals });
+            return Err(AmountError::TooPrecise {
+                input: s.to_string(),
+                decimals,
+            });
         }
-        let overflow = || AmountError::Overflow { input: s.to_string() };
+        let overflow = || AmountError::Overflow {
+            input: s.to_string(),
+        };
         let mut units: u128 = 0;
         for b in int.bytes().chain(frac.bytes()) {
             units = units
@@ -124,7 +133,8 @@ impl std::iter::Sum for Amount {
     /// Sums amounts; panics on a 128-bit overflow, which no real chain reaches.
     fn sum<I: Iterator<Item = Amount>>(iter: I) -> Amount {
         iter.fold(Amount::ZERO, |a, b| {
-            a.checked_add(b).expect("a sum of chain amounts fits 128 bits")
+            a.checked_add(b)
+                .expect("a sum of chain amounts fits 128 bits")
         })
     }
 }
@@ -136,13 +146,24 @@ mod tests {
 
     #[test]
     fn parses_node_decimal_text_exactly() {
-        assert_eq!(Amount::from_decimal_str("0.00012345", 8).unwrap().units(), 12_345);
-        assert_eq!(Amount::from_decimal_str("50", 8).unwrap().units(), 5_000_000_000);
-        assert_eq!(Amount::from_decimal_str("50.00000000", 8).unwrap().units(), 5_000_000_000);
+        assert_eq!(
+            Amount::from_decimal_str("0.00012345", 8).unwrap().units(),
+            12_345
+        );
+        assert_eq!(
+            Amount::from_decimal_str("50", 8).unwrap().units(),
+            5_000_000_000
+        );
+        assert_eq!(
+            Amount::from_decimal_str("50.00000000", 8).unwrap().units(),
+            5_000_000_000
+        );
         assert_eq!(Amount::from_decimal_str(".5", 1).unwrap().units(), 5);
         // The Dogecoin precision case: a float would lose the last digits.
         assert_eq!(
-            Amount::from_decimal_str("92233720.36854775", 8).unwrap().units(),
+            Amount::from_decimal_str("92233720.36854775", 8)
+                .unwrap()
+                .units(),
             9_223_372_036_854_775
         );
         assert!(matches!(

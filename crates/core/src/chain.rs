@@ -272,14 +272,24 @@ impl Chain {
     /// The chain's native asset (BTC, LTC, ETH, …) with its decimals.
     pub fn native_asset(self) -> Asset {
         match self.utxo_params() {
-            Some(p) => Asset { chain: self, id: AssetId::Native, symbol: p.symbol.into(), decimals: 8 },
+            Some(p) => Asset {
+                chain: self,
+                id: AssetId::Native,
+                symbol: p.symbol.into(),
+                decimals: 8,
+            },
             None => {
                 let symbol = match self {
                     Chain::Evm(56) => "BNB",
                     Chain::Evm(137) => "POL",
                     _ => "ETH",
                 };
-                Asset { chain: self, id: AssetId::Native, symbol: symbol.into(), decimals: 18 }
+                Asset {
+                    chain: self,
+                    id: AssetId::Native,
+                    symbol: symbol.into(),
+                    decimals: 18,
+                }
             }
         }
     }
@@ -333,7 +343,9 @@ impl<'de> serde::Deserialize<'de> for Chain {
 }
 
 /// Which asset on a chain: the native coin or a token contract.
-#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum AssetId {
     /// The chain's own coin.
@@ -361,7 +373,10 @@ mod tests {
 
     #[test]
     fn names_and_codes_round_trip() {
-        for c in Chain::UTXO.into_iter().chain([Chain::Evm(1), Chain::Evm(31337)]) {
+        for c in Chain::UTXO
+            .into_iter()
+            .chain([Chain::Evm(1), Chain::Evm(31337)])
+        {
             assert_eq!(c.name().parse::<Chain>().unwrap(), c);
             assert_eq!(Chain::from_code(c.code()), Some(c));
         }

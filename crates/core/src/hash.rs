@@ -54,7 +54,9 @@ impl fmt::Debug for Hash32 {
 impl FromStr for Hash32 {
     type Err = HashParseError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let err = || HashParseError { input: s.to_string() };
+        let err = || HashParseError {
+            input: s.to_string(),
+        };
         let digits = s.strip_prefix("0x").unwrap_or(s);
         let mut out = [0u8; 32];
         hex::decode_to_slice(digits, &mut out).map_err(|_| err())?;

@@ -15,6 +15,7 @@
 //! assert_eq!(fifty.units(), 5_000_000_000);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+#![warn(clippy::unwrap_used)]
 
 mod address;
 mod amount;

@@ -31,7 +31,9 @@ pub struct TxRef {
 }
 
 /// A reference to an output of an earlier transaction.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Debug, serde::Serialize, serde::Deserialize,
+)]
 pub struct OutPoint {
     /// Display-order id of the tx that created the output.
     pub txid: Hash32,

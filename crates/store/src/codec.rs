@@ -43,12 +43,18 @@ impl<'a> Dec<'a> {
         Dec { bytes, table }
     }
     fn corrupt(&self, what: &str) -> StoreError {
-        StoreError::Corrupt { table: self.table, what: what.to_string() }
+        StoreError::Corrupt {
+            table: self.table,
+            what: what.to_string(),
+        }
     }
     pub(crate) fn u128(&mut self) -> Result<u128, StoreError> {
         let mut v: u128 = 0;
         for shift in (0..128).step_by(7) {
-            let (&b, rest) = self.bytes.split_first().ok_or_else(|| self.corrupt("record ends inside a number"))?;
+            let (&b, rest) = self
+                .bytes
+                .split_first()
+                .ok_or_else(|| self.corrupt("record ends inside a number"))?;
             self.bytes = rest;
             v |= u128::from(b & 0x7f).checked_shl(shift).unwrap_or(0);
             if b & 0x80 == 0 {
@@ -64,7 +70,10 @@ impl<'a> Dec<'a> {
         u32::try_from(self.u128()?).map_err(|_| self.corrupt("number exceeds 32 bits"))
     }
     pub(crate) fn u8(&mut self) -> Result<u8, StoreError> {
-        let (&b, rest) = self.bytes.split_first().ok_or_else(|| self.corrupt("record ends early"))?;
+        let (&b, rest) = self
+            .bytes
+            .split_first()
+            .ok_or_else(|| self.corrupt("record ends early"))?;
         self.bytes = rest;
         Ok(b)
     }
@@ -78,7 +87,8 @@ impl<'a> Dec<'a> {
     }
     pub(crate) fn hash(&mut self) -> Result<[u8; 32], StoreError> {
         let b = self.bytes(32)?;
-        b.try_into().map_err(|_| self.corrupt("hash is not 32 bytes"))
+        b.try_into()
+            .map_err(|_| self.corrupt("hash is not 32 bytes"))
     }
 }
 

@@ -17,7 +17,8 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BinaryBuilder, BooleanBuilder, Decimal128Builder, StringBuilder, UInt32Builder, UInt64Builder,
+    ArrayRef, BinaryBuilder, BooleanBuilder, Decimal128Builder, StringBuilder, UInt32Builder,
+    UInt64Builder,
 };
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
@@ -28,7 +29,7 @@ use redb::{ReadTransaction, ReadableDatabase, ReadableTable};
 use tracehound_core::Chain;
 
 use crate::read::address_text;
-use crate::tables::{self, AddrStats, BlockRecord, TxRecord, COINBASE_FLAG};
+use crate::tables::{self, AddrStats, BlockRecord, COINBASE_FLAG, TxRecord};
 use crate::{Store, StoreError};
 
 /// What an export wrote.
@@ -41,7 +42,10 @@ pub struct ExportSummary {
 const ROWS_PER_BATCH: usize = 65_536;
 
 fn err(path: &Path, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Export { path: path.to_path_buf(), reason: e.to_string() }
+    StoreError::Export {
+        path: path.to_path_buf(),
+        reason: e.to_string(),
+    }
 }
 
 /// Streams record batches into one Parquet file, renamed into place on `finish`.
@@ -59,12 +63,22 @@ impl Sink {
         let tmp = dir.join(format!(".{name}.parquet.tmp"));
         let file = std::fs::File::create(&tmp).map_err(|e| err(&tmp, e))?;
         let schema = Arc::new(Schema::new(fields));
-        let props = WriterProperties::builder().set_compression(Compression::SNAPPY).build();
-        let writer = ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| err(&tmp, e))?;
-        Ok(Sink { writer, tmp, path, schema, rows: 0 })
+        let props = WriterProperties::builder()
+            .set_compression(Compression::SNAPPY)
+            .build();
+        let writer =
+            ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| err(&tmp, e))?;
+        Ok(Sink {
+            writer,
+            tmp,
+            path,
+            schema,
+            rows: 0,
+        })
     }
     fn write(&mut self, columns: Vec<ArrayRef>) -> Result<(), StoreError> {
-        let batch = RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| err(&self.path, e))?;
+        let batch =
+            RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| err(&self.path, e))?;
         self.rows += batch.num_rows() as u64;
         self.writer.write(&batch).map_err(|e| err(&self.path, e))
     }
@@ -106,13 +120,20 @@ impl Store {
         let rtx = self.db.begin_read()?;
         let chains = chains(&rtx)?;
         let mut summary = ExportSummary::default();
-        summary.tables.push(("blocks".into(), export_blocks(&rtx, &chains, dir)?));
+        summary
+            .tables
+            .push(("blocks".into(), export_blocks(&rtx, &chains, dir)?));
         let (txs, inputs, outputs) = export_txs(&rtx, &chains, dir)?;
         summary.tables.push(("txs".into(), txs));
         summary.tables.push(("inputs".into(), inputs));
         summary.tables.push(("outputs".into(), outputs));
-        summary.tables.push(("addresses".into(), export_addresses(&rtx, &chains, dir)?));
-        summary.tables.push(("address_txs".into(), export_address_txs(&rtx, &chains, dir)?));
+        summary
+            .tables
+            .push(("addresses".into(), export_addresses(&rtx, &chains, dir)?));
+        summary.tables.push((
+            "address_txs".into(),
+            export_address_txs(&rtx, &chains, dir)?,
+        ));
         Ok(summary)
     }
 }
@@ -219,7 +240,11 @@ struct OutCols {
     rows: usize,
 }
 
-fn export_txs(rtx: &ReadTransaction, chains: &[Chain], dir: &Path) -> Result<(u64, u64, u64), StoreError> {
+fn export_txs(
+    rtx: &ReadTransaction,
+    chains: &[Chain],
+    dir: &Path,
+) -> Result<(u64, u64, u64), StoreError> {
     let u32f = DataType::UInt32;
     let u64f = DataType::UInt64;
     let s = DataType::Utf8;
@@ -300,11 +325,17 @@ fn export_txs(rtx: &ReadTransaction, chains: &[Chain], dir: &Path) -> Result<(u6
             t.hogex.append_value(rec.hogex);
             t.size.append_value(rec.size);
             t.vsize.append_value(rec.vsize);
-            t.n_in.append_value(u32::try_from(rec.inputs.len()).unwrap_or(u32::MAX));
-            t.n_out.append_value(u32::try_from(rec.outputs.len()).unwrap_or(u32::MAX));
+            t.n_in
+                .append_value(u32::try_from(rec.inputs.len()).unwrap_or(u32::MAX));
+            t.n_out
+                .append_value(u32::try_from(rec.outputs.len()).unwrap_or(u32::MAX));
             t.v_in.append_value(v_in);
             t.v_out.append_value(v_out);
-            t.fee.append_value(if rec.coinbase { 0 } else { v_in.saturating_sub(v_out) });
+            t.fee.append_value(if rec.coinbase {
+                0
+            } else {
+                v_in.saturating_sub(v_out)
+            });
             t.rows += 1;
             for (n, x) in rec.inputs.iter().enumerate() {
                 i.chain.append_value(&name);
@@ -312,7 +343,8 @@ fn export_txs(rtx: &ReadTransaction, chains: &[Chain], dir: &Path) -> Result<(u6
                 i.idx.append_value(idx);
                 i.input.append_value(u32::try_from(n).unwrap_or(u32::MAX));
                 i.txid.append_value(&txid);
-                i.prev_txid.append_value(tracehound_core::Hash32(x.prev_txid).to_string());
+                i.prev_txid
+                    .append_value(tracehound_core::Hash32(x.prev_txid).to_string());
                 i.prev_vout.append_value(x.prev_vout);
                 i.addr_id.append_value(x.addr);
                 i.addr.append_value(address_text(rtx, c, x.addr)?);
@@ -329,7 +361,8 @@ fn export_txs(rtx: &ReadTransaction, chains: &[Chain], dir: &Path) -> Result<(u6
                 o.vout.append_value(vout);
                 o.txid.append_value(&txid);
                 o.addr_id.append_option(x.addr);
-                o.addr.append_option(x.addr.map(|a| address_text(rtx, c, a)).transpose()?);
+                o.addr
+                    .append_option(x.addr.map(|a| address_text(rtx, c, a)).transpose()?);
                 o.kind.append_value(x.kind.name());
                 o.value.append_value(x.value);
                 o.data.append_option(x.data.as_deref());
@@ -340,15 +373,36 @@ fn export_txs(rtx: &ReadTransaction, chains: &[Chain], dir: &Path) -> Result<(u6
                 o.rows += 1;
             }
             if t.rows >= ROWS_PER_BATCH || i.rows >= ROWS_PER_BATCH || o.rows >= ROWS_PER_BATCH {
-                flush_txs(&mut t, &mut i, &mut o, &mut tx_sink, &mut in_sink, &mut out_sink)?;
+                flush_txs(
+                    &mut t,
+                    &mut i,
+                    &mut o,
+                    &mut tx_sink,
+                    &mut in_sink,
+                    &mut out_sink,
+                )?;
             }
         }
     }
-    flush_txs(&mut t, &mut i, &mut o, &mut tx_sink, &mut in_sink, &mut out_sink)?;
+    flush_txs(
+        &mut t,
+        &mut i,
+        &mut o,
+        &mut tx_sink,
+        &mut in_sink,
+        &mut out_sink,
+    )?;
     Ok((tx_sink.finish()?, in_sink.finish()?, out_sink.finish()?))
 }
 
-fn flush_txs(t: &mut TxCols, i: &mut InCols, o: &mut OutCols, ts: &mut Sink, is: &mut Sink, os: &mut Sink) -> Result<(), StoreError> {
+fn flush_txs(
+    t: &mut TxCols,
+    i: &mut InCols,
+    o: &mut OutCols,
+    ts: &mut Sink,
+    is: &mut Sink,
+    os: &mut Sink,
+) -> Result<(), StoreError> {
     if t.rows > 0 {
         ts.write(vec![
             Arc::new(t.chain.finish()),
@@ -405,7 +459,11 @@ fn flush_txs(t: &mut TxCols, i: &mut InCols, o: &mut OutCols, ts: &mut Sink, is:
     Ok(())
 }
 
-fn export_addresses(rtx: &ReadTransaction, chains: &[Chain], dir: &Path) -> Result<u64, StoreError> {
+fn export_addresses(
+    rtx: &ReadTransaction,
+    chains: &[Chain],
+    dir: &Path,
+) -> Result<u64, StoreError> {
     let mut sink = Sink::new(
         dir,
         "addresses",
@@ -428,12 +486,20 @@ fn export_addresses(rtx: &ReadTransaction, chains: &[Chain], dir: &Path) -> Resu
             let mut ch = StringBuilder::new();
             let mut id = UInt64Builder::new();
             let mut addr = StringBuilder::new();
-            let (mut rec, mut sent, mut bal) = (Decimal128Builder::new(), Decimal128Builder::new(), Decimal128Builder::new());
+            let (mut rec, mut sent, mut bal) = (
+                Decimal128Builder::new(),
+                Decimal128Builder::new(),
+                Decimal128Builder::new(),
+            );
             let mut n = UInt64Builder::new();
             for row in rows.by_ref().take(ROWS_PER_BATCH) {
                 let (k, v) = row?;
                 let a = k.value().1;
-                let s = stats.get((c, a))?.map(|x| AddrStats::decode(x.value())).transpose()?.unwrap_or_default();
+                let s = stats
+                    .get((c, a))?
+                    .map(|x| AddrStats::decode(x.value()))
+                    .transpose()?
+                    .unwrap_or_default();
                 ch.append_value(chain.name());
                 id.append_value(a);
                 addr.append_value(v.value());
@@ -443,7 +509,11 @@ fn export_addresses(rtx: &ReadTransaction, chains: &[Chain], dir: &Path) -> Resu
                 n.append_value(s.tx_count);
             }
             let d = |b: &mut Decimal128Builder| -> Result<ArrayRef, StoreError> {
-                Ok(Arc::new(b.finish().with_precision_and_scale(38, 0).map_err(|e| err(dir, e))?))
+                Ok(Arc::new(
+                    b.finish()
+                        .with_precision_and_scale(38, 0)
+                        .map_err(|e| err(dir, e))?,
+                ))
             };
             sink.write(vec![
                 Arc::new(ch.finish()),
@@ -459,7 +529,11 @@ fn export_addresses(rtx: &ReadTransaction, chains: &[Chain], dir: &Path) -> Resu
     sink.finish()
 }
 
-fn export_address_txs(rtx: &ReadTransaction, chains: &[Chain], dir: &Path) -> Result<u64, StoreError> {
+fn export_address_txs(
+    rtx: &ReadTransaction,
+    chains: &[Chain],
+    dir: &Path,
+) -> Result<u64, StoreError> {
     let mut sink = Sink::new(
         dir,
         "address_txs",
@@ -475,7 +549,9 @@ fn export_address_txs(rtx: &ReadTransaction, chains: &[Chain], dir: &Path) -> Re
     let adj = rtx.open_table(tables::ADDR_TXS)?;
     for &chain in chains {
         let c = chain.code();
-        let mut rows = adj.range((c, 0, 0, 0)..=(c, u64::MAX, u32::MAX, u32::MAX))?.peekable();
+        let mut rows = adj
+            .range((c, 0, 0, 0)..=(c, u64::MAX, u32::MAX, u32::MAX))?
+            .peekable();
         while rows.peek().is_some() {
             let mut ch = StringBuilder::new();
             let mut id = UInt64Builder::new();
@@ -494,7 +570,11 @@ fn export_address_txs(rtx: &ReadTransaction, chains: &[Chain], dir: &Path) -> Re
                 dec(&mut sent, s);
             }
             let d = |b: &mut Decimal128Builder| -> Result<ArrayRef, StoreError> {
-                Ok(Arc::new(b.finish().with_precision_and_scale(38, 0).map_err(|e| err(dir, e))?))
+                Ok(Arc::new(
+                    b.finish()
+                        .with_precision_and_scale(38, 0)
+                        .map_err(|e| err(dir, e))?,
+                ))
             };
             sink.write(vec![
                 Arc::new(ch.finish()),

@@ -26,6 +26,7 @@
 //!
 //! Every table exports to Parquet ([`Store::export_parquet`]) with the schema documented in
 //! `export.rs`, the format batch jobs read.
+#![warn(clippy::unwrap_used)]
 
 mod codec;
 mod export;
@@ -39,7 +40,9 @@ use redb::{Database, ReadableDatabase};
 use tracehound_core::{Chain, Hash32, OutPoint};
 
 pub use export::ExportSummary;
-pub use read::{AddressHistoryRow, AddressView, BlockInfo, ChainStatus, InputView, OutputView, TxView};
+pub use read::{
+    AddressHistoryRow, AddressView, BlockInfo, ChainStatus, InputView, OutputView, TxView,
+};
 pub use write::BatchStats;
 
 /// Why the store could not do what was asked.
@@ -55,7 +58,9 @@ pub enum StoreError {
         source: redb::DatabaseError,
     },
     /// The data dir was written by an incompatible version of tracehound.
-    #[error("store {path} has schema version {found}, this tracehound reads version {expected}: re-ingest into a new --data-dir")]
+    #[error(
+        "store {path} has schema version {found}, this tracehound reads version {expected}: re-ingest into a new --data-dir"
+    )]
     IncompatibleVersion {
         /// The file.
         path: PathBuf,
@@ -81,7 +86,9 @@ pub enum StoreError {
         what: String,
     },
     /// A block does not extend the stored chain.
-    #[error("{chain} block {hash} at height {height} does not extend the stored tip ({tip}): its parent is {parent}")]
+    #[error(
+        "{chain} block {hash} at height {height} does not extend the stored tip ({tip}): its parent is {parent}"
+    )]
     NotConnected {
         /// The chain.
         chain: Chain,
@@ -164,7 +171,9 @@ pub struct StoreOptions {
 
 impl Default for StoreOptions {
     fn default() -> Self {
-        StoreOptions { cache_bytes: 1 << 30 }
+        StoreOptions {
+            cache_bytes: 1 << 30,
+        }
     }
 }
 
@@ -194,7 +203,10 @@ impl Store {
         let db = Database::builder()
             .set_cache_size(options.cache_bytes)
             .create(&path)
-            .map_err(|source| StoreError::Open { path: path.clone(), source })?;
+            .map_err(|source| StoreError::Open {
+                path: path.clone(),
+                source,
+            })?;
         let store = Store { db, path };
         store.init_schema()?;
         Ok(store)
@@ -226,7 +238,10 @@ impl Store {
                 {
                     let mut meta = wtx.open_table(tables::META)?;
                     meta.insert("schema", tables::SCHEMA_VERSION)?;
-                    meta.insert("created_by", concat!("tracehound ", env!("CARGO_PKG_VERSION")))?;
+                    meta.insert(
+                        "created_by",
+                        concat!("tracehound ", env!("CARGO_PKG_VERSION")),
+                    )?;
                     // Create every table now so readers never meet a missing one.
                     wtx.open_table(tables::CHAINS)?;
                     wtx.open_table(tables::BLOCKS)?;

@@ -1,11 +1,13 @@
 //! Reading: status, blocks, transactions with resolved inputs and spenders, addresses with
 //! balances and paged history, and a content digest of the whole store.
 
-use redb::{ReadTransaction, ReadableDatabase, ReadableMultimapTable, ReadableTable, ReadableTableMetadata};
+use redb::{
+    ReadTransaction, ReadableDatabase, ReadableMultimapTable, ReadableTable, ReadableTableMetadata,
+};
 use serde::Serialize;
 use tracehound_core::{Address, Amount, Chain, Hash32, ScriptKind};
 
-use crate::tables::{self, AddrStats, BlockRecord, ChainRecord, TxRecord, COINBASE_FLAG};
+use crate::tables::{self, AddrStats, BlockRecord, COINBASE_FLAG, ChainRecord, TxRecord};
 use crate::{Store, StoreError};
 
 /// A stored block.
@@ -150,12 +152,22 @@ pub struct AddressView {
 
 fn tip_of(rtx: &ReadTransaction, c: u32) -> Result<Option<BlockInfo>, StoreError> {
     let blocks = rtx.open_table(tables::BLOCKS)?;
-    let last = blocks.range((c, 0)..=(c, u32::MAX))?.next_back().transpose()?;
-    last.map(|(k, v)| Ok(info(k.value().1, &BlockRecord::decode(v.value())?))).transpose()
+    let last = blocks
+        .range((c, 0)..=(c, u32::MAX))?
+        .next_back()
+        .transpose()?;
+    last.map(|(k, v)| Ok(info(k.value().1, &BlockRecord::decode(v.value())?)))
+        .transpose()
 }
 
 fn info(height: u32, r: &BlockRecord) -> BlockInfo {
-    BlockInfo { height, hash: r.hash, parent: r.parent, time: r.time, tx_count: r.tx_count }
+    BlockInfo {
+        height,
+        hash: r.hash,
+        parent: r.parent,
+        time: r.time,
+        tx_count: r.tx_count,
+    }
 }
 
 impl Store {
@@ -169,7 +181,8 @@ impl Store {
         let rtx = self.db.begin_read()?;
         let blocks = rtx.open_table(tables::BLOCKS)?;
         let v = blocks.get((chain.code(), height))?;
-        v.map(|v| Ok(info(height, &BlockRecord::decode(v.value())?))).transpose()
+        v.map(|v| Ok(info(height, &BlockRecord::decode(v.value())?)))
+            .transpose()
     }
 
     /// Every chain with data, with counters.
@@ -181,9 +194,13 @@ impl Store {
         for row in chains.iter()? {
             let (k, v) = row?;
             let code = k.value();
-            let Some(chain) = Chain::from_code(code) else { continue };
+            let Some(chain) = Chain::from_code(code) else {
+                continue;
+            };
             let rec = ChainRecord::decode(v.value())?;
-            let n_utxos = utxos.range((code, [0; 32], 0)..=(code, [0xff; 32], u32::MAX))?.count() as u64;
+            let n_utxos = utxos
+                .range((code, [0; 32], 0)..=(code, [0xff; 32], u32::MAX))?
+                .count() as u64;
             out.push(ChainStatus {
                 chain,
                 tip: tip_of(&rtx, code)?,
@@ -205,7 +222,9 @@ impl Store {
             Some(c) => vec![c],
             None => {
                 let t = rtx.open_table(tables::CHAINS)?;
-                t.iter()?.filter_map(|r| r.ok().and_then(|(k, _)| Chain::from_code(k.value()))).collect()
+                t.iter()?
+                    .filter_map(|r| r.ok().and_then(|(k, _)| Chain::from_code(k.value())))
+                    .collect()
             }
         };
         let mut out = Vec::new();
@@ -228,29 +247,59 @@ impl Store {
         let rtx = self.db.begin_read()?;
         let c = address.chain().code();
         let ids = rtx.open_table(tables::ADDR_IDS)?;
-        let Some(id) = ids.get((c, address.as_str()))?.map(|v| v.value()) else { return Ok(None) };
+        let Some(id) = ids.get((c, address.as_str()))?.map(|v| v.value()) else {
+            return Ok(None);
+        };
         let stats = rtx.open_table(tables::ADDR_STATS)?;
-        let s = stats.get((c, id))?.map(|v| AddrStats::decode(v.value())).transpose()?.unwrap_or_default();
-        Ok(Some(view(address.chain(), address.as_str().to_string(), id, s)))
+        let s = stats
+            .get((c, id))?
+            .map(|v| AddrStats::decode(v.value()))
+            .transpose()?
+            .unwrap_or_default();
+        Ok(Some(view(
+            address.chain(),
+            address.as_str().to_string(),
+            id,
+            s,
+        )))
     }
 
     /// A page of an address's txs in (height, index) order, starting after `offset` rows.
-    pub fn address_history(&self, chain: Chain, id: u64, offset: usize, limit: usize) -> Result<Vec<AddressHistoryRow>, StoreError> {
+    pub fn address_history(
+        &self,
+        chain: Chain,
+        id: u64,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<AddressHistoryRow>, StoreError> {
         let rtx = self.db.begin_read()?;
         let c = chain.code();
         let adj = rtx.open_table(tables::ADDR_TXS)?;
         let txs = rtx.open_table(tables::TXS)?;
         let blocks = rtx.open_table(tables::BLOCKS)?;
         let mut out = Vec::new();
-        for row in adj.range((c, id, 0, 0)..=(c, id, u32::MAX, u32::MAX))?.skip(offset).take(limit) {
+        for row in adj
+            .range((c, id, 0, 0)..=(c, id, u32::MAX, u32::MAX))?
+            .skip(offset)
+            .take(limit)
+        {
             let (k, v) = row?;
             let (_, _, height, index) = k.value();
             let (received, sent) = tables::decode_flow(v.value())?;
             let txid = match txs.get((c, height, index))? {
                 Some(t) => TxRecord::decode(t.value())?.txid,
-                None => return Err(StoreError::Corrupt { table: "addr_txs", what: format!("points at missing tx {height}/{index}") }),
+                None => {
+                    return Err(StoreError::Corrupt {
+                        table: "addr_txs",
+                        what: format!("points at missing tx {height}/{index}"),
+                    });
+                }
             };
-            let time = blocks.get((c, height))?.map(|b| BlockRecord::decode(b.value())).transpose()?.map_or(0, |b| b.time);
+            let time = blocks
+                .get((c, height))?
+                .map(|b| BlockRecord::decode(b.value()))
+                .transpose()?
+                .map_or(0, |b| b.time);
             out.push(AddressHistoryRow {
                 height,
                 index,
@@ -273,7 +322,10 @@ impl Store {
         for row in stats.range((c, 0)..=(c, u64::MAX))? {
             let (k, v) = row?;
             let id = k.value().1;
-            let text = texts.get((c, id))?.map(|t| t.value().to_string()).unwrap_or_default();
+            let text = texts
+                .get((c, id))?
+                .map(|t| t.value().to_string())
+                .unwrap_or_default();
             out.push(view(chain, text, id, AddrStats::decode(v.value())?));
         }
         Ok(out)
@@ -282,7 +334,7 @@ impl Store {
     /// A SHA-256 over every table's keys and values in key order: two stores with equal
     /// digests hold the same data. Used to prove resume and reorg leave no trace.
     pub fn digest(&self) -> Result<String, StoreError> {
-        use bitcoin::hashes::{sha256, Hash, HashEngine};
+        use bitcoin::hashes::{Hash, HashEngine, sha256};
         let rtx = self.db.begin_read()?;
         let mut engine = sha256::Hash::engine();
         feed(&rtx, tables::CHAINS, &mut engine)?;
@@ -346,10 +398,18 @@ pub(crate) fn address_text(rtx: &ReadTransaction, c: u32, id: u64) -> Result<Str
     texts
         .get((c, id))?
         .map(|t| t.value().to_string())
-        .ok_or_else(|| StoreError::Corrupt { table: "addr_texts", what: format!("no text for address id {id}") })
+        .ok_or_else(|| StoreError::Corrupt {
+            table: "addr_texts",
+            what: format!("no text for address id {id}"),
+        })
 }
 
-fn tx_view(rtx: &ReadTransaction, chain: Chain, height: u32, index: u32) -> Result<TxView, StoreError> {
+fn tx_view(
+    rtx: &ReadTransaction,
+    chain: Chain,
+    height: u32,
+    index: u32,
+) -> Result<TxView, StoreError> {
     let c = chain.code();
     let txs = rtx.open_table(tables::TXS)?;
     let spends = rtx.open_table(tables::SPENDS)?;
@@ -358,12 +418,18 @@ fn tx_view(rtx: &ReadTransaction, chain: Chain, height: u32, index: u32) -> Resu
         .get((c, height, index))?
         .map(|v| TxRecord::decode(v.value()))
         .transpose()?
-        .ok_or_else(|| StoreError::Corrupt { table: "txids", what: format!("points at missing tx {height}/{index}") })?;
+        .ok_or_else(|| StoreError::Corrupt {
+            table: "txids",
+            what: format!("points at missing tx {height}/{index}"),
+        })?;
     let block = blocks
         .get((c, height))?
         .map(|v| BlockRecord::decode(v.value()))
         .transpose()?
-        .ok_or_else(|| StoreError::Corrupt { table: "txs", what: format!("no block at height {height}") })?;
+        .ok_or_else(|| StoreError::Corrupt {
+            table: "txs",
+            what: format!("no block at height {height}"),
+        })?;
     let mut inputs = Vec::with_capacity(rec.inputs.len());
     for i in &rec.inputs {
         inputs.push(InputView {
@@ -381,7 +447,10 @@ fn tx_view(rtx: &ReadTransaction, chain: Chain, height: u32, index: u32) -> Resu
         let spent_by = match spends.get((c, rec.txid.0, vout))? {
             Some(s) => {
                 let (h, idx, input) = s.value();
-                let spender = txs.get((c, h, idx))?.map(|v| TxRecord::decode(v.value())).transpose()?;
+                let spender = txs
+                    .get((c, h, idx))?
+                    .map(|v| TxRecord::decode(v.value()))
+                    .transpose()?;
                 spender.map(|t| (t.txid, input))
             }
             None => None,
@@ -410,7 +479,13 @@ fn tx_view(rtx: &ReadTransaction, chain: Chain, height: u32, index: u32) -> Resu
         vsize: rec.vsize,
         input_value,
         output_value,
-        fee: if rec.coinbase { Amount::ZERO } else { input_value.checked_sub(output_value).unwrap_or(Amount::ZERO) },
+        fee: if rec.coinbase {
+            Amount::ZERO
+        } else {
+            input_value
+                .checked_sub(output_value)
+                .unwrap_or(Amount::ZERO)
+        },
         inputs,
         outputs,
     })

@@ -8,8 +8,8 @@
 use redb::{MultimapTableDefinition, TableDefinition};
 use tracehound_core::{Hash32, ScriptKind};
 
-use crate::codec::{Dec, Enc};
 use crate::StoreError;
+use crate::codec::{Dec, Enc};
 
 /// `"schema"` → version; `"created_by"` → the version of tracehound that made the store.
 pub(crate) const META: TableDefinition<'_, &str, &str> = TableDefinition::new("meta");
@@ -18,23 +18,35 @@ pub(crate) const CHAINS: TableDefinition<'_, u32, &[u8]> = TableDefinition::new(
 /// (chain, height) → [`BlockRecord`].
 pub(crate) const BLOCKS: TableDefinition<'_, (u32, u32), &[u8]> = TableDefinition::new("blocks");
 /// (chain, block hash) → height.
-pub(crate) const BLOCK_BY_HASH: TableDefinition<'_, (u32, [u8; 32]), u32> = TableDefinition::new("block_by_hash");
+pub(crate) const BLOCK_BY_HASH: TableDefinition<'_, (u32, [u8; 32]), u32> =
+    TableDefinition::new("block_by_hash");
 /// (chain, height, tx index) → [`TxRecord`] with every input resolved.
 pub(crate) const TXS: TableDefinition<'_, (u32, u32, u32), &[u8]> = TableDefinition::new("txs");
 /// (chain, txid) → (height, tx index); several values for BIP30 duplicate txids.
-pub(crate) const TXIDS: MultimapTableDefinition<'_, (u32, [u8; 32]), (u32, u32)> = MultimapTableDefinition::new("txids");
+pub(crate) const TXIDS: MultimapTableDefinition<'_, (u32, [u8; 32]), (u32, u32)> =
+    MultimapTableDefinition::new("txids");
+/// (chain, txid, vout): an output's key.
+pub(crate) type OutKey = (u32, [u8; 32], u32);
+/// (address id, value, height, flags) of an unspent output.
+pub(crate) type UtxoValue = (u64, u64, u32, u8);
+/// (height, tx index, input index) of a spending input.
+pub(crate) type SpendValue = (u32, u32, u32);
+
 /// (chain, txid, vout) → (address id, value, height, flags): the unspent outputs.
-pub(crate) const UTXOS: TableDefinition<'_, (u32, [u8; 32], u32), (u64, u64, u32, u8)> = TableDefinition::new("utxos");
+pub(crate) const UTXOS: TableDefinition<'_, OutKey, UtxoValue> = TableDefinition::new("utxos");
 /// (chain, txid, vout) → (height, tx index, input index) of the tx that spent it.
-pub(crate) const SPENDS: TableDefinition<'_, (u32, [u8; 32], u32), (u32, u32, u32)> = TableDefinition::new("spends");
+pub(crate) const SPENDS: TableDefinition<'_, OutKey, SpendValue> = TableDefinition::new("spends");
 /// (chain, address text) → address id (dense, per chain, in order of first appearance).
 pub(crate) const ADDR_IDS: TableDefinition<'_, (u32, &str), u64> = TableDefinition::new("addr_ids");
 /// (chain, address id) → address text.
-pub(crate) const ADDR_TEXTS: TableDefinition<'_, (u32, u64), &str> = TableDefinition::new("addr_texts");
+pub(crate) const ADDR_TEXTS: TableDefinition<'_, (u32, u64), &str> =
+    TableDefinition::new("addr_texts");
 /// (chain, address id, height, tx index) → (received, sent) in that tx: the adjacency list.
-pub(crate) const ADDR_TXS: TableDefinition<'_, (u32, u64, u32, u32), &[u8]> = TableDefinition::new("addr_txs");
+pub(crate) const ADDR_TXS: TableDefinition<'_, (u32, u64, u32, u32), &[u8]> =
+    TableDefinition::new("addr_txs");
 /// (chain, address id) → [`AddrStats`].
-pub(crate) const ADDR_STATS: TableDefinition<'_, (u32, u64), &[u8]> = TableDefinition::new("addr_stats");
+pub(crate) const ADDR_STATS: TableDefinition<'_, (u32, u64), &[u8]> =
+    TableDefinition::new("addr_stats");
 
 /// The schema this build reads and writes. Bump on any change to keys or records.
 pub(crate) const SCHEMA_VERSION: &str = "1";
@@ -51,12 +63,20 @@ pub(crate) struct ChainRecord {
 impl ChainRecord {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut e = Enc::default();
-        e.u64(self.next_addr_id).u64(self.txs).u64(self.inputs).u64(self.outputs);
+        e.u64(self.next_addr_id)
+            .u64(self.txs)
+            .u64(self.inputs)
+            .u64(self.outputs);
         e.0
     }
     pub(crate) fn decode(b: &[u8]) -> Result<Self, StoreError> {
         let mut d = Dec::new(b, "chains");
-        Ok(ChainRecord { next_addr_id: d.u64()?, txs: d.u64()?, inputs: d.u64()?, outputs: d.u64()? })
+        Ok(ChainRecord {
+            next_addr_id: d.u64()?,
+            txs: d.u64()?,
+            inputs: d.u64()?,
+            outputs: d.u64()?,
+        })
     }
 }
 
@@ -76,7 +96,10 @@ pub(crate) struct BlockRecord {
 impl BlockRecord {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut e = Enc::default();
-        e.bytes(&self.hash.0).bytes(&self.parent.0).u64(self.time).u64(u64::from(self.tx_count));
+        e.bytes(&self.hash.0)
+            .bytes(&self.parent.0)
+            .u64(self.time)
+            .u64(u64::from(self.tx_count));
         e.u64(self.inputs).u64(self.outputs).u64(self.first_addr_id);
         e.0
     }
@@ -131,20 +154,27 @@ pub(crate) struct TxRecord {
 /// Bit 7 of a UTXO's flags byte marks a coinbase output; the low bits hold the script kind.
 pub(crate) const COINBASE_FLAG: u8 = 0x80;
 
-
 impl TxRecord {
     pub(crate) fn encode(&self) -> Vec<u8> {
         let mut e = Enc::default();
-        e.bytes(&self.txid.0).u8(u8::from(self.coinbase) | (u8::from(self.hogex) << 1));
+        e.bytes(&self.txid.0)
+            .u8(u8::from(self.coinbase) | (u8::from(self.hogex) << 1));
         e.u64(u64::from(self.size)).u64(u64::from(self.vsize));
         e.u64(self.inputs.len() as u64);
         for i in &self.inputs {
-            e.bytes(&i.prev_txid).u64(u64::from(i.prev_vout)).u64(u64::from(i.sequence));
-            e.u64(i.addr).u64(i.value).u64(u64::from(i.prev_height)).u8(i.flags);
+            e.bytes(&i.prev_txid)
+                .u64(u64::from(i.prev_vout))
+                .u64(u64::from(i.sequence));
+            e.u64(i.addr)
+                .u64(i.value)
+                .u64(u64::from(i.prev_height))
+                .u8(i.flags);
         }
         e.u64(self.outputs.len() as u64);
         for o in &self.outputs {
-            e.u64(o.value).u8(o.kind.code()).u64(o.addr.map_or(0, |a| a + 1));
+            e.u64(o.value)
+                .u8(o.kind.code())
+                .u64(o.addr.map_or(0, |a| a + 1));
             let data = o.data.as_deref().unwrap_or_default();
             e.u64(data.len() as u64).bytes(data);
         }
@@ -174,17 +204,34 @@ impl TxRecord {
         let mut outputs = Vec::with_capacity(usize::try_from(n_out.min(1 << 16)).unwrap_or(0));
         for _ in 0..n_out {
             let value = d.u64()?;
-            let kind = ScriptKind::from_code(d.u8()?)
-                .ok_or_else(|| StoreError::Corrupt { table: "txs", what: "unknown script kind".into() })?;
+            let kind = ScriptKind::from_code(d.u8()?).ok_or_else(|| StoreError::Corrupt {
+                table: "txs",
+                what: "unknown script kind".into(),
+            })?;
             let addr = d.u64()?.checked_sub(1);
             let len = usize::try_from(d.u64()?).unwrap_or(usize::MAX);
-            let data = (kind == ScriptKind::NullData).then(|| d.bytes(len).map(<[u8]>::to_vec)).transpose()?;
+            let data = (kind == ScriptKind::NullData)
+                .then(|| d.bytes(len).map(<[u8]>::to_vec))
+                .transpose()?;
             if kind != ScriptKind::NullData && len != 0 {
                 d.bytes(len)?;
             }
-            outputs.push(OutputRecord { value, kind, addr, data });
+            outputs.push(OutputRecord {
+                value,
+                kind,
+                addr,
+                data,
+            });
         }
-        Ok(TxRecord { txid, coinbase: flags & 1 != 0, hogex: flags & 2 != 0, size, vsize, inputs, outputs })
+        Ok(TxRecord {
+            txid,
+            coinbase: flags & 1 != 0,
+            hogex: flags & 2 != 0,
+            size,
+            vsize,
+            inputs,
+            outputs,
+        })
     }
 }
 
@@ -204,7 +251,11 @@ impl AddrStats {
     }
     pub(crate) fn decode(b: &[u8]) -> Result<Self, StoreError> {
         let mut d = Dec::new(b, "addr_stats");
-        Ok(AddrStats { received: d.u128()?, sent: d.u128()?, tx_count: d.u64()? })
+        Ok(AddrStats {
+            received: d.u128()?,
+            sent: d.u128()?,
+            tx_count: d.u64()?,
+        })
     }
 }
 

@@ -7,7 +7,7 @@ use redb::{ReadableTable, Table, WriteTransaction};
 use tracehound_core::{Chain, OutPoint, UtxoBlock};
 
 use crate::tables::{
-    self, AddrStats, BlockRecord, ChainRecord, InputRecord, OutputRecord, TxRecord, COINBASE_FLAG,
+    self, AddrStats, BlockRecord, COINBASE_FLAG, ChainRecord, InputRecord, OutputRecord, TxRecord,
 };
 use crate::{Store, StoreError};
 
@@ -30,8 +30,8 @@ struct Tables<'t> {
     block_by_hash: Table<'t, (u32, [u8; 32]), u32>,
     txs: Table<'t, (u32, u32, u32), &'static [u8]>,
     txids: redb::MultimapTable<'t, (u32, [u8; 32]), (u32, u32)>,
-    utxos: Table<'t, (u32, [u8; 32], u32), (u64, u64, u32, u8)>,
-    spends: Table<'t, (u32, [u8; 32], u32), (u32, u32, u32)>,
+    utxos: Table<'t, tables::OutKey, tables::UtxoValue>,
+    spends: Table<'t, tables::OutKey, tables::SpendValue>,
     addr_ids: Table<'t, (u32, &'static str), u64>,
     addr_texts: Table<'t, (u32, u64), &'static str>,
     addr_txs: Table<'t, (u32, u64, u32, u32), &'static [u8]>,
@@ -56,35 +56,73 @@ impl<'t> Tables<'t> {
     }
 
     fn chain_record(&self, c: u32) -> Result<ChainRecord, StoreError> {
-        self.chains.get(c)?.map(|v| ChainRecord::decode(v.value())).transpose().map(Option::unwrap_or_default)
+        self.chains
+            .get(c)?
+            .map(|v| ChainRecord::decode(v.value()))
+            .transpose()
+            .map(Option::unwrap_or_default)
     }
 
     fn tip(&self, c: u32) -> Result<Option<(u32, BlockRecord)>, StoreError> {
-        let last = self.blocks.range((c, 0)..=(c, u32::MAX))?.next_back().transpose()?;
-        last.map(|(k, v)| Ok((k.value().1, BlockRecord::decode(v.value())?))).transpose()
+        let last = self
+            .blocks
+            .range((c, 0)..=(c, u32::MAX))?
+            .next_back()
+            .transpose()?;
+        last.map(|(k, v)| Ok((k.value().1, BlockRecord::decode(v.value())?)))
+            .transpose()
     }
 
-    fn add_flow(&mut self, c: u32, addr: u64, height: u32, idx: u32, received: u128, sent: u128) -> Result<(), StoreError> {
-        self.addr_txs.insert((c, addr, height, idx), tables::encode_flow(received, sent).as_slice())?;
-        let mut stats = self.addr_stats.get((c, addr))?.map(|v| AddrStats::decode(v.value())).transpose()?.unwrap_or_default();
+    fn add_flow(
+        &mut self,
+        c: u32,
+        addr: u64,
+        height: u32,
+        idx: u32,
+        received: u128,
+        sent: u128,
+    ) -> Result<(), StoreError> {
+        self.addr_txs.insert(
+            (c, addr, height, idx),
+            tables::encode_flow(received, sent).as_slice(),
+        )?;
+        let mut stats = self
+            .addr_stats
+            .get((c, addr))?
+            .map(|v| AddrStats::decode(v.value()))
+            .transpose()?
+            .unwrap_or_default();
         stats.received += received;
         stats.sent += sent;
         stats.tx_count += 1;
-        self.addr_stats.insert((c, addr), stats.encode().as_slice())?;
+        self.addr_stats
+            .insert((c, addr), stats.encode().as_slice())?;
         Ok(())
     }
 
     fn remove_flow(&mut self, c: u32, addr: u64, height: u32, idx: u32) -> Result<(), StoreError> {
-        let flow = self.addr_txs.remove((c, addr, height, idx))?.map(|v| tables::decode_flow(v.value())).transpose()?;
-        let Some((received, sent)) = flow else { return Ok(()) };
-        let mut stats = self.addr_stats.get((c, addr))?.map(|v| AddrStats::decode(v.value())).transpose()?.unwrap_or_default();
+        let flow = self
+            .addr_txs
+            .remove((c, addr, height, idx))?
+            .map(|v| tables::decode_flow(v.value()))
+            .transpose()?;
+        let Some((received, sent)) = flow else {
+            return Ok(());
+        };
+        let mut stats = self
+            .addr_stats
+            .get((c, addr))?
+            .map(|v| AddrStats::decode(v.value()))
+            .transpose()?
+            .unwrap_or_default();
         stats.received = stats.received.saturating_sub(received);
         stats.sent = stats.sent.saturating_sub(sent);
         stats.tx_count = stats.tx_count.saturating_sub(1);
         if stats == AddrStats::default() {
             self.addr_stats.remove((c, addr))?;
         } else {
-            self.addr_stats.insert((c, addr), stats.encode().as_slice())?;
+            self.addr_stats
+                .insert((c, addr), stats.encode().as_slice())?;
         }
         Ok(())
     }
@@ -167,7 +205,13 @@ impl Store {
     }
 }
 
-fn intern(t: &mut Tables<'_>, cache: &mut HashMap<(u32, String), u64>, rec: &mut ChainRecord, c: u32, text: &str) -> Result<u64, StoreError> {
+fn intern(
+    t: &mut Tables<'_>,
+    cache: &mut HashMap<(u32, String), u64>,
+    rec: &mut ChainRecord,
+    c: u32,
+    text: &str,
+) -> Result<u64, StoreError> {
     let key = (c, text.to_string());
     if let Some(&id) = cache.get(&key) {
         return Ok(id);
@@ -191,7 +235,12 @@ fn intern(t: &mut Tables<'_>, cache: &mut HashMap<(u32, String), u64>, rec: &mut
     Ok(id)
 }
 
-fn apply_block(t: &mut Tables<'_>, cache: &mut HashMap<(u32, String), u64>, block: &UtxoBlock, stats: &mut BatchStats) -> Result<(), StoreError> {
+fn apply_block(
+    t: &mut Tables<'_>,
+    cache: &mut HashMap<(u32, String), u64>,
+    block: &UtxoBlock,
+    stats: &mut BatchStats,
+) -> Result<(), StoreError> {
     let b = &block.block;
     let chain = b.chain;
     let c = chain.code();
@@ -226,10 +275,14 @@ fn apply_block(t: &mut Tables<'_>, cache: &mut HashMap<(u32, String), u64>, bloc
                     height,
                     txid: tx.txid,
                     input: i,
-                    prevout: OutPoint { txid: input.prevout.txid, vout: input.prevout.vout },
+                    prevout: OutPoint {
+                        txid: input.prevout.txid,
+                        vout: input.prevout.vout,
+                    },
                 });
             };
-            t.spends.insert(key, (height, idx, u32::try_from(i).unwrap_or(u32::MAX)))?;
+            t.spends
+                .insert(key, (height, idx, u32::try_from(i).unwrap_or(u32::MAX)))?;
             flows.add(addr, 0, u128::from(value));
             inputs.push(InputRecord {
                 prev_txid: input.prevout.txid.0,
@@ -243,20 +296,31 @@ fn apply_block(t: &mut Tables<'_>, cache: &mut HashMap<(u32, String), u64>, bloc
         }
         let mut outputs = Vec::with_capacity(tx.outputs.len());
         for (vout, out) in tx.outputs.iter().enumerate() {
-            let value = u64::try_from(out.value.units())
-                .map_err(|_| StoreError::ValueTooLarge { chain, txid: tx.txid, vout, value: out.value.units() })?;
+            let value =
+                u64::try_from(out.value.units()).map_err(|_| StoreError::ValueTooLarge {
+                    chain,
+                    txid: tx.txid,
+                    vout,
+                    value: out.value.units(),
+                })?;
             let addr = match &out.address {
                 Some(a) => {
                     let id = intern(t, cache, &mut rec, c, a.as_str())?;
                     let flags = out.kind.code() | if tx.coinbase { COINBASE_FLAG } else { 0 };
                     let vout = u32::try_from(vout).unwrap_or(u32::MAX);
-                    t.utxos.insert((c, tx.txid.0, vout), (id, value, height, flags))?;
+                    t.utxos
+                        .insert((c, tx.txid.0, vout), (id, value, height, flags))?;
                     flows.add(id, u128::from(value), 0);
                     Some(id)
                 }
                 None => None,
             };
-            outputs.push(OutputRecord { value, kind: out.kind, addr, data: out.data.clone() });
+            outputs.push(OutputRecord {
+                value,
+                kind: out.kind,
+                addr,
+                data: out.data.clone(),
+            });
         }
         for (addr, received, sent) in flows.0 {
             t.add_flow(c, addr, height, idx, received, sent)?;
@@ -276,7 +340,15 @@ fn apply_block(t: &mut Tables<'_>, cache: &mut HashMap<(u32, String), u64>, bloc
         t.txs.insert((c, height, idx), record.encode().as_slice())?;
     }
     let tx_count = u32::try_from(block.txs.len()).unwrap_or(u32::MAX);
-    let brec = BlockRecord { hash: b.hash, parent: b.parent, time: b.time, tx_count, inputs: n_in, outputs: n_out, first_addr_id };
+    let brec = BlockRecord {
+        hash: b.hash,
+        parent: b.parent,
+        time: b.time,
+        tx_count,
+        inputs: n_in,
+        outputs: n_out,
+        first_addr_id,
+    };
     t.blocks.insert((c, height), brec.encode().as_slice())?;
     t.block_by_hash.insert((c, b.hash.0), height)?;
     rec.txs += u64::from(tx_count);
@@ -290,18 +362,31 @@ fn apply_block(t: &mut Tables<'_>, cache: &mut HashMap<(u32, String), u64>, bloc
     Ok(())
 }
 
-fn unwind_block(t: &mut Tables<'_>, c: u32, height: u32, brec: &BlockRecord) -> Result<(), StoreError> {
+fn unwind_block(
+    t: &mut Tables<'_>,
+    c: u32,
+    height: u32,
+    brec: &BlockRecord,
+) -> Result<(), StoreError> {
     let mut idx = brec.tx_count;
     while idx > 0 {
         idx -= 1;
-        let record = t.txs.remove((c, height, idx))?.map(|v| TxRecord::decode(v.value())).transpose()?;
+        let record = t
+            .txs
+            .remove((c, height, idx))?
+            .map(|v| TxRecord::decode(v.value()))
+            .transpose()?;
         let Some(tx) = record else {
-            return Err(StoreError::Corrupt { table: "txs", what: format!("block at height {height} lacks tx {idx}") });
+            return Err(StoreError::Corrupt {
+                table: "txs",
+                what: format!("block at height {height} lacks tx {idx}"),
+            });
         };
         let mut touched: Vec<u64> = Vec::new();
         for (vout, out) in tx.outputs.iter().enumerate() {
             if let Some(addr) = out.addr {
-                t.utxos.remove((c, tx.txid.0, u32::try_from(vout).unwrap_or(u32::MAX)))?;
+                t.utxos
+                    .remove((c, tx.txid.0, u32::try_from(vout).unwrap_or(u32::MAX)))?;
                 if !touched.contains(&addr) {
                     touched.push(addr);
                 }
@@ -310,7 +395,10 @@ fn unwind_block(t: &mut Tables<'_>, c: u32, height: u32, brec: &BlockRecord) -> 
         for input in tx.inputs.iter().rev() {
             let key = (c, input.prev_txid, input.prev_vout);
             t.spends.remove(key)?;
-            t.utxos.insert(key, (input.addr, input.value, input.prev_height, input.flags))?;
+            t.utxos.insert(
+                key,
+                (input.addr, input.value, input.prev_height, input.flags),
+            )?;
             if !touched.contains(&input.addr) {
                 touched.push(input.addr);
             }
@@ -336,4 +424,3 @@ fn unwind_block(t: &mut Tables<'_>, c: u32, height: u32, brec: &BlockRecord) -> 
     t.block_by_hash.remove((c, brec.hash.0))?;
     Ok(())
 }
-

@@ -16,13 +16,28 @@ fn data(rel: &str) -> PathBuf {
 
 fn mainnet_blocks() -> Vec<UtxoBlock> {
     let reader = BlkReader::open(&data("btc/blk"), Chain::BitcoinMainnet).unwrap();
-    let genesis = Chain::BitcoinMainnet.utxo_params().unwrap().genesis.parse().unwrap();
+    let genesis = Chain::BitcoinMainnet
+        .utxo_params()
+        .unwrap()
+        .genesis
+        .parse()
+        .unwrap();
     let best = reader.scan(|_| {}).unwrap().best_chain(genesis, None);
-    best.blocks.iter().enumerate().map(|(h, l)| reader.read_block(l, h as u32).unwrap()).collect()
+    best.blocks
+        .iter()
+        .enumerate()
+        .map(|(h, l)| reader.read_block(l, h as u32).unwrap())
+        .collect()
 }
 
 fn open(dir: &Path) -> Store {
-    Store::open(dir, &StoreOptions { cache_bytes: 16 << 20 }).unwrap()
+    Store::open(
+        dir,
+        &StoreOptions {
+            cache_bytes: 16 << 20,
+        },
+    )
+    .unwrap()
 }
 
 #[test]
@@ -37,7 +52,9 @@ fn resolves_inputs_and_keeps_balances() {
     assert_eq!(status[0].tip.as_ref().unwrap().height, 599);
     assert_eq!(status[0].inputs, stats.inputs);
 
-    let txid: Hash32 = "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16".parse().unwrap();
+    let txid: Hash32 = "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16"
+        .parse()
+        .unwrap();
     let tx = &store.tx(None, &txid).unwrap()[0];
     assert_eq!((tx.height, tx.index), (170, 1));
     assert_eq!(tx.inputs[0].value.units(), 5_000_000_000);
@@ -47,15 +64,25 @@ fn resolves_inputs_and_keeps_balances() {
     // Hal Finney's 10 BTC output was spent later in these blocks? Either way the spender is exact.
     let satoshi = Address::parse(Chain::BitcoinMainnet, &tx.inputs[0].address).unwrap();
     let view = store.address(&satoshi).unwrap().unwrap();
-    let hist = store.address_history(Chain::BitcoinMainnet, view.id, 0, 100).unwrap();
+    let hist = store
+        .address_history(Chain::BitcoinMainnet, view.id, 0, 100)
+        .unwrap();
     assert_eq!(hist.len() as u64, view.tx_count);
     let received: u128 = hist.iter().map(|r| r.received.units()).sum();
     let sent: u128 = hist.iter().map(|r| r.sent.units()).sum();
     assert_eq!((received, sent), (view.received.units(), view.sent.units()));
-    assert!(view.sent.units() >= 5_000_000_000, "it spent at least the coin of block 9");
+    assert!(
+        view.sent.units() >= 5_000_000_000,
+        "it spent at least the coin of block 9"
+    );
 
     // Money supply: every coinbase paid 50 BTC and no fees existed; balances sum to it.
-    let total: u128 = store.addresses(Chain::BitcoinMainnet).unwrap().iter().map(|a| a.balance.units()).sum();
+    let total: u128 = store
+        .addresses(Chain::BitcoinMainnet)
+        .unwrap()
+        .iter()
+        .map(|a| a.balance.units())
+        .sum();
     assert_eq!(total, 600 * 5_000_000_000);
 }
 
@@ -78,7 +105,16 @@ fn batches_resume_and_unwind_leave_no_trace() {
     let s = open(two.path());
     assert_eq!(s.tip(Chain::BitcoinMainnet).unwrap().unwrap().height, 399);
     assert_eq!(s.unwind_to(Chain::BitcoinMainnet, 150).unwrap(), 249);
-    assert!(s.tx(None, &"f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16".parse().unwrap()).unwrap().is_empty());
+    assert!(
+        s.tx(
+            None,
+            &"f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16"
+                .parse()
+                .unwrap()
+        )
+        .unwrap()
+        .is_empty()
+    );
     s.apply_utxo_blocks(&blocks[151..]).unwrap();
     assert_eq!(s.digest().unwrap(), expected);
 
@@ -93,21 +129,46 @@ fn refuses_blocks_that_do_not_fit() {
     let dir = tempfile::tempdir().unwrap();
     let s = open(dir.path());
     let err = s.apply_utxo_blocks(&blocks[1..2]).unwrap_err();
-    assert!(matches!(err, StoreError::NotConnected { height: 1, .. }), "{err}");
+    assert!(
+        matches!(err, StoreError::NotConnected { height: 1, .. }),
+        "{err}"
+    );
     s.apply_utxo_blocks(&blocks[..170]).unwrap();
     let before = s.digest().unwrap();
     // Block 170 with its input pointing at an output that never existed.
     let mut bad = blocks[170].clone();
     bad.txs[1].inputs[0].prevout.txid = Hash32([9; 32]);
-    let err = s.apply_utxo_blocks(&[blocks[169].clone(), bad].as_slice()[1..]).unwrap_err();
-    assert!(matches!(err, StoreError::UnknownPrevout { height: 170, input: 0, .. }), "{err}");
+    let err = s
+        .apply_utxo_blocks(&[blocks[169].clone(), bad].as_slice()[1..])
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::UnknownPrevout {
+                height: 170,
+                input: 0,
+                ..
+            }
+        ),
+        "{err}"
+    );
     assert!(err.to_string().contains("0909090909"), "{err}");
     // A block on another parent.
     let mut fork = blocks[170].clone();
     fork.block.parent = Hash32([1; 32]);
-    assert!(matches!(s.apply_utxo_blocks(&[fork]), Err(StoreError::NotConnected { .. })));
-    assert_eq!(s.digest().unwrap(), before, "failed batches must leave the store untouched");
-    assert!(matches!(s.unwind_to(Chain::BitcoinMainnet, 5000), Err(StoreError::BadUnwind { .. })));
+    assert!(matches!(
+        s.apply_utxo_blocks(&[fork]),
+        Err(StoreError::NotConnected { .. })
+    ));
+    assert_eq!(
+        s.digest().unwrap(),
+        before,
+        "failed batches must leave the store untouched"
+    );
+    assert!(matches!(
+        s.unwind_to(Chain::BitcoinMainnet, 5000),
+        Err(StoreError::BadUnwind { .. })
+    ));
 }
 
 #[test]
@@ -124,11 +185,21 @@ fn data_dir_of_another_schema_is_refused() {
         w.commit().unwrap();
     }
     let err = Store::open(dir.path(), &StoreOptions::default()).unwrap_err();
-    assert!(matches!(err, StoreError::IncompatibleVersion { .. }), "{err}");
+    assert!(
+        matches!(err, StoreError::IncompatibleVersion { .. }),
+        "{err}"
+    );
     assert!(err.to_string().contains("999"), "{err}");
 
     let junk = tempfile::tempdir().unwrap();
-    std::fs::write(junk.path().join(tracehound_store::STORE_FILE), b"not a database at all, just text").unwrap();
+    std::fs::write(
+        junk.path().join(tracehound_store::STORE_FILE),
+        b"not a database at all, just text",
+    )
+    .unwrap();
     let err = Store::open(junk.path(), &StoreOptions::default()).unwrap_err();
-    assert!(err.to_string().contains(tracehound_store::STORE_FILE), "{err}");
+    assert!(
+        err.to_string().contains(tracehound_store::STORE_FILE),
+        "{err}"
+    );
 }
