@@ -119,6 +119,9 @@ pub struct SynthSummary {
     pub files: u32,
     /// Stale sibling blocks written besides the best chain.
     pub stale_blocks: u32,
+    /// Unspent outputs at the tip, `OP_RETURN` outputs not counted: the UTXO set a reader of
+    /// these files ends up holding (the unspendable genesis output counted, as most do).
+    pub unspent: u64,
     /// Display-order hash of the best chain's tip.
     pub tip: Hash32,
 }
@@ -577,6 +580,7 @@ fn generate(
         bytes: 0,
         files: 0,
         stale_blocks,
+        unspent: g.utxos() as u64 + u64::from(cfg.blocks > 0),
         tip: block_hash(&prev),
     })
 }
@@ -1335,7 +1339,10 @@ impl<'a> Gen<'a> {
         self.fees = 0;
         self.weight = 4 * 1000;
         self.segwit = false;
-        self.fee_base = (self.fee_base * (0.85 + 0.3 * self.rng.f64())).clamp(1.5, 40.0);
+        // Fee pressure wanders (mempool waves) and returns toward ~10 sat/vB.
+        let log_base = self.fee_base.ln();
+        let log_base = log_base + 0.05 * (10f64.ln() - log_base) + 0.6 * (self.rng.f64() - 0.5);
+        self.fee_base = log_base.exp().clamp(1.0, 45.0);
 
         // Matured coinbases: pools pay out most of them at once.
         while self

@@ -45,6 +45,7 @@ pub(crate) fn ingest(global: &Global, args: &BenchIngestArgs) -> anyhow::Result<
         dir.path(),
         &StoreOptions {
             cache_bytes: global.cache_mb << 20,
+            ..StoreOptions::default()
         },
     )?;
     let reader = BlkReader::open(&args.blocks_dir, args.network.chain())?;

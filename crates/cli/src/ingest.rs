@@ -47,6 +47,7 @@ pub(crate) fn open_store(global: &Global) -> anyhow::Result<Store> {
         &dir,
         &StoreOptions {
             cache_bytes: global.cache_mb << 20,
+            ..StoreOptions::default()
         },
     )
     .with_context(|| format!("opening the store in {}", dir.display()))

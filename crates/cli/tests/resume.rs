@@ -21,6 +21,7 @@ fn digest(data_dir: &Path) -> String {
         data_dir,
         &StoreOptions {
             cache_bytes: 64 << 20,
+            ..StoreOptions::default()
         },
     )
     .unwrap()
@@ -33,6 +34,7 @@ fn tip(data_dir: &Path) -> Option<u32> {
         data_dir,
         &StoreOptions {
             cache_bytes: 16 << 20,
+            ..StoreOptions::default()
         },
     )
     .unwrap()

@@ -41,12 +41,15 @@ pub enum ScriptKind {
     /// Bare `m`-of-`n` multisig.
     Multisig = 8,
     /// `OP_RETURN` data carrier: provably unspendable, payload kept.
+    #[serde(rename = "nulldata")]
     NullData = 9,
     /// Anything else; named by the script's SHA-256.
+    #[serde(rename = "nonstandard")]
     NonStandard = 10,
     /// Litecoin MWEB peg-in: value leaves the transparent chain into the extension block.
     MwebPegin = 11,
     /// Litecoin MWEB integration output (the HogAddr), which holds all value inside MWEB.
+    #[serde(rename = "mweb_hogaddr")]
     MwebHogAddr = 12,
     /// An account (EVM) address.
     Account = 13,
@@ -351,9 +354,13 @@ mod tests {
     }
 
     #[test]
-    fn kinds_round_trip_codes() {
+    fn kinds_round_trip_codes_and_json_uses_the_same_names() {
         for k in ScriptKind::ALL {
             assert_eq!(ScriptKind::from_code(k.code()), Some(k));
+            assert_eq!(
+                serde_json::to_value(k).unwrap(),
+                serde_json::json!(k.name())
+            );
         }
     }
 }

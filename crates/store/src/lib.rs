@@ -167,12 +167,15 @@ from_redb!(
 pub struct StoreOptions {
     /// Bytes of page cache redb may hold in RAM.
     pub cache_bytes: usize,
+    /// Address → id entries kept in RAM across batches (interning is the hottest lookup).
+    pub address_cache_entries: usize,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
             cache_bytes: 1 << 30,
+            address_cache_entries: 2 << 20,
         }
     }
 }
@@ -181,6 +184,9 @@ impl Default for StoreOptions {
 pub struct Store {
     db: Database,
     path: PathBuf,
+    /// Interned ids of recently seen addresses, per chain. Only committed ids live here:
+    /// a failed batch or an unwind clears it.
+    addr_cache: std::sync::Mutex<write::AddrCache>,
 }
 
 impl std::fmt::Debug for Store {
@@ -207,7 +213,13 @@ impl Store {
                 path: path.clone(),
                 source,
             })?;
-        let store = Store { db, path };
+        let addr_cache =
+            std::sync::Mutex::new(write::AddrCache::new(options.address_cache_entries));
+        let store = Store {
+            db,
+            path,
+            addr_cache,
+        };
         store.init_schema()?;
         Ok(store)
     }

@@ -1,7 +1,7 @@
 //! Writing: connecting UTXO blocks (resolving every input against the stored unspent outputs)
 //! and unwinding them again on a reorg. Each call is one transaction: all of it lands, or none.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use redb::{ReadableTable, Table, WriteTransaction};
 use tracehound_core::{Chain, OutPoint, UtxoBlock};
@@ -73,33 +73,6 @@ impl<'t> Tables<'t> {
             .transpose()
     }
 
-    fn add_flow(
-        &mut self,
-        c: u32,
-        addr: u64,
-        height: u32,
-        idx: u32,
-        received: u128,
-        sent: u128,
-    ) -> Result<(), StoreError> {
-        self.addr_txs.insert(
-            (c, addr, height, idx),
-            tables::encode_flow(received, sent).as_slice(),
-        )?;
-        let mut stats = self
-            .addr_stats
-            .get((c, addr))?
-            .map(|v| AddrStats::decode(v.value()))
-            .transpose()?
-            .unwrap_or_default();
-        stats.received += received;
-        stats.sent += sent;
-        stats.tx_count += 1;
-        self.addr_stats
-            .insert((c, addr), stats.encode().as_slice())?;
-        Ok(())
-    }
-
     fn remove_flow(&mut self, c: u32, addr: u64, height: u32, idx: u32) -> Result<(), StoreError> {
         let flow = self
             .addr_txs
@@ -153,12 +126,30 @@ impl Store {
         let mut stats = BatchStats::default();
         {
             let mut t = Tables::open(&wtx)?;
-            let mut interned: HashMap<(u32, String), u64> = HashMap::new();
-            for block in blocks {
-                apply_block(&mut t, &mut interned, block, &mut stats)?;
+            let mut cache = self
+                .addr_cache
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut batch = Batch::default();
+            let applied = blocks
+                .iter()
+                .try_for_each(|block| {
+                    apply_block(&mut t, &mut cache, &mut batch, block, &mut stats)
+                })
+                .and_then(|()| batch.flush(&mut t));
+            if applied.is_err() {
+                // Ids handed out in this batch die with it.
+                cache.clear();
+            }
+            applied?;
+            for ((c, text), id) in batch.new_addrs {
+                cache.insert(c, &text, id);
             }
         }
-        wtx.commit()?;
+        if let Err(e) = wtx.commit() {
+            self.clear_addr_cache();
+            return Err(e.into());
+        }
         Ok(stats)
     }
 
@@ -166,6 +157,7 @@ impl Store {
     /// spent and releasing the address ids first seen in them. The store is left as if those
     /// blocks had never been connected.
     pub fn unwind_to(&self, chain: Chain, height: u32) -> Result<u64, StoreError> {
+        self.clear_addr_cache();
         let c = chain.code();
         let wtx = self.db.begin_write()?;
         let mut removed = 0;
@@ -189,6 +181,7 @@ impl Store {
     /// Removes every block of `chain`, leaving it empty (a reorg deeper than genesis cannot
     /// happen; this is for starting a chain over).
     pub fn unwind_all(&self, chain: Chain) -> Result<u64, StoreError> {
+        self.clear_addr_cache();
         let c = chain.code();
         let wtx = self.db.begin_write()?;
         let mut removed = 0;
@@ -205,39 +198,174 @@ impl Store {
     }
 }
 
+impl Store {
+    fn clear_addr_cache(&self) {
+        self.addr_cache
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clear();
+    }
+}
+
+/// Address text → id per chain, bounded; a cache in front of the `addr_ids` table.
+pub(crate) struct AddrCache {
+    by_chain: HashMap<u32, HashMap<Box<str>, u64>>,
+    len: usize,
+    capacity: usize,
+}
+
+impl AddrCache {
+    pub(crate) fn new(capacity: usize) -> Self {
+        AddrCache {
+            by_chain: HashMap::new(),
+            len: 0,
+            capacity,
+        }
+    }
+
+    fn get(&self, c: u32, text: &str) -> Option<u64> {
+        self.by_chain.get(&c).and_then(|m| m.get(text)).copied()
+    }
+
+    fn insert(&mut self, c: u32, text: &str, id: u64) {
+        if self.len >= self.capacity {
+            // Dropping everything is crude but cheap; the table stays the truth.
+            self.clear();
+        }
+        if self.capacity > 0
+            && self
+                .by_chain
+                .entry(c)
+                .or_default()
+                .insert(text.into(), id)
+                .is_none()
+        {
+            self.len += 1;
+        }
+    }
+
+    fn clear(&mut self) {
+        self.by_chain.clear();
+        self.len = 0;
+    }
+}
+
+/// (chain, address id, height, tx index).
+type FlowKey = (u32, u64, u32, u32);
+/// (chain, txid).
+type TxidKey = (u32, [u8; 32]);
+
+/// Writes of one batch, buffered so they reach the B-trees sorted by key (much cheaper
+/// than random inserts), and so outputs created and spent inside the batch never reach the
+/// UTXO table at all.
+#[derive(Default)]
+struct Batch {
+    /// Outputs created in this batch and not yet spent.
+    new_utxos: HashMap<tables::OutKey, tables::UtxoValue>,
+    /// Stored outputs spent in this batch (to delete).
+    spent_stored: HashSet<tables::OutKey>,
+    spends: Vec<(tables::OutKey, tables::SpendValue)>,
+    flows: Vec<(FlowKey, (u128, u128))>,
+    stats: HashMap<(u32, u64), AddrStats>,
+    txids: Vec<(TxidKey, (u32, u32))>,
+    /// Addresses first seen in this batch: (chain, text) → id. Never evicted before commit.
+    new_addrs: HashMap<(u32, Box<str>), u64>,
+    /// The chain records as this batch leaves them.
+    chains: HashMap<u32, ChainRecord>,
+    /// The last block connected in this batch, per chain: (height, hash).
+    tips: HashMap<u32, (u32, tracehound_core::Hash32)>,
+}
+
+impl Batch {
+    fn flush(&mut self, t: &mut Tables<'_>) -> Result<(), StoreError> {
+        let mut spent: Vec<_> = self.spent_stored.drain().collect();
+        spent.sort_unstable();
+        for k in spent {
+            t.utxos.remove(k)?;
+        }
+        let mut utxos: Vec<_> = self.new_utxos.drain().collect();
+        utxos.sort_unstable_by_key(|(k, _)| *k);
+        for (k, v) in utxos {
+            t.utxos.insert(k, v)?;
+        }
+        self.spends.sort_unstable_by_key(|(k, _)| *k);
+        for (k, v) in self.spends.drain(..) {
+            t.spends.insert(k, v)?;
+        }
+        self.flows.sort_unstable_by_key(|(k, _)| *k);
+        for (k, (r, s)) in self.flows.drain(..) {
+            t.addr_txs.insert(k, tables::encode_flow(r, s).as_slice())?;
+        }
+        let mut stats: Vec<_> = self.stats.drain().collect();
+        stats.sort_unstable_by_key(|(k, _)| *k);
+        for (k, delta) in stats {
+            let old = t
+                .addr_stats
+                .get(k)?
+                .map(|v| AddrStats::decode(v.value()))
+                .transpose()?
+                .unwrap_or_default();
+            let new = AddrStats {
+                received: old.received + delta.received,
+                sent: old.sent + delta.sent,
+                tx_count: old.tx_count + delta.tx_count,
+            };
+            t.addr_stats.insert(k, new.encode().as_slice())?;
+        }
+        self.txids.sort_unstable();
+        for (k, v) in self.txids.drain(..) {
+            t.txids.insert(k, v)?;
+        }
+        let mut addrs: Vec<_> = self
+            .new_addrs
+            .iter()
+            .map(|((c, text), id)| ((*c, text.clone()), *id))
+            .collect();
+        addrs.sort_unstable();
+        for ((c, text), id) in &addrs {
+            t.addr_ids.insert((*c, &**text), *id)?;
+        }
+        addrs.sort_unstable_by_key(|((c, _), id)| (*c, *id));
+        for ((c, text), id) in &addrs {
+            t.addr_texts.insert((*c, *id), &**text)?;
+        }
+        let mut chains: Vec<_> = self.chains.drain().collect();
+        chains.sort_unstable_by_key(|(c, _)| *c);
+        for (c, rec) in chains {
+            t.chains.insert(c, rec.encode().as_slice())?;
+        }
+        Ok(())
+    }
+}
+
 fn intern(
-    t: &mut Tables<'_>,
-    cache: &mut HashMap<(u32, String), u64>,
+    t: &Tables<'_>,
+    cache: &AddrCache,
+    batch: &mut Batch,
     rec: &mut ChainRecord,
     c: u32,
     text: &str,
 ) -> Result<u64, StoreError> {
-    let key = (c, text.to_string());
-    if let Some(&id) = cache.get(&key) {
+    if let Some(id) = cache.get(c, text) {
         return Ok(id);
     }
-    let existing = t.addr_ids.get((c, text))?.map(|v| v.value());
-    let id = match existing {
-        Some(id) => id,
-        None => {
-            let id = rec.next_addr_id;
-            rec.next_addr_id += 1;
-            t.addr_ids.insert((c, text), id)?;
-            t.addr_texts.insert((c, id), text)?;
-            id
-        }
-    };
-    // Bound the cache: it only saves lookups, the table is the truth.
-    if cache.len() > 1 << 20 {
-        cache.clear();
+    let key = (c, Box::<str>::from(text));
+    if let Some(&id) = batch.new_addrs.get(&key) {
+        return Ok(id);
     }
-    cache.insert(key, id);
+    if let Some(id) = t.addr_ids.get((c, text))?.map(|v| v.value()) {
+        return Ok(id);
+    }
+    let id = rec.next_addr_id;
+    rec.next_addr_id += 1;
+    batch.new_addrs.insert(key, id);
     Ok(id)
 }
 
 fn apply_block(
     t: &mut Tables<'_>,
-    cache: &mut HashMap<(u32, String), u64>,
+    cache: &mut AddrCache,
+    batch: &mut Batch,
     block: &UtxoBlock,
     stats: &mut BatchStats,
 ) -> Result<(), StoreError> {
@@ -245,10 +373,13 @@ fn apply_block(
     let chain = b.chain;
     let c = chain.code();
     let height = b.height;
-    let tip = t.tip(c)?;
-    let connects = match &tip {
+    let tip = match batch.tips.get(&c) {
+        Some(&tip) => Some(tip),
+        None => t.tip(c)?.map(|(h, r)| (h, r.hash)),
+    };
+    let connects = match tip {
         None => height == 0,
-        Some((h, rec)) => height == h + 1 && b.parent == rec.hash,
+        Some((h, hash)) => height == h + 1 && b.parent == hash,
     };
     if !connects {
         return Err(StoreError::NotConnected {
@@ -256,10 +387,13 @@ fn apply_block(
             height,
             hash: b.hash,
             parent: b.parent,
-            tip: tip.map_or_else(|| "empty".into(), |(h, r)| format!("{h} {}", r.hash)),
+            tip: tip.map_or_else(|| "empty".into(), |(h, hash)| format!("{h} {hash}")),
         });
     }
-    let mut rec = t.chain_record(c)?;
+    let mut rec = match batch.chains.get(&c) {
+        Some(r) => *r,
+        None => t.chain_record(c)?,
+    };
     let first_addr_id = rec.next_addr_id;
     let (mut n_in, mut n_out) = (0u64, 0u64);
     for tx in &block.txs {
@@ -268,7 +402,17 @@ fn apply_block(
         let mut inputs = Vec::with_capacity(tx.inputs.len());
         for (i, input) in tx.inputs.iter().enumerate() {
             let key = (c, input.prevout.txid.0, input.prevout.vout);
-            let spent = t.utxos.remove(key)?.map(|v| v.value());
+            let spent = match batch.new_utxos.remove(&key) {
+                Some(v) => Some(v),
+                None if batch.spent_stored.contains(&key) => None,
+                None => {
+                    let v = t.utxos.get(key)?.map(|v| v.value());
+                    if v.is_some() {
+                        batch.spent_stored.insert(key);
+                    }
+                    v
+                }
+            };
             let Some((addr, value, prev_height, flags)) = spent else {
                 return Err(StoreError::UnknownPrevout {
                     chain,
@@ -281,8 +425,9 @@ fn apply_block(
                     },
                 });
             };
-            t.spends
-                .insert(key, (height, idx, u32::try_from(i).unwrap_or(u32::MAX)))?;
+            batch
+                .spends
+                .push((key, (height, idx, u32::try_from(i).unwrap_or(u32::MAX))));
             flows.add(addr, 0, u128::from(value));
             inputs.push(InputRecord {
                 prev_txid: input.prevout.txid.0,
@@ -305,11 +450,13 @@ fn apply_block(
                 })?;
             let addr = match &out.address {
                 Some(a) => {
-                    let id = intern(t, cache, &mut rec, c, a.as_str())?;
+                    let id = intern(t, cache, batch, &mut rec, c, a.as_str())?;
                     let flags = out.kind.code() | if tx.coinbase { COINBASE_FLAG } else { 0 };
                     let vout = u32::try_from(vout).unwrap_or(u32::MAX);
-                    t.utxos
-                        .insert((c, tx.txid.0, vout), (id, value, height, flags))?;
+                    // A BIP30 duplicate txid overwrites the older unspent output, as in Core.
+                    batch
+                        .new_utxos
+                        .insert((c, tx.txid.0, vout), (id, value, height, flags));
                     flows.add(id, u128::from(value), 0);
                     Some(id)
                 }
@@ -323,9 +470,13 @@ fn apply_block(
             });
         }
         for (addr, received, sent) in flows.0 {
-            t.add_flow(c, addr, height, idx, received, sent)?;
+            batch.flows.push(((c, addr, height, idx), (received, sent)));
+            let s = batch.stats.entry((c, addr)).or_default();
+            s.received += received;
+            s.sent += sent;
+            s.tx_count += 1;
         }
-        t.txids.insert((c, tx.txid.0), (height, idx))?;
+        batch.txids.push(((c, tx.txid.0), (height, idx)));
         n_in += inputs.len() as u64;
         n_out += outputs.len() as u64;
         let record = TxRecord {
@@ -354,7 +505,8 @@ fn apply_block(
     rec.txs += u64::from(tx_count);
     rec.inputs += n_in;
     rec.outputs += n_out;
-    t.chains.insert(c, rec.encode().as_slice())?;
+    batch.chains.insert(c, rec);
+    batch.tips.insert(c, (height, b.hash));
     stats.blocks += 1;
     stats.txs += u64::from(tx_count);
     stats.inputs += n_in;

@@ -35,6 +35,7 @@ fn open(dir: &Path) -> Store {
         dir,
         &StoreOptions {
             cache_bytes: 16 << 20,
+            ..StoreOptions::default()
         },
     )
     .unwrap()
