@@ -338,7 +338,7 @@ pub fn to_utxo_tx(chain: Chain, index: u32, dtx: &DecodedTx) -> UtxoTx {
             UtxoOutput {
                 value: Amount::from_units(u128::from(o.value.to_sat())),
                 kind: named.kind,
-                address: named.address,
+                payee: named.payee,
                 data: named.data,
             }
         })

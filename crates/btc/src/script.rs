@@ -10,24 +10,24 @@ use bitcoin::Script;
 use bitcoin::hashes::{Hash, hash160, sha256};
 use bitcoin::opcodes::all::{OP_CHECKMULTISIG, OP_PUSHNUM_1, OP_PUSHNUM_16, OP_RETURN};
 use bitcoin::script::Instruction;
-use tracehound_core::{Address, Chain, ScriptKind};
+use tracehound_core::{Chain, Payee, PayeeRepr, ScriptKind};
 
 /// What an output script pays.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct NamedScript {
     /// The template.
     pub kind: ScriptKind,
-    /// The (pseudo-)address paid; `None` for `OP_RETURN`.
-    pub address: Option<Address>,
+    /// What it pays; `None` for `OP_RETURN`.
+    pub payee: Option<Payee>,
     /// `OP_RETURN` payload: the pushed bytes, concatenated.
     pub data: Option<Vec<u8>>,
 }
 
 impl NamedScript {
-    fn paying(kind: ScriptKind, address: Address) -> Self {
+    fn paying(kind: ScriptKind, chain: Chain, repr: PayeeRepr) -> Self {
         NamedScript {
             kind,
-            address: Some(address),
+            payee: Some(Payee { chain, repr }),
             data: None,
         }
     }
@@ -39,12 +39,12 @@ pub fn classify(chain: Chain, script: &Script) -> NamedScript {
     if script.is_p2pkh()
         && let Some(hash) = b.get(3..23).and_then(|h| <[u8; 20]>::try_from(h).ok())
     {
-        return NamedScript::paying(ScriptKind::P2pkh, Address::p2pkh(chain, &hash));
+        return NamedScript::paying(ScriptKind::P2pkh, chain, PayeeRepr::KeyHash(hash));
     }
     if script.is_p2sh()
         && let Some(hash) = b.get(2..22).and_then(|h| <[u8; 20]>::try_from(h).ok())
     {
-        return NamedScript::paying(ScriptKind::P2sh, Address::p2sh(chain, &hash));
+        return NamedScript::paying(ScriptKind::P2sh, chain, PayeeRepr::ScriptHash(hash));
     }
     if let Some(version) = script.witness_version()
         && let Some(named) = witness(chain, version.to_num(), b.get(2..).unwrap_or_default())
@@ -53,30 +53,30 @@ pub fn classify(chain: Chain, script: &Script) -> NamedScript {
     }
     if let Some(key) = script.p2pk_public_key() {
         let hash = hash160::Hash::hash(&key.to_bytes()).to_byte_array();
-        return NamedScript::paying(ScriptKind::P2pk, Address::p2pkh(chain, &hash));
+        return NamedScript::paying(ScriptKind::P2pk, chain, PayeeRepr::KeyHash(hash));
     }
     if let Some(key) = p2pk_raw_key(b) {
         // A P2PK output whose key is not a valid curve point still pays "that key".
         let hash = hash160::Hash::hash(key).to_byte_array();
-        return NamedScript::paying(ScriptKind::P2pk, Address::p2pkh(chain, &hash));
+        return NamedScript::paying(ScriptKind::P2pk, chain, PayeeRepr::KeyHash(hash));
     }
     if b.first() == Some(&OP_RETURN.to_u8()) {
         return NamedScript {
             kind: ScriptKind::NullData,
-            address: None,
+            payee: None,
             data: Some(op_return_payload(script)),
         };
     }
     if let Some((m, n)) = bare_multisig(script) {
-        let hash = hash160::Hash::hash(b);
-        let address = Address::pseudo(chain, "multisig", &format!("{m}of{n}:{hash:x}"));
-        return NamedScript::paying(ScriptKind::Multisig, address);
+        let hash = hash160::Hash::hash(b).to_byte_array();
+        return NamedScript::paying(
+            ScriptKind::Multisig,
+            chain,
+            PayeeRepr::Multisig { m, n, hash },
+        );
     }
-    let hash = sha256::Hash::hash(b);
-    NamedScript::paying(
-        ScriptKind::NonStandard,
-        Address::pseudo(chain, "script", &format!("{hash:x}")),
-    )
+    let hash = sha256::Hash::hash(b).to_byte_array();
+    NamedScript::paying(ScriptKind::NonStandard, chain, PayeeRepr::Script(hash))
 }
 
 fn witness(chain: Chain, version: u8, program: &[u8]) -> Option<NamedScript> {
@@ -86,19 +86,28 @@ fn witness(chain: Chain, version: u8, program: &[u8]) -> Option<NamedScript> {
         (0, 32) => ScriptKind::P2wsh,
         (1, 32) => ScriptKind::P2tr,
         (9, 32) if mweb => {
-            let address =
-                Address::pseudo(chain, "mweb", &format!("pegin:{}", hex::encode(program)));
-            return Some(NamedScript::paying(ScriptKind::MwebPegin, address));
+            let kernel: [u8; 32] = program.try_into().ok()?;
+            return Some(NamedScript::paying(
+                ScriptKind::MwebPegin,
+                chain,
+                PayeeRepr::MwebPegin(kernel),
+            ));
         }
         (8, 32) if mweb => {
             return Some(NamedScript::paying(
                 ScriptKind::MwebHogAddr,
-                Address::pseudo(chain, "mweb", "hogaddr"),
+                chain,
+                PayeeRepr::MwebHogAddr,
             ));
         }
         _ => ScriptKind::WitnessUnknown,
     };
-    Address::segwit(chain, version, program).map(|a| NamedScript::paying(kind, a))
+    let payee = Payee::witness(chain, version, program)?;
+    Some(NamedScript {
+        kind,
+        payee: Some(payee),
+        data: None,
+    })
 }
 
 /// `<33 or 65 bytes> OP_CHECKSIG`, whatever the key bytes are.
@@ -163,47 +172,65 @@ mod tests {
         );
         assert_eq!(genesis.kind, ScriptKind::P2pk);
         assert_eq!(
-            genesis.address.unwrap().as_str(),
+            genesis.payee.unwrap().to_address().as_str(),
             "1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa"
         );
         let p2wpkh = named(c, "0014751e76e8199196d454941c45d1b3a323f1433bd6");
         assert_eq!(
-            p2wpkh.address.unwrap().as_str(),
+            p2wpkh.payee.unwrap().to_address().as_str(),
             "bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4"
         );
         let ret = named(c, "6a0b68656c6c6f20776f726c64");
         assert_eq!(
-            (ret.kind, ret.address, ret.data.as_deref()),
+            (ret.kind, ret.payee, ret.data.as_deref()),
             (ScriptKind::NullData, None, Some(&b"hello world"[..]))
         );
         let key = "02".to_string() + &"11".repeat(32);
         let ms = named(c, &format!("5121{key}21{key}52ae"));
         assert_eq!(ms.kind, ScriptKind::Multisig);
-        assert!(ms.address.unwrap().as_str().starts_with("multisig:1of2:"));
+        assert!(
+            ms.payee
+                .unwrap()
+                .to_address()
+                .as_str()
+                .starts_with("multisig:1of2:")
+        );
         let odd = named(c, "51");
         assert_eq!(odd.kind, ScriptKind::NonStandard);
-        assert!(odd.address.unwrap().as_str().starts_with("script:"));
+        assert!(
+            odd.payee
+                .unwrap()
+                .to_address()
+                .as_str()
+                .starts_with("script:")
+        );
         let tr = named(c, &format!("5120{}", "79".repeat(32)));
         assert_eq!(tr.kind, ScriptKind::P2tr);
-        assert!(tr.address.unwrap().as_str().starts_with("bc1p"));
+        assert!(tr.payee.unwrap().to_address().as_str().starts_with("bc1p"));
     }
 
     #[test]
     fn litecoin_prefixes_and_mweb() {
         let c = Chain::LitecoinMainnet;
         let pkh = named(c, "76a914751e76e8199196d454941c45d1b3a323f1433bd688ac");
-        assert!(pkh.address.unwrap().as_str().starts_with('L'));
+        assert!(pkh.payee.unwrap().to_address().as_str().starts_with('L'));
         let sh = named(c, "a914751e76e8199196d454941c45d1b3a323f1433bd687");
-        assert!(sh.address.unwrap().as_str().starts_with('M'));
+        assert!(sh.payee.unwrap().to_address().as_str().starts_with('M'));
         let wpkh = named(
             Chain::LitecoinRegtest,
             "0014751e76e8199196d454941c45d1b3a323f1433bd6",
         );
-        assert!(wpkh.address.unwrap().as_str().starts_with("rltc1q"));
+        assert!(
+            wpkh.payee
+                .unwrap()
+                .to_address()
+                .as_str()
+                .starts_with("rltc1q")
+        );
         let pegin = named(c, &format!("5920{}", "ab".repeat(32)));
         assert_eq!(pegin.kind, ScriptKind::MwebPegin);
         let hog = named(c, &format!("5820{}", "cd".repeat(32)));
-        assert_eq!(hog.address.unwrap().as_str(), "mweb:hogaddr");
+        assert_eq!(hog.payee.unwrap().to_address().as_str(), "mweb:hogaddr");
         // The same v9 program on Bitcoin is just an unknown witness version.
         assert_eq!(
             named(Chain::BitcoinMainnet, &format!("5920{}", "ab".repeat(32))).kind,

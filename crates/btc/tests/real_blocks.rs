@@ -312,7 +312,7 @@ fn raw_mainnet_blocks_decode_with_published_facts() {
     assert_eq!(k[&ScriptKind::NullData], 23);
     // Every output got a valid address of the chain, except OP_RETURN.
     for o in block.txs.iter().flat_map(|t| &t.outputs) {
-        match &o.address {
+        match &o.address() {
             Some(a) if !a.is_pseudo() => {
                 assert!(tracehound_core::Address::parse(Chain::BitcoinMainnet, a.as_str()).is_ok())
             }
@@ -460,7 +460,7 @@ fn bitcoin_etl_node_answers_match_expected_exports() {
                         ScriptKind::P2pk | ScriptKind::P2pkh | ScriptKind::P2sh
                     ) {
                         assert_eq!(
-                            o.address.as_ref().unwrap().as_str(),
+                            o.address().unwrap().as_str(),
                             e["addresses"][0].as_str().unwrap()
                         );
                     }
@@ -482,4 +482,46 @@ fn bitcoin_etl_node_answers_match_expected_exports() {
         }
     }
     assert_eq!(checked, 1 + 1 + 1 + 4);
+}
+
+/// The first 600 mainnet blocks with every input resolved in memory: no fees existed, so
+/// outputs minus inputs is exactly 600 block subsidies; a missing output is a clear error.
+#[test]
+fn resolver_on_nbitcoin_blocks() {
+    use tracehound_btc::resolve::{ResolveError, UtxoResolver, read_resolved};
+    let reader = BlkReader::open(&data("btc/blk"), Chain::BitcoinMainnet).unwrap();
+    let best = reader.scan(|_| {}).unwrap().best_chain(h(GENESIS), None);
+    let (mut ins, mut outs, mut n_in, mut n_out) = (0u128, 0u128, 0usize, 0usize);
+    let resolver = read_resolved(&reader, &best, 2, |b| {
+        for tx in &b.txs {
+            ins += tx.input_value().unwrap().units();
+            outs += tx.output_value().units();
+            n_in += tx.inputs.len();
+            n_out += tx.outputs.len();
+            if tx.txid == h("f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16") {
+                let r = tx.inputs[0].resolved.as_ref().unwrap();
+                assert_eq!(
+                    (r.value.units(), r.height, r.coinbase),
+                    (5_000_000_000, 9, true)
+                );
+            }
+        }
+    })
+    .unwrap();
+    assert_eq!(outs - ins, 600 * 5_000_000_000);
+    assert!(n_in > 0);
+    assert_eq!(resolver.len(), n_out - n_in, "every output is unspent or spent exactly once");
+    let mut block = reader.read_block(&best.blocks[170], 170).unwrap();
+    let err = UtxoResolver::default().resolve(&mut block).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            ResolveError::UnknownPrevout {
+                height: 170,
+                input: 0,
+                ..
+            }
+        ),
+        "{err}"
+    );
 }

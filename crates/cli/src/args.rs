@@ -179,6 +179,9 @@ pub(crate) struct DemoArgs {
 pub(crate) enum BenchCommand {
     /// Ingest a blk directory into a fresh temporary store and report throughput and peak RSS.
     Ingest(BenchIngestArgs),
+    /// Read a blk directory's best chain with every input resolved in memory (no store):
+    /// the job of a blk parser with input resolution.
+    Parse(BenchParseArgs),
     /// Generate a Core-format blk directory of realistic blocks for benchmarks.
     Gen(BenchGenArgs),
 }
@@ -194,6 +197,19 @@ pub(crate) struct BenchIngestArgs {
     /// Commit after about this many transactions.
     #[arg(long, default_value_t = 50_000)]
     pub(crate) batch_txs: usize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchParseArgs {
+    /// Which chain the files are of.
+    #[arg(long, value_enum)]
+    pub(crate) network: Network,
+    /// The blk directory.
+    #[arg(long)]
+    pub(crate) blocks_dir: PathBuf,
+    /// Decoding threads (default: available cores).
+    #[arg(long)]
+    pub(crate) threads: Option<usize>,
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,7 @@ use tracehound_btc::blk::BlkReader;
 use tracehound_btc::synth::{self, SynthConfig};
 use tracehound_store::{Store, StoreOptions};
 
-use crate::args::{BenchGenArgs, BenchIngestArgs, Global};
+use crate::args::{BenchGenArgs, BenchIngestArgs, BenchParseArgs, Global};
 use crate::{ingest, output};
 
 #[derive(Serialize)]
@@ -80,6 +80,54 @@ pub(crate) fn ingest(global: &Global, args: &BenchIngestArgs) -> anyhow::Result<
         out.inputs_per_s,
         out.peak_rss_bytes >> 20,
         out.store_bytes >> 20
+    );
+    Ok(())
+}
+
+pub(crate) fn parse(global: &Global, args: &BenchParseArgs) -> anyhow::Result<()> {
+    let chain = args.network.chain();
+    let started = std::time::Instant::now();
+    let reader = BlkReader::open(&args.blocks_dir, chain)?;
+    let genesis = chain
+        .utxo_params()
+        .map(|p| p.genesis)
+        .unwrap_or_default()
+        .parse()?;
+    let best = reader.scan(|_| {})?.best_chain(genesis, None);
+    let threads = args
+        .threads
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get()));
+    let (mut txs, mut inputs, mut outputs, mut in_value, mut out_value) =
+        (0u64, 0u64, 0u64, 0u128, 0u128);
+    let resolver = tracehound_btc::resolve::read_resolved(&reader, &best, threads, |b| {
+        for tx in &b.txs {
+            txs += 1;
+            inputs += tx.inputs.len() as u64;
+            outputs += tx.outputs.len() as u64;
+            in_value += tx.input_value().map_or(0, |v| v.units());
+            out_value += tx.output_value().units();
+        }
+    })?;
+    let seconds = started.elapsed().as_secs_f64();
+    let blocks = best.blocks.len() as u64;
+    let secs = seconds.max(1e-9);
+    let out = serde_json::json!({
+        "tool": concat!("tracehound ", env!("CARGO_PKG_VERSION"), " parse+resolve"),
+        "threads": threads,
+        "blocks": blocks, "txs": txs, "inputs": inputs, "outputs": outputs, "seconds": seconds,
+        "blocks_per_s": blocks as f64 / secs, "txs_per_s": txs as f64 / secs, "inputs_per_s": inputs as f64 / secs,
+        "peak_rss_bytes": peak_rss(), "unspent": resolver.len(),
+        "input_value": in_value.to_string(), "output_value": out_value.to_string(),
+    });
+    if global.json {
+        return output::json(&out);
+    }
+    println!(
+        "{blocks} blocks, {txs} txs, {inputs} inputs resolved in {seconds:.1}s on {threads} threads: {:.0} txs/s, {:.0} inputs/s; peak RSS {} MiB; {} unspent",
+        txs as f64 / secs,
+        inputs as f64 / secs,
+        peak_rss() >> 20,
+        resolver.len()
     );
     Ok(())
 }

@@ -47,6 +47,7 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         }
         args::Command::Demo(a) => demo::run(&global, &a),
         args::Command::Bench(args::BenchCommand::Ingest(a)) => bench::ingest(&global, &a),
+        args::Command::Bench(args::BenchCommand::Parse(a)) => bench::parse(&global, &a),
         args::Command::Bench(args::BenchCommand::Gen(a)) => bench::generate(&global, &a),
     }
 }

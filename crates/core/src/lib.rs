@@ -21,12 +21,14 @@ mod address;
 mod amount;
 mod chain;
 mod hash;
+mod payee;
 mod tx;
 
 pub use address::{Address, AddressError, ScriptKind};
 pub use amount::{Amount, AmountError};
 pub use chain::{Asset, AssetId, Chain, ChainFamily, ChainParseError, UtxoParams};
 pub use hash::{Hash32, HashParseError};
+pub use payee::{Payee, PayeeRepr};
 pub use tx::{
     Block, OutPoint, ResolvedPrevout, Transfer, TransferKind, TxRef, UtxoBlock, UtxoInput,
     UtxoOutput, UtxoTx,

@@ -1,6 +1,6 @@
 //! Blocks, UTXO transactions and account transfers: the two shapes value moves in.
 
-use crate::{Address, Amount, AssetId, Chain, Hash32, ScriptKind};
+use crate::{Address, Amount, AssetId, Chain, Hash32, Payee, ScriptKind};
 
 /// A block's place in its chain.
 #[derive(Clone, Copy, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
@@ -42,10 +42,10 @@ pub struct OutPoint {
 }
 
 /// What an input spends, once looked up: who held it, how much, from which block.
-#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct ResolvedPrevout {
-    /// The address the spent output paid (`None` only for unspendable outputs, never spent).
-    pub address: Option<Address>,
+    /// What the spent output paid (`None` only for unspendable outputs, never spent).
+    pub payee: Option<Payee>,
     /// Its script kind.
     pub kind: ScriptKind,
     /// Its value.
@@ -57,7 +57,7 @@ pub struct ResolvedPrevout {
 }
 
 /// A transaction input. Coinbase inputs are not listed (see [`UtxoTx::coinbase`]).
-#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct UtxoInput {
     /// The output spent.
     pub prevout: OutPoint,
@@ -68,21 +68,35 @@ pub struct UtxoInput {
 }
 
 /// A transaction output.
-#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct UtxoOutput {
     /// Value in base units.
     pub value: Amount,
     /// The script template.
     pub kind: ScriptKind,
-    /// The address paid; `None` for `OP_RETURN` outputs.
-    pub address: Option<Address>,
+    /// What it pays; `None` for `OP_RETURN` outputs. Text via [`UtxoOutput::address`].
+    pub payee: Option<Payee>,
     /// The `OP_RETURN` payload (pushed bytes, concatenated), for memos such as THORChain's.
     pub data: Option<Vec<u8>>,
 }
 
+impl UtxoOutput {
+    /// The address paid, as text (computed: keep it off hot paths).
+    pub fn address(&self) -> Option<Address> {
+        self.payee.map(|p| p.to_address())
+    }
+}
+
+impl ResolvedPrevout {
+    /// The address that held the spent output, as text.
+    pub fn address(&self) -> Option<Address> {
+        self.payee.map(|p| p.to_address())
+    }
+}
+
 /// A UTXO-chain transaction in the shape tracehound needs: ids, inputs with their prevouts,
 /// outputs with addresses.
-#[derive(Clone, PartialEq, Eq, Debug, serde::Serialize, serde::Deserialize)]
+#[derive(Clone, PartialEq, Eq, Debug)]
 pub struct UtxoTx {
     /// Display-order tx id.
     pub txid: Hash32,

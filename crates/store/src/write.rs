@@ -1,10 +1,14 @@
 //! Writing: connecting UTXO blocks (resolving every input against the stored unspent outputs)
 //! and unwinding them again on a reorg. Each call is one transaction: all of it lands, or none.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap as StdHashMap, HashSet as StdHashSet};
+
+/// Hot-path maps use foldhash: much faster than SipHash on fixed-size keys, seeded per process.
+type HashMap<K, V> = StdHashMap<K, V, foldhash::fast::RandomState>;
+type HashSet<K> = StdHashSet<K, foldhash::fast::RandomState>;
 
 use redb::{ReadableTable, Table, WriteTransaction};
-use tracehound_core::{Chain, OutPoint, UtxoBlock};
+use tracehound_core::{Chain, OutPoint, Payee, UtxoBlock};
 
 use crate::tables::{
     self, AddrStats, BlockRecord, COINBASE_FLAG, ChainRecord, InputRecord, OutputRecord, TxRecord,
@@ -142,8 +146,8 @@ impl Store {
                 cache.clear();
             }
             applied?;
-            for ((c, text), id) in batch.new_addrs {
-                cache.insert(c, &text, id);
+            for (payee, (id, _)) in batch.new_addrs {
+                cache.insert(payee, id);
             }
         }
         if let Err(e) = wtx.commit() {
@@ -207,46 +211,37 @@ impl Store {
     }
 }
 
-/// Address text → id per chain, bounded; a cache in front of the `addr_ids` table.
+/// Payee → address id, bounded; a cache in front of the `addr_ids` table that spares the
+/// text encoding of addresses already known.
 pub(crate) struct AddrCache {
-    by_chain: HashMap<u32, HashMap<Box<str>, u64>>,
-    len: usize,
+    ids: HashMap<Payee, u64>,
     capacity: usize,
 }
 
 impl AddrCache {
     pub(crate) fn new(capacity: usize) -> Self {
         AddrCache {
-            by_chain: HashMap::new(),
-            len: 0,
+            ids: HashMap::default(),
             capacity,
         }
     }
 
-    fn get(&self, c: u32, text: &str) -> Option<u64> {
-        self.by_chain.get(&c).and_then(|m| m.get(text)).copied()
+    fn get(&self, payee: &Payee) -> Option<u64> {
+        self.ids.get(payee).copied()
     }
 
-    fn insert(&mut self, c: u32, text: &str, id: u64) {
-        if self.len >= self.capacity {
+    fn insert(&mut self, payee: Payee, id: u64) {
+        if self.ids.len() >= self.capacity {
             // Dropping everything is crude but cheap; the table stays the truth.
             self.clear();
         }
-        if self.capacity > 0
-            && self
-                .by_chain
-                .entry(c)
-                .or_default()
-                .insert(text.into(), id)
-                .is_none()
-        {
-            self.len += 1;
+        if self.capacity > 0 {
+            self.ids.insert(payee, id);
         }
     }
 
     fn clear(&mut self) {
-        self.by_chain.clear();
-        self.len = 0;
+        self.ids.clear();
     }
 }
 
@@ -268,8 +263,8 @@ struct Batch {
     flows: Vec<(FlowKey, (u128, u128))>,
     stats: HashMap<(u32, u64), AddrStats>,
     txids: Vec<(TxidKey, (u32, u32))>,
-    /// Addresses first seen in this batch: (chain, text) → id. Never evicted before commit.
-    new_addrs: HashMap<(u32, Box<str>), u64>,
+    /// Addresses first seen in this batch: payee → (id, text). Never evicted before commit.
+    new_addrs: HashMap<Payee, (u64, String)>,
     /// The chain records as this batch leaves them.
     chains: HashMap<u32, ChainRecord>,
     /// The last block connected in this batch, per chain: (height, hash).
@@ -316,18 +311,18 @@ impl Batch {
         for (k, v) in self.txids.drain(..) {
             t.txids.insert(k, v)?;
         }
-        let mut addrs: Vec<_> = self
+        let mut addrs: Vec<(u32, &str, u64)> = self
             .new_addrs
             .iter()
-            .map(|((c, text), id)| ((*c, text.clone()), *id))
+            .map(|(p, (id, text))| (p.chain.code(), text.as_str(), *id))
             .collect();
         addrs.sort_unstable();
-        for ((c, text), id) in &addrs {
-            t.addr_ids.insert((*c, &**text), *id)?;
+        for (c, text, id) in &addrs {
+            t.addr_ids.insert((*c, *text), *id)?;
         }
-        addrs.sort_unstable_by_key(|((c, _), id)| (*c, *id));
-        for ((c, text), id) in &addrs {
-            t.addr_texts.insert((*c, *id), &**text)?;
+        addrs.sort_unstable_by_key(|(c, _, id)| (*c, *id));
+        for (c, text, id) in &addrs {
+            t.addr_texts.insert((*c, *id), *text)?;
         }
         let mut chains: Vec<_> = self.chains.drain().collect();
         chains.sort_unstable_by_key(|(c, _)| *c);
@@ -343,22 +338,27 @@ fn intern(
     cache: &AddrCache,
     batch: &mut Batch,
     rec: &mut ChainRecord,
-    c: u32,
-    text: &str,
+    payee: &Payee,
 ) -> Result<u64, StoreError> {
-    if let Some(id) = cache.get(c, text) {
+    if let Some(id) = cache.get(payee) {
         return Ok(id);
     }
-    let key = (c, Box::<str>::from(text));
-    if let Some(&id) = batch.new_addrs.get(&key) {
-        return Ok(id);
+    if let Some((id, _)) = batch.new_addrs.get(payee) {
+        return Ok(*id);
     }
-    if let Some(id) = t.addr_ids.get((c, text))?.map(|v| v.value()) {
+    let text = payee.to_address();
+    if let Some(id) = t
+        .addr_ids
+        .get((payee.chain.code(), text.as_str()))?
+        .map(|v| v.value())
+    {
         return Ok(id);
     }
     let id = rec.next_addr_id;
     rec.next_addr_id += 1;
-    batch.new_addrs.insert(key, id);
+    batch
+        .new_addrs
+        .insert(*payee, (id, text.as_str().to_string()));
     Ok(id)
 }
 
@@ -448,9 +448,9 @@ fn apply_block(
                     vout,
                     value: out.value.units(),
                 })?;
-            let addr = match &out.address {
-                Some(a) => {
-                    let id = intern(t, cache, batch, &mut rec, c, a.as_str())?;
+            let addr = match &out.payee {
+                Some(payee) => {
+                    let id = intern(t, cache, batch, &mut rec, payee)?;
                     let flags = out.kind.code() | if tx.coinbase { COINBASE_FLAG } else { 0 };
                     let vout = u32::try_from(vout).unwrap_or(u32::MAX);
                     // A BIP30 duplicate txid overwrites the older unspent output, as in Core.

@@ -204,3 +204,57 @@ fn data_dir_of_another_schema_is_refused() {
         "{err}"
     );
 }
+
+/// The in-memory resolver (the fast read path) and the store resolve every input alike, on
+/// generated blocks with realistic spending and on real ones.
+#[test]
+fn in_memory_resolver_agrees_with_the_store() {
+    use tracehound_btc::resolve::read_resolved;
+    use tracehound_btc::synth::{SynthConfig, write_blk_dir};
+    let work = tempfile::tempdir().unwrap();
+    let cfg = SynthConfig {
+        chain: Chain::BitcoinRegtest,
+        blocks: 150,
+        txs_per_block: 30,
+        seed: 3,
+        ..SynthConfig::default()
+    };
+    write_blk_dir(work.path(), &cfg).unwrap();
+    let reader = BlkReader::open(work.path(), Chain::BitcoinRegtest).unwrap();
+    let genesis = Chain::BitcoinRegtest
+        .utxo_params()
+        .unwrap()
+        .genesis
+        .parse()
+        .unwrap();
+    let best = reader.scan(|_| {}).unwrap().best_chain(genesis, None);
+    let store_dir = tempfile::tempdir().unwrap();
+    let store = open(store_dir.path());
+    let blocks: Vec<_> = best
+        .blocks
+        .iter()
+        .enumerate()
+        .map(|(h, l)| reader.read_block(l, h as u32).unwrap())
+        .collect();
+    store.apply_utxo_blocks(&blocks).unwrap();
+    let mut checked = 0;
+    let resolver = read_resolved(&reader, &best, 2, |b| {
+        for tx in &b.txs {
+            let stored = store
+                .tx_at(Chain::BitcoinRegtest, b.block.height, tx.index)
+                .unwrap();
+            assert_eq!(stored.txid, tx.txid);
+            for (mine, theirs) in tx.inputs.iter().zip(&stored.inputs) {
+                let r = mine.resolved.as_ref().unwrap();
+                assert_eq!(r.value, theirs.value);
+                assert_eq!(r.height, theirs.prev_height);
+                assert_eq!(r.address().unwrap().as_str(), theirs.address);
+                checked += 1;
+            }
+            assert_eq!(tx.fee(), Some(stored.fee).filter(|_| !tx.coinbase));
+        }
+    })
+    .unwrap();
+    assert!(checked > 1000, "{checked}");
+    assert_eq!(resolver.len() as u64, store.status().unwrap()[0].utxos);
+}
