@@ -510,7 +510,11 @@ fn resolver_on_nbitcoin_blocks() {
     .unwrap();
     assert_eq!(outs - ins, 600 * 5_000_000_000);
     assert!(n_in > 0);
-    assert_eq!(resolver.len(), n_out - n_in, "every output is unspent or spent exactly once");
+    assert_eq!(
+        resolver.len(),
+        n_out - n_in,
+        "every output is unspent or spent exactly once"
+    );
     let mut block = reader.read_block(&best.blocks[170], 170).unwrap();
     let err = UtxoResolver::default().resolve(&mut block).unwrap_err();
     assert!(

@@ -124,8 +124,9 @@ pub(crate) struct IngestBtcArgs {
     /// Stop after this height.
     #[arg(long)]
     pub(crate) to_height: Option<u32>,
-    /// Commit after about this many transactions (a crash loses at most one batch).
-    #[arg(long, default_value_t = 20_000)]
+    /// Commit after about this many transactions (a crash loses at most one batch; larger
+    /// batches write less: the store is copy-on-write).
+    #[arg(long, default_value_t = 250_000)]
     pub(crate) batch_txs: usize,
 }
 
@@ -195,7 +196,7 @@ pub(crate) struct BenchIngestArgs {
     #[arg(long)]
     pub(crate) blocks_dir: PathBuf,
     /// Commit after about this many transactions.
-    #[arg(long, default_value_t = 50_000)]
+    #[arg(long, default_value_t = 250_000)]
     pub(crate) batch_txs: usize,
 }
 

@@ -180,7 +180,7 @@ fn consume(
         };
         batch_tx_count += block.txs.len();
         batch.push(block);
-        if batch_tx_count >= batch_txs || batch.len() >= 2000 {
+        if batch_tx_count >= batch_txs || batch.len() >= 50_000 {
             flush(&mut batch, &mut total)?;
             batch_tx_count = 0;
         }
