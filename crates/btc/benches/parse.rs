@@ -2,19 +2,16 @@
 //! conversion into the model (script → address for every output).
 
 use std::hint::black_box;
-use std::path::Path;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use tracehound_btc::decode;
 use tracehound_core::Chain;
 
 fn block_bytes() -> Vec<u8> {
-    let root = std::env::var_os("TRACEHOUND_SHARED_DATA")
-        .map(std::path::PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    let path = root.join("btc/raw/mainnet_block_000000000000000000000c835b2adcaedc20fdf6ee440009c249452c726dafae.raw");
-    std::fs::read(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (set TRACEHOUND_SHARED_DATA)", path.display()))
+    let path = tracehound_btc::fixtures::shared_data(
+        "btc/raw/mainnet_block_000000000000000000000c835b2adcaedc20fdf6ee440009c249452c726dafae.raw",
+    );
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn bench(c: &mut Criterion) {

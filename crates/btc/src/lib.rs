@@ -12,6 +12,7 @@
 
 pub mod blk;
 pub mod decode;
+pub mod fixtures;
 pub mod resolve;
 pub mod rpc;
 pub mod script;

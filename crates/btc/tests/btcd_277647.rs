@@ -14,7 +14,7 @@
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -32,16 +32,7 @@ use tracehound_core::{
 };
 
 fn data(rel: &str) -> PathBuf {
-    let root = std::env::var_os("TRACEHOUND_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    let p = root.join(rel);
-    assert!(
-        p.exists(),
-        "fixture {} is missing: set TRACEHOUND_SHARED_DATA to the shared data folder",
-        p.display()
-    );
-    p
+    tracehound_btc::fixtures::shared_data(rel)
 }
 
 fn h(s: &str) -> Hash32 {

@@ -3,23 +3,14 @@
 //! 702861, bitcoin-etl's node answers), checked against the values their upstreams publish.
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use tracehound_btc::blk::{BlkError, BlkReader, ScanNote};
 use tracehound_btc::decode::{self, DecodeError};
 use tracehound_core::{Chain, Hash32, ScriptKind};
 
 fn data(rel: &str) -> PathBuf {
-    let root = std::env::var_os("TRACEHOUND_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    let p = root.join(rel);
-    assert!(
-        p.exists(),
-        "fixture {} is missing: set TRACEHOUND_SHARED_DATA to the shared data folder",
-        p.display()
-    );
-    p
+    tracehound_btc::fixtures::shared_data(rel)
 }
 
 fn h(s: &str) -> Hash32 {

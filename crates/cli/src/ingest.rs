@@ -222,6 +222,12 @@ fn reconcile(
         }
         h -= 1;
     }
+    if Some(h) == source_top && h < tip.height {
+        // The source agrees with the store as far as it goes; it is only behind (a node still
+        // syncing, an older copy of the files). That is no reason to drop stored blocks.
+        tracing::warn!(%chain, source_top = h, tip = tip.height, "the source is behind the store; nothing to ingest");
+        return Ok((tip.height + 1, 0));
+    }
     let unwound = if h < tip.height {
         tracing::warn!(%chain, fork = h, tip = tip.height, "source's best chain differs from the store: unwinding");
         store.unwind_to(chain, h)?

@@ -249,6 +249,39 @@ fn bad_input_gives_clear_errors_and_keeps_the_store() {
 
     assert_eq!(digest(&data), before, "failed commands changed the store");
 
+    // A source that is merely behind the store (same chain, fewer blocks) unwinds nothing.
+    let shorter = work.path().join("shorter");
+    std::fs::create_dir_all(&shorter).unwrap();
+    synth::write_blk_dir(
+        &shorter,
+        &SynthConfig {
+            blocks: 80,
+            ..cfg.clone()
+        },
+    )
+    .unwrap();
+    let out = run_ok(&mut tracehound(
+        &data,
+        &[
+            "ingest",
+            "btc",
+            "--network",
+            "bitcoin-regtest",
+            "--blocks-dir",
+            shorter.to_str().unwrap(),
+        ],
+    ));
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("up to date"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(
+        digest(&data),
+        before,
+        "a shorter source must not unwind the store"
+    );
+
     // Queries on the good store work, in text and JSON.
     let status = run_ok(&mut tracehound(&data, &["--json", "status"]));
     let v: serde_json::Value = serde_json::from_slice(&status.stdout).unwrap();

@@ -8,10 +8,7 @@ use tracehound_core::{Address, Chain, Hash32, UtxoBlock};
 use tracehound_store::{Store, StoreError, StoreOptions};
 
 fn data(rel: &str) -> PathBuf {
-    let root = std::env::var_os("TRACEHOUND_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    root.join(rel)
+    tracehound_btc::fixtures::shared_data(rel)
 }
 
 fn mainnet_blocks() -> Vec<UtxoBlock> {
