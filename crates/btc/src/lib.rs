@@ -13,6 +13,7 @@
 pub mod blk;
 pub mod decode;
 pub mod fixtures;
+pub mod from_rpc;
 pub mod resolve;
 pub mod rpc;
 pub mod script;

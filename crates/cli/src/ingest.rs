@@ -14,9 +14,8 @@ use anyhow::{Context, bail};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use tracehound_btc::blk::{BlkReader, ScanNote};
-use tracehound_btc::decode;
-use tracehound_btc::rpc::{RpcAuth, RpcBlock, RpcClient, RpcOptions};
-use tracehound_core::{Block, Chain, Hash32, UtxoBlock};
+use tracehound_btc::rpc::{RpcAuth, RpcClient, RpcOptions};
+use tracehound_core::{Chain, Hash32, UtxoBlock};
 use tracehound_store::{BatchStats, Store, StoreOptions};
 
 use crate::args::{Global, IngestBtcArgs};
@@ -363,72 +362,6 @@ fn rpc_chain_name(chain: Chain) -> &'static str {
     }
 }
 
-/// Turns a verbose `getblock` answer into the model, decoding every tx from its hex and
-/// checking the node's own fields (txid, output values) against the decoded bytes.
-pub(crate) fn rpc_block_to_utxo(
-    chain: Chain,
-    b: &RpcBlock,
-    url: &str,
-) -> anyhow::Result<UtxoBlock> {
-    let mut txs = Vec::with_capacity(b.tx.len());
-    for (i, jtx) in b.tx.iter().enumerate() {
-        let at = || {
-            format!(
-                "getblock {} (height {}) from {url}: tx {i} ({})",
-                b.hash, b.height, jtx.txid
-            )
-        };
-        let bytes = hex::decode(&jtx.hex).with_context(|| format!("{}: `hex` is not hex", at()))?;
-        let decoded = decode::decode_transaction(&bytes, chain).with_context(at)?;
-        if decoded.txid != jtx.txid {
-            bail!(
-                "{}: the tx bytes hash to {}, not the txid the node gave",
-                at(),
-                decoded.txid
-            );
-        }
-        let tx = decode::to_utxo_tx(chain, u32::try_from(i)?, &decoded);
-        if tx.outputs.len() != jtx.vout.len() {
-            bail!(
-                "{}: {} outputs in the bytes, {} in `vout`",
-                at(),
-                tx.outputs.len(),
-                jtx.vout.len()
-            );
-        }
-        for (o, jo) in tx.outputs.iter().zip(&jtx.vout) {
-            if o.value != jo.value {
-                bail!(
-                    "{}: output {} is worth {} in the bytes but {} in `vout`",
-                    at(),
-                    jo.n,
-                    o.value,
-                    jo.value
-                );
-            }
-        }
-        txs.push(tx);
-    }
-    let parent = match (b.height, b.previous_block_hash) {
-        (0, _) => Hash32::ZERO,
-        (_, Some(p)) => p,
-        (h, None) => bail!(
-            "getblock {} (height {h}) from {url}: no `previousblockhash`",
-            b.hash
-        ),
-    };
-    Ok(UtxoBlock {
-        block: Block {
-            chain,
-            height: b.height,
-            hash: b.hash,
-            parent,
-            time: b.time,
-        },
-        txs,
-    })
-}
-
 /// Ingests from a node's JSON-RPC up to its tip (or `to_height`).
 pub(crate) fn ingest_rpc(
     store: &Store,
@@ -497,7 +430,7 @@ pub(crate) fn ingest_rpc(
                                     b.height
                                 );
                             }
-                            rpc_block_to_utxo(chain, &b, &url)
+                            Ok(tracehound_btc::from_rpc::to_utxo_block(chain, &b, &url)?)
                         });
                     let failed = item.is_err();
                     if tx.send(item).is_err() || failed {
