@@ -42,7 +42,7 @@ pub enum FromRpcError {
         /// The txid the node gave.
         txid: Hash32,
         /// What the decoder said.
-        source: DecodeError,
+        source: Box<DecodeError>,
     },
     /// A field of the answer disagrees with the raw bytes it came with.
     #[error("getblock {block} (height {height}) from {url}: tx {index} ({txid}): {what}")]
@@ -98,7 +98,7 @@ pub fn to_utxo_block(chain: Chain, b: &RpcBlock, url: &str) -> Result<UtxoBlock,
                 url: url.to_string(),
                 index,
                 txid: jtx.txid,
-                source,
+                source: Box::new(source),
             })?;
         if decoded.txid != jtx.txid {
             return Err(inconsistent(format!(
