@@ -145,7 +145,7 @@ fn answers_that_disagree_with_their_bytes_are_refused() {
     ));
 
     let mut cut = good.clone();
-    let half = cut.tx[1].hex.len() / 2 & !1;
+    let half = (cut.tx[1].hex.len() / 2) & !1;
     cut.tx[1].hex.truncate(half);
     assert!(matches!(
         from_rpc::to_utxo_block(Chain::BitcoinMainnet, &cut, url),
