@@ -14,11 +14,13 @@
 //! record (a wrong magic, a record cut short in an older file, a body that does not decode) is an
 //! error naming the file and byte offset.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs::File;
 use std::io::{BufReader, Read, Seek, SeekFrom};
 use std::os::unix::fs::FileExt;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc;
 
 use bitcoin::Work;
 use bitcoin::block::Header;
@@ -386,6 +388,59 @@ impl BlkReader {
             });
         }
         Ok(decode::to_utxo_block(self.chain, height, &decoded))
+    }
+
+    /// Reads and decodes `locations` (the first at `first_height`, then one height each) with
+    /// `threads` workers, handing each block to `each` strictly in height order. The first
+    /// failure, of a read or of `each`, stops the run after every block before it was handed
+    /// over.
+    pub fn read_in_order<E: From<BlkError>>(
+        &self,
+        locations: &[BlockLocation],
+        first_height: u32,
+        threads: usize,
+        mut each: impl FnMut(UtxoBlock) -> Result<(), E>,
+    ) -> Result<(), E> {
+        let next = AtomicUsize::new(0);
+        let total = locations.len();
+        let (tx, rx) = mpsc::sync_channel::<(usize, Result<UtxoBlock, BlkError>)>(64);
+        std::thread::scope(|scope| {
+            for _ in 0..threads.max(1) {
+                let tx = tx.clone();
+                let next = &next;
+                scope.spawn(move || {
+                    loop {
+                        let i = next.fetch_add(1, Ordering::Relaxed);
+                        let Some(loc) = locations.get(i) else { return };
+                        let height =
+                            first_height.saturating_add(u32::try_from(i).unwrap_or(u32::MAX));
+                        if tx.send((i, self.read_block(loc, height))).is_err() {
+                            return;
+                        }
+                    }
+                });
+            }
+            drop(tx);
+            // Workers finish out of order; hand blocks over strictly in height order.
+            let mut pending: BTreeMap<usize, Result<UtxoBlock, BlkError>> = BTreeMap::new();
+            let mut want = 0;
+            let result = (|| {
+                for (i, item) in rx.iter() {
+                    pending.insert(i, item);
+                    while let Some(item) = pending.remove(&want) {
+                        each(item?)?;
+                        want += 1;
+                    }
+                }
+                Ok(())
+            })();
+            if result.is_err() {
+                // Stop the workers; they exit at their next send or fetch.
+                next.store(total, Ordering::Relaxed);
+            }
+            drop(rx);
+            result
+        })
     }
 
     /// The raw (de-obfuscated) bytes of the block at `loc`.

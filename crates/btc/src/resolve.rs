@@ -7,9 +7,7 @@
 //! spent. Blocks are read and decoded by `threads` workers in parallel, and resolved in height
 //! order on the calling thread.
 
-use std::collections::{BTreeMap, HashMap};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::mpsc;
+use std::collections::HashMap;
 
 use tracehound_core::{Amount, Hash32, OutPoint, Payee, ResolvedPrevout, ScriptKind, UtxoBlock};
 
@@ -118,49 +116,15 @@ pub fn read_resolved(
     mut each: impl FnMut(&UtxoBlock),
 ) -> Result<UtxoResolver, ResolveError> {
     let mut resolver = UtxoResolver::default();
-    let next = AtomicUsize::new(0);
-    let total = best.blocks.len();
-    let (tx, rx) = mpsc::sync_channel::<(usize, Result<UtxoBlock, BlkError>)>(256);
-    std::thread::scope(|scope| -> Result<(), ResolveError> {
-        for _ in 0..threads.max(1) {
-            let tx = tx.clone();
-            let next = &next;
-            scope.spawn(move || {
-                loop {
-                    let i = next.fetch_add(1, Ordering::Relaxed);
-                    let Some(loc) = best.blocks.get(i) else {
-                        return;
-                    };
-                    let height = best.start_height + u32::try_from(i).unwrap_or(u32::MAX);
-                    if tx.send((i, reader.read_block(loc, height))).is_err() {
-                        return;
-                    }
-                }
-            });
-        }
-        drop(tx);
-        // Workers finish out of order; resolve strictly in height order.
-        let mut pending: BTreeMap<usize, UtxoBlock> = BTreeMap::new();
-        let mut want = 0;
-        for (i, block) in rx.iter() {
-            let block = match block {
-                Ok(b) => b,
-                Err(e) => {
-                    next.store(total, Ordering::Relaxed);
-                    return Err(e.into());
-                }
-            };
-            pending.insert(i, block);
-            while let Some(mut b) = pending.remove(&want) {
-                if let Err(e) = resolver.resolve(&mut b) {
-                    next.store(total, Ordering::Relaxed);
-                    return Err(e);
-                }
-                each(&b);
-                want += 1;
-            }
-        }
-        Ok(())
-    })?;
+    reader.read_in_order(
+        &best.blocks,
+        best.start_height,
+        threads,
+        |mut block| -> Result<(), ResolveError> {
+            resolver.resolve(&mut block)?;
+            each(&block);
+            Ok(())
+        },
+    )?;
     Ok(resolver)
 }

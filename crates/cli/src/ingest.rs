@@ -326,15 +326,13 @@ pub(crate) fn ingest_blk(
     let (tx, rx) = mpsc::sync_channel(256);
     let reader = reader.clone();
     let producer = std::thread::spawn(move || {
-        for (i, loc) in locations.iter().enumerate() {
-            let height = next + i as u32;
-            let item = reader
-                .read_block(loc, height)
-                .with_context(|| format!("reading {chain} block at height {height}"));
-            let failed = item.is_err();
-            if tx.send(item).is_err() || failed {
-                return;
-            }
+        // Two decoding workers: the store writer on this thread is the third party.
+        let sent = reader.read_in_order(&locations, next, 2, |block| -> anyhow::Result<()> {
+            tx.send(Ok(block))
+                .map_err(|_| anyhow::anyhow!("the writer stopped"))
+        });
+        if let Err(e) = sent {
+            let _ = tx.send(Err(e.context(format!("reading {chain} blocks"))));
         }
     });
     let stats = consume(store, rx, batch_txs, &bar);
