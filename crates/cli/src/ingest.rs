@@ -156,10 +156,7 @@ fn consume(
             return Ok(());
         }
         let s = store.apply_utxo_blocks(batch)?;
-        total.blocks += s.blocks;
-        total.txs += s.txs;
-        total.inputs += s.inputs;
-        total.outputs += s.outputs;
+        *total += s;
         bar.inc(s.blocks);
         bar.set_message(format!(
             "height {}",

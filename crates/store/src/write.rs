@@ -28,6 +28,15 @@ pub struct BatchStats {
     pub outputs: u64,
 }
 
+impl std::ops::AddAssign for BatchStats {
+    fn add_assign(&mut self, other: BatchStats) {
+        self.blocks += other.blocks;
+        self.txs += other.txs;
+        self.inputs += other.inputs;
+        self.outputs += other.outputs;
+    }
+}
+
 struct Tables<'t> {
     chains: Table<'t, u32, &'static [u8]>,
     blocks: Table<'t, (u32, u32), &'static [u8]>,
