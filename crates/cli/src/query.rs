@@ -214,9 +214,18 @@ pub(crate) fn address(global: &Global, args: &AddressArgs) -> anyhow::Result<()>
 
 pub(crate) fn export_parquet(global: &Global, dir: &Path) -> anyhow::Result<()> {
     let store = open_store(global)?;
+    let bar = if global.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new_spinner()
+    };
+    bar.enable_steady_tick(std::time::Duration::from_millis(200));
     let summary = store
-        .export_parquet(dir)
+        .export_parquet_with_progress(dir, &|table, rows| {
+            bar.set_message(format!("{table}: {rows} rows"))
+        })
         .with_context(|| format!("exporting to {}", dir.display()))?;
+    bar.finish_and_clear();
     if global.json {
         return output::json(&summary);
     }

@@ -49,7 +49,9 @@ fn err(path: &Path, e: impl std::fmt::Display) -> StoreError {
 }
 
 /// Streams record batches into one Parquet file, renamed into place on `finish`.
-struct Sink {
+struct Sink<'p> {
+    name: &'static str,
+    progress: Progress<'p>,
     writer: ArrowWriter<std::fs::File>,
     tmp: PathBuf,
     path: PathBuf,
@@ -57,8 +59,16 @@ struct Sink {
     rows: u64,
 }
 
-impl Sink {
-    fn new(dir: &Path, name: &str, fields: Vec<Field>) -> Result<Sink, StoreError> {
+/// Called with (table, rows written so far) after every record batch.
+type Progress<'p> = &'p dyn Fn(&str, u64);
+
+impl<'p> Sink<'p> {
+    fn new(
+        dir: &Path,
+        name: &'static str,
+        fields: Vec<Field>,
+        progress: Progress<'p>,
+    ) -> Result<Sink<'p>, StoreError> {
         let path = dir.join(format!("{name}.parquet"));
         let tmp = dir.join(format!(".{name}.parquet.tmp"));
         let file = std::fs::File::create(&tmp).map_err(|e| err(&tmp, e))?;
@@ -69,6 +79,8 @@ impl Sink {
         let writer =
             ArrowWriter::try_new(file, schema.clone(), Some(props)).map_err(|e| err(&tmp, e))?;
         Ok(Sink {
+            name,
+            progress,
             writer,
             tmp,
             path,
@@ -80,6 +92,7 @@ impl Sink {
         let batch =
             RecordBatch::try_new(self.schema.clone(), columns).map_err(|e| err(&self.path, e))?;
         self.rows += batch.num_rows() as u64;
+        (self.progress)(self.name, self.rows);
         self.writer.write(&batch).map_err(|e| err(&self.path, e))
     }
     fn finish(self) -> Result<u64, StoreError> {
@@ -116,29 +129,45 @@ fn chains(rtx: &ReadTransaction) -> Result<Vec<Chain>, StoreError> {
 impl Store {
     /// Writes every table to `<dir>/<table>.parquet`.
     pub fn export_parquet(&self, dir: &Path) -> Result<ExportSummary, StoreError> {
+        self.export_parquet_with_progress(dir, &|_, _| {})
+    }
+
+    /// [`Store::export_parquet`], calling `progress(table, rows so far)` as it goes.
+    pub fn export_parquet_with_progress(
+        &self,
+        dir: &Path,
+        progress: &dyn Fn(&str, u64),
+    ) -> Result<ExportSummary, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
         let rtx = self.db.begin_read()?;
         let chains = chains(&rtx)?;
         let mut summary = ExportSummary::default();
-        summary
-            .tables
-            .push(("blocks".into(), export_blocks(&rtx, &chains, dir)?));
-        let (txs, inputs, outputs) = export_txs(&rtx, &chains, dir)?;
+        summary.tables.push((
+            "blocks".into(),
+            export_blocks(&rtx, &chains, dir, progress)?,
+        ));
+        let (txs, inputs, outputs) = export_txs(&rtx, &chains, dir, progress)?;
         summary.tables.push(("txs".into(), txs));
         summary.tables.push(("inputs".into(), inputs));
         summary.tables.push(("outputs".into(), outputs));
-        summary
-            .tables
-            .push(("addresses".into(), export_addresses(&rtx, &chains, dir)?));
+        summary.tables.push((
+            "addresses".into(),
+            export_addresses(&rtx, &chains, dir, progress)?,
+        ));
         summary.tables.push((
             "address_txs".into(),
-            export_address_txs(&rtx, &chains, dir)?,
+            export_address_txs(&rtx, &chains, dir, progress)?,
         ));
         Ok(summary)
     }
 }
 
-fn export_blocks(rtx: &ReadTransaction, chains: &[Chain], dir: &Path) -> Result<u64, StoreError> {
+fn export_blocks(
+    rtx: &ReadTransaction,
+    chains: &[Chain],
+    dir: &Path,
+    progress: Progress<'_>,
+) -> Result<u64, StoreError> {
     let mut sink = Sink::new(
         dir,
         "blocks",
@@ -150,6 +179,7 @@ fn export_blocks(rtx: &ReadTransaction, chains: &[Chain], dir: &Path) -> Result<
             f("time", DataType::UInt64, false),
             f("tx_count", DataType::UInt32, false),
         ],
+        progress,
     )?;
     let blocks = rtx.open_table(tables::BLOCKS)?;
     for &chain in chains {
@@ -244,6 +274,7 @@ fn export_txs(
     rtx: &ReadTransaction,
     chains: &[Chain],
     dir: &Path,
+    progress: Progress<'_>,
 ) -> Result<(u64, u64, u64), StoreError> {
     let u32f = DataType::UInt32;
     let u64f = DataType::UInt64;
@@ -266,6 +297,7 @@ fn export_txs(
             f("output_value", u64f.clone(), false),
             f("fee", u64f.clone(), false),
         ],
+        progress,
     )?;
     let mut in_sink = Sink::new(
         dir,
@@ -284,6 +316,7 @@ fn export_txs(
             f("prev_height", u32f.clone(), false),
             f("prev_coinbase", DataType::Boolean, false),
         ],
+        progress,
     )?;
     let mut out_sink = Sink::new(
         dir,
@@ -303,6 +336,7 @@ fn export_txs(
             f("spent_tx_index", u32f.clone(), true),
             f("spent_input_index", u32f, true),
         ],
+        progress,
     )?;
     let txs = rtx.open_table(tables::TXS)?;
     let spends = rtx.open_table(tables::SPENDS)?;
@@ -399,9 +433,9 @@ fn flush_txs(
     t: &mut TxCols,
     i: &mut InCols,
     o: &mut OutCols,
-    ts: &mut Sink,
-    is: &mut Sink,
-    os: &mut Sink,
+    ts: &mut Sink<'_>,
+    is: &mut Sink<'_>,
+    os: &mut Sink<'_>,
 ) -> Result<(), StoreError> {
     if t.rows > 0 {
         ts.write(vec![
@@ -463,6 +497,7 @@ fn export_addresses(
     rtx: &ReadTransaction,
     chains: &[Chain],
     dir: &Path,
+    progress: Progress<'_>,
 ) -> Result<u64, StoreError> {
     let mut sink = Sink::new(
         dir,
@@ -476,6 +511,7 @@ fn export_addresses(
             f("balance", amount(), false),
             f("tx_count", DataType::UInt64, false),
         ],
+        progress,
     )?;
     let texts = rtx.open_table(tables::ADDR_TEXTS)?;
     let stats = rtx.open_table(tables::ADDR_STATS)?;
@@ -533,6 +569,7 @@ fn export_address_txs(
     rtx: &ReadTransaction,
     chains: &[Chain],
     dir: &Path,
+    progress: Progress<'_>,
 ) -> Result<u64, StoreError> {
     let mut sink = Sink::new(
         dir,
@@ -545,6 +582,7 @@ fn export_address_txs(
             f("received", amount(), false),
             f("sent", amount(), false),
         ],
+        progress,
     )?;
     let adj = rtx.open_table(tables::ADDR_TXS)?;
     for &chain in chains {

@@ -255,3 +255,96 @@ fn in_memory_resolver_agrees_with_the_store() {
     assert!(checked > 1000, "{checked}");
     assert_eq!(resolver.len() as u64, store.status().unwrap()[0].utxos);
 }
+
+/// Every table exports to Parquet with the documented columns, and the rows add up to what
+/// the store holds (the schema is what batch jobs read: drift must fail here).
+#[test]
+fn parquet_export_matches_the_store() {
+    use arrow::array::{Array, UInt64Array};
+    use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+    let blocks = mainnet_blocks();
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(dir.path());
+    store.apply_utxo_blocks(&blocks).unwrap();
+    let out = tempfile::tempdir().unwrap();
+    let seen = std::cell::RefCell::new(Vec::new());
+    let summary = store
+        .export_parquet_with_progress(out.path(), &|t, n| {
+            seen.borrow_mut().push((t.to_string(), n))
+        })
+        .unwrap();
+    let status = &store.status().unwrap()[0];
+    let rows: std::collections::HashMap<_, _> = summary.tables.iter().cloned().collect();
+    assert_eq!(rows["blocks"], 600);
+    assert_eq!(rows["txs"], status.txs);
+    assert_eq!(rows["inputs"], status.inputs);
+    assert_eq!(rows["outputs"], status.outputs);
+    assert_eq!(rows["addresses"], status.addresses);
+    assert!(!seen.borrow().is_empty(), "progress was reported");
+
+    let read = |table: &str| {
+        let f = std::fs::File::open(out.path().join(format!("{table}.parquet"))).unwrap();
+        let b = ParquetRecordBatchReaderBuilder::try_new(f).unwrap();
+        let names: Vec<String> = b
+            .schema()
+            .fields()
+            .iter()
+            .map(|f| f.name().clone())
+            .collect();
+        (
+            names,
+            b.build().unwrap().map(|r| r.unwrap()).collect::<Vec<_>>(),
+        )
+    };
+    let (cols, batches) = read("outputs");
+    assert_eq!(
+        cols,
+        [
+            "chain",
+            "height",
+            "tx_index",
+            "vout",
+            "txid",
+            "address_id",
+            "address",
+            "kind",
+            "value",
+            "data",
+            "spent_height",
+            "spent_tx_index",
+            "spent_input_index"
+        ]
+    );
+    let sum = |batches: &[arrow::record_batch::RecordBatch]| -> u64 {
+        batches
+            .iter()
+            .map(|b| {
+                let v = b
+                    .column_by_name("value")
+                    .unwrap()
+                    .as_any()
+                    .downcast_ref::<UInt64Array>()
+                    .unwrap();
+                (0..v.len()).map(|i| v.value(i)).sum::<u64>()
+            })
+            .sum()
+    };
+    let (_, inputs) = read("inputs");
+    assert_eq!(
+        sum(&batches) - sum(&inputs),
+        600 * 5_000_000_000,
+        "no fees then: outputs − inputs = the subsidies"
+    );
+    let (cols, _) = read("address_txs");
+    assert_eq!(
+        cols,
+        [
+            "chain",
+            "address_id",
+            "height",
+            "tx_index",
+            "received",
+            "sent"
+        ]
+    );
+}
