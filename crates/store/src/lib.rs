@@ -31,6 +31,9 @@
 mod codec;
 mod export;
 mod read;
+// The bulk layout's building block; wired into ingest by the plan in docs/bulk-ingest-plan.md.
+#[allow(dead_code)]
+mod segment;
 mod tables;
 mod write;
 
@@ -134,6 +137,14 @@ pub enum StoreError {
         chain: Chain,
         /// The height asked for.
         height: u32,
+    },
+    /// An append-only segment file is damaged or could not be written.
+    #[error("segment file {path}: {reason}")]
+    Segment {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
     },
     /// Writing an export failed.
     #[error("export to {path}: {reason}")]

@@ -1,0 +1,269 @@
+//! Append-only files whose committed length lives in redb: the building block of the bulk
+//! layout planned in `docs/bulk-ingest-plan.md`.
+//!
+//! Bulk data (tx records, adjacency, indexes) is appended to plain files with large buffered
+//! writes, far cheaper than B-tree inserts. Crash safety comes from one rule: a file's bytes
+//! count only up to the length recorded in the `segments` table, and that length is written in
+//! the same redb transaction as the batch's block headers, after the file was synced. So:
+//! - a crash before the redb commit leaves extra bytes past the committed length, which
+//!   [`AppendFile::open`] cuts off: the batch never happened;
+//! - a crash after it leaves both in agreement;
+//! - a file shorter than its committed length is damage, and is reported as such.
+//!
+//! Unwinding a reorg truncates to the length a block recorded when it was connected.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::os::unix::fs::FileExt;
+use std::path::{Path, PathBuf};
+
+use redb::{ReadableTable, TableDefinition, WriteTransaction};
+
+use crate::StoreError;
+
+/// (chain, file name) → committed length in bytes.
+pub(crate) const SEGMENTS: TableDefinition<'_, (u32, &str), u64> = TableDefinition::new("segments");
+
+/// Bytes buffered before a write reaches the file.
+const BUFFER_BYTES: usize = 8 << 20;
+
+fn io(path: &Path, what: &str, e: std::io::Error) -> StoreError {
+    StoreError::Segment {
+        path: path.to_path_buf(),
+        reason: format!("{what}: {e}"),
+    }
+}
+
+/// An append-only file with a committed length.
+#[derive(Debug)]
+pub(crate) struct AppendFile {
+    path: PathBuf,
+    file: File,
+    /// Bytes on disk (written, maybe not yet committed).
+    on_disk: u64,
+    /// Bytes appended but not yet written.
+    buffer: Vec<u8>,
+}
+
+impl AppendFile {
+    /// Opens `path` (creating it if missing) and cuts it back to `committed` bytes.
+    pub(crate) fn open(path: &Path, committed: u64) -> Result<AppendFile, StoreError> {
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(|e| io(path, "open", e))?;
+        let actual = file.metadata().map_err(|e| io(path, "stat", e))?.len();
+        if actual < committed {
+            return Err(StoreError::Segment {
+                path: path.to_path_buf(),
+                reason: format!(
+                    "holds {actual} bytes but {committed} were committed: the file was damaged or replaced"
+                ),
+            });
+        }
+        if actual > committed {
+            // The tail of a batch whose commit never happened.
+            file.set_len(committed)
+                .map_err(|e| io(path, "truncate", e))?;
+            file.sync_data().map_err(|e| io(path, "sync", e))?;
+        }
+        Ok(AppendFile {
+            path: path.to_path_buf(),
+            file,
+            on_disk: committed,
+            buffer: Vec::new(),
+        })
+    }
+
+    /// Logical length: everything appended so far.
+    pub(crate) fn len(&self) -> u64 {
+        self.on_disk + self.buffer.len() as u64
+    }
+
+    /// Appends `bytes`, returning the offset they start at.
+    pub(crate) fn append(&mut self, bytes: &[u8]) -> Result<u64, StoreError> {
+        let at = self.len();
+        self.buffer.extend_from_slice(bytes);
+        if self.buffer.len() >= BUFFER_BYTES {
+            self.write_buffer()?;
+        }
+        Ok(at)
+    }
+
+    fn write_buffer(&mut self) -> Result<(), StoreError> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        self.file
+            .write_all_at(&self.buffer, self.on_disk)
+            .map_err(|e| io(&self.path, "write", e))?;
+        self.on_disk += self.buffer.len() as u64;
+        self.buffer.clear();
+        Ok(())
+    }
+
+    /// Writes what is buffered and syncs it; returns the length to commit.
+    pub(crate) fn sync(&mut self) -> Result<u64, StoreError> {
+        self.write_buffer()?;
+        self.file
+            .sync_data()
+            .map_err(|e| io(&self.path, "sync", e))?;
+        Ok(self.on_disk)
+    }
+
+    /// Reads `buf.len()` bytes at `offset`, buffered bytes included.
+    pub(crate) fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), StoreError> {
+        let end = offset
+            .checked_add(buf.len() as u64)
+            .filter(|&e| e <= self.len())
+            .ok_or_else(|| StoreError::Segment {
+                path: self.path.clone(),
+                reason: format!(
+                    "read of {} bytes at {offset} is past the end ({})",
+                    buf.len(),
+                    self.len()
+                ),
+            })?;
+        let from_disk = usize::try_from(self.on_disk.saturating_sub(offset).min(buf.len() as u64))
+            .unwrap_or(buf.len());
+        let (disk_part, buffered_part) = buf.split_at_mut(from_disk);
+        if !disk_part.is_empty() {
+            self.file
+                .read_exact_at(disk_part, offset)
+                .map_err(|e| io(&self.path, "read", e))?;
+        }
+        if !buffered_part.is_empty() {
+            let start =
+                usize::try_from(offset.max(self.on_disk) - self.on_disk).unwrap_or(usize::MAX);
+            let src = self
+                .buffer
+                .get(start..start + buffered_part.len())
+                .ok_or_else(|| StoreError::Segment {
+                    path: self.path.clone(),
+                    reason: format!("read up to {end} is past the buffered data"),
+                })?;
+            buffered_part.copy_from_slice(src);
+        }
+        Ok(())
+    }
+
+    /// Cuts the file back to `len` bytes (unwinding), dropping anything buffered beyond it.
+    pub(crate) fn truncate(&mut self, len: u64) -> Result<(), StoreError> {
+        if len >= self.on_disk {
+            let keep = usize::try_from(len - self.on_disk)
+                .unwrap_or(usize::MAX)
+                .min(self.buffer.len());
+            self.buffer.truncate(keep);
+            return Ok(());
+        }
+        self.buffer.clear();
+        self.file
+            .set_len(len)
+            .map_err(|e| io(&self.path, "truncate", e))?;
+        self.file.flush().map_err(|e| io(&self.path, "flush", e))?;
+        self.on_disk = len;
+        Ok(())
+    }
+}
+
+/// The committed length of `name` for chain `c` (0 if never committed).
+pub(crate) fn committed_len(
+    tables: &impl ReadableTable<(u32, &'static str), u64>,
+    c: u32,
+    name: &str,
+) -> Result<u64, StoreError> {
+    Ok(tables.get((c, name))?.map_or(0, |v| v.value()))
+}
+
+/// Records `len` as the committed length of `name` in `wtx`; call after [`AppendFile::sync`].
+pub(crate) fn commit_len(
+    wtx: &WriteTransaction,
+    c: u32,
+    name: &str,
+    len: u64,
+) -> Result<(), StoreError> {
+    wtx.open_table(SEGMENTS)?.insert((c, name), len)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use redb::{Database, ReadableDatabase};
+
+    fn committed(db: &Database, name: &str) -> u64 {
+        let r = db.begin_read().unwrap();
+        match r.open_table(SEGMENTS) {
+            Ok(t) => committed_len(&t, 1, name).unwrap(),
+            Err(_) => 0,
+        }
+    }
+
+    #[test]
+    fn uncommitted_tail_is_cut_and_committed_bytes_survive() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Database::create(dir.path().join("db.redb")).unwrap();
+        let path = dir.path().join("txs.log");
+
+        let mut f = AppendFile::open(&path, committed(&db, "txs.log")).unwrap();
+        assert_eq!(f.append(b"hello ").unwrap(), 0);
+        assert_eq!(f.append(b"world").unwrap(), 6);
+        let mut buf = [0u8; 5];
+        f.read_at(6, &mut buf).unwrap();
+        assert_eq!(&buf, b"world", "buffered bytes read back before any write");
+        let len = f.sync().unwrap();
+        let w = db.begin_write().unwrap();
+        commit_len(&w, 1, "txs.log", len).unwrap();
+        w.commit().unwrap();
+
+        // A batch that was written and synced, but whose redb commit never happened.
+        f.append(b" and more").unwrap();
+        f.sync().unwrap();
+        drop(f);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 20);
+
+        let f = AppendFile::open(&path, committed(&db, "txs.log")).unwrap();
+        assert_eq!(f.len(), 11);
+        assert_eq!(std::fs::read(&path).unwrap(), b"hello world");
+        let mut buf = [0u8; 11];
+        f.read_at(0, &mut buf).unwrap();
+        assert_eq!(&buf, b"hello world");
+        assert!(
+            f.read_at(5, &mut [0u8; 10]).is_err(),
+            "reads past the end are errors"
+        );
+    }
+
+    #[test]
+    fn reads_span_disk_and_buffer_and_truncate_unwinds() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("adj.log");
+        let mut f = AppendFile::open(&path, 0).unwrap();
+        f.append(&[1; 100]).unwrap();
+        f.sync().unwrap();
+        f.append(&[2; 100]).unwrap();
+        let mut buf = [0u8; 20];
+        f.read_at(90, &mut buf).unwrap();
+        assert_eq!(&buf[..10], &[1; 10]);
+        assert_eq!(&buf[10..], &[2; 10]);
+        f.truncate(150).unwrap();
+        assert_eq!(f.len(), 150);
+        f.truncate(50).unwrap();
+        assert_eq!(f.len(), 50);
+        assert_eq!(f.sync().unwrap(), 50);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 50);
+    }
+
+    #[test]
+    fn a_file_shorter_than_committed_is_damage() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("txs.idx");
+        std::fs::write(&path, [0u8; 10]).unwrap();
+        let err = AppendFile::open(&path, 64).unwrap_err();
+        assert!(err.to_string().contains("64 were committed"), "{err}");
+        assert!(err.to_string().contains("txs.idx"), "{err}");
+    }
+}
