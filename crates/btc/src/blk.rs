@@ -291,11 +291,14 @@ impl BlkReader {
                 let want = usize::try_from((size - offset).min(88)).unwrap_or(88);
                 let head = head.get_mut(..want).unwrap_or_default();
                 reader.read_exact(head).map_err(io)?;
+                // Core preallocates files with raw zeros that never pass through the XOR key, so
+                // look for them before de-obfuscating (and after, for writers that XOR padding).
+                let raw_zero = head.get(..4) == Some(&[0u8; 4][..]);
                 self.unxor(head, offset);
                 let (Some(found), Some(len)) = (head.get(..4), head.get(4..8)) else {
                     break;
                 };
-                if found == [0; 4] {
+                if raw_zero || found == [0; 4] {
                     // Preallocated space: no more records in this file.
                     break;
                 }

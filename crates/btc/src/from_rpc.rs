@@ -60,6 +60,25 @@ pub enum FromRpcError {
         /// What disagrees.
         what: String,
     },
+    /// The transactions do not hash to the block's merkle root (one is missing, added or
+    /// reordered), or the answer gave no root to check.
+    #[error(
+        "getblock {block} (height {height}) from {url}: the {count} transactions give merkle root {computed}, the block says {claimed}"
+    )]
+    MerkleMismatch {
+        /// Block hash.
+        block: Hash32,
+        /// Height.
+        height: u32,
+        /// Node URL.
+        url: String,
+        /// Transactions in the answer.
+        count: usize,
+        /// Root of their txids.
+        computed: Hash32,
+        /// The answer's `merkleroot` (or `none`).
+        claimed: String,
+    },
     /// A block above genesis without a parent.
     #[error("getblock {block} (height {height}) from {url}: no `previousblockhash`")]
     NoParent {
@@ -123,6 +142,26 @@ pub fn to_utxo_block(chain: Chain, b: &RpcBlock, url: &str) -> Result<UtxoBlock,
             }
         }
         txs.push(tx);
+    }
+    let root = bitcoin::merkle_tree::calculate_root(txs.iter().map(|t| {
+        use bitcoin::hashes::Hash as _;
+        bitcoin::Txid::from_byte_array(t.txid.to_internal())
+    }));
+    let computed = root.map(|r| {
+        use bitcoin::hashes::Hash as _;
+        Hash32::from_internal(r.to_byte_array())
+    });
+    if computed.is_none() || computed != b.merkle_root {
+        return Err(FromRpcError::MerkleMismatch {
+            block: b.hash,
+            height: b.height,
+            url: url.to_string(),
+            count: txs.len(),
+            computed: computed.unwrap_or_default(),
+            claimed: b
+                .merkle_root
+                .map_or_else(|| "none".into(), |r| r.to_string()),
+        });
     }
     let parent = match (b.height, b.previous_block_hash) {
         (0, _) => Hash32::ZERO,

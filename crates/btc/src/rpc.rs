@@ -285,6 +285,9 @@ pub struct RpcBlock {
     pub previous_block_hash: Option<Hash32>,
     /// Block timestamp, seconds since the Unix epoch.
     pub time: u64,
+    /// The header's merkle root (every node sends it; checked against the decoded txids).
+    #[serde(rename = "merkleroot", default)]
+    pub merkle_root: Option<Hash32>,
     /// Confirmations on the node's best chain; -1 for a block off it.
     pub confirmations: i64,
     /// Transactions in block order.

@@ -110,11 +110,26 @@ fn witness(chain: Chain, version: u8, program: &[u8]) -> Option<NamedScript> {
     })
 }
 
-/// `<33 or 65 bytes> OP_CHECKSIG`, whatever the key bytes are.
+/// Core's `CPubKey::ValidSize`: the prefix byte fixes the length (0x02/0x03 → 33 bytes,
+/// 0x04/0x06/0x07 → 65). Core names scripts with keys of this shape P2PK or multisig even when
+/// the key is not a point on the curve, so tracehound does too.
+fn valid_key_size(key: &[u8]) -> bool {
+    match key.first() {
+        Some(2 | 3) => key.len() == 33,
+        Some(4 | 6 | 7) => key.len() == 65,
+        _ => false,
+    }
+}
+
+/// `<key> OP_CHECKSIG` with a key of valid size, whether or not it is a curve point.
 fn p2pk_raw_key(b: &[u8]) -> Option<&[u8]> {
     let (&len, rest) = b.split_first()?;
     let (&last, key) = rest.split_last()?;
-    (last == 0xac && (len == 33 || len == 65) && key.len() == usize::from(len)).then_some(key)
+    (last == 0xac
+        && (len == 33 || len == 65)
+        && key.len() == usize::from(len)
+        && valid_key_size(key))
+    .then_some(key)
 }
 
 /// `OP_m <key>… OP_n OP_CHECKMULTISIG` with n keys of 33 or 65 bytes.
@@ -136,7 +151,7 @@ fn bare_multisig(script: &Script) -> Option<(u8, u8)> {
     let m = pushnum(first)?;
     let keys_ok = keys
         .iter()
-        .all(|k| matches!(k, Instruction::PushBytes(p) if p.len() == 33 || p.len() == 65));
+        .all(|k| matches!(k, Instruction::PushBytes(p) if valid_key_size(p.as_bytes())));
     (keys_ok && keys.len() == usize::from(n) && m <= n).then_some((m, n))
 }
 
@@ -207,6 +222,27 @@ mod tests {
         let tr = named(c, &format!("5120{}", "79".repeat(32)));
         assert_eq!(tr.kind, ScriptKind::P2tr);
         assert!(tr.payee.unwrap().to_address().as_str().starts_with("bc1p"));
+    }
+
+    #[test]
+    fn keys_of_invalid_size_are_nonstandard_as_in_core() {
+        let c = Chain::BitcoinMainnet;
+        // A 33-byte push starting 0x04 is no key: Core calls this script non-standard.
+        let odd_p2pk = named(c, &format!("2104{}ac", "11".repeat(32)));
+        assert_eq!(odd_p2pk.kind, ScriptKind::NonStandard);
+        // A valid-size key that is not on the curve still makes P2PK, as in Core.
+        let off_curve = named(c, &format!("2102{}ac", "00".repeat(32)));
+        assert_eq!(off_curve.kind, ScriptKind::P2pk);
+        let bad = "05".to_string() + &"11".repeat(32);
+        let good = "02".to_string() + &"11".repeat(32);
+        assert_eq!(
+            named(c, &format!("5121{good}21{bad}52ae")).kind,
+            ScriptKind::NonStandard
+        );
+        assert_eq!(
+            named(c, &format!("5121{good}21{good}52ae")).kind,
+            ScriptKind::Multisig
+        );
     }
 
     #[test]

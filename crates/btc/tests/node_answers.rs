@@ -152,6 +152,20 @@ fn answers_that_disagree_with_their_bytes_are_refused() {
         Err(FromRpcError::Decode { index: 1, .. })
     ));
 
+    let mut dropped = good.clone();
+    dropped.tx.pop();
+    let err = from_rpc::to_utxo_block(Chain::BitcoinMainnet, &dropped, url).unwrap_err();
+    assert!(
+        matches!(err, FromRpcError::MerkleMismatch { count: 2, .. }),
+        "{err}"
+    );
+    let mut unrooted = good.clone();
+    unrooted.merkle_root = None;
+    assert!(matches!(
+        from_rpc::to_utxo_block(Chain::BitcoinMainnet, &unrooted, url),
+        Err(FromRpcError::MerkleMismatch { .. })
+    ));
+
     let mut orphan = good;
     orphan.previous_block_hash = None;
     assert!(matches!(

@@ -56,6 +56,13 @@ pub(crate) fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
         global.data_dir().display()
     ));
     let store = open_store(&global)?;
+    if let Some(tip) = store.tip(chain)? {
+        anyhow::bail!(
+            "{} already holds {chain} up to height {}: the demo needs a fresh --data-dir",
+            global.data_dir().display(),
+            tip.height
+        );
+    }
     let reader = BlkReader::open(&blocks_dir, chain)?;
     let report = ingest::ingest_blk(&store, &reader, None, 20_000, !quiet)?;
     if quiet {

@@ -299,6 +299,11 @@ pub(crate) fn ingest_blk(
     }
     let top = best.start_height + u32::try_from(best.blocks.len() - 1)?;
     let (next, unwound) = reconcile(store, chain, Some(top), |h| {
+        // A chain anchored on the stored tip (pruned files) starts just above it: the tip
+        // itself is where they agree.
+        if let Some((hash, _)) = anchor.filter(|a| a.1 + 1 == best.start_height && a.1 == h) {
+            return Ok(Some(hash));
+        }
         Ok(h.checked_sub(best.start_height)
             .and_then(|i| best.blocks.get(i as usize))
             .map(|l| l.hash))
@@ -333,9 +338,15 @@ pub(crate) fn ingest_blk(
         }
     });
     let stats = consume(store, rx, batch_txs, &bar);
-    let _ = producer.join();
+    let joined = producer.join();
     bar.finish_and_clear();
     let stats = stats?;
+    if joined.is_err() {
+        bail!(
+            "the block reader stopped unexpectedly (a panic; please report it): ingest stopped at height {}",
+            fmt_opt(store.tip(chain)?.map(|t| t.height))
+        );
+    }
     report.from_height = Some(next);
     report.tip_height = store.tip(chain)?.map(|t| t.height);
     report.blocks = stats.blocks;
@@ -436,9 +447,15 @@ pub(crate) fn ingest_rpc(
             }
         });
         let stats = consume(store, rx, batch_txs, &bar);
-        let _ = producer.join();
+        let joined = producer.join();
         bar.finish_and_clear();
         let stats = stats?;
+        if joined.is_err() {
+            bail!(
+                "the block fetcher stopped unexpectedly (a panic; please report it): ingest stopped at height {}",
+                fmt_opt(store.tip(chain)?.map(|t| t.height))
+            );
+        }
         report.from_height = Some(next);
         report.blocks = stats.blocks;
         report.txs = stats.txs;

@@ -128,7 +128,7 @@ pub(crate) fn address(global: &Global, args: &AddressArgs) -> anyhow::Result<()>
     let store = open_store(global)?;
     let chains: Vec<Chain> = match args.chain {
         Some(c) => vec![c],
-        None => store.status()?.into_iter().map(|s| s.chain).collect(),
+        None => store.chains()?,
     };
     let mut parse_errors = Vec::new();
     let mut found: Vec<(AddressView, Vec<AddressHistoryRow>)> = Vec::new();

@@ -309,3 +309,83 @@ fn bad_input_gives_clear_errors_and_keeps_the_store() {
         );
     }
 }
+
+/// A pruned node's blocks directory no longer holds genesis: ingest continues from the stored
+/// tip and ends with the same store as a one-pass ingest of all the files.
+#[test]
+fn pruned_directory_resumes_from_the_stored_tip() {
+    let work = tempfile::tempdir().unwrap();
+    let full = work.path().join("full");
+    std::fs::create_dir_all(&full).unwrap();
+    let cfg = SynthConfig {
+        chain: Chain::BitcoinRegtest,
+        blocks: 300,
+        txs_per_block: 20,
+        seed: 11,
+        max_file_bytes: 256 << 10,
+        ..SynthConfig::default()
+    };
+    synth::write_blk_dir(&full, &cfg).unwrap();
+    let reader = tracehound_btc::blk::BlkReader::open(&full, Chain::BitcoinRegtest).unwrap();
+    assert!(
+        reader.files().len() >= 4,
+        "need several files, got {}",
+        reader.files().len()
+    );
+    let genesis = Chain::BitcoinRegtest
+        .utxo_params()
+        .unwrap()
+        .genesis
+        .parse()
+        .unwrap();
+    let best = reader.scan(|_| {}).unwrap().best_chain(genesis, None);
+    // The last block of the second file: everything after it sits in later files.
+    let cut = best.blocks.iter().rposition(|l| l.file == 1).unwrap() as u32;
+    let pruned = work.path().join("pruned");
+    std::fs::create_dir_all(&pruned).unwrap();
+    for f in &reader.files()[2..] {
+        std::fs::copy(f, pruned.join(f.file_name().unwrap())).unwrap();
+    }
+
+    let whole = work.path().join("whole");
+    run_ok(&mut tracehound(
+        &whole,
+        &[
+            "ingest",
+            "btc",
+            "--network",
+            "bitcoin-regtest",
+            "--blocks-dir",
+            full.to_str().unwrap(),
+        ],
+    ));
+    let data = work.path().join("data");
+    let to = cut.to_string();
+    run_ok(&mut tracehound(
+        &data,
+        &[
+            "ingest",
+            "btc",
+            "--network",
+            "bitcoin-regtest",
+            "--blocks-dir",
+            full.to_str().unwrap(),
+            "--to-height",
+            &to,
+        ],
+    ));
+    assert_eq!(tip(&data), Some(cut));
+    run_ok(&mut tracehound(
+        &data,
+        &[
+            "ingest",
+            "btc",
+            "--network",
+            "bitcoin-regtest",
+            "--blocks-dir",
+            pruned.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(tip(&data), Some(299));
+    assert_eq!(digest(&data), digest(&whole));
+}

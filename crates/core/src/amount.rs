@@ -97,23 +97,25 @@ impl Amount {
                 .ok_or_else(overflow)?;
         }
         let pad = u32::from(decimals) - u32::try_from(frac.len()).map_err(|_| overflow())?;
-        units = units.checked_mul(10u128.pow(pad)).ok_or_else(overflow)?;
+        if units != 0 {
+            let scale = 10u128.checked_pow(pad).ok_or_else(overflow)?;
+            units = units.checked_mul(scale).ok_or_else(overflow)?;
+        }
         Ok(Amount(units))
     }
 
     /// Formats the amount as a decimal coin value with `decimals` places, trailing zeros kept
     /// to the asset's precision (`"0.00012345"`).
     pub fn to_decimal_string(self, decimals: u8) -> String {
+        let digits = self.0.to_string();
+        let decimals = usize::from(decimals);
         if decimals == 0 {
-            return self.0.to_string();
+            return digits;
         }
-        let scale = 10u128.pow(u32::from(decimals));
-        format!(
-            "{}.{:0width$}",
-            self.0 / scale,
-            self.0 % scale,
-            width = usize::from(decimals)
-        )
+        // Token decimals are untrusted (up to 255): work on the digits, not with 10^decimals.
+        let padded = format!("{digits:0>width$}", width = decimals + 1);
+        let (int, frac) = padded.split_at(padded.len() - decimals);
+        format!("{int}.{frac}")
     }
 }
 
@@ -180,10 +182,32 @@ mod tests {
         ));
     }
 
+    #[test]
+    fn absurd_decimals_neither_panic_nor_wrap() {
+        let a = Amount::from_units(12_345);
+        assert_eq!(
+            a.to_decimal_string(40),
+            format!("0.{}12345", "0".repeat(35))
+        );
+        assert_eq!(
+            Amount::from_decimal_str(&a.to_decimal_string(40), 40).unwrap(),
+            a
+        );
+        assert!(matches!(
+            Amount::from_decimal_str("1", 255),
+            Err(AmountError::Overflow { .. })
+        ));
+        assert_eq!(Amount::from_decimal_str("0", 255).unwrap(), Amount::ZERO);
+        assert_eq!(
+            Amount::from_units(u128::MAX).to_decimal_string(0),
+            u128::MAX.to_string()
+        );
+    }
+
     proptest! {
         #[test]
-        fn decimal_text_round_trips(units in any::<u64>(), decimals in 0u8..19) {
-            let a = Amount::from_units(u128::from(units));
+        fn decimal_text_round_trips(units in any::<u128>(), decimals in 0u8..=40) {
+            let a = Amount::from_units(units);
             let text = a.to_decimal_string(decimals);
             prop_assert_eq!(Amount::from_decimal_str(&text, decimals).unwrap(), a);
         }

@@ -185,11 +185,23 @@ impl Store {
             .transpose()
     }
 
+    /// The chains the store holds data of.
+    pub fn chains(&self) -> Result<Vec<Chain>, StoreError> {
+        let rtx = self.db.begin_read()?;
+        let chains = rtx.open_table(tables::CHAINS)?;
+        let mut out = Vec::new();
+        for row in chains.iter()? {
+            if let Some(c) = Chain::from_code(row?.0.value()) {
+                out.push(c);
+            }
+        }
+        Ok(out)
+    }
+
     /// Every chain with data, with counters.
     pub fn status(&self) -> Result<Vec<ChainStatus>, StoreError> {
         let rtx = self.db.begin_read()?;
         let chains = rtx.open_table(tables::CHAINS)?;
-        let utxos = rtx.open_table(tables::UTXOS)?;
         let mut out = Vec::new();
         for row in chains.iter()? {
             let (k, v) = row?;
@@ -198,9 +210,6 @@ impl Store {
                 continue;
             };
             let rec = ChainRecord::decode(v.value())?;
-            let n_utxos = utxos
-                .range((code, [0; 32], 0)..=(code, [0xff; 32], u32::MAX))?
-                .count() as u64;
             out.push(ChainStatus {
                 chain,
                 tip: tip_of(&rtx, code)?,
@@ -208,7 +217,7 @@ impl Store {
                 inputs: rec.inputs,
                 outputs: rec.outputs,
                 addresses: rec.next_addr_id,
-                utxos: n_utxos,
+                utxos: rec.utxos,
             });
         }
         Ok(out)

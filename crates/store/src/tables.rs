@@ -58,6 +58,8 @@ pub(crate) struct ChainRecord {
     pub(crate) txs: u64,
     pub(crate) inputs: u64,
     pub(crate) outputs: u64,
+    /// Unspent outputs now in `utxos` (kept so `status` need not count them).
+    pub(crate) utxos: u64,
 }
 
 impl ChainRecord {
@@ -66,7 +68,8 @@ impl ChainRecord {
         e.u64(self.next_addr_id)
             .u64(self.txs)
             .u64(self.inputs)
-            .u64(self.outputs);
+            .u64(self.outputs)
+            .u64(self.utxos);
         e.0
     }
     pub(crate) fn decode(b: &[u8]) -> Result<Self, StoreError> {
@@ -76,6 +79,7 @@ impl ChainRecord {
             txs: d.u64()?,
             inputs: d.u64()?,
             outputs: d.u64()?,
+            utxos: d.u64()?,
         })
     }
 }

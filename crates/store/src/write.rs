@@ -281,16 +281,27 @@ struct Batch {
 }
 
 impl Batch {
+    fn adjust_utxos(&mut self, c: u32, delta: i64) {
+        if let Some(rec) = self.chains.get_mut(&c) {
+            rec.utxos = rec.utxos.saturating_add_signed(delta);
+        }
+    }
+
     fn flush(&mut self, t: &mut Tables<'_>) -> Result<(), StoreError> {
         let mut spent: Vec<_> = self.spent_stored.drain().collect();
         spent.sort_unstable();
         for k in spent {
-            t.utxos.remove(k)?;
+            if t.utxos.remove(k)?.is_some() {
+                self.adjust_utxos(k.0, -1);
+            }
         }
         let mut utxos: Vec<_> = self.new_utxos.drain().collect();
         utxos.sort_unstable_by_key(|(k, _)| *k);
         for (k, v) in utxos {
-            t.utxos.insert(k, v)?;
+            // A BIP30 duplicate replaces its older twin: the count stays.
+            if t.utxos.insert(k, v)?.is_none() {
+                self.adjust_utxos(k.0, 1);
+            }
         }
         self.spends.sort_unstable_by_key(|(k, _)| *k);
         for (k, v) in self.spends.drain(..) {
@@ -530,6 +541,7 @@ fn unwind_block(
     brec: &BlockRecord,
 ) -> Result<(), StoreError> {
     let mut idx = brec.tx_count;
+    let mut utxo_delta: i64 = 0;
     while idx > 0 {
         idx -= 1;
         let record = t
@@ -546,8 +558,10 @@ fn unwind_block(
         let mut touched: Vec<u64> = Vec::new();
         for (vout, out) in tx.outputs.iter().enumerate() {
             if let Some(addr) = out.addr {
-                t.utxos
-                    .remove((c, tx.txid.0, u32::try_from(vout).unwrap_or(u32::MAX)))?;
+                let key = (c, tx.txid.0, u32::try_from(vout).unwrap_or(u32::MAX));
+                if t.utxos.remove(key)?.is_some() {
+                    utxo_delta -= 1;
+                }
                 if !touched.contains(&addr) {
                     touched.push(addr);
                 }
@@ -556,10 +570,10 @@ fn unwind_block(
         for input in tx.inputs.iter().rev() {
             let key = (c, input.prev_txid, input.prev_vout);
             t.spends.remove(key)?;
-            t.utxos.insert(
-                key,
-                (input.addr, input.value, input.prev_height, input.flags),
-            )?;
+            let restored = (input.addr, input.value, input.prev_height, input.flags);
+            if t.utxos.insert(key, restored)?.is_none() {
+                utxo_delta += 1;
+            }
             if !touched.contains(&input.addr) {
                 touched.push(input.addr);
             }
@@ -577,6 +591,7 @@ fn unwind_block(
         }
     }
     rec.next_addr_id = brec.first_addr_id;
+    rec.utxos = rec.utxos.saturating_add_signed(utxo_delta);
     rec.txs -= u64::from(brec.tx_count);
     rec.inputs -= brec.inputs;
     rec.outputs -= brec.outputs;

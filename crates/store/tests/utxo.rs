@@ -59,7 +59,32 @@ fn resolves_inputs_and_keeps_balances() {
     assert_eq!(tx.inputs[0].prev_height, 9);
     assert!(tx.inputs[0].coinbase);
     assert_eq!(tx.fee.units(), 0);
-    // Hal Finney's 10 BTC output was spent later in these blocks? Either way the spender is exact.
+    // Every recorded spender really spends that output; the spent coinbase of block 9 names
+    // tx 170 as its spender.
+    let mut spenders = 0;
+    for height in 0..600 {
+        let block = store
+            .block_at(Chain::BitcoinMainnet, height)
+            .unwrap()
+            .unwrap();
+        for index in 0..block.tx_count {
+            let t = store.tx_at(Chain::BitcoinMainnet, height, index).unwrap();
+            for o in &t.outputs {
+                if let Some((spender, input)) = o.spent_by {
+                    let s = &store.tx(None, &spender).unwrap()[0];
+                    let i = &s.inputs[input as usize];
+                    assert_eq!(
+                        (i.prev_txid, i.prev_vout, i.value),
+                        (t.txid, o.vout, o.value)
+                    );
+                    spenders += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(spenders, status[0].inputs, "one spender per resolved input");
+    let block9 = store.tx(None, &tx.inputs[0].prev_txid).unwrap();
+    assert_eq!(block9[0].outputs[0].spent_by, Some((txid, 0)));
     let satoshi = Address::parse(Chain::BitcoinMainnet, &tx.inputs[0].address).unwrap();
     let view = store.address(&satoshi).unwrap().unwrap();
     let hist = store
