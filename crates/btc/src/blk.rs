@@ -182,10 +182,31 @@ pub struct BestChain {
     pub start_height: u32,
     /// Locations from `start_height` (index 0) to the tip.
     pub blocks: Vec<BlockLocation>,
+    /// Cumulative work of each block in `blocks` (big-endian 256-bit), counted from genesis,
+    /// or for an anchored chain from its first block (see [`BestChain::total_chainwork`]).
+    pub chainwork: Vec<[u8; 32]>,
     /// Blocks whose parent is not in the files (an incomplete download); they are not used.
     pub detached: Vec<Hash32>,
     /// Blocks on stale branches (linked, but not on the best chain).
     pub stale: usize,
+}
+
+impl BestChain {
+    /// Each block's total chain work: `chainwork` itself for a chain from genesis; for an
+    /// anchored chain, the anchor's total (`anchor_work`) plus the work above it, or `None`
+    /// when the anchor's total is not known.
+    pub fn total_chainwork(&self, anchor_work: Option<[u8; 32]>) -> Option<Vec<[u8; 32]>> {
+        if self.start_height == 0 {
+            return Some(self.chainwork.clone());
+        }
+        let base = Work::from_be_bytes(anchor_work?);
+        Some(
+            self.chainwork
+                .iter()
+                .map(|w| (base + Work::from_be_bytes(*w)).to_be_bytes())
+                .collect(),
+        )
+    }
 }
 
 impl BlkReader {
@@ -558,11 +579,18 @@ impl BlockIndex {
                 _ => Some(cur),
             });
         let mut chain = Vec::new();
+        let mut chainwork = Vec::new();
         let mut cur = tip.map(|t| t.0);
         let mut start_height = 0;
         while let Some(i) = cur {
             let Some(loc) = self.blocks.get(i) else { break };
             chain.push(loc.clone());
+            chainwork.push(
+                work.get(i)
+                    .copied()
+                    .flatten()
+                    .map_or([0; 32], |w| w.0.to_be_bytes()),
+            );
             if let Some(h) = root_height(loc) {
                 start_height = h;
                 break;
@@ -570,11 +598,13 @@ impl BlockIndex {
             cur = self.by_hash.get(&parent_of(loc)).copied();
         }
         chain.reverse();
+        chainwork.reverse();
         let linked = work.iter().filter(|w| w.is_some()).count();
         BestChain {
             stale: linked - chain.len(),
             start_height,
             blocks: chain,
+            chainwork,
             detached,
         }
     }

@@ -371,6 +371,7 @@ pub fn to_utxo_block(chain: Chain, height: u32, block: &DecodedBlock) -> UtxoBlo
             hash: block.hash,
             parent: Hash32::from_internal(block.header.prev_blockhash.to_byte_array()),
             time: u64::from(block.header.time),
+            chainwork: None,
         },
         txs,
     }

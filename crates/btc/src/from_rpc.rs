@@ -181,6 +181,7 @@ pub fn to_utxo_block(chain: Chain, b: &RpcBlock, url: &str) -> Result<UtxoBlock,
             hash: b.hash,
             parent,
             time: b.time,
+            chainwork: b.chainwork.map(|w| w.0),
         },
         txs,
     })

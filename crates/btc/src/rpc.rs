@@ -253,6 +253,9 @@ pub struct BlockchainInfo {
     pub initial_block_download: bool,
     /// Whether old blocks are pruned away.
     pub pruned: bool,
+    /// Cumulative work of the best chain (64 hex digits, big-endian).
+    #[serde(default)]
+    pub chainwork: Option<Hash32>,
     /// The lowest height whose block is still stored, on a pruned node.
     #[serde(rename = "pruneheight", default)]
     pub prune_height: Option<u32>,
@@ -285,6 +288,9 @@ pub struct RpcBlock {
     pub previous_block_hash: Option<Hash32>,
     /// Block timestamp, seconds since the Unix epoch.
     pub time: u64,
+    /// Cumulative work of the chain up to this block (64 hex digits, big-endian).
+    #[serde(default)]
+    pub chainwork: Option<Hash32>,
     /// The header's merkle root (every node sends it; checked against the decoded txids).
     #[serde(rename = "merkleroot", default)]
     pub merkle_root: Option<Hash32>,

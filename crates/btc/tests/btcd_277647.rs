@@ -384,6 +384,7 @@ fn store_blocks(entries: &[Entry]) -> Vec<UtxoBlock> {
                     hash: Hash32::ZERO,
                     parent: Hash32::ZERO,
                     time: 0,
+                    chainwork: None,
                 },
                 txs,
             }

@@ -191,6 +191,7 @@ fn reconcile(
     store: &Store,
     chain: Chain,
     source_top: Option<u32>,
+    source_work: Option<[u8; 32]>,
     mut source_hash: impl FnMut(u32) -> anyhow::Result<Option<Hash32>>,
 ) -> anyhow::Result<(u32, u64)> {
     let Some(tip) = store.tip(chain)? else {
@@ -223,6 +224,19 @@ fn reconcile(
         // syncing, an older copy of the files). That is no reason to drop stored blocks.
         tracing::warn!(%chain, source_top = h, tip = tip.height, "the source is behind the store; nothing to ingest");
         return Ok((tip.height + 1, 0));
+    }
+    if h < tip.height
+        && let (Some(theirs), Some(ours)) = (source_work, tip.chainwork.map(|w| w.0))
+        && theirs < ours
+    {
+        bail!(
+            "the source's best chain forks from the store at height {h} but has less work ({}) than the stored chain ({} at height {}): \
+             not unwinding {} stored blocks for it; point at an up-to-date node or blocks directory",
+            Hash32(theirs),
+            Hash32(ours),
+            tip.height,
+            tip.height - h
+        );
     }
     let unwound = if h < tip.height {
         tracing::warn!(%chain, fork = h, tip = tip.height, "source's best chain differs from the store: unwinding");
@@ -298,7 +312,12 @@ pub(crate) fn ingest_blk(
         );
     }
     let top = best.start_height + u32::try_from(best.blocks.len() - 1)?;
-    let (next, unwound) = reconcile(store, chain, Some(top), |h| {
+    // Total work per block; for a pruned directory anchored on the stored tip, counted on top of
+    // the tip's stored total.
+    let total_work =
+        best.total_chainwork(stored_tip.as_ref().and_then(|t| t.chainwork).map(|w| w.0));
+    let source_work = total_work.as_ref().and_then(|w| w.last().copied());
+    let (next, unwound) = reconcile(store, chain, Some(top), source_work, |h| {
         // A chain anchored on the stored tip (pruned files) starts just above it: the tip
         // itself is where they agree.
         if let Some((hash, _)) = anchor.filter(|a| a.1 + 1 == best.start_height && a.1 == h) {
@@ -324,12 +343,18 @@ pub(crate) fn ingest_blk(
     let first = (next - best.start_height) as usize;
     let last = (end - best.start_height) as usize;
     let locations: Vec<_> = best.blocks.get(first..=last).unwrap_or_default().to_vec();
+    let works: Vec<[u8; 32]> = total_work
+        .as_deref()
+        .and_then(|w| w.get(first..=last))
+        .unwrap_or_default()
+        .to_vec();
     let bar = progress(locations.len() as u64, show, "ingesting");
     let (tx, rx) = mpsc::sync_channel(256);
     let reader = reader.clone();
     let producer = std::thread::spawn(move || {
         // Two decoding workers: the store writer on this thread is the third party.
-        let sent = reader.read_in_order(&locations, next, 2, |block| -> anyhow::Result<()> {
+        let sent = reader.read_in_order(&locations, next, 2, |mut block| -> anyhow::Result<()> {
+            block.block.chainwork = works.get((block.block.height - next) as usize).copied();
             tx.send(Ok(block))
                 .map_err(|_| anyhow::anyhow!("the writer stopped"))
         });
@@ -405,7 +430,7 @@ pub(crate) fn ingest_rpc(
         ..IngestReport::default()
     };
     let top = info.blocks;
-    let (next, unwound) = reconcile(store, chain, Some(top), |h| {
+    let (next, unwound) = reconcile(store, chain, Some(top), info.chainwork.map(|w| w.0), |h| {
         Ok(Some(client.get_block_hash(h)?))
     })?;
     report.unwound = unwound;

@@ -389,3 +389,73 @@ fn pruned_directory_resumes_from_the_stored_tip() {
     assert_eq!(tip(&data), Some(299));
     assert_eq!(digest(&data), digest(&whole));
 }
+
+/// A source whose best chain forks from the store with less work (an old copy of the files,
+/// a node stuck on a stale branch) must not unwind the heavier stored chain.
+#[test]
+fn a_lighter_fork_does_not_unwind_a_heavier_stored_chain() {
+    let work = tempfile::tempdir().unwrap();
+    let real = tracehound_btc::fixtures::shared_data("btc/blk");
+    let data = work.path().join("data");
+    run_ok(&mut tracehound(
+        &data,
+        &[
+            "ingest",
+            "btc",
+            "--network",
+            "bitcoin",
+            "--blocks-dir",
+            real.to_str().unwrap(),
+        ],
+    ));
+    let before = Store::open(&data, &StoreOptions::default())
+        .unwrap()
+        .digest()
+        .unwrap();
+
+    // Blocks 0..=100 of the real chain, then a sibling of block 101 (another nonce, same txs).
+    let bytes = std::fs::read(real.join("blk00000.dat")).unwrap();
+    let (mut pos, mut records) = (0, Vec::new());
+    while pos + 8 <= bytes.len() {
+        let len = u32::from_le_bytes(bytes[pos + 4..pos + 8].try_into().unwrap()) as usize;
+        records.push(bytes[pos..pos + 8 + len].to_vec());
+        pos += 8 + len;
+    }
+    let mut fork: Vec<u8> = records[..=100].concat();
+    let mut sibling = records[101].clone();
+    sibling[8 + 76] ^= 0xff;
+    fork.extend_from_slice(&sibling);
+    let forked = work.path().join("forked");
+    std::fs::create_dir_all(&forked).unwrap();
+    std::fs::write(forked.join("blk00000.dat"), fork).unwrap();
+
+    let out = tracehound(
+        &data,
+        &[
+            "ingest",
+            "btc",
+            "--network",
+            "bitcoin",
+            "--blocks-dir",
+            forked.to_str().unwrap(),
+        ],
+    )
+    .output()
+    .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "a lighter fork must be refused");
+    assert!(
+        err.contains("less work") && err.contains("height 100"),
+        "{err}"
+    );
+    let after = Store::open(&data, &StoreOptions::default()).unwrap();
+    assert_eq!(after.digest().unwrap(), before);
+    assert!(
+        after
+            .tip(Chain::BitcoinMainnet)
+            .unwrap()
+            .unwrap()
+            .chainwork
+            .is_some()
+    );
+}

@@ -15,6 +15,9 @@ pub struct Block {
     pub parent: Hash32,
     /// Block timestamp, seconds since the Unix epoch.
     pub time: u64,
+    /// Cumulative proof of work of the chain up to this block (big-endian 256-bit), when the
+    /// source can tell it; used to refuse unwinding a heavier stored chain for a lighter one.
+    pub chainwork: Option<[u8; 32]>,
 }
 
 /// Where a transaction sits: chain, block and position, plus its hash.

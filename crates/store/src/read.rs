@@ -23,6 +23,8 @@ pub struct BlockInfo {
     pub time: u64,
     /// Number of txs.
     pub tx_count: u32,
+    /// Cumulative chain work up to this block, if the source gave it.
+    pub chainwork: Option<Hash32>,
 }
 
 /// One chain's place in the store.
@@ -167,6 +169,7 @@ fn info(height: u32, r: &BlockRecord) -> BlockInfo {
         parent: r.parent,
         time: r.time,
         tx_count: r.tx_count,
+        chainwork: (r.chainwork != [0; 32]).then_some(Hash32(r.chainwork)),
     }
 }
 

@@ -95,6 +95,8 @@ pub(crate) struct BlockRecord {
     pub(crate) outputs: u64,
     /// The chain's next address id before this block: ids from here on were first seen in it.
     pub(crate) first_addr_id: u64,
+    /// Cumulative chain work up to this block, big-endian; zeros when the source did not say.
+    pub(crate) chainwork: [u8; 32],
 }
 
 impl BlockRecord {
@@ -105,6 +107,7 @@ impl BlockRecord {
             .u64(self.time)
             .u64(u64::from(self.tx_count));
         e.u64(self.inputs).u64(self.outputs).u64(self.first_addr_id);
+        e.bytes(&self.chainwork);
         e.0
     }
     pub(crate) fn decode(b: &[u8]) -> Result<Self, StoreError> {
@@ -117,6 +120,7 @@ impl BlockRecord {
             inputs: d.u64()?,
             outputs: d.u64()?,
             first_addr_id: d.u64()?,
+            chainwork: d.hash()?,
         })
     }
 }

@@ -519,6 +519,7 @@ fn apply_block(
         inputs: n_in,
         outputs: n_out,
         first_addr_id,
+        chainwork: b.chainwork.unwrap_or([0; 32]),
     };
     t.blocks.insert((c, height), brec.encode().as_slice())?;
     t.block_by_hash.insert((c, b.hash.0), height)?;
