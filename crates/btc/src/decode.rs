@@ -270,6 +270,14 @@ pub fn decode_block(bytes: &[u8], chain: Chain) -> Result<DecodedBlock, DecodeEr
     } else {
         0
     };
+    if ends_with_hogex && extra == 0 {
+        // Litecoin serializes the extension block (at least its presence byte) after a HogEx.
+        return Err(DecodeError::Invalid {
+            what: "MWEB extension block".into(),
+            offset: cur.pos,
+            reason: format!("block {hash} ends with an integration tx but has no extension block"),
+        });
+    }
     if extra > 0 && mweb_bytes == 0 {
         return Err(DecodeError::TrailingBytes { block: hash, extra });
     }
@@ -374,5 +382,50 @@ pub fn to_utxo_block(chain: Chain, height: u32, block: &DecodedBlock) -> UtxoBlo
             chainwork: None,
         },
         txs,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A minimal transaction: one input, one output, with optional MWEB flag (HogEx).
+    fn tx(hogex: bool) -> Vec<u8> {
+        let mut t = vec![2, 0, 0, 0];
+        if hogex {
+            t.extend_from_slice(&[0x00, 0x08]);
+        }
+        t.push(1); // one input
+        t.extend_from_slice(&[0x11; 32]);
+        t.extend_from_slice(&0u32.to_le_bytes());
+        t.push(0); // empty scriptSig
+        t.extend_from_slice(&u32::MAX.to_le_bytes());
+        t.push(1); // one output
+        t.extend_from_slice(&5000u64.to_le_bytes());
+        t.extend_from_slice(&[0x16, 0x00, 0x14]);
+        t.extend_from_slice(&[0x22; 20]);
+        if hogex {
+            t.push(0); // no MWEB tx body: this is the integration tx
+        }
+        t.extend_from_slice(&0u32.to_le_bytes());
+        t
+    }
+
+    #[test]
+    fn hogex_needs_its_extension_block() {
+        let mut block = vec![0u8; 80];
+        block.push(2);
+        block.extend(tx(false));
+        block.extend(tx(true));
+        let err = decode_block(&block, Chain::LitecoinRegtest).unwrap_err();
+        assert!(err.to_string().contains("no extension block"), "{err}");
+        // With the (empty) extension block present, decoding goes on to the merkle check.
+        block.push(0);
+        assert!(matches!(
+            decode_block(&block, Chain::LitecoinRegtest),
+            Err(DecodeError::MerkleMismatch { .. })
+        ));
+        // Bitcoin knows no MWEB flag.
+        assert!(decode_block(&block, Chain::BitcoinRegtest).is_err());
     }
 }

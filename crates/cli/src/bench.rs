@@ -145,7 +145,19 @@ pub(crate) fn generate(global: &Global, args: &BenchGenArgs) -> anyhow::Result<(
         ..SynthConfig::default()
     };
     let started = std::time::Instant::now();
-    let s = synth::write_blk_dir(&args.dir, &cfg)?;
+    let bar = if global.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        indicatif::ProgressBar::hidden()
+    } else {
+        indicatif::ProgressBar::new(u64::from(args.blocks))
+    };
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "generating [{elapsed_precise}] {wide_bar} {pos}/{len} blocks ({per_sec}, ETA {eta})",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let s = synth::write_blk_dir_with_progress(&args.dir, &cfg, |_| bar.inc(1))?;
+    bar.finish_and_clear();
     let secs = started.elapsed().as_secs_f64();
     if global.json {
         return output::json(&serde_json::json!({

@@ -170,7 +170,11 @@ fn consume(
             Ok(b) => b,
             Err(e) => {
                 // Keep what was read before the failure: it is valid and resumable.
-                flush(&mut batch, &mut total)?;
+                if let Err(flush_error) = flush(&mut batch, &mut total) {
+                    return Err(
+                        flush_error.context(format!("while saving the blocks read before: {e:#}"))
+                    );
+                }
                 return Err(e);
             }
         };
