@@ -28,12 +28,10 @@
 //! `export.rs`, the format batch jobs read.
 #![warn(clippy::unwrap_used)]
 
+pub mod bulk;
 mod codec;
 mod export;
 mod read;
-// The bulk layout's building block; wired into ingest by the plan in docs/bulk-ingest-plan.md.
-#[allow(dead_code)]
-mod segment;
 mod tables;
 mod write;
 

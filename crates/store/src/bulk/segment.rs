@@ -22,7 +22,7 @@ use redb::{ReadableTable, TableDefinition, WriteTransaction};
 use crate::StoreError;
 
 /// (chain, file name) → committed length in bytes.
-pub(crate) const SEGMENTS: TableDefinition<'_, (u32, &str), u64> = TableDefinition::new("segments");
+pub const SEGMENTS: TableDefinition<'_, (u32, &str), u64> = TableDefinition::new("segments");
 
 /// Bytes buffered before a write reaches the file.
 const BUFFER_BYTES: usize = 8 << 20;
@@ -36,7 +36,7 @@ fn io(path: &Path, what: &str, e: std::io::Error) -> StoreError {
 
 /// An append-only file with a committed length.
 #[derive(Debug)]
-pub(crate) struct AppendFile {
+pub struct AppendFile {
     path: PathBuf,
     file: File,
     /// Bytes on disk (written, maybe not yet committed).
@@ -47,7 +47,7 @@ pub(crate) struct AppendFile {
 
 impl AppendFile {
     /// Opens `path` (creating it if missing) and cuts it back to `committed` bytes.
-    pub(crate) fn open(path: &Path, committed: u64) -> Result<AppendFile, StoreError> {
+    pub fn open(path: &Path, committed: u64) -> Result<AppendFile, StoreError> {
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -79,12 +79,12 @@ impl AppendFile {
     }
 
     /// Logical length: everything appended so far.
-    pub(crate) fn len(&self) -> u64 {
+    pub fn len(&self) -> u64 {
         self.on_disk + self.buffer.len() as u64
     }
 
     /// Appends `bytes`, returning the offset they start at.
-    pub(crate) fn append(&mut self, bytes: &[u8]) -> Result<u64, StoreError> {
+    pub fn append(&mut self, bytes: &[u8]) -> Result<u64, StoreError> {
         let at = self.len();
         self.buffer.extend_from_slice(bytes);
         if self.buffer.len() >= BUFFER_BYTES {
@@ -106,7 +106,7 @@ impl AppendFile {
     }
 
     /// Writes what is buffered and syncs it; returns the length to commit.
-    pub(crate) fn sync(&mut self) -> Result<u64, StoreError> {
+    pub fn sync(&mut self) -> Result<u64, StoreError> {
         self.write_buffer()?;
         self.file
             .sync_data()
@@ -115,7 +115,7 @@ impl AppendFile {
     }
 
     /// Reads `buf.len()` bytes at `offset`, buffered bytes included.
-    pub(crate) fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), StoreError> {
+    pub fn read_at(&self, offset: u64, buf: &mut [u8]) -> Result<(), StoreError> {
         let end = offset
             .checked_add(buf.len() as u64)
             .filter(|&e| e <= self.len())
@@ -151,7 +151,7 @@ impl AppendFile {
     }
 
     /// Cuts the file back to `len` bytes (unwinding), dropping anything buffered beyond it.
-    pub(crate) fn truncate(&mut self, len: u64) -> Result<(), StoreError> {
+    pub fn truncate(&mut self, len: u64) -> Result<(), StoreError> {
         if len >= self.on_disk {
             let keep = usize::try_from(len - self.on_disk)
                 .unwrap_or(usize::MAX)
@@ -170,7 +170,7 @@ impl AppendFile {
 }
 
 /// The committed length of `name` for chain `c` (0 if never committed).
-pub(crate) fn committed_len(
+pub fn committed_len(
     tables: &impl ReadableTable<(u32, &'static str), u64>,
     c: u32,
     name: &str,
@@ -179,12 +179,7 @@ pub(crate) fn committed_len(
 }
 
 /// Records `len` as the committed length of `name` in `wtx`; call after [`AppendFile::sync`].
-pub(crate) fn commit_len(
-    wtx: &WriteTransaction,
-    c: u32,
-    name: &str,
-    len: u64,
-) -> Result<(), StoreError> {
+pub fn commit_len(wtx: &WriteTransaction, c: u32, name: &str, len: u64) -> Result<(), StoreError> {
     wtx.open_table(SEGMENTS)?.insert((c, name), len)?;
     Ok(())
 }
