@@ -83,6 +83,11 @@ impl AppendFile {
         self.on_disk + self.buffer.len() as u64
     }
 
+    /// Whether nothing was ever appended.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
     /// Appends `bytes`, returning the offset they start at.
     pub fn append(&mut self, bytes: &[u8]) -> Result<u64, StoreError> {
         let at = self.len();
