@@ -40,6 +40,16 @@ pub(crate) struct IngestReport {
     pub(crate) notes: Vec<String>,
 }
 
+impl IngestReport {
+    fn record(&mut self, from: u32, s: BatchStats) {
+        self.from_height = Some(from);
+        self.blocks = s.blocks;
+        self.txs = s.txs;
+        self.inputs = s.inputs;
+        self.outputs = s.outputs;
+    }
+}
+
 pub(crate) fn open_store(global: &Global) -> anyhow::Result<Store> {
     let dir = global.data_dir();
     Store::open(
@@ -187,6 +197,30 @@ fn consume(
     }
     flush(&mut batch, &mut total)?;
     Ok(total)
+}
+
+/// Writes everything `producer` sends through `rx`, then checks the producer ended cleanly
+/// (`role` names it in the error).
+fn write_all(
+    store: &Store,
+    chain: Chain,
+    rx: Receiver<anyhow::Result<UtxoBlock>>,
+    producer: std::thread::JoinHandle<()>,
+    batch_txs: usize,
+    bar: &ProgressBar,
+    role: &str,
+) -> anyhow::Result<BatchStats> {
+    let stats = consume(store, rx, batch_txs, bar);
+    let joined = producer.join();
+    bar.finish_and_clear();
+    let stats = stats?;
+    if joined.is_err() {
+        bail!(
+            "the block {role} stopped unexpectedly (a panic; please report it): ingest stopped at height {}",
+            fmt_opt(store.tip(chain)?.map(|t| t.height))
+        );
+    }
+    Ok(stats)
 }
 
 /// Finds the highest height where the store agrees with the source (`source_hash(h)`),
@@ -366,22 +400,9 @@ pub(crate) fn ingest_blk(
             let _ = tx.send(Err(e.context(format!("reading {chain} blocks"))));
         }
     });
-    let stats = consume(store, rx, batch_txs, &bar);
-    let joined = producer.join();
-    bar.finish_and_clear();
-    let stats = stats?;
-    if joined.is_err() {
-        bail!(
-            "the block reader stopped unexpectedly (a panic; please report it): ingest stopped at height {}",
-            fmt_opt(store.tip(chain)?.map(|t| t.height))
-        );
-    }
-    report.from_height = Some(next);
+    let stats = write_all(store, chain, rx, producer, batch_txs, &bar, "reader")?;
+    report.record(next, stats);
     report.tip_height = store.tip(chain)?.map(|t| t.height);
-    report.blocks = stats.blocks;
-    report.txs = stats.txs;
-    report.inputs = stats.inputs;
-    report.outputs = stats.outputs;
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
 }
@@ -475,21 +496,8 @@ pub(crate) fn ingest_rpc(
                 }
             }
         });
-        let stats = consume(store, rx, batch_txs, &bar);
-        let joined = producer.join();
-        bar.finish_and_clear();
-        let stats = stats?;
-        if joined.is_err() {
-            bail!(
-                "the block fetcher stopped unexpectedly (a panic; please report it): ingest stopped at height {}",
-                fmt_opt(store.tip(chain)?.map(|t| t.height))
-            );
-        }
-        report.from_height = Some(next);
-        report.blocks = stats.blocks;
-        report.txs = stats.txs;
-        report.inputs = stats.inputs;
-        report.outputs = stats.outputs;
+        let stats = write_all(store, chain, rx, producer, batch_txs, &bar, "fetcher")?;
+        report.record(next, stats);
     }
     report.tip_height = store.tip(chain)?.map(|t| t.height);
     report.seconds = started.elapsed().as_secs_f64();

@@ -115,6 +115,15 @@ fn dec(b: &mut Decimal128Builder, v: u128) {
     b.append_value(i128::try_from(v).unwrap_or(i128::MAX));
 }
 
+/// The finished column of base-unit amounts, as `Decimal128(38, 0)`.
+fn amounts(b: &mut Decimal128Builder, dir: &Path) -> Result<ArrayRef, StoreError> {
+    Ok(Arc::new(
+        b.finish()
+            .with_precision_and_scale(38, 0)
+            .map_err(|e| err(dir, e))?,
+    ))
+}
+
 fn chains(rtx: &ReadTransaction) -> Result<Vec<Chain>, StoreError> {
     let t = rtx.open_table(tables::CHAINS)?;
     let mut out = Vec::new();
@@ -544,13 +553,7 @@ fn export_addresses(
                 dec(&mut bal, s.received.saturating_sub(s.sent));
                 n.append_value(s.tx_count);
             }
-            let d = |b: &mut Decimal128Builder| -> Result<ArrayRef, StoreError> {
-                Ok(Arc::new(
-                    b.finish()
-                        .with_precision_and_scale(38, 0)
-                        .map_err(|e| err(dir, e))?,
-                ))
-            };
+            let d = |b: &mut Decimal128Builder| amounts(b, dir);
             sink.write(vec![
                 Arc::new(ch.finish()),
                 Arc::new(id.finish()),
@@ -607,13 +610,7 @@ fn export_address_txs(
                 dec(&mut rec, r);
                 dec(&mut sent, s);
             }
-            let d = |b: &mut Decimal128Builder| -> Result<ArrayRef, StoreError> {
-                Ok(Arc::new(
-                    b.finish()
-                        .with_precision_and_scale(38, 0)
-                        .map_err(|e| err(dir, e))?,
-                ))
-            };
+            let d = |b: &mut Decimal128Builder| amounts(b, dir);
             sink.write(vec![
                 Arc::new(ch.finish()),
                 Arc::new(id.finish()),
