@@ -244,6 +244,29 @@ fn genesis(chain: Chain) -> Result<Block, SynthError> {
 }
 
 /// Litecoin's genesis: Bitcoin's layout with its own message, key, time, nonce and bits.
+/// A coinbase: the null prevout with `script_sig`, paying `value` to `payout`.
+fn coinbase_tx(
+    version: Version,
+    script_sig: ScriptBuf,
+    value: Amount,
+    payout: ScriptBuf,
+) -> Transaction {
+    Transaction {
+        version,
+        lock_time: LockTime::ZERO,
+        input: vec![TxIn {
+            previous_output: OutPoint::null(),
+            script_sig,
+            sequence: Sequence::MAX,
+            witness: Witness::new(),
+        }],
+        output: vec![TxOut {
+            value,
+            script_pubkey: payout,
+        }],
+    }
+}
+
 fn litecoin_genesis(time: u32, nonce: u32, bits: u32) -> Block {
     const MESSAGE: &[u8] =
         "NY Times 05/Oct/2011 Steve Jobs, Apple’s Visionary, Dies at 56".as_bytes();
@@ -258,23 +281,16 @@ fn litecoin_genesis(time: u32, nonce: u32, bits: u32) -> Block {
         MESSAGE,
     )
     .into_script();
-    let coinbase = Transaction {
-        version: Version::ONE,
-        lock_time: LockTime::ZERO,
-        input: vec![TxIn {
-            previous_output: OutPoint::null(),
-            script_sig,
-            sequence: Sequence::MAX,
-            witness: Witness::new(),
-        }],
-        output: vec![TxOut {
-            value: Amount::from_sat(50 * 100_000_000),
-            script_pubkey: Builder::new()
-                .push_slice(key)
-                .push_opcode(OP_CHECKSIG)
-                .into_script(),
-        }],
-    };
+    let payout = Builder::new()
+        .push_slice(key)
+        .push_opcode(OP_CHECKSIG)
+        .into_script();
+    let coinbase = coinbase_tx(
+        Version::ONE,
+        script_sig,
+        Amount::from_sat(50 * 100_000_000),
+        payout,
+    );
     let merkle_root = TxMerkleNode::from_raw_hash(coinbase.compute_txid().to_raw_hash());
     Block {
         header: Header {
@@ -1437,24 +1453,18 @@ impl<'a> Gen<'a> {
             tag.as_bytes(),
         )
         .into_script();
-        let mut coinbase = Transaction {
-            version: if self.rng.bool() {
-                Version::ONE
-            } else {
-                Version::TWO
-            },
-            lock_time: LockTime::ZERO,
-            input: vec![TxIn {
-                previous_output: OutPoint::null(),
-                script_sig,
-                sequence: Sequence::MAX,
-                witness: Witness::new(),
-            }],
-            output: vec![TxOut {
-                value: Amount::from_sat(subsidy + fees),
-                script_pubkey: self.script_pubkey(kind, owner),
-            }],
+        let version = if self.rng.bool() {
+            Version::ONE
+        } else {
+            Version::TWO
         };
+        let payout = self.script_pubkey(kind, owner);
+        let mut coinbase = coinbase_tx(
+            version,
+            script_sig,
+            Amount::from_sat(subsidy + fees),
+            payout,
+        );
         if segwit {
             let reserved = [0u8; 32];
             let wtxids =

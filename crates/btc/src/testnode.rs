@@ -201,9 +201,9 @@ impl Litecoind {
         Ok(node)
     }
 
-    /// Polls `getblockchaininfo` until it answers, the process dies or the deadline passes.
-    fn wait_ready(&mut self) -> Result<(), TestNodeError> {
-        let probe = RpcClient::new(
+    /// A client that fails fast (5 s, no retries): for probing start-up and asking to stop.
+    fn quick_client(&self) -> RpcClient {
+        RpcClient::new(
             self.rpc_url.clone(),
             RpcAuth::UserPass {
                 user: self.user.clone(),
@@ -214,7 +214,12 @@ impl Litecoind {
                 retries: 0,
                 ..RpcOptions::default()
             },
-        );
+        )
+    }
+
+    /// Polls `getblockchaininfo` until it answers, the process dies or the deadline passes.
+    fn wait_ready(&mut self) -> Result<(), TestNodeError> {
+        let probe = self.quick_client();
         let started = Instant::now();
         loop {
             let last_error = match probe.get_blockchain_info() {
@@ -366,18 +371,7 @@ impl Drop for Litecoind {
         if matches!(self.child.try_wait(), Ok(Some(_))) {
             return;
         }
-        let quick = RpcClient::new(
-            self.rpc_url.clone(),
-            RpcAuth::UserPass {
-                user: self.user.clone(),
-                password: self.password.clone(),
-            },
-            RpcOptions {
-                timeout: Duration::from_secs(5),
-                retries: 0,
-                ..RpcOptions::default()
-            },
-        );
+        let quick = self.quick_client();
         if let Err(e) = quick.call::<Value>("stop", json!([])) {
             tracing::debug!(error = %e, "stop rpc failed; killing litecoind");
         } else {
