@@ -16,6 +16,7 @@ use bitcoin::base58;
 use bitcoin::bech32::{self, Fe32, Hrp};
 
 use crate::chain::{Chain, ChainFamily};
+use crate::{Payee, PayeeRepr};
 
 /// How an output script pays: the standard templates, plus what falls outside them.
 #[derive(
@@ -244,6 +245,63 @@ impl Address {
     pub fn is_pseudo(&self) -> bool {
         self.text.contains(':')
     }
+
+    /// The binary form of this address: the inverse of [`Payee::to_address`], used to look an
+    /// address typed by a person up in the store's interned ids. `None` only for text that no
+    /// payee produces (the canonical text of every payee converts back).
+    pub fn to_payee(&self) -> Option<Payee> {
+        let chain = self.chain;
+        let hex32 = |h: &str| -> Option<[u8; 32]> {
+            let mut b = [0u8; 32];
+            hex::decode_to_slice(h, &mut b).ok()?;
+            Some(b)
+        };
+        let repr = if let Some((kind, rest)) = self.text.split_once(':') {
+            match kind {
+                "script" => PayeeRepr::Script(hex32(rest)?),
+                "mweb" if rest == "hogaddr" => PayeeRepr::MwebHogAddr,
+                "mweb" => PayeeRepr::MwebPegin(hex32(rest.strip_prefix("pegin:")?)?),
+                "multisig" => {
+                    let (mn, h) = rest.split_once(':')?;
+                    let (m, n) = mn.split_once("of")?;
+                    let mut hash = [0u8; 20];
+                    hex::decode_to_slice(h, &mut hash).ok()?;
+                    PayeeRepr::Multisig {
+                        m: m.parse().ok()?,
+                        n: n.parse().ok()?,
+                        hash,
+                    }
+                }
+                _ => return None,
+            }
+        } else if chain.family() == ChainFamily::Account {
+            let mut b = [0u8; 20];
+            hex::decode_to_slice(self.text.strip_prefix("0x")?, &mut b).ok()?;
+            PayeeRepr::Evm(b)
+        } else {
+            let params = chain.utxo_params()?;
+            match params.bech32_hrp {
+                Some(hrp)
+                    if self.text.starts_with(hrp)
+                        && self.text.as_bytes().get(hrp.len()) == Some(&b'1') =>
+                {
+                    let (_, version, program) = bech32::segwit::decode(&self.text).ok()?;
+                    return Payee::witness(chain, version.to_u8(), &program);
+                }
+                _ => {}
+            }
+            let payload = base58::decode_check(&self.text).ok()?;
+            let hash = |rest: &[u8]| -> Option<[u8; 20]> { rest.try_into().ok() };
+            if let Some(rest) = payload.strip_prefix(params.p2pkh_prefix) {
+                PayeeRepr::KeyHash(hash(rest)?)
+            } else if let Some(rest) = payload.strip_prefix(params.p2sh_prefix) {
+                PayeeRepr::ScriptHash(hash(rest)?)
+            } else {
+                return None;
+            }
+        };
+        Some(Payee { chain, repr })
+    }
 }
 
 fn parse_pseudo(chain: Chain, text: &str) -> Option<Option<Address>> {
@@ -361,6 +419,38 @@ mod tests {
                 serde_json::to_value(k).unwrap(),
                 serde_json::json!(k.name())
             );
+        }
+    }
+
+    #[test]
+    fn every_payee_text_converts_back() {
+        let c = Chain::LitecoinMainnet;
+        let payees = [
+            PayeeRepr::KeyHash([1; 20]),
+            PayeeRepr::ScriptHash([2; 20]),
+            PayeeRepr::Multisig {
+                m: 2,
+                n: 3,
+                hash: [3; 20],
+            },
+            PayeeRepr::Script([4; 32]),
+            PayeeRepr::MwebPegin([5; 32]),
+            PayeeRepr::MwebHogAddr,
+        ]
+        .map(|repr| Payee { chain: c, repr })
+        .into_iter()
+        .chain(Payee::witness(c, 0, &[6; 20]))
+        .chain(Payee::witness(c, 0, &[7; 32]))
+        .chain(Payee::witness(c, 1, &[8; 32]))
+        .chain([Payee {
+            chain: Chain::Evm(1),
+            repr: PayeeRepr::Evm([9; 20]),
+        }]);
+        for p in payees {
+            let text = p.to_address();
+            assert_eq!(text.to_payee(), Some(p), "{text}");
+            let reparsed = Address::parse(p.chain, text.as_str()).unwrap();
+            assert_eq!(reparsed.to_payee(), Some(p), "{text}");
         }
     }
 }

@@ -28,8 +28,10 @@ use parquet::file::properties::WriterProperties;
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable};
 use tracehound_core::Chain;
 
+use crate::bulk::txlog;
+use crate::ledger::block_starts;
 use crate::read::address_text;
-use crate::tables::{self, AddrStats, BlockRecord, COINBASE_FLAG, TxRecord};
+use crate::tables::{self, BlockRecord, COINBASE_FLAG};
 use crate::{Store, StoreError};
 
 /// What an export wrote.
@@ -155,17 +157,17 @@ impl Store {
             "blocks".into(),
             export_blocks(&rtx, &chains, dir, progress)?,
         ));
-        let (txs, inputs, outputs) = export_txs(&rtx, &chains, dir, progress)?;
+        let (txs, inputs, outputs) = export_txs(self, &chains, dir, progress)?;
         summary.tables.push(("txs".into(), txs));
         summary.tables.push(("inputs".into(), inputs));
         summary.tables.push(("outputs".into(), outputs));
         summary.tables.push((
             "addresses".into(),
-            export_addresses(&rtx, &chains, dir, progress)?,
+            export_addresses(self, &chains, dir, progress)?,
         ));
         summary.tables.push((
             "address_txs".into(),
-            export_address_txs(&rtx, &chains, dir, progress)?,
+            export_address_txs(self, &chains, dir, progress)?,
         ));
         Ok(summary)
     }
@@ -280,7 +282,7 @@ struct OutCols {
 }
 
 fn export_txs(
-    rtx: &ReadTransaction,
+    store: &Store,
     chains: &[Chain],
     dir: &Path,
     progress: Progress<'_>,
@@ -347,85 +349,109 @@ fn export_txs(
         ],
         progress,
     )?;
-    let txs = rtx.open_table(tables::TXS)?;
-    let spends = rtx.open_table(tables::SPENDS)?;
     let (mut t, mut i, mut o) = (TxCols::default(), InCols::default(), OutCols::default());
     for &chain in chains {
-        let c = chain.code();
         let name = chain.name();
-        for row in txs.range((c, 0, 0)..=(c, u32::MAX, u32::MAX))? {
-            let (k, v) = row?;
-            let (_, height, idx) = k.value();
-            let rec = TxRecord::decode(v.value())?;
-            let txid = rec.txid.to_string();
-            let v_in: u64 = rec.inputs.iter().map(|x| x.value).sum();
-            let v_out: u64 = rec.outputs.iter().map(|x| x.value).sum();
-            t.chain.append_value(&name);
-            t.height.append_value(height);
-            t.idx.append_value(idx);
-            t.txid.append_value(&txid);
-            t.coinbase.append_value(rec.coinbase);
-            t.hogex.append_value(rec.hogex);
-            t.size.append_value(rec.size);
-            t.vsize.append_value(rec.vsize);
-            t.n_in
-                .append_value(u32::try_from(rec.inputs.len()).unwrap_or(u32::MAX));
-            t.n_out
-                .append_value(u32::try_from(rec.outputs.len()).unwrap_or(u32::MAX));
-            t.v_in.append_value(v_in);
-            t.v_out.append_value(v_out);
-            t.fee.append_value(if rec.coinbase {
-                0
-            } else {
-                v_in.saturating_sub(v_out)
-            });
-            t.rows += 1;
-            for (n, x) in rec.inputs.iter().enumerate() {
-                i.chain.append_value(&name);
-                i.height.append_value(height);
-                i.idx.append_value(idx);
-                i.input.append_value(u32::try_from(n).unwrap_or(u32::MAX));
-                i.txid.append_value(&txid);
-                i.prev_txid
-                    .append_value(tracehound_core::Hash32(x.prev_txid).to_string());
-                i.prev_vout.append_value(x.prev_vout);
-                i.addr_id.append_value(x.addr);
-                i.addr.append_value(address_text(rtx, c, x.addr)?);
-                i.value.append_value(x.value);
-                i.prev_height.append_value(x.prev_height);
-                i.prev_coinbase.append_value(x.flags & COINBASE_FLAG != 0);
-                i.rows += 1;
-            }
-            for (n, x) in rec.outputs.iter().enumerate() {
-                let vout = u32::try_from(n).unwrap_or(u32::MAX);
-                o.chain.append_value(&name);
-                o.height.append_value(height);
-                o.idx.append_value(idx);
-                o.vout.append_value(vout);
-                o.txid.append_value(&txid);
-                o.addr_id.append_option(x.addr);
-                o.addr
-                    .append_option(x.addr.map(|a| address_text(rtx, c, a)).transpose()?);
-                o.kind.append_value(x.kind.name());
-                o.value.append_value(x.value);
-                o.data.append_option(x.data.as_deref());
-                let spent = spends.get((c, rec.txid.0, vout))?.map(|s| s.value());
-                o.spent_height.append_option(spent.map(|s| s.0));
-                o.spent_idx.append_option(spent.map(|s| s.1));
-                o.spent_input.append_option(spent.map(|s| s.2));
-                o.rows += 1;
-            }
-            if t.rows >= ROWS_PER_BATCH || i.rows >= ROWS_PER_BATCH || o.rows >= ROWS_PER_BATCH {
-                flush_txs(
-                    &mut t,
-                    &mut i,
-                    &mut o,
-                    &mut tx_sink,
-                    &mut in_sink,
-                    &mut out_sink,
-                )?;
-            }
-        }
+        let starts = block_starts(&store.db, chain)?;
+        // (height, index) of a tx seq, by binary search over the blocks' first seqs.
+        let place = |seq: u64| -> (u32, u32) {
+            let b = starts
+                .partition_point(|&(first, _)| first <= seq)
+                .saturating_sub(1);
+            starts.get(b).map_or((0, 0), |&(first, h)| {
+                (h, u32::try_from(seq - first).unwrap_or(u32::MAX))
+            })
+        };
+        store.with_ledger(chain, |l, _| {
+            l.txlog
+                .for_each(0, l.txlog.tx_count(), |seq, first_out, rec| {
+                    let (height, idx) = place(seq);
+                    let txid = rec.txid.to_string();
+                    let coinbase = rec.flags & txlog::FLAG_COINBASE != 0;
+                    let v_in: u64 = rec.inputs.iter().map(|x| x.value).sum();
+                    let v_out: u64 = rec.outputs.iter().map(|x| x.value).sum();
+                    t.chain.append_value(&name);
+                    t.height.append_value(height);
+                    t.idx.append_value(idx);
+                    t.txid.append_value(&txid);
+                    t.coinbase.append_value(coinbase);
+                    t.hogex.append_value(rec.flags & txlog::FLAG_HOGEX != 0);
+                    t.size.append_value(rec.size);
+                    t.vsize.append_value(rec.vsize);
+                    t.n_in
+                        .append_value(u32::try_from(rec.inputs.len()).unwrap_or(u32::MAX));
+                    t.n_out
+                        .append_value(u32::try_from(rec.outputs.len()).unwrap_or(u32::MAX));
+                    t.v_in.append_value(v_in);
+                    t.v_out.append_value(v_out);
+                    t.fee.append_value(if coinbase {
+                        0
+                    } else {
+                        v_in.saturating_sub(v_out)
+                    });
+                    t.rows += 1;
+                    for (n, x) in rec.inputs.iter().enumerate() {
+                        let prev = l.txlog.tx_of_output(x.prev_out)?;
+                        i.chain.append_value(&name);
+                        i.height.append_value(height);
+                        i.idx.append_value(idx);
+                        i.input.append_value(u32::try_from(n).unwrap_or(u32::MAX));
+                        i.txid.append_value(&txid);
+                        i.prev_txid.append_value(l.txlog.txid_of(prev)?.to_string());
+                        i.prev_vout.append_value(
+                            u32::try_from(x.prev_out - l.txlog.first_output(prev)?)
+                                .unwrap_or(u32::MAX),
+                        );
+                        i.addr_id.append_value(x.addr.unwrap_or(u64::MAX));
+                        i.addr.append_value(address_text(l, x.addr)?);
+                        i.value.append_value(x.value);
+                        i.prev_height.append_value(x.prev_height);
+                        i.prev_coinbase.append_value(x.flags & COINBASE_FLAG != 0);
+                        i.rows += 1;
+                    }
+                    for (n, x) in rec.outputs.iter().enumerate() {
+                        let out = first_out + n as u64;
+                        o.chain.append_value(&name);
+                        o.height.append_value(height);
+                        o.idx.append_value(idx);
+                        o.vout.append_value(u32::try_from(n).unwrap_or(u32::MAX));
+                        o.txid.append_value(&txid);
+                        o.addr_id.append_option(x.addr);
+                        o.addr
+                            .append_option(x.addr.map(|a| address_text(l, Some(a))).transpose()?);
+                        o.kind.append_value(x.kind.name());
+                        o.value.append_value(x.value);
+                        o.data.append_option(x.data.as_deref());
+                        let spent = match l.txlog.spender(out)? {
+                            Some(s) => {
+                                let input =
+                                    l.txlog.tx(s)?.inputs.iter().position(|i| i.prev_out == out);
+                                let (h, ix) = place(s);
+                                Some((h, ix, u32::try_from(input.unwrap_or(0)).unwrap_or(u32::MAX)))
+                            }
+                            None => None,
+                        };
+                        o.spent_height.append_option(spent.map(|s| s.0));
+                        o.spent_idx.append_option(spent.map(|s| s.1));
+                        o.spent_input.append_option(spent.map(|s| s.2));
+                        o.rows += 1;
+                    }
+                    if t.rows >= ROWS_PER_BATCH
+                        || i.rows >= ROWS_PER_BATCH
+                        || o.rows >= ROWS_PER_BATCH
+                    {
+                        flush_txs(
+                            &mut t,
+                            &mut i,
+                            &mut o,
+                            &mut tx_sink,
+                            &mut in_sink,
+                            &mut out_sink,
+                        )?;
+                    }
+                    Ok(())
+                })
+        })?;
     }
     flush_txs(
         &mut t,
@@ -503,7 +529,7 @@ fn flush_txs(
 }
 
 fn export_addresses(
-    rtx: &ReadTransaction,
+    store: &Store,
     chains: &[Chain],
     dir: &Path,
     progress: Progress<'_>,
@@ -522,54 +548,59 @@ fn export_addresses(
         ],
         progress,
     )?;
-    let texts = rtx.open_table(tables::ADDR_TEXTS)?;
-    let stats = rtx.open_table(tables::ADDR_STATS)?;
     for &chain in chains {
-        let c = chain.code();
-        let mut rows = texts.range((c, 0)..=(c, u64::MAX))?.peekable();
-        while rows.peek().is_some() {
-            let mut ch = StringBuilder::new();
-            let mut id = UInt64Builder::new();
-            let mut addr = StringBuilder::new();
-            let (mut rec, mut sent, mut bal) = (
-                Decimal128Builder::new(),
-                Decimal128Builder::new(),
-                Decimal128Builder::new(),
-            );
-            let mut n = UInt64Builder::new();
-            for row in rows.by_ref().take(ROWS_PER_BATCH) {
-                let (k, v) = row?;
-                let a = k.value().1;
-                let s = stats
-                    .get((c, a))?
-                    .map(|x| AddrStats::decode(x.value()))
-                    .transpose()?
-                    .unwrap_or_default();
-                ch.append_value(chain.name());
-                id.append_value(a);
-                addr.append_value(v.value());
-                dec(&mut rec, s.received);
-                dec(&mut sent, s.sent);
-                dec(&mut bal, s.received.saturating_sub(s.sent));
-                n.append_value(s.tx_count);
+        store.with_ledger(chain, |l, _| {
+            let total = l.addrs.len();
+            let mut next = 0u64;
+            while next < total {
+                let end = (next + ROWS_PER_BATCH as u64).min(total);
+                let mut ch = StringBuilder::new();
+                let mut id = UInt64Builder::new();
+                let mut addr = StringBuilder::new();
+                let (mut rec, mut sent, mut bal) = (
+                    Decimal128Builder::new(),
+                    Decimal128Builder::new(),
+                    Decimal128Builder::new(),
+                );
+                let mut n = UInt64Builder::new();
+                for a in next..end {
+                    let head = l
+                        .adj
+                        .head(u32::try_from(a).unwrap_or(u32::MAX))
+                        .map(|h| l.adj.entry(h))
+                        .transpose()?
+                        .unwrap_or_default();
+                    ch.append_value(chain.name());
+                    id.append_value(a);
+                    addr.append_value(address_text(l, Some(a))?);
+                    dec(&mut rec, head.total_received);
+                    dec(&mut sent, head.total_sent);
+                    dec(
+                        &mut bal,
+                        head.total_received.saturating_sub(head.total_sent),
+                    );
+                    n.append_value(u64::from(head.count));
+                }
+                let d = |b: &mut Decimal128Builder| amounts(b, dir);
+                sink.write(vec![
+                    Arc::new(ch.finish()),
+                    Arc::new(id.finish()),
+                    Arc::new(addr.finish()),
+                    d(&mut rec)?,
+                    d(&mut sent)?,
+                    d(&mut bal)?,
+                    Arc::new(n.finish()),
+                ])?;
+                next = end;
             }
-            let d = |b: &mut Decimal128Builder| amounts(b, dir);
-            sink.write(vec![
-                Arc::new(ch.finish()),
-                Arc::new(id.finish()),
-                Arc::new(addr.finish()),
-                d(&mut rec)?,
-                d(&mut sent)?,
-                d(&mut bal)?,
-                Arc::new(n.finish()),
-            ])?;
-        }
+            Ok(())
+        })?;
     }
     sink.finish()
 }
 
 fn export_address_txs(
-    rtx: &ReadTransaction,
+    store: &Store,
     chains: &[Chain],
     dir: &Path,
     progress: Progress<'_>,
@@ -587,39 +618,49 @@ fn export_address_txs(
         ],
         progress,
     )?;
-    let adj = rtx.open_table(tables::ADDR_TXS)?;
     for &chain in chains {
-        let c = chain.code();
-        let mut rows = adj
-            .range((c, 0, 0, 0)..=(c, u64::MAX, u32::MAX, u32::MAX))?
-            .peekable();
-        while rows.peek().is_some() {
+        let starts = block_starts(&store.db, chain)?;
+        store.with_ledger(chain, |l, _| {
             let mut ch = StringBuilder::new();
             let mut id = UInt64Builder::new();
             let mut h = UInt32Builder::new();
             let mut idx = UInt32Builder::new();
             let (mut rec, mut sent) = (Decimal128Builder::new(), Decimal128Builder::new());
-            for row in rows.by_ref().take(ROWS_PER_BATCH) {
-                let (k, v) = row?;
-                let (_, a, height, i) = k.value();
-                let (r, s) = tables::decode_flow(v.value())?;
-                ch.append_value(chain.name());
-                id.append_value(a);
-                h.append_value(height);
-                idx.append_value(i);
-                dec(&mut rec, r);
-                dec(&mut sent, s);
+            let mut rows = 0usize;
+            let mut history = Vec::new();
+            for a in 0..l.addrs.len() {
+                history.clear();
+                for e in l.adj.walk(l.adj.head(u32::try_from(a).unwrap_or(u32::MAX))) {
+                    history.push(e?);
+                }
+                for e in history.iter().rev() {
+                    let b = starts
+                        .partition_point(|&(first, _)| first <= e.seq)
+                        .saturating_sub(1);
+                    let (first, height) = starts.get(b).copied().unwrap_or_default();
+                    ch.append_value(chain.name());
+                    id.append_value(a);
+                    h.append_value(height);
+                    idx.append_value(u32::try_from(e.seq - first).unwrap_or(u32::MAX));
+                    dec(&mut rec, u128::from(e.received));
+                    dec(&mut sent, u128::from(e.sent));
+                    rows += 1;
+                }
+                if rows >= ROWS_PER_BATCH || (a + 1 == l.addrs.len() && rows > 0) {
+                    let d = |b: &mut Decimal128Builder| amounts(b, dir);
+                    sink.write(vec![
+                        Arc::new(ch.finish()),
+                        Arc::new(id.finish()),
+                        Arc::new(h.finish()),
+                        Arc::new(idx.finish()),
+                        d(&mut rec)?,
+                        d(&mut sent)?,
+                    ])?;
+                    rows = 0;
+                }
             }
-            let d = |b: &mut Decimal128Builder| amounts(b, dir);
-            sink.write(vec![
-                Arc::new(ch.finish()),
-                Arc::new(id.finish()),
-                Arc::new(h.finish()),
-                Arc::new(idx.finish()),
-                d(&mut rec)?,
-                d(&mut sent)?,
-            ])?;
-        }
+            Ok(())
+        })?;
     }
     sink.finish()
 }

@@ -31,6 +31,7 @@
 pub mod bulk;
 mod codec;
 mod export;
+mod ledger;
 mod read;
 mod tables;
 mod write;
@@ -174,33 +175,51 @@ from_redb!(
 /// How to open the store.
 #[derive(Debug, Clone)]
 pub struct StoreOptions {
-    /// Bytes of page cache redb may hold in RAM.
+    /// Bytes of page cache redb may hold in RAM (block index and counters).
     pub cache_bytes: usize,
-    /// Address → id entries kept in RAM across batches (interning is the hottest lookup).
-    pub address_cache_entries: usize,
+    /// RAM and threads of each chain's address index (the hottest lookup of ingest).
+    pub address_index: bulk::addr_index::AddressIndexOptions,
 }
 
 impl Default for StoreOptions {
     fn default() -> Self {
         StoreOptions {
-            cache_bytes: 1 << 30,
-            address_cache_entries: 2 << 20,
+            cache_bytes: 256 << 20,
+            address_index: bulk::addr_index::AddressIndexOptions::default(),
         }
     }
 }
 
-/// The embedded store: one redb file in the data dir.
+/// The embedded store: a redb file for the block index and commit points, plus each chain's
+/// bulk files under `chains/` (see the `ledger` module).
 pub struct Store {
     db: Database,
     path: PathBuf,
-    /// Interned ids of recently seen addresses, per chain. Only committed ids live here:
-    /// a failed batch or an unwind clears it.
-    addr_cache: std::sync::Mutex<write::AddrCache>,
+    data_dir: PathBuf,
+    options: StoreOptions,
+    /// Open chains. A chain is opened on first use; a write that fails drops its chain, which
+    /// the next use reopens from what was committed.
+    ledgers: std::sync::Mutex<std::collections::HashMap<u32, ledger::Ledger>>,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        let ledgers = std::mem::take(
+            self.ledgers
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for (_, mut l) in ledgers {
+            if let Err(e) = l.close(&self.db) {
+                tracing::warn!(chain = %l.chain(), "closing the store: {e} (the next open recovers)");
+            }
+        }
     }
 }
 
@@ -222,12 +241,12 @@ impl Store {
                 path: path.clone(),
                 source,
             })?;
-        let addr_cache =
-            std::sync::Mutex::new(write::AddrCache::new(options.address_cache_entries));
         let store = Store {
             db,
             path,
-            addr_cache,
+            data_dir: data_dir.to_path_buf(),
+            options: options.clone(),
+            ledgers: std::sync::Mutex::default(),
         };
         store.init_schema()?;
         Ok(store)
@@ -236,6 +255,34 @@ impl Store {
     /// Path of the database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Runs `f` on `chain`'s open ledger, opening it first if needed. If `f` fails and leaves
+    /// the ledger mid-write, the ledger is dropped: the next call reopens it from the last commit.
+    fn with_ledger<R>(
+        &self,
+        chain: Chain,
+        f: impl FnOnce(&mut ledger::Ledger, &Database) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut ledgers = self
+            .ledgers
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let c = chain.code();
+        let l = match ledgers.entry(c) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(ledger::Ledger::open(
+                &self.db,
+                &self.data_dir,
+                chain,
+                &self.options.address_index,
+            )?),
+        };
+        let out = f(l, &self.db);
+        if l.dirty {
+            ledgers.remove(&c);
+        }
+        out
     }
 
     fn init_schema(&self) -> Result<(), StoreError> {
@@ -267,14 +314,8 @@ impl Store {
                     wtx.open_table(tables::CHAINS)?;
                     wtx.open_table(tables::BLOCKS)?;
                     wtx.open_table(tables::BLOCK_BY_HASH)?;
-                    wtx.open_table(tables::TXS)?;
-                    wtx.open_multimap_table(tables::TXIDS)?;
-                    wtx.open_table(tables::UTXOS)?;
-                    wtx.open_table(tables::SPENDS)?;
-                    wtx.open_table(tables::ADDR_IDS)?;
-                    wtx.open_table(tables::ADDR_TEXTS)?;
-                    wtx.open_table(tables::ADDR_TXS)?;
-                    wtx.open_table(tables::ADDR_STATS)?;
+                    wtx.open_table(tables::BLOCK_BY_TX)?;
+                    wtx.open_table(bulk::segment::SEGMENTS)?;
                 }
                 wtx.commit()?;
                 Ok(())

@@ -1,13 +1,14 @@
 //! Reading: status, blocks, transactions with resolved inputs and spenders, addresses with
 //! balances and paged history, and a content digest of the whole store.
 
-use redb::{
-    ReadTransaction, ReadableDatabase, ReadableMultimapTable, ReadableTable, ReadableTableMetadata,
-};
+use redb::{ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use serde::Serialize;
 use tracehound_core::{Address, Amount, Chain, Hash32, ScriptKind};
 
-use crate::tables::{self, AddrStats, BlockRecord, COINBASE_FLAG, ChainRecord, TxRecord};
+use crate::bulk::txlog;
+use crate::ledger::Ledger;
+use crate::ledger::adjacency::Entry;
+use crate::tables::{self, BlockRecord, COINBASE_FLAG, ChainRecord};
 use crate::{Store, StoreError};
 
 /// A stored block.
@@ -228,52 +229,60 @@ impl Store {
 
     /// Every stored tx with this id, on `chain` or on any chain.
     pub fn tx(&self, chain: Option<Chain>, txid: &Hash32) -> Result<Vec<TxView>, StoreError> {
-        let rtx = self.db.begin_read()?;
-        let txids = rtx.open_multimap_table(tables::TXIDS)?;
-        let chains: Vec<Chain> = match chain {
+        let chains = match chain {
             Some(c) => vec![c],
-            None => {
-                let t = rtx.open_table(tables::CHAINS)?;
-                t.iter()?
-                    .filter_map(|r| r.ok().and_then(|(k, _)| Chain::from_code(k.value())))
-                    .collect()
-            }
+            None => self.chains()?,
         };
         let mut out = Vec::new();
         for chain in chains {
-            for pos in txids.get((chain.code(), txid.0))? {
-                let (height, index) = pos?.value();
-                out.push(tx_view(&rtx, chain, height, index)?);
-            }
+            self.with_ledger(chain, |l, db| {
+                let rtx = db.begin_read()?;
+                for seq in l.txlog.find_txid(txid)? {
+                    out.push(tx_view(&rtx, l, seq)?);
+                }
+                Ok(())
+            })?;
         }
         Ok(out)
     }
 
     /// The stored tx of `chain` at (height, index).
     pub fn tx_at(&self, chain: Chain, height: u32, index: u32) -> Result<TxView, StoreError> {
-        tx_view(&self.db.begin_read()?, chain, height, index)
+        let block = self
+            .block_record(chain, height)?
+            .filter(|b| index < b.tx_count)
+            .ok_or_else(|| StoreError::Corrupt {
+                table: "blocks",
+                what: format!("{chain} has no tx {index} at height {height}"),
+            })?;
+        self.with_ledger(chain, |l, db| {
+            tx_view(&db.begin_read()?, l, block.first_tx + u64::from(index))
+        })
+    }
+
+    fn block_record(&self, chain: Chain, height: u32) -> Result<Option<BlockRecord>, StoreError> {
+        let rtx = self.db.begin_read()?;
+        let blocks = rtx.open_table(tables::BLOCKS)?;
+        let v = blocks.get((chain.code(), height))?;
+        v.map(|v| BlockRecord::decode(v.value())).transpose()
     }
 
     /// The address `address` of `chain`, if the store has seen it.
     pub fn address(&self, address: &Address) -> Result<Option<AddressView>, StoreError> {
-        let rtx = self.db.begin_read()?;
-        let c = address.chain().code();
-        let ids = rtx.open_table(tables::ADDR_IDS)?;
-        let Some(id) = ids.get((c, address.as_str()))?.map(|v| v.value()) else {
+        let chain = address.chain();
+        if !self.chains()?.contains(&chain) {
+            return Ok(None);
+        }
+        let Some(payee) = address.to_payee() else {
             return Ok(None);
         };
-        let stats = rtx.open_table(tables::ADDR_STATS)?;
-        let s = stats
-            .get((c, id))?
-            .map(|v| AddrStats::decode(v.value()))
-            .transpose()?
-            .unwrap_or_default();
-        Ok(Some(view(
-            address.chain(),
-            address.as_str().to_string(),
-            id,
-            s,
-        )))
+        self.with_ledger(chain, |l, _| {
+            let Some(id) = l.addrs.lookup(&payee)? else {
+                return Ok(None);
+            };
+            let head = addr_head(l, id)?;
+            Ok(Some(view(chain, address.as_str().to_string(), id, head)))
+        })
     }
 
     /// A page of an address's txs in (height, index) order, starting after `offset` rows.
@@ -284,88 +293,108 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<AddressHistoryRow>, StoreError> {
-        let rtx = self.db.begin_read()?;
-        let c = chain.code();
-        let adj = rtx.open_table(tables::ADDR_TXS)?;
-        let txs = rtx.open_table(tables::TXS)?;
-        let blocks = rtx.open_table(tables::BLOCKS)?;
-        let mut out = Vec::new();
-        for row in adj
-            .range((c, id, 0, 0)..=(c, id, u32::MAX, u32::MAX))?
-            .skip(offset)
-            .take(limit)
-        {
-            let (k, v) = row?;
-            let (_, _, height, index) = k.value();
-            let (received, sent) = tables::decode_flow(v.value())?;
-            let txid = match txs.get((c, height, index))? {
-                Some(t) => TxRecord::decode(t.value())?.txid,
-                None => {
-                    return Err(StoreError::Corrupt {
-                        table: "addr_txs",
-                        what: format!("points at missing tx {height}/{index}"),
-                    });
-                }
+        self.with_ledger(chain, |l, db| {
+            let rtx = db.begin_read()?;
+            let Some(head) = addr_head(l, id)? else {
+                return Ok(Vec::new());
             };
-            let time = blocks
-                .get((c, height))?
-                .map(|b| BlockRecord::decode(b.value()))
-                .transpose()?
-                .map_or(0, |b| b.time);
-            out.push(AddressHistoryRow {
-                height,
-                index,
-                txid,
-                time,
-                received: Amount::from_units(received),
-                sent: Amount::from_units(sent),
-            });
-        }
-        Ok(out)
+            let count = head.count as usize;
+            // The list runs newest first: skip the rows after the page, keep the page.
+            let after = count.saturating_sub(offset.saturating_add(limit));
+            let take = count.saturating_sub(offset).min(limit);
+            let mut rows = Vec::with_capacity(take);
+            for e in l.adj.walk(l.adj.head(addr32(id)?)).skip(after).take(take) {
+                let e = e?;
+                let (height, index, block) = locate_tx(&rtx, l.chain(), e.seq)?;
+                rows.push(AddressHistoryRow {
+                    height,
+                    index,
+                    txid: l.txlog.txid_of(e.seq)?,
+                    time: block.time,
+                    received: Amount::from_units(u128::from(e.received)),
+                    sent: Amount::from_units(u128::from(e.sent)),
+                });
+            }
+            rows.reverse();
+            Ok(rows)
+        })
     }
 
     /// Every address of `chain` with its totals, in id order.
     pub fn addresses(&self, chain: Chain) -> Result<Vec<AddressView>, StoreError> {
-        let rtx = self.db.begin_read()?;
-        let c = chain.code();
-        let stats = rtx.open_table(tables::ADDR_STATS)?;
-        let texts = rtx.open_table(tables::ADDR_TEXTS)?;
-        let mut out = Vec::new();
-        for row in stats.range((c, 0)..=(c, u64::MAX))? {
-            let (k, v) = row?;
-            let id = k.value().1;
-            let text = texts
-                .get((c, id))?
-                .map(|t| t.value().to_string())
-                .unwrap_or_default();
-            out.push(view(chain, text, id, AddrStats::decode(v.value())?));
+        if !self.chains()?.contains(&chain) {
+            return Ok(Vec::new());
         }
-        Ok(out)
+        self.with_ledger(chain, |l, _| {
+            let mut out = Vec::new();
+            for id in 0..l.addrs.len() {
+                let text = l.addrs.payee(id)?.to_address().as_str().to_string();
+                out.push(view(chain, text, id, addr_head(l, id)?));
+            }
+            Ok(out)
+        })
     }
 
-    /// A SHA-256 over every table's keys and values in key order: two stores with equal
-    /// digests hold the same data. Used to prove resume and reorg leave no trace.
+    /// A SHA-256 over the store's logical content: block rows, every tx record with its
+    /// spenders, every address, and every address's history with its totals. Two stores with
+    /// equal digests hold the same data, however their batches fell; used to prove that
+    /// resume and reorg leave no trace.
     pub fn digest(&self) -> Result<String, StoreError> {
         use bitcoin::hashes::{Hash, HashEngine, sha256};
-        let rtx = self.db.begin_read()?;
         let mut engine = sha256::Hash::engine();
-        feed(&rtx, tables::CHAINS, &mut engine)?;
-        feed(&rtx, tables::BLOCKS, &mut engine)?;
-        feed(&rtx, tables::BLOCK_BY_HASH, &mut engine)?;
-        feed(&rtx, tables::TXS, &mut engine)?;
-        feed(&rtx, tables::UTXOS, &mut engine)?;
-        feed(&rtx, tables::SPENDS, &mut engine)?;
-        feed(&rtx, tables::ADDR_IDS, &mut engine)?;
-        feed(&rtx, tables::ADDR_TEXTS, &mut engine)?;
-        feed(&rtx, tables::ADDR_TXS, &mut engine)?;
-        feed(&rtx, tables::ADDR_STATS, &mut engine)?;
-        let txids = rtx.open_multimap_table(tables::TXIDS)?;
-        for row in txids.iter()? {
-            let (k, vals) = row?;
-            engine.input(<(u32, [u8; 32]) as redb::Value>::as_bytes(&k.value()).as_ref());
-            for v in vals {
-                engine.input(<(u32, u32) as redb::Value>::as_bytes(&v?.value()).as_ref());
-            }
+        {
+            let rtx = self.db.begin_read()?;
+            feed(&rtx, tables::CHAINS, &mut engine)?;
+            feed(&rtx, tables::BLOCKS, &mut engine)?;
+            feed(&rtx, tables::BLOCK_BY_HASH, &mut engine)?;
+            feed(&rtx, tables::BLOCK_BY_TX, &mut engine)?;
+        }
+        for chain in self.chains()? {
+            self.with_ledger(chain, |l, _| {
+                engine.input(&chain.code().to_le_bytes());
+                let mut buf = Vec::new();
+                let mut spenders = Vec::new();
+                l.txlog
+                    .for_each(0, l.txlog.tx_count(), |seq, first_out, rec| {
+                        buf.clear();
+                        rec.encode(&mut buf);
+                        engine.input(&seq.to_le_bytes());
+                        engine.input(&buf);
+                        spenders.extend((0..rec.outputs.len() as u64).map(|v| first_out + v));
+                        Ok(())
+                    })?;
+                for out in spenders {
+                    let s = l.txlog.spender(out)?.map_or(0, |s| s + 1);
+                    engine.input(&s.to_le_bytes());
+                }
+                for id in 0..l.addrs.len() {
+                    engine.input(&crate::bulk::addr_index::encode_payee(&l.addrs.payee(id)?));
+                }
+                let mut entries = Vec::with_capacity(usize::try_from(l.adj.len()).unwrap_or(0));
+                for i in 0..l.adj.len() {
+                    let e = l.adj.entry(i)?;
+                    entries.push((
+                        e.addr,
+                        e.seq,
+                        e.received,
+                        e.sent,
+                        e.count,
+                        e.total_received,
+                        e.total_sent,
+                    ));
+                }
+                entries.sort_unstable();
+                for e in entries {
+                    engine.input(&e.0.to_le_bytes());
+                    engine.input(&e.1.to_le_bytes());
+                    engine.input(&e.2.to_le_bytes());
+                    engine.input(&e.3.to_le_bytes());
+                    engine.input(&e.4.to_le_bytes());
+                    engine.input(&e.5.to_le_bytes());
+                    engine.input(&e.6.to_le_bytes());
+                }
+                Ok(())
+            })?;
         }
         Ok(sha256::Hash::from_engine(engine).to_string())
     }
@@ -393,61 +422,82 @@ fn feed<K: redb::Key + 'static, V: redb::Value + 'static>(
     Ok(())
 }
 
-fn view(chain: Chain, address: String, id: u64, s: AddrStats) -> AddressView {
+fn view(chain: Chain, address: String, id: u64, head: Option<Entry>) -> AddressView {
+    let h = head.unwrap_or_default();
     AddressView {
         chain,
         address,
         id,
-        balance: Amount::from_units(s.received.saturating_sub(s.sent)),
-        received: Amount::from_units(s.received),
-        sent: Amount::from_units(s.sent),
-        tx_count: s.tx_count,
+        balance: Amount::from_units(h.total_received.saturating_sub(h.total_sent)),
+        received: Amount::from_units(h.total_received),
+        sent: Amount::from_units(h.total_sent),
+        tx_count: u64::from(h.count),
     }
 }
 
-pub(crate) fn address_text(rtx: &ReadTransaction, c: u32, id: u64) -> Result<String, StoreError> {
-    let texts = rtx.open_table(tables::ADDR_TEXTS)?;
-    texts
-        .get((c, id))?
-        .map(|t| t.value().to_string())
-        .ok_or_else(|| StoreError::Corrupt {
-            table: "addr_texts",
-            what: format!("no text for address id {id}"),
-        })
+fn addr32(id: u64) -> Result<u32, StoreError> {
+    u32::try_from(id).map_err(|_| StoreError::Corrupt {
+        table: "addrs.log",
+        what: format!("address id {id} exceeds 32 bits"),
+    })
 }
 
-fn tx_view(
+/// The newest adjacency entry of address `id`: its totals.
+fn addr_head(l: &Ledger, id: u64) -> Result<Option<Entry>, StoreError> {
+    l.adj.head(addr32(id)?).map(|h| l.adj.entry(h)).transpose()
+}
+
+/// The text of address `id`.
+pub(crate) fn address_text(l: &Ledger, id: Option<u64>) -> Result<String, StoreError> {
+    match id {
+        None => Ok(String::new()),
+        Some(id) => Ok(l.addrs.payee(id)?.to_address().as_str().to_string()),
+    }
+}
+
+/// (height, index in block, block row) of tx `seq`.
+pub(crate) fn locate_tx(
     rtx: &ReadTransaction,
     chain: Chain,
-    height: u32,
-    index: u32,
-) -> Result<TxView, StoreError> {
+    seq: u64,
+) -> Result<(u32, u32, BlockRecord), StoreError> {
     let c = chain.code();
-    let txs = rtx.open_table(tables::TXS)?;
-    let spends = rtx.open_table(tables::SPENDS)?;
+    let by_tx = rtx.open_table(tables::BLOCK_BY_TX)?;
     let blocks = rtx.open_table(tables::BLOCKS)?;
-    let rec = txs
-        .get((c, height, index))?
-        .map(|v| TxRecord::decode(v.value()))
+    let missing = || StoreError::Corrupt {
+        table: "block_by_tx",
+        what: format!("{chain} tx seq {seq} lies in no stored block"),
+    };
+    let (first, height) = by_tx
+        .range((c, 0)..=(c, seq))?
+        .next_back()
         .transpose()?
-        .ok_or_else(|| StoreError::Corrupt {
-            table: "txids",
-            what: format!("points at missing tx {height}/{index}"),
-        })?;
+        .map(|(k, v)| (k.value().1, v.value()))
+        .ok_or_else(missing)?;
     let block = blocks
         .get((c, height))?
         .map(|v| BlockRecord::decode(v.value()))
         .transpose()?
-        .ok_or_else(|| StoreError::Corrupt {
-            table: "txs",
-            what: format!("no block at height {height}"),
-        })?;
+        .ok_or_else(missing)?;
+    let index = u32::try_from(seq - first)
+        .ok()
+        .filter(|&i| i < block.tx_count)
+        .ok_or_else(missing)?;
+    Ok((height, index, block))
+}
+
+fn tx_view(rtx: &ReadTransaction, l: &Ledger, seq: u64) -> Result<TxView, StoreError> {
+    let chain = l.chain();
+    let (height, index, block) = locate_tx(rtx, chain, seq)?;
+    let rec = l.txlog.tx(seq)?;
+    let first_out = l.txlog.first_output(seq)?;
     let mut inputs = Vec::with_capacity(rec.inputs.len());
     for i in &rec.inputs {
+        let prev = l.txlog.tx_of_output(i.prev_out)?;
         inputs.push(InputView {
-            prev_txid: Hash32(i.prev_txid),
-            prev_vout: i.prev_vout,
-            address: address_text(rtx, c, i.addr)?,
+            prev_txid: l.txlog.txid_of(prev)?,
+            prev_vout: u32::try_from(i.prev_out - l.txlog.first_output(prev)?).unwrap_or(u32::MAX),
+            address: address_text(l, i.addr)?,
             value: Amount::from_units(u128::from(i.value)),
             prev_height: i.prev_height,
             coinbase: i.flags & COINBASE_FLAG != 0,
@@ -455,27 +505,25 @@ fn tx_view(
     }
     let mut outputs = Vec::with_capacity(rec.outputs.len());
     for (vout, o) in rec.outputs.iter().enumerate() {
-        let vout = u32::try_from(vout).unwrap_or(u32::MAX);
-        let spent_by = match spends.get((c, rec.txid.0, vout))? {
+        let out = first_out + vout as u64;
+        let spent_by = match l.txlog.spender(out)? {
             Some(s) => {
-                let (h, idx, input) = s.value();
-                let spender = txs
-                    .get((c, h, idx))?
-                    .map(|v| TxRecord::decode(v.value()))
-                    .transpose()?;
-                spender.map(|t| (t.txid, input))
+                let spender = l.txlog.tx(s)?;
+                let input = spender.inputs.iter().position(|i| i.prev_out == out);
+                input.map(|i| (spender.txid, u32::try_from(i).unwrap_or(u32::MAX)))
             }
             None => None,
         };
         outputs.push(OutputView {
-            vout,
+            vout: u32::try_from(vout).unwrap_or(u32::MAX),
             value: Amount::from_units(u128::from(o.value)),
             kind: o.kind,
-            address: o.addr.map(|a| address_text(rtx, c, a)).transpose()?,
+            address: o.addr.map(|a| address_text(l, Some(a))).transpose()?,
             data: o.data.as_ref().map(hex::encode),
             spent_by,
         });
     }
+    let coinbase = rec.flags & txlog::FLAG_COINBASE != 0;
     let input_value: Amount = inputs.iter().map(|i| i.value).sum();
     let output_value: Amount = outputs.iter().map(|o| o.value).sum();
     Ok(TxView {
@@ -485,13 +533,13 @@ fn tx_view(
         index,
         block_hash: block.hash,
         time: block.time,
-        coinbase: rec.coinbase,
-        hogex: rec.hogex,
+        coinbase,
+        hogex: rec.flags & txlog::FLAG_HOGEX != 0,
         size: rec.size,
         vsize: rec.vsize,
         input_value,
         output_value,
-        fee: if rec.coinbase {
+        fee: if coinbase {
             Amount::ZERO
         } else {
             input_value

@@ -1128,6 +1128,22 @@ impl AddressIndex {
             .copied()
     }
 
+    /// The payee of id `id` (committed or appended), from the log.
+    pub fn payee(&self, id: u64) -> Result<Payee, StoreError> {
+        let path = self.dir.join(ADDR_LOG);
+        if id >= u64::from(self.n) {
+            return Err(seg_err(
+                &path,
+                format!("address id {id} is past the {} ids assigned", self.n),
+            ));
+        }
+        let mut r = [0u8; ADDR_RECORD];
+        let off = id * ADDR_RECORD as u64;
+        self.log.read_at(off, &mut r)?;
+        decode_payee(self.chain, &r)
+            .ok_or_else(|| seg_err(&path, format!("damaged payee record at offset {off}")))
+    }
+
     /// The id of `payee`, if it has one. Does not change the cache.
     pub fn lookup(&self, payee: &Payee) -> Result<Option<u64>, StoreError> {
         if payee.chain != self.chain {

@@ -776,6 +776,68 @@ impl TxLog {
         })
     }
 
+    /// Calls `f(seq, first output seq, record)` for txs `from..to` in order, reading the log in
+    /// large sequential chunks (for rebuilds, digests and exports).
+    pub fn for_each(
+        &self,
+        from: u64,
+        to: u64,
+        mut f: impl FnMut(u64, u64, Record) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        const CHUNK: u64 = 4096;
+        let to = to.min(self.txs);
+        let mut seq = from;
+        let mut idx = Vec::new();
+        let mut log = Vec::new();
+        while seq < to {
+            let n = (to - seq).min(CHUNK);
+            idx.resize(usize::try_from(n * IDX_ENTRY).unwrap_or(0), 0);
+            self.idx.read_at(seq * IDX_ENTRY, &mut idx)?;
+            let offs: Vec<(u64, u64)> = idx
+                .chunks_exact(16)
+                .map(|e| (le_u64(e), le_u64(e.get(8..).unwrap_or_default())))
+                .collect();
+            let start = offs.first().map_or(0, |o| o.0);
+            let end = if seq + n < self.txs {
+                self.locate(seq + n)?.0
+            } else {
+                self.log.len()
+            };
+            if end < start || end > self.log.len() {
+                return Err(self.idx_err(
+                    seq * IDX_ENTRY,
+                    format!("records {start}..{end} out of bounds"),
+                ));
+            }
+            log.resize(usize::try_from(end - start).unwrap_or(0), 0);
+            self.log.read_at(start, &mut log)?;
+            for (k, &(off, first_out)) in offs.iter().enumerate() {
+                let next = offs.get(k + 1).map_or(end, |o| o.0);
+                let bytes = log
+                    .get(
+                        usize::try_from(off.saturating_sub(start)).unwrap_or(usize::MAX)
+                            ..usize::try_from(next.saturating_sub(start)).unwrap_or(0),
+                    )
+                    .ok_or_else(|| {
+                        self.idx_err(
+                            (seq + k as u64) * IDX_ENTRY,
+                            format!("record {off}..{next} out of order"),
+                        )
+                    })?;
+                let rec = Record::decode(bytes).map_err(|e| StoreError::Segment {
+                    path: self.dir.join(TXS_LOG),
+                    reason: format!(
+                        "record of tx {} at offset {off} is corrupt: {e}",
+                        seq + k as u64
+                    ),
+                })?;
+                f(seq + k as u64, first_out, rec)?;
+            }
+            seq += n;
+        }
+        Ok(())
+    }
+
     /// The seq of the first output of tx `seq`.
     pub fn first_output(&self, seq: u64) -> Result<u64, StoreError> {
         Ok(self.locate(seq)?.1)
@@ -802,7 +864,8 @@ impl TxLog {
         Ok(lo)
     }
 
-    fn txid_of(&self, seq: u64) -> Result<Hash32, StoreError> {
+    /// The txid of tx `seq` (reads 32 bytes, not the whole record).
+    pub fn txid_of(&self, seq: u64) -> Result<Hash32, StoreError> {
         let (off, _, end) = self.locate(seq)?;
         if end - off < 36 {
             return Err(StoreError::Segment {

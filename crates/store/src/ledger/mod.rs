@@ -1,0 +1,619 @@
+//! One UTXO chain's bulk data: the tx log, the address index, the adjacency and the in-memory
+//! UTXO set, written together in batches whose commit point is one redb transaction.
+//!
+//! The layout and the measurements behind it are in `docs/bulk-ingest-plan.md`. Each file is
+//! append-only with its committed length in redb's `segments` table (see
+//! [`segment`](crate::bulk::segment)), written and synced before the redb transaction that
+//! records the batch's block rows commits; a crash before that commit leaves extra bytes that
+//! the next open cuts off. Per chain, in `<data dir>/chains/<chain>/`:
+//!
+//! | file | what | module |
+//! |---|---|---|
+//! | `txs.log`, `txs.idx`, `spent_by.col`, `txid.runs*` | tx records with resolved inputs, spenders, txid lookup | [`txlog`](crate::bulk::txlog) |
+//! | `addrs.log`, `arun-*` | payee of every address id, fingerprint runs | [`addr_index`](crate::bulk::addr_index) |
+//! | `adj.log`, `heads.col` | per address: its txs with amounts and running totals | [`adjacency`] |
+//! | `utxo.snap` | the UTXO set at a clean close (rebuilt from the log after a crash) | [`utxo_set`](crate::bulk::utxo_set) |
+
+pub(crate) mod adjacency;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
+use tracehound_core::{Chain, OutPoint, Payee, UtxoBlock};
+
+use crate::bulk::addr_index::{
+    ADDR_LOG, ADDR_RECORD, AddressIndex, AddressIndexOptions, committed_ids,
+};
+use crate::bulk::segment::{SEGMENTS, commit_len, committed_len};
+use crate::bulk::txlog::{self, Committed, Input, Output, Record, TxLog};
+use crate::bulk::utxo_set::{Unspent, UtxoSet};
+use crate::tables::{self, BlockRecord, COINBASE_FLAG, ChainRecord};
+use crate::{BatchStats, StoreError};
+use adjacency::{ADJ_LOG, Adjacency, ENTRY, Entry};
+
+type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+
+/// `segments` row: adjacency entries whose heads are durable in `heads.col`.
+const HEADS_APPLIED: &str = "heads.applied";
+/// `segments` row: adjacency entry an unwind in progress cuts to, + 1 (0 = none).
+const UNWIND_INTENT: &str = "unwind.intent";
+/// The UTXO snapshot written at a clean close.
+const UTXO_SNAPSHOT: &str = "utxo.snap";
+/// Heads are made durable (an `msync`) at most this many entries apart, bounding the replay
+/// after a crash.
+const HEADS_FLUSH_EVERY: u64 = 16 << 20;
+/// Live txid runs that trigger a merge of the newest ones.
+const MAX_TXID_RUNS: usize = 8;
+
+/// The directory of `chain`'s bulk files.
+pub(crate) fn chain_dir(data_dir: &Path, chain: Chain) -> PathBuf {
+    data_dir.join("chains").join(chain.name())
+}
+
+/// Flags of an output as inputs record them: script kind code, plus the coinbase bit.
+fn output_flags(kind_code: u8, coinbase: bool) -> u8 {
+    kind_code | if coinbase { COINBASE_FLAG } else { 0 }
+}
+
+/// The bulk data of one UTXO chain. See the [module docs](self).
+#[derive(Debug)]
+pub(crate) struct Ledger {
+    chain: Chain,
+    dir: PathBuf,
+    addr_options: AddressIndexOptions,
+    pub(crate) txlog: TxLog,
+    pub(crate) addrs: AddressIndex,
+    pub(crate) adj: Adjacency,
+    /// Loaded on the first write (queries never need it).
+    utxos: Option<UtxoSet>,
+    /// Entries whose heads are durable, as committed in `heads.applied`.
+    heads_applied: u64,
+    /// Set while a write is under way: a ledger an error left dirty is dropped, not saved, and
+    /// the next open recovers from what was committed.
+    pub(crate) dirty: bool,
+}
+
+fn adj_entries(
+    seg: &impl ReadableTable<(u32, &'static str), u64>,
+    c: u32,
+) -> Result<u64, StoreError> {
+    let bytes = committed_len(seg, c, ADJ_LOG)?;
+    if bytes % ENTRY != 0 {
+        return Err(StoreError::Corrupt {
+            table: "segments",
+            what: format!("{ADJ_LOG} has committed length {bytes}, not a multiple of {ENTRY}"),
+        });
+    }
+    Ok(bytes / ENTRY)
+}
+
+impl Ledger {
+    /// Opens `chain`'s files as the last commit left them, finishing the repair of the heads
+    /// after a crash (see [`adjacency`]).
+    pub(crate) fn open(
+        db: &Database,
+        data_dir: &Path,
+        chain: Chain,
+        addr_options: &AddressIndexOptions,
+    ) -> Result<Ledger, StoreError> {
+        let c = chain.code();
+        let dir = chain_dir(data_dir, chain);
+        let (committed, ids, entries, applied, intent) = {
+            let rtx = db.begin_read()?;
+            let seg = rtx.open_table(SEGMENTS)?;
+            (
+                Committed::load(&seg, c)?,
+                committed_ids(&seg, chain)?,
+                adj_entries(&seg, c)?,
+                committed_len(&seg, c, HEADS_APPLIED)?,
+                committed_len(&seg, c, UNWIND_INTENT)?.checked_sub(1),
+            )
+        };
+        let txlog = TxLog::open(&dir, &committed)?;
+        let addrs = AddressIndex::open(&dir, chain, ids, addr_options)?;
+        let redo_from = intent.map_or(applied, |i| i.min(applied));
+        let adj = Adjacency::open(&dir, entries, redo_from)?;
+        let mut ledger = Ledger {
+            chain,
+            dir,
+            addr_options: addr_options.clone(),
+            txlog,
+            addrs,
+            adj,
+            utxos: None,
+            heads_applied: applied,
+            dirty: false,
+        };
+        if redo_from < entries || intent.is_some() || applied > entries {
+            ledger.adj.flush_heads()?;
+            let wtx = db.begin_write()?;
+            commit_len(&wtx, c, HEADS_APPLIED, entries)?;
+            commit_len(&wtx, c, UNWIND_INTENT, 0)?;
+            wtx.commit()?;
+            ledger.heads_applied = entries;
+        }
+        Ok(ledger)
+    }
+
+    /// The chain.
+    pub(crate) fn chain(&self) -> Chain {
+        self.chain
+    }
+
+    /// The UTXO set: the snapshot of the last clean close if it matches the committed log
+    /// (consumed, so it can never be mistaken for a later state), else rebuilt from the log.
+    fn load_utxos(&mut self, db: &Database) -> Result<(), StoreError> {
+        if self.utxos.is_some() {
+            return Ok(());
+        }
+        let path = self.dir.join(UTXO_SNAPSHOT);
+        let loaded = UtxoSet::load(&path, self.txlog.tx_count())?;
+        if path.exists() {
+            std::fs::remove_file(&path).map_err(|e| StoreError::Segment {
+                path: path.clone(),
+                reason: format!("remove consumed snapshot: {e}"),
+            })?;
+        }
+        let set = match loaded {
+            Some(set) => set,
+            None => self.rebuild_utxos(db)?,
+        };
+        self.utxos = Some(set);
+        Ok(())
+    }
+
+    /// The unspent outputs, from the log alone: every output with a payee that no committed
+    /// input spends.
+    fn rebuild_utxos(&self, db: &Database) -> Result<UtxoSet, StoreError> {
+        let txs = self.txlog.tx_count();
+        if txs > 0 {
+            tracing::info!(chain = %self.chain, txs, "rebuilding the UTXO set from the tx log");
+        }
+        let outputs = self.txlog.output_count();
+        let mut spent = vec![0u64; usize::try_from(outputs.div_ceil(64)).unwrap_or(0)];
+        self.txlog.for_each(0, txs, |_, _, rec| {
+            for i in &rec.inputs {
+                if let Some(w) = spent.get_mut((i.prev_out / 64) as usize) {
+                    *w |= 1 << (i.prev_out % 64);
+                }
+            }
+            Ok(())
+        })?;
+        let starts = block_starts(db, self.chain)?;
+        let mut block = 0usize;
+        let mut set = UtxoSet::default();
+        self.txlog.for_each(0, txs, |seq, first_out, rec| {
+            while starts
+                .get(block + 1)
+                .is_some_and(|&(first, _)| first <= seq)
+            {
+                block += 1;
+            }
+            let height = starts.get(block).map_or(0, |&(_, h)| h);
+            let coinbase = rec.flags & txlog::FLAG_COINBASE != 0;
+            for (vout, o) in rec.outputs.iter().enumerate() {
+                let out = first_out + vout as u64;
+                let is_spent = spent
+                    .get((out / 64) as usize)
+                    .is_some_and(|w| w & (1 << (out % 64)) != 0);
+                if let (Some(addr), false) = (o.addr, is_spent) {
+                    set.insert(
+                        OutPoint {
+                            txid: rec.txid,
+                            vout: vout as u32,
+                        },
+                        Unspent {
+                            out_seq: out,
+                            addr,
+                            value: o.value,
+                            height,
+                            flags: output_flags(o.kind.code(), coinbase),
+                        },
+                    );
+                }
+            }
+            Ok(())
+        })?;
+        Ok(set)
+    }
+
+    /// Connects `blocks` (all of this chain, in order) and commits them with their block rows.
+    pub(crate) fn apply(
+        &mut self,
+        db: &Database,
+        blocks: &[UtxoBlock],
+        stats: &mut BatchStats,
+    ) -> Result<(), StoreError> {
+        self.dirty = true;
+        self.load_utxos(db)?;
+        let wtx = db.begin_write()?;
+        let heads = self.append_blocks(&wtx, blocks, stats)?;
+        wtx.commit()?;
+        self.adj
+            .set_heads(heads.into_iter().map(|(a, (i, _))| (a, i)))?;
+        self.dirty = false;
+        Ok(())
+    }
+
+    fn append_blocks(
+        &mut self,
+        wtx: &WriteTransaction,
+        blocks: &[UtxoBlock],
+        stats: &mut BatchStats,
+    ) -> Result<FastMap<u32, (u64, Entry)>, StoreError> {
+        let chain = self.chain;
+        let c = chain.code();
+        let mut chains = wtx.open_table(tables::CHAINS)?;
+        let mut block_rows = wtx.open_table(tables::BLOCKS)?;
+        let mut by_hash = wtx.open_table(tables::BLOCK_BY_HASH)?;
+        let mut by_tx = wtx.open_table(tables::BLOCK_BY_TX)?;
+        let mut rec = chains
+            .get(c)?
+            .map(|v| ChainRecord::decode(v.value()))
+            .transpose()?
+            .unwrap_or_default();
+        let mut tip = block_rows
+            .range((c, 0)..=(c, u32::MAX))?
+            .next_back()
+            .transpose()?
+            .map(|(k, v)| -> Result<_, StoreError> {
+                Ok((k.value().1, BlockRecord::decode(v.value())?.hash))
+            })
+            .transpose()?;
+
+        let payees: Vec<Payee> = blocks
+            .iter()
+            .flat_map(|b| &b.txs)
+            .flat_map(|t| &t.outputs)
+            .filter_map(|o| o.payee)
+            .collect();
+        let ids = self.addrs.intern_batch(&payees)?;
+        let mut ids = ids.into_iter();
+        let utxos = self.utxos.get_or_insert_with(UtxoSet::default);
+        let mut heads: FastMap<u32, (u64, Entry)> = FastMap::default();
+        let mut flows: Vec<(u32, u64, u64)> = Vec::new();
+        let mut next_addr_id = rec.next_addr_id;
+        let batch_adj_start = self.adj.len();
+
+        for block in blocks {
+            let b = &block.block;
+            let height = b.height;
+            let connects = b.chain == chain
+                && match tip {
+                    None => height == 0,
+                    Some((h, hash)) => height == h + 1 && b.parent == hash,
+                };
+            if !connects {
+                return Err(StoreError::NotConnected {
+                    chain: b.chain,
+                    height,
+                    hash: b.hash,
+                    parent: b.parent,
+                    tip: tip.map_or_else(|| "empty".into(), |(h, hash)| format!("{h} {hash}")),
+                });
+            }
+            let first_tx = self.txlog.tx_count();
+            let adj_start = self.adj.len();
+            let first_addr_id = next_addr_id;
+            let (mut n_in, mut n_out) = (0u64, 0u64);
+            for tx in &block.txs {
+                let first_out = self.txlog.output_count();
+                flows.clear();
+                let mut inputs = Vec::with_capacity(tx.inputs.len());
+                for (i, input) in tx.inputs.iter().enumerate() {
+                    let Some(u) = utxos.spend(&input.prevout) else {
+                        return Err(StoreError::UnknownPrevout {
+                            chain,
+                            height,
+                            txid: tx.txid,
+                            input: i,
+                            prevout: input.prevout,
+                        });
+                    };
+                    inputs.push(Input {
+                        addr: Some(u.addr),
+                        value: u.value,
+                        prev_out: u.out_seq,
+                        prev_height: u.height,
+                        flags: u.flags,
+                    });
+                    add_flow(&mut flows, addr32(u.addr)?, 0, u.value);
+                }
+                let mut outputs = Vec::with_capacity(tx.outputs.len());
+                for (vout, o) in tx.outputs.iter().enumerate() {
+                    let value =
+                        u64::try_from(o.value.units()).map_err(|_| StoreError::ValueTooLarge {
+                            chain,
+                            txid: tx.txid,
+                            vout,
+                            value: o.value.units(),
+                        })?;
+                    let addr = match o.payee {
+                        Some(_) => {
+                            let id = ids.next().ok_or_else(|| StoreError::Corrupt {
+                                table: ADDR_LOG,
+                                what: "the address index returned fewer ids than payees".into(),
+                            })?;
+                            next_addr_id = next_addr_id.max(id + 1);
+                            // A BIP30 duplicate txid replaces its older twin, as in Core.
+                            utxos.insert(
+                                OutPoint {
+                                    txid: tx.txid,
+                                    vout: vout as u32,
+                                },
+                                Unspent {
+                                    out_seq: first_out + vout as u64,
+                                    addr: id,
+                                    value,
+                                    height,
+                                    flags: output_flags(o.kind.code(), tx.coinbase),
+                                },
+                            );
+                            add_flow(&mut flows, addr32(id)?, value, 0);
+                            Some(id)
+                        }
+                        None => None,
+                    };
+                    outputs.push(Output {
+                        addr,
+                        value,
+                        kind: o.kind,
+                        data: o.data.clone(),
+                    });
+                }
+                n_in += inputs.len() as u64;
+                n_out += outputs.len() as u64;
+                let record = Record {
+                    txid: tx.txid,
+                    flags: if tx.coinbase { txlog::FLAG_COINBASE } else { 0 }
+                        | if tx.hogex { txlog::FLAG_HOGEX } else { 0 },
+                    size: tx.size,
+                    vsize: tx.vsize,
+                    inputs,
+                    outputs,
+                };
+                let (seq, _) = self.txlog.append_tx(&record)?;
+                for i in &record.inputs {
+                    self.txlog.mark_spent(i.prev_out, seq)?;
+                }
+                for &(addr, received, sent) in &flows {
+                    let prev = match heads.get(&addr) {
+                        Some(&p) => Some(p),
+                        None => match self.adj.head(addr) {
+                            Some(h) => Some((h, self.adj.entry(h)?)),
+                            None => None,
+                        },
+                    };
+                    let appended = self.adj.append(addr, seq, received, sent, prev)?;
+                    heads.insert(addr, appended);
+                }
+            }
+            let tx_count = u32::try_from(block.txs.len()).unwrap_or(u32::MAX);
+            let row = BlockRecord {
+                hash: b.hash,
+                parent: b.parent,
+                time: b.time,
+                tx_count,
+                inputs: n_in,
+                outputs: n_out,
+                first_addr_id,
+                first_tx,
+                adj_start,
+                chainwork: b.chainwork.unwrap_or([0; 32]),
+            };
+            block_rows.insert((c, height), row.encode().as_slice())?;
+            by_hash.insert((c, b.hash.0), height)?;
+            by_tx.insert((c, first_tx), height)?;
+            rec.txs += u64::from(tx_count);
+            rec.inputs += n_in;
+            rec.outputs += n_out;
+            tip = Some((height, b.hash));
+            stats.blocks += 1;
+            stats.txs += u64::from(tx_count);
+            stats.inputs += n_in;
+            stats.outputs += n_out;
+        }
+        rec.next_addr_id = next_addr_id;
+        rec.utxos = utxos.len() as u64;
+        chains.insert(c, rec.encode().as_slice())?;
+
+        if self.txlog.live_runs() >= MAX_TXID_RUNS {
+            self.txlog.merge_runs(MAX_TXID_RUNS / 2)?;
+        }
+        self.txlog.sync()?.commit(wtx, c)?;
+        self.addrs.commit(wtx)?;
+        let adj_bytes = self.adj.sync()?;
+        commit_len(wtx, c, ADJ_LOG, adj_bytes)?;
+        // The heads of every earlier batch are in the file: make them durable now and then, so
+        // a crash replays a bounded tail.
+        let before = batch_adj_start;
+        if before.saturating_sub(self.heads_applied) >= HEADS_FLUSH_EVERY {
+            self.adj.flush_heads()?;
+            commit_len(wtx, c, HEADS_APPLIED, before)?;
+            self.heads_applied = before;
+        }
+        Ok(heads)
+    }
+
+    /// Removes every block above `keep` (all blocks for `None`), newest first, leaving the files
+    /// as if those blocks had never come. Returns the number of blocks removed.
+    pub(crate) fn unwind(&mut self, db: &Database, keep: Option<u32>) -> Result<u64, StoreError> {
+        let c = self.chain.code();
+        let from = keep.map_or(0, |h| h + 1);
+        let removed: Vec<(u32, BlockRecord)> = {
+            let rtx = db.begin_read()?;
+            let t = rtx.open_table(tables::BLOCKS)?;
+            t.range((c, from)..=(c, u32::MAX))?
+                .map(|r| {
+                    let (k, v) = r?;
+                    Ok((k.value().1, BlockRecord::decode(v.value())?))
+                })
+                .collect::<Result<_, StoreError>>()?
+        };
+        let Some((_, cut)) = removed.first().copied() else {
+            return Ok(0);
+        };
+        self.dirty = true;
+        self.load_utxos(db)?;
+
+        // 1. Heads durable as committed, and the intent recorded: a crash from here on is
+        //    repaired on open by replaying the heads forward from the cut.
+        self.adj.flush_heads()?;
+        let wtx = db.begin_write()?;
+        commit_len(&wtx, c, HEADS_APPLIED, self.adj.len())?;
+        commit_len(&wtx, c, UNWIND_INTENT, cut.adj_start + 1)?;
+        wtx.commit()?;
+        self.heads_applied = self.adj.len();
+
+        // 2. In memory and in place: the UTXO set and the heads go back to the cut.
+        self.undo_utxos(cut.first_tx)?;
+        self.adj.undo_heads(cut.adj_start)?;
+        self.adj.flush_heads()?;
+
+        // 3. The cut itself, one transaction.
+        let point = self.txlog.unwind_point(cut.first_tx)?;
+        let wtx = db.begin_write()?;
+        {
+            point.commit(&wtx, c)?;
+            commit_len(&wtx, c, ADDR_LOG, cut.first_addr_id * ADDR_RECORD as u64)?;
+            commit_len(&wtx, c, ADJ_LOG, cut.adj_start * ENTRY)?;
+            commit_len(&wtx, c, HEADS_APPLIED, cut.adj_start)?;
+            commit_len(&wtx, c, UNWIND_INTENT, 0)?;
+            let mut blocks = wtx.open_table(tables::BLOCKS)?;
+            let mut by_hash = wtx.open_table(tables::BLOCK_BY_HASH)?;
+            let mut by_tx = wtx.open_table(tables::BLOCK_BY_TX)?;
+            let mut chains = wtx.open_table(tables::CHAINS)?;
+            let mut rec = chains
+                .get(c)?
+                .map(|v| ChainRecord::decode(v.value()))
+                .transpose()?
+                .unwrap_or_default();
+            for (h, b) in &removed {
+                blocks.remove((c, *h))?;
+                by_hash.remove((c, b.hash.0))?;
+                by_tx.remove((c, b.first_tx))?;
+                rec.txs -= u64::from(b.tx_count);
+                rec.inputs -= b.inputs;
+                rec.outputs -= b.outputs;
+            }
+            rec.next_addr_id = cut.first_addr_id;
+            rec.utxos = self.utxos.as_ref().map_or(0, |u| u.len() as u64);
+            if keep.is_none() {
+                chains.remove(c)?;
+            } else {
+                chains.insert(c, rec.encode().as_slice())?;
+            }
+        }
+        wtx.commit()?;
+        self.heads_applied = cut.adj_start;
+
+        // 4. Cut the files (a crash before this leaves them longer than committed: cut on open).
+        self.txlog.truncate_to(point.txs, point.outputs)?;
+        self.adj.truncate(cut.adj_start)?;
+        self.addrs.settle()?;
+        self.addrs =
+            AddressIndex::open(&self.dir, self.chain, cut.first_addr_id, &self.addr_options)?;
+        self.dirty = false;
+        Ok(removed.len() as u64)
+    }
+
+    /// Takes the txs from `first_tx` on out of the UTXO set, newest first: their outputs leave
+    /// it and the outputs they spent come back.
+    fn undo_utxos(&mut self, first_tx: u64) -> Result<(), StoreError> {
+        if first_tx == 0 {
+            self.utxos = Some(UtxoSet::default());
+            return Ok(());
+        }
+        let mut undone = Vec::new();
+        self.txlog
+            .for_each(first_tx, self.txlog.tx_count(), |_, _, rec| {
+                undone.push(rec);
+                Ok(())
+            })?;
+        let mut restore = Vec::new();
+        for rec in undone.iter().rev() {
+            for i in &rec.inputs {
+                let tx = self.txlog.tx_of_output(i.prev_out)?;
+                let vout = i.prev_out - self.txlog.first_output(tx)?;
+                restore.push((
+                    OutPoint {
+                        txid: self.txlog.txid_of(tx)?,
+                        vout: u32::try_from(vout).unwrap_or(u32::MAX),
+                    },
+                    Unspent {
+                        out_seq: i.prev_out,
+                        addr: i.addr.unwrap_or(u64::MAX),
+                        value: i.value,
+                        height: i.prev_height,
+                        flags: i.flags,
+                    },
+                ));
+            }
+        }
+        let set = self.utxos.get_or_insert_with(UtxoSet::default);
+        let mut r = restore.into_iter();
+        for rec in undone.iter().rev() {
+            for vout in 0..rec.outputs.len() {
+                set.spend(&OutPoint {
+                    txid: rec.txid,
+                    vout: vout as u32,
+                });
+            }
+            for (op, u) in r.by_ref().take(rec.inputs.len()) {
+                set.insert(op, u);
+            }
+        }
+        Ok(())
+    }
+
+    /// Makes everything durable for a clean stop: the heads, and the UTXO set as a snapshot.
+    pub(crate) fn close(&mut self, db: &Database) -> Result<(), StoreError> {
+        if self.dirty {
+            return Ok(());
+        }
+        self.addrs.settle()?;
+        if self.heads_applied != self.adj.len() {
+            self.adj.flush_heads()?;
+            let wtx = db.begin_write()?;
+            commit_len(&wtx, self.chain.code(), HEADS_APPLIED, self.adj.len())?;
+            wtx.commit()?;
+            self.heads_applied = self.adj.len();
+        }
+        if let Some(set) = &self.utxos {
+            set.save(&self.dir.join(UTXO_SNAPSHOT), self.txlog.tx_count())?;
+        }
+        Ok(())
+    }
+}
+
+/// (first tx seq, height) of every stored block of `chain`, ascending.
+pub(crate) fn block_starts(db: &Database, chain: Chain) -> Result<Vec<(u64, u32)>, StoreError> {
+    let c = chain.code();
+    let rtx = db.begin_read()?;
+    let t = rtx.open_table(tables::BLOCK_BY_TX)?;
+    t.range((c, 0)..=(c, u64::MAX))?
+        .map(|r| {
+            let (k, v) = r?;
+            Ok((k.value().1, v.value()))
+        })
+        .collect()
+}
+
+fn add_flow(flows: &mut Vec<(u32, u64, u64)>, addr: u32, received: u64, sent: u64) {
+    match flows.iter_mut().find(|f| f.0 == addr) {
+        Some(f) => {
+            // Outputs and inputs of one tx sum below any chain's supply: no overflow.
+            f.1 = f.1.saturating_add(received);
+            f.2 = f.2.saturating_add(sent);
+        }
+        None => flows.push((addr, received, sent)),
+    }
+}
+
+fn addr32(id: u64) -> Result<u32, StoreError> {
+    u32::try_from(id).map_err(|_| StoreError::Corrupt {
+        table: ADDR_LOG,
+        what: format!("address id {id} exceeds 32 bits"),
+    })
+}
