@@ -62,9 +62,7 @@ pub(crate) fn ingest(global: &Global, args: &BenchIngestArgs) -> anyhow::Result<
         txs_per_s: r.txs as f64 / secs,
         inputs_per_s: r.inputs as f64 / secs,
         peak_rss_bytes: peak_rss(),
-        store_bytes: std::fs::metadata(store.path())
-            .map(|m| m.len())
-            .unwrap_or(0),
+        store_bytes: dir_bytes(dir.path()),
     };
     if global.json {
         return output::json(&out);
@@ -178,4 +176,17 @@ pub(crate) fn generate(global: &Global, args: &BenchGenArgs) -> anyhow::Result<(
         s.txs as f64 / secs * 60.0
     );
     Ok(())
+}
+
+/// Bytes of every file under `dir`.
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .filter_map(Result::ok)
+            .map(|e| match e.file_type() {
+                Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+                _ => e.metadata().map_or(0, |m| m.len()),
+            })
+            .sum()
+    })
 }

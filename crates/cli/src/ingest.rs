@@ -22,6 +22,10 @@ use crate::args::{Global, IngestBtcArgs};
 use crate::output;
 
 /// What an ingest run did.
+/// Decoded blocks that may wait for the writer: enough to cover a batch's commit, so the
+/// decoders keep working while the store writes (a few hundred MB at mainnet block sizes).
+const DECODED_BLOCKS_AHEAD: usize = 2048;
+
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct IngestReport {
     pub(crate) chain: String,
@@ -154,53 +158,54 @@ fn progress(total: u64, show: bool, what: &str) -> ProgressBar {
 /// Writes blocks from `rx` in batches of about `batch_txs` transactions.
 fn consume(
     store: &Store,
+    chain: Chain,
     rx: Receiver<anyhow::Result<UtxoBlock>>,
     batch_txs: usize,
     bar: &ProgressBar,
 ) -> anyhow::Result<BatchStats> {
-    let mut total = BatchStats::default();
-    let mut batch: Vec<UtxoBlock> = Vec::new();
-    let mut batch_tx_count = 0;
-    let flush = |batch: &mut Vec<UtxoBlock>, total: &mut BatchStats| -> anyhow::Result<()> {
-        if batch.is_empty() {
-            return Ok(());
+    // Batches of about `batch_txs` txs, cut from the stream of decoded blocks. A read error
+    // ends the stream after the blocks read before it, which are valid and get stored.
+    let mut read_error = None;
+    let mut rx = rx.into_iter();
+    let batches = std::iter::from_fn(|| {
+        if read_error.is_some() {
+            return None;
         }
-        let s = store.apply_utxo_blocks(batch)?;
-        *total += s;
+        let mut batch: Vec<UtxoBlock> = Vec::new();
+        let mut txs = 0;
+        for item in rx.by_ref() {
+            match item {
+                Ok(block) => {
+                    txs += block.txs.len();
+                    batch.push(block);
+                    if txs >= batch_txs || batch.len() >= 50_000 {
+                        break;
+                    }
+                }
+                Err(e) => {
+                    read_error = Some(e);
+                    break;
+                }
+            }
+        }
+        (!batch.is_empty()).then_some(batch)
+    });
+    let stored = store.apply_utxo_stream(chain, batches, |batch, s| {
         bar.inc(s.blocks);
         bar.set_message(format!(
             "height {}",
             batch.last().map_or(0, |b| b.block.height)
         ));
-        batch.clear();
-        Ok(())
-    };
-    for item in rx {
-        let block = match item {
-            Ok(b) => b,
-            Err(e) => {
-                // Keep what was read before the failure: it is valid and resumable.
-                if let Err(flush_error) = flush(&mut batch, &mut total) {
-                    return Err(
-                        flush_error.context(format!("while saving the blocks read before: {e:#}"))
-                    );
-                }
-                return Err(e);
-            }
-        };
-        batch_tx_count += block.txs.len();
-        batch.push(block);
-        if batch_tx_count >= batch_txs || batch.len() >= 50_000 {
-            flush(&mut batch, &mut total)?;
-            batch_tx_count = 0;
-        }
+    });
+    match (stored, read_error) {
+        (Ok(total), None) => Ok(total),
+        (Ok(_), Some(e)) => Err(e),
+        (Err(e), None) => Err(e.into()),
+        (Err(e), Some(read)) => Err(anyhow::Error::from(e)
+            .context(format!("while saving the blocks read before: {read:#}"))),
     }
-    flush(&mut batch, &mut total)?;
-    Ok(total)
 }
 
-/// Writes everything `producer` sends through `rx`, then checks the producer ended cleanly
-/// (`role` names it in the error).
 fn write_all(
     store: &Store,
     chain: Chain,
@@ -210,7 +215,7 @@ fn write_all(
     bar: &ProgressBar,
     role: &str,
 ) -> anyhow::Result<BatchStats> {
-    let stats = consume(store, rx, batch_txs, bar);
+    let stats = consume(store, chain, rx, batch_txs, bar);
     let joined = producer.join();
     bar.finish_and_clear();
     let stats = stats?;
@@ -387,7 +392,7 @@ pub(crate) fn ingest_blk(
         .unwrap_or_default()
         .to_vec();
     let bar = progress(locations.len() as u64, show, "ingesting");
-    let (tx, rx) = mpsc::sync_channel(256);
+    let (tx, rx) = mpsc::sync_channel(DECODED_BLOCKS_AHEAD);
     let reader = reader.clone();
     let producer = std::thread::spawn(move || {
         // Two decoding workers: the store writer on this thread is the third party.

@@ -564,22 +564,14 @@ fn export_addresses(
                 );
                 let mut n = UInt64Builder::new();
                 for a in next..end {
-                    let head = l
-                        .adj
-                        .head(u32::try_from(a).unwrap_or(u32::MAX))
-                        .map(|h| l.adj.entry(h))
-                        .transpose()?
-                        .unwrap_or_default();
+                    let t = crate::read::addr_totals(l, a)?;
                     ch.append_value(chain.name());
                     id.append_value(a);
                     addr.append_value(address_text(l, Some(a))?);
-                    dec(&mut rec, head.total_received);
-                    dec(&mut sent, head.total_sent);
-                    dec(
-                        &mut bal,
-                        head.total_received.saturating_sub(head.total_sent),
-                    );
-                    n.append_value(u64::from(head.count));
+                    dec(&mut rec, t.received);
+                    dec(&mut sent, t.sent);
+                    dec(&mut bal, t.received.saturating_sub(t.sent));
+                    n.append_value(t.count);
                 }
                 let d = |b: &mut Decimal128Builder| amounts(b, dir);
                 sink.write(vec![

@@ -7,7 +7,7 @@ use tracehound_core::{Address, Amount, Chain, Hash32, ScriptKind};
 
 use crate::bulk::txlog;
 use crate::ledger::Ledger;
-use crate::ledger::adjacency::Entry;
+use crate::ledger::adjacency::Totals;
 use crate::tables::{self, BlockRecord, COINBASE_FLAG, ChainRecord};
 use crate::{Store, StoreError};
 
@@ -280,8 +280,8 @@ impl Store {
             let Some(id) = l.addrs.lookup(&payee)? else {
                 return Ok(None);
             };
-            let head = addr_head(l, id)?;
-            Ok(Some(view(chain, address.as_str().to_string(), id, head)))
+            let totals = addr_totals(l, id)?;
+            Ok(Some(view(chain, address.as_str().to_string(), id, totals)))
         })
     }
 
@@ -295,10 +295,7 @@ impl Store {
     ) -> Result<Vec<AddressHistoryRow>, StoreError> {
         self.with_ledger(chain, |l, db| {
             let rtx = db.begin_read()?;
-            let Some(head) = addr_head(l, id)? else {
-                return Ok(Vec::new());
-            };
-            let count = head.count as usize;
+            let count = usize::try_from(addr_totals(l, id)?.count).unwrap_or(usize::MAX);
             // The list runs newest first: skip the rows after the page, keep the page.
             let after = count.saturating_sub(offset.saturating_add(limit));
             let take = count.saturating_sub(offset).min(limit);
@@ -329,7 +326,7 @@ impl Store {
             let mut out = Vec::new();
             for id in 0..l.addrs.len() {
                 let text = l.addrs.payee(id)?.to_address().as_str().to_string();
-                out.push(view(chain, text, id, addr_head(l, id)?));
+                out.push(view(chain, text, id, addr_totals(l, id)?));
             }
             Ok(out)
         })
@@ -373,15 +370,7 @@ impl Store {
                 let mut entries = Vec::with_capacity(usize::try_from(l.adj.len()).unwrap_or(0));
                 for i in 0..l.adj.len() {
                     let e = l.adj.entry(i)?;
-                    entries.push((
-                        e.addr,
-                        e.seq,
-                        e.received,
-                        e.sent,
-                        e.count,
-                        e.total_received,
-                        e.total_sent,
-                    ));
+                    entries.push((e.addr, e.seq, e.received, e.sent));
                 }
                 entries.sort_unstable();
                 for e in entries {
@@ -389,9 +378,6 @@ impl Store {
                     engine.input(&e.1.to_le_bytes());
                     engine.input(&e.2.to_le_bytes());
                     engine.input(&e.3.to_le_bytes());
-                    engine.input(&e.4.to_le_bytes());
-                    engine.input(&e.5.to_le_bytes());
-                    engine.input(&e.6.to_le_bytes());
                 }
                 Ok(())
             })?;
@@ -422,16 +408,15 @@ fn feed<K: redb::Key + 'static, V: redb::Value + 'static>(
     Ok(())
 }
 
-fn view(chain: Chain, address: String, id: u64, head: Option<Entry>) -> AddressView {
-    let h = head.unwrap_or_default();
+fn view(chain: Chain, address: String, id: u64, t: Totals) -> AddressView {
     AddressView {
         chain,
         address,
         id,
-        balance: Amount::from_units(h.total_received.saturating_sub(h.total_sent)),
-        received: Amount::from_units(h.total_received),
-        sent: Amount::from_units(h.total_sent),
-        tx_count: u64::from(h.count),
+        balance: Amount::from_units(t.received.saturating_sub(t.sent)),
+        received: Amount::from_units(t.received),
+        sent: Amount::from_units(t.sent),
+        tx_count: t.count,
     }
 }
 
@@ -442,9 +427,9 @@ fn addr32(id: u64) -> Result<u32, StoreError> {
     })
 }
 
-/// The newest adjacency entry of address `id`: its totals.
-fn addr_head(l: &Ledger, id: u64) -> Result<Option<Entry>, StoreError> {
-    l.adj.head(addr32(id)?).map(|h| l.adj.entry(h)).transpose()
+/// The totals of address `id`.
+pub(crate) fn addr_totals(l: &Ledger, id: u64) -> Result<Totals, StoreError> {
+    l.adj.totals(addr32(id)?)
 }
 
 /// The text of address `id`.

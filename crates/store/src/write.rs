@@ -40,6 +40,19 @@ impl Store {
         Ok(stats)
     }
 
+    /// Connects a stream of batches of `chain`'s blocks, each committed as one transaction
+    /// (as [`Store::apply_utxo_blocks`] would), calling `on_commit(batch, stats)` after each.
+    /// Faster than batch-by-batch calls: the next batch's addresses are interned on another
+    /// thread while this one is resolved and written.
+    pub fn apply_utxo_stream<B: AsRef<[UtxoBlock]> + Sync>(
+        &self,
+        chain: Chain,
+        batches: impl Iterator<Item = B>,
+        on_commit: impl FnMut(&[UtxoBlock], BatchStats),
+    ) -> Result<BatchStats, StoreError> {
+        self.with_ledger(chain, |l, db| l.apply_stream(db, batches, on_commit))
+    }
+
     /// Removes every block of `chain` above `height`, newest first, restoring the outputs they
     /// spent and releasing the address ids first seen in them. The store is left as if those
     /// blocks had never been connected.

@@ -34,15 +34,42 @@ fn io(path: &Path, what: &str, e: std::io::Error) -> StoreError {
     }
 }
 
+/// Alignment of direct writes: a multiple of every device's logical block size.
+const ALIGN: usize = 4096;
+
 /// An append-only file with a committed length.
+///
+/// Writes go through `O_DIRECT` where the file system allows it: this VM charges about 2.5 µs
+/// of kernel time for every 4 KiB page-cache page a buffered write allocates, which made
+/// buffered appends the largest single cost of ingest. Direct writes must be block-aligned, so
+/// the partial last block is kept in RAM (`carry`) and rewritten, zero-padded, with the next
+/// write; the file is then cut back to its logical length. Reads use an ordinary descriptor.
 #[derive(Debug)]
 pub struct AppendFile {
     path: PathBuf,
     file: File,
+    /// The same file opened with `O_DIRECT`, when the file system supports it.
+    direct: Option<File>,
     /// Bytes on disk (written, maybe not yet committed).
     on_disk: u64,
     /// Bytes appended but not yet written.
     buffer: Vec<u8>,
+    /// The bytes of the partial last block on disk (`on_disk % ALIGN` of them), direct mode.
+    carry: Vec<u8>,
+    /// Staging memory for direct writes; the aligned window inside it is used.
+    stage: Vec<u8>,
+}
+
+fn open_direct(path: &Path) -> Option<File> {
+    use std::os::unix::fs::OpenOptionsExt;
+    if std::env::var_os("TRACEHOUND_NO_DIRECT_IO").is_some() {
+        return None;
+    }
+    OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_DIRECT)
+        .open(path)
+        .ok()
 }
 
 impl AppendFile {
@@ -70,12 +97,72 @@ impl AppendFile {
                 .map_err(|e| io(path, "truncate", e))?;
             file.sync_data().map_err(|e| io(path, "sync", e))?;
         }
-        Ok(AppendFile {
+        let mut f = AppendFile {
             path: path.to_path_buf(),
+            direct: open_direct(path),
             file,
             on_disk: committed,
             buffer: Vec::new(),
-        })
+            carry: Vec::new(),
+            stage: Vec::new(),
+        };
+        f.load_carry()?;
+        Ok(f)
+    }
+
+    /// Reads the partial last block back into `carry` (direct mode).
+    fn load_carry(&mut self) -> Result<(), StoreError> {
+        self.carry.clear();
+        if self.direct.is_some() {
+            let partial = (self.on_disk % ALIGN as u64) as usize;
+            self.carry.resize(partial, 0);
+            let at = self.on_disk - partial as u64;
+            self.file
+                .read_exact_at(&mut self.carry, at)
+                .map_err(|e| io(&self.path, "read the last block", e))?;
+        }
+        Ok(())
+    }
+
+    /// Writes `carry + buffer`, zero-padded to whole blocks, at the last aligned offset.
+    fn write_direct(&mut self) -> Result<bool, StoreError> {
+        let Some(direct) = &self.direct else {
+            return Ok(false);
+        };
+        let data = self.carry.len() + self.buffer.len();
+        let padded = data.div_ceil(ALIGN) * ALIGN;
+        if self.stage.len() < padded + ALIGN {
+            self.stage = vec![0u8; padded.max(BUFFER_BYTES) + 2 * ALIGN];
+        }
+        let skew = self.stage.as_ptr().align_offset(ALIGN);
+        let window =
+            self.stage
+                .get_mut(skew..skew + padded)
+                .ok_or_else(|| StoreError::Segment {
+                    path: self.path.clone(),
+                    reason: "direct-write staging buffer too small".into(),
+                })?;
+        let (head, rest) = window.split_at_mut(self.carry.len());
+        head.copy_from_slice(&self.carry);
+        let (body, pad) = rest.split_at_mut(self.buffer.len());
+        body.copy_from_slice(&self.buffer);
+        pad.fill(0);
+        let at = self.on_disk - self.carry.len() as u64;
+        direct
+            .write_all_at(window, at)
+            .map_err(|e| io(&self.path, "write", e))?;
+        let end = self.on_disk + self.buffer.len() as u64;
+        if padded as u64 + at != end {
+            self.file
+                .set_len(end)
+                .map_err(|e| io(&self.path, "cut padding", e))?;
+        }
+        let keep = (end % ALIGN as u64) as usize;
+        let tail_from = window.len() - (padded - data) - keep;
+        self.carry.clear();
+        self.carry
+            .extend_from_slice(window.get(tail_from..tail_from + keep).unwrap_or_default());
+        Ok(true)
     }
 
     /// Logical length: everything appended so far.
@@ -102,9 +189,11 @@ impl AppendFile {
         if self.buffer.is_empty() {
             return Ok(());
         }
-        self.file
-            .write_all_at(&self.buffer, self.on_disk)
-            .map_err(|e| io(&self.path, "write", e))?;
+        if !self.write_direct()? {
+            self.file
+                .write_all_at(&self.buffer, self.on_disk)
+                .map_err(|e| io(&self.path, "write", e))?;
+        }
         self.on_disk += self.buffer.len() as u64;
         self.buffer.clear();
         Ok(())
@@ -170,7 +259,7 @@ impl AppendFile {
             .map_err(|e| io(&self.path, "truncate", e))?;
         self.file.flush().map_err(|e| io(&self.path, "flush", e))?;
         self.on_disk = len;
-        Ok(())
+        self.load_carry()
     }
 }
 

@@ -32,17 +32,13 @@ pub(crate) const ADJ_LOG: &str = "adj.log";
 /// Name of the heads column.
 pub(crate) const HEADS: &str = "heads.col";
 /// Bytes per entry.
-pub(crate) const ENTRY: u64 = 64;
-/// Largest total an entry can carry (96 bits): far beyond any chain's supply times its history.
-const MAX_TOTAL: u128 = (1 << 96) - 1;
+pub(crate) const ENTRY: u64 = 32;
 
 /// One (address, tx) pair of the adjacency.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub(crate) struct Entry {
     /// Address id.
     pub(crate) addr: u32,
-    /// Txs of the address up to and including this one.
-    pub(crate) count: u32,
     /// Tx seq.
     pub(crate) seq: u64,
     /// Received by the address in this tx.
@@ -51,48 +47,54 @@ pub(crate) struct Entry {
     pub(crate) sent: u64,
     /// Index of the address's previous entry, if any.
     pub(crate) prev: Option<u64>,
-    /// Total received up to and including this tx.
-    pub(crate) total_received: u128,
-    /// Total sent up to and including this tx.
-    pub(crate) total_sent: u128,
 }
+
+/// Largest tx seq and entry index an entry holds (40 bits: a thousand times Bitcoin's txs).
+const MAX_40: u64 = (1 << 40) - 1;
 
 impl Entry {
     fn encode(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.addr.to_le_bytes());
-        out.extend_from_slice(&self.count.to_le_bytes());
-        out.extend_from_slice(&self.seq.to_le_bytes());
-        out.extend_from_slice(&self.received.to_le_bytes());
-        out.extend_from_slice(&self.sent.to_le_bytes());
-        out.extend_from_slice(&self.prev.map_or(0, |p| p + 1).to_le_bytes());
+        out.extend_from_slice(self.seq.to_le_bytes().get(..5).unwrap_or_default());
         out.extend_from_slice(
-            self.total_received
+            self.prev
+                .map_or(0, |p| p + 1)
                 .to_le_bytes()
-                .get(..12)
+                .get(..5)
                 .unwrap_or_default(),
         );
-        out.extend_from_slice(self.total_sent.to_le_bytes().get(..12).unwrap_or_default());
+        out.extend_from_slice(&[0, 0]);
+        out.extend_from_slice(&self.received.to_le_bytes());
+        out.extend_from_slice(&self.sent.to_le_bytes());
     }
 
     fn decode(b: &[u8]) -> Entry {
-        let u = |o: usize, n: usize| -> u128 {
-            let mut w = [0u8; 16];
+        let u = |o: usize, n: usize| -> u64 {
+            let mut w = [0u8; 8];
             if let (Some(dst), Some(src)) = (w.get_mut(..n), b.get(o..o + n)) {
                 dst.copy_from_slice(src);
             }
-            u128::from_le_bytes(w)
+            u64::from_le_bytes(w)
         };
         Entry {
             addr: u(0, 4) as u32,
-            count: u(4, 4) as u32,
-            seq: u(8, 8) as u64,
-            received: u(16, 8) as u64,
-            sent: u(24, 8) as u64,
-            prev: (u(32, 8) as u64).checked_sub(1),
-            total_received: u(40, 12),
-            total_sent: u(52, 12),
+            seq: u(4, 5),
+            prev: u(9, 5).checked_sub(1),
+            received: u(16, 8),
+            sent: u(24, 8),
         }
     }
+}
+
+/// An address's totals, summed over its history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub(crate) struct Totals {
+    /// Total received.
+    pub(crate) received: u128,
+    /// Total sent.
+    pub(crate) sent: u128,
+    /// Txs touching it.
+    pub(crate) count: u64,
 }
 
 /// The adjacency of one chain. See the [module docs](self).
@@ -254,43 +256,46 @@ impl Adjacency {
     }
 
     /// Appends an entry for `addr` in tx `seq` linked after `prev` (the address's newest entry:
-    /// from the caller's batch, or [`Adjacency::head`]); returns its index and the entry.
+    /// from the caller's batch, or [`Adjacency::head`]); returns its index.
     pub(crate) fn append(
         &mut self,
         addr: u32,
         seq: u64,
         received: u64,
         sent: u64,
-        prev: Option<(u64, Entry)>,
-    ) -> Result<(u64, Entry), StoreError> {
-        let (count, tr, ts) = match &prev {
-            Some((_, p)) => (p.count, p.total_received, p.total_sent),
-            None => (0, 0, 0),
-        };
-        let total_received = tr + u128::from(received);
-        let total_sent = ts + u128::from(sent);
-        if total_received > MAX_TOTAL || total_sent > MAX_TOTAL || count == u32::MAX {
+        prev: Option<u64>,
+    ) -> Result<u64, StoreError> {
+        if seq > MAX_40 || self.entries > MAX_40 {
             return Err(StoreError::Segment {
                 path: self.log_path(),
-                reason: format!("address {addr} exceeds the adjacency's 96-bit totals or 2^32 txs"),
+                reason: format!("tx seq {seq} or entry {} exceeds 40 bits", self.entries),
             });
         }
         let e = Entry {
             addr,
-            count: count + 1,
             seq,
             received,
             sent,
-            prev: prev.map(|(i, _)| i),
-            total_received,
-            total_sent,
+            prev,
         };
         self.buf.clear();
         e.encode(&mut self.buf);
         self.log.append(&self.buf)?;
         let idx = self.entries;
         self.entries += 1;
-        Ok((idx, e))
+        Ok(idx)
+    }
+
+    /// The totals of `addr`: a walk over its whole history.
+    pub(crate) fn totals(&self, addr: u32) -> Result<Totals, StoreError> {
+        let mut t = Totals::default();
+        for e in self.walk(self.head(addr)) {
+            let e = e?;
+            t.received += u128::from(e.received);
+            t.sent += u128::from(e.sent);
+            t.count += 1;
+        }
+        Ok(t)
     }
 
     /// Writes and syncs the appended entries; returns the byte length to commit.
@@ -398,13 +403,10 @@ mod tests {
     fn entries_round_trip_and_totals_link() {
         let e = Entry {
             addr: 7,
-            count: 3,
-            seq: 1 << 40,
+            seq: MAX_40,
             received: 5,
             sent: u64::MAX,
-            prev: Some(9),
-            total_received: MAX_TOTAL,
-            total_sent: 1 << 70,
+            prev: Some(MAX_40 - 1),
         };
         let mut b = Vec::new();
         e.encode(&mut b);
@@ -416,21 +418,19 @@ mod tests {
     fn heads_redo_and_undo_restore_each_state() {
         let dir = tempfile::tempdir().unwrap();
         let mut a = Adjacency::open(dir.path(), 0, 0).unwrap();
-        let mut last: std::collections::HashMap<u32, (u64, Entry)> = Default::default();
+        let mut last: std::collections::HashMap<u32, u64> = Default::default();
         for (seq, addr) in [(0u64, 1u32), (0, 2), (1, 1), (2, 3), (3, 1), (3, 2)] {
-            let (i, e) = a
+            let i = a
                 .append(addr, seq, seq + 1, 0, last.get(&addr).copied())
                 .unwrap();
-            last.insert(addr, (i, e));
+            last.insert(addr, i);
         }
         a.sync().unwrap();
-        a.set_heads(last.iter().map(|(&k, &(i, _))| (k, i)))
-            .unwrap();
+        a.set_heads(last.iter().map(|(&k, &i)| (k, i))).unwrap();
         let one: Vec<u64> = a.walk(a.head(1)).map(|e| e.unwrap().seq).collect();
         assert_eq!(one, [3, 1, 0]);
-        let h1 = a.entry(a.head(1).unwrap()).unwrap();
-        assert_eq!((h1.count, h1.total_received), (3, 1 + 2 + 4));
-
+        let t = a.totals(1).unwrap();
+        assert_eq!((t.count, t.received), (3, 1 + 2 + 4));
         // Undo the last two entries, then a reopen that replays from 0 restores everything.
         a.undo_heads(4).unwrap();
         assert_eq!(a.head(1), Some(2));

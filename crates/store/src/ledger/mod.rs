@@ -30,7 +30,7 @@ use crate::bulk::txlog::{self, Committed, Input, Output, Record, TxLog};
 use crate::bulk::utxo_set::{Unspent, UtxoSet};
 use crate::tables::{self, BlockRecord, COINBASE_FLAG, ChainRecord};
 use crate::{BatchStats, StoreError};
-use adjacency::{ADJ_LOG, Adjacency, ENTRY, Entry};
+use adjacency::{ADJ_LOG, Adjacency, ENTRY};
 
 type FastMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
@@ -225,23 +225,145 @@ impl Ledger {
         blocks: &[UtxoBlock],
         stats: &mut BatchStats,
     ) -> Result<(), StoreError> {
+        *stats += self.apply_stream(db, std::iter::once(blocks), |_, _| {})?;
+        Ok(())
+    }
+
+    /// Connects and commits a stream of batches, each one transaction, calling
+    /// `on_commit(batch, its stats)` after each commit.
+    ///
+    /// Two stages overlap: while batch k is resolved, encoded and committed on this thread,
+    /// batch k + 1's addresses are interned on another (interning is in chain order but needs
+    /// nothing from batch k's resolution). Batch k's new address records are synced before its
+    /// commit and its committed id count is recorded explicitly, so ids interned ahead never
+    /// count before their own batch commits.
+    pub(crate) fn apply_stream<B: AsRef<[UtxoBlock]> + Sync>(
+        &mut self,
+        db: &Database,
+        batches: impl Iterator<Item = B>,
+        mut on_commit: impl FnMut(&[UtxoBlock], BatchStats),
+    ) -> Result<BatchStats, StoreError> {
         self.dirty = true;
         self.load_utxos(db)?;
-        let wtx = db.begin_write()?;
-        let heads = self.append_blocks(&wtx, blocks, stats)?;
-        wtx.commit()?;
-        self.adj
-            .set_heads(heads.into_iter().map(|(a, (i, _))| (a, i)))?;
+        let mut total = BatchStats::default();
+        let mut pending: Option<(B, Vec<u64>)> = None;
+        let mut batches = batches.fuse();
+        loop {
+            let next = batches.next();
+            if next.is_none() && pending.is_none() {
+                break;
+            }
+            let Ledger {
+                chain,
+                txlog,
+                addrs,
+                adj,
+                utxos,
+                heads_applied,
+                ..
+            } = self;
+            if pending.is_some() {
+                addrs.sync()?;
+            }
+            let ids_end = addrs.len();
+            let utxos = utxos.get_or_insert_with(UtxoSet::default);
+            let (interned, applied) = std::thread::scope(|s| {
+                let intern = next.as_ref().map(|blocks| {
+                    std::thread::Builder::new()
+                        .name("address-interning".into())
+                        .spawn_scoped(s, move || intern(addrs, blocks.as_ref()))
+                });
+                let applied = pending.as_ref().map(|(blocks, ids)| {
+                    let mut books = Books {
+                        chain: *chain,
+                        txlog,
+                        adj,
+                        utxos,
+                        heads_applied,
+                    };
+                    books.commit(db, blocks.as_ref(), ids, ids_end)
+                });
+                let interned = intern.map(|h| {
+                    h.map_err(|e| StoreError::Segment {
+                        path: PathBuf::from(ADDR_LOG),
+                        reason: format!("cannot start the interning thread: {e}"),
+                    })?
+                    .join()
+                    .map_err(|_| StoreError::Segment {
+                        path: PathBuf::from(ADDR_LOG),
+                        reason: "the interning thread panicked".into(),
+                    })?
+                });
+                (interned, applied)
+            });
+            if let Some(applied) = applied {
+                let s = applied?;
+                total += s;
+                if let Some((blocks, _)) = &pending {
+                    on_commit(blocks.as_ref(), s);
+                }
+            }
+            pending = match (next, interned) {
+                (Some(blocks), Some(ids)) => Some((blocks, ids?)),
+                _ => None,
+            };
+        }
         self.dirty = false;
-        Ok(())
+        Ok(total)
+    }
+}
+
+/// Interns the payees of every output of `blocks`, in order.
+fn intern(addrs: &mut AddressIndex, blocks: &[UtxoBlock]) -> Result<Vec<u64>, StoreError> {
+    let payees: Vec<Payee> = blocks
+        .iter()
+        .flat_map(|b| &b.txs)
+        .flat_map(|t| &t.outputs)
+        .filter_map(|o| o.payee)
+        .collect();
+    addrs.intern_batch(&payees)
+}
+
+/// What resolving and committing a batch writes: everything but the address index.
+struct Books<'a> {
+    chain: Chain,
+    txlog: &'a mut TxLog,
+    adj: &'a mut Adjacency,
+    utxos: &'a mut UtxoSet,
+    heads_applied: &'a mut u64,
+}
+
+impl Books<'_> {
+    /// Resolves and appends `blocks` (whose output payees have the ids `ids`; the address index
+    /// holds `ids_end` ids, synced) and commits them.
+    fn commit(
+        &mut self,
+        db: &Database,
+        blocks: &[UtxoBlock],
+        ids: &[u64],
+        ids_end: u64,
+    ) -> Result<BatchStats, StoreError> {
+        let mut stats = BatchStats::default();
+        let wtx = db.begin_write()?;
+        let heads = self.append_blocks(&wtx, blocks, ids, &mut stats)?;
+        commit_len(
+            &wtx,
+            self.chain.code(),
+            ADDR_LOG,
+            ids_end * ADDR_RECORD as u64,
+        )?;
+        wtx.commit()?;
+        self.adj.set_heads(heads)?;
+        Ok(stats)
     }
 
     fn append_blocks(
         &mut self,
         wtx: &WriteTransaction,
         blocks: &[UtxoBlock],
+        ids: &[u64],
         stats: &mut BatchStats,
-    ) -> Result<FastMap<u32, (u64, Entry)>, StoreError> {
+    ) -> Result<FastMap<u32, u64>, StoreError> {
         let chain = self.chain;
         let c = chain.code();
         let mut chains = wtx.open_table(tables::CHAINS)?;
@@ -262,16 +384,9 @@ impl Ledger {
             })
             .transpose()?;
 
-        let payees: Vec<Payee> = blocks
-            .iter()
-            .flat_map(|b| &b.txs)
-            .flat_map(|t| &t.outputs)
-            .filter_map(|o| o.payee)
-            .collect();
-        let ids = self.addrs.intern_batch(&payees)?;
-        let mut ids = ids.into_iter();
-        let utxos = self.utxos.get_or_insert_with(UtxoSet::default);
-        let mut heads: FastMap<u32, (u64, Entry)> = FastMap::default();
+        let mut ids = ids.iter().copied();
+        let utxos = &mut *self.utxos;
+        let mut heads: FastMap<u32, u64> = FastMap::default();
         let mut flows: Vec<(u32, u64, u64)> = Vec::new();
         let mut next_addr_id = rec.next_addr_id;
         let batch_adj_start = self.adj.len();
@@ -380,10 +495,7 @@ impl Ledger {
                 for &(addr, received, sent) in &flows {
                     let prev = match heads.get(&addr) {
                         Some(&p) => Some(p),
-                        None => match self.adj.head(addr) {
-                            Some(h) => Some((h, self.adj.entry(h)?)),
-                            None => None,
-                        },
+                        None => self.adj.head(addr),
                     };
                     let appended = self.adj.append(addr, seq, received, sent, prev)?;
                     heads.insert(addr, appended);
@@ -422,20 +534,21 @@ impl Ledger {
             self.txlog.merge_runs(MAX_TXID_RUNS / 2)?;
         }
         self.txlog.sync()?.commit(wtx, c)?;
-        self.addrs.commit(wtx)?;
         let adj_bytes = self.adj.sync()?;
         commit_len(wtx, c, ADJ_LOG, adj_bytes)?;
         // The heads of every earlier batch are in the file: make them durable now and then, so
         // a crash replays a bounded tail.
         let before = batch_adj_start;
-        if before.saturating_sub(self.heads_applied) >= HEADS_FLUSH_EVERY {
+        if before.saturating_sub(*self.heads_applied) >= HEADS_FLUSH_EVERY {
             self.adj.flush_heads()?;
             commit_len(wtx, c, HEADS_APPLIED, before)?;
-            self.heads_applied = before;
+            *self.heads_applied = before;
         }
         Ok(heads)
     }
+}
 
+impl Ledger {
     /// Removes every block above `keep` (all blocks for `None`), newest first, leaving the files
     /// as if those blocks had never come. Returns the number of blocks removed.
     pub(crate) fn unwind(&mut self, db: &Database, keep: Option<u32>) -> Result<u64, StoreError> {
