@@ -44,7 +44,7 @@ impl Store {
     /// (as [`Store::apply_utxo_blocks`] would), calling `on_commit(batch, stats)` after each.
     /// Faster than batch-by-batch calls: the next batch's addresses are interned on another
     /// thread while this one is resolved and written.
-    pub fn apply_utxo_stream<B: AsRef<[UtxoBlock]> + Sync>(
+    pub fn apply_utxo_stream<B: AsRef<[UtxoBlock]> + Send + Sync>(
         &self,
         chain: Chain,
         batches: impl Iterator<Item = B>,

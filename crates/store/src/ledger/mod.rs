@@ -237,7 +237,7 @@ impl Ledger {
     /// nothing from batch k's resolution). Batch k's new address records are synced before its
     /// commit and its committed id count is recorded explicitly, so ids interned ahead never
     /// count before their own batch commits.
-    pub(crate) fn apply_stream<B: AsRef<[UtxoBlock]> + Sync>(
+    pub(crate) fn apply_stream<B: AsRef<[UtxoBlock]> + Send + Sync>(
         &mut self,
         db: &Database,
         batches: impl Iterator<Item = B>,
@@ -247,6 +247,8 @@ impl Ledger {
         self.load_utxos(db)?;
         let mut total = BatchStats::default();
         let mut pending: Option<(B, Vec<u64>)> = None;
+        // The batch committed last round: freed on the interning thread, off the critical path.
+        let mut retired: Option<B> = None;
         let mut batches = batches.fuse();
         loop {
             let next = batches.next();
@@ -268,10 +270,15 @@ impl Ledger {
             let ids_end = addrs.len();
             let utxos = utxos.get_or_insert_with(UtxoSet::default);
             let (interned, applied) = std::thread::scope(|s| {
+                let old = retired.take();
                 let intern = next.as_ref().map(|blocks| {
                     std::thread::Builder::new()
                         .name("address-interning".into())
-                        .spawn_scoped(s, move || intern(addrs, blocks.as_ref()))
+                        .spawn_scoped(s, move || {
+                            let ids = intern(addrs, blocks.as_ref());
+                            drop(old);
+                            ids
+                        })
                 });
                 let applied = pending.as_ref().map(|(blocks, ids)| {
                     let mut books = Books {
@@ -303,6 +310,7 @@ impl Ledger {
                     on_commit(blocks.as_ref(), s);
                 }
             }
+            retired = pending.take().map(|(b, _)| b);
             pending = match (next, interned) {
                 (Some(blocks), Some(ids)) => Some((blocks, ids?)),
                 _ => None,
@@ -386,6 +394,14 @@ impl Books<'_> {
 
         let mut ids = ids.iter().copied();
         let utxos = &mut *self.utxos;
+        let mut record = Record {
+            txid: tracehound_core::Hash32::ZERO,
+            flags: 0,
+            size: 0,
+            vsize: 0,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+        };
         let mut heads: FastMap<u32, u64> = FastMap::default();
         let mut flows: Vec<(u32, u64, u64)> = Vec::new();
         let mut next_addr_id = rec.next_addr_id;
@@ -415,7 +431,8 @@ impl Books<'_> {
             for tx in &block.txs {
                 let first_out = self.txlog.output_count();
                 flows.clear();
-                let mut inputs = Vec::with_capacity(tx.inputs.len());
+                let mut inputs = std::mem::take(&mut record.inputs);
+                inputs.clear();
                 for (i, input) in tx.inputs.iter().enumerate() {
                     let Some(u) = utxos.spend(&input.prevout) else {
                         return Err(StoreError::UnknownPrevout {
@@ -435,7 +452,8 @@ impl Books<'_> {
                     });
                     add_flow(&mut flows, addr32(u.addr)?, 0, u.value);
                 }
-                let mut outputs = Vec::with_capacity(tx.outputs.len());
+                let mut outputs = std::mem::take(&mut record.outputs);
+                outputs.clear();
                 for (vout, o) in tx.outputs.iter().enumerate() {
                     let value =
                         u64::try_from(o.value.units()).map_err(|_| StoreError::ValueTooLarge {
@@ -479,7 +497,8 @@ impl Books<'_> {
                 }
                 n_in += inputs.len() as u64;
                 n_out += outputs.len() as u64;
-                let record = Record {
+                // One record reused for every tx: its vectors keep their capacity.
+                record = Record {
                     txid: tx.txid,
                     flags: if tx.coinbase { txlog::FLAG_COINBASE } else { 0 }
                         | if tx.hogex { txlog::FLAG_HOGEX } else { 0 },
