@@ -1,27 +1,37 @@
-//! tracehound's embedded store: one file holding every chain's blocks, transactions and
-//! transfers, with addresses interned and adjacency kept in time order.
+//! tracehound's embedded store: every chain's blocks, transactions and transfers in one data
+//! dir, with addresses interned and per-address adjacency in chain order.
 //!
-//! # Why redb
-//! The store must survive `kill -9` at any moment, resume where it stopped, and unwind blocks
-//! on a reorg, with no server to run. [`redb`] is a pure-Rust, copy-on-write B-tree store with
-//! ACID transactions: a batch of blocks and the checkpoint that says "ingested up to here" are
-//! one transaction, so a crash loses at most the batch in flight and never leaves half a block.
-//! It builds in seconds (no C++ toolchain, unlike RocksDB or DuckDB), and its ordered,
-//! fixed-width tuple keys give range scans in (chain, address, height, tx index) order, which
-//! is the adjacency list a forward trace reads.
+//! # Layout: redb for commit points, append-only files for bulk data
+//! The store must survive `kill -9` at any moment, resume where it stopped, unwind blocks on a
+//! reorg, and keep up with the chain, with no server to run. Two parts:
+//! - [`redb`] (pure Rust, ACID, copy-on-write B-trees, builds in seconds unlike RocksDB or
+//!   DuckDB) holds the small, transactional part: schema, per-chain counters, the block index
+//!   (height ↔ hash ↔ first tx), and the committed length of every bulk file;
+//! - each UTXO chain's bulk data lives in append-only files under `chains/<chain>/` (see the
+//!   `ledger` module): tx records with every input resolved, a spender column, txid runs, the
+//!   address log and its LSM index, and the adjacency. They are written with large sequential
+//!   (direct) writes and synced *before* the redb transaction that records their new lengths
+//!   together with the batch's block rows commits. A crash loses at most the batch in flight:
+//!   on open every file is cut back to its committed length.
 //!
-//! # What is kept (see [`tables`](crate) for the layout)
+//! A first version kept everything in redb B-trees; about 15 keyed writes per tx held ingest at
+//! 18k txs/s. The measurements behind this layout are in `docs/bulk-ingest-plan.md`.
+//!
+//! # What is kept
 //! - addresses interned to dense per-chain ids, in order of first appearance;
 //! - every tx with each input resolved to the output it spends (address, value, height), so
 //!   no analysis re-reads blocks; the spending tx of every output;
-//! - per address: its txs in (height, tx index) order with the amount received and sent in
-//!   each, and running totals (received, sent, balance);
-//! - the block index with hashes, so a reorg unwinds to the fork point and the store ends up as
-//!   if the stale blocks had never come (address ids first seen in them are released too).
+//! - per address: its txs in chain order with the amount received and sent in each (totals are
+//!   sums over that list);
+//! - the block index with hashes and chain work, so a reorg unwinds to the fork point and the
+//!   store ends up byte for byte as if the stale blocks had never come (address ids first seen
+//!   in them are released too).
 //!
 //! # Memory
-//! RAM holds redb's page cache (set with [`StoreOptions::cache_bytes`]) and one batch of
-//! decoded blocks; the chain and the UTXO set live on disk. See the README for sizing the full
+//! RAM holds the UTXO set of the chains being written (about 60 bytes per unspent output), the
+//! address index's recent generations, cache and bloom filters (bounded by
+//! [`StoreOptions::address_index`]), redb's page cache, and a batch or two of decoded blocks.
+//! Everything else is on disk, read through the page cache. See the README for the full
 //! Bitcoin chain on a 16 GB machine.
 //!
 //! Every table exports to Parquet ([`Store::export_parquet`]) with the schema documented in

@@ -1,9 +1,9 @@
-//! The store's tables: what each holds, keyed how, and the records inside.
+//! The store's redb tables: what each holds, keyed how, and the records inside.
 //!
 //! Every key starts with the chain's code ([`tracehound_core::Chain::code`]) so one file holds
-//! many chains and each chain's rows sit together in key order. Fixed-width keys (tuples of
-//! integers and 32-byte hashes) sort as numbers, so a range scan over `(chain, address, …)`
-//! reads one address's history in (height, tx index) order: forward-only traversal for traces.
+//! many chains and each chain's rows sit together in key order. The bulk data (txs, addresses,
+//! adjacency) is in each chain's files (see the `ledger` module); redb holds the block index
+//! and, in the `segments` table, how much of each file is committed.
 
 use redb::TableDefinition;
 use tracehound_core::Hash32;
