@@ -341,7 +341,14 @@ pub fn from_geth(txs: &[GethTxTrace], rules: ForkRules) -> Result<BlockTraces, T
         if top.error.is_some() {
             tx.failed = true;
         } else {
-            walk_geth(position, top, &mut Vec::new(), &mut tx, &mut self_destructs)?;
+            walk_geth(
+                position,
+                rules,
+                top,
+                &mut Vec::new(),
+                &mut tx,
+                &mut self_destructs,
+            )?;
         }
         for (trace_address, contract, beneficiary, balance) in self_destructs {
             push_self_destruct(
@@ -367,6 +374,7 @@ type PendingSelfDestruct = (Vec<u32>, Address, Address, U256);
 
 fn walk_geth(
     position: usize,
+    rules: ForkRules,
     frame: &GethFrame,
     path: &mut Vec<u32>,
     tx: &mut TxTraces,
@@ -412,6 +420,12 @@ fn walk_geth(
         }
         "SELFDESTRUCT" => {
             let Some(balance) = frame.value else {
+                if rules.cancun {
+                    // After Cancun, nodes (anvil among them) write a SELFDESTRUCT that moves
+                    // nothing — to the contract itself, of a contract from an earlier tx — as
+                    // a frame without value (and without a real `from`/`to`).
+                    return Ok(());
+                }
                 return Err(err(
                     path,
                     "SELFDESTRUCT frame without `value` (old geth callTracer): the balance it moved is unknown; use a node with Parity traces or a newer geth".into(),
@@ -432,7 +446,7 @@ fn walk_geth(
             continue;
         }
         path.push(u32::try_from(i).unwrap_or(u32::MAX));
-        walk_geth(position, child, path, tx, self_destructs)?;
+        walk_geth(position, rules, child, path, tx, self_destructs)?;
         path.pop();
     }
     Ok(())
