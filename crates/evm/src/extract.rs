@@ -792,3 +792,243 @@ fn effective_gas_price(
     }
     Ok(price)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::TraceAction;
+    use crate::traces::{ForkRules, from_parity_block};
+    use serde_json::json;
+
+    const CHAIN: Chain = Chain::Evm(1);
+    const SENDER: &str = "0x1111111111111111111111111111111111111111";
+    const MINER: &str = "0x9999999999999999999999999999999999999999";
+    const BLOCK_HASH: &str = "0xaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa";
+    const TX: &str = "0xbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb";
+
+    fn block(extra: serde_json::Value, tx: serde_json::Value) -> WireBlock {
+        let mut b = json!({
+            "number": "0x10", "hash": BLOCK_HASH, "parentHash": BLOCK_HASH, "timestamp": "0x1",
+            "miner": MINER, "difficulty": "0x0",
+            "transactions": [tx],
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            b[k] = v.clone();
+        }
+        serde_json::from_value(b).unwrap()
+    }
+
+    fn tx(extra: serde_json::Value) -> serde_json::Value {
+        let mut t = json!({"hash": TX, "transactionIndex": "0x0", "from": SENDER,
+            "to": "0x2222222222222222222222222222222222222222", "value": "0x64", "type": "0x2"});
+        for (k, v) in extra.as_object().unwrap() {
+            t[k] = v.clone();
+        }
+        t
+    }
+
+    fn receipt(extra: serde_json::Value) -> WireReceipt {
+        let mut r = json!({"transactionHash": TX, "transactionIndex": "0x0", "blockHash": BLOCK_HASH,
+            "blockNumber": "0x10", "gasUsed": "0x5208", "status": "0x1", "logs": []});
+        for (k, v) in extra.as_object().unwrap() {
+            r[k] = v.clone();
+        }
+        serde_json::from_value(r).unwrap()
+    }
+
+    fn run(
+        block: WireBlock,
+        receipt: WireReceipt,
+        traces: Option<BlockTraces>,
+    ) -> Result<EvmBlock> {
+        let wrapped = HashSet::new();
+        let settings = Settings {
+            chain: CHAIN,
+            wrapped_native: &wrapped,
+            oversized: OversizedAmounts::Reject,
+        };
+        extract(
+            &settings,
+            Answers {
+                block,
+                receipts: vec![receipt],
+                traces: traces.map(|t| (TraceFlavour::ParityBlock, t)),
+            },
+        )
+    }
+
+    fn fees(b: &EvmBlock) -> Vec<(FeePart, String, u128)> {
+        b.transfers
+            .iter()
+            .filter_map(|t| match t.source {
+                TransferSource::Fee(part) => {
+                    Some((part, t.transfer.to.to_string(), t.transfer.amount.units()))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn london_fee_splits_into_burn_and_tip_and_blob_gas_burns() {
+        let b = block(
+            json!({"baseFeePerGas": "0x7", "excessBlobGas": "0x0"}),
+            tx(json!({"type": "0x3"})),
+        );
+        let r = receipt(
+            json!({"effectiveGasPrice": "0xa", "blobGasUsed": "0x20000", "blobGasPrice": "0x3"}),
+        );
+        let out = run(b, r, None).unwrap();
+        assert_eq!(
+            fees(&out),
+            vec![
+                (FeePart::Tip, MINER.to_string(), 21_000 * 3),
+                (FeePart::BaseFeeBurn, "burn:fee".to_string(), 21_000 * 7),
+                (FeePart::BlobFeeBurn, "burn:fee".to_string(), 0x20000 * 3),
+            ]
+        );
+        assert_eq!(out.txs[0].fee(), Some(21_000 * 10 + 0x20000 * 3));
+        // The fees add up to what the tx paid: balances reconcile.
+        let paid: u128 = fees(&out).iter().map(|f| f.2).sum();
+        assert_eq!(Some(paid), out.txs[0].fee());
+    }
+
+    #[test]
+    fn price_from_caps_when_the_receipt_is_silent_and_below_base_fee_is_refused() {
+        let b = block(
+            json!({"baseFeePerGas": "0x7"}),
+            tx(json!({"maxFeePerGas": "0x9", "maxPriorityFeePerGas": "0x5"})),
+        );
+        let out = run(b, receipt(json!({})), None).unwrap();
+        assert_eq!(out.txs[0].effective_gas_price, 9);
+        let b = block(json!({"baseFeePerGas": "0x7"}), tx(json!({})));
+        let err = run(b, receipt(json!({"effectiveGasPrice": "0x6"})), None)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("below the block's base fee") && err.contains("block 16"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn failed_tx_pays_fee_only_and_withdrawals_mint_after_the_txs() {
+        let b = block(
+            json!({"withdrawals": [{"index": "0x5", "validatorIndex": "0x9", "address": MINER, "amount": "0x3"}]}),
+            tx(json!({"gasPrice": "0x2"})),
+        );
+        let out = run(
+            b,
+            receipt(json!({"status": "0x0", "effectiveGasPrice": "0x2"})),
+            None,
+        )
+        .unwrap();
+        assert_eq!(out.txs[0].status, TxStatus::Failed);
+        let kinds: Vec<_> = out
+            .core_transfers()
+            .map(|t| (t.kind, t.tx.index, t.sub_index))
+            .collect();
+        assert_eq!(
+            kinds,
+            vec![
+                (TransferKind::Fee, 0, 0),
+                (TransferKind::Native, BLOCK_LEVEL_TX_INDEX, 0)
+            ]
+        );
+        let w = &out.transfers[1];
+        assert_eq!(w.transfer.from.as_str(), "mint:withdrawal");
+        assert_eq!(w.transfer.amount.units(), 3_000_000_000);
+        assert_eq!(w.transfer.tx.txid, out.block.hash);
+    }
+
+    #[test]
+    fn reverted_subtrees_are_skipped_and_pre_cancun_self_destruct_to_itself_burns() {
+        let t = |address: serde_json::Value,
+                 action: serde_json::Value,
+                 kind: &str,
+                 error: Option<&str>| {
+            let mut v = json!({"action": action, "subtraces": 0, "traceAddress": address,
+                "transactionHash": TX, "transactionPosition": 0, "type": kind,
+                "result": {"gasUsed": "0x0", "output": "0x"}});
+            if let Some(e) = error {
+                v["error"] = json!(e);
+            }
+            v
+        };
+        let call = |from: &str, to: &str, value: &str| json!({"callType": "call", "from": from, "to": to, "gas": "0x0", "input": "0x", "value": value});
+        let c = "0x3333333333333333333333333333333333333333";
+        let d = "0x4444444444444444444444444444444444444444";
+        let traces = vec![
+            t(json!([]), call(SENDER, c, "0x64"), "call", None),
+            t(json!([0]), call(c, d, "0x5"), "call", Some("Reverted")),
+            t(json!([0, 0]), call(d, SENDER, "0x1"), "call", None), // under a revert
+            t(json!([1]), call(c, d, "0x7"), "call", None),
+            t(
+                json!([2]),
+                json!({"address": c, "refundAddress": c, "balance": "0x50"}),
+                "suicide",
+                None,
+            ),
+            t(
+                json!([3]),
+                json!({"address": d, "refundAddress": SENDER, "balance": "0x0"}),
+                "suicide",
+                None,
+            ),
+        ];
+        let traces: Vec<alloy::rpc::types::trace::parity::LocalizedTransactionTrace> =
+            serde_json::from_value(json!(traces)).unwrap();
+        let pre = from_parity_block(&traces, ForkRules { cancun: false }).unwrap();
+        let moves: Vec<_> = pre.txs[0]
+            .transfers
+            .iter()
+            .map(|m| {
+                (
+                    m.trace_address.clone(),
+                    m.action,
+                    m.value.to::<u64>(),
+                    m.to.is_none(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            moves,
+            vec![
+                (vec![1], TraceAction::Call, 7, false),
+                (vec![2], TraceAction::SelfDestruct, 0x50, true)
+            ]
+        );
+        // After Cancun, a contract from an earlier tx keeps its balance.
+        let post = from_parity_block(&traces, ForkRules { cancun: true }).unwrap();
+        assert_eq!(post.txs[0].transfers.len(), 1);
+
+        let out = run(
+            block(json!({}), tx(json!({"gasPrice": "0x1"}))),
+            receipt(json!({})),
+            Some(pre),
+        )
+        .unwrap();
+        let burnt: Vec<_> = out
+            .core_transfers()
+            .filter(|t| t.to.as_str() == "burn:selfdestruct")
+            .collect();
+        assert_eq!(burnt.len(), 1);
+        assert_eq!(burnt[0].amount.units(), 0x50);
+    }
+
+    #[test]
+    fn pseudo_addresses_parse_back() {
+        let weth = Address::parse(CHAIN, "0xC02aaA39b223FE8D0A0e5C4F27eAD9083C756Cc2").unwrap();
+        for a in [
+            burn_address(CHAIN, BurnKind::Fee),
+            burn_address(CHAIN, BurnKind::SelfDestruct),
+            mint_address(CHAIN, MintKind::Withdrawal),
+            mint_address(CHAIN, MintKind::BlockReward),
+            mint_address(CHAIN, MintKind::UncleReward),
+            mint_address(CHAIN, MintKind::OtherReward),
+            wrap_address(CHAIN, &weth),
+        ] {
+            assert_eq!(Address::parse(CHAIN, a.as_str()).unwrap(), a);
+        }
+    }
+}
