@@ -92,7 +92,7 @@ pub struct EvmClient {
     tokens: Mutex<HashMap<EvmAddress, TokenMetadata>>,
 }
 
-/// Parses a block height parameter.
+/// A block height as a JSON-RPC quantity.
 fn hex(height: u64) -> String {
     format!("{height:#x}")
 }
@@ -491,6 +491,23 @@ impl EvmClient {
         let reduced = match flavour {
             TraceFlavour::ParityBlock => {
                 let t: Vec<LocalizedTransactionTrace> = self.rpc.decode(call, raw)?;
+                // A reorganisation between the block and its traces shows here.
+                let height = block.number.to::<u64>();
+                if is_real_block(block)
+                    && let Some(other) = t
+                        .iter()
+                        .filter_map(|t| t.block_hash)
+                        .find(|h| *h != block.hash)
+                {
+                    return Err(EvmError::Inconsistent {
+                        at: Box::new(Location::block(height)),
+                        field: "blockHash".into(),
+                        detail: format!(
+                            "trace_block answered for block {other}, the block is {}",
+                            block.hash
+                        ),
+                    });
+                }
                 traces::from_parity_block(&t, rules)
             }
             TraceFlavour::ParityReplay => {
@@ -662,6 +679,11 @@ impl EvmClient {
         }
         Ok(())
     }
+}
+
+/// Whether `block` is a real block (not the stand-in of [`EvmClient::block_traces`]).
+fn is_real_block(block: &WireBlock) -> bool {
+    !block.hash.is_zero()
 }
 
 fn trace_call(flavour: TraceFlavour, height: u64) -> Call {

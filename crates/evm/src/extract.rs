@@ -25,8 +25,8 @@ use crate::error::{EvmError, Location, Result};
 use crate::logs::{self, TokenMove};
 use crate::model::{
     BLOCK_LEVEL_TX_INDEX, BurnKind, EvmBlock, EvmTransfer, EvmTx, FeePart, LogEvent, MintKind,
-    TraceAction, TraceFlavour, TransferSource, TxStatus, WrapDirection, WrapLink, address,
-    burn_address, mint_address, wrap_address,
+    TraceFlavour, TransferSource, TxStatus, WrapDirection, WrapLink, address, burn_address,
+    mint_address, wrap_address,
 };
 use crate::traces::{BlockTraces, TxTraces};
 use crate::wire::{WireBlock, WireReceipt, WireTx};
@@ -630,7 +630,6 @@ fn extract_tx(
                 action: move_.action,
             },
         );
-        debug_assert!(move_.action != TraceAction::Call || move_.to.is_some());
     }
 
     let mut wraps = Vec::new();

@@ -28,6 +28,18 @@
 //! movements are `Nft` transfers, never mixed with fungible value: their amount is the count
 //! (1 for ERC-721), the token id is in [`LogEvent`].
 //!
+//! # Limits
+//!
+//! What this model does not see, so balances there will not reconcile from transfers alone:
+//! genesis allocations (state, not transfers: seed balances from the chain's genesis or from
+//! `eth_getBalance` at block 0); irregular state changes (mainnet's DAO fork at 1,920,000);
+//! pre-merge block rewards without Parity traces ([`EvmBlock::rewards_missing`]); internal
+//! transfers from a node without traces ([`EvmBlock::traces`]); before Cancun, ether sent to
+//! a contract after its SELFDESTRUCT in the same tx (destroyed at the end of the tx); L2 fee
+//! models (OP-stack L1 data fees and fee vaults, Arbitrum's), which are not Ethereum's burn
+//! and tip; and receipts of system txs missing from the block (Polygon's state syncs), which
+//! are refused as receipts of a tx not in the block.
+//!
 //! # Order
 //!
 //! Transfers are ordered by (block, tx index, sub-index). Inside a tx, the sub-index counts

@@ -405,18 +405,19 @@ pub(crate) fn is_unsupported(error: &EvmError) -> bool {
     if *code == METHOD_NOT_FOUND {
         return true;
     }
+    // Providers word it their own way ("the method trace_block does not exist/is not
+    // available", "Unsupported method", "namespace disabled"); "block not found" is not it.
     let message = message.to_ascii_lowercase();
-    let about_method = message.contains("method") || message.contains(&method.to_ascii_lowercase());
-    about_method
-        && [
-            "not found",
-            "does not exist",
-            "not available",
-            "unsupported",
-            "not supported",
-            "disabled",
-            "unknown",
-        ]
-        .iter()
-        .any(|w| message.contains(w))
+    let refusal = [
+        "does not exist",
+        "not available",
+        "unsupported",
+        "not supported",
+        "disabled",
+        "not enabled",
+    ]
+    .iter()
+    .any(|w| message.contains(w));
+    let method_words = message.contains("method") && (refusal || message.contains("not found"));
+    method_words || (message.contains(&method.to_ascii_lowercase()) && refusal)
 }
