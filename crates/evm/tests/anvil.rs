@@ -806,3 +806,46 @@ fn a_node_without_traces_is_detected_and_flagged() {
     assert!(off.trace_note().unwrap().contains("off"));
     let _ = (s.token, s.nft, s.multi, s.checkpoints);
 }
+
+#[test]
+fn concurrency_stays_bounded_and_batches_group_blocks() {
+    let s = run_scenario();
+    let d = Arc::new(s.driver);
+    let node = d.clone();
+    // A slow node: each call takes 5 ms.
+    let proxy = common::Server::start(Arc::new(move |method: &str, params: &Value| {
+        std::thread::sleep(std::time::Duration::from_millis(5));
+        node.node
+            .rpc::<Value>(method, params.clone())
+            .map_err(|e| (-32000, e.to_string()))
+    }));
+    let tip = d.tip();
+    let options = ClientOptions {
+        rpc: tracehound_evm::RpcOptions {
+            concurrency: 2,
+            blocks_per_request: 4,
+            batch_size: 3,
+            ..Default::default()
+        },
+        ..ClientOptions::default()
+    };
+    let client = BlockingEvmClient::connect(proxy.url(), CHAIN, options).unwrap();
+    let before = proxy.requests.load(std::sync::atomic::Ordering::SeqCst);
+    let through_proxy = client.fetch_blocks(0..=tip).unwrap();
+    let requests = proxy.requests.load(std::sync::atomic::Ordering::SeqCst) - before;
+    let max = proxy
+        .max_in_flight
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert!(max <= 2, "{max} requests in flight with concurrency 2");
+    assert_eq!(max, 2, "the two permits were used");
+    // Batches of up to 3 calls: far fewer HTTP requests than calls.
+    let calls: usize = proxy.calls.lock().unwrap().values().sum();
+    assert!(
+        requests * 2 < calls,
+        "{requests} requests for {calls} calls"
+    );
+    let direct = connect(d.node.url(), TraceMode::Auto)
+        .fetch_blocks(0..=tip)
+        .unwrap();
+    assert_eq!(through_proxy, direct);
+}

@@ -788,3 +788,42 @@ fn rate_limit_paces_calls() {
         start.elapsed()
     );
 }
+
+#[test]
+fn rate_limited_calls_are_retried_alone() {
+    let inner = block_483920().handler(1, 500_000);
+    let refused = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let r = refused.clone();
+    // The provider refuses every other receipt call for a while, as metered providers do.
+    let server = Server::start(Arc::new(move |method: &str, params: &Value| {
+        if method == "eth_getTransactionReceipt"
+            && params[0].as_str().unwrap().ends_with('8')
+            && r.fetch_add(1, std::sync::atomic::Ordering::SeqCst) < 2
+        {
+            return Err((-32005, "limit exceeded".to_string()));
+        }
+        inner(method, params)
+    }));
+    let client = BlockingEvmClient::connect(server.url(), ETH, quick()).unwrap();
+    let block = client.fetch_block(483_920).unwrap();
+    assert_eq!(block.txs.len(), 4);
+    assert_eq!(refused.load(std::sync::atomic::Ordering::SeqCst), 3);
+    // 4 receipts, and the one refused twice asked twice more: nothing else was asked again.
+    assert_eq!(server.count("eth_getTransactionReceipt"), 6);
+
+    // A provider that never stops refusing: reported after the retries, naming the call.
+    let server = Server::start(Arc::new(|method: &str, _: &Value| match method {
+        "eth_chainId" => Ok(json!("0x1")),
+        _ => Err((429, "Too Many Requests".to_string())),
+    }));
+    let err = BlockingEvmClient::connect(server.url(), ETH, quick()).unwrap_err();
+    assert!(
+        matches!(err, EvmError::Transport { attempts: 3, .. }),
+        "{err}"
+    );
+    assert!(
+        err.to_string().contains("eth_blockNumber")
+            && err.to_string().contains("Too Many Requests"),
+        "{err}"
+    );
+}

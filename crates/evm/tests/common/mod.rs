@@ -43,6 +43,8 @@ pub struct Server {
     pub calls: Arc<Mutex<HashMap<String, usize>>>,
     /// HTTP requests served so far.
     pub requests: Arc<AtomicUsize>,
+    /// Most HTTP requests being answered at the same time, so far.
+    pub max_in_flight: Arc<AtomicUsize>,
 }
 
 impl Server {
@@ -52,7 +54,14 @@ impl Server {
         let dead = Arc::new(AtomicBool::new(false));
         let calls = Arc::new(Mutex::new(HashMap::new()));
         let requests = Arc::new(AtomicUsize::new(0));
-        let (d, c, r) = (dead.clone(), calls.clone(), requests.clone());
+        let max_in_flight = Arc::new(AtomicUsize::new(0));
+        let in_flight = Arc::new(AtomicUsize::new(0));
+        let (d, c, r, m) = (
+            dead.clone(),
+            calls.clone(),
+            requests.clone(),
+            max_in_flight.clone(),
+        );
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 if d.load(Ordering::SeqCst) {
@@ -60,7 +69,8 @@ impl Server {
                 }
                 let Ok(stream) = stream else { continue };
                 let (h, d, c, r) = (handler.clone(), d.clone(), c.clone(), r.clone());
-                std::thread::spawn(move || serve(stream, &*h, &d, &c, &r));
+                let gauge = (in_flight.clone(), m.clone());
+                std::thread::spawn(move || serve(stream, &*h, &d, &c, &r, &gauge));
             }
         });
         Server {
@@ -68,6 +78,7 @@ impl Server {
             dead,
             calls,
             requests,
+            max_in_flight,
         }
     }
 
@@ -99,6 +110,7 @@ fn serve(
     dead: &AtomicBool,
     calls: &Mutex<HashMap<String, usize>>,
     requests: &AtomicUsize,
+    (in_flight, max_in_flight): &(Arc<AtomicUsize>, Arc<AtomicUsize>),
 ) {
     let _ = stream.set_read_timeout(Some(Duration::from_secs(30)));
     let mut writer = stream.try_clone().expect("clone stream");
@@ -129,6 +141,8 @@ fn serve(
             return;
         }
         requests.fetch_add(1, Ordering::SeqCst);
+        let now = in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+        max_in_flight.fetch_max(now, Ordering::SeqCst);
         let request: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
         let answer_one = |r: &Value| {
             let method = r["method"].as_str().unwrap_or_default();
@@ -145,6 +159,7 @@ fn serve(
             Value::Array(batch) => Value::Array(batch.iter().map(answer_one).collect()),
             one => answer_one(one),
         };
+        in_flight.fetch_sub(1, Ordering::SeqCst);
         let text = answer.to_string();
         let head = format!(
             "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n",
