@@ -136,7 +136,12 @@ struct Scenario {
 
 /// Drives every kind of movement, several blocks per phase, noting a checkpoint after each.
 fn run_scenario() -> Scenario {
-    let node = Anvil::start().expect("start anvil (run scripts/install-anvil)");
+    run_scenario_on(&[])
+}
+
+/// [`run_scenario`] on an anvil started with `args` (a `--hardfork`).
+fn run_scenario_on(args: &[&str]) -> Scenario {
+    let node = Anvil::start_with_args(args).expect("start anvil (run scripts/install-anvil)");
     let accounts: Vec<String> = node.rpc("eth_accounts", json!([])).unwrap();
     let d = Driver { node, accounts };
     let mut checkpoints = vec![0];
@@ -160,6 +165,7 @@ fn run_scenario() -> Scenario {
     let fwd = d.deploy(0, "Forwarder", Vec::new(), 0);
     let reverter = d.deploy(0, "Reverter", Vec::new(), 0);
     let bomb = d.deploy(0, "Bomb", Vec::new(), 3 * ETHER);
+    let bomb2 = d.deploy(0, "Bomb", Vec::new(), ETHER);
     let nft = d.deploy(0, "Nft", Vec::new(), 0);
     let multi = d.deploy(0, "Multi", Vec::new(), 0);
     checkpoints.push(d.tip());
@@ -302,8 +308,20 @@ fn run_scenario() -> Scenario {
     );
     checkpoints.push(d.tip());
 
-    // A self-destruct of an older contract (EIP-6780: it only sends its balance), then one
-    // to itself (nothing moves), then value to the survivor.
+    // A self-destruct of an older contract (from Cancun on, EIP-6780: it only sends its
+    // balance; before, the contract goes), value sent to it, and a self-destruct to itself
+    // (from Cancun on nothing moves; before, value there is destroyed — unless the code is
+    // already gone). Then an older contract self-destructing to itself with its endowment
+    // (from Cancun on nothing moves; before, the ether is destroyed).
+    d.send(
+        2,
+        &bomb2,
+        0,
+        boomCall {
+            to: bomb2.parse().unwrap(),
+        }
+        .abi_encode(),
+    );
     d.send(1, &bomb, 0, boomCall { to: a(9) }.abi_encode());
     d.send(2, &bomb, ETHER, Vec::new());
     d.send(
@@ -501,7 +519,18 @@ fn sums(
 
 #[test]
 fn every_balance_reconciles_and_trace_flavours_agree() {
-    let s = run_scenario();
+    // Latest hardfork: a SELFDESTRUCT destroys only what a contract made in the same tx holds.
+    check_scenario(run_scenario(), 1);
+}
+
+#[test]
+fn every_balance_reconciles_before_cancun() {
+    // Shanghai: a SELFDESTRUCT to itself destroys the balance of any contract, so the old
+    // Bomb's ether burns too.
+    check_scenario(run_scenario_on(&["--hardfork", "shanghai"]), 2);
+}
+
+fn check_scenario(s: Scenario, self_destruct_burns: usize) {
     let d = &s.driver;
     let tip = d.tip();
 
@@ -550,12 +579,17 @@ fn every_balance_reconciles_and_trace_flavours_agree() {
         .iter()
         .filter(|t| t.transfer.to.as_str() == "burn:selfdestruct")
         .collect();
+    // createAndBurn's endowment; before Cancun also the old Bomb's ether.
     assert_eq!(
         burnt_by_selfdestruct.len(),
-        1,
-        "createAndBurn destroys its endowment, nothing else does"
+        self_destruct_burns,
+        "{burnt_by_selfdestruct:#?}"
     );
-    assert_eq!(burnt_by_selfdestruct[0].transfer.amount.units(), ETHER);
+    assert!(
+        burnt_by_selfdestruct
+            .iter()
+            .all(|t| t.transfer.amount.units() == ETHER)
+    );
     let wraps: Vec<_> = blocks.iter().flat_map(|b| &b.wraps).collect();
     assert_eq!(
         wraps
@@ -848,4 +882,55 @@ fn concurrency_stays_bounded_and_batches_group_blocks() {
         .fetch_blocks(0..=tip)
         .unwrap();
     assert_eq!(through_proxy, direct);
+}
+
+#[test]
+fn before_london_the_whole_fee_goes_to_the_miner() {
+    let node = Anvil::start_with_args(&["--hardfork", "berlin"]).expect("start anvil");
+    let accounts: Vec<String> = node.rpc("eth_accounts", json!([])).unwrap();
+    let d = Driver { node, accounts };
+    // A contract that always reverts, in pre-Shanghai bytecode: runtime PUSH1 0 PUSH1 0 REVERT.
+    let r = d.send_with(json!({"from": d.accounts[0], "data": "0x6460006000fd6000526005601bf3", "gasPrice": "0x3b9aca00"}));
+    let reverter = r["contractAddress"].as_str().unwrap().to_string();
+    for (from, to) in [(0, 1), (1, 2), (2, 3), (3, 0)] {
+        d.send_with(json!({"from": d.accounts[from], "to": d.accounts[to], "value": format!("{:#x}", ETHER / 3), "gasPrice": "0x77359400"}));
+    }
+    let r = d.send_with(json!({"from": d.accounts[4], "to": reverter, "value": "0x99", "gas": "0x10000", "gasPrice": "0x3b9aca00"}));
+    assert_eq!(r["status"], "0x0");
+    let tip = d.tip();
+    let blocks = connect(d.node.url(), TraceMode::Auto)
+        .fetch_blocks(0..=tip)
+        .unwrap();
+    assert!(blocks.iter().all(|b| b.base_fee_per_gas.is_none()));
+    let fees: Vec<_> = blocks
+        .iter()
+        .flat_map(|b| &b.transfers)
+        .filter(|t| t.transfer.kind == TransferKind::Fee)
+        .collect();
+    assert_eq!(fees.len(), 6);
+    assert!(
+        fees.iter()
+            .all(|t| t.source == TransferSource::Fee(tracehound_evm::FeePart::Legacy))
+    );
+    let mut accounts: BTreeSet<String> = d.accounts.iter().map(|a| a.to_lowercase()).collect();
+    accounts.insert(reverter.to_lowercase());
+    for b in &blocks {
+        accounts.insert(b.miner.to_string());
+    }
+    let native = [
+        TransferKind::Native,
+        TransferKind::Internal,
+        TransferKind::Fee,
+    ];
+    for h in 0..=tip {
+        let deltas = sums(&blocks, h, &native);
+        for a in &accounts {
+            let expected = d.balance(a, 0) as i128
+                + deltas
+                    .get(&(AssetId::Native, a.clone()))
+                    .copied()
+                    .unwrap_or(0);
+            assert_eq!(expected, d.balance(a, h) as i128, "{a} at {h}");
+        }
+    }
 }
