@@ -190,7 +190,10 @@ fn with_topic0(data: &LogData, topic0: alloy::primitives::B256) -> LogData {
     LogData::new_unchecked(topics, data.data.clone())
 }
 
-/// Known wrapped-native contracts (WETH9 and clones) by chain id; more can be given in
+/// Known wrapped-native contracts by chain id: only WETH9 and its exact clones, which emit
+/// `Deposit`/`Withdrawal` *instead of* `Transfer` on mint and burn. Wrappers that emit a
+/// `Transfer` from or to the zero address as well (Arbitrum's aeWETH mints with `Transfer`)
+/// must not be listed: their mints would count twice. More can be given in
 /// [`crate::ClientOptions::wrapped_native`].
 pub fn known_wrapped_native(chain_id: u64) -> &'static [&'static str] {
     match chain_id {
@@ -198,7 +201,6 @@ pub fn known_wrapped_native(chain_id: u64) -> &'static [&'static str] {
         10 | 8453 => &["0x4200000000000000000000000000000000000006"], // WETH predeploy
         56 => &["0xbb4cdb9cbd36b01bd1cbaebf2de08d9173bc095c"], // WBNB
         137 => &["0x0d500b1d8e8ef31e21c99d1db9a6444d3adf1270"], // WPOL
-        42161 => &["0x82af49447d8a07e3bd95bd0d56f35241523fbab1"], // WETH
         _ => &[],
     }
 }
