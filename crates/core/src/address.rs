@@ -8,7 +8,10 @@
 //! pseudo-addresses with a `kind:` prefix that can never collide with a real address:
 //! `multisig:<m>of<n>:<hash160 of script>`, `script:<sha256 of script>` (non-standard),
 //! `mweb:pegin:<program>` and `mweb:hogaddr` (Litecoin MWEB, value leaving or held outside the
-//! transparent chain).
+//! transparent chain). Account chains have their own sinks and sources of value:
+//! `burn:fee` and `burn:selfdestruct` (destroyed ether), `mint:withdrawal`,
+//! `mint:block-reward`, `mint:uncle-reward`, `mint:other-reward` (issued ether), and
+//! `wrap:<contract>` (where a wrapped-native token such as WETH mints from and burns to).
 
 use std::fmt;
 
@@ -320,6 +323,13 @@ fn parse_pseudo(chain: Chain, text: &str) -> Option<Option<Address>> {
                     .is_some_and(|(m, n)| m.parse::<u8>().is_ok() && n.parse::<u8>().is_ok())
         }),
         "mweb" => rest == "hogaddr" || rest.strip_prefix("pegin:").is_some_and(|h| is_hex(h, 64)),
+        "burn" | "mint" | "wrap" if chain.family() == ChainFamily::Utxo => false,
+        "burn" => matches!(rest, "fee" | "selfdestruct"),
+        "mint" => matches!(
+            rest,
+            "withdrawal" | "block-reward" | "uncle-reward" | "other-reward"
+        ),
+        "wrap" => rest.strip_prefix("0x").is_some_and(|h| is_hex(h, 40)),
         _ => return None,
     };
     Some(ok.then(|| Address::pseudo(chain, kind, rest)))
@@ -389,6 +399,31 @@ mod tests {
                 .as_str()
                 .starts_with("rltc1q")
         );
+    }
+
+    #[test]
+    fn account_chain_pseudo_forms() {
+        let e = Chain::Evm(1);
+        for text in [
+            "burn:fee",
+            "burn:selfdestruct",
+            "mint:withdrawal",
+            "mint:block-reward",
+            "wrap:0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2",
+        ] {
+            let a = Address::parse(e, text).unwrap();
+            assert!(a.is_pseudo());
+            assert_eq!(a.as_str(), text);
+        }
+        for bad in [
+            "burn:gas",
+            "mint:",
+            "wrap:0x12",
+            "wrap:0xC02AAA39B223FE8D0A0E5C4F27EAD9083C756CC2",
+        ] {
+            assert!(Address::parse(e, bad).is_err(), "{bad}");
+        }
+        assert!(Address::parse(Chain::BitcoinMainnet, "burn:fee").is_err());
     }
 
     #[test]
