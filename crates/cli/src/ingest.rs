@@ -24,7 +24,7 @@ use crate::output;
 /// What an ingest run did.
 /// Decoded blocks that may wait for the writer: enough to cover a batch's commit, so the
 /// decoders keep working while the store writes (a few hundred MB at mainnet block sizes).
-const DECODED_BLOCKS_AHEAD: usize = 2048;
+const DECODED_BLOCKS_AHEAD: usize = 512;
 
 #[derive(Debug, Default, Serialize)]
 pub(crate) struct IngestReport {
