@@ -20,6 +20,7 @@
 mod address;
 mod amount;
 mod chain;
+pub mod fixtures;
 mod hash;
 mod payee;
 mod tx;

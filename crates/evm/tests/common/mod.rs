@@ -6,28 +6,14 @@
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{TcpListener, TcpStream};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use serde_json::{Value, json};
 
-/// The path of `rel` inside the shared data folder (`$TRACEHOUND_SHARED_DATA`, else
-/// `../shared/data` beside the repository). Panics if missing: a test on real data must fail
-/// loudly, never pass by skipping.
-pub fn shared_data(rel: &str) -> PathBuf {
-    let root = std::env::var_os("TRACEHOUND_SHARED_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data"));
-    let path = root.join(rel);
-    assert!(
-        path.exists(),
-        "fixture {} is missing: set TRACEHOUND_SHARED_DATA to the shared data folder",
-        path.display()
-    );
-    path
-}
+pub use tracehound_core::fixtures::shared_data;
 
 /// A JSON-RPC error answer: code and message.
 pub type RpcFailure = (i64, String);
