@@ -325,13 +325,25 @@ impl Cache {
         (line, top(k) | 1)
     }
 
+    /// Whether nothing was ever put (the clock starts at 1): lookups then skip the random
+    /// access into the (possibly large, still untouched) lines.
+    fn untouched(&self) -> bool {
+        self.clock == 1
+    }
+
     fn peek(&self, k: u128) -> Option<u32> {
+        if self.untouched() {
+            return None;
+        }
         let (i, t) = self.slot(k);
         let l = self.lines.get(i)?;
         (0..4).find(|&w| l.tag[w] == t).map(|w| l.val[w] as u32)
     }
 
     fn get(&mut self, k: u128) -> Option<u32> {
+        if self.untouched() {
+            return None;
+        }
         let (i, t) = self.slot(k);
         let clock = self.clock;
         let l = self.lines.get_mut(i)?;
@@ -1205,7 +1217,9 @@ impl AddressIndex {
         // Pass 2: ids in order. No generation rotates within a batch, so a key made new
         // earlier in the batch is in the active generation.
         for ((k, rec), hit) in keys.iter().zip(&recs).zip(&pre) {
-            let id = match hit.or_else(|| self.in_ram(*k)) {
+            // A key missed in pass 1 can only have become known since as a new id of this
+            // batch, which lives in the active generation: one probe, not two.
+            let id = match hit.or_else(|| self.active.get(&Key::of(*k)).copied()) {
                 Some(id) => id,
                 None => {
                     let id = self.n;

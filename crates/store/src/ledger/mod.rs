@@ -72,6 +72,9 @@ pub(crate) struct Ledger {
     /// Set while a write is under way: a ledger an error left dirty is dropped, not saved, and
     /// the next open recovers from what was committed.
     pub(crate) dirty: bool,
+    /// Newest adjacency entry per address touched by the batch being written (kept between
+    /// batches for its capacity).
+    batch_heads: FastMap<u32, u64>,
 }
 
 fn adj_entries(
@@ -124,6 +127,7 @@ impl Ledger {
             utxos: None,
             heads_applied: applied,
             dirty: false,
+            batch_heads: FastMap::default(),
         };
         if redo_from < entries || intent.is_some() || applied > entries {
             ledger.adj.flush_heads()?;
@@ -262,6 +266,7 @@ impl Ledger {
                 adj,
                 utxos,
                 heads_applied,
+                batch_heads,
                 ..
             } = self;
             if pending.is_some() {
@@ -287,6 +292,7 @@ impl Ledger {
                         adj,
                         utxos,
                         heads_applied,
+                        heads: batch_heads,
                     };
                     books.commit(db, blocks.as_ref(), ids, ids_end)
                 });
@@ -339,6 +345,7 @@ struct Books<'a> {
     adj: &'a mut Adjacency,
     utxos: &'a mut UtxoSet,
     heads_applied: &'a mut u64,
+    heads: &'a mut FastMap<u32, u64>,
 }
 
 impl Books<'_> {
@@ -353,7 +360,7 @@ impl Books<'_> {
     ) -> Result<BatchStats, StoreError> {
         let mut stats = BatchStats::default();
         let wtx = db.begin_write()?;
-        let heads = self.append_blocks(&wtx, blocks, ids, &mut stats)?;
+        self.append_blocks(&wtx, blocks, ids, &mut stats)?;
         commit_len(
             &wtx,
             self.chain.code(),
@@ -361,7 +368,8 @@ impl Books<'_> {
             ids_end * ADDR_RECORD as u64,
         )?;
         wtx.commit()?;
-        self.adj.set_heads(heads)?;
+        self.adj
+            .set_heads(self.heads.iter().map(|(&a, &i)| (a, i)))?;
         Ok(stats)
     }
 
@@ -371,7 +379,7 @@ impl Books<'_> {
         blocks: &[UtxoBlock],
         ids: &[u64],
         stats: &mut BatchStats,
-    ) -> Result<FastMap<u32, u64>, StoreError> {
+    ) -> Result<(), StoreError> {
         let chain = self.chain;
         let c = chain.code();
         let mut chains = wtx.open_table(tables::CHAINS)?;
@@ -402,7 +410,8 @@ impl Books<'_> {
             inputs: Vec::new(),
             outputs: Vec::new(),
         };
-        let mut heads: FastMap<u32, u64> = FastMap::default();
+        let heads = &mut *self.heads;
+        heads.clear();
         let mut flows: Vec<(u32, u64, u64)> = Vec::new();
         let mut next_addr_id = rec.next_addr_id;
         let batch_adj_start = self.adj.len();
@@ -563,7 +572,7 @@ impl Books<'_> {
             commit_len(wtx, c, HEADS_APPLIED, before)?;
             *self.heads_applied = before;
         }
-        Ok(heads)
+        Ok(())
     }
 }
 
