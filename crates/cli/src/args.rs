@@ -66,6 +66,32 @@ pub(crate) enum Command {
 pub(crate) enum IngestCommand {
     /// A UTXO chain, from Core's blk*.dat files or its JSON-RPC.
     Btc(IngestBtcArgs),
+    /// An EVM chain from any JSON-RPC node: native, internal, fee, token and NFT transfers.
+    Evm(IngestEvmArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IngestEvmArgs {
+    /// The chain: a known name (ethereum, bsc, arbitrum, optimism, polygon, base) or a chain
+    /// id (e.g. 31337 for a local devnet). A mismatch with the node's eth_chainId is an error.
+    #[arg(long)]
+    pub(crate) chain: Chain,
+    /// The node's JSON-RPC URL.
+    #[arg(long)]
+    pub(crate) rpc: String,
+    /// First height, for a chain not yet in the store (default: genesis).
+    #[arg(long)]
+    pub(crate) from: Option<u32>,
+    /// Stop after this height (default: the node's tip).
+    #[arg(long)]
+    pub(crate) to: Option<u32>,
+    /// Commit after this many blocks (a crash loses at most one batch).
+    #[arg(long, default_value_t = 200)]
+    pub(crate) batch_blocks: u32,
+    /// A WETH-style wrapped-native contract besides the chain's well-known one, whose
+    /// Deposit/Withdrawal events count as wrapping and unwrapping (repeatable).
+    #[arg(long = "wrapped-native", value_name = "CONTRACT")]
+    pub(crate) wrapped_native: Vec<String>,
 }
 
 /// UTXO networks accepted by `--network`.
@@ -185,6 +211,24 @@ pub(crate) enum BenchCommand {
     Parse(BenchParseArgs),
     /// Generate a Core-format blk directory of realistic blocks for benchmarks.
     Gen(BenchGenArgs),
+    /// Ingest an EVM chain from a node into a fresh temporary store and report throughput.
+    IngestEvm(BenchIngestEvmArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchIngestEvmArgs {
+    /// The chain (name or id).
+    #[arg(long)]
+    pub(crate) chain: Chain,
+    /// The node's JSON-RPC URL.
+    #[arg(long)]
+    pub(crate) rpc: String,
+    /// Stop after this height (default: the node's tip).
+    #[arg(long)]
+    pub(crate) to: Option<u32>,
+    /// Commit after this many blocks.
+    #[arg(long, default_value_t = 200)]
+    pub(crate) batch_blocks: u32,
 }
 
 #[derive(Debug, Args)]

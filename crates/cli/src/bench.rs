@@ -6,7 +6,7 @@ use tracehound_btc::blk::BlkReader;
 use tracehound_btc::synth::{self, SynthConfig};
 use tracehound_store::{Store, StoreOptions};
 
-use crate::args::{BenchGenArgs, BenchIngestArgs, BenchParseArgs, Global};
+use crate::args::{BenchGenArgs, BenchIngestArgs, BenchIngestEvmArgs, BenchParseArgs, Global};
 use crate::{ingest, output};
 
 #[derive(Serialize)]
@@ -189,4 +189,61 @@ fn dir_bytes(dir: &std::path::Path) -> u64 {
             })
             .sum()
     })
+}
+
+#[derive(Serialize)]
+struct IngestEvmBench {
+    tool: &'static str,
+    blocks: u64,
+    txs: u64,
+    transfers: u64,
+    seconds: f64,
+    blocks_per_s: f64,
+    transfers_per_s: f64,
+    peak_rss_bytes: u64,
+    store_bytes: u64,
+}
+
+pub(crate) fn ingest_evm(global: &Global, args: &BenchIngestEvmArgs) -> anyhow::Result<()> {
+    let dir = match &global.data_dir {
+        Some(d) => tempfile::tempdir_in(d)?,
+        None => tempfile::tempdir()?,
+    };
+    let store = Store::open(dir.path(), &StoreOptions::default())?;
+    let client = crate::ingest_evm::connect(args.chain, &args.rpc, &[])?;
+    let r = crate::ingest_evm::ingest(
+        &store,
+        &client,
+        None,
+        args.to,
+        args.batch_blocks,
+        !global.json,
+    )?;
+    let secs = r.seconds.max(1e-9);
+    let out = IngestEvmBench {
+        tool: concat!("tracehound ", env!("CARGO_PKG_VERSION")),
+        blocks: r.blocks,
+        txs: r.txs,
+        transfers: r.inputs,
+        seconds: r.seconds,
+        blocks_per_s: r.blocks as f64 / secs,
+        transfers_per_s: r.inputs as f64 / secs,
+        peak_rss_bytes: peak_rss(),
+        store_bytes: dir_bytes(dir.path()),
+    };
+    if global.json {
+        return output::json(&out);
+    }
+    println!(
+        "{} blocks, {} txs, {} transfers in {:.1}s: {:.0} blocks/s, {:.0} transfers/s; peak RSS {} MiB; store {} MiB",
+        out.blocks,
+        out.txs,
+        out.transfers,
+        out.seconds,
+        out.blocks_per_s,
+        out.transfers_per_s,
+        out.peak_rss_bytes >> 20,
+        out.store_bytes >> 20
+    );
+    Ok(())
 }

@@ -118,6 +118,25 @@ pub(crate) fn print_report(global: &Global, r: &IngestReport) -> anyhow::Result<
             fmt_opt(r.tip_height),
             r.source
         ),
+        Some(from)
+            if r.chain
+                .parse::<Chain>()
+                .is_ok_and(|c| c.family() == tracehound_core::ChainFamily::Account) =>
+        {
+            println!(
+                "{}: ingested {} blocks ({}..={}), {} txs, {} transfers in {:.1}s ({:.0} blocks/s, {:.0} transfers/s) from {}",
+                r.chain,
+                r.blocks,
+                from,
+                fmt_opt(r.tip_height),
+                r.txs,
+                r.inputs,
+                r.seconds,
+                r.blocks as f64 / r.seconds.max(1e-9),
+                r.inputs as f64 / r.seconds.max(1e-9),
+                r.source,
+            )
+        }
         Some(from) => println!(
             "{}: ingested {} blocks ({}..={}), {} txs, {} inputs resolved, {} outputs in {:.1}s ({:.0} blocks/s, {:.0} txs/s) from {}",
             r.chain,
@@ -140,7 +159,7 @@ fn fmt_opt(h: Option<u32>) -> String {
     h.map_or_else(|| "-".into(), |h| h.to_string())
 }
 
-fn progress(total: u64, show: bool, what: &str) -> ProgressBar {
+pub(crate) fn progress(total: u64, show: bool, what: &str) -> ProgressBar {
     if !show || !std::io::stderr().is_terminal() {
         return ProgressBar::hidden();
     }

@@ -7,6 +7,7 @@ mod args;
 mod bench;
 mod demo;
 mod ingest;
+mod ingest_evm;
 mod output;
 mod query;
 
@@ -39,6 +40,7 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
     let global = cli.global;
     match cli.command {
         args::Command::Ingest(args::IngestCommand::Btc(a)) => ingest::run_btc(&global, &a),
+        args::Command::Ingest(args::IngestCommand::Evm(a)) => ingest_evm::run(&global, &a),
         args::Command::Status => query::status(&global),
         args::Command::Tx(a) => query::tx(&global, &a),
         args::Command::Address(a) => query::address(&global, &a),
@@ -49,5 +51,6 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Bench(args::BenchCommand::Ingest(a)) => bench::ingest(&global, &a),
         args::Command::Bench(args::BenchCommand::Parse(a)) => bench::parse(&global, &a),
         args::Command::Bench(args::BenchCommand::Gen(a)) => bench::generate(&global, &a),
+        args::Command::Bench(args::BenchCommand::IngestEvm(a)) => bench::ingest_evm(&global, &a),
     }
 }

@@ -5,7 +5,9 @@ use std::path::Path;
 use anyhow::{Context, bail};
 use serde::Serialize;
 use tracehound_core::{Address, Chain, Hash32};
-use tracehound_store::{AddressHistoryRow, AddressView};
+use tracehound_store::{
+    AccountHistoryRow, AccountTxView, AccountView, AddressHistoryRow, AddressView,
+};
 
 use crate::args::{AddressArgs, Global, TxArgs};
 use crate::ingest::open_store;
@@ -36,6 +38,16 @@ pub(crate) fn status(global: &Global) -> anyhow::Result<()> {
     }
     for c in &chains {
         match &c.tip {
+            Some(t) if c.chain.family() == tracehound_core::ChainFamily::Account => println!(
+                "{:<18} tip {} {} ({})  txs {}  transfers {}  addresses {}",
+                c.chain.name(),
+                t.height,
+                t.hash,
+                output::time(t.time),
+                c.txs,
+                c.inputs,
+                c.addresses
+            ),
             Some(t) => println!(
                 "{:<18} tip {} {} ({})  txs {}  inputs {}  outputs {}  addresses {}  utxos {}",
                 c.chain.name(),
@@ -58,6 +70,10 @@ pub(crate) fn tx(global: &Global, args: &TxArgs) -> anyhow::Result<()> {
     let txid: Hash32 = args.txid.parse()?;
     let store = open_store(global)?;
     let found = store.tx(args.chain, &txid)?;
+    let account = store.account_tx(args.chain, &txid)?;
+    if !account.is_empty() && found.is_empty() {
+        return account_tx(global, &account);
+    }
     if found.is_empty() {
         bail!(
             "tx {txid} is not in the store{}",
@@ -124,6 +140,111 @@ pub(crate) fn tx(global: &Global, args: &TxArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+fn account_tx(global: &Global, found: &[AccountTxView]) -> anyhow::Result<()> {
+    if global.json {
+        return output::json(&found);
+    }
+    for t in found {
+        println!(
+            "tx {} on {} at height {} #{} ({}), block {}",
+            t.hash,
+            t.chain,
+            t.height,
+            t.index,
+            output::time(t.time),
+            t.block_hash
+        );
+        println!(
+            "from {}  to {}  value {}  {}  gas {} at {}",
+            t.from,
+            t.to.clone()
+                .or_else(|| t.created.as_ref().map(|c| format!("(creates {c})")))
+                .unwrap_or_default(),
+            t.value,
+            if t.success { "succeeded" } else { "FAILED" },
+            t.gas_used,
+            t.gas_price
+        );
+        for x in &t.transfers {
+            println!(
+                "  {:>3} {:<8} {:>28} {:<44} {} -> {}  [{}]",
+                x.sub_index,
+                serde_json::to_value(x.kind)
+                    .ok()
+                    .and_then(|v| v.as_str().map(str::to_string))
+                    .unwrap_or_default(),
+                x.amount.to_string(),
+                x.asset,
+                x.from,
+                x.to,
+                x.source
+            );
+        }
+    }
+    Ok(())
+}
+
+fn account(
+    global: &Global,
+    args: &AddressArgs,
+    found: &[(AccountView, Vec<AccountHistoryRow>)],
+) -> anyhow::Result<()> {
+    if global.json {
+        #[derive(Serialize)]
+        struct Out<'a> {
+            #[serde(flatten)]
+            view: &'a AccountView,
+            offset: usize,
+            history: &'a [AccountHistoryRow],
+        }
+        let out: Vec<Out<'_>> = found
+            .iter()
+            .map(|(v, h)| Out {
+                view: v,
+                offset: args.offset,
+                history: h,
+            })
+            .collect();
+        return output::json(&out);
+    }
+    for (v, hist) in found {
+        println!(
+            "{} on {} (id {}), {} transfers",
+            v.address, v.chain, v.id, v.transfers
+        );
+        for b in &v.balances {
+            println!(
+                "  {:<6} {:<44} {:>8}  balance {}  received {}  sent {}",
+                b.class,
+                b.asset,
+                b.symbol.as_deref().unwrap_or(""),
+                b.balance,
+                b.received,
+                b.sent
+            );
+        }
+        for r in hist {
+            println!(
+                "  {:>8} #{:<5} .{:<3} {}  {}  {}  +{} -{}  [{}]",
+                r.height,
+                r.tx_index,
+                r.sub_index,
+                r.txid,
+                output::time(r.time),
+                r.asset,
+                r.received,
+                r.sent,
+                r.source
+            );
+        }
+        let shown = args.offset + hist.len();
+        if (shown as u64) < v.transfers {
+            println!("  … {} more (--offset {shown})", v.transfers - shown as u64);
+        }
+    }
+    Ok(())
+}
+
 pub(crate) fn address(global: &Global, args: &AddressArgs) -> anyhow::Result<()> {
     let store = open_store(global)?;
     let chains: Vec<Chain> = match args.chain {
@@ -132,6 +253,7 @@ pub(crate) fn address(global: &Global, args: &AddressArgs) -> anyhow::Result<()>
     };
     let mut parse_errors = Vec::new();
     let mut found: Vec<(AddressView, Vec<AddressHistoryRow>)> = Vec::new();
+    let mut accounts: Vec<(AccountView, Vec<AccountHistoryRow>)> = Vec::new();
     for chain in &chains {
         let addr = match Address::parse(*chain, &args.address) {
             Ok(a) => a,
@@ -144,6 +266,13 @@ pub(crate) fn address(global: &Global, args: &AddressArgs) -> anyhow::Result<()>
             let hist = store.address_history(*chain, view.id, args.offset, args.limit)?;
             found.push((view, hist));
         }
+        if let Some(view) = store.account(&addr)? {
+            let hist = store.account_history(*chain, view.id, args.offset, args.limit)?;
+            accounts.push((view, hist));
+        }
+    }
+    if found.is_empty() && !accounts.is_empty() {
+        return account(global, args, &accounts);
     }
     if found.is_empty() {
         if parse_errors.len() == chains.len() && !chains.is_empty() {

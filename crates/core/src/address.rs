@@ -19,7 +19,7 @@ use bitcoin::base58;
 use bitcoin::bech32::{self, Fe32, Hrp};
 
 use crate::chain::{Chain, ChainFamily};
-use crate::{Payee, PayeeRepr};
+use crate::{AccountPseudo, Payee, PayeeRepr};
 
 /// How an output script pays: the standard templates, plus what falls outside them.
 #[derive(
@@ -264,6 +264,23 @@ impl Address {
                 "script" => PayeeRepr::Script(hex32(rest)?),
                 "mweb" if rest == "hogaddr" => PayeeRepr::MwebHogAddr,
                 "mweb" => PayeeRepr::MwebPegin(hex32(rest.strip_prefix("pegin:")?)?),
+                "burn" | "mint" => {
+                    let kind = AccountPseudo::ALL
+                        .into_iter()
+                        .find(|k| k.text() == (kind, rest))?;
+                    PayeeRepr::AccountPseudo {
+                        kind,
+                        contract: [0; 20],
+                    }
+                }
+                "wrap" => {
+                    let mut contract = [0u8; 20];
+                    hex::decode_to_slice(rest.strip_prefix("0x")?, &mut contract).ok()?;
+                    PayeeRepr::AccountPseudo {
+                        kind: AccountPseudo::Wrap,
+                        contract,
+                    }
+                }
                 "multisig" => {
                     let (mn, h) = rest.split_once(':')?;
                     let (m, n) = mn.split_once("of")?;
@@ -480,7 +497,18 @@ mod tests {
         .chain([Payee {
             chain: Chain::Evm(1),
             repr: PayeeRepr::Evm([9; 20]),
-        }]);
+        }])
+        .chain(AccountPseudo::ALL.map(|kind| Payee {
+            chain: Chain::Evm(1),
+            repr: PayeeRepr::AccountPseudo {
+                kind,
+                contract: if kind == AccountPseudo::Wrap {
+                    [7; 20]
+                } else {
+                    [0; 20]
+                },
+            },
+        }));
         for p in payees {
             let text = p.to_address();
             assert_eq!(text.to_payee(), Some(p), "{text}");

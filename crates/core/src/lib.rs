@@ -29,7 +29,7 @@ pub use address::{Address, AddressError, ScriptKind};
 pub use amount::{Amount, AmountError};
 pub use chain::{Asset, AssetId, Chain, ChainFamily, ChainParseError, UtxoParams};
 pub use hash::{Hash32, HashParseError};
-pub use payee::{Payee, PayeeRepr};
+pub use payee::{AccountPseudo, Payee, PayeeRepr};
 pub use tx::{
     Block, OutPoint, ResolvedPrevout, Transfer, TransferKind, TxRef, UtxoBlock, UtxoInput,
     UtxoOutput, UtxoTx,

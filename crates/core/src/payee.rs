@@ -39,6 +39,65 @@ pub enum PayeeRepr {
     MwebHogAddr,
     /// An EVM account.
     Evm([u8; 20]),
+    /// An account-chain pseudo-address: where value is burnt, minted or wrapped (see
+    /// [`AccountPseudo`]); `contract` is the wrapping contract for [`AccountPseudo::Wrap`].
+    AccountPseudo {
+        /// Which one.
+        kind: AccountPseudo,
+        /// The contract of a `wrap:` address, else zero.
+        contract: [u8; 20],
+    },
+}
+
+/// The pseudo-addresses of account chains, with their text (`burn:fee`, `wrap:0x…`).
+#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Debug)]
+#[repr(u8)]
+pub enum AccountPseudo {
+    /// `burn:fee`: base and blob fees.
+    BurnFee = 1,
+    /// `burn:selfdestruct`: ether destroyed by SELFDESTRUCT.
+    BurnSelfDestruct = 2,
+    /// `mint:withdrawal`: validator withdrawals.
+    MintWithdrawal = 3,
+    /// `mint:block-reward`.
+    MintBlockReward = 4,
+    /// `mint:uncle-reward`.
+    MintUncleReward = 5,
+    /// `mint:other-reward`.
+    MintOtherReward = 6,
+    /// `wrap:<contract>`: the native side of a wrapped-native token.
+    Wrap = 7,
+}
+
+impl AccountPseudo {
+    /// Every kind.
+    pub const ALL: [AccountPseudo; 7] = [
+        AccountPseudo::BurnFee,
+        AccountPseudo::BurnSelfDestruct,
+        AccountPseudo::MintWithdrawal,
+        AccountPseudo::MintBlockReward,
+        AccountPseudo::MintUncleReward,
+        AccountPseudo::MintOtherReward,
+        AccountPseudo::Wrap,
+    ];
+
+    /// The `kind:rest` text, without the contract of `wrap:`.
+    pub fn text(self) -> (&'static str, &'static str) {
+        match self {
+            AccountPseudo::BurnFee => ("burn", "fee"),
+            AccountPseudo::BurnSelfDestruct => ("burn", "selfdestruct"),
+            AccountPseudo::MintWithdrawal => ("mint", "withdrawal"),
+            AccountPseudo::MintBlockReward => ("mint", "block-reward"),
+            AccountPseudo::MintUncleReward => ("mint", "uncle-reward"),
+            AccountPseudo::MintOtherReward => ("mint", "other-reward"),
+            AccountPseudo::Wrap => ("wrap", ""),
+        }
+    }
+
+    /// The kind with this code.
+    pub fn from_code(code: u8) -> Option<AccountPseudo> {
+        AccountPseudo::ALL.into_iter().find(|k| *k as u8 == code)
+    }
 }
 
 /// What an output pays on a chain, in binary form.
@@ -103,6 +162,15 @@ impl Payee {
             }
             PayeeRepr::MwebHogAddr => Address::pseudo(chain, "mweb", "hogaddr"),
             PayeeRepr::Evm(b) => Address::evm(chain, b),
+            PayeeRepr::AccountPseudo { kind, contract } => match kind {
+                AccountPseudo::Wrap => {
+                    Address::pseudo(chain, "wrap", &format!("0x{}", hex::encode(contract)))
+                }
+                k => {
+                    let (kind, rest) = k.text();
+                    Address::pseudo(chain, kind, rest)
+                }
+            },
         }
     }
 }

@@ -58,6 +58,11 @@ impl BlockingEvmClient {
         self.runtime.block_on(self.client.tip())
     }
 
+    /// See [`EvmClient::block_hash`].
+    pub fn block_hash(&self, height: u64) -> Result<Option<tracehound_core::Hash32>> {
+        self.runtime.block_on(self.client.block_hash(height))
+    }
+
     /// See [`EvmClient::fetch_block`].
     pub fn fetch_block(&self, height: u64) -> Result<EvmBlock> {
         self.runtime.block_on(self.client.fetch_block(height))

@@ -40,7 +40,7 @@ use alloy::rpc::types::trace::parity::{
 use alloy::sol_types::SolValue;
 use futures_util::StreamExt;
 use serde_json::json;
-use tracehound_core::{Address, AssetId, Chain};
+use tracehound_core::{Address, AssetId, Chain, Hash32};
 
 use crate::error::{EvmError, Location, Result};
 use crate::extract::{self, Answers, OversizedAmounts, Settings};
@@ -224,6 +224,29 @@ impl EvmClient {
         let answer = self.rpc.call(call.clone()).await?;
         let tip: U64 = decode_required(&self.rpc, &call, answer)?;
         Ok(tip.to::<u64>())
+    }
+
+    /// The hash of the node's block at `height` (header only; `None` above its tip), for
+    /// finding where a store and the node's chain part.
+    pub async fn block_hash(&self, height: u64) -> Result<Option<Hash32>> {
+        #[derive(serde::Deserialize)]
+        struct Header {
+            hash: alloy::primitives::B256,
+        }
+        let call = Call::new(
+            "eth_getBlockByNumber",
+            json!([hex(height), false]),
+            format!("block {height}"),
+        );
+        let answer = self.rpc.call(call.clone()).await?;
+        match answer {
+            None => Ok(None),
+            Some(raw) if raw.get() == "null" => Ok(None),
+            Some(raw) => {
+                let h: Header = self.rpc.decode(&call, &raw)?;
+                Ok(Some(Hash32(h.hash.0)))
+            }
+        }
     }
 
     /// Fetches and extracts one block.

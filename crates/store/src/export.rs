@@ -12,6 +12,7 @@
 //! | `outputs` | chain, height, tx_index, vout, txid, address_id, address, kind, value, data, spent_height, spent_tx_index, spent_input_index |
 //! | `addresses` | chain, address_id, address, received, sent, balance, tx_count |
 //! | `address_txs` | chain, address_id, height, tx_index, received, sent |
+//! | `transfers` | account chains: chain, height, tx_index, sub_index, kind, asset (`native` or the token contract), from, to, amount (`Decimal128(38,0)` base units), source (provenance) |
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -151,12 +152,14 @@ impl Store {
     ) -> Result<ExportSummary, StoreError> {
         std::fs::create_dir_all(dir).map_err(|e| err(dir, e))?;
         let rtx = self.db.begin_read()?;
-        let chains = chains(&rtx)?;
+        let all = chains(&rtx)?;
         let mut summary = ExportSummary::default();
-        summary.tables.push((
-            "blocks".into(),
-            export_blocks(&rtx, &chains, dir, progress)?,
-        ));
+        summary
+            .tables
+            .push(("blocks".into(), export_blocks(&rtx, &all, dir, progress)?));
+        let (chains, accounts): (Vec<Chain>, Vec<Chain>) = all
+            .into_iter()
+            .partition(|c| c.family() == tracehound_core::ChainFamily::Utxo);
         let (txs, inputs, outputs) = export_txs(self, &chains, dir, progress)?;
         summary.tables.push(("txs".into(), txs));
         summary.tables.push(("inputs".into(), inputs));
@@ -168,6 +171,10 @@ impl Store {
         summary.tables.push((
             "address_txs".into(),
             export_address_txs(self, &chains, dir, progress)?,
+        ));
+        summary.tables.push((
+            "transfers".into(),
+            export_transfers(self, &accounts, dir, progress)?,
         ));
         Ok(summary)
     }
@@ -654,5 +661,96 @@ fn export_address_txs(
             Ok(())
         })?;
     }
+    sink.finish()
+}
+
+fn export_transfers(
+    store: &Store,
+    chains: &[Chain],
+    dir: &Path,
+    progress: Progress<'_>,
+) -> Result<u64, StoreError> {
+    let u32f = DataType::UInt32;
+    let s = DataType::Utf8;
+    let mut sink = Sink::new(
+        dir,
+        "transfers",
+        vec![
+            f("chain", s.clone(), false),
+            f("height", u32f.clone(), false),
+            f("tx_index", u32f.clone(), false),
+            f("sub_index", u32f, false),
+            f("kind", s.clone(), false),
+            f("asset", s.clone(), false),
+            f("from", s.clone(), false),
+            f("to", s.clone(), false),
+            f("amount", amount(), false),
+            f("source", s, false),
+        ],
+        progress,
+    )?;
+    #[derive(Default)]
+    struct Cols {
+        chain: StringBuilder,
+        height: UInt32Builder,
+        tx: UInt32Builder,
+        sub: UInt32Builder,
+        kind: StringBuilder,
+        asset: StringBuilder,
+        from: StringBuilder,
+        to: StringBuilder,
+        amount: Decimal128Builder,
+        source: StringBuilder,
+        rows: usize,
+    }
+    let flush = |c: &mut Cols, sink: &mut Sink<'_>| -> Result<(), StoreError> {
+        if c.rows == 0 {
+            return Ok(());
+        }
+        sink.write(vec![
+            Arc::new(c.chain.finish()),
+            Arc::new(c.height.finish()),
+            Arc::new(c.tx.finish()),
+            Arc::new(c.sub.finish()),
+            Arc::new(c.kind.finish()),
+            Arc::new(c.asset.finish()),
+            Arc::new(c.from.finish()),
+            Arc::new(c.to.finish()),
+            amounts(&mut c.amount, dir)?,
+            Arc::new(c.source.finish()),
+        ])?;
+        c.rows = 0;
+        Ok(())
+    };
+    let mut cols = Cols::default();
+    for &chain in chains {
+        let name = chain.name();
+        store.account_transfers(
+            chain,
+            |(h, tx, sub), kind, asset, from, to, amount, source| {
+                cols.chain.append_value(&name);
+                cols.height.append_value(h);
+                cols.tx.append_value(tx);
+                cols.sub.append_value(sub);
+                cols.kind.append_value(
+                    serde_json::to_value(kind)
+                        .ok()
+                        .and_then(|v| v.as_str().map(str::to_string))
+                        .unwrap_or_default(),
+                );
+                cols.asset.append_value(asset);
+                cols.from.append_value(from);
+                cols.to.append_value(to);
+                dec(&mut cols.amount, amount);
+                cols.source.append_value(source);
+                cols.rows += 1;
+                if cols.rows >= ROWS_PER_BATCH {
+                    flush(&mut cols, &mut sink)?;
+                }
+                Ok(())
+            },
+        )?;
+    }
+    flush(&mut cols, &mut sink)?;
     sink.finish()
 }

@@ -38,6 +38,7 @@
 //! `export.rs`, the format batch jobs read.
 #![warn(clippy::unwrap_used)]
 
+mod account;
 pub mod bulk;
 mod codec;
 mod export;
@@ -51,6 +52,10 @@ use std::path::{Path, PathBuf};
 use redb::{Database, ReadableDatabase};
 use tracehound_core::{Chain, Hash32, OutPoint};
 
+pub use account::{
+    AccountBlock, AccountHistoryRow, AccountTransfer, AccountTx, AccountTxView, AccountView,
+    AssetBalance, TokenInfo, TransferView,
+};
 pub use export::ExportSummary;
 pub use read::{
     AddressHistoryRow, AddressView, BlockInfo, ChainStatus, InputView, OutputView, TxView,
@@ -210,6 +215,8 @@ pub struct Store {
     /// Open chains. A chain is opened on first use; a write that fails drops its chain, which
     /// the next use reopens from what was committed.
     ledgers: std::sync::Mutex<std::collections::HashMap<u32, ledger::Ledger>>,
+    /// Open account chains, likewise.
+    accounts: std::sync::Mutex<std::collections::HashMap<u32, account::AccountLedger>>,
 }
 
 impl std::fmt::Debug for Store {
@@ -228,6 +235,16 @@ impl Drop for Store {
         for (_, mut l) in ledgers {
             if let Err(e) = l.close(&self.db) {
                 tracing::warn!(chain = %l.chain(), "closing the store: {e} (the next open recovers)");
+            }
+        }
+        let accounts = std::mem::take(
+            self.accounts
+                .get_mut()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
+        for (_, mut l) in accounts {
+            if let Err(e) = l.close() {
+                tracing::warn!("closing the store: {e} (the next open recovers)");
             }
         }
     }
@@ -257,6 +274,7 @@ impl Store {
             data_dir: data_dir.to_path_buf(),
             options: options.clone(),
             ledgers: std::sync::Mutex::default(),
+            accounts: std::sync::Mutex::default(),
         };
         store.init_schema()?;
         Ok(store)
@@ -265,6 +283,34 @@ impl Store {
     /// Path of the database file.
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Runs `f` on account chain `chain`'s open address index, opening it first if needed;
+    /// dropped again if `f` fails mid-write (as for [`Store::with_ledger`]).
+    fn with_account<R>(
+        &self,
+        chain: Chain,
+        f: impl FnOnce(&mut account::AccountLedger, &Database) -> Result<R, StoreError>,
+    ) -> Result<R, StoreError> {
+        let mut open = self
+            .accounts
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let c = chain.code();
+        let l = match open.entry(c) {
+            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+            std::collections::hash_map::Entry::Vacant(v) => v.insert(account::AccountLedger::open(
+                &self.db,
+                &self.data_dir,
+                chain,
+                &self.options.address_index,
+            )?),
+        };
+        let out = f(l, &self.db);
+        if l.dirty {
+            open.remove(&c);
+        }
+        out
     }
 
     /// Runs `f` on `chain`'s open ledger, opening it first if needed. If `f` fails and leaves
@@ -325,6 +371,12 @@ impl Store {
                     wtx.open_table(tables::BLOCKS)?;
                     wtx.open_table(tables::BLOCK_BY_HASH)?;
                     wtx.open_table(tables::BLOCK_BY_TX)?;
+                    wtx.open_table(tables::ACCOUNT_TXS)?;
+                    wtx.open_table(tables::ACCOUNT_TXIDS)?;
+                    wtx.open_table(tables::TRANSFERS)?;
+                    wtx.open_table(tables::ACCOUNT_ADJ)?;
+                    wtx.open_table(tables::BALANCES)?;
+                    wtx.open_table(tables::TOKENS)?;
                     wtx.open_table(bulk::segment::SEGMENTS)?;
                 }
                 wtx.commit()?;

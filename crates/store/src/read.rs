@@ -3,7 +3,7 @@
 
 use redb::{ReadTransaction, ReadableDatabase, ReadableTable, ReadableTableMetadata};
 use serde::Serialize;
-use tracehound_core::{Address, Amount, Chain, Hash32, ScriptKind};
+use tracehound_core::{Address, Amount, Chain, ChainFamily, Hash32, ScriptKind};
 
 use crate::bulk::txlog;
 use crate::ledger::Ledger;
@@ -234,7 +234,10 @@ impl Store {
             None => self.chains()?,
         };
         let mut out = Vec::new();
-        for chain in chains {
+        for chain in chains
+            .into_iter()
+            .filter(|c| c.family() == ChainFamily::Utxo)
+        {
             self.with_ledger(chain, |l, db| {
                 let rtx = db.begin_read()?;
                 for seq in l.txlog.find_txid(txid)? {
@@ -270,7 +273,7 @@ impl Store {
     /// The address `address` of `chain`, if the store has seen it.
     pub fn address(&self, address: &Address) -> Result<Option<AddressView>, StoreError> {
         let chain = address.chain();
-        if !self.chains()?.contains(&chain) {
+        if chain.family() != ChainFamily::Utxo || !self.chains()?.contains(&chain) {
             return Ok(None);
         }
         let Some(payee) = address.to_payee() else {
@@ -319,7 +322,7 @@ impl Store {
 
     /// Every address of `chain` with its totals, in id order.
     pub fn addresses(&self, chain: Chain) -> Result<Vec<AddressView>, StoreError> {
-        if !self.chains()?.contains(&chain) {
+        if chain.family() != ChainFamily::Utxo || !self.chains()?.contains(&chain) {
             return Ok(Vec::new());
         }
         self.with_ledger(chain, |l, _| {
@@ -345,8 +348,21 @@ impl Store {
             feed(&rtx, tables::BLOCKS, &mut engine)?;
             feed(&rtx, tables::BLOCK_BY_HASH, &mut engine)?;
             feed(&rtx, tables::BLOCK_BY_TX, &mut engine)?;
+            feed(&rtx, tables::ACCOUNT_TXS, &mut engine)?;
+            feed(&rtx, tables::ACCOUNT_TXIDS, &mut engine)?;
+            feed(&rtx, tables::TRANSFERS, &mut engine)?;
+            feed(&rtx, tables::ACCOUNT_ADJ, &mut engine)?;
+            feed(&rtx, tables::BALANCES, &mut engine)?;
+            feed(&rtx, tables::TOKENS, &mut engine)?;
         }
         for chain in self.chains()? {
+            if chain.family() == ChainFamily::Account {
+                engine.input(&chain.code().to_le_bytes());
+                for p in self.account_payees(chain)? {
+                    engine.input(&p);
+                }
+                continue;
+            }
             self.with_ledger(chain, |l, _| {
                 engine.input(&chain.code().to_le_bytes());
                 let mut buf = Vec::new();

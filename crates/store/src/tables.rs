@@ -24,8 +24,27 @@ pub(crate) const BLOCK_BY_HASH: TableDefinition<'_, (u32, [u8; 32]), u32> =
 pub(crate) const BLOCK_BY_TX: TableDefinition<'_, (u32, u64), u32> =
     TableDefinition::new("block_by_tx");
 
+/// (chain, height, tx index) → an account-chain tx (see `account.rs`).
+pub(crate) const ACCOUNT_TXS: TableDefinition<'_, (u32, u32, u32), &[u8]> =
+    TableDefinition::new("account_txs");
+/// (chain, tx hash) → (height, tx index).
+pub(crate) const ACCOUNT_TXIDS: TableDefinition<'_, (u32, [u8; 32]), (u32, u32)> =
+    TableDefinition::new("account_txids");
+/// (chain, height, tx index, sub-index) → a transfer with its provenance.
+pub(crate) const TRANSFERS: TableDefinition<'_, (u32, u32, u32, u32), &[u8]> =
+    TableDefinition::new("transfers");
+/// (chain, address id, height, tx index, sub-index) → (asset, received, sent): the adjacency
+/// of account chains, in time order per address.
+pub(crate) const ACCOUNT_ADJ: TableDefinition<'_, (u32, u64, u32, u32, u32), &[u8]> =
+    TableDefinition::new("account_adj");
+/// (chain, address id, asset) → (received, sent, transfers).
+pub(crate) const BALANCES: TableDefinition<'_, (u32, u64, u64), &[u8]> =
+    TableDefinition::new("balances");
+/// (chain, token contract's address id) → name, symbol, decimals.
+pub(crate) const TOKENS: TableDefinition<'_, (u32, u64), &[u8]> = TableDefinition::new("tokens");
+
 /// The schema this build reads and writes. Bump on any change to keys or records.
-pub(crate) const SCHEMA_VERSION: &str = "2";
+pub(crate) const SCHEMA_VERSION: &str = "3";
 
 /// Per-chain counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

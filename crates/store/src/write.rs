@@ -1,7 +1,7 @@
 //! Writing: connecting UTXO blocks (resolving every input against the unspent outputs) and
 //! unwinding them again on a reorg. Each call commits once: all of it lands, or none.
 
-use tracehound_core::{Chain, UtxoBlock};
+use tracehound_core::{Chain, ChainFamily, UtxoBlock};
 
 use crate::{Store, StoreError};
 
@@ -60,12 +60,18 @@ impl Store {
         if self.block_at(chain, height)?.is_none() {
             return Err(StoreError::BadUnwind { chain, height });
         }
-        self.with_ledger(chain, |l, db| l.unwind(db, Some(height)))
+        match chain.family() {
+            ChainFamily::Utxo => self.with_ledger(chain, |l, db| l.unwind(db, Some(height))),
+            ChainFamily::Account => self.with_account(chain, |l, db| l.unwind(db, Some(height))),
+        }
     }
 
     /// Removes every block of `chain`, leaving it empty (a reorg deeper than genesis cannot
     /// happen; this is for starting a chain over).
     pub fn unwind_all(&self, chain: Chain) -> Result<u64, StoreError> {
-        self.with_ledger(chain, |l, db| l.unwind(db, None))
+        match chain.family() {
+            ChainFamily::Utxo => self.with_ledger(chain, |l, db| l.unwind(db, None)),
+            ChainFamily::Account => self.with_account(chain, |l, db| l.unwind(db, None)),
+        }
     }
 }

@@ -1,6 +1,8 @@
 //! End-to-end tests of the `tracehound` binary.
 //!
 //! The tests against a real `litecoind -regtest` run with
-//! `cargo test -p tracehound-cli --features test-litecoind --test it`.
+//! `cargo test -p tracehound-cli --features test-litecoind --test it`; those against a real
+//! `anvil` with `--features test-anvil` (and `ANVIL_BIN`, see `scripts/install-anvil`).
 
+mod anvil;
 mod litecoind;

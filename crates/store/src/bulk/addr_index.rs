@@ -168,6 +168,11 @@ pub fn encode_payee(p: &Payee) -> [u8; ADDR_RECORD] {
         PayeeRepr::MwebPegin(h) => (6, h),
         PayeeRepr::MwebHogAddr => (7, &[]),
         PayeeRepr::Evm(h) => (8, h),
+        PayeeRepr::AccountPseudo { kind, contract } => {
+            b[1] = *kind as u8;
+            b[2..22].copy_from_slice(contract);
+            (9, &[])
+        }
     };
     b[0] = tag;
     if let Some(dst) = b.get_mut(1..1 + body.len()) {
@@ -205,6 +210,13 @@ pub fn decode_payee(chain: Chain, b: &[u8; ADDR_RECORD]) -> Option<Payee> {
         6 => (PayeeRepr::MwebPegin(arr(b, 1)?), 33),
         7 => (PayeeRepr::MwebHogAddr, 1),
         8 => (PayeeRepr::Evm(arr(b, 1)?), 21),
+        9 => (
+            PayeeRepr::AccountPseudo {
+                kind: tracehound_core::AccountPseudo::from_code(b[1])?,
+                contract: arr(b, 2)?,
+            },
+            22,
+        ),
         _ => return None,
     };
     rest_zero(used).then_some(Payee { chain, repr })

@@ -1,0 +1,261 @@
+//! `tracehound ingest evm`: an EVM chain from a JSON-RPC node into the store.
+//!
+//! Like UTXO ingest: find where the store and the node agree (unwinding the store to the fork
+//! point if the node's chain moved), then fetch blocks in batches (the client batches and
+//! overlaps requests) and commit each batch with its checkpoint, so `kill -9` loses at most one
+//! batch and re-running continues after the last committed block. A reorg that happens while
+//! ingesting shows up as a block that no longer extends the stored tip; the loop then
+//! reconciles again.
+
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use tracehound_core::{Address, Chain, ChainFamily};
+use tracehound_evm::{
+    BlockingEvmClient, ClientOptions, EvmBlock, LogEvent, TraceAction, TransferSource, TxStatus,
+};
+use tracehound_store::{
+    AccountBlock, AccountTransfer, AccountTx, BatchStats, Store, StoreError, TokenInfo,
+};
+
+use crate::args::{Global, IngestEvmArgs};
+use crate::ingest::{IngestReport, open_store, print_report, progress};
+
+/// How often a reorg during one run is followed before giving up.
+const MAX_REORGS_FOLLOWED: u32 = 8;
+
+pub(crate) fn run(global: &Global, args: &IngestEvmArgs) -> anyhow::Result<()> {
+    let store = open_store(global)?;
+    let client = connect(args.chain, &args.rpc, &args.wrapped_native)?;
+    let report = ingest(
+        &store,
+        &client,
+        args.from,
+        args.to,
+        args.batch_blocks,
+        !global.json,
+    )?;
+    print_report(global, &report)
+}
+
+pub(crate) fn connect(
+    chain: Chain,
+    url: &str,
+    wrapped_native: &[String],
+) -> anyhow::Result<BlockingEvmClient> {
+    if chain.family() != ChainFamily::Account {
+        bail!("{chain} is not an EVM chain: use `tracehound ingest btc` for it");
+    }
+    let options = ClientOptions {
+        wrapped_native: wrapped_native
+            .iter()
+            .map(|a| Address::parse(chain, a))
+            .collect::<Result<_, _>>()?,
+        ..ClientOptions::default()
+    };
+    BlockingEvmClient::connect(url, chain, options)
+        .with_context(|| format!("connecting to the {chain} node at {url}"))
+}
+
+/// The height to fetch next: after the last block the store and the node agree on, unwinding
+/// the store's blocks past it. `None` when the node is behind the store.
+fn reconcile(
+    store: &Store,
+    client: &BlockingEvmClient,
+    from: Option<u32>,
+    node_top: u32,
+    report: &mut IngestReport,
+) -> anyhow::Result<Option<u32>> {
+    let chain = client.chain();
+    let Some(tip) = store.tip(chain)? else {
+        return Ok(Some(from.unwrap_or(0)));
+    };
+    if let Some(f) = from.filter(|&f| f != tip.height + 1) {
+        report.notes.push(format!(
+            "--from {f} ignored: the store holds {chain} up to height {}, ingest continues after it",
+            tip.height
+        ));
+    }
+    let mut h = tip.height.min(node_top);
+    loop {
+        let ours = store.block_at(chain, h)?.map(|b| b.hash);
+        let Some(ours) = ours else {
+            bail!(
+                "the node's {chain} chain and the store share no block: the store's blocks from its first one up to height {} all differ from the node's (is it the same network?)",
+                tip.height
+            );
+        };
+        if client.block_hash(u64::from(h))? == Some(ours) {
+            break;
+        }
+        if h == 0 {
+            bail!("the node's {chain} genesis differs from the store's: is it the same network?");
+        }
+        h -= 1;
+    }
+    if h == node_top && h < tip.height {
+        report.notes.push(format!(
+            "the node is behind the store (its tip {node_top}, the store's {}): nothing to ingest",
+            tip.height
+        ));
+        return Ok(None);
+    }
+    if h < tip.height {
+        tracing::warn!(%chain, fork = h, tip = tip.height, "the node's chain differs from the store: unwinding");
+        report.unwound += store.unwind_to(chain, h)?;
+    }
+    Ok(Some(h + 1))
+}
+
+pub(crate) fn ingest(
+    store: &Store,
+    client: &BlockingEvmClient,
+    from: Option<u32>,
+    to: Option<u32>,
+    batch_blocks: u32,
+    show: bool,
+) -> anyhow::Result<IngestReport> {
+    let chain = client.chain();
+    let started = Instant::now();
+    let mut report = IngestReport {
+        chain: chain.name(),
+        source: format!("JSON-RPC {}", client.inner().url()),
+        ..IngestReport::default()
+    };
+    if let Some(note) = client.trace_note() {
+        report.notes.push(note.to_string());
+    }
+    let mut total = BatchStats::default();
+    let mut reorgs = 0;
+    'outer: loop {
+        let node_top = u32::try_from(client.tip()?).context("node tip beyond 32-bit heights")?;
+        let end = to.map_or(node_top, |t| t.min(node_top));
+        let Some(next) = reconcile(store, client, from, node_top, &mut report)? else {
+            break;
+        };
+        if report.from_height.is_none() {
+            report.from_height = Some(next);
+        }
+        if next > end {
+            break;
+        }
+        let bar = progress(u64::from(end - next + 1), show, "ingesting");
+        let mut h = next;
+        while h <= end {
+            let last = end.min(h.saturating_add(batch_blocks.max(1) - 1));
+            let blocks = client
+                .fetch_blocks(u64::from(h)..=u64::from(last))
+                .with_context(|| format!("fetching {chain} blocks {h}..={last}"))?;
+            let converted = blocks.iter().map(convert).collect::<Vec<_>>();
+            match store.apply_account_blocks(&converted) {
+                Ok(s) => {
+                    total += s;
+                    bar.inc(s.blocks);
+                    bar.set_message(format!("height {last}"));
+                }
+                Err(StoreError::NotConnected { .. }) if reorgs < MAX_REORGS_FOLLOWED => {
+                    // The node reorganized since the last batch: find the fork again.
+                    reorgs += 1;
+                    bar.finish_and_clear();
+                    report.notes.push(format!(
+                        "the node's chain reorganized near height {h}; followed"
+                    ));
+                    continue 'outer;
+                }
+                Err(e) => return Err(e.into()),
+            }
+            h = last + 1;
+        }
+        bar.finish_and_clear();
+        break;
+    }
+    report.blocks = total.blocks;
+    report.txs = total.txs;
+    report.inputs = total.inputs;
+    report.tip_height = store.tip(chain)?.map(|t| t.height);
+    report.seconds = started.elapsed().as_secs_f64();
+    Ok(report)
+}
+
+/// Where a transfer was read from, as the text the store keeps with it.
+fn source_text(s: &TransferSource) -> String {
+    match s {
+        TransferSource::Fee(part) => format!("fee:{}", format!("{part:?}").to_lowercase()),
+        TransferSource::TxValue => "value".into(),
+        TransferSource::Trace {
+            trace_address,
+            action,
+        } => {
+            let path: Vec<String> = trace_address.iter().map(u32::to_string).collect();
+            let action = match action {
+                TraceAction::Call => "call",
+                TraceAction::Create => "create",
+                TraceAction::Create2 => "create2",
+                TraceAction::SelfDestruct => "selfdestruct",
+            };
+            format!("trace:[{}]:{action}", path.join(","))
+        }
+        TransferSource::Log { log_index, event } => {
+            let event = match event {
+                LogEvent::Erc20Transfer => "erc20".to_string(),
+                LogEvent::WrapDeposit => "wrap-deposit".to_string(),
+                LogEvent::WrapWithdrawal => "wrap-withdrawal".to_string(),
+                LogEvent::Erc721Transfer { token_id } => format!("erc721:{token_id}"),
+                LogEvent::Erc1155Transfer {
+                    token_id,
+                    batch_position,
+                    ..
+                } => match batch_position {
+                    Some(p) => format!("erc1155:{token_id}:batch{p}"),
+                    None => format!("erc1155:{token_id}"),
+                },
+            };
+            format!("log:{log_index}:{event}")
+        }
+        TransferSource::Reward(kind) => format!("reward:{}", format!("{kind:?}").to_lowercase()),
+        TransferSource::Withdrawal {
+            index,
+            validator_index,
+        } => format!("withdrawal:{index}:validator{validator_index}"),
+    }
+}
+
+/// The store's view of an extracted block.
+pub(crate) fn convert(b: &EvmBlock) -> AccountBlock {
+    AccountBlock {
+        block: b.block,
+        txs: b
+            .txs
+            .iter()
+            .map(|t| AccountTx {
+                hash: t.hash,
+                index: t.index,
+                from: t.from.clone(),
+                to: t.to.clone(),
+                value: t.value,
+                success: t.status != TxStatus::Failed,
+                gas_used: t.gas_used,
+                gas_price: t.effective_gas_price,
+                created: t.created_contract.clone(),
+            })
+            .collect(),
+        transfers: b
+            .transfers
+            .iter()
+            .map(|t| AccountTransfer {
+                transfer: t.transfer.clone(),
+                source: source_text(&t.source),
+            })
+            .collect(),
+        tokens: b
+            .tokens
+            .iter()
+            .map(|t| TokenInfo {
+                address: t.address.clone(),
+                name: t.name.clone(),
+                symbol: t.symbol.clone(),
+                decimals: t.decimals,
+            })
+            .collect(),
+    }
+}

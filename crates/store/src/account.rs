@@ -1,0 +1,1018 @@
+//! Account chains (EVM): blocks, txs and every transfer (native, internal, fee, token, NFT)
+//! with its provenance, per-address adjacency in (height, tx, sub-index) order, and per-address,
+//! per-asset balances.
+//!
+//! Addresses are interned by the same [`AddressIndex`] as UTXO chains (ids dense per chain, in
+//! order of first appearance; its log's committed length is recorded in the batch's redb
+//! transaction). Everything else is redb rows written in that one transaction, so crash safety,
+//! resume and unwind follow the same rules as for UTXO chains: a batch lands whole or not at
+//! all, and an unwind leaves the store as if the removed blocks had never come.
+//!
+//! Assets are keyed per chain as a `u64`: `0` is the native coin, [`TOKEN_BIT`]` | id` a
+//! fungible token (ERC-20, wrapped native) and [`NFT_BIT`]` | id` a non-fungible one
+//! (ERC-721/1155, counted in items, kept apart from fungible value), where `id` is the token
+//! contract's address id.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use redb::{Database, ReadableDatabase, ReadableTable};
+use serde::Serialize;
+use tracehound_core::{Address, Amount, Block, Chain, Hash32, Payee, Transfer, TransferKind};
+
+use crate::bulk::addr_index::{
+    ADDR_LOG, ADDR_RECORD, AddressIndex, AddressIndexOptions, committed_ids,
+};
+use crate::bulk::segment::{SEGMENTS, commit_len};
+use crate::codec::{Dec, Enc};
+use crate::tables::{self, BlockRecord, ChainRecord};
+use crate::{BatchStats, Store, StoreError};
+
+/// Asset key bit of a fungible token.
+pub(crate) const TOKEN_BIT: u64 = 1 << 62;
+/// Asset key bit of a non-fungible token.
+pub(crate) const NFT_BIT: u64 = 1 << 63;
+
+/// A block of an account chain, as the store takes it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountBlock {
+    /// Where the block sits.
+    pub block: Block,
+    /// Its transactions in block order.
+    pub txs: Vec<AccountTx>,
+    /// Every transfer, ordered by (tx index, sub-index).
+    pub transfers: Vec<AccountTransfer>,
+    /// Metadata of tokens first seen in the block.
+    pub tokens: Vec<TokenInfo>,
+}
+
+/// A transaction of an account chain.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountTx {
+    /// Tx hash.
+    pub hash: Hash32,
+    /// Position in the block.
+    pub index: u32,
+    /// Sender.
+    pub from: Address,
+    /// Recipient (`None` for contract creation).
+    pub to: Option<Address>,
+    /// Value sent with it.
+    pub value: Amount,
+    /// Whether its execution succeeded.
+    pub success: bool,
+    /// Gas used.
+    pub gas_used: u64,
+    /// Effective gas price, base units per gas.
+    pub gas_price: u128,
+    /// The contract it created, if any.
+    pub created: Option<Address>,
+}
+
+/// A transfer with the text naming where it was read from (`fee:tip`, `trace:0.2:call`,
+/// `log:17:erc20`, `log:5:erc721:<token id>` …), so every stored figure can be traced back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AccountTransfer {
+    /// The transfer.
+    pub transfer: Transfer,
+    /// Its provenance.
+    pub source: String,
+}
+
+/// A token contract's metadata (any part may be missing on non-standard tokens).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenInfo {
+    /// The contract.
+    pub address: Address,
+    /// `name()`.
+    pub name: Option<String>,
+    /// `symbol()`.
+    pub symbol: Option<String>,
+    /// `decimals()`.
+    pub decimals: Option<u8>,
+}
+
+/// One asset held by an account.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AssetBalance {
+    /// `native`, or the token contract.
+    pub asset: String,
+    /// `native`, `token` or `nft`.
+    pub class: &'static str,
+    /// Symbol, when known.
+    pub symbol: Option<String>,
+    /// Decimals, when known (native: the chain's).
+    pub decimals: Option<u8>,
+    /// Total received, base units (items for NFTs).
+    pub received: Amount,
+    /// Total sent.
+    pub sent: Amount,
+    /// Received − sent (zero if more was sent, which only an incomplete history shows).
+    pub balance: Amount,
+    /// Transfers touching it.
+    pub transfers: u64,
+}
+
+/// An account with its balances.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AccountView {
+    /// The chain.
+    pub chain: Chain,
+    /// Canonical text.
+    pub address: String,
+    /// Interned id.
+    pub id: u64,
+    /// Per asset, native first.
+    pub balances: Vec<AssetBalance>,
+    /// Transfers touching it (all assets).
+    pub transfers: u64,
+}
+
+/// One transfer in an account's history.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AccountHistoryRow {
+    /// Block height.
+    pub height: u32,
+    /// Tx index (`u32::MAX` for block-level transfers: rewards, withdrawals).
+    pub tx_index: u32,
+    /// Order inside the tx.
+    pub sub_index: u32,
+    /// Tx hash (the block hash for block-level transfers).
+    pub txid: Hash32,
+    /// Block time.
+    pub time: u64,
+    /// What moved.
+    pub kind: TransferKind,
+    /// `native` or the token contract.
+    pub asset: String,
+    /// Payer.
+    pub from: String,
+    /// Payee.
+    pub to: String,
+    /// Received by the account.
+    pub received: Amount,
+    /// Sent by the account.
+    pub sent: Amount,
+    /// Provenance.
+    pub source: String,
+}
+
+/// A transfer as shown.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct TransferView {
+    /// Order inside the tx.
+    pub sub_index: u32,
+    /// What moved.
+    pub kind: TransferKind,
+    /// `native` or the token contract.
+    pub asset: String,
+    /// Payer.
+    pub from: String,
+    /// Payee.
+    pub to: String,
+    /// Base units (items for NFTs).
+    pub amount: Amount,
+    /// Provenance.
+    pub source: String,
+}
+
+/// An account-chain tx as shown, with its transfers.
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AccountTxView {
+    /// The chain.
+    pub chain: Chain,
+    /// Tx hash.
+    pub hash: Hash32,
+    /// Block height.
+    pub height: u32,
+    /// Position in the block.
+    pub index: u32,
+    /// Block hash.
+    pub block_hash: Hash32,
+    /// Block time.
+    pub time: u64,
+    /// Sender.
+    pub from: String,
+    /// Recipient.
+    pub to: Option<String>,
+    /// Value.
+    pub value: Amount,
+    /// Whether it succeeded.
+    pub success: bool,
+    /// Gas used.
+    pub gas_used: u64,
+    /// Effective gas price.
+    pub gas_price: u128,
+    /// Created contract.
+    pub created: Option<String>,
+    /// Every transfer of the tx, in order.
+    pub transfers: Vec<TransferView>,
+}
+
+/// An account chain's open address index.
+#[derive(Debug)]
+pub(crate) struct AccountLedger {
+    chain: Chain,
+    dir: PathBuf,
+    options: AddressIndexOptions,
+    pub(crate) addrs: AddressIndex,
+    /// Set while a write is under way (see the UTXO ledger).
+    pub(crate) dirty: bool,
+}
+
+impl AccountLedger {
+    pub(crate) fn open(
+        db: &Database,
+        data_dir: &Path,
+        chain: Chain,
+        options: &AddressIndexOptions,
+    ) -> Result<AccountLedger, StoreError> {
+        let dir = crate::ledger::chain_dir(data_dir, chain);
+        let ids = {
+            let rtx = db.begin_read()?;
+            committed_ids(&rtx.open_table(SEGMENTS)?, chain)?
+        };
+        Ok(AccountLedger {
+            chain,
+            addrs: AddressIndex::open(&dir, chain, ids, options)?,
+            dir,
+            options: options.clone(),
+            dirty: false,
+        })
+    }
+
+    pub(crate) fn close(&mut self) -> Result<(), StoreError> {
+        self.addrs.settle()
+    }
+
+    fn text(&self, id: u64) -> Result<String, StoreError> {
+        Ok(self.addrs.payee(id)?.to_address().as_str().to_string())
+    }
+
+    fn asset_text(&self, asset: u64) -> Result<String, StoreError> {
+        if asset == 0 {
+            Ok("native".into())
+        } else {
+            self.text(asset & !(TOKEN_BIT | NFT_BIT))
+        }
+    }
+}
+
+fn payee_of(a: &Address) -> Result<Payee, StoreError> {
+    a.to_payee().ok_or_else(|| StoreError::Corrupt {
+        table: ADDR_LOG,
+        what: format!("{a} has no binary form to intern"),
+    })
+}
+
+fn kind_code(k: TransferKind) -> u8 {
+    match k {
+        TransferKind::Native => 1,
+        TransferKind::Internal => 2,
+        TransferKind::Fee => 3,
+        TransferKind::Token => 4,
+        TransferKind::Nft => 5,
+    }
+}
+
+fn kind_of(c: u8) -> Result<TransferKind, StoreError> {
+    Ok(match c {
+        1 => TransferKind::Native,
+        2 => TransferKind::Internal,
+        3 => TransferKind::Fee,
+        4 => TransferKind::Token,
+        5 => TransferKind::Nft,
+        _ => {
+            return Err(StoreError::Corrupt {
+                table: "transfers",
+                what: format!("unknown transfer kind {c}"),
+            });
+        }
+    })
+}
+
+/// A stored transfer.
+struct TransferRecord {
+    kind: TransferKind,
+    asset: u64,
+    from: u64,
+    to: u64,
+    amount: u128,
+    source: String,
+}
+
+impl TransferRecord {
+    fn encode(&self) -> Vec<u8> {
+        let mut e = Enc::default();
+        e.u8(kind_code(self.kind))
+            .u64(self.asset)
+            .u64(self.from)
+            .u64(self.to)
+            .u128(self.amount);
+        e.u64(self.source.len() as u64)
+            .bytes(self.source.as_bytes());
+        e.0
+    }
+    fn decode(b: &[u8]) -> Result<TransferRecord, StoreError> {
+        let mut d = Dec::new(b, "transfers");
+        let kind = kind_of(d.u8()?)?;
+        let (asset, from, to, amount) = (d.u64()?, d.u64()?, d.u64()?, d.u128()?);
+        let n = usize::try_from(d.u64()?).unwrap_or(usize::MAX);
+        let source = String::from_utf8_lossy(d.bytes(n)?).into_owned();
+        Ok(TransferRecord {
+            kind,
+            asset,
+            from,
+            to,
+            amount,
+            source,
+        })
+    }
+}
+
+/// A stored tx.
+struct TxRecord {
+    hash: Hash32,
+    from: u64,
+    to: Option<u64>,
+    value: u128,
+    success: bool,
+    gas_used: u64,
+    gas_price: u128,
+    created: Option<u64>,
+}
+
+impl TxRecord {
+    fn encode(&self) -> Vec<u8> {
+        let mut e = Enc::default();
+        e.bytes(&self.hash.0)
+            .u64(self.from)
+            .u64(self.to.map_or(0, |t| t + 1))
+            .u128(self.value)
+            .u8(u8::from(self.success))
+            .u64(self.gas_used)
+            .u128(self.gas_price)
+            .u64(self.created.map_or(0, |t| t + 1));
+        e.0
+    }
+    fn decode(b: &[u8]) -> Result<TxRecord, StoreError> {
+        let mut d = Dec::new(b, "account_txs");
+        Ok(TxRecord {
+            hash: Hash32(d.hash()?),
+            from: d.u64()?,
+            to: d.u64()?.checked_sub(1),
+            value: d.u128()?,
+            success: d.u8()? != 0,
+            gas_used: d.u64()?,
+            gas_price: d.u128()?,
+            created: d.u64()?.checked_sub(1),
+        })
+    }
+}
+
+/// (received, sent) of one account in one transfer, with the asset.
+fn encode_flow(asset: u64, received: u128, sent: u128) -> Vec<u8> {
+    let mut e = Enc::default();
+    e.u64(asset).u128(received).u128(sent);
+    e.0
+}
+
+fn decode_flow(b: &[u8]) -> Result<(u64, u128, u128), StoreError> {
+    let mut d = Dec::new(b, "account_adj");
+    Ok((d.u64()?, d.u128()?, d.u128()?))
+}
+
+/// (received, sent, transfers) of one account in one asset.
+fn encode_balance(b: (u128, u128, u64)) -> Vec<u8> {
+    let mut e = Enc::default();
+    e.u128(b.0).u128(b.1).u64(b.2);
+    e.0
+}
+
+fn decode_balance(b: &[u8]) -> Result<(u128, u128, u64), StoreError> {
+    let mut d = Dec::new(b, "balances");
+    Ok((d.u128()?, d.u128()?, d.u64()?))
+}
+
+/// A token row: the height its metadata was first stored at (so an unwind removes exactly the
+/// rows its blocks added), then name, symbol and decimals.
+fn encode_token(height: u32, t: &TokenInfo) -> Vec<u8> {
+    let mut e = Enc::default();
+    e.u64(u64::from(height));
+    for s in [&t.name, &t.symbol] {
+        match s {
+            Some(s) => {
+                e.u64(s.len() as u64 + 1).bytes(s.as_bytes());
+            }
+            None => {
+                e.u64(0);
+            }
+        }
+    }
+    e.u64(t.decimals.map_or(0, |d| u64::from(d) + 1));
+    e.0
+}
+
+type TokenRow = (u32, Option<String>, Option<String>, Option<u8>);
+
+fn decode_token(b: &[u8]) -> Result<TokenRow, StoreError> {
+    let mut d = Dec::new(b, "tokens");
+    let height = d.u32()?;
+    let mut text = || -> Result<Option<String>, StoreError> {
+        match d.u64()?.checked_sub(1) {
+            None => Ok(None),
+            Some(n) => Ok(Some(
+                String::from_utf8_lossy(d.bytes(usize::try_from(n).unwrap_or(usize::MAX))?)
+                    .into_owned(),
+            )),
+        }
+    };
+    let name = text()?;
+    let symbol = text()?;
+    let decimals = d.u64()?.checked_sub(1).and_then(|v| u8::try_from(v).ok());
+    Ok((height, name, symbol, decimals))
+}
+
+impl AccountLedger {
+    /// Connects `blocks` (in order; the first extends the stored tip, or starts an empty
+    /// chain at any height) and commits them as one transaction.
+    pub(crate) fn apply(
+        &mut self,
+        db: &Database,
+        blocks: &[AccountBlock],
+        stats: &mut BatchStats,
+    ) -> Result<(), StoreError> {
+        self.dirty = true;
+        let chain = self.chain;
+        let c = chain.code();
+        // Every address in order of appearance, interned in one batch.
+        let mut payees = Vec::new();
+        for b in blocks {
+            for t in &b.txs {
+                payees.push(payee_of(&t.from)?);
+                if let Some(to) = &t.to {
+                    payees.push(payee_of(to)?);
+                }
+                if let Some(cr) = &t.created {
+                    payees.push(payee_of(cr)?);
+                }
+            }
+            for t in &b.transfers {
+                payees.push(payee_of(&t.transfer.from)?);
+                payees.push(payee_of(&t.transfer.to)?);
+                if let tracehound_core::AssetId::Contract(a) = &t.transfer.asset {
+                    payees.push(payee_of(a)?);
+                }
+            }
+            for t in &b.tokens {
+                payees.push(payee_of(&t.address)?);
+            }
+        }
+        let ids = self.addrs.intern_batch(&payees)?;
+        let mut ids = ids.into_iter();
+        let mut next_id = || {
+            ids.next().ok_or_else(|| StoreError::Corrupt {
+                table: ADDR_LOG,
+                what: "the address index returned fewer ids than addresses".into(),
+            })
+        };
+
+        let wtx = db.begin_write()?;
+        {
+            let mut chains = wtx.open_table(tables::CHAINS)?;
+            let mut block_rows = wtx.open_table(tables::BLOCKS)?;
+            let mut by_hash = wtx.open_table(tables::BLOCK_BY_HASH)?;
+            let mut txs = wtx.open_table(tables::ACCOUNT_TXS)?;
+            let mut txids = wtx.open_table(tables::ACCOUNT_TXIDS)?;
+            let mut transfers = wtx.open_table(tables::TRANSFERS)?;
+            let mut adj = wtx.open_table(tables::ACCOUNT_ADJ)?;
+            let mut balances = wtx.open_table(tables::BALANCES)?;
+            let mut tokens = wtx.open_table(tables::TOKENS)?;
+            let mut rec = chains
+                .get(c)?
+                .map(|v| ChainRecord::decode(v.value()))
+                .transpose()?
+                .unwrap_or_default();
+            let mut tip = block_rows
+                .range((c, 0)..=(c, u32::MAX))?
+                .next_back()
+                .transpose()?
+                .map(|(k, v)| -> Result<_, StoreError> {
+                    Ok((k.value().1, BlockRecord::decode(v.value())?.hash))
+                })
+                .transpose()?;
+            let mut deltas: HashMap<(u64, u64), (u128, u128, u64)> = HashMap::new();
+            let mut next_addr_id = rec.next_addr_id;
+            for block in blocks {
+                let b = &block.block;
+                let connects = b.chain == chain
+                    && match tip {
+                        None => true,
+                        Some((h, hash)) => b.height == h + 1 && b.parent == hash,
+                    };
+                if !connects {
+                    return Err(StoreError::NotConnected {
+                        chain: b.chain,
+                        height: b.height,
+                        hash: b.hash,
+                        parent: b.parent,
+                        tip: tip.map_or_else(|| "empty".into(), |(h, hash)| format!("{h} {hash}")),
+                    });
+                }
+                let first_addr_id = next_addr_id;
+                let mut seen = |id: u64| next_addr_id = next_addr_id.max(id + 1);
+                for t in &block.txs {
+                    let from = next_id()?;
+                    seen(from);
+                    let to = t.to.as_ref().map(|_| next_id()).transpose()?;
+                    let created = t.created.as_ref().map(|_| next_id()).transpose()?;
+                    to.into_iter().chain(created).for_each(&mut seen);
+                    let r = TxRecord {
+                        hash: t.hash,
+                        from,
+                        to,
+                        value: t.value.units(),
+                        success: t.success,
+                        gas_used: t.gas_used,
+                        gas_price: t.gas_price,
+                        created,
+                    };
+                    txs.insert((c, b.height, t.index), r.encode().as_slice())?;
+                    txids.insert((c, t.hash.0), (b.height, t.index))?;
+                }
+                for t in &block.transfers {
+                    let tr = &t.transfer;
+                    let from = next_id()?;
+                    let to = next_id()?;
+                    seen(from);
+                    seen(to);
+                    let asset = match (&tr.asset, tr.kind) {
+                        (tracehound_core::AssetId::Native, _) => 0,
+                        (tracehound_core::AssetId::Contract(_), k) => {
+                            let id = next_id()?;
+                            seen(id);
+                            id | if k == TransferKind::Nft {
+                                NFT_BIT
+                            } else {
+                                TOKEN_BIT
+                            }
+                        }
+                    };
+                    let amount = tr.amount.units();
+                    let key = (c, b.height, tr.tx.index, tr.sub_index);
+                    let row = TransferRecord {
+                        kind: tr.kind,
+                        asset,
+                        from,
+                        to,
+                        amount,
+                        source: t.source.clone(),
+                    };
+                    if transfers.insert(key, row.encode().as_slice())?.is_some() {
+                        return Err(StoreError::Corrupt {
+                            table: "transfers",
+                            what: format!(
+                                "{chain} block {} has two transfers at tx {} sub-index {}",
+                                b.height, tr.tx.index, tr.sub_index
+                            ),
+                        });
+                    }
+                    let flows: &[(u64, u128, u128)] = if from == to {
+                        &[(from, amount, amount)]
+                    } else {
+                        &[(from, 0, amount), (to, amount, 0)]
+                    };
+                    for &(addr, received, sent) in flows {
+                        adj.insert(
+                            (c, addr, b.height, tr.tx.index, tr.sub_index),
+                            encode_flow(asset, received, sent).as_slice(),
+                        )?;
+                        let d = deltas.entry((addr, asset)).or_default();
+                        d.0 += received;
+                        d.1 += sent;
+                        d.2 += 1;
+                    }
+                }
+                for t in &block.tokens {
+                    let id = next_id()?;
+                    seen(id);
+                    if tokens.get((c, id))?.is_none() {
+                        tokens.insert((c, id), encode_token(b.height, t).as_slice())?;
+                    }
+                }
+                let tx_count = u32::try_from(block.txs.len()).unwrap_or(u32::MAX);
+                let row = BlockRecord {
+                    hash: b.hash,
+                    parent: b.parent,
+                    time: b.time,
+                    tx_count,
+                    inputs: block.transfers.len() as u64,
+                    outputs: 0,
+                    first_addr_id,
+                    first_tx: 0,
+                    adj_start: 0,
+                    chainwork: b.chainwork.unwrap_or([0; 32]),
+                };
+                block_rows.insert((c, b.height), row.encode().as_slice())?;
+                by_hash.insert((c, b.hash.0), b.height)?;
+                rec.txs += u64::from(tx_count);
+                rec.inputs += block.transfers.len() as u64;
+                tip = Some((b.height, b.hash));
+                stats.blocks += 1;
+                stats.txs += u64::from(tx_count);
+                stats.inputs += block.transfers.len() as u64;
+            }
+            let mut deltas: Vec<_> = deltas.into_iter().collect();
+            deltas.sort_unstable_by_key(|(k, _)| *k);
+            for ((addr, asset), d) in deltas {
+                let old = balances
+                    .get((c, addr, asset))?
+                    .map(|v| decode_balance(v.value()))
+                    .transpose()?
+                    .unwrap_or_default();
+                let new = (old.0 + d.0, old.1 + d.1, old.2 + d.2);
+                balances.insert((c, addr, asset), encode_balance(new).as_slice())?;
+            }
+            rec.next_addr_id = next_addr_id;
+            chains.insert(c, rec.encode().as_slice())?;
+        }
+        let len = self.addrs.sync()?;
+        commit_len(&wtx, c, ADDR_LOG, len)?;
+        wtx.commit()?;
+        self.dirty = false;
+        Ok(())
+    }
+
+    /// Removes every block above `keep` (all for `None`), leaving the store as if they had
+    /// never come. Returns how many were removed.
+    pub(crate) fn unwind(&mut self, db: &Database, keep: Option<u32>) -> Result<u64, StoreError> {
+        let c = self.chain.code();
+        let from = keep.map_or(0, |h| h + 1);
+        self.dirty = true;
+        let wtx = db.begin_write()?;
+        let removed;
+        let cut_ids;
+        {
+            let mut chains = wtx.open_table(tables::CHAINS)?;
+            let mut block_rows = wtx.open_table(tables::BLOCKS)?;
+            let mut by_hash = wtx.open_table(tables::BLOCK_BY_HASH)?;
+            let mut txs = wtx.open_table(tables::ACCOUNT_TXS)?;
+            let mut txids = wtx.open_table(tables::ACCOUNT_TXIDS)?;
+            let mut transfers = wtx.open_table(tables::TRANSFERS)?;
+            let mut adj = wtx.open_table(tables::ACCOUNT_ADJ)?;
+            let mut balances = wtx.open_table(tables::BALANCES)?;
+            let mut tokens = wtx.open_table(tables::TOKENS)?;
+            let rows: Vec<(u32, BlockRecord)> = block_rows
+                .range((c, from)..=(c, u32::MAX))?
+                .map(|r| {
+                    let (k, v) = r?;
+                    Ok((k.value().1, BlockRecord::decode(v.value())?))
+                })
+                .collect::<Result<_, StoreError>>()?;
+            let Some((_, first)) = rows.first().copied() else {
+                self.dirty = false;
+                return Ok(0);
+            };
+            let mut rec = chains
+                .get(c)?
+                .map(|v| ChainRecord::decode(v.value()))
+                .transpose()?
+                .unwrap_or_default();
+            let mut deltas: HashMap<(u64, u64), (u128, u128, u64)> = HashMap::new();
+            for (h, row) in &rows {
+                let gone: Vec<((u32, u32), TransferRecord)> = transfers
+                    .extract_from_if((c, *h, 0, 0)..=(c, *h, u32::MAX, u32::MAX), |_, _| true)?
+                    .map(|r| {
+                        let (k, v) = r?;
+                        let (_, _, tx, sub) = k.value();
+                        Ok(((tx, sub), TransferRecord::decode(v.value())?))
+                    })
+                    .collect::<Result<_, StoreError>>()?;
+                for ((tx, sub), t) in gone {
+                    let flows: &[(u64, u128, u128)] = if t.from == t.to {
+                        &[(t.from, t.amount, t.amount)]
+                    } else {
+                        &[(t.from, 0, t.amount), (t.to, t.amount, 0)]
+                    };
+                    for &(addr, received, sent) in flows {
+                        adj.remove((c, addr, *h, tx, sub))?;
+                        let d = deltas.entry((addr, t.asset)).or_default();
+                        d.0 += received;
+                        d.1 += sent;
+                        d.2 += 1;
+                    }
+                }
+                let gone_txs: Vec<Hash32> = txs
+                    .extract_from_if((c, *h, 0)..=(c, *h, u32::MAX), |_, _| true)?
+                    .map(|r| Ok(TxRecord::decode(r?.1.value())?.hash))
+                    .collect::<Result<_, StoreError>>()?;
+                for hash in gone_txs {
+                    txids.remove((c, hash.0))?;
+                }
+                block_rows.remove((c, *h))?;
+                by_hash.remove((c, row.hash.0))?;
+                rec.txs -= u64::from(row.tx_count);
+                rec.inputs -= row.inputs;
+            }
+            for ((addr, asset), d) in deltas {
+                let old = balances
+                    .get((c, addr, asset))?
+                    .map(|v| decode_balance(v.value()))
+                    .transpose()?
+                    .unwrap_or_default();
+                let new = (old.0 - d.0, old.1 - d.1, old.2 - d.2);
+                if new.2 == 0 {
+                    balances.remove((c, addr, asset))?;
+                } else {
+                    balances.insert((c, addr, asset), encode_balance(new).as_slice())?;
+                }
+            }
+            let first_height = from;
+            let mut stale = Vec::new();
+            for row in tokens.range((c, 0)..=(c, u64::MAX))? {
+                let (k, v) = row?;
+                if decode_token(v.value())?.0 >= first_height {
+                    stale.push(k.value());
+                }
+            }
+            for k in stale {
+                tokens.remove(k)?;
+            }
+            rec.next_addr_id = first.first_addr_id;
+            if keep.is_none() {
+                chains.remove(c)?;
+            } else {
+                chains.insert(c, rec.encode().as_slice())?;
+            }
+            commit_len(&wtx, c, ADDR_LOG, first.first_addr_id * ADDR_RECORD as u64)?;
+            removed = rows.len() as u64;
+            cut_ids = first.first_addr_id;
+        }
+        wtx.commit()?;
+        self.addrs.settle()?;
+        self.addrs = AddressIndex::open(&self.dir, self.chain, cut_ids, &self.options)?;
+        self.dirty = false;
+        Ok(removed)
+    }
+}
+
+impl Store {
+    /// Connects account-chain blocks (all of one chain, in order) and commits them as one
+    /// transaction. The first block of an empty chain may sit at any height (ingest that starts
+    /// mid-chain); after that each block must extend the stored tip.
+    pub fn apply_account_blocks(&self, blocks: &[AccountBlock]) -> Result<BatchStats, StoreError> {
+        let mut stats = BatchStats::default();
+        let Some(first) = blocks.first() else {
+            return Ok(stats);
+        };
+        self.with_account(first.block.chain, |l, db| l.apply(db, blocks, &mut stats))?;
+        Ok(stats)
+    }
+
+    /// Every tx with this hash on `chain`, or on any account chain.
+    pub fn account_tx(
+        &self,
+        chain: Option<Chain>,
+        hash: &Hash32,
+    ) -> Result<Vec<AccountTxView>, StoreError> {
+        let chains: Vec<Chain> = match chain {
+            Some(c) => vec![c],
+            None => self.chains()?,
+        };
+        let mut out = Vec::new();
+        for chain in chains
+            .into_iter()
+            .filter(|c| c.family() == tracehound_core::ChainFamily::Account)
+        {
+            let c = chain.code();
+            let found = {
+                let rtx = self.db.begin_read()?;
+                let t = rtx.open_table(tables::ACCOUNT_TXIDS)?;
+                t.get((c, hash.0))?.map(|v| v.value())
+            };
+            let Some((height, index)) = found else {
+                continue;
+            };
+            out.push(self.with_account(chain, |l, db| {
+                let rtx = db.begin_read()?;
+                let txs = rtx.open_table(tables::ACCOUNT_TXS)?;
+                let blocks = rtx.open_table(tables::BLOCKS)?;
+                let transfers = rtx.open_table(tables::TRANSFERS)?;
+                let missing = || StoreError::Corrupt {
+                    table: "account_txids",
+                    what: format!("{chain} tx {hash} points at a missing row"),
+                };
+                let r =
+                    TxRecord::decode(txs.get((c, height, index))?.ok_or_else(missing)?.value())?;
+                let block =
+                    BlockRecord::decode(blocks.get((c, height))?.ok_or_else(missing)?.value())?;
+                let mut views = Vec::new();
+                for row in transfers.range((c, height, index, 0)..=(c, height, index, u32::MAX))? {
+                    let (k, v) = row?;
+                    let t = TransferRecord::decode(v.value())?;
+                    views.push(TransferView {
+                        sub_index: k.value().3,
+                        kind: t.kind,
+                        asset: l.asset_text(t.asset)?,
+                        from: l.text(t.from)?,
+                        to: l.text(t.to)?,
+                        amount: Amount::from_units(t.amount),
+                        source: t.source,
+                    });
+                }
+                Ok(AccountTxView {
+                    chain,
+                    hash: r.hash,
+                    height,
+                    index,
+                    block_hash: block.hash,
+                    time: block.time,
+                    from: l.text(r.from)?,
+                    to: r.to.map(|t| l.text(t)).transpose()?,
+                    value: Amount::from_units(r.value),
+                    success: r.success,
+                    gas_used: r.gas_used,
+                    gas_price: r.gas_price,
+                    created: r.created.map(|t| l.text(t)).transpose()?,
+                    transfers: views,
+                })
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// The account `address` with its balance in every asset, if the store has seen it.
+    pub fn account(&self, address: &Address) -> Result<Option<AccountView>, StoreError> {
+        let chain = address.chain();
+        if chain.family() != tracehound_core::ChainFamily::Account
+            || !self.chains()?.contains(&chain)
+        {
+            return Ok(None);
+        }
+        let Some(payee) = address.to_payee() else {
+            return Ok(None);
+        };
+        let c = chain.code();
+        self.with_account(chain, |l, db| {
+            let Some(id) = l.addrs.lookup(&payee)? else {
+                return Ok(None);
+            };
+            let rtx = db.begin_read()?;
+            let balances = rtx.open_table(tables::BALANCES)?;
+            let tokens = rtx.open_table(tables::TOKENS)?;
+            let native = chain.native_asset();
+            let mut out = Vec::new();
+            for row in balances.range((c, id, 0)..=(c, id, u64::MAX))? {
+                let (k, v) = row?;
+                let asset = k.value().2;
+                let (received, sent, n) = decode_balance(v.value())?;
+                let (symbol, decimals) = if asset == 0 {
+                    (Some(native.symbol.clone()), Some(native.decimals))
+                } else {
+                    let meta = tokens
+                        .get((c, asset & !(TOKEN_BIT | NFT_BIT)))?
+                        .map(|t| decode_token(t.value()))
+                        .transpose()?;
+                    meta.map_or((None, None), |(_, _, s, d)| (s, d))
+                };
+                out.push(AssetBalance {
+                    asset: l.asset_text(asset)?,
+                    class: if asset == 0 {
+                        "native"
+                    } else if asset & NFT_BIT != 0 {
+                        "nft"
+                    } else {
+                        "token"
+                    },
+                    symbol,
+                    decimals,
+                    received: Amount::from_units(received),
+                    sent: Amount::from_units(sent),
+                    balance: Amount::from_units(received.saturating_sub(sent)),
+                    transfers: n,
+                });
+            }
+            // A transfer to oneself is one adjacency row but counts in both directions' totals:
+            // the row count is the number of transfers.
+            let transfers = rtx
+                .open_table(tables::ACCOUNT_ADJ)?
+                .range((c, id, 0, 0, 0)..=(c, id, u32::MAX, u32::MAX, u32::MAX))?
+                .count() as u64;
+            Ok(Some(AccountView {
+                chain,
+                address: address.as_str().to_string(),
+                id,
+                balances: out,
+                transfers,
+            }))
+        })
+    }
+
+    /// A page of an account's transfers in (height, tx, sub-index) order.
+    pub fn account_history(
+        &self,
+        chain: Chain,
+        id: u64,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<AccountHistoryRow>, StoreError> {
+        let c = chain.code();
+        self.with_account(chain, |l, db| {
+            let rtx = db.begin_read()?;
+            let adj = rtx.open_table(tables::ACCOUNT_ADJ)?;
+            let transfers = rtx.open_table(tables::TRANSFERS)?;
+            let txs = rtx.open_table(tables::ACCOUNT_TXS)?;
+            let blocks = rtx.open_table(tables::BLOCKS)?;
+            let mut out = Vec::new();
+            for row in adj
+                .range((c, id, 0, 0, 0)..=(c, id, u32::MAX, u32::MAX, u32::MAX))?
+                .skip(offset)
+                .take(limit)
+            {
+                let (k, v) = row?;
+                let (_, _, height, tx, sub) = k.value();
+                let (asset, received, sent) = decode_flow(v.value())?;
+                let missing = || StoreError::Corrupt {
+                    table: "account_adj",
+                    what: format!("{chain} points at a missing transfer {height}/{tx}/{sub}"),
+                };
+                let t = TransferRecord::decode(
+                    transfers
+                        .get((c, height, tx, sub))?
+                        .ok_or_else(missing)?
+                        .value(),
+                )?;
+                let block =
+                    BlockRecord::decode(blocks.get((c, height))?.ok_or_else(missing)?.value())?;
+                let txid = match txs.get((c, height, tx))? {
+                    Some(r) => TxRecord::decode(r.value())?.hash,
+                    None => block.hash,
+                };
+                out.push(AccountHistoryRow {
+                    height,
+                    tx_index: tx,
+                    sub_index: sub,
+                    txid,
+                    time: block.time,
+                    kind: t.kind,
+                    asset: l.asset_text(asset)?,
+                    from: l.text(t.from)?,
+                    to: l.text(t.to)?,
+                    received: Amount::from_units(received),
+                    sent: Amount::from_units(sent),
+                    source: t.source,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    /// Every transfer of `chain` in order as (height, tx index, sub-index, kind, asset, from,
+    /// to, amount, source): for exports and digests.
+    pub(crate) fn account_transfers(
+        &self,
+        chain: Chain,
+        mut f: impl FnMut(
+            (u32, u32, u32),
+            TransferKind,
+            String,
+            String,
+            String,
+            u128,
+            &str,
+        ) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        let c = chain.code();
+        self.with_account(chain, |l, db| {
+            let rtx = db.begin_read()?;
+            let transfers = rtx.open_table(tables::TRANSFERS)?;
+            for row in transfers.range((c, 0, 0, 0)..=(c, u32::MAX, u32::MAX, u32::MAX))? {
+                let (k, v) = row?;
+                let (_, h, tx, sub) = k.value();
+                let t = TransferRecord::decode(v.value())?;
+                f(
+                    (h, tx, sub),
+                    t.kind,
+                    l.asset_text(t.asset)?,
+                    l.text(t.from)?,
+                    l.text(t.to)?,
+                    t.amount,
+                    &t.source,
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The payee records of `chain`'s account ids, in id order (for digests).
+    pub(crate) fn account_payees(
+        &self,
+        chain: Chain,
+    ) -> Result<Vec<[u8; ADDR_RECORD]>, StoreError> {
+        self.with_account(chain, |l, _| {
+            (0..l.addrs.len())
+                .map(|id| Ok(crate::bulk::addr_index::encode_payee(&l.addrs.payee(id)?)))
+                .collect()
+        })
+    }
+}
