@@ -279,6 +279,35 @@ fn evm_ingest_balances_resume_reorg_and_bad_input() {
     ingest(fresh.path(), &url, &weth);
     assert_eq!(digest(dir.path()), digest(fresh.path()));
 
+    // Every transfer is exported, and the count matches the status.
+    let out_dir = tempfile::tempdir().unwrap();
+    let exported = tracehound(
+        dir.path(),
+        &[
+            "--json",
+            "export",
+            "parquet",
+            out_dir.path().to_str().unwrap(),
+        ],
+    );
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    let summary: Value = serde_json::from_slice(&exported.stdout).unwrap();
+    let rows = summary["tables"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t[0] == "transfers")
+        .map(|t| t[1].as_u64().unwrap())
+        .unwrap();
+    let status: Value =
+        serde_json::from_slice(&tracehound(dir.path(), &["--json", "status"]).stdout).unwrap();
+    assert_eq!(json!(rows), status["chains"][0]["inputs"]);
+    assert!(rows > 20, "{rows} transfers");
+
     // Bad input: the wrong chain, then a dead node; the store stays as it was.
     let before = digest(dir.path());
     let out = tracehound(
