@@ -488,19 +488,7 @@ impl AccountLedger {
             let mut adj = wtx.open_table(tables::ACCOUNT_ADJ)?;
             let mut balances = wtx.open_table(tables::BALANCES)?;
             let mut tokens = wtx.open_table(tables::TOKENS)?;
-            let mut rec = chains
-                .get(c)?
-                .map(|v| ChainRecord::decode(v.value()))
-                .transpose()?
-                .unwrap_or_default();
-            let mut tip = block_rows
-                .range((c, 0)..=(c, u32::MAX))?
-                .next_back()
-                .transpose()?
-                .map(|(k, v)| -> Result<_, StoreError> {
-                    Ok((k.value().1, BlockRecord::decode(v.value())?.hash))
-                })
-                .transpose()?;
+            let (mut rec, mut tip) = tables::record_and_tip(&chains, &block_rows, c)?;
             let mut deltas: HashMap<(u64, u64), (u128, u128, u64)> = HashMap::new();
             let mut next_addr_id = rec.next_addr_id;
             for block in blocks {

@@ -285,60 +285,26 @@ impl Store {
         &self.path
     }
 
-    /// Runs `f` on account chain `chain`'s open address index, opening it first if needed;
-    /// dropped again if `f` fails mid-write (as for [`Store::with_ledger`]).
+    /// Runs `f` on account chain `chain`'s open address index (see [`with_open`]).
     fn with_account<R>(
         &self,
         chain: Chain,
         f: impl FnOnce(&mut account::AccountLedger, &Database) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        let mut open = self
-            .accounts
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let c = chain.code();
-        let l = match open.entry(c) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => v.insert(account::AccountLedger::open(
-                &self.db,
-                &self.data_dir,
-                chain,
-                &self.options.address_index,
-            )?),
-        };
-        let out = f(l, &self.db);
-        if l.dirty {
-            open.remove(&c);
-        }
-        out
+        with_open(&self.accounts, chain, &self.db, f, |db| {
+            account::AccountLedger::open(db, &self.data_dir, chain, &self.options.address_index)
+        })
     }
 
-    /// Runs `f` on `chain`'s open ledger, opening it first if needed. If `f` fails and leaves
-    /// the ledger mid-write, the ledger is dropped: the next call reopens it from the last commit.
+    /// Runs `f` on UTXO chain `chain`'s open ledger (see [`with_open`]).
     fn with_ledger<R>(
         &self,
         chain: Chain,
         f: impl FnOnce(&mut ledger::Ledger, &Database) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
-        let mut ledgers = self
-            .ledgers
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let c = chain.code();
-        let l = match ledgers.entry(c) {
-            std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-            std::collections::hash_map::Entry::Vacant(v) => v.insert(ledger::Ledger::open(
-                &self.db,
-                &self.data_dir,
-                chain,
-                &self.options.address_index,
-            )?),
-        };
-        let out = f(l, &self.db);
-        if l.dirty {
-            ledgers.remove(&c);
-        }
-        out
+        with_open(&self.ledgers, chain, &self.db, f, |db| {
+            ledger::Ledger::open(db, &self.data_dir, chain, &self.options.address_index)
+        })
     }
 
     fn init_schema(&self) -> Result<(), StoreError> {
@@ -384,4 +350,47 @@ impl Store {
             }
         }
     }
+}
+
+/// Something open per chain that a failed write can leave half-done.
+trait Dirty {
+    /// Whether a write is under way (so an error left it inconsistent with the last commit).
+    fn dirty(&self) -> bool;
+}
+
+impl Dirty for ledger::Ledger {
+    fn dirty(&self) -> bool {
+        self.dirty
+    }
+}
+
+impl Dirty for account::AccountLedger {
+    fn dirty(&self) -> bool {
+        self.dirty
+    }
+}
+
+/// Runs `f` on `chain`'s entry of `open`, opening it with `open_one` first if needed. If `f`
+/// fails and leaves the entry mid-write, the entry is dropped: the next call reopens it from
+/// the last commit.
+fn with_open<L: Dirty, R>(
+    open: &std::sync::Mutex<std::collections::HashMap<u32, L>>,
+    chain: Chain,
+    db: &Database,
+    f: impl FnOnce(&mut L, &Database) -> Result<R, StoreError>,
+    open_one: impl FnOnce(&Database) -> Result<L, StoreError>,
+) -> Result<R, StoreError> {
+    let mut open = open
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let c = chain.code();
+    let l = match open.entry(c) {
+        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::hash_map::Entry::Vacant(v) => v.insert(open_one(db)?),
+    };
+    let out = f(l, db);
+    if l.dirty() {
+        open.remove(&c);
+    }
+    out
 }

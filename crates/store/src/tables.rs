@@ -130,3 +130,25 @@ impl BlockRecord {
 /// Bit 7 of an output's flags byte (as inputs record it) marks a coinbase output; the low bits
 /// hold the script kind.
 pub(crate) const COINBASE_FLAG: u8 = 0x80;
+
+/// A chain's counters (default when it has none yet) and its stored tip (height, hash).
+pub(crate) fn record_and_tip(
+    chains: &impl redb::ReadableTable<u32, &'static [u8]>,
+    blocks: &impl redb::ReadableTable<(u32, u32), &'static [u8]>,
+    c: u32,
+) -> Result<(ChainRecord, Option<(u32, Hash32)>), StoreError> {
+    let rec = chains
+        .get(c)?
+        .map(|v| ChainRecord::decode(v.value()))
+        .transpose()?
+        .unwrap_or_default();
+    let tip = blocks
+        .range((c, 0)..=(c, u32::MAX))?
+        .next_back()
+        .transpose()?
+        .map(|(k, v)| -> Result<_, StoreError> {
+            Ok((k.value().1, BlockRecord::decode(v.value())?.hash))
+        })
+        .transpose()?;
+    Ok((rec, tip))
+}

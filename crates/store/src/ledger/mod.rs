@@ -386,19 +386,7 @@ impl Books<'_> {
         let mut block_rows = wtx.open_table(tables::BLOCKS)?;
         let mut by_hash = wtx.open_table(tables::BLOCK_BY_HASH)?;
         let mut by_tx = wtx.open_table(tables::BLOCK_BY_TX)?;
-        let mut rec = chains
-            .get(c)?
-            .map(|v| ChainRecord::decode(v.value()))
-            .transpose()?
-            .unwrap_or_default();
-        let mut tip = block_rows
-            .range((c, 0)..=(c, u32::MAX))?
-            .next_back()
-            .transpose()?
-            .map(|(k, v)| -> Result<_, StoreError> {
-                Ok((k.value().1, BlockRecord::decode(v.value())?.hash))
-            })
-            .transpose()?;
+        let (mut rec, mut tip) = tables::record_and_tip(&chains, &block_rows, c)?;
 
         let mut ids = ids.iter().copied();
         let utxos = &mut *self.utxos;
