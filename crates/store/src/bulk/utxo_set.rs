@@ -36,10 +36,50 @@ const MAGIC: &[u8; 8] = b"THUTXO01";
 /// txid 32 + vout 4 + out_seq 8 + addr 8 + value 8 + height 4 + flags 1.
 const ENTRY: usize = 65;
 
+/// An [`Unspent`] packed into 22 bytes (output seq in 40 bits, address id in 32): with the
+/// 36-byte outpoint a map slot is 60 bytes instead of 72, which at mainnet's ~180 million
+/// unspent outputs is about 2 GB less.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Packed([u8; 22]);
+
+impl Packed {
+    fn pack(u: &Unspent) -> Option<Packed> {
+        if u.out_seq >= 1 << 40 {
+            return None;
+        }
+        let addr = u32::try_from(u.addr).ok()?;
+        let mut b = [0u8; 22];
+        b[..5].copy_from_slice(&u.out_seq.to_le_bytes()[..5]);
+        b[5..9].copy_from_slice(&addr.to_le_bytes());
+        b[9..17].copy_from_slice(&u.value.to_le_bytes());
+        b[17..21].copy_from_slice(&u.height.to_le_bytes());
+        b[21] = u.flags;
+        Some(Packed(b))
+    }
+
+    fn unpack(&self) -> Unspent {
+        let b = &self.0;
+        let mut seq = [0u8; 8];
+        seq[..5].copy_from_slice(&b[..5]);
+        let word = |r: std::ops::Range<usize>| -> [u8; 8] {
+            let mut w = [0u8; 8];
+            w[..r.len()].copy_from_slice(&b[r]);
+            w
+        };
+        Unspent {
+            out_seq: u64::from_le_bytes(seq),
+            addr: u64::from_le_bytes(word(5..9)),
+            value: u64::from_le_bytes(word(9..17)),
+            height: u64::from_le_bytes(word(17..21)) as u32,
+            flags: b[21],
+        }
+    }
+}
+
 /// The unspent outputs of one chain.
 #[derive(Debug, Default)]
 pub struct UtxoSet {
-    map: HashMap<OutPoint, Unspent, foldhash::fast::RandomState>,
+    map: HashMap<OutPoint, Packed, foldhash::fast::RandomState>,
 }
 
 fn io(path: &Path, what: &str, e: std::io::Error) -> StoreError {
@@ -70,14 +110,23 @@ impl UtxoSet {
         self.map.is_empty()
     }
 
-    /// Adds a new output (a BIP30 duplicate replaces its older twin, as in Core).
-    pub fn insert(&mut self, outpoint: OutPoint, unspent: Unspent) {
-        self.map.insert(outpoint, unspent);
+    /// Adds a new output (a BIP30 duplicate replaces its older twin, as in Core). Fails only
+    /// for an output seq beyond 40 bits or an address id beyond 32 bits.
+    pub fn insert(&mut self, outpoint: OutPoint, unspent: Unspent) -> Result<(), StoreError> {
+        let packed = Packed::pack(&unspent).ok_or_else(|| StoreError::Corrupt {
+            table: "utxo set",
+            what: format!(
+                "output seq {} or address id {} of {}:{} exceeds the packed entry",
+                unspent.out_seq, unspent.addr, outpoint.txid, outpoint.vout
+            ),
+        })?;
+        self.map.insert(outpoint, packed);
+        Ok(())
     }
 
     /// Removes and returns the output `outpoint` spends, if unspent.
     pub fn spend(&mut self, outpoint: &OutPoint) -> Option<Unspent> {
-        self.map.remove(outpoint)
+        self.map.remove(outpoint).map(|p| p.unpack())
     }
 
     /// Writes the set to `path`, tagged with `committed_txs`; atomic by rename.
@@ -95,6 +144,7 @@ impl UtxoSet {
         put(&mut w, &(self.map.len() as u64).to_le_bytes())?;
         let mut entry = [0u8; ENTRY];
         for (op, u) in &self.map {
+            let u = u.unpack();
             let parts: [&[u8]; 7] = [
                 &op.txid.0,
                 &op.vout.to_le_bytes(),
@@ -194,7 +244,8 @@ impl UtxoSet {
                 height: u32::from_le_bytes(field(60, 64).try_into().unwrap_or_default()),
                 flags: field(64, 65).first().copied().unwrap_or(0),
             };
-            set.map.insert(op, u);
+            set.insert(op, u)
+                .map_err(|e| damaged(format!("entry {i}: {e}")))?;
         }
         let mut stored = [0u8; 32];
         r.read_exact(&mut stored).map_err(|e| io(path, "read", e))?;
@@ -230,9 +281,41 @@ mod tests {
                     vout: i % 3,
                 },
                 u,
-            );
+            )
+            .unwrap();
         }
         s
+    }
+
+    #[test]
+    fn packed_entries_round_trip_and_refuse_what_does_not_fit() {
+        let u = Unspent {
+            out_seq: (1 << 40) - 1,
+            addr: u64::from(u32::MAX),
+            value: u64::MAX,
+            height: u32::MAX,
+            flags: 0x85,
+        };
+        assert_eq!(Packed::pack(&u).unwrap().unpack(), u);
+        let mut set = UtxoSet::default();
+        let op = OutPoint {
+            txid: Hash32([1; 32]),
+            vout: 0,
+        };
+        assert!(
+            set.insert(
+                op,
+                Unspent {
+                    out_seq: 1 << 40,
+                    ..u
+                }
+            )
+            .is_err()
+        );
+        assert!(set.insert(op, Unspent { addr: 1 << 32, ..u }).is_err());
+        set.insert(op, u).unwrap();
+        assert_eq!(set.spend(&op), Some(u));
+        assert!(set.is_empty());
     }
 
     #[test]

@@ -214,7 +214,7 @@ impl Ledger {
                             height,
                             flags: output_flags(o.kind.code(), coinbase),
                         },
-                    );
+                    )?;
                 }
             }
             Ok(())
@@ -479,7 +479,7 @@ impl Books<'_> {
                                     height,
                                     flags: output_flags(o.kind.code(), tx.coinbase),
                                 },
-                            );
+                            )?;
                             add_flow(&mut flows, addr32(id)?, value, 0);
                             Some(id)
                         }
@@ -690,7 +690,7 @@ impl Ledger {
                 });
             }
             for (op, u) in r.by_ref().take(rec.inputs.len()) {
-                set.insert(op, u);
+                set.insert(op, u)?;
             }
         }
         Ok(())
