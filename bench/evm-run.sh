@@ -14,8 +14,14 @@
 #                                  (default target/bench-data/<settings>; reused when present)
 #   EVM_BENCH_PORT=18545           first port tried for the replaying anvil
 #   CRYO_DATASETS=traces,native_transfers,erc20_transfers
-#                                  cryo datasets, one invocation each (cryo cannot collect the
-#                                  trace-derived ones together against anvil); times are summed
+#                                  cryo's first run ("transfers"): datasets, one invocation each
+#                                  (cryo cannot collect the trace-derived ones together against
+#                                  anvil); times are summed
+#   CRYO_FULL_DATASETS=native_transfers,erc20_transfers,erc721_transfers,transactions,blocks,logs
+#                                  cryo's second run ("coverage"): what it takes cryo to hold
+#                                  what tracehound's one pass stores (fees need transactions'
+#                                  gas used and prices and blocks' base fee and miner; WETH
+#                                  wraps and ERC-1155 need logs); empty: skipped
 #   CRYO_FLAGS="..."               extra flags for every cryo invocation
 #                                  (e.g. "--chunk-size 500 --max-concurrent-requests 16")
 #   CRYO_BIN=PATH                  use this cryo instead of building it (bench/build-cryo.sh)
@@ -36,6 +42,7 @@ data=${EVM_BENCH_DATA:-$root/target/bench-data/$name}
 main_target=${CARGO_TARGET_DIR:-$root/target}
 bench_target=${CARGO_TARGET_DIR:-$here/target}
 datasets=${CRYO_DATASETS:-traces,native_transfers,erc20_transfers}
+full_datasets=${CRYO_FULL_DATASETS-native_transfers,erc20_transfers,erc721_transfers,transactions,blocks,logs}
 
 echo "== anvil"
 if [[ -z ${ANVIL_BIN:-} ]]; then
@@ -108,16 +115,25 @@ else
     echo "== tracehound: $tracehound has no 'bench ingest-evm' command yet; its side is skipped"
 fi
 
-echo "== cryo: $datasets"
-# shellcheck disable=SC2086 # CRYO_FLAGS is a list of flags
-"$evm_bench" cryo --bin "$cryo" --rpc "$url" --to "$tip" --out "$data/cryo" \
-    --datasets "$datasets" -- ${CRYO_FLAGS:-} > "$data/cryo.json.tmp"
-mv "$data/cryo.json.tmp" "$data/cryo.json"
-cat "$data/cryo.json"
+run_cryo() { # label datasets
+    echo "== cryo ($1): $2"
+    # shellcheck disable=SC2086 # CRYO_FLAGS is a list of flags
+    "$evm_bench" cryo --bin "$cryo" --rpc "$url" --to "$tip" --out "$data/cryo-$1" \
+        --datasets "$2" --label "$1" -- ${CRYO_FLAGS:-} > "$data/cryo-$1.json.tmp"
+    mv "$data/cryo-$1.json.tmp" "$data/cryo-$1.json"
+    cat "$data/cryo-$1.json"
+}
+rm -f "$data"/cryo-*.json
+run_cryo transfers "$datasets"
+[[ -n $full_datasets ]] && run_cryo coverage "$full_datasets"
 
-echo
-echo "== $((tip + 1)) blocks, $(json_field txs "$data/gen.json") txs, $(nproc) cores, one anvil serving both"
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
-"$evm_bench" compare "$data/tracehound.json" "$data/cryo.json" --out "$data/results-$stamp.json" \
-    | tee "$data/compare-$stamp.txt"
-echo "results: $data/results-$stamp.json"
+for label in transfers coverage; do
+    [[ -f $data/cryo-$label.json ]] || continue
+    [[ $label == coverage && -z $full_datasets ]] && continue
+    echo
+    echo "== $((tip + 1)) blocks, $(json_field txs "$data/gen.json") txs, $(nproc) cores, one anvil serving both; cryo: $label"
+    "$evm_bench" compare "$data/tracehound.json" "$data/cryo-$label.json" \
+        --out "$data/results-$stamp-$label.json" | tee "$data/compare-$stamp-$label.txt"
+    echo "results: $data/results-$stamp-$label.json"
+done

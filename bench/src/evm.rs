@@ -6,7 +6,7 @@
 //!   ERC-1155), then mines N blocks of a seeded mix of txs from many accounts, checks every tx
 //!   ended as the model expected, and saves the chain as anvil state (`DIR/state.json`, for
 //!   `anvil --load-state`) with a summary (`DIR/gen.json`, also printed).
-//! - `cryo --bin CRYO --rpc URL --to H --out DIR [--datasets a,b,..] [-- CRYO FLAGS..]`
+//! - `cryo --bin CRYO --rpc URL --to H --out DIR [--datasets a,b,..] [--label L] [-- FLAGS..]`
 //!   extracts blocks 0..=H with cryo, one invocation per dataset (default `traces`,
 //!   `native_transfers`, `erc20_transfers`: cryo cannot collect the trace-derived ones in one
 //!   call against anvil), timing each, with its peak RSS and the rows it wrote; prints JSON.
@@ -30,7 +30,7 @@ use tracehound_evm::testnode::Anvil;
 
 const USAGE: &str = "usage:
   evm-bench gen --out DIR [--blocks 5000] [--txs-per-block 20] [--actors 100] [--passive 2000] [--seed 1]
-  evm-bench cryo --bin CRYO --rpc URL --to H --out DIR [--datasets a,b,..] [-- CRYO FLAGS..]
+  evm-bench cryo --bin CRYO --rpc URL --to H --out DIR [--datasets a,b,..] [--label L] [-- CRYO FLAGS..]
   evm-bench measure --out OUT.json -- CMD ARGS..   (CMD prints a JSON object)
   evm-bench compare OURS.json CRYO.json [--out RESULTS.json]   (OURS.json may be missing)";
 
@@ -976,10 +976,13 @@ fn run_cryo(flags: &Flags, extra: &[String]) -> Result<(), String> {
         }));
     }
     let blocks = to + 1;
-    let transfers = rows_by.get("native_transfers").copied().unwrap_or(0)
-        + rows_by.get("erc20_transfers").copied().unwrap_or(0);
+    let transfers: u64 = ["native_transfers", "erc20_transfers", "erc721_transfers"]
+        .iter()
+        .filter_map(|d| rows_by.get(*d))
+        .sum();
     let report = json!({
         "peer": version,
+        "label": flags.str("label"),
         "blocks": blocks,
         "extra_flags": extra,
         "datasets": runs,
@@ -1060,11 +1063,14 @@ fn compare(ours: &Path, peer: &Path, save: Option<&Path>) -> Result<(), String> 
         .and_then(Value::as_str)
         .unwrap_or("tracehound")
         .to_string();
-    let peer_name = peer
+    let mut peer_name = peer
         .get("peer")
         .and_then(Value::as_str)
         .unwrap_or("cryo")
         .to_string();
+    if let Some(label) = peer.get("label").and_then(Value::as_str) {
+        peer_name = format!("{peer_name}: {label}");
+    }
     // (name, tracehound, peer, decimals, ratio: None, or Some(lower is better))
     let rows: [(&str, f64, f64, usize, Option<bool>); 8] = [
         ("blocks", num(&ours, "blocks"), num(&peer, "blocks"), 0, None),
@@ -1135,7 +1141,13 @@ fn compare(ours: &Path, peer: &Path, save: Option<&Path>) -> Result<(), String> 
             );
         }
     }
-    println!("(ratio: > 1x means tracehound is ahead; transfers: tracehound's are native, internal, fee, token and NFT transfers in one pass, cryo's are native_transfers + erc20_transfers rows)");
+    println!(
+        "(ratio > 1x: tracehound ahead. Transfers: tracehound's are top-level and internal \
+         ether, fees, ERC-20/WETH and NFT transfers, from one pass into its store; cryo's are \
+         its native_transfers (every call trace, zero-value ones too), erc20_transfers and \
+         erc721_transfers rows, where collected. Seconds: each whole process, start to exit; \
+         cryo's summed over its invocations.)"
+    );
     if let Some(path) = save {
         let results = json!({
             "tracehound": if ran { ours } else { Value::Null },
