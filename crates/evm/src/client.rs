@@ -86,11 +86,18 @@ pub struct EvmClient {
     flavour: Option<TraceFlavour>,
     trace_note: Option<String>,
     block_receipts: AtomicBool,
+    /// Whether blocks are fetched as headers with tx hashes only, the tx fields taken from
+    /// receipts and top-level traces (much cheaper for the node). Turned off for good the
+    /// first time a receipt or trace lacks what that needs.
+    headers_only: AtomicBool,
     wrapped_native: HashSet<EvmAddress>,
     token_metadata: bool,
     oversized: OversizedAmounts,
     tokens: Mutex<HashMap<EvmAddress, TokenMetadata>>,
 }
+
+/// Receipts and traces of a run of blocks, already fetched.
+type Fetched = (Vec<Vec<WireReceipt>>, Vec<Option<BlockTraces>>);
 
 /// A block height as a JSON-RPC quantity.
 fn hex(height: u64) -> String {
@@ -134,6 +141,7 @@ impl EvmClient {
             flavour: None,
             trace_note: None,
             block_receipts: AtomicBool::new(true),
+            headers_only: AtomicBool::new(true),
             wrapped_native,
             token_metadata: !options.no_token_metadata,
             oversized: options.oversized,
@@ -280,12 +288,75 @@ impl EvmClient {
     }
 
     async fn fetch_chunk(&self, heights: RangeInclusive<u64>) -> Result<Vec<EvmBlock>> {
+        if self.flavour.is_some() && self.headers_only.load(Ordering::Relaxed) {
+            if let Some(blocks) = self.fetch_chunk_headers_only(heights.clone()).await? {
+                return Ok(blocks);
+            }
+            self.headers_only.store(false, Ordering::Relaxed);
+            tracing::info!("receipts or traces lack tx fields: fetching full blocks from now on");
+        }
+        let blocks = self.fetch_wire_blocks(heights, true).await?;
+        self.extract_blocks(blocks, None).await
+    }
+
+    /// Blocks as headers plus tx hashes, the txs filled in from receipts and top-level traces;
+    /// `None` if some receipt or trace lacks a field that needs (then the caller fetches full
+    /// blocks).
+    async fn fetch_chunk_headers_only(
+        &self,
+        heights: RangeInclusive<u64>,
+    ) -> Result<Option<Vec<EvmBlock>>> {
+        let mut blocks = self.fetch_wire_blocks(heights, false).await?;
+        let (receipts, traces) =
+            futures_util::future::join(self.receipts(&blocks), self.traces(&blocks)).await;
+        let (receipts, traces) = (receipts?, traces?);
+        for ((block, receipts), traces) in blocks.iter_mut().zip(&receipts).zip(&traces) {
+            let Some(traces) = traces else {
+                if block.transactions.is_empty() {
+                    continue;
+                }
+                return Ok(None);
+            };
+            for (position, tx) in block.transactions.iter_mut().enumerate() {
+                let receipt = receipts.iter().find(|r| r.transaction_hash == tx.hash);
+                let top = traces.txs.get(position);
+                let hash_matches = top.is_none_or(|t| t.tx_hash.is_none_or(|h| h == tx.hash));
+                match (receipt, top) {
+                    (Some(r), Some(t))
+                        if hash_matches
+                            && r.from.is_some()
+                            && r.effective_gas_price.is_some()
+                            && t.top_value.is_some() =>
+                    {
+                        tx.from = r.from.unwrap_or_default();
+                        tx.to = r.to;
+                        tx.value = t.top_value.unwrap_or_default();
+                        tx.tx_type = r.tx_type;
+                        tx.gas_price = r.effective_gas_price;
+                    }
+                    _ => return Ok(None),
+                }
+            }
+        }
+        Ok(Some(
+            self.extract_blocks(blocks, Some((receipts, traces)))
+                .await?,
+        ))
+    }
+
+    /// `eth_getBlockByNumber` for each height, with full txs or (`full == false`) with tx
+    /// hashes only, the txs then holding just their hash until filled in.
+    async fn fetch_wire_blocks(
+        &self,
+        heights: RangeInclusive<u64>,
+        full: bool,
+    ) -> Result<Vec<WireBlock>> {
         let calls: Vec<Call> = heights
             .clone()
             .map(|h| {
                 Call::new(
                     "eth_getBlockByNumber",
-                    json!([hex(h), true]),
+                    json!([hex(h), full]),
                     format!("block {h}"),
                 )
             })
@@ -300,7 +371,39 @@ impl EvmClient {
                     block: height,
                 });
             };
-            let block: WireBlock = self.rpc.decode(call, &raw)?;
+            let block: WireBlock = if full {
+                self.rpc.decode(call, &raw)?
+            } else {
+                let h: crate::wire::WireHeader = self.rpc.decode(call, &raw)?;
+                WireBlock {
+                    number: h.number,
+                    hash: h.hash,
+                    parent_hash: h.parent_hash,
+                    timestamp: h.timestamp,
+                    miner: h.miner,
+                    base_fee_per_gas: h.base_fee_per_gas,
+                    excess_blob_gas: h.excess_blob_gas,
+                    difficulty: h.difficulty,
+                    transactions: h
+                        .transactions
+                        .into_iter()
+                        .enumerate()
+                        .map(|(i, hash)| crate::wire::WireTx {
+                            hash,
+                            block_hash: Some(h.hash),
+                            transaction_index: Some(U64::from(i)),
+                            from: EvmAddress::ZERO,
+                            to: None,
+                            value: alloy::primitives::U256::ZERO,
+                            gas_price: None,
+                            max_fee_per_gas: None,
+                            max_priority_fee_per_gas: None,
+                            tx_type: None,
+                        })
+                        .collect(),
+                    withdrawals: h.withdrawals,
+                }
+            };
             if block.number.to::<u64>() != height {
                 return Err(EvmError::Inconsistent {
                     at: Box::new(Location::block(height)),
@@ -313,9 +416,23 @@ impl EvmClient {
             }
             blocks.push(block);
         }
-        let (receipts, traces) =
-            futures_util::future::join(self.receipts(&blocks), self.traces(&blocks)).await;
-        let (receipts, traces) = (receipts?, traces?);
+        Ok(blocks)
+    }
+
+    /// Extracts `blocks`, fetching their receipts and traces unless `fetched` holds them.
+    async fn extract_blocks(
+        &self,
+        blocks: Vec<WireBlock>,
+        fetched: Option<Fetched>,
+    ) -> Result<Vec<EvmBlock>> {
+        let (receipts, traces) = match fetched {
+            Some(f) => f,
+            None => {
+                let (receipts, traces) =
+                    futures_util::future::join(self.receipts(&blocks), self.traces(&blocks)).await;
+                (receipts?, traces?)
+            }
+        };
         let settings = Settings {
             chain: self.chain,
             wrapped_native: &self.wrapped_native,

@@ -58,6 +58,9 @@ pub struct TxTraces {
     pub transfers: Vec<TraceTransfer>,
     /// Contracts this tx created (CREATE/CREATE2 that did not fail), top level included.
     pub created: Vec<Address>,
+    /// The value the tx itself carried, from its top-level trace (failed or not): lets the
+    /// client skip fetching full transactions when traces are there.
+    pub top_value: Option<U256>,
 }
 
 /// A block reward from a Parity `reward` trace.
@@ -180,6 +183,13 @@ fn reduce_parity_tx(
     let mut self_destructs = Vec::new();
     for t in traces {
         let address = t.trace_address.as_slice();
+        if address.is_empty() {
+            tx.top_value = match &t.action {
+                Action::Call(call) => Some(call.value),
+                Action::Create(create) => Some(create.value),
+                _ => None,
+            };
+        }
         let reverted =
             (0..=address.len()).any(|n| address.get(..n).is_some_and(|p| failed.contains(p)));
         if t.error.is_some() {
@@ -335,6 +345,7 @@ pub fn from_geth(txs: &[GethTxTrace], rules: ForkRules) -> Result<BlockTraces, T
         };
         let mut tx = TxTraces {
             tx_hash: item.tx_hash,
+            top_value: Some(top.value.unwrap_or_default()),
             ..TxTraces::default()
         };
         let mut self_destructs = Vec::new();

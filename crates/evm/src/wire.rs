@@ -32,6 +32,26 @@ pub(crate) struct WireBlock {
     pub(crate) withdrawals: Option<Vec<WireWithdrawal>>,
 }
 
+/// `eth_getBlockByNumber(n, false)`: the header fields of [`WireBlock`], with tx hashes only.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WireHeader {
+    pub(crate) number: U64,
+    pub(crate) hash: B256,
+    pub(crate) parent_hash: B256,
+    pub(crate) timestamp: U64,
+    pub(crate) miner: Address,
+    #[serde(default)]
+    pub(crate) base_fee_per_gas: Option<U256>,
+    #[serde(default)]
+    pub(crate) excess_blob_gas: Option<U64>,
+    #[serde(default)]
+    pub(crate) difficulty: Option<U256>,
+    pub(crate) transactions: Vec<B256>,
+    #[serde(default)]
+    pub(crate) withdrawals: Option<Vec<WireWithdrawal>>,
+}
+
 /// A transaction inside a block.
 #[derive(Clone, Debug, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -70,6 +90,15 @@ pub(crate) struct WireWithdrawal {
 #[serde(rename_all = "camelCase")]
 pub(crate) struct WireReceipt {
     pub(crate) transaction_hash: B256,
+    /// The sender (every receipt since the earliest nodes has it; optional so an odd node's
+    /// receipt without it only turns off header-only block fetching).
+    #[serde(default)]
+    pub(crate) from: Option<Address>,
+    /// The recipient (`null` for contract creation).
+    #[serde(default)]
+    pub(crate) to: Option<Address>,
+    #[serde(default, rename = "type")]
+    pub(crate) tx_type: Option<U64>,
     pub(crate) transaction_index: U64,
     pub(crate) block_hash: B256,
     pub(crate) block_number: U64,
