@@ -92,6 +92,9 @@ pub(crate) struct IngestEvmArgs {
     /// Deposit/Withdrawal events count as wrapping and unwrapping (repeatable).
     #[arg(long = "wrapped-native", value_name = "CONTRACT")]
     pub(crate) wrapped_native: Vec<String>,
+    /// Requests in flight at once (lower it for rate-limited public endpoints).
+    #[arg(long, default_value_t = 16)]
+    pub(crate) rpc_concurrency: usize,
 }
 
 /// UTXO networks accepted by `--network`.
@@ -229,6 +232,9 @@ pub(crate) struct BenchIngestEvmArgs {
     /// Commit after this many blocks.
     #[arg(long, default_value_t = 200)]
     pub(crate) batch_blocks: u32,
+    /// Requests in flight at once.
+    #[arg(long, default_value_t = 16)]
+    pub(crate) rpc_concurrency: usize,
 }
 
 #[derive(Debug, Args)]

@@ -210,7 +210,7 @@ pub(crate) fn ingest_evm(global: &Global, args: &BenchIngestEvmArgs) -> anyhow::
         None => tempfile::tempdir()?,
     };
     let store = Store::open(dir.path(), &StoreOptions::default())?;
-    let client = crate::ingest_evm::connect(args.chain, &args.rpc, &[])?;
+    let client = crate::ingest_evm::connect(args.chain, &args.rpc, &[], args.rpc_concurrency)?;
     let r = crate::ingest_evm::ingest(
         &store,
         &client,

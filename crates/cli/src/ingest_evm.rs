@@ -26,7 +26,12 @@ const MAX_REORGS_FOLLOWED: u32 = 8;
 
 pub(crate) fn run(global: &Global, args: &IngestEvmArgs) -> anyhow::Result<()> {
     let store = open_store(global)?;
-    let client = connect(args.chain, &args.rpc, &args.wrapped_native)?;
+    let client = connect(
+        args.chain,
+        &args.rpc,
+        &args.wrapped_native,
+        args.rpc_concurrency,
+    )?;
     let report = ingest(
         &store,
         &client,
@@ -42,6 +47,7 @@ pub(crate) fn connect(
     chain: Chain,
     url: &str,
     wrapped_native: &[String],
+    concurrency: usize,
 ) -> anyhow::Result<BlockingEvmClient> {
     if chain.family() != ChainFamily::Account {
         bail!("{chain} is not an EVM chain: use `tracehound ingest btc` for it");
@@ -51,6 +57,10 @@ pub(crate) fn connect(
             .iter()
             .map(|a| Address::parse(chain, a))
             .collect::<Result<_, _>>()?,
+        rpc: tracehound_evm::RpcOptions {
+            concurrency: concurrency.max(1),
+            ..tracehound_evm::RpcOptions::default()
+        },
         ..ClientOptions::default()
     };
     BlockingEvmClient::connect(url, chain, options)

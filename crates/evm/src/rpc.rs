@@ -60,7 +60,7 @@ pub struct RpcOptions {
 impl Default for RpcOptions {
     fn default() -> Self {
         RpcOptions {
-            concurrency: 4,
+            concurrency: 16,
             batch_size: 50,
             blocks_per_request: 10,
             max_calls_per_second: None,
