@@ -317,7 +317,7 @@ fn play(node: &Node, plan: &Plan) -> Result<Vec<Executed>> {
                 action: step.action.describe(),
                 detail,
             };
-            let r = node.rpc("eth_getTransactionReceipt", json!([hash]))?;
+            let r = receipt(node, &hash)?;
             if r.is_null() {
                 return Err(fail(format!("tx {hash} was not mined in block {mined}")));
             }
@@ -363,6 +363,19 @@ fn play(node: &Node, plan: &Plan) -> Result<Vec<Executed>> {
     }
     executed.sort_by_key(|e| (e.block, e.index));
     Ok(executed)
+}
+
+/// A mined tx's receipt, polled briefly (a node may index it just after mining); null if
+/// there is none.
+fn receipt(node: &Node, hash: &str) -> Result<Value> {
+    for _ in 0..50 {
+        let r = node.rpc("eth_getTransactionReceipt", json!([hash]))?;
+        if !r.is_null() {
+            return Ok(r);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    Ok(Value::Null)
 }
 
 /// The output amount of the pool's `Swap` event in a receipt.

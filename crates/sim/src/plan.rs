@@ -320,6 +320,8 @@ struct Planner<'a> {
     issuer: String,
     lp: String,
     relayer: String,
+    dex_op: String,
+    mixer_dep: String,
     users: Vec<String>,
     /// Per exchange: hot wallet.
     hot: Vec<String>,
@@ -385,6 +387,8 @@ impl<'a> Planner<'a> {
             issuer,
             lp,
             relayer,
+            dex_op,
+            mixer_dep,
             users,
             hot,
             customer_deposit,
@@ -392,7 +396,6 @@ impl<'a> Planner<'a> {
         };
         p.avail
             .insert((p.faucet.clone(), Asset::Eth), crate::exec::FAUCET_BALANCE);
-        let _ = (dex_op, mixer_dep);
         p
     }
 
@@ -528,20 +531,8 @@ impl<'a> Planner<'a> {
         let c = self.c;
         let f = self.faucet.clone();
         let issuer = self.issuer.clone();
-        let dex_op = self
-            .world
-            .addresses
-            .values()
-            .find(|a| a.role == "pool deployer")
-            .map(|a| a.address.clone())
-            .unwrap_or_default();
-        let mixer_dep = self
-            .world
-            .addresses
-            .values()
-            .find(|a| a.role == "mixer deployer")
-            .map(|a| a.address.clone())
-            .unwrap_or_default();
+        let dex_op = self.dex_op.clone();
+        let mixer_dep = self.mixer_dep.clone();
         for who in [
             issuer.clone(),
             dex_op.clone(),
@@ -1036,7 +1027,7 @@ impl<'a> Planner<'a> {
         }
         let gap = self.gap_blocks(2, 10);
         self.mine(gap);
-        for (who, amount) in tok_holders[..n_swap].to_vec() {
+        for (who, amount) in tok_holders[..n_swap].iter().cloned() {
             let out = self.quote_token_for_eth(amount);
             self.pool.0 += amount;
             self.pool.1 -= out;
@@ -1223,7 +1214,7 @@ impl<'a> Planner<'a> {
                     continue;
                 }
                 let peel_to = cash_out[self.rng.usize(..cash_out.len())].clone();
-                if hop == c.hops as usize {
+                let Some(next) = hops[k].get(hop).cloned() else {
                     let step = self.push(
                         true,
                         "cash out",
@@ -1236,31 +1227,30 @@ impl<'a> Planner<'a> {
                     chains[k].0.push(peel_to);
                     chains[k].1.push(step);
                     holding[k].1 = 0;
-                } else {
-                    let peel = mul_div(amount, u128::from(self.rng.u32(300..1200)), 10_000);
-                    let next = hops[k][hop].clone();
-                    let s1 = self.push(
-                        true,
-                        "peel",
-                        Action::Eth {
-                            from: who.clone(),
-                            to: peel_to,
-                            amount: peel,
-                        },
-                    );
-                    let s2 = self.push(
-                        true,
-                        "hop",
-                        Action::Eth {
-                            from: who,
-                            to: next.clone(),
-                            amount: amount - peel,
-                        },
-                    );
-                    chains[k].0.push(next.clone());
-                    chains[k].1.extend([s1, s2]);
-                    holding[k] = (next, amount - peel);
-                }
+                    continue;
+                };
+                let peel = mul_div(amount, u128::from(self.rng.u32(300..1200)), 10_000);
+                let s1 = self.push(
+                    true,
+                    "peel",
+                    Action::Eth {
+                        from: who.clone(),
+                        to: peel_to,
+                        amount: peel,
+                    },
+                );
+                let s2 = self.push(
+                    true,
+                    "hop",
+                    Action::Eth {
+                        from: who,
+                        to: next.clone(),
+                        amount: amount - peel,
+                    },
+                );
+                chains[k].0.push(next.clone());
+                chains[k].1.extend([s1, s2]);
+                holding[k] = (next, amount - peel);
             }
             let gap = self.gap_blocks(1, 3);
             self.mine(gap);
@@ -1303,10 +1293,10 @@ impl<'a> Planner<'a> {
             .flat_map(|b| b.steps.iter())
             .chain(self.current.iter());
         for s in all {
-            if s.id == step {
-                if let Action::Eth { amount, .. } = s.action {
-                    return amount;
-                }
+            if s.id == step
+                && let Action::Eth { amount, .. } = s.action
+            {
+                return amount;
             }
         }
         0

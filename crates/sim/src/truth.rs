@@ -5,7 +5,7 @@
 //! Attribution rule: [`POLICY`] — TRACING.md's **LIFO** account-ledger policy, with the
 //! conventions stated there for fees, partial data, services and links.
 
-use std::collections::{BTreeMap, BTreeSet, VecDeque};
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write;
 use std::path::Path;
 
@@ -496,8 +496,9 @@ impl GroundTruth {
     /// stolen value than it moves; per address and asset, stolen in − stolen out = what rests
     /// there; every swap link pays out no more than its rate allows and every note comes out
     /// once at most; per asset, stolen + link outputs = resting + link inputs (no unit twice,
-    /// none lost); no resting place listed twice; every resting address reached from the
-    /// victim by stolen-carrying transfers.
+    /// none lost); no resting place listed twice; every stolen-carrying transfer and every
+    /// resting address reached from the victim by a chain of stolen-carrying transfers, each
+    /// after the one before.
     pub fn check(&self) -> Result<()> {
         let bad = |m: String| Err(SimError::Truth(m));
         let pool = self
@@ -512,7 +513,6 @@ impl GroundTruth {
             .unwrap_or_default();
         let incident: BTreeSet<&str> = self.incident.txs.iter().map(String::as_str).collect();
         let mut net: BTreeMap<(&str, Asset), i128> = BTreeMap::new();
-        let mut edges: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
         for tx in &self.txs {
             if tx.fee_stolen > tx.fee {
                 return bad(format!(
@@ -535,10 +535,6 @@ impl GroundTruth {
                     *net.entry((t.from.as_str(), t.asset)).or_insert(0) -= t.stolen as i128;
                 }
                 *net.entry((t.to.as_str(), t.asset)).or_insert(0) += t.stolen as i128;
-                edges
-                    .entry(t.from.as_str())
-                    .or_default()
-                    .insert(t.to.as_str());
             }
         }
         // Links: the pool and the mixer pass taint on, they hold none of it (but dark notes).
@@ -602,14 +598,20 @@ impl GroundTruth {
                 "{who} {asset:?}: stolen in − out − resting = {d}, not 0"
             ));
         }
-        // Reachability from the victim over stolen-carrying transfers.
+        // Reachability from the victim by chains of stolen-carrying transfers in chain order
+        // (each one after the one before; the pool and the mixer pass taint on).
+        let mut ordered: Vec<&TxTruth> = self.txs.iter().collect();
+        ordered.sort_by_key(|t| (t.block, t.index));
         let mut seen: BTreeSet<&str> = BTreeSet::from([self.incident.victim.as_str()]);
-        let mut queue = VecDeque::from([self.incident.victim.as_str()]);
-        while let Some(a) = queue.pop_front() {
-            for b in edges.get(a).into_iter().flatten() {
-                if seen.insert(*b) {
-                    queue.push_back(b);
+        for tx in ordered {
+            for t in tx.transfers.iter().filter(|t| t.stolen > 0) {
+                if !seen.contains(t.from.as_str()) {
+                    return bad(format!(
+                        "tx {} moves stolen value out of {}, which no earlier stolen-carrying transfer reached",
+                        tx.hash, t.from
+                    ));
                 }
+                seen.insert(&t.to);
             }
         }
         for r in &self.resting {

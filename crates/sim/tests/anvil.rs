@@ -9,6 +9,9 @@
 
 use std::collections::BTreeMap;
 
+use alloy::primitives::U256;
+use alloy::sol_types::SolCall;
+use serde_json::json;
 use tracehound_core::Chain;
 use tracehound_evm::testnode::Anvil;
 use tracehound_evm::{BlockingEvmClient, ClientOptions, EvmBlock, TxStatus};
@@ -16,6 +19,11 @@ use tracehound_sim::{
     Asset, Config, ContractKind, GroundTruth, Node, Plan, RestingKind, Scenario, run_on_anvil,
 };
 use tracehound_store::{AccountBlock, AccountTransfer, AccountTx, Store, StoreOptions, TokenInfo};
+
+alloy::sol! {
+    function transfer(address to, uint256 value) external returns (bool);
+    function setFrozen(address who, bool f) external;
+}
 
 fn config() -> Config {
     Config {
@@ -98,7 +106,7 @@ fn scenario_on_anvil_matches_its_ground_truth_and_the_store() {
     assert_eq!(truth.txs.len(), plan.steps().count());
     for tx in &truth.txs {
         let r = node
-            .rpc("eth_getTransactionReceipt", serde_json::json!([tx.hash]))
+            .rpc("eth_getTransactionReceipt", json!([tx.hash]))
             .unwrap();
         assert_eq!(r["status"], "0x1", "{}", tx.hash);
     }
@@ -220,6 +228,39 @@ fn scenario_on_anvil_matches_its_ground_truth_and_the_store() {
         assert!(labels.contains(&format!(",{cat},")), "no {cat} label");
     }
 
+    // The issuer can freeze what the launderer kept in the stablecoin: its transfers revert.
+    let kept = truth
+        .resting
+        .iter()
+        .find(|r| r.kind == RestingKind::FreezableStablecoin)
+        .and_then(|r| r.address.clone())
+        .unwrap();
+    let issuer = truth
+        .addresses
+        .iter()
+        .find(|a| a.entity == "issuer" && !a.contract)
+        .unwrap()
+        .address
+        .clone();
+    let send = |from: &str, data: Vec<u8>| {
+        node.rpc("anvil_impersonateAccount", json!([from])).unwrap();
+        let tx = json!({"from": from, "to": token, "data": format!("0x{}", alloy::hex::encode(data)), "gas": "0x30000"});
+        let hash = node.rpc("eth_sendTransaction", json!([tx])).unwrap();
+        anvil.wait_receipt(hash.as_str().unwrap()).unwrap()["status"].clone()
+    };
+    let moved = transferCall {
+        to: issuer.parse().unwrap(),
+        value: U256::from(1u64),
+    }
+    .abi_encode();
+    let freeze = setFrozenCall {
+        who: kept.parse().unwrap(),
+        f: true,
+    }
+    .abi_encode();
+    assert_eq!(send(&issuer, freeze), "0x1");
+    assert_eq!(send(&kept, moved), "0x0", "a frozen address can still send");
+
     // The same seed on a fresh node: the same ground truth.
     let (_again, truth2) = play(&Scenario::plan(&config()).unwrap());
     assert_eq!(
@@ -229,4 +270,30 @@ fn scenario_on_anvil_matches_its_ground_truth_and_the_store() {
     // The same plan again on the same node is refused (its addresses are used).
     let e = run_on_anvil(anvil.url(), &plan).unwrap_err().to_string();
     assert!(e.contains("already used"), "{e}");
+}
+
+/// The default (larger) scenario plays too, and its ground truth holds.
+#[test]
+fn default_scenario_plays() {
+    let plan = Scenario::plan(&Config::default()).unwrap();
+    let (anvil, truth) = play(&plan);
+    truth.check().unwrap();
+    assert_eq!(truth.txs.len(), plan.steps().count());
+    let node = Node::new(anvil.url());
+    let stolen: u128 = truth.incident.stolen.iter().map(|a| a.amount).sum();
+    assert_eq!(stolen, plan.config.stolen_eth + plan.config.stolen_token);
+    let patterns = truth
+        .patterns
+        .iter()
+        .filter(|p| p.kind == "peel_chain")
+        .count();
+    assert_eq!(patterns, plan.config.consolidators as usize);
+    for r in truth
+        .resting
+        .iter()
+        .filter(|r| r.kind == RestingKind::ExchangeDeposit && r.asset == Asset::Eth)
+    {
+        let a = r.address.as_deref().unwrap();
+        assert!(node.eth_balance(a).unwrap() >= r.stolen);
+    }
 }

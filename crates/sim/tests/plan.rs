@@ -1,7 +1,8 @@
 //! The plan and the ground truth without a node: same seed, same plan (and different seed,
 //! different plan); the playbook builds every pattern; impossible configs are refused with an
 //! error naming the problem; the ground-truth checker accepts a truth built from the plan (with
-//! made-up fees) and rejects tampered ones. The real-node tests are in `anvil.rs`.
+//! made-up fees) and rejects tampered ones (a unit added, a resting place twice or missing, a
+//! hop moved before the value reached it). The real-node tests are in `anvil.rs`.
 
 use tracehound_sim::truth::{Executed, RestingKind};
 use tracehound_sim::{Asset, Config, GroundTruth, Plan, Scenario};
@@ -106,6 +107,10 @@ fn ground_truth_is_consistent_and_tampering_is_caught() {
     let r = t.resting[0].clone();
     t.resting.push(r);
     assert!(t.check().unwrap_err().to_string().contains("twice"));
+    let mut t = truth.clone();
+    t.txs.iter_mut().find(|t| t.purpose == "hop").unwrap().block = 0;
+    let e = t.check().unwrap_err().to_string();
+    assert!(e.contains("no earlier stolen-carrying transfer"), "{e}");
     let mut t = truth.clone();
     t.resting.pop();
     assert!(t.check().is_err());
