@@ -63,7 +63,7 @@ impl Default for Config {
             chain: "anvil".into(),
             users: 12,
             exchanges: 2,
-            background_blocks: 12,
+            background_blocks: 20,
             victim_eth: 420 * ETHER,
             victim_token: 2_500_000 * DOLLAR,
             stolen_eth: 311_734_185_220_000_000_000,

@@ -691,7 +691,7 @@ impl<'a> Planner<'a> {
 
     /// A few benign txs: payments, exchange deposits, sweeps and withdrawals, a swap, a note.
     fn background_block(&mut self) {
-        let n = self.rng.usize(2..=6);
+        let n = self.rng.usize(3..=8);
         let mut senders: Vec<String> = Vec::new();
         let mut swapped = false;
         for _ in 0..n {
@@ -758,49 +758,20 @@ impl<'a> Planner<'a> {
                     );
                 }
                 70..=79 => {
-                    // The exchange sweeps this customer's deposit address, or pays a withdrawal.
-                    let d_eth = self.bal(&dep, Asset::Eth).saturating_sub(GAS_MONEY);
-                    let d_tok = self.bal(&dep, Asset::Susd);
+                    // The user withdraws from the exchange (paid from its hot wallet).
                     let hot = self.hot[e].clone();
-                    if senders.contains(&dep) || senders.contains(&hot) {
-                        continue;
-                    }
-                    if d_tok > 0 {
+                    let amount = self.amount(3 * ETHER, 70);
+                    if !senders.contains(&hot) && self.bal(&hot, Asset::Eth) > amount + ETHER {
                         self.push(
                             false,
-                            "sweep",
-                            Action::Token {
-                                from: dep.clone(),
-                                to: hot,
-                                amount: d_tok,
-                            },
-                        );
-                        senders.push(dep);
-                    } else if d_eth > ETHER / 100 {
-                        self.push(
-                            false,
-                            "sweep",
+                            "exchange withdrawal",
                             Action::Eth {
-                                from: dep.clone(),
-                                to: hot,
-                                amount: d_eth,
+                                from: hot.clone(),
+                                to: user.clone(),
+                                amount,
                             },
                         );
-                        senders.push(dep);
-                    } else {
-                        let amount = self.amount(3 * ETHER, 70);
-                        if self.bal(&hot, Asset::Eth) > amount + ETHER {
-                            self.push(
-                                false,
-                                "exchange withdrawal",
-                                Action::Eth {
-                                    from: hot.clone(),
-                                    to: user.clone(),
-                                    amount,
-                                },
-                            );
-                            senders.push(hot);
-                        }
+                        senders.push(hot);
                     }
                     continue;
                 }
@@ -837,6 +808,34 @@ impl<'a> Planner<'a> {
                 _ => continue,
             }
             senders.push(user);
+        }
+        // Exchanges sweep deposit addresses that hold something, now and then (tokens first;
+        // ether above the gas money the address keeps).
+        for (e, dep) in self.customer_deposit.clone() {
+            if senders.contains(&dep) || self.rng.u32(0..100) >= 40 {
+                continue;
+            }
+            let hot = self.hot[e].clone();
+            let d_tok = self.bal(&dep, Asset::Susd);
+            let d_eth = self.bal(&dep, Asset::Eth).saturating_sub(GAS_MONEY);
+            if d_tok > 0 {
+                let action = Action::Token {
+                    from: dep.clone(),
+                    to: hot,
+                    amount: d_tok,
+                };
+                self.push(false, "sweep", action);
+            } else if d_eth > ETHER / 100 {
+                let action = Action::Eth {
+                    from: dep.clone(),
+                    to: hot,
+                    amount: d_eth,
+                };
+                self.push(false, "sweep", action);
+            } else {
+                continue;
+            }
+            senders.push(dep);
         }
         // Now and then the relayer pays out a benign note to its owner's other wallet.
         if self.benign_notes.len() > 1 && self.rng.u32(0..3) == 0 {

@@ -279,6 +279,9 @@ fn default_scenario_plays() {
     let (anvil, truth) = play(&plan);
     truth.check().unwrap();
     assert_eq!(truth.txs.len(), plan.steps().count());
+    if let Some(dir) = std::env::var_os("TRACEHOUND_SIM_OUT") {
+        truth.write(std::path::Path::new(&dir)).unwrap();
+    }
     let node = Node::new(anvil.url());
     let stolen: u128 = truth.incident.stolen.iter().map(|a| a.amount).sum();
     assert_eq!(stolen, plan.config.stolen_eth + plan.config.stolen_token);

@@ -170,7 +170,15 @@ fn impossible_configs_are_refused_before_anything_is_sent() {
     std::fs::write(&path, r#"{"seed": 1, "victims": 3}"#).unwrap();
     let e = Config::from_json_file(&path).unwrap_err().to_string();
     assert!(e.contains("bad.json") && e.contains("victims"), "{e}");
-    std::fs::write(&path, r#"{"seed": 9, "users": 5}"#).unwrap();
+    std::fs::write(
+        &path,
+        r#"{"seed": 9, "users": 5, "stolen_eth": 300123456789012345678}"#,
+    )
+    .unwrap();
     let c = Config::from_json_file(&path).unwrap();
     assert_eq!((c.seed, c.users, c.exchanges), (9, 5, 2));
+    assert_eq!(c.stolen_eth, 300_123_456_789_012_345_678);
+    std::fs::write(&path, r#"{"stolen_eth": 999000000000000000000}"#).unwrap();
+    let e = Config::from_json_file(&path).unwrap_err().to_string();
+    assert!(e.contains("more than the victim holds"), "{e}");
 }
