@@ -1,0 +1,184 @@
+//! The plan and the ground truth without a node: same seed, same plan (and different seed,
+//! different plan); the playbook builds every pattern; impossible configs are refused with an
+//! error naming the problem; the ground-truth checker accepts a truth built from the plan (with
+//! made-up fees) and rejects tampered ones (a unit added, a resting place twice or missing, a
+//! hop moved before the value reached it). The real-node tests are in `anvil.rs`.
+
+use tracehound_sim::truth::{Executed, RestingKind};
+use tracehound_sim::{Asset, Config, GroundTruth, Plan, Scenario};
+
+fn small(seed: u64) -> Config {
+    Config {
+        seed,
+        users: 6,
+        background_blocks: 4,
+        fan_out: 12,
+        ..Config::default()
+    }
+}
+
+/// Pretends every step ran, one block per planned block, with a fee of 21 000 gas at 1 gwei.
+fn dry_run(plan: &Plan) -> GroundTruth {
+    let mut executed = Vec::new();
+    for (b, block) in plan.blocks.iter().enumerate() {
+        for (i, s) in block.steps.iter().enumerate() {
+            executed.push(Executed {
+                step: s.id,
+                hash: format!("0x{:064x}", s.id),
+                block: b as u64 + 1,
+                index: i as u32,
+                time: block.time,
+                fee: 21_000 * 1_000_000_000 + s.id as u128,
+            });
+        }
+    }
+    GroundTruth::build(plan, &executed).expect("consistent ground truth")
+}
+
+#[test]
+fn same_seed_same_plan_and_truth_other_seed_differs() {
+    let a = Scenario::plan(&small(7)).unwrap();
+    let b = Scenario::plan(&small(7)).unwrap();
+    assert_eq!(a, b);
+    assert_eq!(
+        serde_json::to_string(&dry_run(&a)).unwrap(),
+        serde_json::to_string(&dry_run(&b)).unwrap()
+    );
+    let c = Scenario::plan(&small(8)).unwrap();
+    assert_ne!(a, c);
+    assert_ne!(a.victim, c.victim);
+    let amounts = |p: &Plan| serde_json::to_string(&p.blocks).unwrap();
+    assert_ne!(amounts(&a), amounts(&c));
+}
+
+#[test]
+fn playbook_builds_every_pattern_with_realistic_amounts() {
+    let plan = Scenario::plan(&Config::default()).unwrap();
+    for kind in ["fan_out", "swap", "mixer", "fan_in", "peel_chain"] {
+        assert!(plan.patterns.iter().any(|p| p.kind == kind), "no {kind}");
+    }
+    let fan_out = plan.patterns.iter().find(|p| p.kind == "fan_out").unwrap();
+    assert_eq!(
+        fan_out.addresses.len(),
+        1 + 24,
+        "drainer plus two dozen fresh addresses"
+    );
+    // Not round: few heist transfers are whole ether or whole dollars.
+    let heist: Vec<u128> = plan
+        .steps()
+        .filter(|s| s.heist && s.purpose == "fan-out")
+        .map(|s| match &s.action {
+            tracehound_sim::Action::Eth { amount, .. }
+            | tracehound_sim::Action::Token { amount, .. } => *amount,
+            _ => 0,
+        })
+        .collect();
+    assert!(
+        heist
+            .iter()
+            .all(|a| a % 1_000_000 != 0 || *a % 10u128.pow(15) != 0)
+    );
+    // Time moves on: gaps between blocks, a day or more before mixer withdrawals.
+    assert!(plan.blocks.windows(2).all(|w| w[0].time < w[1].time));
+    let span = plan.blocks.last().unwrap().time;
+    assert!(span > 86_400, "the scenario spans {span} s");
+}
+
+#[test]
+fn ground_truth_is_consistent_and_tampering_is_caught() {
+    let plan = Scenario::plan(&small(3)).unwrap();
+    let truth = dry_run(&plan);
+    truth.check().unwrap();
+    let stolen_eth = plan.config.stolen_eth;
+    assert_eq!(truth.incident.stolen.len(), 2);
+    assert!(truth.resting_total(RestingKind::ExchangeDeposit, Asset::Eth) > stolen_eth / 3);
+    assert!(truth.resting_total(RestingKind::FreezableStablecoin, Asset::Susd) > 0);
+    assert!(truth.resting_total(RestingKind::MixerDark, Asset::Eth) > 0);
+    assert!(truth.resting_total(RestingKind::ExchangeDeposit, Asset::Susd) > 0);
+    assert!(truth.links.iter().any(|l| l.kind == "swap"));
+    assert!(truth.links.iter().any(|l| l.kind == "mixer"));
+
+    // A unit added to a transfer, a resting place listed twice, or one dropped: all caught.
+    let mut t = truth.clone();
+    let tx = t.txs.iter_mut().find(|t| t.purpose == "hop").unwrap();
+    tx.transfers[0].stolen += 1;
+    assert!(t.check().is_err());
+    let mut t = truth.clone();
+    let r = t.resting[0].clone();
+    t.resting.push(r);
+    assert!(t.check().unwrap_err().to_string().contains("twice"));
+    let mut t = truth.clone();
+    t.txs.iter_mut().find(|t| t.purpose == "hop").unwrap().block = 0;
+    let e = t.check().unwrap_err().to_string();
+    assert!(e.contains("no earlier stolen-carrying transfer"), "{e}");
+    let mut t = truth.clone();
+    t.resting.pop();
+    assert!(t.check().is_err());
+    let mut t = truth;
+    t.txs
+        .iter_mut()
+        .find(|t| t.purpose == "peel")
+        .unwrap()
+        .transfers[0]
+        .stolen = u128::MAX;
+    assert!(t.check().is_err());
+}
+
+#[test]
+fn impossible_configs_are_refused_before_anything_is_sent() {
+    let err = |c: Config| Scenario::plan(&c).unwrap_err().to_string();
+    let more = err(Config {
+        stolen_eth: 421 * tracehound_sim::config::ETHER,
+        ..Config::default()
+    });
+    assert!(more.contains("more than the victim holds"), "{more}");
+    let tok = err(Config {
+        stolen_token: Config::default().victim_token + 1,
+        ..Config::default()
+    });
+    assert!(tok.contains("more than the victim holds"), "{tok}");
+    let zero = err(Config {
+        users: 0,
+        ..Config::default()
+    });
+    assert!(zero.contains("users is 0"), "{zero}");
+    let fan = err(Config {
+        fan_out: 0,
+        ..Config::default()
+    });
+    assert!(fan.contains("fan_out is 0"), "{fan}");
+    let chain = err(Config {
+        chain: "solana".into(),
+        ..Config::default()
+    });
+    assert!(chain.contains("unknown chain \"solana\""), "{chain}");
+    let nothing = err(Config {
+        stolen_eth: 0,
+        stolen_token: 0,
+        ..Config::default()
+    });
+    assert!(nothing.contains("nothing is stolen"), "{nothing}");
+    let denoms = err(Config {
+        mixer_denominations: vec![10, 1],
+        ..Config::default()
+    });
+    assert!(denoms.contains("ascending"), "{denoms}");
+
+    // From a file: unknown fields and bad JSON name the file.
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bad.json");
+    std::fs::write(&path, r#"{"seed": 1, "victims": 3}"#).unwrap();
+    let e = Config::from_json_file(&path).unwrap_err().to_string();
+    assert!(e.contains("bad.json") && e.contains("victims"), "{e}");
+    std::fs::write(
+        &path,
+        r#"{"seed": 9, "users": 5, "stolen_eth": 300123456789012345678}"#,
+    )
+    .unwrap();
+    let c = Config::from_json_file(&path).unwrap();
+    assert_eq!((c.seed, c.users, c.exchanges), (9, 5, 2));
+    assert_eq!(c.stolen_eth, 300_123_456_789_012_345_678);
+    std::fs::write(&path, r#"{"stolen_eth": 999000000000000000000}"#).unwrap();
+    let e = Config::from_json_file(&path).unwrap_err().to_string();
+    assert!(e.contains("more than the victim holds"), "{e}");
+}
