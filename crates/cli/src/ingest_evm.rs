@@ -11,12 +11,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use tracehound_core::{Address, Chain, ChainFamily};
-use tracehound_evm::{
-    BlockingEvmClient, ClientOptions, EvmBlock, LogEvent, TraceAction, TransferSource, TxStatus,
-};
-use tracehound_store::{
-    AccountBlock, AccountTransfer, AccountTx, BatchStats, Store, StoreError, TokenInfo,
-};
+use tracehound_evm::{BlockingEvmClient, ClientOptions, EvmBlock};
+use tracehound_store::{BatchStats, Store, StoreError};
 
 use crate::args::{Global, IngestEvmArgs};
 use crate::ingest::{IngestReport, open_store, print_report, progress};
@@ -156,7 +152,10 @@ pub(crate) fn ingest(
             let blocks = client
                 .fetch_blocks(u64::from(h)..=u64::from(last))
                 .with_context(|| format!("fetching {chain} blocks {h}..={last}"))?;
-            let converted = blocks.iter().map(convert).collect::<Vec<_>>();
+            let converted = blocks
+                .iter()
+                .map(EvmBlock::to_account_block)
+                .collect::<Vec<_>>();
             match store.apply_account_blocks(&converted) {
                 Ok(s) => {
                     total += s;
@@ -185,87 +184,4 @@ pub(crate) fn ingest(
     report.tip_height = store.tip(chain)?.map(|t| t.height);
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
-}
-
-/// Where a transfer was read from, as the text the store keeps with it.
-fn source_text(s: &TransferSource) -> String {
-    match s {
-        TransferSource::Fee(part) => format!("fee:{}", format!("{part:?}").to_lowercase()),
-        TransferSource::TxValue => "value".into(),
-        TransferSource::Trace {
-            trace_address,
-            action,
-        } => {
-            let path: Vec<String> = trace_address.iter().map(u32::to_string).collect();
-            let action = match action {
-                TraceAction::Call => "call",
-                TraceAction::Create => "create",
-                TraceAction::Create2 => "create2",
-                TraceAction::SelfDestruct => "selfdestruct",
-            };
-            format!("trace:[{}]:{action}", path.join(","))
-        }
-        TransferSource::Log { log_index, event } => {
-            let event = match event {
-                LogEvent::Erc20Transfer => "erc20".to_string(),
-                LogEvent::WrapDeposit => "wrap-deposit".to_string(),
-                LogEvent::WrapWithdrawal => "wrap-withdrawal".to_string(),
-                LogEvent::Erc721Transfer { token_id } => format!("erc721:{token_id}"),
-                LogEvent::Erc1155Transfer {
-                    token_id,
-                    batch_position,
-                    ..
-                } => match batch_position {
-                    Some(p) => format!("erc1155:{token_id}:batch{p}"),
-                    None => format!("erc1155:{token_id}"),
-                },
-            };
-            format!("log:{log_index}:{event}")
-        }
-        TransferSource::Reward(kind) => format!("reward:{}", format!("{kind:?}").to_lowercase()),
-        TransferSource::Withdrawal {
-            index,
-            validator_index,
-        } => format!("withdrawal:{index}:validator{validator_index}"),
-    }
-}
-
-/// The store's view of an extracted block.
-pub(crate) fn convert(b: &EvmBlock) -> AccountBlock {
-    AccountBlock {
-        block: b.block,
-        txs: b
-            .txs
-            .iter()
-            .map(|t| AccountTx {
-                hash: t.hash,
-                index: t.index,
-                from: t.from.clone(),
-                to: t.to.clone(),
-                value: t.value,
-                success: t.status != TxStatus::Failed,
-                gas_used: t.gas_used,
-                gas_price: t.effective_gas_price,
-                created: t.created_contract.clone(),
-            })
-            .collect(),
-        transfers: b
-            .transfers
-            .iter()
-            .map(|t| AccountTransfer {
-                transfer: t.transfer.clone(),
-                source: source_text(&t.source),
-            })
-            .collect(),
-        tokens: b
-            .tokens
-            .iter()
-            .map(|t| TokenInfo {
-                address: t.address.clone(),
-                name: t.name.clone(),
-                symbol: t.symbol.clone(),
-                decimals: t.decimals,
-            })
-            .collect(),
-    }
 }

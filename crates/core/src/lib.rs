@@ -17,6 +17,7 @@
 //! ```
 #![warn(clippy::unwrap_used)]
 
+mod account;
 mod address;
 mod amount;
 mod chain;
@@ -25,6 +26,7 @@ mod hash;
 mod payee;
 mod tx;
 
+pub use account::{AccountBlock, AccountTransfer, AccountTx, TokenInfo};
 pub use address::{Address, AddressError, ScriptKind};
 pub use amount::{Amount, AmountError};
 pub use chain::{Asset, AssetId, Chain, ChainFamily, ChainParseError, UtxoParams};

@@ -362,3 +362,94 @@ impl EvmBlock {
 pub(crate) fn address(chain: Chain, a: &EvmAddress) -> Address {
     Address::evm(chain, &a.0.0)
 }
+
+impl TransferSource {
+    /// Where the transfer was read from, as the text the store keeps with it (`fee:tip`,
+    /// `value`, `trace:[0,2]:call`, `log:17:erc20`, `log:5:erc721:<id>` …).
+    pub fn text(&self) -> String {
+        match self {
+            TransferSource::Fee(part) => format!("fee:{}", format!("{part:?}").to_lowercase()),
+            TransferSource::TxValue => "value".into(),
+            TransferSource::Trace {
+                trace_address,
+                action,
+            } => {
+                let path: Vec<String> = trace_address.iter().map(u32::to_string).collect();
+                let action = match action {
+                    TraceAction::Call => "call",
+                    TraceAction::Create => "create",
+                    TraceAction::Create2 => "create2",
+                    TraceAction::SelfDestruct => "selfdestruct",
+                };
+                format!("trace:[{}]:{action}", path.join(","))
+            }
+            TransferSource::Log { log_index, event } => {
+                let event = match event {
+                    LogEvent::Erc20Transfer => "erc20".to_string(),
+                    LogEvent::WrapDeposit => "wrap-deposit".to_string(),
+                    LogEvent::WrapWithdrawal => "wrap-withdrawal".to_string(),
+                    LogEvent::Erc721Transfer { token_id } => format!("erc721:{token_id}"),
+                    LogEvent::Erc1155Transfer {
+                        token_id,
+                        batch_position,
+                        ..
+                    } => match batch_position {
+                        Some(p) => format!("erc1155:{token_id}:batch{p}"),
+                        None => format!("erc1155:{token_id}"),
+                    },
+                };
+                format!("log:{log_index}:{event}")
+            }
+            TransferSource::Reward(kind) => {
+                format!("reward:{}", format!("{kind:?}").to_lowercase())
+            }
+            TransferSource::Withdrawal {
+                index,
+                validator_index,
+            } => format!("withdrawal:{index}:validator{validator_index}"),
+        }
+    }
+}
+
+impl EvmBlock {
+    /// The block in the shape the store takes it (every transfer with its provenance text).
+    pub fn to_account_block(&self) -> tracehound_core::AccountBlock {
+        let b = self;
+        tracehound_core::AccountBlock {
+            block: b.block,
+            txs: b
+                .txs
+                .iter()
+                .map(|t| tracehound_core::AccountTx {
+                    hash: t.hash,
+                    index: t.index,
+                    from: t.from.clone(),
+                    to: t.to.clone(),
+                    value: t.value,
+                    success: t.status != TxStatus::Failed,
+                    gas_used: t.gas_used,
+                    gas_price: t.effective_gas_price,
+                    created: t.created_contract.clone(),
+                })
+                .collect(),
+            transfers: b
+                .transfers
+                .iter()
+                .map(|t| tracehound_core::AccountTransfer {
+                    transfer: t.transfer.clone(),
+                    source: t.source.text(),
+                })
+                .collect(),
+            tokens: b
+                .tokens
+                .iter()
+                .map(|t| tracehound_core::TokenInfo {
+                    address: t.address.clone(),
+                    name: t.name.clone(),
+                    symbol: t.symbol.clone(),
+                    decimals: t.decimals,
+                })
+                .collect(),
+        }
+    }
+}

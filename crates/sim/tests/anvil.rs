@@ -14,11 +14,11 @@ use alloy::sol_types::SolCall;
 use serde_json::json;
 use tracehound_core::Chain;
 use tracehound_evm::testnode::Anvil;
-use tracehound_evm::{BlockingEvmClient, ClientOptions, EvmBlock, TxStatus};
+use tracehound_evm::{BlockingEvmClient, ClientOptions, EvmBlock};
 use tracehound_sim::{
     Asset, Config, ContractKind, GroundTruth, Node, Plan, RestingKind, Scenario, run_on_anvil,
 };
-use tracehound_store::{AccountBlock, AccountTransfer, AccountTx, Store, StoreOptions, TokenInfo};
+use tracehound_store::{Store, StoreOptions};
 
 alloy::sol! {
     function transfer(address to, uint256 value) external returns (bool);
@@ -41,46 +41,6 @@ fn play(plan: &Plan) -> (Anvil, GroundTruth) {
     let node = Anvil::start().expect("start anvil (run scripts/install-anvil)");
     let truth = run_on_anvil(node.url(), plan).unwrap_or_else(|e| panic!("{e}\n{}", node.logs()));
     (node, truth)
-}
-
-/// The store's view of an extracted block (as `tracehound ingest evm` converts it).
-fn convert(b: &EvmBlock) -> AccountBlock {
-    AccountBlock {
-        block: b.block,
-        txs: b
-            .txs
-            .iter()
-            .map(|t| AccountTx {
-                hash: t.hash,
-                index: t.index,
-                from: t.from.clone(),
-                to: t.to.clone(),
-                value: t.value,
-                success: t.status != TxStatus::Failed,
-                gas_used: t.gas_used,
-                gas_price: t.effective_gas_price,
-                created: t.created_contract.clone(),
-            })
-            .collect(),
-        transfers: b
-            .transfers
-            .iter()
-            .map(|t| AccountTransfer {
-                transfer: t.transfer.clone(),
-                source: format!("{:?}", t.source),
-            })
-            .collect(),
-        tokens: b
-            .tokens
-            .iter()
-            .map(|t| TokenInfo {
-                address: t.address.clone(),
-                name: t.name.clone(),
-                symbol: t.symbol.clone(),
-                decimals: t.decimals,
-            })
-            .collect(),
-    }
 }
 
 #[test]
@@ -181,7 +141,12 @@ fn scenario_on_anvil_matches_its_ground_truth_and_the_store() {
     let tip = client.tip().unwrap();
     let blocks = client.fetch_blocks(0..=tip).unwrap();
     store
-        .apply_account_blocks(&blocks.iter().map(convert).collect::<Vec<_>>())
+        .apply_account_blocks(
+            &blocks
+                .iter()
+                .map(EvmBlock::to_account_block)
+                .collect::<Vec<_>>(),
+        )
         .unwrap();
     let asset_text = |a: Asset| match a {
         Asset::Eth => "native".to_string(),
@@ -195,7 +160,7 @@ fn scenario_on_anvil_matches_its_ground_truth_and_the_store() {
         let mut stored: Vec<_> = found[0].transfers.clone();
         let fee: u128 = stored
             .iter()
-            .filter(|t| t.source.starts_with("Fee"))
+            .filter(|t| t.source.starts_with("fee:"))
             .map(|t| t.amount.units())
             .sum();
         assert_eq!(fee, tx.fee, "fee of {}", tx.hash);

@@ -18,7 +18,8 @@ use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable};
 use serde::Serialize;
-use tracehound_core::{Address, Amount, Block, Chain, Hash32, Payee, Transfer, TransferKind};
+pub use tracehound_core::{AccountBlock, AccountTransfer, AccountTx, TokenInfo};
+use tracehound_core::{Address, Amount, Chain, Hash32, Payee, TransferKind};
 
 use crate::bulk::addr_index::{
     ADDR_LOG, ADDR_RECORD, AddressIndex, AddressIndexOptions, committed_ids,
@@ -32,65 +33,6 @@ use crate::{BatchStats, Store, StoreError};
 pub(crate) const TOKEN_BIT: u64 = 1 << 62;
 /// Asset key bit of a non-fungible token.
 pub(crate) const NFT_BIT: u64 = 1 << 63;
-
-/// A block of an account chain, as the store takes it.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountBlock {
-    /// Where the block sits.
-    pub block: Block,
-    /// Its transactions in block order.
-    pub txs: Vec<AccountTx>,
-    /// Every transfer, ordered by (tx index, sub-index).
-    pub transfers: Vec<AccountTransfer>,
-    /// Metadata of tokens first seen in the block.
-    pub tokens: Vec<TokenInfo>,
-}
-
-/// A transaction of an account chain.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountTx {
-    /// Tx hash.
-    pub hash: Hash32,
-    /// Position in the block.
-    pub index: u32,
-    /// Sender.
-    pub from: Address,
-    /// Recipient (`None` for contract creation).
-    pub to: Option<Address>,
-    /// Value sent with it.
-    pub value: Amount,
-    /// Whether its execution succeeded.
-    pub success: bool,
-    /// Gas used.
-    pub gas_used: u64,
-    /// Effective gas price, base units per gas.
-    pub gas_price: u128,
-    /// The contract it created, if any.
-    pub created: Option<Address>,
-}
-
-/// A transfer with the text naming where it was read from (`fee:tip`, `trace:0.2:call`,
-/// `log:17:erc20`, `log:5:erc721:<token id>` …), so every stored figure can be traced back.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct AccountTransfer {
-    /// The transfer.
-    pub transfer: Transfer,
-    /// Its provenance.
-    pub source: String,
-}
-
-/// A token contract's metadata (any part may be missing on non-standard tokens).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct TokenInfo {
-    /// The contract.
-    pub address: Address,
-    /// `name()`.
-    pub name: Option<String>,
-    /// `symbol()`.
-    pub symbol: Option<String>,
-    /// `decimals()`.
-    pub decimals: Option<u8>,
-}
 
 /// One asset held by an account.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
