@@ -60,6 +60,32 @@ pub(crate) enum Command {
     /// Benchmarks of the hot paths.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// The heist simulator: laundering scenarios with known ground truth.
+    #[command(subcommand)]
+    Sim(SimCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SimCommand {
+    /// Play a seeded heist scenario on a running anvil and write its ground truth
+    /// (`truth.json`, `labels.csv`) to DIR; then `tracehound ingest evm` reads the chain.
+    Run(SimRunArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SimRunArgs {
+    /// The anvil node's JSON-RPC URL (a fresh node: the scenario's addresses must be unused).
+    #[arg(long)]
+    pub(crate) rpc: String,
+    /// Where the ground truth goes.
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// A JSON config (every field has a default; unknown fields are refused).
+    #[arg(long)]
+    pub(crate) config: Option<PathBuf>,
+    /// Seed, overriding the config's.
+    #[arg(long)]
+    pub(crate) seed: Option<u64>,
 }
 
 #[derive(Debug, Subcommand)]

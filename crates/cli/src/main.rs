@@ -10,6 +10,7 @@ mod ingest;
 mod ingest_evm;
 mod output;
 mod query;
+mod sim;
 
 use std::process::ExitCode;
 
@@ -52,5 +53,6 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Bench(args::BenchCommand::Parse(a)) => bench::parse(&global, &a),
         args::Command::Bench(args::BenchCommand::Gen(a)) => bench::generate(&global, &a),
         args::Command::Bench(args::BenchCommand::IngestEvm(a)) => bench::ingest_evm(&global, &a),
+        args::Command::Sim(args::SimCommand::Run(a)) => sim::run(&global, &a),
     }
 }

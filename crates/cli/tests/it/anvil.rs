@@ -327,3 +327,53 @@ fn evm_ingest_balances_resume_reorg_and_bad_input() {
     assert!(err.contains(&url), "{err}");
     assert_eq!(digest(dir.path()), before);
 }
+
+/// `tracehound sim run` plays a heist on a real anvil and writes its ground truth; ingesting
+/// the chain puts at least the stolen amount on every exchange deposit address the truth names.
+#[test]
+fn simulated_heist_ingests_and_its_resting_places_hold_the_stolen_value() {
+    let node = Anvil::start().unwrap();
+    let url = node.url().to_string();
+    let work = tempfile::tempdir().unwrap();
+    let truth_dir = work.path().join("truth");
+    let out = tracehound(
+        work.path(),
+        &[
+            "--json",
+            "sim",
+            "run",
+            "--rpc",
+            &url,
+            "--out",
+            truth_dir.to_str().unwrap(),
+            "--seed",
+            "7",
+        ],
+    );
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let data = work.path().join("store");
+    let report = ingest(&data, &url, "0x0000000000000000000000000000000000000001");
+    assert!(report["inputs"].as_u64().unwrap() > 500, "{report}");
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(truth_dir.join("truth.json")).unwrap()).unwrap();
+    let mut checked = 0;
+    for r in truth["resting"].as_array().unwrap() {
+        if r["kind"] != "exchange_deposit" || r["asset"] != "eth" {
+            continue;
+        }
+        let stolen: u128 = r["stolen"].to_string().parse().unwrap();
+        let (received, _) = stored_flows(&data, r["address"].as_str().unwrap(), "native");
+        assert!(received >= stolen, "{r}: received {received}");
+        checked += 1;
+    }
+    assert!(checked > 0, "the scenario reached no exchange");
+    assert!(
+        std::fs::read_to_string(truth_dir.join("labels.csv"))
+            .unwrap()
+            .contains("exchange")
+    );
+}
