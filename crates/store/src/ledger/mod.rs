@@ -599,6 +599,13 @@ impl Ledger {
         self.undo_utxos(cut.first_tx)?;
         self.adj.undo_heads(cut.adj_start)?;
         self.adj.flush_heads()?;
+        #[cfg(test)]
+        if tests::CRASH_MID_UNWIND.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(StoreError::Segment {
+                path: self.dir.clone(),
+                reason: "simulated crash in the middle of an unwind".into(),
+            });
+        }
 
         // 3. The cut itself, one transaction.
         let point = self.txlog.unwind_point(cut.first_tx)?;
@@ -745,4 +752,76 @@ fn addr32(id: u64) -> Result<u32, StoreError> {
         table: ADDR_LOG,
         what: format!("address id {id} exceeds 32 bits"),
     })
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used)]
+pub(crate) mod tests {
+    use std::sync::atomic::{AtomicBool, Ordering};
+
+    use tracehound_btc::blk::BlkReader;
+    use tracehound_core::{Chain, UtxoBlock};
+
+    use crate::{Store, StoreOptions};
+
+    /// Makes the next unwind stop, as a crash would, after its intent is committed and the
+    /// heads are undone, before the cut commits.
+    pub(crate) static CRASH_MID_UNWIND: AtomicBool = AtomicBool::new(false);
+
+    fn blocks() -> Vec<UtxoBlock> {
+        let reader = BlkReader::open(
+            &tracehound_btc::fixtures::shared_data("btc/blk"),
+            Chain::BitcoinMainnet,
+        )
+        .unwrap();
+        let genesis = Chain::BitcoinMainnet
+            .utxo_params()
+            .unwrap()
+            .genesis
+            .parse()
+            .unwrap();
+        let best = reader.scan(|_| {}).unwrap().best_chain(genesis, None);
+        best.blocks
+            .iter()
+            .enumerate()
+            .map(|(h, l)| reader.read_block(l, h as u32).unwrap())
+            .collect()
+    }
+
+    fn open(dir: &std::path::Path) -> Store {
+        Store::open(dir, &StoreOptions::default()).unwrap()
+    }
+
+    #[test]
+    fn a_crash_in_the_middle_of_an_unwind_is_repaired_on_open() {
+        let blocks = blocks();
+        let dir = tempfile::tempdir().unwrap();
+        open(dir.path()).apply_utxo_blocks(&blocks).unwrap();
+        let before = open(dir.path()).digest().unwrap();
+        // Totals walk each address's list from its head: they show whether heads are right.
+        let before_addrs = open(dir.path()).addresses(Chain::BitcoinMainnet).unwrap();
+        {
+            let s = open(dir.path());
+            CRASH_MID_UNWIND.store(true, Ordering::SeqCst);
+            let crashed = s.unwind_to(Chain::BitcoinMainnet, 300);
+            CRASH_MID_UNWIND.store(false, Ordering::SeqCst);
+            assert!(crashed.is_err());
+        }
+        // Reopening repairs the half-undone heads: the store is as before the unwind.
+        let s = open(dir.path());
+        assert_eq!(s.digest().unwrap(), before);
+        assert!(s.addresses(Chain::BitcoinMainnet).unwrap() == before_addrs);
+        // And the unwind, run again, leaves what a fresh ingest of the kept blocks gives.
+        assert_eq!(s.unwind_to(Chain::BitcoinMainnet, 300).unwrap(), 299);
+        let fresh = tempfile::tempdir().unwrap();
+        open(fresh.path())
+            .apply_utxo_blocks(&blocks[..=300])
+            .unwrap();
+        let fresh = open(fresh.path());
+        assert_eq!(s.digest().unwrap(), fresh.digest().unwrap());
+        assert!(
+            s.addresses(Chain::BitcoinMainnet).unwrap()
+                == fresh.addresses(Chain::BitcoinMainnet).unwrap()
+        );
+    }
 }
