@@ -118,39 +118,36 @@ pub(crate) fn print_report(global: &Global, r: &IngestReport) -> anyhow::Result<
             fmt_opt(r.tip_height),
             r.source
         ),
-        Some(from)
-            if r.chain
+        Some(from) => {
+            let secs = r.seconds.max(1e-9);
+            let account = r
+                .chain
                 .parse::<Chain>()
-                .is_ok_and(|c| c.family() == tracehound_core::ChainFamily::Account) =>
-        {
+                .is_ok_and(|c| c.family() == tracehound_core::ChainFamily::Account);
+            // Account chains count transfers where UTXO chains count inputs and outputs.
+            let (moved, rate) = if account {
+                (
+                    format!("{} transfers", r.inputs),
+                    format!("{:.0} transfers/s", r.inputs as f64 / secs),
+                )
+            } else {
+                (
+                    format!("{} inputs resolved, {} outputs", r.inputs, r.outputs),
+                    format!("{:.0} txs/s", r.txs as f64 / secs),
+                )
+            };
             println!(
-                "{}: ingested {} blocks ({}..={}), {} txs, {} transfers in {:.1}s ({:.0} blocks/s, {:.0} transfers/s) from {}",
+                "{}: ingested {} blocks ({}..={}), {} txs, {moved} in {:.1}s ({:.0} blocks/s, {rate}) from {}",
                 r.chain,
                 r.blocks,
                 from,
                 fmt_opt(r.tip_height),
                 r.txs,
-                r.inputs,
                 r.seconds,
-                r.blocks as f64 / r.seconds.max(1e-9),
-                r.inputs as f64 / r.seconds.max(1e-9),
+                r.blocks as f64 / secs,
                 r.source,
-            )
+            );
         }
-        Some(from) => println!(
-            "{}: ingested {} blocks ({}..={}), {} txs, {} inputs resolved, {} outputs in {:.1}s ({:.0} blocks/s, {:.0} txs/s) from {}",
-            r.chain,
-            r.blocks,
-            from,
-            fmt_opt(r.tip_height),
-            r.txs,
-            r.inputs,
-            r.outputs,
-            r.seconds,
-            r.blocks as f64 / r.seconds.max(1e-9),
-            r.txs as f64 / r.seconds.max(1e-9),
-            r.source,
-        ),
     }
     Ok(())
 }

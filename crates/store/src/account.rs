@@ -375,6 +375,35 @@ fn decode_token(b: &[u8]) -> Result<TokenRow, StoreError> {
     Ok((height, name, symbol, decimals))
 }
 
+/// The tables an account-chain write touches, opened in one write transaction.
+struct AccountTables<'t> {
+    chains: redb::Table<'t, u32, &'static [u8]>,
+    block_rows: redb::Table<'t, (u32, u32), &'static [u8]>,
+    by_hash: redb::Table<'t, (u32, [u8; 32]), u32>,
+    txs: redb::Table<'t, (u32, u32, u32), &'static [u8]>,
+    txids: redb::Table<'t, (u32, [u8; 32]), (u32, u32)>,
+    transfers: redb::Table<'t, (u32, u32, u32, u32), &'static [u8]>,
+    adj: redb::Table<'t, (u32, u64, u32, u32, u32), &'static [u8]>,
+    balances: redb::Table<'t, (u32, u64, u64), &'static [u8]>,
+    tokens: redb::Table<'t, (u32, u64), &'static [u8]>,
+}
+
+impl<'t> AccountTables<'t> {
+    fn open(wtx: &'t redb::WriteTransaction) -> Result<Self, StoreError> {
+        Ok(AccountTables {
+            chains: wtx.open_table(tables::CHAINS)?,
+            block_rows: wtx.open_table(tables::BLOCKS)?,
+            by_hash: wtx.open_table(tables::BLOCK_BY_HASH)?,
+            txs: wtx.open_table(tables::ACCOUNT_TXS)?,
+            txids: wtx.open_table(tables::ACCOUNT_TXIDS)?,
+            transfers: wtx.open_table(tables::TRANSFERS)?,
+            adj: wtx.open_table(tables::ACCOUNT_ADJ)?,
+            balances: wtx.open_table(tables::BALANCES)?,
+            tokens: wtx.open_table(tables::TOKENS)?,
+        })
+    }
+}
+
 impl AccountLedger {
     /// Connects `blocks` (in order; the first extends the stored tip, or starts an empty
     /// chain at any height) and commits them as one transaction.
@@ -421,15 +450,17 @@ impl AccountLedger {
 
         let wtx = db.begin_write()?;
         {
-            let mut chains = wtx.open_table(tables::CHAINS)?;
-            let mut block_rows = wtx.open_table(tables::BLOCKS)?;
-            let mut by_hash = wtx.open_table(tables::BLOCK_BY_HASH)?;
-            let mut txs = wtx.open_table(tables::ACCOUNT_TXS)?;
-            let mut txids = wtx.open_table(tables::ACCOUNT_TXIDS)?;
-            let mut transfers = wtx.open_table(tables::TRANSFERS)?;
-            let mut adj = wtx.open_table(tables::ACCOUNT_ADJ)?;
-            let mut balances = wtx.open_table(tables::BALANCES)?;
-            let mut tokens = wtx.open_table(tables::TOKENS)?;
+            let AccountTables {
+                mut chains,
+                mut block_rows,
+                mut by_hash,
+                mut txs,
+                mut txids,
+                mut transfers,
+                mut adj,
+                mut balances,
+                mut tokens,
+            } = AccountTables::open(&wtx)?;
             let (mut rec, mut tip) = tables::record_and_tip(&chains, &block_rows, c)?;
             let mut deltas: HashMap<(u64, u64), (u128, u128, u64)> = HashMap::new();
             let mut next_addr_id = rec.next_addr_id;
@@ -583,15 +614,17 @@ impl AccountLedger {
         let removed;
         let cut_ids;
         {
-            let mut chains = wtx.open_table(tables::CHAINS)?;
-            let mut block_rows = wtx.open_table(tables::BLOCKS)?;
-            let mut by_hash = wtx.open_table(tables::BLOCK_BY_HASH)?;
-            let mut txs = wtx.open_table(tables::ACCOUNT_TXS)?;
-            let mut txids = wtx.open_table(tables::ACCOUNT_TXIDS)?;
-            let mut transfers = wtx.open_table(tables::TRANSFERS)?;
-            let mut adj = wtx.open_table(tables::ACCOUNT_ADJ)?;
-            let mut balances = wtx.open_table(tables::BALANCES)?;
-            let mut tokens = wtx.open_table(tables::TOKENS)?;
+            let AccountTables {
+                mut chains,
+                mut block_rows,
+                mut by_hash,
+                mut txs,
+                mut txids,
+                mut transfers,
+                mut adj,
+                mut balances,
+                mut tokens,
+            } = AccountTables::open(&wtx)?;
             let rows: Vec<(u32, BlockRecord)> = block_rows
                 .range((c, from)..=(c, u32::MAX))?
                 .map(|r| {
@@ -822,12 +855,9 @@ impl Store {
                     transfers: n,
                 });
             }
-            // A transfer to oneself is one adjacency row but counts in both directions' totals:
-            // the row count is the number of transfers.
-            let transfers = rtx
-                .open_table(tables::ACCOUNT_ADJ)?
-                .range((c, id, 0, 0, 0)..=(c, id, u32::MAX, u32::MAX, u32::MAX))?
-                .count() as u64;
+            // Every adjacency row counts once in exactly one asset's balance (a transfer to
+            // oneself is one row): the counts add up to the account's transfers.
+            let transfers = out.iter().map(|b| b.transfers).sum();
             Ok(Some(AccountView {
                 chain,
                 address: address.as_str().to_string(),

@@ -298,13 +298,13 @@ impl Store {
     ) -> Result<Vec<AddressHistoryRow>, StoreError> {
         self.with_ledger(chain, |l, db| {
             let rtx = db.begin_read()?;
-            let count = usize::try_from(addr_totals(l, id)?.count).unwrap_or(usize::MAX);
-            // The list runs newest first: skip the rows after the page, keep the page.
-            let after = count.saturating_sub(offset.saturating_add(limit));
-            let take = count.saturating_sub(offset).min(limit);
-            let mut rows = Vec::with_capacity(take);
-            for e in l.adj.walk(l.adj.head(addr32(id)?)).skip(after).take(take) {
-                let e = e?;
+            // The list runs newest first: one walk, then the page counted from its old end.
+            let history = l
+                .adj
+                .walk(l.adj.head(addr32(id)?))
+                .collect::<Result<Vec<_>, _>>()?;
+            let mut rows = Vec::new();
+            for e in history.iter().rev().skip(offset).take(limit) {
                 let (height, index, block) = locate_tx(&rtx, l.chain(), e.seq)?;
                 rows.push(AddressHistoryRow {
                     height,
@@ -315,7 +315,6 @@ impl Store {
                     sent: Amount::from_units(u128::from(e.sent)),
                 });
             }
-            rows.reverse();
             Ok(rows)
         })
     }

@@ -12,19 +12,7 @@ fn data(rel: &str) -> PathBuf {
 }
 
 fn mainnet_blocks() -> Vec<UtxoBlock> {
-    let reader = BlkReader::open(&data("btc/blk"), Chain::BitcoinMainnet).unwrap();
-    let genesis = Chain::BitcoinMainnet
-        .utxo_params()
-        .unwrap()
-        .genesis
-        .parse()
-        .unwrap();
-    let best = reader.scan(|_| {}).unwrap().best_chain(genesis, None);
-    best.blocks
-        .iter()
-        .enumerate()
-        .map(|(h, l)| reader.read_block(l, h as u32).unwrap())
-        .collect()
+    tracehound_btc::fixtures::best_chain_blocks(&data("btc/blk"), Chain::BitcoinMainnet)
 }
 
 fn open(dir: &Path) -> Store {

@@ -759,7 +759,6 @@ fn addr32(id: u64) -> Result<u32, StoreError> {
 pub(crate) mod tests {
     use std::sync::atomic::{AtomicBool, Ordering};
 
-    use tracehound_btc::blk::BlkReader;
     use tracehound_core::{Chain, UtxoBlock};
 
     use crate::{Store, StoreOptions};
@@ -769,23 +768,10 @@ pub(crate) mod tests {
     pub(crate) static CRASH_MID_UNWIND: AtomicBool = AtomicBool::new(false);
 
     fn blocks() -> Vec<UtxoBlock> {
-        let reader = BlkReader::open(
+        tracehound_btc::fixtures::best_chain_blocks(
             &tracehound_btc::fixtures::shared_data("btc/blk"),
             Chain::BitcoinMainnet,
         )
-        .unwrap();
-        let genesis = Chain::BitcoinMainnet
-            .utxo_params()
-            .unwrap()
-            .genesis
-            .parse()
-            .unwrap();
-        let best = reader.scan(|_| {}).unwrap().best_chain(genesis, None);
-        best.blocks
-            .iter()
-            .enumerate()
-            .map(|(h, l)| reader.read_block(l, h as u32).unwrap())
-            .collect()
     }
 
     fn open(dir: &std::path::Path) -> Store {
