@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
 use tracehound_core::Chain;
+use tracehound_store::StoreOptions;
+use tracehound_store::bulk::utxo_set::UtxoSetOptions;
 
 /// tracehound: an open blockchain forensics engine.
 #[derive(Debug, Parser)]
@@ -27,9 +29,27 @@ pub(crate) struct Global {
     /// Page cache of the store, in MiB.
     #[arg(long, global = true, default_value_t = 1024)]
     pub(crate) cache_mb: usize,
+    /// RAM for each UTXO chain's set of unspent outputs during ingest, in MiB; beyond it the
+    /// older outputs spill to sorted files on disk (as Bitcoin Core's -dbcache).
+    #[arg(
+        long,
+        global = true,
+        default_value_t = 4096,
+        env = "TRACEHOUND_UTXO_CACHE_MB"
+    )]
+    pub(crate) utxo_cache_mb: usize,
 }
 
 impl Global {
+    /// How to open the store, from the global options.
+    pub(crate) fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            cache_bytes: self.cache_mb << 20,
+            utxo: UtxoSetOptions::for_ram_bytes(self.utxo_cache_mb << 20),
+            ..StoreOptions::default()
+        }
+    }
+
     pub(crate) fn data_dir(&self) -> PathBuf {
         if let Some(d) = &self.data_dir {
             return d.clone();

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use tracehound_btc::blk::BlkReader;
 use tracehound_btc::synth::{self, SynthConfig};
-use tracehound_store::{Store, StoreOptions};
+use tracehound_store::Store;
 
 use crate::args::{BenchGenArgs, BenchIngestArgs, BenchIngestEvmArgs, BenchParseArgs, Global};
 use crate::{ingest, output};
@@ -41,13 +41,7 @@ pub(crate) fn ingest(global: &Global, args: &BenchIngestArgs) -> anyhow::Result<
         Some(d) => tempfile::tempdir_in(d)?,
         None => tempfile::tempdir()?,
     };
-    let store = Store::open(
-        dir.path(),
-        &StoreOptions {
-            cache_bytes: global.cache_mb << 20,
-            ..StoreOptions::default()
-        },
-    )?;
+    let store = Store::open(dir.path(), &global.store_options())?;
     let reader = BlkReader::open(&args.blocks_dir, args.network.chain())?;
     let r = ingest::ingest_blk(&store, &reader, None, args.batch_txs, !global.json)?;
     let secs = r.seconds.max(1e-9);
@@ -209,7 +203,7 @@ pub(crate) fn ingest_evm(global: &Global, args: &BenchIngestEvmArgs) -> anyhow::
         Some(d) => tempfile::tempdir_in(d)?,
         None => tempfile::tempdir()?,
     };
-    let store = Store::open(dir.path(), &StoreOptions::default())?;
+    let store = Store::open(dir.path(), &global.store_options())?;
     let client = crate::ingest_evm::connect(args.chain, &args.rpc, &[], args.rpc_concurrency)?;
     let r = crate::ingest_evm::ingest(
         &store,

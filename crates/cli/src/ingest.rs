@@ -16,7 +16,7 @@ use serde::Serialize;
 use tracehound_btc::blk::{BlkReader, ScanNote};
 use tracehound_btc::rpc::{RpcAuth, RpcClient, RpcOptions};
 use tracehound_core::{Chain, Hash32, UtxoBlock};
-use tracehound_store::{BatchStats, Store, StoreOptions};
+use tracehound_store::{BatchStats, Store};
 
 use crate::args::{Global, IngestBtcArgs};
 use crate::output;
@@ -56,14 +56,8 @@ impl IngestReport {
 
 pub(crate) fn open_store(global: &Global) -> anyhow::Result<Store> {
     let dir = global.data_dir();
-    Store::open(
-        &dir,
-        &StoreOptions {
-            cache_bytes: global.cache_mb << 20,
-            ..StoreOptions::default()
-        },
-    )
-    .with_context(|| format!("opening the store in {}", dir.display()))
+    Store::open(&dir, &global.store_options())
+        .with_context(|| format!("opening the store in {}", dir.display()))
 }
 
 pub(crate) fn run_btc(global: &Global, args: &IngestBtcArgs) -> anyhow::Result<()> {

@@ -194,6 +194,9 @@ pub struct StoreOptions {
     pub cache_bytes: usize,
     /// RAM and threads of each chain's address index (the hottest lookup of ingest).
     pub address_index: bulk::addr_index::AddressIndexOptions,
+    /// How much of each UTXO chain's unspent-output set stays in RAM during ingest (the rest is
+    /// spilled to sorted runs on disk).
+    pub utxo: bulk::utxo_set::UtxoSetOptions,
 }
 
 impl Default for StoreOptions {
@@ -201,6 +204,7 @@ impl Default for StoreOptions {
         StoreOptions {
             cache_bytes: 256 << 20,
             address_index: bulk::addr_index::AddressIndexOptions::default(),
+            utxo: bulk::utxo_set::UtxoSetOptions::default(),
         }
     }
 }
@@ -303,7 +307,13 @@ impl Store {
         f: impl FnOnce(&mut ledger::Ledger, &Database) -> Result<R, StoreError>,
     ) -> Result<R, StoreError> {
         with_open(&self.ledgers, chain, &self.db, f, |db| {
-            ledger::Ledger::open(db, &self.data_dir, chain, &self.options.address_index)
+            ledger::Ledger::open(
+                db,
+                &self.data_dir,
+                chain,
+                &self.options.address_index,
+                &self.options.utxo,
+            )
         })
     }
 

@@ -62,6 +62,7 @@ use std::thread::JoinHandle;
 use redb::{ReadableTable, WriteTransaction};
 use tracehound_core::{Chain, Payee, PayeeRepr};
 
+use super::fingerprint::KeyedHash;
 use super::segment::{self, AppendFile};
 use crate::StoreError;
 
@@ -224,35 +225,19 @@ pub fn decode_payee(chain: Chain, b: &[u8; ADDR_RECORD]) -> Option<Payee> {
 
 // ---------------------------------------------------------------- fingerprints
 
-/// 96-bit keyed fingerprints, as a u128 with the low 32 bits zero (where an entry keeps its id).
+/// 96-bit keyed fingerprints of payee records, as a u128 with the low 32 bits zero (where an
+/// entry keeps its id).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Seed([u64; 2]);
+struct Seed(KeyedHash);
 
 impl Seed {
     fn random() -> Seed {
-        let s = std::collections::hash_map::RandomState::new();
-        Seed([s.hash_one(0x5eed_u64), s.hash_one(0xfeed_u64)])
+        Seed(KeyedHash::random())
     }
 
     fn fingerprint(self, rec: &[u8; ADDR_RECORD]) -> u128 {
-        let mut a = self.0[0] ^ 0x243f_6a88_85a3_08d3;
-        let mut b = self.0[1] ^ 0x1319_8a2e_0370_7344;
-        for w in rec.chunks_exact(8) {
-            let mut x = [0u8; 8];
-            x.copy_from_slice(w);
-            let x = u64::from_le_bytes(x);
-            a = mum(a ^ x, 0xa076_1d64_78bd_642f);
-            b = mum(b ^ x.rotate_left(29), 0xe703_7ed1_a0b4_28db);
-        }
-        let hi = mum(a ^ b.rotate_left(17), 0x8ebc_6af0_9c88_c6e3);
-        let lo = mum(b ^ a.rotate_left(41), 0x5899_65cc_7537_4cc3);
-        ((u128::from(hi) << 64) | u128::from(lo)) & !0xffff_ffff
+        self.0.hash128(rec) & !0xffff_ffff
     }
-}
-
-fn mum(a: u64, b: u64) -> u64 {
-    let r = u128::from(a) * u128::from(b);
-    (r as u64) ^ ((r >> 64) as u64)
 }
 
 fn top(k: u128) -> u64 {
@@ -600,7 +585,7 @@ impl Run {
             path: path.to_path_buf(),
             fences,
             bloom: Bloom::with_blocks(blocks, n as usize),
-            seed: Seed([s0, s1]),
+            seed: Seed(KeyedHash([s0, s1])),
         })
     }
 
@@ -670,7 +655,7 @@ struct RunWriter {
 
 impl RunWriter {
     fn new(dir: &Path, total: usize, bits: u32) -> Result<RunWriter, StoreError> {
-        let tmp = dir.join(format!("{TMP_PREFIX}{:016x}", Seed::random().0[0]));
+        let tmp = dir.join(format!("{TMP_PREFIX}{:016x}", Seed::random().0.0[0]));
         let f = File::create(&tmp).map_err(|e| io_err(&tmp, "create run", e))?;
         Ok(RunWriter {
             out: std::io::BufWriter::with_capacity(1 << 20, f),
@@ -732,8 +717,8 @@ impl RunWriter {
             bloom.blocks.len() as u64,
             u64::from(a),
             u64::from(b),
-            seed.0[0],
-            seed.0[1],
+            seed.0.0[0],
+            seed.0.0[1],
         ];
         let sum = checksum(le_words(&meta).chain(head));
         let w = |out: &mut std::io::BufWriter<File>, bytes: &[u8]| {
@@ -1440,7 +1425,7 @@ mod tests {
     fn key(i: u64) -> u128 {
         let mut rec = [0u8; ADDR_RECORD];
         rec[..8].copy_from_slice(&i.to_le_bytes());
-        Seed([1, 2]).fingerprint(&rec)
+        Seed(KeyedHash([1, 2])).fingerprint(&rec)
     }
 
     #[test]
@@ -1477,9 +1462,9 @@ mod tests {
             chain: Chain::BitcoinMainnet,
             repr: PayeeRepr::KeyHash([3; 20]),
         });
-        let a = Seed([1, 2]).fingerprint(&rec);
+        let a = Seed(KeyedHash([1, 2])).fingerprint(&rec);
         assert_eq!(a as u32, 0);
-        assert_ne!(a, Seed([1, 3]).fingerprint(&rec));
+        assert_ne!(a, Seed(KeyedHash([1, 3])).fingerprint(&rec));
         assert_eq!(
             parse_run_name(&run_name(7, 4_000_000_000)),
             Some((7, 4_000_000_000))

@@ -1,5 +1,4 @@
-//! One UTXO chain's bulk data: the tx log, the address index, the adjacency and the in-memory
-//! UTXO set, written together in batches whose commit point is one redb transaction.
+//! One UTXO chain's bulk data: the tx log, the address index, the adjacency and the UTXO set, written together in batches whose commit point is one redb transaction.
 //!
 //! The layout and the measurements behind it are in `docs/bulk-ingest-plan.md`. Each file is
 //! append-only with its committed length in redb's `segments` table (see
@@ -12,7 +11,7 @@
 //! | `txs.log`, `txs.idx`, `spent_by.col`, `txid.runs*` | tx records with resolved inputs, spenders, txid lookup | [`txlog`](crate::bulk::txlog) |
 //! | `addrs.log`, `arun-*` | payee of every address id, fingerprint runs | [`addr_index`](crate::bulk::addr_index) |
 //! | `adj.log`, `heads.col` | per address: its txs with amounts and running totals | [`adjacency`] |
-//! | `utxo.snap` | the UTXO set at a clean close (rebuilt from the log after a crash) | [`utxo_set`](crate::bulk::utxo_set) |
+//! | `utxo.snap`, `utxo-run-*` | the UTXO set at a clean close (rebuilt from the log after a crash); its spilled part while ingest runs | [`utxo_set`](crate::bulk::utxo_set) |
 
 pub(crate) mod adjacency;
 
@@ -27,7 +26,7 @@ use crate::bulk::addr_index::{
 };
 use crate::bulk::segment::{SEGMENTS, commit_len, committed_len};
 use crate::bulk::txlog::{self, Committed, Input, Output, Record, TxLog};
-use crate::bulk::utxo_set::{Unspent, UtxoSet};
+use crate::bulk::utxo_set::{Unspent, UtxoSet, UtxoSetOptions};
 use crate::tables::{self, BlockRecord, COINBASE_FLAG, ChainRecord};
 use crate::{BatchStats, StoreError};
 use adjacency::{ADJ_LOG, Adjacency, ENTRY};
@@ -62,6 +61,7 @@ pub(crate) struct Ledger {
     chain: Chain,
     dir: PathBuf,
     addr_options: AddressIndexOptions,
+    utxo_options: UtxoSetOptions,
     pub(crate) txlog: TxLog,
     pub(crate) addrs: AddressIndex,
     pub(crate) adj: Adjacency,
@@ -99,6 +99,7 @@ impl Ledger {
         data_dir: &Path,
         chain: Chain,
         addr_options: &AddressIndexOptions,
+        utxo_options: &UtxoSetOptions,
     ) -> Result<Ledger, StoreError> {
         let c = chain.code();
         let dir = chain_dir(data_dir, chain);
@@ -121,6 +122,7 @@ impl Ledger {
             chain,
             dir,
             addr_options: addr_options.clone(),
+            utxo_options: utxo_options.clone(),
             txlog,
             addrs,
             adj,
@@ -152,7 +154,7 @@ impl Ledger {
             return Ok(());
         }
         let path = self.dir.join(UTXO_SNAPSHOT);
-        let loaded = UtxoSet::load(&path, self.txlog.tx_count())?;
+        let loaded = UtxoSet::load(&path, self.txlog.tx_count(), &self.dir, &self.utxo_options)?;
         if path.exists() {
             std::fs::remove_file(&path).map_err(|e| StoreError::Segment {
                 path: path.clone(),
@@ -186,7 +188,7 @@ impl Ledger {
         })?;
         let starts = block_starts(db, self.chain)?;
         let mut block = 0usize;
-        let mut set = UtxoSet::default();
+        let mut set = UtxoSet::new(&self.dir, &self.utxo_options)?;
         self.txlog.for_each(0, txs, |seq, first_out, rec| {
             while starts
                 .get(block + 1)
@@ -273,7 +275,12 @@ impl Ledger {
                 addrs.sync()?;
             }
             let ids_end = addrs.len();
-            let utxos = utxos.get_or_insert_with(UtxoSet::default);
+            let Some(utxos) = utxos.as_mut() else {
+                return Err(StoreError::Corrupt {
+                    table: "utxo set",
+                    what: "not loaded before a write".into(),
+                });
+            };
             let (interned, applied) = std::thread::scope(|s| {
                 let old = retired.take();
                 let intern = next.as_ref().map(|blocks| {
@@ -658,7 +665,8 @@ impl Ledger {
     /// it and the outputs they spent come back.
     fn undo_utxos(&mut self, first_tx: u64) -> Result<(), StoreError> {
         if first_tx == 0 {
-            self.utxos = Some(UtxoSet::default());
+            self.utxos = None;
+            self.utxos = Some(UtxoSet::new(&self.dir, &self.utxo_options)?);
             return Ok(());
         }
         let mut undone = Vec::new();
@@ -687,7 +695,12 @@ impl Ledger {
                 ));
             }
         }
-        let set = self.utxos.get_or_insert_with(UtxoSet::default);
+        let Some(set) = self.utxos.as_mut() else {
+            return Err(StoreError::Corrupt {
+                table: "utxo set",
+                what: "not loaded before an unwind".into(),
+            });
+        };
         let mut r = restore.into_iter();
         for rec in undone.iter().rev() {
             for vout in 0..rec.outputs.len() {
@@ -776,6 +789,63 @@ pub(crate) mod tests {
 
     fn open(dir: &std::path::Path) -> Store {
         Store::open(dir, &StoreOptions::default()).unwrap()
+    }
+
+    /// A UTXO set held in a tiny RAM map spills to runs and merges them all the time; resolving
+    /// from them must give a store identical to one whose set never left RAM, across batches,
+    /// reopens (snapshots of spilled sets), an unwind and a rebuild from the log.
+    #[test]
+    fn a_utxo_set_that_spills_to_disk_gives_the_same_store() {
+        use crate::bulk::utxo_set::UtxoSetOptions;
+        let blocks = blocks();
+        let reference = tempfile::tempdir().unwrap();
+        open(reference.path()).apply_utxo_blocks(&blocks).unwrap();
+        let reference = open(reference.path());
+
+        let tiny = StoreOptions {
+            utxo: UtxoSetOptions {
+                ram_entries: 40,
+                max_runs: 2,
+            },
+            ..StoreOptions::default()
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let chain_dir = super::chain_dir(dir.path(), Chain::BitcoinMainnet);
+        for part in blocks.chunks(97) {
+            let s = Store::open(dir.path(), &tiny).unwrap();
+            s.apply_utxo_blocks(part).unwrap();
+            let spilled = std::fs::read_dir(&chain_dir)
+                .unwrap()
+                .filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .file_name()
+                        .to_string_lossy()
+                        .starts_with("utxo-run-")
+                })
+                .count();
+            assert!(spilled > 0, "the set lives partly on disk");
+        }
+        let s = Store::open(dir.path(), &tiny).unwrap();
+        assert_eq!(s.digest().unwrap(), reference.digest().unwrap());
+        assert!(
+            s.addresses(Chain::BitcoinMainnet).unwrap()
+                == reference.addresses(Chain::BitcoinMainnet).unwrap()
+        );
+        // Unwinding restores spent outputs into a spilled set; re-applying resolves them.
+        assert_eq!(
+            s.unwind_to(Chain::BitcoinMainnet, 150).unwrap(),
+            blocks.len() as u64 - 151
+        );
+        s.apply_utxo_blocks(&blocks[151..]).unwrap();
+        assert_eq!(s.digest().unwrap(), reference.digest().unwrap());
+        drop(s);
+        // A missing snapshot (as after a crash) is rebuilt from the log, spilling as it goes.
+        std::fs::remove_file(chain_dir.join(super::UTXO_SNAPSHOT)).unwrap();
+        let s = Store::open(dir.path(), &tiny).unwrap();
+        s.unwind_to(Chain::BitcoinMainnet, 200).unwrap();
+        s.apply_utxo_blocks(&blocks[201..]).unwrap();
+        assert_eq!(s.digest().unwrap(), reference.digest().unwrap());
     }
 
     #[test]
