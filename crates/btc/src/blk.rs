@@ -397,21 +397,22 @@ impl BlkReader {
             .cloned()
             .unwrap_or_default();
         let bytes = self.read_bytes(loc)?;
-        let decoded =
-            decode::decode_block(&bytes, self.chain).map_err(|source| BlkError::Decode {
+        let block = decode::decode_utxo_block(&bytes, self.chain, height).map_err(|source| {
+            BlkError::Decode {
                 path: path.clone(),
                 offset: loc.offset,
                 source: Box::new(source),
-            })?;
-        if decoded.hash != loc.hash {
+            }
+        })?;
+        if block.block.hash != loc.hash {
             return Err(BlkError::Changed {
                 path,
                 offset: loc.offset,
                 expected: loc.hash,
-                found: decoded.hash,
+                found: block.block.hash,
             });
         }
-        Ok(decode::to_utxo_block(self.chain, height, &decoded))
+        Ok(block)
     }
 
     /// Reads and decodes `locations` (the first at `first_height`, then one height each) with

@@ -1,8 +1,10 @@
 //! Block and transaction bytes → tracehound's model, for Bitcoin and Litecoin serializations.
 //!
-//! The `bitcoin` crate decodes the parts (headers, inputs, outputs, witnesses); the envelope is
-//! read here because Litecoin adds an MWEB flag (`0x08`) to the segwit marker scheme, and an
-//! MWEB extension block after the last transaction of a block. Both are tolerated: the
+//! Transactions are walked here, byte by byte, because Litecoin adds an MWEB flag (`0x08`) to
+//! the segwit marker scheme and an MWEB extension block after the last transaction of a block,
+//! and because ingest wants the model straight from the bytes: [`decode_utxo_block`] allocates
+//! only each tx's input and output lists, where going through the `bitcoin` crate's types
+//! (still offered by [`decode_block`]) allocates every script and witness item first. Both are tolerated: the
 //! integration ("HogEx") transaction is kept like any other, its peg-in inputs and HogAddr
 //! output are named by [`crate::script`], and the extension block itself (confidential by
 //! design) is skipped by length.
@@ -100,95 +102,183 @@ struct Cursor<'a> {
 }
 
 impl<'a> Cursor<'a> {
-    fn rest(&self) -> &'a [u8] {
-        self.bytes.get(self.pos..).unwrap_or_default()
+    fn truncated(&self, what: &str) -> DecodeError {
+        DecodeError::Truncated {
+            what: what.to_string(),
+            offset: self.pos,
+            len: self.bytes.len(),
+        }
+    }
+
+    fn left(&self) -> usize {
+        self.bytes.len().saturating_sub(self.pos)
     }
 
     fn take(&mut self, n: usize, what: &str) -> Result<&'a [u8], DecodeError> {
         let out = self
             .bytes
             .get(self.pos..self.pos.saturating_add(n))
-            .ok_or_else(|| DecodeError::Truncated {
-                what: what.to_string(),
-                offset: self.pos,
-                len: self.bytes.len(),
-            })?;
+            .ok_or_else(|| self.truncated(what))?;
         self.pos += n;
         Ok(out)
     }
 
-    fn decode<T: Decodable>(&mut self, what: &str) -> Result<T, DecodeError> {
-        let mut rest = self.rest();
-        let before = rest.len();
-        let value = T::consensus_decode(&mut rest).map_err(|e| {
-            let offset = self.pos;
-            match e {
-                bitcoin::consensus::encode::Error::Io(io)
-                    if io.kind() == bitcoin::io::ErrorKind::UnexpectedEof =>
-                {
-                    DecodeError::Truncated {
-                        what: what.to_string(),
-                        offset,
-                        len: self.bytes.len(),
-                    }
-                }
-                other => DecodeError::Invalid {
-                    what: what.to_string(),
-                    offset,
-                    reason: other.to_string(),
-                },
-            }
-        })?;
-        self.pos += before - rest.len();
-        Ok(value)
+    fn array<const N: usize>(&mut self, what: &str) -> Result<&'a [u8; N], DecodeError> {
+        let at = self.pos;
+        self.take(N, what)?
+            .try_into()
+            .map_err(|_| DecodeError::Truncated {
+                what: what.to_string(),
+                offset: at,
+                len: self.bytes.len(),
+            })
     }
 
     fn u8(&mut self, what: &str) -> Result<u8, DecodeError> {
-        let b = self.take(1, what)?;
-        b.first().copied().ok_or_else(|| DecodeError::Truncated {
-            what: what.to_string(),
-            offset: self.pos,
-            len: self.bytes.len(),
-        })
+        Ok(self.array::<1>(what)?[0])
+    }
+
+    fn u32(&mut self, what: &str) -> Result<u32, DecodeError> {
+        Ok(u32::from_le_bytes(*self.array(what)?))
+    }
+
+    fn u64(&mut self, what: &str) -> Result<u64, DecodeError> {
+        Ok(u64::from_le_bytes(*self.array(what)?))
+    }
+
+    /// A CompactSize integer, refusing non-minimal encodings as Core does.
+    fn compact(&mut self, what: &str) -> Result<u64, DecodeError> {
+        let at = self.pos;
+        let (n, min) = match self.u8(what)? {
+            0xfd => (u64::from(u16::from_le_bytes(*self.array(what)?)), 0xfd),
+            0xfe => (u64::from(self.u32(what)?), 0x1_0000),
+            0xff => (self.u64(what)?, 0x1_0000_0000),
+            small => return Ok(u64::from(small)),
+        };
+        if n < min {
+            return Err(DecodeError::Invalid {
+                what: what.to_string(),
+                offset: at,
+                reason: "non-minimal CompactSize".into(),
+            });
+        }
+        Ok(n)
+    }
+
+    /// A count of items each at least `min_size` bytes long: more than the bytes left can hold
+    /// is corruption, not a reason to allocate.
+    fn count(&mut self, what: &str, min_size: usize) -> Result<usize, DecodeError> {
+        let at = self.pos;
+        let n = self.compact(what)?;
+        match usize::try_from(n) {
+            Ok(n) if n <= self.left() / min_size.max(1) => Ok(n),
+            _ => Err(DecodeError::Invalid {
+                what: what.to_string(),
+                offset: at,
+                reason: format!("{n} items cannot fit in the {} bytes left", self.left()),
+            }),
+        }
+    }
+
+    /// A CompactSize-prefixed byte string.
+    fn bytes_with_len(&mut self, what: &str) -> Result<&'a [u8], DecodeError> {
+        let n = self.compact(what)?;
+        let n = usize::try_from(n).map_err(|_| self.truncated(what))?;
+        self.take(n, what)
     }
 }
 
-/// Decodes one transaction starting at `cur`, MWEB flag allowed when `mweb` is set.
-fn decode_tx(cur: &mut Cursor<'_>, mweb: bool) -> Result<DecodedTx, DecodeError> {
+/// Receives a transaction's parts, as slices of the block's bytes, while the decoder walks it.
+trait TxSink {
+    fn input(&mut self, prev_txid: &[u8; 32], vout: u32, script_sig: &[u8], sequence: u32);
+    fn output(&mut self, value: u64, script_pubkey: &[u8]);
+    /// One witness stack item of input `input` (only called for txs that carry witnesses).
+    fn witness_item(&mut self, input: usize, item: &[u8]);
+}
+
+/// What the envelope of a transaction tells, beyond its parts.
+struct TxFacts {
+    txid: Hash32,
+    hogex: bool,
+    /// Serialized size, witness and MWEB data included.
+    size: usize,
+    /// BIP141 virtual size: weight (3 × base size + total size) / 4, rounded up.
+    vsize: usize,
+}
+
+/// Walks one transaction starting at `cur`, MWEB flag allowed when `mweb` is set, handing its
+/// parts to `sink`.
+fn walk_tx(
+    cur: &mut Cursor<'_>,
+    mweb: bool,
+    sink: &mut impl TxSink,
+) -> Result<TxFacts, DecodeError> {
+    fn inputs(cur: &mut Cursor<'_>, sink: &mut impl TxSink) -> Result<usize, DecodeError> {
+        // An input is at least 41 bytes: outpoint 36, script length 1, sequence 4.
+        let n = cur.count("tx inputs", 41)?;
+        for _ in 0..n {
+            let txid = cur.array::<32>("tx inputs")?;
+            let vout = cur.u32("tx inputs")?;
+            let script_sig = cur.bytes_with_len("tx inputs")?;
+            let sequence = cur.u32("tx inputs")?;
+            sink.input(txid, vout, script_sig, sequence);
+        }
+        Ok(n)
+    }
+    fn outputs(cur: &mut Cursor<'_>, sink: &mut impl TxSink) -> Result<usize, DecodeError> {
+        // An output is at least 9 bytes: value 8, script length 1.
+        let n = cur.count("tx outputs", 9)?;
+        for _ in 0..n {
+            let value = cur.u64("tx outputs")?;
+            let script = cur.bytes_with_len("tx outputs")?;
+            sink.output(value, script);
+        }
+        Ok(n)
+    }
+
     let start = cur.pos;
     let version_bytes = cur.take(4, "tx version")?;
-    let version = i32::from_le_bytes(version_bytes.try_into().unwrap_or_default());
     let mut body_start = cur.pos;
-    let mut input: Vec<TxIn> = cur.decode("tx inputs")?;
-    let mut output: Vec<TxOut> = Vec::new();
+    let mut n_inputs = inputs(cur, sink)?;
+    let mut n_outputs = 0;
     let mut flags = 0u8;
-    if input.is_empty() {
+    if n_inputs == 0 {
         let flag_at = cur.pos;
         flags = cur.u8("tx flags")?;
         if flags != 0 {
             body_start = cur.pos;
-            input = cur.decode("tx inputs")?;
-            output = cur.decode("tx outputs")?;
+            n_inputs = inputs(cur, sink)?;
+            n_outputs = outputs(cur, sink)?;
         } else {
             // An empty input list followed by a zero byte: no inputs, no outputs, no flags.
             body_start = flag_at - 1;
         }
     } else {
-        output = cur.decode("tx outputs")?;
+        n_outputs = outputs(cur, sink)?;
     }
     let body_end = cur.pos;
-    if flags & 1 != 0 {
+    let mut witness_bytes = 0;
+    let has_witness = flags & 1 != 0;
+    if has_witness {
         flags ^= 1;
-        for txin in &mut input {
-            txin.witness = cur.decode::<Witness>("witness")?;
+        let witness_start = cur.pos;
+        let mut any = false;
+        for input in 0..n_inputs {
+            let items = cur.count("witness", 1)?;
+            any |= items > 0;
+            for _ in 0..items {
+                let item = cur.bytes_with_len("witness")?;
+                sink.witness_item(input, item);
+            }
         }
-        if input.iter().all(|i| i.witness.is_empty()) {
+        if !any {
             return Err(DecodeError::Invalid {
                 what: "witness".into(),
                 offset: cur.pos,
                 reason: "superfluous witness record".into(),
             });
         }
+        witness_bytes = cur.pos - witness_start;
     }
     let mut hogex = false;
     if flags & 8 != 0 && mweb {
@@ -203,7 +293,7 @@ fn decode_tx(cur: &mut Cursor<'_>, mweb: bool) -> Result<DecodedTx, DecodeError>
                         .into(),
             });
         }
-        if output.is_empty() {
+        if n_outputs == 0 {
             return Err(DecodeError::Invalid {
                 what: "HogEx tx".into(),
                 offset: cur.pos,
@@ -220,7 +310,6 @@ fn decode_tx(cur: &mut Cursor<'_>, mweb: bool) -> Result<DecodedTx, DecodeError>
         });
     }
     let lock_time_bytes = cur.take(4, "tx lock time")?;
-    let lock_time = u32::from_le_bytes(lock_time_bytes.try_into().unwrap_or_default());
 
     let body = cur.bytes.get(body_start..body_end).unwrap_or_default();
     let mut engine = sha256d::Hash::engine();
@@ -229,42 +318,152 @@ fn decode_tx(cur: &mut Cursor<'_>, mweb: bool) -> Result<DecodedTx, DecodeError>
     bitcoin::hashes::HashEngine::input(&mut engine, lock_time_bytes);
     let txid = Hash32::from_internal(sha256d::Hash::from_engine(engine).to_byte_array());
 
-    let tx = Transaction {
-        version: bitcoin::transaction::Version(version),
-        lock_time: bitcoin::absolute::LockTime::from_consensus(lock_time),
-        input,
-        output,
+    // Sizes as BIP141 defines them on the tx without its MWEB data: marker and flag count
+    // when a witness is present, or when there are no inputs (the only unambiguous encoding).
+    let base = 4 + body.len() + 4;
+    let total = if has_witness {
+        base + 2 + witness_bytes
+    } else if n_inputs == 0 {
+        base + 2
+    } else {
+        base
     };
-    Ok(DecodedTx {
-        tx,
+    Ok(TxFacts {
         txid,
         hogex,
         size: cur.pos - start,
+        vsize: (base * 3 + total).div_ceil(4),
     })
 }
 
-/// Decodes a whole serialized block of `chain` and checks its merkle root.
-pub fn decode_block(bytes: &[u8], chain: Chain) -> Result<DecodedBlock, DecodeError> {
-    let mweb = chain.utxo_params().is_some_and(|p| p.mweb);
-    let mut cur = Cursor { bytes, pos: 0 };
-    let header: Header = cur.decode("block header")?;
-    let hash = Hash32::from_internal(header.block_hash().to_byte_array());
-    let count: bitcoin::VarInt = cur.decode("tx count")?;
-    // Each tx takes at least 10 bytes; a count beyond that is corruption, not a reason to allocate.
-    let count = usize::try_from(count.0).unwrap_or(usize::MAX);
-    if count > bytes.len() / 10 {
-        return Err(DecodeError::Invalid {
-            what: "tx count".into(),
-            offset: 80,
-            reason: format!("{count} txs cannot fit in {} bytes", bytes.len()),
+/// Builds the `bitcoin` crate's transaction (for callers that want every field).
+#[derive(Default)]
+struct BitcoinTx {
+    input: Vec<TxIn>,
+    output: Vec<TxOut>,
+    witnesses: Vec<Vec<Vec<u8>>>,
+}
+
+impl TxSink for BitcoinTx {
+    fn input(&mut self, prev_txid: &[u8; 32], vout: u32, script_sig: &[u8], sequence: u32) {
+        self.input.push(TxIn {
+            previous_output: bitcoin::OutPoint {
+                txid: bitcoin::Txid::from_byte_array(*prev_txid),
+                vout,
+            },
+            script_sig: bitcoin::ScriptBuf::from_bytes(script_sig.to_vec()),
+            sequence: bitcoin::Sequence(sequence),
+            witness: Witness::default(),
         });
     }
-    let mut txs = Vec::with_capacity(count);
-    for _ in 0..count {
-        txs.push(decode_tx(&mut cur, mweb)?);
+
+    fn output(&mut self, value: u64, script_pubkey: &[u8]) {
+        self.output.push(TxOut {
+            value: bitcoin::Amount::from_sat(value),
+            script_pubkey: bitcoin::ScriptBuf::from_bytes(script_pubkey.to_vec()),
+        });
     }
+
+    fn witness_item(&mut self, input: usize, item: &[u8]) {
+        if self.witnesses.len() <= input {
+            self.witnesses.resize_with(input + 1, Vec::new);
+        }
+        if let Some(w) = self.witnesses.get_mut(input) {
+            w.push(item.to_vec());
+        }
+    }
+}
+
+/// Builds tracehound's transaction straight from the bytes: outputs named, inputs unresolved,
+/// nothing allocated but the two lists (and `OP_RETURN` payloads).
+struct ModelTx {
+    chain: Chain,
+    inputs: Vec<UtxoInput>,
+    outputs: Vec<UtxoOutput>,
+}
+
+impl TxSink for ModelTx {
+    fn input(&mut self, prev_txid: &[u8; 32], vout: u32, _script_sig: &[u8], sequence: u32) {
+        self.inputs.push(UtxoInput {
+            prevout: OutPoint {
+                txid: Hash32::from_internal(*prev_txid),
+                vout,
+            },
+            sequence,
+            resolved: None,
+        });
+    }
+
+    fn output(&mut self, value: u64, script_pubkey: &[u8]) {
+        let named = script::classify(self.chain, bitcoin::Script::from_bytes(script_pubkey));
+        self.outputs.push(UtxoOutput {
+            value: Amount::from_units(u128::from(value)),
+            kind: named.kind,
+            payee: named.payee,
+            data: named.data,
+        });
+    }
+
+    fn witness_item(&mut self, _input: usize, _item: &[u8]) {}
+}
+
+fn decode_tx(cur: &mut Cursor<'_>, mweb: bool) -> Result<DecodedTx, DecodeError> {
+    let mut parts = BitcoinTx::default();
+    let at = cur.pos;
+    let facts = walk_tx(cur, mweb, &mut parts)?;
+    let version = cur
+        .bytes
+        .get(at..at + 4)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map_or(0, i32::from_le_bytes);
+    let lock_time = cur
+        .bytes
+        .get(cur.pos - 4..cur.pos)
+        .and_then(|b| <[u8; 4]>::try_from(b).ok())
+        .map_or(0, u32::from_le_bytes);
+    for (txin, items) in parts.input.iter_mut().zip(parts.witnesses) {
+        txin.witness = Witness::from_slice(&items);
+    }
+    Ok(DecodedTx {
+        tx: Transaction {
+            version: bitcoin::transaction::Version(version),
+            lock_time: bitcoin::absolute::LockTime::from_consensus(lock_time),
+            input: parts.input,
+            output: parts.output,
+        },
+        txid: facts.txid,
+        hogex: facts.hogex,
+        size: facts.size,
+    })
+}
+
+/// Walks a whole serialized block of `chain`: header, each tx through `each_tx` (which returns
+/// its id and whether it is a HogEx), the MWEB extension block, and the merkle check.
+fn walk_block(
+    bytes: &[u8],
+    chain: Chain,
+    mut each_tx: impl FnMut(&mut Cursor<'_>, bool) -> Result<(Hash32, bool), DecodeError>,
+) -> Result<(Header, Hash32, usize), DecodeError> {
+    let mweb = chain.utxo_params().is_some_and(|p| p.mweb);
+    let mut cur = Cursor { bytes, pos: 0 };
+    let mut header_bytes = cur.take(80, "block header")?;
+    let header = Header::consensus_decode(&mut header_bytes).map_err(|e| DecodeError::Invalid {
+        what: "block header".into(),
+        offset: 0,
+        reason: e.to_string(),
+    })?;
+    let hash = Hash32::from_internal(header.block_hash().to_byte_array());
+    // Each tx takes at least 10 bytes.
+    let count = cur.count("tx count", 10)?;
+    let mut txids = Vec::with_capacity(count);
+    let mut ends_with_hogex = false;
+    for _ in 0..count {
+        let (txid, hogex) = each_tx(&mut cur, mweb)?;
+        txids.push(bitcoin::Txid::from_byte_array(txid.to_internal()));
+        ends_with_hogex = hogex;
+    }
+    ends_with_hogex &= count >= 2;
     let extra = bytes.len() - cur.pos;
-    let ends_with_hogex = txs.len() >= 2 && txs.last().is_some_and(|t| t.hogex);
     let mweb_bytes = if extra > 0 && mweb && ends_with_hogex {
         extra
     } else {
@@ -281,11 +480,7 @@ pub fn decode_block(bytes: &[u8], chain: Chain) -> Result<DecodedBlock, DecodeEr
     if extra > 0 && mweb_bytes == 0 {
         return Err(DecodeError::TrailingBytes { block: hash, extra });
     }
-    let root = bitcoin::merkle_tree::calculate_root(
-        txs.iter()
-            .map(|t| bitcoin::Txid::from_byte_array(t.txid.to_internal())),
-    );
-    let computed = root
+    let computed = bitcoin::merkle_tree::calculate_root(txids.into_iter())
         .map(|r| Hash32::from_internal(r.to_byte_array()))
         .unwrap_or_default();
     let header_root = Hash32::from_internal(header.merkle_root.to_byte_array());
@@ -296,11 +491,69 @@ pub fn decode_block(bytes: &[u8], chain: Chain) -> Result<DecodedBlock, DecodeEr
             computed,
         });
     }
+    Ok((header, hash, mweb_bytes))
+}
+
+/// Decodes a whole serialized block of `chain` and checks its merkle root.
+pub fn decode_block(bytes: &[u8], chain: Chain) -> Result<DecodedBlock, DecodeError> {
+    let mut txs = Vec::new();
+    let (header, hash, mweb_bytes) = walk_block(bytes, chain, |cur, mweb| {
+        let tx = decode_tx(cur, mweb)?;
+        let facts = (tx.txid, tx.hogex);
+        txs.push(tx);
+        Ok(facts)
+    })?;
     Ok(DecodedBlock {
         header,
         hash,
         txs,
         mweb_bytes,
+    })
+}
+
+/// Decodes a whole serialized block of `chain` at `height` straight into the model (what
+/// [`decode_block`] then [`to_utxo_block`] give, without building the `bitcoin` crate's
+/// transactions on the way: ingest's hot path) and checks its merkle root.
+pub fn decode_utxo_block(
+    bytes: &[u8],
+    chain: Chain,
+    height: u32,
+) -> Result<UtxoBlock, DecodeError> {
+    let mut txs: Vec<UtxoTx> = Vec::new();
+    let (header, hash, _) = walk_block(bytes, chain, |cur, mweb| {
+        let mut parts = ModelTx {
+            chain,
+            inputs: Vec::new(),
+            outputs: Vec::new(),
+        };
+        let facts = walk_tx(cur, mweb, &mut parts)?;
+        let coinbase = matches!(parts.inputs.as_slice(),
+            [only] if only.prevout.txid == Hash32::ZERO && only.prevout.vout == u32::MAX);
+        if coinbase {
+            parts.inputs.clear();
+        }
+        txs.push(UtxoTx {
+            txid: facts.txid,
+            index: u32::try_from(txs.len()).unwrap_or(u32::MAX),
+            coinbase,
+            hogex: facts.hogex,
+            size: u32::try_from(facts.size).unwrap_or(u32::MAX),
+            vsize: u32::try_from(facts.vsize).unwrap_or(u32::MAX),
+            inputs: parts.inputs,
+            outputs: parts.outputs,
+        });
+        Ok((facts.txid, facts.hogex))
+    })?;
+    Ok(UtxoBlock {
+        block: Block {
+            chain,
+            height,
+            hash,
+            parent: Hash32::from_internal(header.prev_blockhash.to_byte_array()),
+            time: u64::from(header.time),
+            chainwork: None,
+        },
+        txs,
     })
 }
 

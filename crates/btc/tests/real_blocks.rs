@@ -524,3 +524,73 @@ fn resolver_on_nbitcoin_blocks() {
         "{err}"
     );
 }
+
+/// Every real block at hand, as raw bytes.
+fn all_raw_blocks() -> Vec<(String, Vec<u8>)> {
+    let mut out: Vec<(String, Vec<u8>)> = nbitcoin_records()
+        .into_iter()
+        .enumerate()
+        .map(|(i, b)| (format!("NBitcoin record {i}"), b))
+        .collect();
+    for file in [
+        "btc/raw/mainnet_block_000000000000000000000c835b2adcaedc20fdf6ee440009c249452c726dafae.raw",
+        "btc/bitcoinj/block169482.dat",
+        "btc/bitcoinj/block227835.dat",
+        "btc/bitcoinj/block227836.dat",
+        "btc/bitcoinj/block383616.dat",
+        "btc/bitcoinj/block481815.dat",
+        "btc/bitcoinj/block481829.dat",
+        "btc/btcd/block-0000000000000000001602407ac49862a7bca9d00f7f402db20b7be2f5de59d2.blk",
+        "btc/btcd/block-00000000000000000021868c2cefc52a480d173c849412fe81c4e5ab806f94ab.blk",
+    ] {
+        out.push((file.to_string(), std::fs::read(data(file)).unwrap()));
+    }
+    out
+}
+
+/// The allocation-free decoder ingest uses gives exactly what going through the `bitcoin`
+/// crate's types gives, and those types equal rust-bitcoin's own decoding of the block.
+#[test]
+fn direct_decoding_equals_decoding_through_rust_bitcoin() {
+    let blocks = all_raw_blocks();
+    assert!(blocks.len() > 600);
+    let mut segwit_txs = 0;
+    for (name, raw) in &blocks {
+        let theirs: bitcoin::Block = bitcoin::consensus::deserialize(raw).unwrap();
+        let ours = decode::decode_block(raw, Chain::BitcoinMainnet).unwrap();
+        assert_eq!(ours.header, theirs.header, "{name}");
+        assert_eq!(ours.txs.len(), theirs.txdata.len(), "{name}");
+        for (o, t) in ours.txs.iter().zip(&theirs.txdata) {
+            assert_eq!(o.tx, *t, "{name}");
+            assert_eq!(o.txid.to_string(), t.compute_txid().to_string(), "{name}");
+            assert_eq!(o.size, t.total_size(), "{name}");
+            segwit_txs += usize::from(t.input.iter().any(|i| !i.witness.is_empty()));
+        }
+        let direct = decode::decode_utxo_block(raw, Chain::BitcoinMainnet, 7).unwrap();
+        assert_eq!(
+            direct,
+            decode::to_utxo_block(Chain::BitcoinMainnet, 7, &ours),
+            "{name}"
+        );
+    }
+    assert!(segwit_txs > 3000, "witness txs covered: {segwit_txs}");
+}
+
+/// Cut anywhere, a block is an error naming a byte offset, never a panic or a wrong block.
+#[test]
+fn truncated_blocks_are_errors_at_every_length() {
+    let (_, raw) = all_raw_blocks().swap_remove(600);
+    for len in (0..raw.len())
+        .step_by(raw.len() / 400)
+        .chain([raw.len() - 1])
+    {
+        let err = decode::decode_utxo_block(&raw[..len], Chain::BitcoinMainnet, 0).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                DecodeError::Truncated { .. } | DecodeError::Invalid { .. }
+            ),
+            "{len}: {err}"
+        );
+    }
+}
