@@ -27,9 +27,7 @@
 //! read; a damaged one fails its checksum. A loaded snapshot is renamed into a run and read in
 //! place (consumed, so it can never be mistaken for a later state), not copied into RAM.
 
-use std::collections::HashMap;
 use std::fs::File;
-use std::hash::{BuildHasher, Hash, Hasher};
 use std::io::{BufReader, BufWriter, Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -65,25 +63,19 @@ pub struct UtxoSetOptions {
 }
 
 impl UtxoSetOptions {
-    /// The most entries whose RAM map fits in `bytes` (a hash table of 35-byte slots, 7/8 full
-    /// at most, with a power-of-two slot count), so the map never grows past `bytes`.
+    /// The most entries whose RAM table fits in `bytes` (34-byte slots, 3/4 full at most), so
+    /// the table never grows past `bytes`.
     pub fn for_ram_bytes(bytes: usize) -> UtxoSetOptions {
-        let slots = (bytes / (ENTRY + 1)).max(64);
-        let pow2 = if slots.is_power_of_two() {
-            slots
-        } else {
-            slots.next_power_of_two() / 2
-        };
         UtxoSetOptions {
-            ram_entries: pow2 / 8 * 7,
+            ram_entries: (bytes / ENTRY).max(64) / 4 * 3,
             max_runs: 4,
         }
     }
 }
 
 impl Default for UtxoSetOptions {
-    /// 4 GiB of RAM map: about 59 million entries (the benchmark chains and the whole set of
-    /// mainnet until about 2015 stay in RAM).
+    /// 4 GiB of RAM table: about 95 million entries (the benchmark chains and mainnet's whole
+    /// set until about 2017 stay in RAM).
     fn default() -> Self {
         UtxoSetOptions::for_ram_bytes(4 << 30)
     }
@@ -100,6 +92,12 @@ const ENTRY: usize = KEY + VALUE;
 /// Entries per fence: one 4 KiB page.
 const PAGE_ENTRIES: usize = 4096 / ENTRY;
 const RUN_PREFIX: &str = "utxo-run-";
+/// The key of an empty slot; [`Key::of`] never yields it.
+const EMPTY: [u8; KEY] = [0; KEY];
+
+/// An outpoint's key in one [`UtxoSet`] (see [`UtxoSet::key`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UtxoKey(Key);
 
 /// A 96-bit outpoint fingerprint, big-endian so that byte order is numeric order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -112,6 +110,9 @@ impl Key {
         bytes[32..].copy_from_slice(&op.vout.to_le_bytes());
         let mut k = [0u8; KEY];
         k.copy_from_slice(&seed.hash128(&bytes).to_be_bytes()[..KEY]);
+        if k == EMPTY {
+            k[KEY - 1] = 1;
+        }
         Key(k)
     }
 
@@ -120,43 +121,6 @@ impl Key {
         let mut w = [0u8; 8];
         w.copy_from_slice(&self.0[..8]);
         u64::from_be_bytes(w)
-    }
-}
-
-impl Hash for Key {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.top());
-    }
-}
-
-/// The key is already a keyed hash: the map uses its top bits as they are.
-#[derive(Debug, Default, Clone, Copy)]
-struct KeyHasher(u64);
-
-impl Hasher for KeyHasher {
-    fn finish(&self) -> u64 {
-        self.0
-    }
-
-    fn write(&mut self, bytes: &[u8]) {
-        for &b in bytes {
-            self.0 = self.0.rotate_left(8) ^ u64::from(b);
-        }
-    }
-
-    fn write_u64(&mut self, x: u64) {
-        self.0 = x;
-    }
-}
-
-#[derive(Debug, Default, Clone, Copy)]
-struct BuildKeyHasher;
-
-impl BuildHasher for BuildKeyHasher {
-    type Hasher = KeyHasher;
-
-    fn build_hasher(&self) -> KeyHasher {
-        KeyHasher(0)
     }
 }
 
@@ -199,6 +163,200 @@ impl Packed {
             height: self.word(17..21) as u32,
             flags: self.0[21],
         }
+    }
+}
+
+/// The RAM part: open addressing with linear probing over 34-byte slots (key, then value), at
+/// most 3/4 full. Unlike a general-purpose map, the slot a key starts probing at is known from
+/// the key alone, so ingest can prefetch it a few inputs ahead ([`Slots::prefetch`]); with the
+/// set far larger than the CPU caches, those misses are most of a lookup's cost. Deletion
+/// shifts the following entries back (no tombstones), so probe runs stay short.
+#[derive(Debug)]
+struct Slots {
+    bytes: Vec<u8>,
+    slots: usize,
+    /// The most slots it may grow to.
+    max_slots: usize,
+    len: usize,
+}
+
+impl Slots {
+    /// A table for up to `max_entries` entries, starting small.
+    fn for_entries(max_entries: usize) -> Slots {
+        let max_slots = max_entries.saturating_mul(4) / 3;
+        Slots::with_slots(64.min(max_slots), max_slots)
+    }
+
+    fn with_slots(slots: usize, max_slots: usize) -> Slots {
+        let slots = slots.max(1);
+        Slots {
+            // Zeroed memory comes from the OS untouched: pages cost RAM only once used.
+            bytes: vec![0; slots * ENTRY],
+            slots,
+            max_slots: max_slots.max(slots),
+            len: 0,
+        }
+    }
+
+    fn slots(&self) -> usize {
+        self.slots
+    }
+
+    /// Where `key`'s probe starts: its top bits scaled to the table (any size, not only powers
+    /// of two, so a RAM budget is used whole).
+    fn home(&self, key: &Key) -> usize {
+        ((u128::from(key.top()) * self.slots as u128) >> 64) as usize
+    }
+
+    fn next(&self, i: usize) -> usize {
+        if i + 1 == self.slots { 0 } else { i + 1 }
+    }
+
+    /// Steps from `from` forward to `to`, wrapping.
+    fn dist(&self, from: usize, to: usize) -> usize {
+        if to >= from {
+            to - from
+        } else {
+            to + self.slots - from
+        }
+    }
+
+    fn slot(&self, i: usize) -> &[u8] {
+        let at = i * ENTRY;
+        self.bytes.get(at..at + ENTRY).unwrap_or(&[0; ENTRY])
+    }
+
+    fn key_at(&self, i: usize) -> [u8; KEY] {
+        let mut k = [0u8; KEY];
+        k.copy_from_slice(&self.slot(i)[..KEY]);
+        k
+    }
+
+    fn value_at(&self, i: usize) -> Packed {
+        let mut v = [0u8; VALUE];
+        v.copy_from_slice(&self.slot(i)[KEY..]);
+        Packed(v)
+    }
+
+    fn write(&mut self, i: usize, key: &[u8; KEY], value: &Packed) {
+        let at = i * ENTRY;
+        if let Some(dst) = self.bytes.get_mut(at..at + ENTRY) {
+            dst[..KEY].copy_from_slice(key);
+            dst[KEY..].copy_from_slice(&value.0);
+        }
+    }
+
+    /// The slot holding `key`, or the empty slot ending its probe run.
+    fn probe(&self, key: &Key) -> (usize, bool) {
+        let mut i = self.home(key);
+        loop {
+            let k = self.key_at(i);
+            if k == key.0 {
+                return (i, true);
+            }
+            if k == EMPTY {
+                return (i, false);
+            }
+            i = self.next(i);
+        }
+    }
+
+    /// Hints the CPU to fetch the cache lines where `key`'s probe starts.
+    fn prefetch(&self, key: &Key) {
+        #[cfg(target_arch = "x86_64")]
+        {
+            use std::arch::x86_64::{_MM_HINT_T0, _mm_prefetch};
+            let at = self.home(key) * ENTRY;
+            if let Some(line) = self.bytes.get(at..) {
+                // SAFETY: a prefetch is a hint that never faults and reads nothing into the
+                // program; the pointers are inside the table anyway. SSE is part of x86_64.
+                unsafe {
+                    _mm_prefetch::<_MM_HINT_T0>(line.as_ptr().cast());
+                    if let Some(next) = line.get(ENTRY..) {
+                        _mm_prefetch::<_MM_HINT_T0>(next.as_ptr().cast());
+                    }
+                }
+            }
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        let _ = key;
+    }
+
+    fn insert(&mut self, key: &Key, value: &Packed) {
+        if (self.len + 1) * 4 > self.slots * 3 || self.len + 1 >= self.slots {
+            self.grow();
+        }
+        let (i, found) = self.probe(key);
+        self.write(i, &key.0, value);
+        if !found {
+            self.len += 1;
+        }
+    }
+
+    fn remove(&mut self, key: &Key) -> Option<Packed> {
+        let (mut hole, found) = self.probe(key);
+        if !found {
+            return None;
+        }
+        let value = self.value_at(hole);
+        // Backward shift: an entry after the hole moves into it unless its home lies
+        // (cyclically) after the hole, where a lookup would no longer pass the hole.
+        let mut j = self.next(hole);
+        loop {
+            let k = self.key_at(j);
+            if k == EMPTY {
+                break;
+            }
+            let home = self.home(&Key(k));
+            if self.dist(home, j) >= self.dist(hole, j) {
+                let v = self.value_at(j);
+                self.write(hole, &k, &v);
+                hole = j;
+            }
+            j = self.next(j);
+        }
+        self.write(hole, &EMPTY, &Packed([0; VALUE]));
+        self.len -= 1;
+        Some(value)
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (Key, Packed)> + '_ {
+        (0..self.slots()).filter_map(|i| {
+            let k = self.key_at(i);
+            (k != EMPTY).then(|| (Key(k), self.value_at(i)))
+        })
+    }
+
+    fn grow(&mut self) {
+        // Past its budget the caller spills; the one spare slot keeps probes finite.
+        let slots = (self.slots * 2).min(self.max_slots).max(self.len + 2);
+        if slots == self.slots {
+            return;
+        }
+        let mut bigger = Slots::with_slots(slots, self.max_slots);
+        for (k, v) in self.iter() {
+            let (i, _) = bigger.probe(&k);
+            bigger.write(i, &k.0, &v);
+            bigger.len += 1;
+        }
+        *self = bigger;
+    }
+
+    /// Takes out every entry `take` selects; the rest stay, in a table of the same size.
+    fn extract(&mut self, mut take: impl FnMut(&Packed) -> bool) -> Vec<(Key, Packed)> {
+        let mut out = Vec::new();
+        let mut kept = Slots::with_slots(self.slots, self.max_slots);
+        for (k, v) in self.iter() {
+            if take(&v) {
+                out.push((k, v));
+            } else {
+                let (i, _) = kept.probe(&k);
+                kept.write(i, &k.0, &v);
+                kept.len += 1;
+            }
+        }
+        *self = kept;
+        out
     }
 }
 
@@ -347,7 +505,7 @@ fn merge<'a>(
 #[derive(Debug)]
 pub struct UtxoSet {
     seed: KeyedHash,
-    ram: HashMap<Key, Packed, BuildKeyHasher>,
+    ram: Slots,
     /// Oldest first.
     runs: Vec<Run>,
     /// Where runs go; `None` keeps everything in RAM.
@@ -370,7 +528,7 @@ impl UtxoSet {
     pub fn in_ram() -> UtxoSet {
         UtxoSet {
             seed: KeyedHash::random(),
-            ram: HashMap::default(),
+            ram: Slots::for_entries(usize::MAX / 64),
             runs: Vec::new(),
             dir: None,
             options: UtxoSetOptions {
@@ -392,7 +550,7 @@ impl UtxoSet {
     fn spilling_to(dir: &Path, options: &UtxoSetOptions, seed: KeyedHash) -> UtxoSet {
         UtxoSet {
             seed,
-            ram: HashMap::default(),
+            ram: Slots::for_entries(options.ram_entries),
             runs: Vec::new(),
             dir: Some(dir.to_path_buf()),
             options: options.clone(),
@@ -403,7 +561,7 @@ impl UtxoSet {
 
     /// Unspent outputs held.
     pub fn len(&self) -> usize {
-        self.ram.len() + self.runs.iter().map(Run::live).sum::<usize>()
+        self.ram.len + self.runs.iter().map(Run::live).sum::<usize>()
     }
 
     /// Whether none is held.
@@ -413,12 +571,35 @@ impl UtxoSet {
 
     /// Unspent outputs held in RAM (the rest are in runs on disk).
     pub fn in_ram_len(&self) -> usize {
-        self.ram.len()
+        self.ram.len
+    }
+
+    /// The key of `outpoint` in this set, for the keyed calls (a hash: worth computing once
+    /// when an entry is prefetched and then used).
+    pub fn key(&self, outpoint: &OutPoint) -> UtxoKey {
+        UtxoKey(Key::of(self.seed, outpoint))
+    }
+
+    /// Hints the CPU to fetch where `key`'s entry would be in RAM: called a few inputs or
+    /// outputs ahead of [`UtxoSet::spend_keyed`] / [`UtxoSet::insert_keyed`], it hides their
+    /// cache misses.
+    pub fn prefetch(&self, key: &UtxoKey) {
+        self.ram.prefetch(&key.0);
     }
 
     /// Adds a new output (a BIP30 duplicate replaces its older twin, as in Core). Fails for an
     /// output seq beyond 40 bits or an address id beyond 32 bits, or when a spill to disk fails.
     pub fn insert(&mut self, outpoint: OutPoint, unspent: Unspent) -> Result<(), StoreError> {
+        self.insert_keyed(&self.key(&outpoint), &outpoint, unspent)
+    }
+
+    /// [`UtxoSet::insert`] with the outpoint's key already computed.
+    pub fn insert_keyed(
+        &mut self,
+        key: &UtxoKey,
+        outpoint: &OutPoint,
+        unspent: Unspent,
+    ) -> Result<(), StoreError> {
         let packed = Packed::pack(&unspent).ok_or_else(|| StoreError::Corrupt {
             table: "utxo set",
             what: format!(
@@ -426,8 +607,8 @@ impl UtxoSet {
                 unspent.out_seq, unspent.addr, outpoint.txid, outpoint.vout
             ),
         })?;
-        self.ram.insert(Key::of(self.seed, &outpoint), packed);
-        if self.ram.len() >= self.options.ram_entries {
+        self.ram.insert(&key.0, &packed);
+        if self.ram.len >= self.options.ram_entries {
             self.spill()?;
         }
         Ok(())
@@ -435,12 +616,17 @@ impl UtxoSet {
 
     /// Removes and returns the output `outpoint` spends, if unspent.
     pub fn spend(&mut self, outpoint: &OutPoint) -> Option<Unspent> {
-        let key = Key::of(self.seed, outpoint);
-        if let Some(p) = self.ram.remove(&key) {
+        self.spend_keyed(&self.key(outpoint))
+    }
+
+    /// [`UtxoSet::spend`] with the outpoint's key already computed.
+    pub fn spend_keyed(&mut self, key: &UtxoKey) -> Option<Unspent> {
+        let key = &key.0;
+        if let Some(p) = self.ram.remove(key) {
             return Some(p.unpack());
         }
         self.runs.iter_mut().rev().find_map(|run| {
-            let i = run.find(&key)?;
+            let i = run.find(key)?;
             run.kill(i);
             Some(run.value(i).unpack())
         })
@@ -451,11 +637,11 @@ impl UtxoSet {
         let Some(dir) = self.dir.clone() else {
             return Ok(());
         };
-        let mut seqs: Vec<u64> = self.ram.values().map(Packed::out_seq).collect();
+        let mut seqs: Vec<u64> = self.ram.iter().map(|(_, p)| p.out_seq()).collect();
         let mid = seqs.len() / 2;
         let cut = seqs.select_nth_unstable(mid).1.to_owned();
         drop(seqs);
-        let mut old: Vec<(Key, Packed)> = self.ram.extract_if(|_, p| p.out_seq() < cut).collect();
+        let mut old = self.ram.extract(|p| p.out_seq() < cut);
         old.sort_unstable_by_key(|e| e.0);
         tracing::debug!(
             entries = old.len(),
@@ -502,7 +688,7 @@ impl UtxoSet {
 
     /// Every live entry in key order, each key once.
     fn sorted(&self) -> impl Iterator<Item = (Key, Packed)> + '_ {
-        let mut ram: Vec<(Key, Packed)> = self.ram.iter().map(|(k, p)| (*k, *p)).collect();
+        let mut ram: Vec<(Key, Packed)> = self.ram.iter().collect();
         ram.sort_unstable_by_key(|e| e.0);
         let mut streams: Vec<Box<dyn Iterator<Item = (Key, Packed)> + '_>> = self
             .runs
@@ -721,21 +907,55 @@ mod tests {
     }
 
     #[test]
-    fn ram_budget_options_never_let_the_map_grow_past_it() {
-        let o = UtxoSetOptions::for_ram_bytes(1 << 30);
-        // 2^24 slots of 35 bytes is 560 MiB ≤ 1 GiB < 2^25 slots.
-        assert_eq!(o.ram_entries, (1 << 24) / 8 * 7);
-        let mut m: HashMap<Key, Packed, BuildKeyHasher> = HashMap::default();
-        let o = UtxoSetOptions::for_ram_bytes(100 * 35);
+    fn ram_budget_options_never_let_the_table_grow_past_it() {
+        let budget = 1 << 20;
+        let o = UtxoSetOptions::for_ram_bytes(budget);
+        assert_eq!(o.ram_entries, (budget / ENTRY) / 4 * 3);
+        let mut t = Slots::for_entries(o.ram_entries);
         for i in 0..o.ram_entries as u32 {
-            m.insert(Key::of(KeyedHash([1, 2]), &outpoint(i)), Packed([0; VALUE]));
+            t.insert(&Key::of(KeyedHash([1, 2]), &outpoint(i)), &Packed([7; VALUE]));
         }
-        assert!(
-            m.capacity() < 100,
-            "{} entries in {}",
-            m.len(),
-            m.capacity()
-        );
+        assert_eq!(t.len, o.ram_entries);
+        assert!(t.bytes.len() <= budget, "{} bytes", t.bytes.len());
+    }
+
+    /// Inserts, replacements and removals (with the backward shifts they cause, wrapping round
+    /// the end of small tables, and keys crowded onto few homes) against a `HashMap`.
+    #[test]
+    fn slots_behave_as_a_map() {
+        use std::collections::HashMap;
+        let mut x = 0x9e37_79b9_7f4a_7c15u64;
+        let mut rand = move || {
+            x ^= x << 13;
+            x ^= x >> 7;
+            x ^= x << 17;
+            x
+        };
+        for (max_entries, key_space) in [(10, 12), (100, 150), (3000, 5000)] {
+            let mut t = Slots::for_entries(max_entries);
+            let mut model: HashMap<[u8; KEY], Packed> = HashMap::new();
+            for step in 0..20_000 {
+                let r = rand();
+                let mut k = [0u8; KEY];
+                // Few distinct tops: long probe runs and many shifts.
+                k[0] = (r % 4) as u8 * 60;
+                k[8..].copy_from_slice(&((r >> 8) as u32 % key_space + 1).to_be_bytes());
+                let key = Key(k);
+                if r % 3 == 0 || model.len() >= max_entries {
+                    assert_eq!(t.remove(&key), model.remove(&k), "step {step}");
+                } else {
+                    let v = Packed([(r >> 40) as u8; VALUE]);
+                    t.insert(&key, &v);
+                    model.insert(k, v);
+                }
+                assert_eq!(t.len, model.len(), "step {step}");
+            }
+            let mut all: Vec<([u8; KEY], Packed)> = t.iter().map(|(k, v)| (k.0, v)).collect();
+            all.sort_by_key(|e| e.0);
+            let mut expected: Vec<([u8; KEY], Packed)> = model.into_iter().collect();
+            expected.sort_by_key(|e| e.0);
+            assert!(all == expected, "table of {max_entries}");
+        }
     }
 
     /// The same inserts and spends, against a set that spills and merges and a plain map.

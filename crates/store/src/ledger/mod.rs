@@ -15,7 +15,8 @@
 
 pub(crate) mod adjacency;
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
+use std::collections::hash_map::Entry;
 use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
@@ -26,7 +27,7 @@ use crate::bulk::addr_index::{
 };
 use crate::bulk::segment::{SEGMENTS, commit_len, committed_len};
 use crate::bulk::txlog::{self, Committed, Input, Output, Record, TxLog};
-use crate::bulk::utxo_set::{Unspent, UtxoSet, UtxoSetOptions};
+use crate::bulk::utxo_set::{Unspent, UtxoKey, UtxoSet, UtxoSetOptions};
 use crate::tables::{self, BlockRecord, COINBASE_FLAG, ChainRecord};
 use crate::{BatchStats, StoreError};
 use adjacency::{ADJ_LOG, Adjacency, ENTRY};
@@ -408,6 +409,7 @@ impl Books<'_> {
         let heads = &mut *self.heads;
         heads.clear();
         let mut flows: Vec<(u32, u64, u64)> = Vec::new();
+        let mut keys: VecDeque<UtxoKey> = VecDeque::new();
         let mut next_addr_id = rec.next_addr_id;
         let batch_adj_start = self.adj.len();
 
@@ -432,13 +434,21 @@ impl Books<'_> {
             let adj_start = self.adj.len();
             let first_addr_id = next_addr_id;
             let (mut n_in, mut n_out) = (0u64, 0u64);
-            for tx in &block.txs {
+            keys.clear();
+            for ahead in block.txs.iter().take(PREFETCH_TXS) {
+                prefetch_utxos(utxos, ahead, &mut keys);
+            }
+            for (t, tx) in block.txs.iter().enumerate() {
+                if let Some(ahead) = block.txs.get(t + PREFETCH_TXS) {
+                    prefetch_utxos(utxos, ahead, &mut keys);
+                }
                 let first_out = self.txlog.output_count();
                 flows.clear();
                 let mut inputs = std::mem::take(&mut record.inputs);
                 inputs.clear();
                 for (i, input) in tx.inputs.iter().enumerate() {
-                    let Some(u) = utxos.spend(&input.prevout) else {
+                    let key = keys.pop_front().unwrap_or_else(|| utxos.key(&input.prevout));
+                    let Some(u) = utxos.spend_keyed(&key) else {
                         return Err(StoreError::UnknownPrevout {
                             chain,
                             height,
@@ -459,6 +469,11 @@ impl Books<'_> {
                 let mut outputs = std::mem::take(&mut record.outputs);
                 outputs.clear();
                 for (vout, o) in tx.outputs.iter().enumerate() {
+                    let outpoint = OutPoint {
+                        txid: tx.txid,
+                        vout: vout as u32,
+                    };
+                    let key = keys.pop_front().unwrap_or_else(|| utxos.key(&outpoint));
                     let value =
                         u64::try_from(o.value.units()).map_err(|_| StoreError::ValueTooLarge {
                             chain,
@@ -474,11 +489,9 @@ impl Books<'_> {
                             })?;
                             next_addr_id = next_addr_id.max(id + 1);
                             // A BIP30 duplicate txid replaces its older twin, as in Core.
-                            utxos.insert(
-                                OutPoint {
-                                    txid: tx.txid,
-                                    vout: vout as u32,
-                                },
+                            utxos.insert_keyed(
+                                &key,
+                                &outpoint,
                                 Unspent {
                                     out_seq: first_out + vout as u64,
                                     addr: id,
@@ -516,12 +529,17 @@ impl Books<'_> {
                     self.txlog.mark_spent(i.prev_out, seq)?;
                 }
                 for &(addr, received, sent) in &flows {
-                    let prev = match heads.get(&addr) {
-                        Some(&p) => Some(p),
-                        None => self.adj.head(addr),
-                    };
-                    let appended = self.adj.append(addr, seq, received, sent, prev)?;
-                    heads.insert(addr, appended);
+                    // One probe of the batch's heads: read the previous head and replace it.
+                    match heads.entry(addr) {
+                        Entry::Occupied(mut head) => {
+                            let prev = *head.get();
+                            head.insert(self.adj.append(addr, seq, received, sent, Some(prev))?);
+                        }
+                        Entry::Vacant(head) => {
+                            let prev = self.adj.head(addr);
+                            head.insert(self.adj.append(addr, seq, received, sent, prev)?);
+                        }
+                    }
                 }
             }
             let tx_count = u32::try_from(block.txs.len()).unwrap_or(u32::MAX);
@@ -747,6 +765,23 @@ pub(crate) fn block_starts(db: &Database, chain: Chain) -> Result<Vec<(u64, u32)
             Ok((k.value().1, v.value()))
         })
         .collect()
+}
+
+/// How many txs ahead the UTXO entries an input or output will touch are prefetched.
+const PREFETCH_TXS: usize = 4;
+
+/// Prefetches the UTXO set's entries `tx` will spend and create, queueing their keys (inputs,
+/// then outputs) for when `tx` is connected.
+fn prefetch_utxos(utxos: &UtxoSet, tx: &tracehound_core::UtxoTx, keys: &mut VecDeque<UtxoKey>) {
+    let outpoints = (0..tx.outputs.len()).map(|vout| OutPoint {
+        txid: tx.txid,
+        vout: vout as u32,
+    });
+    for op in tx.inputs.iter().map(|i| i.prevout).chain(outpoints) {
+        let key = utxos.key(&op);
+        utxos.prefetch(&key);
+        keys.push_back(key);
+    }
 }
 
 fn add_flow(flows: &mut Vec<(u32, u64, u64)>, addr: u32, received: u64, sent: u64) {
