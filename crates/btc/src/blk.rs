@@ -281,9 +281,18 @@ impl BlkReader {
 
     fn unxor(&self, buf: &mut [u8], file_offset: u64) {
         if let Some(key) = self.xor_key {
-            for (i, b) in buf.iter_mut().enumerate() {
-                let k = (file_offset as usize).wrapping_add(i) % 8;
-                *b ^= key.get(k).copied().unwrap_or(0);
+            // The key as it lines up with `buf`: byte i takes key[(offset + i) % 8].
+            let mut aligned = key;
+            aligned.rotate_left((file_offset % 8) as usize);
+            let word = u64::from_ne_bytes(aligned);
+            let mut chunks = buf.chunks_exact_mut(8);
+            for chunk in &mut chunks {
+                let mut w = [0u8; 8];
+                w.copy_from_slice(chunk);
+                chunk.copy_from_slice(&(u64::from_ne_bytes(w) ^ word).to_ne_bytes());
+            }
+            for (b, k) in chunks.into_remainder().iter_mut().zip(aligned) {
+                *b ^= k;
             }
         }
     }
@@ -391,13 +400,24 @@ impl BlkReader {
 
     /// Reads and decodes the block at `loc`, as height `height`.
     pub fn read_block(&self, loc: &BlockLocation, height: u32) -> Result<UtxoBlock, BlkError> {
+        self.read_block_with(loc, height, &mut ReadBuffer::default())
+    }
+
+    /// [`BlkReader::read_block`] reusing `buf`'s memory and open file, as the readers of
+    /// [`BlkReader::read_in_order`] do for every block they read.
+    fn read_block_with(
+        &self,
+        loc: &BlockLocation,
+        height: u32,
+        buf: &mut ReadBuffer,
+    ) -> Result<UtxoBlock, BlkError> {
         let path = self
             .files
             .get(loc.file as usize)
             .cloned()
             .unwrap_or_default();
-        let bytes = self.read_bytes(loc)?;
-        let block = decode::decode_utxo_block(&bytes, self.chain, height).map_err(|source| {
+        let bytes = self.read_into(loc, buf)?;
+        let block = decode::decode_utxo_block(bytes, self.chain, height).map_err(|source| {
             BlkError::Decode {
                 path: path.clone(),
                 offset: loc.offset,
@@ -434,12 +454,14 @@ impl BlkReader {
                 let tx = tx.clone();
                 let next = &next;
                 scope.spawn(move || {
+                    let mut buf = ReadBuffer::default();
                     loop {
                         let i = next.fetch_add(1, Ordering::Relaxed);
                         let Some(loc) = locations.get(i) else { return };
                         let height =
                             first_height.saturating_add(u32::try_from(i).unwrap_or(u32::MAX));
-                        if tx.send((i, self.read_block(loc, height))).is_err() {
+                        let block = self.read_block_with(loc, height, &mut buf);
+                        if tx.send((i, block)).is_err() {
                             return;
                         }
                     }
@@ -485,6 +507,42 @@ impl BlkReader {
         self.unxor(&mut bytes, loc.offset);
         Ok(bytes)
     }
+
+    /// [`BlkReader::read_bytes`] into `buf`, keeping its memory and its file open.
+    fn read_into<'b>(
+        &self,
+        loc: &BlockLocation,
+        buf: &'b mut ReadBuffer,
+    ) -> Result<&'b [u8], BlkError> {
+        let path = self
+            .files
+            .get(loc.file as usize)
+            .cloned()
+            .unwrap_or_default();
+        let io = |source| BlkError::Io {
+            path: path.clone(),
+            source,
+        };
+        let file = match &buf.file {
+            Some((no, f)) if *no == loc.file => f,
+            _ => {
+                &buf.file
+                    .insert((loc.file, File::open(&path).map_err(io)?))
+                    .1
+            }
+        };
+        buf.bytes.resize(loc.len as usize, 0);
+        file.read_exact_at(&mut buf.bytes, loc.offset).map_err(io)?;
+        self.unxor(&mut buf.bytes, loc.offset);
+        Ok(&buf.bytes)
+    }
+}
+
+/// A reader's block buffer and the blk file it read last, reused from block to block.
+#[derive(Debug, Default)]
+struct ReadBuffer {
+    bytes: Vec<u8>,
+    file: Option<(u32, File)>,
 }
 
 impl BlockIndex {
@@ -607,6 +665,37 @@ impl BlockIndex {
             blocks: chain,
             chainwork,
             detached,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Word-at-a-time unxoring equals the definition (byte i of the file takes key[i % 8]) at
+    /// every alignment and length.
+    #[test]
+    fn unxor_matches_the_byte_definition_at_every_offset() {
+        let key = [0x11, 0x22, 0x33, 0x44, 0x55, 0x66, 0x77, 0x88];
+        let reader = BlkReader {
+            chain: Chain::BitcoinMainnet,
+            files: Vec::new(),
+            xor_key: Some(key),
+        };
+        for offset in 0..17u64 {
+            for len in 0..40usize {
+                let plain: Vec<u8> = (0..len).map(|i| (i * 7 + 3) as u8).collect();
+                let mut buf = plain.clone();
+                reader.unxor(&mut buf, offset);
+                for (i, (b, p)) in buf.iter().zip(&plain).enumerate() {
+                    assert_eq!(
+                        *b,
+                        p ^ key[(offset as usize + i) % 8],
+                        "offset {offset}, byte {i}"
+                    );
+                }
+            }
         }
     }
 }

@@ -913,7 +913,10 @@ mod tests {
         assert_eq!(o.ram_entries, (budget / ENTRY) / 4 * 3);
         let mut t = Slots::for_entries(o.ram_entries);
         for i in 0..o.ram_entries as u32 {
-            t.insert(&Key::of(KeyedHash([1, 2]), &outpoint(i)), &Packed([7; VALUE]));
+            t.insert(
+                &Key::of(KeyedHash([1, 2]), &outpoint(i)),
+                &Packed([7; VALUE]),
+            );
         }
         assert_eq!(t.len, o.ram_entries);
         assert!(t.bytes.len() <= budget, "{} bytes", t.bytes.len());

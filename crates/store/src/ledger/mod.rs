@@ -15,8 +15,8 @@
 
 pub(crate) mod adjacency;
 
-use std::collections::{HashMap, VecDeque};
 use std::collections::hash_map::Entry;
+use std::collections::{HashMap, VecDeque};
 use std::path::{Path, PathBuf};
 
 use redb::{Database, ReadableDatabase, ReadableTable, WriteTransaction};
@@ -447,7 +447,9 @@ impl Books<'_> {
                 let mut inputs = std::mem::take(&mut record.inputs);
                 inputs.clear();
                 for (i, input) in tx.inputs.iter().enumerate() {
-                    let key = keys.pop_front().unwrap_or_else(|| utxos.key(&input.prevout));
+                    let key = keys
+                        .pop_front()
+                        .unwrap_or_else(|| utxos.key(&input.prevout));
                     let Some(u) = utxos.spend_keyed(&key) else {
                         return Err(StoreError::UnknownPrevout {
                             chain,
