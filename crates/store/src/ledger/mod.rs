@@ -623,7 +623,7 @@ impl Ledger {
         self.heads_applied = self.adj.len();
 
         // 2. In memory and in place: the UTXO set and the heads go back to the cut.
-        self.undo_utxos(cut.first_tx)?;
+        self.undo_utxos(db, cut.first_tx)?;
         self.adj.undo_heads(cut.adj_start)?;
         self.adj.flush_heads()?;
         #[cfg(test)]
@@ -683,7 +683,7 @@ impl Ledger {
 
     /// Takes the txs from `first_tx` on out of the UTXO set, newest first: their outputs leave
     /// it and the outputs they spent come back.
-    fn undo_utxos(&mut self, first_tx: u64) -> Result<(), StoreError> {
+    fn undo_utxos(&mut self, db: &Database, first_tx: u64) -> Result<(), StoreError> {
         if first_tx == 0 {
             self.utxos = None;
             self.utxos = Some(UtxoSet::new(&self.dir, &self.utxo_options)?);
@@ -715,6 +715,52 @@ impl Ledger {
                 ));
             }
         }
+        // A BIP30 duplicate (a tx whose id an older, kept tx has) overwrote that twin's unspent
+        // outputs when it came; with the duplicate gone, they are unspent again.
+        let mut twins: Vec<Vec<(OutPoint, Unspent)>> = Vec::with_capacity(undone.len());
+        let mut starts = None;
+        for rec in undone.iter().rev() {
+            let older = self
+                .txlog
+                .find_txid(&rec.txid)?
+                .into_iter()
+                .filter(|&s| s < first_tx)
+                .max();
+            let mut back = Vec::new();
+            if let Some(twin) = older {
+                let starts = match &starts {
+                    Some(s) => s,
+                    None => starts.insert(block_starts(db, self.chain)?),
+                };
+                let height = starts
+                    .iter()
+                    .rev()
+                    .find(|&&(first, _)| first <= twin)
+                    .map_or(0, |&(_, h)| h);
+                let first_out = self.txlog.first_output(twin)?;
+                let twin_rec = self.txlog.tx(twin)?;
+                let coinbase = twin_rec.flags & txlog::FLAG_COINBASE != 0;
+                for (vout, o) in twin_rec.outputs.iter().enumerate() {
+                    let out = first_out + vout as u64;
+                    if let (Some(addr), None) = (o.addr, self.txlog.spender(out)?) {
+                        back.push((
+                            OutPoint {
+                                txid: rec.txid,
+                                vout: vout as u32,
+                            },
+                            Unspent {
+                                out_seq: out,
+                                addr,
+                                value: o.value,
+                                height,
+                                flags: output_flags(o.kind.code(), coinbase),
+                            },
+                        ));
+                    }
+                }
+            }
+            twins.push(back);
+        }
         let Some(set) = self.utxos.as_mut() else {
             return Err(StoreError::Corrupt {
                 table: "utxo set",
@@ -722,12 +768,15 @@ impl Ledger {
             });
         };
         let mut r = restore.into_iter();
-        for rec in undone.iter().rev() {
+        for (rec, back) in undone.iter().rev().zip(twins) {
             for vout in 0..rec.outputs.len() {
                 set.spend(&OutPoint {
                     txid: rec.txid,
                     vout: vout as u32,
                 });
+            }
+            for (op, u) in back {
+                set.insert(op, u)?;
             }
             for (op, u) in r.by_ref().take(rec.inputs.len()) {
                 set.insert(op, u)?;
@@ -826,6 +875,112 @@ pub(crate) mod tests {
 
     fn open(dir: &std::path::Path) -> Store {
         Store::open(dir, &StoreOptions::default()).unwrap()
+    }
+
+    /// A chain of hand-made blocks: `txs[h]` are block h's txs after its coinbase, each as
+    /// (txid byte, spent outpoints, output count); coinbases are given by txid byte too.
+    fn hand_chain(spec: &[(u8, Vec<(u8, Vec<(u8, u32)>, u32)>)]) -> Vec<UtxoBlock> {
+        use tracehound_core::{
+            Amount, Block, Hash32, OutPoint, Payee, PayeeRepr, ScriptKind, UtxoInput, UtxoOutput,
+            UtxoTx,
+        };
+        let chain = Chain::BitcoinRegtest;
+        let id = |b: u8| Hash32([b; 32]);
+        let tx = |txid: u8, spends: &[(u8, u32)], outs: u32, index: u32| UtxoTx {
+            txid: id(txid),
+            index,
+            coinbase: spends.is_empty(),
+            hogex: false,
+            size: 100,
+            vsize: 100,
+            inputs: spends
+                .iter()
+                .map(|&(t, vout)| UtxoInput {
+                    prevout: OutPoint { txid: id(t), vout },
+                    sequence: 0,
+                    resolved: None,
+                })
+                .collect(),
+            outputs: (0..outs)
+                .map(|o| UtxoOutput {
+                    value: Amount::from_units(u128::from(1000 + o)),
+                    kind: ScriptKind::P2pkh,
+                    payee: Some(Payee {
+                        chain,
+                        repr: PayeeRepr::KeyHash([txid.wrapping_add(o as u8); 20]),
+                    }),
+                    data: None,
+                })
+                .collect(),
+        };
+        let mut parent = Hash32::ZERO;
+        spec.iter()
+            .enumerate()
+            .map(|(h, (coinbase, txs))| {
+                let hash = Hash32([0xb0 + h as u8; 32]);
+                let mut all = vec![tx(*coinbase, &[], 2, 0)];
+                for (i, (txid, spends, outs)) in txs.iter().enumerate() {
+                    all.push(tx(*txid, spends, *outs, i as u32 + 1));
+                }
+                let b = UtxoBlock {
+                    block: Block {
+                        chain,
+                        height: h as u32,
+                        hash,
+                        parent,
+                        time: 1_700_000_000 + h as u64,
+                        chainwork: None,
+                    },
+                    txs: all,
+                };
+                parent = hash;
+                b
+            })
+            .collect()
+    }
+
+    /// A BIP30 duplicate coinbase (block 2 repeats block 0's txid) overwrites its twin's
+    /// unspent output; unwinding the duplicate must bring the twin's output back, so a new
+    /// branch can spend it, exactly as in a store that never saw the duplicate.
+    #[test]
+    fn unwinding_a_bip30_duplicate_restores_the_twin_it_overwrote() {
+        // Block 1 spends output 1 of coinbase 0x10; output 0 stays unspent until the duplicate.
+        let stale = hand_chain(&[
+            (0x10, vec![]),
+            (0x11, vec![(0x21, vec![(0x10, 1)], 1)]),
+            (0x10, vec![]),
+            (0x13, vec![(0x23, vec![(0x10, 0)], 1)]),
+        ]);
+        let mut branch = hand_chain(&[
+            (0x10, vec![]),
+            (0x11, vec![(0x21, vec![(0x10, 1)], 1)]),
+            (0x12, vec![(0x22, vec![(0x10, 0)], 1)]),
+        ]);
+        for b in &mut branch[2..] {
+            b.block.hash = tracehound_core::Hash32([0xc0 + b.block.height as u8; 32]);
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let s = open(dir.path());
+        s.apply_utxo_blocks(&stale).unwrap();
+        s.unwind_to(Chain::BitcoinRegtest, 1).unwrap();
+        s.apply_utxo_blocks(&branch[2..])
+            .expect("the twin's output is unspent again");
+        let fresh = tempfile::tempdir().unwrap();
+        let f = open(fresh.path());
+        f.apply_utxo_blocks(&branch).unwrap();
+        assert_eq!(s.digest().unwrap(), f.digest().unwrap());
+        // And the spend resolved to the twin (block 0's output 0, height 0).
+        let spend = s
+            .tx(
+                Some(Chain::BitcoinRegtest),
+                &tracehound_core::Hash32([0x22; 32]),
+            )
+            .unwrap();
+        assert_eq!(spend.len(), 1);
+        assert_eq!(
+            (spend[0].inputs[0].prev_height, spend[0].inputs[0].coinbase),
+            (0, true)
+        );
     }
 
     /// A UTXO set held in a tiny RAM map spills to runs and merges them all the time; resolving
