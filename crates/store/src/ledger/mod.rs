@@ -877,9 +877,11 @@ pub(crate) mod tests {
         Store::open(dir, &StoreOptions::default()).unwrap()
     }
 
-    /// A chain of hand-made blocks: `txs[h]` are block h's txs after its coinbase, each as
-    /// (txid byte, spent outpoints, output count); coinbases are given by txid byte too.
-    fn hand_chain(spec: &[(u8, Vec<(u8, Vec<(u8, u32)>, u32)>)]) -> Vec<UtxoBlock> {
+    /// A hand-made tx: (txid byte, spent (txid byte, vout)s, output count).
+    type HandTx = (u8, Vec<(u8, u32)>, u32);
+
+    /// A chain of hand-made blocks, each (its coinbase's txid byte, its other txs).
+    fn hand_chain(spec: &[(u8, Vec<HandTx>)]) -> Vec<UtxoBlock> {
         use tracehound_core::{
             Amount, Block, Hash32, OutPoint, Payee, PayeeRepr, ScriptKind, UtxoInput, UtxoOutput,
             UtxoTx,
