@@ -166,6 +166,49 @@ impl Packed {
     }
 }
 
+/// Zeroed memory for the table, straight from the OS: pages cost RAM only once used, and on
+/// Linux they are asked to be huge pages, since random probes over a table of hundreds of MB
+/// otherwise miss the TLB on almost every lookup. Falls back to the heap where anonymous maps
+/// are refused.
+#[derive(Debug)]
+enum Table {
+    Mapped(memmap2::MmapMut),
+    Heap(Vec<u8>),
+}
+
+impl Table {
+    fn zeroed(len: usize) -> Table {
+        match memmap2::MmapMut::map_anon(len.max(1)) {
+            Ok(map) => {
+                #[cfg(target_os = "linux")]
+                let _ = map.advise(memmap2::Advice::HugePage);
+                Table::Mapped(map)
+            }
+            Err(_) => Table::Heap(vec![0; len]),
+        }
+    }
+}
+
+impl std::ops::Deref for Table {
+    type Target = [u8];
+
+    fn deref(&self) -> &[u8] {
+        match self {
+            Table::Mapped(m) => m,
+            Table::Heap(v) => v,
+        }
+    }
+}
+
+impl std::ops::DerefMut for Table {
+    fn deref_mut(&mut self) -> &mut [u8] {
+        match self {
+            Table::Mapped(m) => m,
+            Table::Heap(v) => v,
+        }
+    }
+}
+
 /// The RAM part: open addressing with linear probing over 34-byte slots (key, then value), at
 /// most 3/4 full. Unlike a general-purpose map, the slot a key starts probing at is known from
 /// the key alone, so ingest can prefetch it a few inputs ahead ([`Slots::prefetch`]); with the
@@ -173,7 +216,7 @@ impl Packed {
 /// shifts the following entries back (no tombstones), so probe runs stay short.
 #[derive(Debug)]
 struct Slots {
-    bytes: Vec<u8>,
+    bytes: Table,
     slots: usize,
     /// The most slots it may grow to.
     max_slots: usize,
@@ -190,8 +233,7 @@ impl Slots {
     fn with_slots(slots: usize, max_slots: usize) -> Slots {
         let slots = slots.max(1);
         Slots {
-            // Zeroed memory comes from the OS untouched: pages cost RAM only once used.
-            bytes: vec![0; slots * ENTRY],
+            bytes: Table::zeroed(slots * ENTRY),
             slots,
             max_slots: max_slots.max(slots),
             len: 0,
