@@ -555,6 +555,8 @@ pub enum AccountSeed {
         address: String,
         /// From this time (unix seconds).
         since: u64,
+        /// Only these assets (all if empty).
+        assets: Vec<String>,
     },
 }
 
@@ -565,6 +567,8 @@ struct Acct {
     nodes: HashMap<String, usize>,
     depth: u32,
     source_since: Option<u64>,
+    /// A source's stolen assets (all if empty).
+    source_assets: Vec<String>,
 }
 
 impl Acct {
@@ -591,7 +595,11 @@ pub fn trace_account(
                 let e = seed_events.entry(event.key()).or_insert((event.clone(), 0));
                 e.1 = (e.1 + stolen).min(event.amount);
             }
-            AccountSeed::Source { address, since } => {
+            AccountSeed::Source {
+                address,
+                since,
+                assets,
+            } => {
                 let hist = graph.history(address, cap)?;
                 let start = hist.partition_point(|e| e.time < *since);
                 if !hist[start..]
@@ -615,6 +623,7 @@ pub fn trace_account(
                         nodes: HashMap::new(),
                         depth: 0,
                         source_since: Some(*since),
+                        source_assets: assets.clone(),
                     },
                 );
             }
@@ -748,7 +757,11 @@ fn apply(
             .entry(ev.asset.clone())
             .or_insert_with(|| Ledger::new(policy));
         let carried = ledger.send(ev.amount);
-        if a.source_since.is_some_and(|s| ev.time >= s) {
+        let stolen_asset = a.source_assets.is_empty()
+            || a.source_assets
+                .iter()
+                .any(|x| x.eq_ignore_ascii_case(&ev.asset));
+        if stolen_asset && a.source_since.is_some_and(|s| ev.time >= s) {
             // A source: all it sends is stolen; what came back tainted is not stolen twice.
             let new = if policy.conserves() {
                 ev.amount - carried.min(ev.amount)
@@ -896,6 +909,7 @@ fn apply(
             nodes,
             depth,
             source_since: None,
+            source_assets: Vec::new(),
         },
     );
     Ok(())

@@ -258,6 +258,7 @@ pub fn trace(store: &Store, incident: &Incident, rules: Rules) -> Result<TraceRe
                 entry.1.push(AccountSeed::Source {
                     address: addr.as_str().to_string(),
                     since,
+                    assets: incident.assets.clone(),
                 });
             }
             ChainFamily::Utxo => {
