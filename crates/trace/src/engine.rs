@@ -602,12 +602,20 @@ pub fn trace_account(
             } => {
                 let hist = graph.history(address, cap)?;
                 let start = hist.partition_point(|e| e.time < *since);
-                if !hist[start..]
-                    .iter()
-                    .any(|e| e.from == *address && t.rules.until.is_none_or(|u| e.time <= u))
-                {
+                let stolen_asset =
+                    |a: &str| assets.is_empty() || assets.iter().any(|x| x.eq_ignore_ascii_case(a));
+                if !hist[start..].iter().any(|e| {
+                    e.from == *address
+                        && stolen_asset(&e.asset)
+                        && t.rules.until.is_none_or(|u| e.time <= u)
+                }) {
                     return Err(TraceError::Incident(format!(
-                        "source {address} on {chain} sends nothing from time {since} on"
+                        "source {address} on {chain} sends nothing{} from time {since} on",
+                        if assets.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" in {}", assets.join(", "))
+                        }
                     )));
                 }
                 let ledgers = prefix_ledgers(policy, address, &hist[..start]);
