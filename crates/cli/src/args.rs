@@ -83,6 +83,103 @@ pub(crate) enum Command {
     /// The heist simulator: laundering scenarios with known ground truth.
     #[command(subcommand)]
     Sim(SimCommand),
+    /// Follow stolen value hop by hop to its endpoints under a taint policy, with proof.
+    Trace(TraceArgs),
+    /// Incidents: the thefts a trace starts from, saved in the data dir.
+    #[command(subcommand)]
+    Incident(IncidentCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct TraceArgs {
+    /// The incident: a TOML or JSON file, or the name of a saved incident.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) incident: Option<String>,
+    /// Shortcut without a file: the chain of --source.
+    #[arg(long, requires = "source")]
+    pub(crate) chain: Option<Chain>,
+    /// Shortcut: an address all value leaving which (from --since on) is stolen.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) source: Vec<String>,
+    /// Shortcut: only this asset (`native` or a token contract).
+    #[arg(long)]
+    pub(crate) asset: Option<String>,
+    /// Shortcut: from this time (unix seconds, YYYY-MM-DD or YYYY-MM-DDThh:mm:ssZ).
+    #[arg(long)]
+    pub(crate) since: Option<String>,
+    /// Taint policy: haircut, poison, fifo, lifo or tiho.
+    #[arg(long, default_value = "haircut")]
+    pub(crate) policy: String,
+    /// Hops to follow after the theft.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) max_hops: u32,
+    /// Ignore everything after this time.
+    #[arg(long)]
+    pub(crate) until: Option<String>,
+    /// Labels CSV (chain,address,label,category,source,confidence): the trace stops at services.
+    #[arg(long, value_name = "CSV")]
+    pub(crate) labels: Option<PathBuf>,
+    /// Dust threshold, ASSET=BASE_UNITS (repeatable): less taint is not followed.
+    #[arg(long, value_name = "ASSET=UNITS")]
+    pub(crate) dust: Vec<String>,
+    /// Print endpoints as CSV.
+    #[arg(long, conflicts_with = "dot")]
+    pub(crate) csv: bool,
+    /// Print the trace graph as Graphviz DOT.
+    #[arg(long)]
+    pub(crate) dot: bool,
+    /// Cap: tainted places tracked (outputs, addresses per asset).
+    #[arg(long, default_value_t = 2_000_000)]
+    pub(crate) max_nodes: usize,
+    /// Cap: hops kept in the trace graph.
+    #[arg(long, default_value_t = 4_000_000)]
+    pub(crate) max_edges: usize,
+    /// Cap: transfers of one address read into memory.
+    #[arg(long, default_value_t = 2_000_000)]
+    pub(crate) max_history: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum IncidentCommand {
+    /// Save an incident (stolen txs and/or source addresses on one chain).
+    Create(IncidentCreateArgs),
+    /// List saved incidents.
+    List,
+    /// Show an incident (a saved name or a file).
+    Show {
+        /// Name or file.
+        which: String,
+    },
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct IncidentCreateArgs {
+    /// Its name (also the file name).
+    pub(crate) name: String,
+    /// The chain.
+    #[arg(long)]
+    pub(crate) chain: String,
+    /// A stolen tx (repeatable): all its outputs / non-fee transfers.
+    #[arg(long)]
+    pub(crate) tx: Vec<String>,
+    /// A source address (repeatable).
+    #[arg(long)]
+    pub(crate) source: Vec<String>,
+    /// Sources: from this time.
+    #[arg(long)]
+    pub(crate) since: Option<String>,
+    /// Only these assets (repeatable).
+    #[arg(long)]
+    pub(crate) asset: Vec<String>,
+    /// Free text.
+    #[arg(long)]
+    pub(crate) notes: Option<String>,
+    /// Write here instead of the data dir's incidents/.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 #[derive(Debug, Subcommand)]

@@ -11,6 +11,7 @@ mod ingest_evm;
 mod output;
 mod query;
 mod sim;
+mod trace;
 
 use std::process::ExitCode;
 
@@ -54,5 +55,11 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Bench(args::BenchCommand::Gen(a)) => bench::generate(&global, &a),
         args::Command::Bench(args::BenchCommand::IngestEvm(a)) => bench::ingest_evm(&global, &a),
         args::Command::Sim(args::SimCommand::Run(a)) => sim::run(&global, &a),
+        args::Command::Trace(a) => trace::run(&global, &a),
+        args::Command::Incident(args::IncidentCommand::Create(a)) => trace::create(&global, &a),
+        args::Command::Incident(args::IncidentCommand::List) => trace::list(&global),
+        args::Command::Incident(args::IncidentCommand::Show { which }) => {
+            trace::show(&global, &which)
+        }
     }
 }

@@ -6,3 +6,4 @@
 
 mod anvil;
 mod litecoind;
+mod trace_sim;

@@ -1,0 +1,191 @@
+//! Address labels from a simple CSV, `chain,address,label,category,source,confidence` (the
+//! simulator's `labels.csv` is one): where a trace stops at a service, and who can freeze.
+//! Until the labels crate (issue #6's attribution work) lands, this is the whole of it.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::str::FromStr;
+
+use tracehound_core::{Address, Chain};
+
+/// One label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Label {
+    /// Label text.
+    pub label: String,
+    /// `exchange`, `custodian`, `issuer`, `bridge`, `dex`, `mixer`, …
+    pub category: String,
+    /// Where it comes from.
+    pub source: String,
+    /// 0 to 1.
+    pub confidence: f32,
+}
+
+/// A bad labels file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum LabelsError {
+    /// The file could not be read.
+    #[error("labels file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// A row is malformed.
+    #[error("labels file {path} line {line}: {what}")]
+    Row {
+        /// The file.
+        path: String,
+        /// 1-based line.
+        line: u64,
+        /// What is wrong.
+        what: String,
+    },
+}
+
+/// Labels keyed by (chain, canonical address).
+#[derive(Debug, Clone, Default)]
+pub struct Labels {
+    map: HashMap<(Chain, String), Label>,
+}
+
+impl Labels {
+    /// No labels.
+    pub fn new() -> Labels {
+        Labels::default()
+    }
+
+    /// Adds one label.
+    pub fn insert(&mut self, address: &Address, label: Label) {
+        self.map
+            .insert((address.chain(), address.as_str().to_string()), label);
+    }
+
+    /// The label of `address` on `chain`, if any.
+    pub fn get(&self, chain: Chain, address: &str) -> Option<&Label> {
+        self.map.get(&(chain, address.to_string()))
+    }
+
+    /// How many labels.
+    pub fn len(&self) -> usize {
+        self.map.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.map.is_empty()
+    }
+
+    /// Reads a labels CSV (with its header line).
+    pub fn from_csv_file(path: &Path) -> Result<Labels, LabelsError> {
+        let text = std::fs::read_to_string(path).map_err(|source| LabelsError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Labels::from_csv(&path.display().to_string(), &text)
+    }
+
+    /// Reads labels CSV text; `name` names it in errors.
+    pub fn from_csv(name: &str, text: &str) -> Result<Labels, LabelsError> {
+        let mut r = csv::ReaderBuilder::new()
+            .has_headers(true)
+            .from_reader(text.as_bytes());
+        let err = |line: u64, what: String| LabelsError::Row {
+            path: name.to_string(),
+            line,
+            what,
+        };
+        let want = [
+            "chain",
+            "address",
+            "label",
+            "category",
+            "source",
+            "confidence",
+        ];
+        let header = r.headers().map_err(|e| err(1, e.to_string()))?.clone();
+        if header.iter().collect::<Vec<_>>() != want {
+            return Err(err(
+                1,
+                format!(
+                    "header must be {:?}, found {:?}",
+                    want.join(","),
+                    header.iter().collect::<Vec<_>>().join(",")
+                ),
+            ));
+        }
+        let mut labels = Labels::new();
+        for rec in r.records() {
+            let rec = rec.map_err(|e| err(e.position().map_or(0, |p| p.line()), e.to_string()))?;
+            let line = rec.position().map_or(0, |p| p.line());
+            let field = |i: usize| rec.get(i).unwrap_or("").trim();
+            let chain = Chain::from_str(field(0))
+                .map_err(|e| err(line, format!("chain {:?}: {e}", field(0))))?;
+            let address = Address::parse(chain, field(1)).map_err(|e| err(line, e.to_string()))?;
+            let confidence: f32 = field(5)
+                .parse()
+                .ok()
+                .filter(|c: &f32| (0.0..=1.0).contains(c))
+                .ok_or_else(|| {
+                    err(
+                        line,
+                        format!("confidence {:?} is not a number from 0 to 1", field(5)),
+                    )
+                })?;
+            if field(3).is_empty() {
+                return Err(err(line, "category is empty".into()));
+            }
+            labels.insert(
+                &address,
+                Label {
+                    label: field(2).to_string(),
+                    category: field(3).to_ascii_lowercase(),
+                    source: field(4).to_string(),
+                    confidence,
+                },
+            );
+        }
+        Ok(labels)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEADER: &str = "chain,address,label,category,source,confidence\n";
+
+    #[test]
+    fn reads_labels_and_canonicalizes_addresses() {
+        let text = format!(
+            "{HEADER}evm-31337,0xAbCdEf0000000000000000000000000000000001,Bex hot wallet,exchange,sim,1\n"
+        );
+        let l = Labels::from_csv("t", &text).unwrap();
+        let got = l
+            .get(
+                Chain::Evm(31337),
+                "0xabcdef0000000000000000000000000000000001",
+            )
+            .unwrap();
+        assert_eq!(got.category, "exchange");
+        assert_eq!(got.label, "Bex hot wallet");
+    }
+
+    #[test]
+    fn bad_rows_name_their_line() {
+        let text = format!(
+            "{HEADER}evm-31337,0x0000000000000000000000000000000000000001,a,exchange,s,1\nevm-31337,0x12,b,exchange,s,1\n"
+        );
+        let e = Labels::from_csv("f.csv", &text).unwrap_err().to_string();
+        assert!(e.contains("f.csv line 3") && e.contains("0x12"), "{e}");
+        let text = format!(
+            "{HEADER}evm-31337,0x0000000000000000000000000000000000000001,a,exchange,s,2.5\n"
+        );
+        let e = Labels::from_csv("f.csv", &text).unwrap_err().to_string();
+        assert!(e.contains("line 2") && e.contains("confidence"), "{e}");
+        let e = Labels::from_csv("f.csv", "a,b\n").unwrap_err().to_string();
+        assert!(e.contains("line 1") && e.contains("header"), "{e}");
+    }
+}

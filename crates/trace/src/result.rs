@@ -1,0 +1,445 @@
+//! A trace's result: endpoints with their proof, the trace graph, and the summary analysts
+//! publish after a heist (at points of intervention, still moving, dark, dust, fees), whose
+//! parts add up to the stolen total exactly, per asset. Renders as a table, JSON, CSV and
+//! Graphviz DOT.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use crate::link::EdgeKind;
+use crate::policy::Policy;
+
+/// Serde helper: a `u128` as a decimal string (JSON numbers lose precision past 2^53).
+pub(crate) mod dec {
+    /// Serializes as a decimal string.
+    pub(crate) fn serialize<S: serde::Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(v)
+    }
+}
+
+/// Serde helper: an optional `u128` as a decimal string or null.
+pub(crate) mod dec_opt {
+    /// Serializes as a decimal string or null.
+    pub(crate) fn serialize<S: serde::Serializer>(
+        v: &Option<u128>,
+        s: S,
+    ) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.collect_str(v),
+            None => s.serialize_none(),
+        }
+    }
+}
+
+/// Why tracing stopped at an endpoint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stop {
+    /// Reached a labeled service (exchange, custodian, issuer, bridge, DEX …).
+    Service,
+    /// Unspent output / balance that has not moved since (within the time limit).
+    Unmoved,
+    /// The hop limit was reached; the value may move on.
+    HopLimit,
+    /// It moves again after the time limit.
+    TimeLimit,
+    /// Too little taint to follow (below the asset's dust threshold).
+    Dust,
+    /// Gone dark: a mixer, or a privacy chain (MWEB peg-in).
+    Dark,
+    /// Paid as a tx fee (miner/validator, or burnt).
+    Fee,
+}
+
+impl Stop {
+    /// The name used in JSON and tables.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stop::Service => "service",
+            Stop::Unmoved => "unmoved",
+            Stop::HopLimit => "hop_limit",
+            Stop::TimeLimit => "time_limit",
+            Stop::Dust => "dust",
+            Stop::Dark => "dark",
+            Stop::Fee => "fee",
+        }
+    }
+}
+
+/// One hop of a proof: a tx or transfer that moved taint, with its amounts and the rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Hop {
+    /// Chain name.
+    pub chain: String,
+    /// Tx id / hash.
+    pub tx: String,
+    /// Where in the chain: `height:index` (UTXO tx) or `height:tx:sub` (transfer).
+    pub at: String,
+    /// Block time (unix seconds).
+    pub time: u64,
+    /// Payer (address, or `txid:vout` output for UTXO).
+    pub from: String,
+    /// Payee.
+    pub to: String,
+    /// Asset.
+    pub asset: String,
+    /// Value moved on this hop, base units.
+    #[serde(with = "dec")]
+    pub value: u128,
+    /// Of which tainted.
+    #[serde(with = "dec")]
+    pub tainted: u128,
+    /// The rule applied (policy, and what it did).
+    pub rule: String,
+    /// What carried it.
+    pub edge: EdgeKind,
+}
+
+/// Where traced value stopped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Endpoint {
+    /// Chain name.
+    pub chain: String,
+    /// Address (`fee` for UTXO fees).
+    pub address: String,
+    /// Asset (`native` or the token contract).
+    pub asset: String,
+    /// Tainted base units resting there (poison: exposure).
+    #[serde(with = "dec")]
+    pub amount: u128,
+    /// Label, when known.
+    pub label: Option<String>,
+    /// Label category (`exchange`, `issuer`, `mixer` …).
+    pub category: Option<String>,
+    /// Who can freeze it (`exchange`, `custodian`, `issuer`), if anyone.
+    pub freezable_by: Option<String>,
+    /// Why tracing stopped.
+    pub stop: Stop,
+    /// Hops from the incident (the theft is hop 1).
+    pub hops: u32,
+    /// The proof: the heaviest path of hops from the incident to here (each hop the inflow
+    /// that carried the most taint).
+    pub path: Vec<Hop>,
+    /// How many tainted inflows reached here (the full set is in the trace graph's `edges`).
+    pub inflows: usize,
+}
+
+/// One asset's summary; the parts add up to `stolen` exactly (non-poison policies).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct AssetSummary {
+    /// Chain name.
+    pub chain: String,
+    /// Asset.
+    pub asset: String,
+    /// Total stolen.
+    #[serde(with = "dec")]
+    pub stolen: u128,
+    /// At points of intervention (freezable now).
+    #[serde(with = "dec")]
+    pub intervention: u128,
+    /// The intervention points, largest first.
+    pub intervention_points: Vec<InterventionPoint>,
+    /// Totals by who can freeze, largest first.
+    pub by_freezer: Vec<FreezerTotal>,
+    /// Still moving or held by the launderer (unmoved, hop or time limit, other services).
+    #[serde(with = "dec")]
+    pub still_moving: u128,
+    /// Dark (mixer, privacy chain).
+    #[serde(with = "dec")]
+    pub dark: u128,
+    /// Dust left behind.
+    #[serde(with = "dec")]
+    pub dust: u128,
+    /// Paid as fees.
+    #[serde(with = "dec")]
+    pub fees: u128,
+}
+
+/// A place that can freeze traced value.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct InterventionPoint {
+    /// Address.
+    pub address: String,
+    /// Label.
+    pub label: Option<String>,
+    /// Who can freeze.
+    pub freezable_by: String,
+    /// Amount.
+    #[serde(with = "dec")]
+    pub amount: u128,
+}
+
+/// Traced value freezable by one kind of party.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FreezerTotal {
+    /// `exchange`, `custodian`, `issuer`.
+    pub freezable_by: String,
+    /// Amount.
+    #[serde(with = "dec")]
+    pub amount: u128,
+}
+
+/// The summary of a trace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    /// The policy.
+    pub policy: Policy,
+    /// Whether amounts are exposure (poison) rather than conserved value.
+    pub exposure: bool,
+    /// Per (chain, asset).
+    pub assets: Vec<AssetSummary>,
+}
+
+/// Everything a trace found.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TraceResult {
+    /// Incident name.
+    pub incident: String,
+    /// Policy.
+    pub policy: Policy,
+    /// Endpoints, largest first.
+    pub endpoints: Vec<Endpoint>,
+    /// The summary.
+    pub summary: Summary,
+    /// Every hop that carried taint (the trace graph).
+    pub edges: Vec<Hop>,
+    /// Caveats met on the way (partial data, caps).
+    pub notes: Vec<String>,
+}
+
+/// Who can freeze value at a service of `category`.
+pub fn freezer_of(category: &str) -> Option<&'static str> {
+    match category {
+        "exchange" => Some("exchange"),
+        "custodian" => Some("custodian"),
+        "issuer" => Some("issuer"),
+        _ => None,
+    }
+}
+
+/// Builds the per-asset summary of `endpoints` with the stolen totals.
+pub fn summarize(
+    policy: Policy,
+    stolen: &BTreeMap<(String, String), u128>,
+    endpoints: &[Endpoint],
+) -> Summary {
+    let mut by: BTreeMap<(String, String), AssetSummary> = stolen
+        .iter()
+        .map(|((c, a), s)| {
+            (
+                (c.clone(), a.clone()),
+                AssetSummary {
+                    chain: c.clone(),
+                    asset: a.clone(),
+                    stolen: *s,
+                    intervention: 0,
+                    intervention_points: Vec::new(),
+                    by_freezer: Vec::new(),
+                    still_moving: 0,
+                    dark: 0,
+                    dust: 0,
+                    fees: 0,
+                },
+            )
+        })
+        .collect();
+    for e in endpoints {
+        let s = by
+            .entry((e.chain.clone(), e.asset.clone()))
+            .or_insert_with(|| AssetSummary {
+                chain: e.chain.clone(),
+                asset: e.asset.clone(),
+                stolen: 0,
+                intervention: 0,
+                intervention_points: Vec::new(),
+                by_freezer: Vec::new(),
+                still_moving: 0,
+                dark: 0,
+                dust: 0,
+                fees: 0,
+            });
+        match (e.stop, &e.freezable_by) {
+            (Stop::Dark, _) => s.dark += e.amount,
+            (Stop::Dust, _) => s.dust += e.amount,
+            (Stop::Fee, _) => s.fees += e.amount,
+            (_, Some(f)) => {
+                s.intervention += e.amount;
+                s.intervention_points.push(InterventionPoint {
+                    address: e.address.clone(),
+                    label: e.label.clone(),
+                    freezable_by: f.clone(),
+                    amount: e.amount,
+                });
+            }
+            _ => s.still_moving += e.amount,
+        }
+    }
+    for s in by.values_mut() {
+        s.intervention_points
+            .sort_by(|a, b| b.amount.cmp(&a.amount).then(a.address.cmp(&b.address)));
+        let mut f: BTreeMap<String, u128> = BTreeMap::new();
+        for p in &s.intervention_points {
+            *f.entry(p.freezable_by.clone()).or_default() += p.amount;
+        }
+        s.by_freezer = f
+            .into_iter()
+            .map(|(freezable_by, amount)| FreezerTotal {
+                freezable_by,
+                amount,
+            })
+            .collect();
+        s.by_freezer.sort_by_key(|f| std::cmp::Reverse(f.amount));
+    }
+    Summary {
+        policy,
+        exposure: !policy.conserves(),
+        assets: by.into_values().collect(),
+    }
+}
+
+impl TraceResult {
+    /// A plain-text table: the summary, then the endpoints.
+    pub fn table(&self) -> String {
+        let mut o = String::new();
+        let _ = writeln!(
+            o,
+            "incident {} — policy {}{}",
+            self.incident,
+            self.policy,
+            if self.summary.exposure {
+                " (amounts are exposure, not value)"
+            } else {
+                ""
+            }
+        );
+        for s in &self.summary.assets {
+            let _ = writeln!(o, "\n{} {}: stolen {}", s.chain, s.asset, s.stolen);
+            let _ = writeln!(o, "  at points of intervention  {}", s.intervention);
+            for f in &s.by_freezer {
+                let _ = writeln!(o, "    freezable by {:<12} {}", f.freezable_by, f.amount);
+            }
+            for p in &s.intervention_points {
+                let _ = writeln!(
+                    o,
+                    "    {:>28}  {} ({})",
+                    p.amount,
+                    p.address,
+                    p.label.as_deref().unwrap_or("-")
+                );
+            }
+            let _ = writeln!(o, "  still moving / held        {}", s.still_moving);
+            let _ = writeln!(o, "  dark                       {}", s.dark);
+            let _ = writeln!(o, "  dust                       {}", s.dust);
+            let _ = writeln!(o, "  fees                       {}", s.fees);
+        }
+        let _ = writeln!(
+            o,
+            "\n{:<10} {:<44} {:<12} {:>28} {:>4}  label",
+            "stop", "address", "asset", "amount", "hops"
+        );
+        for e in &self.endpoints {
+            let asset = if e.asset.len() > 12 {
+                format!("{}…", &e.asset[..11])
+            } else {
+                e.asset.clone()
+            };
+            let _ = writeln!(
+                o,
+                "{:<10} {:<44} {:<12} {:>28} {:>4}  {}",
+                e.stop.name(),
+                e.address,
+                asset,
+                e.amount,
+                e.hops,
+                e.label.as_deref().unwrap_or("")
+            );
+        }
+        for n in &self.notes {
+            let _ = writeln!(o, "note: {n}");
+        }
+        o
+    }
+
+    /// CSV: one row per endpoint, with the path as `tx@at` separated by `;`.
+    pub fn csv(&self) -> Result<String, csv::Error> {
+        let mut w = csv::Writer::from_writer(Vec::new());
+        w.write_record([
+            "chain",
+            "address",
+            "asset",
+            "amount",
+            "label",
+            "category",
+            "freezable_by",
+            "stop",
+            "hops",
+            "path",
+        ])?;
+        for e in &self.endpoints {
+            let path = e
+                .path
+                .iter()
+                .map(|h| format!("{}@{}", h.tx, h.at))
+                .collect::<Vec<_>>()
+                .join(";");
+            w.write_record([
+                e.chain.as_str(),
+                &e.address,
+                &e.asset,
+                &e.amount.to_string(),
+                e.label.as_deref().unwrap_or(""),
+                e.category.as_deref().unwrap_or(""),
+                e.freezable_by.as_deref().unwrap_or(""),
+                e.stop.name(),
+                &e.hops.to_string(),
+                &path,
+            ])?;
+        }
+        let bytes = w.into_inner().map_err(|e| e.into_error())?;
+        Ok(String::from_utf8_lossy(&bytes).into_owned())
+    }
+
+    /// The trace graph in Graphviz DOT: addresses as nodes, taint-carrying hops as edges
+    /// (labelled with the tainted amount), endpoints coloured by stop reason.
+    pub fn dot(&self) -> String {
+        let q = |s: &str| format!("\"{}\"", s.replace('\\', "\\\\").replace('"', "\\\""));
+        let mut o =
+            String::from("digraph trace {\n  rankdir=LR;\n  node [shape=box, fontsize=10];\n");
+        for e in &self.endpoints {
+            let colour = match e.stop {
+                Stop::Service if e.freezable_by.is_some() => "palegreen",
+                Stop::Service => "lightblue",
+                Stop::Dark => "gray60",
+                Stop::Fee | Stop::Dust => "gray90",
+                _ => "khaki",
+            };
+            let label = format!(
+                "{}\\n{} {} {}\\n{}",
+                e.address,
+                e.amount,
+                e.asset,
+                e.stop.name(),
+                e.label.as_deref().unwrap_or("")
+            );
+            let _ = writeln!(
+                o,
+                "  {} [style=filled, fillcolor={colour}, label={}];",
+                q(&e.address),
+                q(&label)
+            );
+        }
+        for h in &self.edges {
+            let _ = writeln!(
+                o,
+                "  {} -> {} [label={}];",
+                q(&h.from),
+                q(&h.to),
+                q(&format!("{} {}", h.tainted, h.at))
+            );
+        }
+        o.push_str("}\n");
+        o
+    }
+}

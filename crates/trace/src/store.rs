@@ -1,0 +1,338 @@
+//! The engine over tracehound's store: UTXO txs with resolved inputs and spenders, account
+//! histories in (block, tx, sub-index) order; and [`trace`], which resolves an incident
+//! against the store and runs the engine on every chain it names.
+
+use std::collections::BTreeMap;
+use std::str::FromStr;
+
+use tracehound_core::{Address, Chain, ChainFamily, Hash32, TransferKind};
+use tracehound_store::Store;
+
+use crate::TraceError;
+use crate::engine::{AccountSeed, Rules, Tracker, UtxoSeed, trace_account, trace_utxo};
+use crate::graph::{AccountEvent, AccountGraph, UtxoGraph, UtxoIn, UtxoOut, UtxoTxData};
+use crate::incident::Incident;
+use crate::result::TraceResult;
+
+fn hash(chain: Chain, text: &str) -> Result<Hash32, TraceError> {
+    Hash32::from_str(text.trim_start_matches("0x"))
+        .map_err(|e| TraceError::Incident(format!("{chain} tx {text:?}: {e}")))
+}
+
+/// A UTXO chain of the store.
+pub struct StoreUtxo<'s> {
+    store: &'s Store,
+    chain: Chain,
+}
+
+impl<'s> StoreUtxo<'s> {
+    /// Reads `chain` of `store`.
+    pub fn new(store: &'s Store, chain: Chain) -> Self {
+        StoreUtxo { store, chain }
+    }
+}
+
+impl UtxoGraph for StoreUtxo<'_> {
+    fn tx(&mut self, txid: &str) -> Result<UtxoTxData, TraceError> {
+        let h = hash(self.chain, txid)?;
+        let v = self
+            .store
+            .tx(Some(self.chain), &h)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| TraceError::Unknown(format!("{} tx {txid}", self.chain)))?;
+        Ok(UtxoTxData {
+            txid: v.txid.to_string(),
+            height: v.height,
+            index: v.index,
+            time: v.time,
+            inputs: if v.coinbase {
+                Vec::new()
+            } else {
+                v.inputs
+                    .iter()
+                    .map(|i| UtxoIn {
+                        prev_txid: i.prev_txid.to_string(),
+                        prev_vout: i.prev_vout,
+                        address: i.address.clone(),
+                        value: i.value.units(),
+                    })
+                    .collect()
+            },
+            outputs: v
+                .outputs
+                .iter()
+                .map(|o| UtxoOut {
+                    value: o.value.units(),
+                    address: o.address.clone(),
+                    spent_by: o.spent_by.map(|(t, _)| t.to_string()),
+                })
+                .collect(),
+        })
+    }
+}
+
+/// An account chain of the store.
+pub struct StoreAccounts<'s> {
+    store: &'s Store,
+    chain: Chain,
+}
+
+impl<'s> StoreAccounts<'s> {
+    /// Reads `chain` of `store`.
+    pub fn new(store: &'s Store, chain: Chain) -> Self {
+        StoreAccounts { store, chain }
+    }
+}
+
+impl AccountGraph for StoreAccounts<'_> {
+    fn history(&mut self, address: &str, limit: usize) -> Result<Vec<AccountEvent>, TraceError> {
+        let addr = Address::from_canonical(self.chain, address.to_string());
+        let Some(view) = self.store.account(&addr)? else {
+            return Ok(Vec::new());
+        };
+        if view.transfers > limit as u64 {
+            return Err(TraceError::Cap {
+                what: format!("{address} has {} transfers", view.transfers),
+                limit: limit as u64,
+                flag: "--max-history",
+            });
+        }
+        let rows = self.store.account_history(self.chain, view.id, 0, limit)?;
+        let mut out: Vec<AccountEvent> = rows
+            .into_iter()
+            .filter(|r| r.kind != TransferKind::Nft)
+            .map(|r| AccountEvent {
+                height: r.height,
+                tx: r.tx_index,
+                sub: r.sub_index,
+                time: r.time,
+                txid: format!("0x{}", hex_lower(&r.txid)),
+                fee: r.kind == TransferKind::Fee,
+                asset: r.asset,
+                amount: r.received.units().max(r.sent.units()),
+                from: r.from,
+                to: r.to,
+            })
+            .collect();
+        out.sort_by_key(AccountEvent::key);
+        Ok(out)
+    }
+}
+
+fn hex_lower(h: &Hash32) -> String {
+    h.to_string()
+}
+
+/// Traces `incident` over `store` under `rules`.
+pub fn trace(store: &Store, incident: &Incident, rules: Rules) -> Result<TraceResult, TraceError> {
+    incident.validate().map_err(TraceError::Incident)?;
+    let mut chains: BTreeMap<Chain, (Vec<UtxoSeed>, Vec<AccountSeed>)> = BTreeMap::new();
+    let stored = store.chains()?;
+    let known = |c: Chain| -> Result<Chain, TraceError> {
+        if stored.contains(&c) {
+            Ok(c)
+        } else {
+            Err(TraceError::Incident(format!(
+                "chain {c} is not in the store (ingest it first)"
+            )))
+        }
+    };
+    let asset_ok = |a: &str| {
+        incident.assets.is_empty() || incident.assets.iter().any(|x| x.eq_ignore_ascii_case(a))
+    };
+    for s in &incident.stolen {
+        let chain =
+            known(Chain::from_str(&s.chain).map_err(|e| TraceError::Incident(e.to_string()))?)?;
+        let entry = chains.entry(chain).or_default();
+        match chain.family() {
+            ChainFamily::Utxo => {
+                if s.sub_index.is_some() {
+                    return Err(TraceError::Incident(format!(
+                        "stolen tx {} on {chain}: sub_index is for account chains; use vout",
+                        s.tx
+                    )));
+                }
+                let tx = StoreUtxo::new(store, chain).tx(&s.tx).map_err(|_| {
+                    TraceError::Incident(format!(
+                        "stolen tx {} is not in the store's {chain}",
+                        s.tx
+                    ))
+                })?;
+                let vouts: Vec<u32> = match s.vout {
+                    Some(v) => vec![v],
+                    None => (0..tx.outputs.len() as u32).collect(),
+                };
+                for vout in vouts {
+                    entry.0.push(UtxoSeed {
+                        txid: tx.txid.clone(),
+                        vout,
+                        amount: if s.vout.is_some() { s.amount } else { None },
+                        at_source: false,
+                    });
+                }
+            }
+            ChainFamily::Account => {
+                if s.vout.is_some() {
+                    return Err(TraceError::Incident(format!(
+                        "stolen tx {} on {chain}: vout is for UTXO chains; use sub_index",
+                        s.tx
+                    )));
+                }
+                let views = store.account_tx(Some(chain), &hash(chain, &s.tx)?)?;
+                let view = views.first().ok_or_else(|| {
+                    TraceError::Incident(format!(
+                        "stolen tx {} is not in the store's {chain}",
+                        s.tx
+                    ))
+                })?;
+                let picked: Vec<_> = view
+                    .transfers
+                    .iter()
+                    .filter(|t| t.kind != TransferKind::Fee && t.kind != TransferKind::Nft)
+                    .filter(|t| s.sub_index.is_none_or(|i| t.sub_index == i))
+                    .filter(|t| s.sub_index.is_some() || asset_ok(&t.asset))
+                    .collect();
+                if picked.is_empty() {
+                    return Err(TraceError::Incident(format!(
+                        "stolen tx {} on {chain} has no transfer{}{}",
+                        s.tx,
+                        s.sub_index
+                            .map(|i| format!(" at sub_index {i}"))
+                            .unwrap_or_default(),
+                        if incident.assets.is_empty() {
+                            String::new()
+                        } else {
+                            format!(" in assets {:?}", incident.assets)
+                        }
+                    )));
+                }
+                if picked.len() > 1 && s.amount.is_some() {
+                    return Err(TraceError::Incident(format!(
+                        "stolen tx {} on {chain}: an amount needs one transfer (give sub_index)",
+                        s.tx
+                    )));
+                }
+                for t in picked {
+                    let amount = t.amount.units();
+                    let stolen = s.amount.unwrap_or(amount);
+                    if stolen > amount {
+                        return Err(TraceError::Incident(format!(
+                            "stolen tx {} on {chain} sub_index {}: amount {stolen} exceeds the transfer's {amount}",
+                            s.tx, t.sub_index
+                        )));
+                    }
+                    entry.1.push(AccountSeed::Transfer {
+                        event: AccountEvent {
+                            height: view.height,
+                            tx: view.index,
+                            sub: t.sub_index,
+                            time: view.time,
+                            txid: format!("0x{}", view.hash),
+                            fee: false,
+                            asset: t.asset.clone(),
+                            from: t.from.clone(),
+                            to: t.to.clone(),
+                            amount,
+                        },
+                        stolen,
+                    });
+                }
+            }
+        }
+    }
+    for s in &incident.sources {
+        let chain =
+            known(Chain::from_str(&s.chain).map_err(|e| TraceError::Incident(e.to_string()))?)?;
+        let addr =
+            Address::parse(chain, &s.address).map_err(|e| TraceError::Incident(e.to_string()))?;
+        let since = s.since.unwrap_or(0);
+        let entry = chains.entry(chain).or_default();
+        match chain.family() {
+            ChainFamily::Account => {
+                if store.account(&addr)?.is_none() {
+                    return Err(TraceError::Incident(format!(
+                        "source {addr} is not in the store's {chain}"
+                    )));
+                }
+                entry.1.push(AccountSeed::Source {
+                    address: addr.as_str().to_string(),
+                    since,
+                    assets: incident.assets.clone(),
+                });
+            }
+            ChainFamily::Utxo => {
+                let seeds = utxo_source_seeds(store, chain, &addr, since, rules.caps.max_history)?;
+                if seeds.is_empty() {
+                    return Err(TraceError::Incident(format!(
+                        "source {addr} on {chain} sends nothing from time {since} on"
+                    )));
+                }
+                entry.0.extend(seeds);
+            }
+        }
+    }
+    let mut t = Tracker::new(rules);
+    for (chain, (utxo, account)) in chains {
+        if !utxo.is_empty() {
+            trace_utxo(&mut t, &mut StoreUtxo::new(store, chain), chain, &utxo)?;
+        }
+        if !account.is_empty() {
+            trace_account(
+                &mut t,
+                &mut StoreAccounts::new(store, chain),
+                chain,
+                &account,
+            )?;
+        }
+    }
+    Ok(t.finish(&incident.name))
+}
+
+/// The outputs paying `addr` that were spent at or after `since`: what left the address.
+fn utxo_source_seeds(
+    store: &Store,
+    chain: Chain,
+    addr: &Address,
+    since: u64,
+    limit: usize,
+) -> Result<Vec<UtxoSeed>, TraceError> {
+    let Some(view) = store.address(addr)? else {
+        return Err(TraceError::Incident(format!(
+            "source {addr} is not in the store's {chain}"
+        )));
+    };
+    if view.tx_count > limit as u64 {
+        return Err(TraceError::Cap {
+            what: format!("{addr} has {} txs", view.tx_count),
+            limit: limit as u64,
+            flag: "--max-history",
+        });
+    }
+    let mut seeds = Vec::new();
+    let mut g = StoreUtxo::new(store, chain);
+    for row in store.address_history(chain, view.id, 0, limit)? {
+        if row.received.units() == 0 {
+            continue;
+        }
+        let tx = store.tx_at(chain, row.height, row.index)?;
+        for o in &tx.outputs {
+            if o.address.as_deref() != Some(addr.as_str()) {
+                continue;
+            }
+            let Some((spender, _)) = o.spent_by else {
+                continue;
+            };
+            if g.tx(&spender.to_string())?.time < since {
+                continue;
+            }
+            seeds.push(UtxoSeed {
+                txid: tx.txid.to_string(),
+                vout: o.vout,
+                amount: None,
+                at_source: true,
+            });
+        }
+    }
+    Ok(seeds)
+}
