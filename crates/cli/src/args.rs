@@ -67,16 +67,38 @@ pub(crate) enum Command {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum SimCommand {
-    /// Play a seeded heist scenario on a running anvil and write its ground truth
-    /// (`truth.json`, `labels.csv`) to DIR; then `tracehound ingest evm` reads the chain.
+    /// Play a seeded heist scenario on running nodes and write its ground truth
+    /// (`truth.json`, `labels.csv`) to DIR; then `tracehound ingest evm` (and `ingest btc`)
+    /// read the chains. With --ltc-rpc the scenario has its UTXO side on a litecoind -regtest;
+    /// without, it is the EVM half alone.
     Run(SimRunArgs),
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct SimRunArgs {
+    /// Play on real nodes (the only mode so far; the default).
+    #[arg(long)]
+    pub(crate) on_nodes: bool,
     /// The anvil node's JSON-RPC URL (a fresh node: the scenario's addresses must be unused).
     #[arg(long)]
     pub(crate) rpc: String,
+    /// A fresh litecoind -regtest's JSON-RPC URL (height 0), for the UTXO side.
+    #[arg(long)]
+    pub(crate) ltc_rpc: Option<String>,
+    /// The litecoind's .cookie file.
+    #[arg(long, requires = "ltc_rpc", conflicts_with_all = ["ltc_rpc_user", "ltc_rpc_password"])]
+    pub(crate) ltc_rpc_cookie: Option<PathBuf>,
+    /// The litecoind's RPC user.
+    #[arg(long, requires_all = ["ltc_rpc", "ltc_rpc_password"])]
+    pub(crate) ltc_rpc_user: Option<String>,
+    /// The litecoind's RPC password.
+    #[arg(
+        long,
+        requires = "ltc_rpc_user",
+        env = "TRACEHOUND_LTC_RPC_PASSWORD",
+        hide_env_values = true
+    )]
+    pub(crate) ltc_rpc_password: Option<String>,
     /// Where the ground truth goes.
     #[arg(long)]
     pub(crate) out: PathBuf,

@@ -2,7 +2,8 @@
 
 use anyhow::Context;
 use serde::Serialize;
-use tracehound_sim::{Config, Scenario, run_on_anvil};
+use tracehound_btc::rpc::{RpcAuth, RpcClient, RpcOptions};
+use tracehound_sim::{Config, Scenario, run_on_nodes};
 
 use crate::args::{Global, SimRunArgs};
 use crate::output;
@@ -12,6 +13,8 @@ struct SimReport {
     seed: u64,
     txs: usize,
     blocks: usize,
+    utxo_txs: usize,
+    utxo_blocks: usize,
     truth: String,
     labels: String,
 }
@@ -24,9 +27,32 @@ pub(crate) fn run(global: &Global, args: &SimRunArgs) -> anyhow::Result<()> {
     if let Some(seed) = args.seed {
         config.seed = seed;
     }
+    // Without a UTXO node the scenario is the EVM half alone.
+    config.utxo &= args.ltc_rpc.is_some();
     let plan = Scenario::plan(&config)?;
-    let truth = run_on_anvil(&args.rpc, &plan)
-        .with_context(|| format!("playing the scenario on {}", args.rpc))?;
+    let auth = match (
+        &args.ltc_rpc_cookie,
+        &args.ltc_rpc_user,
+        &args.ltc_rpc_password,
+    ) {
+        (Some(cookie), _, _) => RpcAuth::CookieFile(cookie.clone()),
+        (None, Some(user), Some(password)) => RpcAuth::UserPass {
+            user: user.clone(),
+            password: password.clone(),
+        },
+        _ => RpcAuth::None,
+    };
+    let ltc = RpcClient::new(
+        args.ltc_rpc.clone().unwrap_or_default(),
+        auth,
+        RpcOptions::default(),
+    );
+    let nodes = match &args.ltc_rpc {
+        Some(url) => format!("{} and {url}", args.rpc),
+        None => args.rpc.clone(),
+    };
+    let truth = run_on_nodes(&args.rpc, &ltc, &plan)
+        .with_context(|| format!("playing the scenario on {nodes}"))?;
     truth
         .write(&args.out)
         .with_context(|| format!("writing the ground truth to {}", args.out.display()))?;
@@ -34,6 +60,8 @@ pub(crate) fn run(global: &Global, args: &SimRunArgs) -> anyhow::Result<()> {
         seed: config.seed,
         txs: plan.steps().count(),
         blocks: plan.blocks.len(),
+        utxo_txs: plan.utxo.as_ref().map_or(0, |u| u.steps().count()),
+        utxo_blocks: plan.utxo.as_ref().map_or(0, |u| u.blocks.len()),
         truth: args.out.join("truth.json").display().to_string(),
         labels: args.out.join("labels.csv").display().to_string(),
     };
@@ -41,8 +69,14 @@ pub(crate) fn run(global: &Global, args: &SimRunArgs) -> anyhow::Result<()> {
         return output::json(&report);
     }
     println!(
-        "played {} txs in {} blocks (seed {}) on {}; ground truth in {}, labels in {}",
-        report.txs, report.blocks, report.seed, args.rpc, report.truth, report.labels
+        "played {} EVM txs in {} blocks and {} UTXO txs in {} blocks (seed {}) on {nodes}; ground truth in {}, labels in {}",
+        report.txs,
+        report.blocks,
+        report.utxo_txs,
+        report.utxo_blocks,
+        report.seed,
+        report.truth,
+        report.labels
     );
     Ok(())
 }

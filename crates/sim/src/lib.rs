@@ -19,11 +19,12 @@ pub mod error;
 pub mod exec;
 pub mod plan;
 pub mod truth;
+pub mod utxo_exec;
 pub mod world;
 
 pub use config::Config;
 pub use error::{Result, SimError};
-pub use exec::{Node, run_on_anvil};
+pub use exec::{Node, run_on_anvil, run_on_nodes};
 pub use plan::{Action, Asset, Plan, Scenario};
 pub use truth::{GroundTruth, POLICY, RestingKind};
 pub use world::{ContractKind, EntityKind, World};

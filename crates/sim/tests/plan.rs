@@ -4,7 +4,7 @@
 //! made-up fees) and rejects tampered ones (a unit added, a resting place twice or missing, a
 //! hop moved before the value reached it). The real-node tests are in `anvil.rs`.
 
-use tracehound_sim::truth::{Executed, RestingKind};
+use tracehound_sim::truth::{Executed, RestingKind, UtxoExecuted, UtxoRun};
 use tracehound_sim::{Asset, Config, GroundTruth, Plan, Scenario};
 
 fn small(seed: u64) -> Config {
@@ -17,8 +17,26 @@ fn small(seed: u64) -> Config {
     }
 }
 
-/// Pretends every step ran, one block per planned block, with a fee of 21 000 gas at 1 gwei.
+/// Pretends every step ran, one block per planned block, with a fee of 21 000 gas at 1 gwei
+/// (UTXO txs: made-up txids, one block per planned block after the faucet's).
 fn dry_run(plan: &Plan) -> GroundTruth {
+    let mut utxo = UtxoRun::default();
+    if let Some(u) = &plan.utxo {
+        for h in 1..=tracehound_sim::plan::FAUCET_COINBASES {
+            utxo.coinbase.insert(h, format!("{:064x}", 0xc0_0000 + h));
+        }
+        for (b, block) in u.blocks.iter().enumerate() {
+            for (i, s) in block.steps.iter().enumerate() {
+                utxo.txs.push(UtxoExecuted {
+                    step: s.id,
+                    txid: format!("{:064x}", 0xa0_0000 + s.id),
+                    height: u64::from(u.setup_blocks) + b as u64 + 1,
+                    index: i as u32 + 1,
+                    time: block.time,
+                });
+            }
+        }
+    }
     let mut executed = Vec::new();
     for (b, block) in plan.blocks.iter().enumerate() {
         for (i, s) in block.steps.iter().enumerate() {
@@ -32,7 +50,7 @@ fn dry_run(plan: &Plan) -> GroundTruth {
             });
         }
     }
-    GroundTruth::build(plan, &executed).expect("consistent ground truth")
+    GroundTruth::build_all(plan, &executed, &utxo).expect("consistent ground truth")
 }
 
 #[test]
@@ -97,6 +115,30 @@ fn ground_truth_is_consistent_and_tampering_is_caught() {
     assert!(truth.resting_total(RestingKind::ExchangeDeposit, Asset::Susd) > 0);
     assert!(truth.links.iter().any(|l| l.kind == "swap"));
     assert!(truth.links.iter().any(|l| l.kind == "mixer"));
+    eprintln!(
+        "{} evm txs, {} utxo txs ({} heist); links {:?}; resting {:?}",
+        truth.txs.len(),
+        truth.utxo_txs.len(),
+        truth.utxo_txs.iter().filter(|t| t.heist).count(),
+        truth
+            .links
+            .iter()
+            .filter(|l| l.in_chain != l.out_chain)
+            .map(|l| (
+                &l.kind,
+                &l.in_chain,
+                l.stolen_in,
+                l.stolen_out,
+                &l.memo_in,
+                &l.memo_out
+            ))
+            .collect::<Vec<_>>(),
+        truth
+            .resting
+            .iter()
+            .map(|r| (r.kind, r.asset, r.stolen))
+            .collect::<Vec<_>>()
+    );
 
     // A unit added to a transfer, a resting place listed twice, or one dropped: all caught.
     let mut t = truth.clone();
@@ -108,7 +150,8 @@ fn ground_truth_is_consistent_and_tampering_is_caught() {
     t.resting.push(r);
     assert!(t.check().unwrap_err().to_string().contains("twice"));
     let mut t = truth.clone();
-    t.txs.iter_mut().find(|t| t.purpose == "hop").unwrap().block = 0;
+    let hop = t.txs.iter_mut().find(|t| t.purpose == "hop").unwrap();
+    (hop.block, hop.time) = (0, 0);
     let e = t.check().unwrap_err().to_string();
     assert!(e.contains("no earlier stolen-carrying transfer"), "{e}");
     let mut t = truth.clone();
