@@ -25,6 +25,8 @@ pub const MWEB_HEIGHT: u64 = 432;
 pub const SETUP_BLOCKS: u32 = 250;
 /// The faucet's spendable coinbases (heights 1 to this; regtest halves the subsidy at 150).
 pub const FAUCET_COINBASES: u32 = 149;
+// The faucet's coinbases are mature (100 confirmations) when the scenario starts.
+const _: () = assert!(FAUCET_COINBASES + 100 <= SETUP_BLOCKS);
 /// The regtest block subsidy below height 150.
 pub const SUBSIDY: u64 = 50 * LTC;
 /// Smallest output the plan makes; smaller change goes to the fee.
