@@ -758,6 +758,20 @@ fn slice(line: &[Seg], from: u64, to: u64) -> Vec<Seg> {
     out
 }
 
+/// TRACING.md's LIFO for a UTXO tx: the outputs (`amounts`, in order), then the fee, take
+/// value from the back of the inputs' `line`. Returns each output's segments and the fee's;
+/// none if the outputs exceed the inputs.
+fn lifo_split(line: &[Seg], amounts: &[u64]) -> Option<(Vec<Vec<Seg>>, Vec<Seg>)> {
+    let mut end: u64 = line.iter().map(|s| s.amount).sum();
+    let mut outs = Vec::with_capacity(amounts.len());
+    for a in amounts {
+        let from = end.checked_sub(*a)?;
+        outs.push(slice(line, from, end));
+        end = from;
+    }
+    Some((outs, slice(line, 0, end)))
+}
+
 fn stolen_of(segs: &[Seg]) -> u64 {
     segs.iter().filter(|s| s.stolen).map(|s| s.amount).sum()
 }
@@ -1062,20 +1076,14 @@ impl<'a> Builder<'a> {
                 push_seg(&mut line, s);
             }
         }
-        // LIFO: the outputs in order, then the fee, take from the back of the line.
-        let mut end: u64 = tx.inputs.iter().map(|c| c.amount).sum();
-        let mut out_segs = Vec::new();
-        for o in &tx.outputs {
-            let from = end
-                .checked_sub(o.amount)
-                .ok_or_else(|| bad("outputs exceed inputs".into()))?;
-            out_segs.push(slice(&line, from, end));
-            end = from;
+        let amounts: Vec<u64> = tx.outputs.iter().map(|o| o.amount).collect();
+        let (mut out_segs, fee_segs) =
+            lifo_split(&line, &amounts).ok_or_else(|| bad("outputs exceed inputs".into()))?;
+        let fee_left: u64 = fee_segs.iter().map(|s| s.amount).sum();
+        if fee_left != tx.fee {
+            return Err(bad(format!("fee {} planned, {fee_left} left", tx.fee)));
         }
-        if end != tx.fee {
-            return Err(bad(format!("fee {} planned, {end} left", tx.fee)));
-        }
-        let fee_stolen = stolen_of(&slice(&line, 0, end));
+        let fee_stolen = stolen_of(&fee_segs);
         let memo = match &tx.memo {
             Some(m) => Some(crate::utxo_exec::render_memo(m, &self.hash_of).map_err(bad)?),
             None => None,
@@ -1356,4 +1364,45 @@ fn labels(w: &World) -> Vec<Label> {
         });
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn seg(amount: u64, stolen: bool) -> Seg {
+        Seg { amount, stolen }
+    }
+
+    /// TRACING.md's worked example: inputs 5 (tainted) and 5 (clean), outputs 2 and 7, fee
+    /// 1; under LIFO o1 gets 0, o2 gets 4, the fee 1.
+    #[test]
+    fn lifo_matches_the_worked_example_of_tracing_md() {
+        let line = [seg(5, true), seg(5, false)];
+        let (outs, fee) = lifo_split(&line, &[2, 7]).unwrap();
+        let stolen: Vec<u64> = outs.iter().map(|o| stolen_of(o)).collect();
+        assert_eq!(stolen, [0, 4]);
+        assert_eq!(stolen_of(&fee), 1);
+        // o2's segments keep their order on the line: i1's last 4 units, then i2's first 3.
+        assert_eq!(outs[1], [seg(4, true), seg(3, false)]);
+        assert_eq!(fee, [seg(1, true)]);
+        assert!(lifo_split(&line, &[8, 3]).is_none());
+    }
+
+    /// A partly stolen input keeps its segments' order when spent again.
+    #[test]
+    fn lifo_follows_segments_inside_an_input() {
+        // One input made of clean 3, stolen 4, clean 3 (a previous tx's output), then a
+        // stolen input of 2.
+        let mut line = Vec::new();
+        for s in [seg(3, false), seg(4, true), seg(3, false), seg(2, true)] {
+            push_seg(&mut line, s);
+        }
+        let (outs, fee) = lifo_split(&line, &[3, 6]).unwrap();
+        // Offsets 0–3 clean, 3–7 stolen, 7–10 clean, 10–12 stolen: o1 takes 9–12, o2 takes
+        // 3–9, the fee 0–3.
+        assert_eq!(outs[0], [seg(1, false), seg(2, true)]);
+        assert_eq!(outs[1], [seg(4, true), seg(2, false)]);
+        assert_eq!(fee, [seg(3, false)]);
+    }
 }

@@ -311,3 +311,26 @@ fn utxo_amounts_parse_exactly() {
         10_000_000
     );
 }
+
+/// The default scenario (what `tracehound sim run --ltc-rpc` plays without a config) plays on
+/// both nodes too, and its ground truth holds.
+#[test]
+fn default_scenario_plays_on_both_nodes() {
+    let plan = Scenario::plan(&Config::default()).unwrap();
+    let started = std::time::Instant::now();
+    let (_anvil, _ltc, truth) = play(&plan);
+    eprintln!(
+        "default scenario: {} EVM txs, {} UTXO txs in {:.1} s",
+        truth.txs.len(),
+        truth.utxo_txs.len(),
+        started.elapsed().as_secs_f64()
+    );
+    truth.check().unwrap();
+    assert_eq!(
+        truth.utxo_txs.len(),
+        plan.utxo.as_ref().unwrap().steps().count()
+    );
+    if let Some(dir) = std::env::var_os("TRACEHOUND_SIM_OUT") {
+        truth.write(std::path::Path::new(&dir)).unwrap();
+    }
+}

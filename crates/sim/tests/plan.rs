@@ -115,6 +115,25 @@ fn ground_truth_is_consistent_and_tampering_is_caught() {
     assert!(truth.resting_total(RestingKind::ExchangeDeposit, Asset::Susd) > 0);
     assert!(truth.links.iter().any(|l| l.kind == "swap"));
     assert!(truth.links.iter().any(|l| l.kind == "mixer"));
+    assert!(truth.resting_total(RestingKind::PrivacyExit, Asset::Ltc) > 0);
+    assert!(truth.resting_total(RestingKind::ExchangeDeposit, Asset::Ltc) > 0);
+    // LIFO per UTXO tx, by hand on the peel chain's first hop: one stolen input, the peel
+    // (output 0) takes the back of it, the change the rest, the fee the front.
+    let hop = truth.utxo_txs.iter().find(|t| t.purpose == "peel").unwrap();
+    assert_eq!(hop.inputs.len(), 1);
+    assert_eq!(hop.inputs[0].stolen, hop.inputs[0].amount);
+    assert!(hop.outputs.iter().all(|o| o.stolen == o.amount));
+    assert_eq!(hop.fee_stolen, hop.fee);
+    // The bridge payout carries the lock's stolen part at the link's rate.
+    let lock = truth
+        .links
+        .iter()
+        .find(|l| l.kind == "bridge" && l.in_chain == "evm-31337")
+        .unwrap();
+    assert_eq!(
+        lock.stolen_out,
+        lock.stolen_in * lock.amount_out / lock.amount_in
+    );
     eprintln!(
         "{} evm txs, {} utxo txs ({} heist); links {:?}; resting {:?}",
         truth.txs.len(),
@@ -157,6 +176,33 @@ fn ground_truth_is_consistent_and_tampering_is_caught() {
     let mut t = truth.clone();
     t.resting.pop();
     assert!(t.check().is_err());
+    // On the UTXO side: an output with one stolen unit fewer, a stolen input moved before the
+    // tx that made it, a link paying out more than its rate: all caught.
+    let mut t = truth.clone();
+    let peel = t.utxo_txs.iter_mut().find(|t| t.purpose == "peel").unwrap();
+    peel.outputs[1].stolen -= 1;
+    let e = t.check().unwrap_err().to_string();
+    assert!(e.contains("stolen in"), "{e}");
+    let mut t = truth.clone();
+    let cj = t
+        .utxo_txs
+        .iter_mut()
+        .find(|t| t.purpose == "coinjoin")
+        .unwrap();
+    (cj.height, cj.time) = (0, 0);
+    assert!(t.check().is_err());
+    let mut t = truth.clone();
+    let l = t
+        .links
+        .iter_mut()
+        .find(|l| l.kind == "bridge" && l.stolen_out > 0)
+        .unwrap();
+    l.stolen_out += 1;
+    assert!(t.check().is_err());
+    let mut t = truth.clone();
+    t.resting.retain(|r| r.kind != RestingKind::PrivacyExit);
+    assert!(t.check().is_err());
+
     let mut t = truth;
     t.txs
         .iter_mut()
@@ -206,6 +252,43 @@ fn impossible_configs_are_refused_before_anything_is_sent() {
         ..Config::default()
     });
     assert!(denoms.contains("ascending"), "{denoms}");
+    // The UTXO side: more users than its chain can fund, no ether to bridge, a bad rate.
+    let many = err(Config {
+        users: 400,
+        ..Config::default()
+    });
+    assert!(
+        many.contains("users is 400") && many.contains("utxo"),
+        "{many}"
+    );
+    let no_eth = err(Config {
+        stolen_eth: 0,
+        ..Config::default()
+    });
+    assert!(no_eth.contains("bridges stolen ether"), "{no_eth}");
+    let rate = err(Config {
+        ltc_per_eth: 0,
+        ..Config::default()
+    });
+    assert!(rate.contains("ltc_per_eth"), "{rate}");
+    let peers = err(Config {
+        coinjoin_peers: 12,
+        ..Config::default()
+    });
+    assert!(peers.contains("coinjoin_peers"), "{peers}");
+    let long = err(Config {
+        background_blocks: 400,
+        ..Config::default()
+    });
+    assert!(long.contains("MWEB"), "{long}");
+    // Off, the same config plans the EVM half alone.
+    let evm = Scenario::plan(&Config {
+        stolen_eth: 0,
+        utxo: false,
+        ..Config::default()
+    })
+    .unwrap();
+    assert!(evm.utxo.is_none());
 
     // From a file: unknown fields and bad JSON name the file.
     let dir = tempfile::tempdir().unwrap();
