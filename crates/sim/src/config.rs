@@ -59,6 +59,9 @@ pub struct Config {
     /// exchanges there, the bridge, the chain-swap vault, peel chains, a CoinJoin, a privacy
     /// exit. Off, the scenario is the EVM half alone.
     pub utxo: bool,
+    /// The UTXO chain the bridge and the swap vault reach: `litecoin-regtest` (the only one
+    /// so far).
+    pub utxo_chain: String,
     /// The exchange rate bridges and vaults quote: litoshi per ether.
     pub ltc_per_eth: u64,
     /// Hops of the UTXO-side peel chain.
@@ -89,6 +92,7 @@ impl Default for Config {
             pool_eth: 3_000 * ETHER,
             pool_token: 9_000_000 * DOLLAR,
             utxo: true,
+            utxo_chain: "litecoin-regtest".into(),
             ltc_per_eth: 3_417_265_113,
             utxo_hops: 4,
             coinjoin_peers: 4,
@@ -100,7 +104,7 @@ impl Default for Config {
 const MAX_COUNT: u32 = 10_000;
 /// Most users a scenario with a UTXO side funds: the regtest chain's supply before MWEB
 /// activates (height 432) bounds what the world can hold there.
-pub const MAX_UTXO_USERS: u32 = 40;
+pub const MAX_UTXO_USERS: u32 = 30;
 
 impl Config {
     /// Reads a JSON config (missing fields take their defaults) and validates it.
@@ -187,6 +191,12 @@ impl Config {
             ));
         }
         if self.utxo {
+            if self.utxo_chain != "litecoin-regtest" {
+                return bad(format!(
+                    "utxo_chain {:?}: the bridge and the swap vault reach an unknown chain (the simulator's UTXO side plays on \"litecoin-regtest\")",
+                    self.utxo_chain
+                ));
+            }
             if self.users > MAX_UTXO_USERS {
                 return bad(format!(
                     "users is {}: at most {MAX_UTXO_USERS} with the UTXO side on (utxo: true)",

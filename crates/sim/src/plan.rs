@@ -637,6 +637,14 @@ impl<'a> Planner<'a> {
         for _ in 0..c.background_blocks.div_ceil(3) {
             self.background_block();
         }
+        // Users' crossings still under way are paid out before the scenario ends.
+        self.close_crossings();
+        for _ in 0..8 {
+            if !self.crossings_waiting() {
+                break;
+            }
+            self.background_block();
+        }
         let patterns = std::mem::take(&mut self.patterns);
         let utxo = c.utxo.then(|| self.u.finish());
         Plan {
@@ -819,6 +827,9 @@ impl<'a> Planner<'a> {
 
     /// A few benign txs: payments, exchange deposits, sweeps and withdrawals, a swap, a note.
     fn background_block(&mut self) {
+        if self.c.utxo {
+            self.benign_crossings_evm();
+        }
         let n = self.rng.usize(3..=8);
         let mut senders: Vec<String> = Vec::new();
         let mut swapped = false;

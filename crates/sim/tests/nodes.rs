@@ -195,10 +195,12 @@ fn scenario_on_litecoind_and_anvil_matches_its_ground_truth() {
         ("chain_swap", "evm-31337"),
         ("chain_swap", "litecoin-regtest"),
     ] {
+        // The launderer's crossing (carrying stolen value, on the way over), else any.
         let l = truth
             .links
             .iter()
-            .find(|l| l.kind == kind && l.in_chain == from_chain)
+            .filter(|l| l.kind == kind && l.in_chain == from_chain)
+            .max_by_key(|l| l.stolen_in)
             .unwrap_or_else(|| panic!("no {kind} link from {from_chain}"));
         assert_ne!(l.in_chain, l.out_chain);
         assert!(l.amount_in > 0 && l.amount_out > 0 && l.memo_in.is_some());

@@ -252,7 +252,16 @@ fn impossible_configs_are_refused_before_anything_is_sent() {
         ..Config::default()
     });
     assert!(denoms.contains("ascending"), "{denoms}");
-    // The UTXO side: more users than its chain can fund, no ether to bridge, a bad rate.
+    // The UTXO side: a bridge to an unknown chain, more users than its chain can fund, no
+    // ether to bridge, a bad rate.
+    let chain = err(Config {
+        utxo_chain: "dogecoin".into(),
+        ..Config::default()
+    });
+    assert!(
+        chain.contains("unknown chain") && chain.contains("dogecoin"),
+        "{chain}"
+    );
     let many = err(Config {
         users: 400,
         ..Config::default()

@@ -33,8 +33,8 @@ pub const SUBSIDY: u64 = 50 * LTC;
 const MIN_OUTPUT: u64 = 100_000;
 /// What the bridge and the swap vault hold on the UTXO chain at the start.
 const LIQUIDITY: u64 = 1_800 * LTC;
-/// Most the bridge or the vault pays out at once (liquidity bound).
-const MAX_PAYOUT: u64 = 1_500 * LTC;
+/// Most the bridge or the vault pays the launderer at once (liquidity bound).
+const MAX_PAYOUT: u64 = 1_200 * LTC;
 
 /// An output a UTXO step spends.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -189,6 +189,14 @@ pub(super) struct UtxoState {
     vault: String,
     vault_evm: String,
     exit: String,
+    /// Users' crossings to the UTXO chain waiting for their payout: (service, EVM step, wei,
+    /// payee).
+    to_utxo: Vec<(LinkKind, usize, u128, String)>,
+    /// Users' crossings to the EVM chain waiting for their payout: (service, UTXO step,
+    /// litoshi, payee).
+    to_evm: Vec<(LinkKind, usize, u64, String)>,
+    /// Set at the end: no new crossings, only the waiting ones paid.
+    closing: bool,
 }
 
 impl UtxoState {
@@ -487,7 +495,7 @@ impl Planner<'_> {
             outs.push(UtxoOut { address: h, amount });
         }
         for u in self.u.users.clone() {
-            let amount = self.ltc_amount(60 * LTC, 40);
+            let amount = self.ltc_amount(40 * LTC, 40);
             outs.push(UtxoOut { address: u, amount });
         }
         for batch in outs.chunks(8) {
@@ -500,6 +508,7 @@ impl Planner<'_> {
     /// A few benign UTXO txs: payments, exchange deposits and withdrawals, sweeps of deposit
     /// addresses into hot wallets.
     pub(super) fn utxo_background(&mut self) {
+        self.benign_crossings_utxo();
         let n = self.rng.usize(2..=5);
         for _ in 0..n {
             let i = self.rng.usize(..self.u.users.len());
@@ -563,6 +572,156 @@ impl Planner<'_> {
         }
         let gap = self.utxo_gap(1, 6);
         self.mine_utxo(gap);
+    }
+
+    /// Whether users' crossings still wait for a payout.
+    pub(super) fn crossings_waiting(&self) -> bool {
+        !self.u.to_utxo.is_empty() || !self.u.to_evm.is_empty()
+    }
+
+    /// Ends users' new crossings (the scenario is closing).
+    pub(super) fn close_crossings(&mut self) {
+        self.u.closing = true;
+    }
+
+    /// EVM side of users' ordinary bridge and swap use: the services pay out what users sent
+    /// from the UTXO chain, and now and then a user sends ether over.
+    pub(super) fn benign_crossings_evm(&mut self) {
+        let rate = self.c.ltc_per_eth;
+        for (service, step, litoshi, payee) in std::mem::take(&mut self.u.to_evm) {
+            let wei = to_wei(litoshi, rate) / 1000 * 998;
+            let (purpose, action) = match service {
+                LinkKind::Bridge => (
+                    "bridge release",
+                    Action::BridgeRelease {
+                        from: self.u.bridge_op.clone(),
+                        to: payee,
+                        amount: wei,
+                        source_step: step,
+                    },
+                ),
+                LinkKind::ChainSwap => (
+                    "chain-swap payout",
+                    Action::SwapPayout {
+                        from: self.u.vault_evm.clone(),
+                        to: payee,
+                        amount: wei.saturating_sub(ETHER / 1000),
+                        source_step: step,
+                    },
+                ),
+            };
+            self.push(false, purpose, action);
+        }
+        if self.u.closing || self.rng.u32(0..100) >= 30 {
+            return;
+        }
+        let i = self.rng.usize(..self.users.len());
+        let user = self.users[i].clone();
+        if self.bal(&user, Asset::Eth) < 3 * ETHER {
+            return;
+        }
+        let amount = self.amount(ETHER, 60);
+        let dest = self.u.users[i].clone();
+        let (service, purpose, action) = if self.rng.bool() {
+            (
+                LinkKind::Bridge,
+                "bridge lock",
+                Action::BridgeLock {
+                    from: user,
+                    amount,
+                    destination: dest.clone(),
+                },
+            )
+        } else {
+            (
+                LinkKind::ChainSwap,
+                "chain-swap deposit",
+                Action::SwapDeposit {
+                    from: user,
+                    vault: self.u.vault_evm.clone(),
+                    amount,
+                    memo: format!("=:LTC.LTC:{dest}"),
+                },
+            )
+        };
+        let step = self.push(false, purpose, action);
+        self.u.to_utxo.push((service, step, amount, dest));
+    }
+
+    /// UTXO side of users' ordinary bridge and swap use: the services pay out what users
+    /// sent from the EVM chain, and now and then a user sends litecoin over.
+    fn benign_crossings_utxo(&mut self) {
+        let rate = self.c.ltc_per_eth;
+        for (service, step, wei, payee) in std::mem::take(&mut self.u.to_utxo) {
+            let (wallet, purpose, out) = match service {
+                LinkKind::Bridge => (
+                    self.u.bridge.clone(),
+                    "bridge payout",
+                    (to_ltc(wei, rate) / 1000 * 998).saturating_sub(LTC / 1000),
+                ),
+                LinkKind::ChainSwap => (
+                    self.u.vault.clone(),
+                    "chain-swap payout",
+                    (to_ltc(wei, rate) / 1000 * 995).saturating_sub(2 * LTC / 1000),
+                ),
+            };
+            let paid = self.pay(
+                false,
+                purpose,
+                &wallet,
+                vec![UtxoOut {
+                    address: payee.clone(),
+                    amount: out,
+                }],
+                Some(Memo::Out { step }),
+                Some(UtxoLink::Payout {
+                    service,
+                    source_step: step,
+                }),
+            );
+            if paid.is_none() {
+                // The wallet's coins are all in flight: pay next time.
+                self.u.to_utxo.push((service, step, wei, payee));
+            }
+        }
+        if self.u.closing || self.rng.u32(0..100) >= 30 {
+            return;
+        }
+        let i = self.rng.usize(..self.u.users.len());
+        let user = self.u.users[i].clone();
+        let bal = self.ltc_balance(&user);
+        if bal < 4 * LTC {
+            return;
+        }
+        let amount = self.ltc_amount(bal / 8, 50);
+        let payee = self.users[i].clone();
+        let (service, wallet, memo) = if self.rng.bool() {
+            (LinkKind::Bridge, self.u.bridge.clone(), payee.clone())
+        } else {
+            (
+                LinkKind::ChainSwap,
+                self.u.vault.clone(),
+                format!("=:ETH.ETH:{payee}"),
+            )
+        };
+        let purpose = match service {
+            LinkKind::Bridge => "bridge deposit",
+            LinkKind::ChainSwap => "chain-swap deposit",
+        };
+        let step = self.pay(
+            false,
+            purpose,
+            &user,
+            vec![UtxoOut {
+                address: wallet,
+                amount,
+            }],
+            Some(Memo::Text { text: memo }),
+            Some(UtxoLink::Deposit { service }),
+        );
+        if let Some(step) = step {
+            self.u.to_evm.push((service, step, amount, payee));
+        }
     }
 
     /// The heist's cross-chain part: part of two fan-out holders' ether goes over (bridge
