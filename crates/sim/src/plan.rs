@@ -1,7 +1,10 @@
 //! The playbook as a plan: a pure, seeded, deterministic list of blocks of actions (one action,
 //! one tx), with every address, amount and time gap fixed before a node is touched. The plan
 //! simulates what it needs of the world's state (balances, the pool's reserves) so that every
-//! action succeeds when played, and records the laundering patterns it builds.
+//! action succeeds when played, and records the laundering patterns it builds. The EVM blocks
+//! are here; the UTXO side's are in [`UtxoPlan`]; both run on one clock (every block of
+//! either chain strictly after the one before), which is the order they are played in, so a
+//! cross-chain payout always comes after the deposit it pays for.
 //!
 //! Ordering rule that makes the plan playable with several txs per block: an action only
 //! spends what its sender held at the start of the block, and at most one pool swap happens per
@@ -355,7 +358,8 @@ pub struct PlannedBlock {
 /// A laundering-pattern instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pattern {
-    /// `fan_out`, `swap`, `mixer`, `fan_in`, `peel_chain`.
+    /// `fan_out`, `swap`, `mixer`, `fan_in`, `peel_chain` (either chain), `coinjoin`,
+    /// `bridge_hop`, `chain_swap`, `privacy_exit`.
     pub kind: String,
     /// Its addresses (source first for fan-out, target last for fan-in, in order for chains).
     pub addresses: Vec<String>,

@@ -280,7 +280,8 @@ pub struct RestingPlace {
 /// A laundering-pattern instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PatternTruth {
-    /// `fan_out`, `swap`, `mixer`, `fan_in`, `peel_chain`.
+    /// `fan_out`, `swap`, `mixer`, `fan_in`, `peel_chain` (either chain), `coinjoin`,
+    /// `bridge_hop`, `chain_swap`, `privacy_exit`.
     pub kind: String,
     /// Its addresses.
     pub addresses: Vec<String>,
@@ -291,13 +292,13 @@ pub struct PatternTruth {
 /// A row of the labels file.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Label {
-    /// tracehound chain name (`evm-31337`).
+    /// tracehound chain name (`evm-31337`, `litecoin-regtest`).
     pub chain: String,
     /// Address.
     pub address: String,
     /// Label.
     pub label: String,
-    /// `exchange`, `dex`, `mixer`, `issuer`.
+    /// `exchange`, `dex`, `mixer`, `issuer`, `bridge`, `vault`, `privacy`.
     pub category: String,
     /// Where it comes from.
     pub source: String,
