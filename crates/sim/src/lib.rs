@@ -26,6 +26,7 @@
 pub mod config;
 pub mod error;
 pub mod exec;
+pub mod files;
 pub mod plan;
 pub mod truth;
 pub mod utxo_exec;
@@ -34,6 +35,7 @@ pub mod world;
 pub use config::Config;
 pub use error::{Result, SimError};
 pub use exec::{Node, run_on_anvil, run_on_nodes};
+pub use files::{FilesConfig, FilesSummary, write_to_files};
 pub use plan::{Action, Asset, LinkKind, Plan, Scenario};
 pub use truth::{GroundTruth, POLICY, RestingKind, UtxoRun};
 pub use world::{ContractKind, EntityKind, World};

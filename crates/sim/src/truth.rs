@@ -533,7 +533,8 @@ impl GroundTruth {
                 );
                 carried.insert((tx.txid.as_str(), o.vout), if stops { 0 } else { o.stolen });
             }
-            if s_in != s_out {
+            // The theft itself makes stolen value out of the victim's own.
+            if s_in != s_out && !incident.contains(tx.txid.as_str()) {
                 return bad(format!(
                     "utxo tx {}: stolen in {s_in} ≠ stolen out {s_out}",
                     tx.txid
@@ -723,12 +724,28 @@ impl GroundTruth {
 
 /// A run of value inside a UTXO output: stolen or clean.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct Seg {
+pub(crate) struct Seg {
     amount: u64,
     stolen: bool,
 }
 
-fn push_seg(line: &mut Vec<Seg>, seg: Seg) {
+impl Seg {
+    pub(crate) fn clean(amount: u64) -> Seg {
+        Seg {
+            amount,
+            stolen: false,
+        }
+    }
+
+    pub(crate) fn stolen(amount: u64) -> Seg {
+        Seg {
+            amount,
+            stolen: true,
+        }
+    }
+}
+
+pub(crate) fn push_seg(line: &mut Vec<Seg>, seg: Seg) {
     if seg.amount == 0 {
         return;
     }
@@ -762,7 +779,7 @@ fn slice(line: &[Seg], from: u64, to: u64) -> Vec<Seg> {
 /// TRACING.md's LIFO for a UTXO tx: the outputs (`amounts`, in order), then the fee, take
 /// value from the back of the inputs' `line`. Returns each output's segments and the fee's;
 /// none if the outputs exceed the inputs.
-fn lifo_split(line: &[Seg], amounts: &[u64]) -> Option<(Vec<Vec<Seg>>, Vec<Seg>)> {
+pub(crate) fn lifo_split(line: &[Seg], amounts: &[u64]) -> Option<(Vec<Vec<Seg>>, Vec<Seg>)> {
     let mut end: u64 = line.iter().map(|s| s.amount).sum();
     let mut outs = Vec::with_capacity(amounts.len());
     for a in amounts {
@@ -773,7 +790,7 @@ fn lifo_split(line: &[Seg], amounts: &[u64]) -> Option<(Vec<Vec<Seg>>, Vec<Seg>)
     Some((outs, slice(line, 0, end)))
 }
 
-fn stolen_of(segs: &[Seg]) -> u64 {
+pub(crate) fn stolen_of(segs: &[Seg]) -> u64 {
     segs.iter().filter(|s| s.stolen).map(|s| s.amount).sum()
 }
 
