@@ -76,12 +76,30 @@ pub(crate) enum SimCommand {
 
 #[derive(Debug, Args)]
 pub(crate) struct SimRunArgs {
-    /// Play on real nodes (the only mode so far; the default).
-    #[arg(long)]
+    /// Play on real nodes (the default mode).
+    #[arg(long, conflicts_with = "to_files")]
     pub(crate) on_nodes: bool,
     /// The anvil node's JSON-RPC URL (a fresh node: the scenario's addresses must be unused).
-    #[arg(long)]
-    pub(crate) rpc: String,
+    #[arg(
+        long,
+        required_unless_present = "to_files",
+        conflicts_with = "to_files"
+    )]
+    pub(crate) rpc: Option<String>,
+    /// Instead of nodes: write a UTXO heist at benchmark scale as Core-format blk files of
+    /// litecoin-regtest into DIR/blocks (then `tracehound ingest btc --network
+    /// litecoin-regtest --blocks-dir DIR/blocks`).
+    #[arg(long, value_name = "DIR", conflicts_with = "ltc_rpc")]
+    pub(crate) to_files: Option<PathBuf>,
+    /// With --to-files: blocks after genesis.
+    #[arg(long, requires = "to_files")]
+    pub(crate) blocks: Option<u32>,
+    /// With --to-files: average background txs per block.
+    #[arg(long, requires = "to_files")]
+    pub(crate) txs_per_block: Option<u32>,
+    /// With --to-files: users.
+    #[arg(long, requires = "to_files")]
+    pub(crate) users: Option<u32>,
     /// A fresh litecoind -regtest's JSON-RPC URL (height 0), for the UTXO side.
     #[arg(long)]
     pub(crate) ltc_rpc: Option<String>,

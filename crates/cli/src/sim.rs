@@ -3,7 +3,7 @@
 use anyhow::Context;
 use serde::Serialize;
 use tracehound_btc::rpc::{RpcAuth, RpcClient, RpcOptions};
-use tracehound_sim::{Config, Scenario, run_on_nodes};
+use tracehound_sim::{Config, FilesConfig, Scenario, run_on_nodes, write_to_files};
 
 use crate::args::{Global, SimRunArgs};
 use crate::output;
@@ -20,6 +20,10 @@ struct SimReport {
 }
 
 pub(crate) fn run(global: &Global, args: &SimRunArgs) -> anyhow::Result<()> {
+    if let Some(dir) = &args.to_files {
+        return to_files(global, args, dir);
+    }
+    let rpc = args.rpc.clone().unwrap_or_default();
     let mut config = match &args.config {
         Some(path) => Config::from_json_file(path)?,
         None => Config::default(),
@@ -48,10 +52,10 @@ pub(crate) fn run(global: &Global, args: &SimRunArgs) -> anyhow::Result<()> {
         RpcOptions::default(),
     );
     let nodes = match &args.ltc_rpc {
-        Some(url) => format!("{} and {url}", args.rpc),
-        None => args.rpc.clone(),
+        Some(url) => format!("{rpc} and {url}"),
+        None => rpc.clone(),
     };
-    let truth = run_on_nodes(&args.rpc, &ltc, &plan)
+    let truth = run_on_nodes(&rpc, &ltc, &plan)
         .with_context(|| format!("playing the scenario on {nodes}"))?;
     truth
         .write(&args.out)
@@ -77,6 +81,65 @@ pub(crate) fn run(global: &Global, args: &SimRunArgs) -> anyhow::Result<()> {
         report.seed,
         report.truth,
         report.labels
+    );
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct FilesReport {
+    seed: u64,
+    #[serde(flatten)]
+    summary: tracehound_sim::FilesSummary,
+    transfers_per_minute: f64,
+    blocks_dir: String,
+    truth: String,
+    labels: String,
+}
+
+/// `--to-files`: the benchmark-scale UTXO heist as blk files.
+fn to_files(global: &Global, args: &SimRunArgs, dir: &std::path::Path) -> anyhow::Result<()> {
+    if args.config.is_some() {
+        anyhow::bail!(
+            "--config describes a scenario on nodes; with --to-files give --seed, --blocks, --txs-per-block, --users"
+        );
+    }
+    let defaults = FilesConfig::default();
+    let config = FilesConfig {
+        seed: args.seed.unwrap_or(defaults.seed),
+        blocks: args.blocks.unwrap_or(defaults.blocks),
+        txs_per_block: args.txs_per_block.unwrap_or(defaults.txs_per_block),
+        users: args.users.unwrap_or(defaults.users),
+        ..defaults
+    };
+    let (summary, truth) = write_to_files(dir, &config)
+        .with_context(|| format!("writing the scenario's blocks to {}", dir.display()))?;
+    truth
+        .write(&args.out)
+        .with_context(|| format!("writing the ground truth to {}", args.out.display()))?;
+    let transfers = (summary.inputs + summary.outputs) as f64;
+    let report = FilesReport {
+        seed: config.seed,
+        transfers_per_minute: transfers / summary.seconds.max(1e-9) * 60.0,
+        summary,
+        blocks_dir: dir.join("blocks").display().to_string(),
+        truth: args.out.join("truth.json").display().to_string(),
+        labels: args.out.join("labels.csv").display().to_string(),
+    };
+    if global.json {
+        return output::json(&report);
+    }
+    println!(
+        "wrote {} blocks, {} txs, {} inputs and {} outputs ({} bytes in {} files) to {} in {:.1} s ({:.0} transfers/min); ground truth in {}",
+        report.summary.blocks,
+        report.summary.txs,
+        report.summary.inputs,
+        report.summary.outputs,
+        report.summary.bytes,
+        report.summary.files,
+        report.blocks_dir,
+        report.summary.seconds,
+        report.transfers_per_minute,
+        report.truth
     );
     Ok(())
 }

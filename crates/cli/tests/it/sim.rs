@@ -2,16 +2,15 @@
 //! `litecoind -regtest`, started here), then `tracehound ingest btc --rpc` and
 //! `tracehound ingest evm`: the store must hold every UTXO tx of the ground truth with its
 //! inputs, outputs (value and address) and OP_RETURN memo, and every EVM tx with every
-//! ground-truth transfer and its fee.
+//! ground-truth transfer and its fee. And `--to-files` (no node): its blk files ingested with
+//! `--blocks-dir` hold every ground-truth tx.
 #![cfg(all(feature = "test-litecoind", feature = "test-anvil"))]
 
 use std::path::Path;
 use std::process::{Command, Output};
 
-use tracehound_btc::testnode::Litecoind;
-use tracehound_core::{Chain, Hash32};
-use tracehound_evm::testnode::Anvil;
-use tracehound_sim::{Asset, ContractKind, GroundTruth};
+use tracehound_core::Chain;
+use tracehound_sim::GroundTruth;
 use tracehound_store::{Store, StoreOptions};
 
 fn tracehound(data_dir: &Path, args: &[&str]) -> Output {
@@ -29,8 +28,13 @@ fn tracehound(data_dir: &Path, args: &[&str]) -> Output {
     out
 }
 
+#[cfg(all(feature = "test-litecoind", feature = "test-anvil"))]
 #[test]
 fn simulated_heist_on_both_chains_ingests_with_every_truth_output_and_transfer() {
+    use tracehound_btc::testnode::Litecoind;
+    use tracehound_core::Hash32;
+    use tracehound_evm::testnode::Anvil;
+    use tracehound_sim::{Asset, ContractKind};
     let anvil = Anvil::start().unwrap();
     let ltc = Litecoind::start().unwrap();
     let work = tempfile::tempdir().unwrap();
@@ -168,4 +172,65 @@ fn simulated_heist_on_both_chains_ingests_with_every_truth_output_and_transfer()
     }
     let labels = std::fs::read_to_string(truth_dir.join("labels.csv")).unwrap();
     assert!(labels.contains("litecoin-regtest,") && labels.contains(",bridge,"));
+}
+
+/// `tracehound sim run --to-files` writes blk files that `tracehound ingest btc --blocks-dir`
+/// reads into a store holding every ground-truth tx (no node at all).
+#[test]
+fn simulated_heist_to_files_ingests_with_every_truth_tx() {
+    let work = tempfile::tempdir().unwrap();
+    let files = work.path().join("files");
+    let truth_dir = work.path().join("truth");
+    let data = work.path().join("store");
+    let out = tracehound(
+        &data,
+        &[
+            "--json",
+            "sim",
+            "run",
+            "--to-files",
+            files.to_str().unwrap(),
+            "--out",
+            truth_dir.to_str().unwrap(),
+            "--blocks",
+            "300",
+            "--txs-per-block",
+            "40",
+            "--users",
+            "300",
+            "--seed",
+            "4",
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["blocks"], 301, "{report}");
+    let truth: GroundTruth =
+        serde_json::from_slice(&std::fs::read(truth_dir.join("truth.json")).unwrap()).unwrap();
+    truth.check().unwrap();
+    tracehound(
+        &data,
+        &[
+            "ingest",
+            "btc",
+            "--network",
+            "litecoin-regtest",
+            "--blocks-dir",
+            files.join("blocks").to_str().unwrap(),
+        ],
+    );
+    let store = Store::open(&data, &StoreOptions::default()).unwrap();
+    let status = store.status().unwrap();
+    assert_eq!(status[0].txs, report["txs"].as_u64().unwrap());
+    assert!(truth.utxo_txs.len() > 10);
+    for tx in &truth.utxo_txs {
+        let found = store
+            .tx(Some(Chain::LitecoinRegtest), &tx.txid.parse().unwrap())
+            .unwrap();
+        assert_eq!(found.len(), 1, "{} ({})", tx.txid, tx.purpose);
+        for o in &tx.outputs {
+            let got = &found[0].outputs[o.vout as usize];
+            assert_eq!(got.address.as_deref(), Some(o.address.as_str()));
+            assert_eq!(got.value.units(), u128::from(o.amount));
+        }
+    }
 }
