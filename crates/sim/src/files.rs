@@ -259,20 +259,22 @@ impl Gen<'_> {
         (x / unit * unit).max(1)
     }
 
-    /// Takes coins of `owner` worth at least `need` (largest first).
+    /// Takes coins of `owner` worth at least `need`, newest first (a hot wallet holds tens of
+    /// thousands: no sorting, no full scans).
     fn take(&mut self, owner: usize, need: u64) -> Option<Vec<(usize, Coin)>> {
         let coins = &mut self.coins[owner];
-        if coins.iter().map(|c| c.value).sum::<u64>() < need {
-            return None;
-        }
-        coins.sort_unstable_by_key(|c| std::cmp::Reverse(c.value));
+        let mut taken = Vec::new();
         let mut sum = 0;
-        let mut n = 0;
         while sum < need {
-            sum += coins[n].value;
-            n += 1;
+            let Some(c) = coins.pop() else {
+                // Not enough: put them back as they were.
+                coins.extend(taken.into_iter().rev().map(|(_, c)| c));
+                return None;
+            };
+            sum += c.value;
+            taken.push((owner, c));
         }
-        Some(coins.drain(..n).map(|c| (owner, c)).collect())
+        Some(taken)
     }
 
     /// A tx spending `inputs` to `outs`, the rest after the fee to `change` (or the fee when
