@@ -6,7 +6,8 @@
 //! CoinJoin → privacy exit, exchange deposits, bridge and swap back → mixer → fan-in → peel
 //! chains → exchange deposits, part kept in the stablecoin, part dark) among benign traffic;
 //! played on a real anvil and a real `litecoind -regtest`; and its ground truth, so that
-//! traces, clusters and detectors can be scored.
+//! traces, clusters and detectors can be scored. For benchmarks, [`files`] writes a UTXO heist
+//! of millions of transfers straight into Core-format blk files, with its ground truth.
 //!
 //! ```no_run
 //! use tracehound_btc::rpc::{RpcAuth, RpcClient, RpcOptions};

@@ -309,7 +309,7 @@ pub struct Label {
 /// Everything known about a played scenario.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct GroundTruth {
-    /// EVM chain id.
+    /// EVM chain id (0 when the scenario has no EVM side, as with `--to-files`).
     pub chain_id: u64,
     /// The UTXO chain (`litecoin-regtest`), if the scenario has a UTXO side.
     pub utxo_chain: Option<String>,
