@@ -856,12 +856,7 @@ impl Planner<'_> {
             steps: chain_steps,
         });
 
-        // CoinJoin: the launderer and a few users, equal outputs plus change.
-        let launder_in = self.u.coins.remove(&holder).unwrap_or_default();
-        let outs = self.coinjoin(launder_in);
-
-        // The launderer's equal outputs: one to the privacy exit, one back over the bridge,
-        // one back through the vault, the rest to an exchange deposit on the UTXO chain.
+        // Payees of the way back to the EVM chain, with gas first.
         let r0 = self.addr(a, "bridge release payee");
         let r1 = self.addr(a, "chain-swap payee");
         for who in [&r0, &r1] {
@@ -878,6 +873,45 @@ impl Planner<'_> {
         }
         let gap = self.gap_blocks(1, 4);
         self.mine(gap);
+
+        // A fifth to a third of the chain's end goes straight back over the bridge (the memo
+        // names the EVM payee); the rest waits for a CoinJoin.
+        let mut back = Vec::new();
+        let pre_join = self.utxo_addr(a, "coinjoin input");
+        if let Some(inputs) = self.u.coins.remove(&holder) {
+            let total: u64 = inputs.iter().map(|c| c.amount).sum();
+            let pct = u64::from(self.rng.u32(20..34));
+            let amount = self.ltc_amount(total / 100 * pct, 10);
+            let outs = vec![UtxoOut {
+                address: bridge_ltc.clone(),
+                amount,
+            }];
+            let memo = Some(Memo::Text { text: r0.clone() });
+            let link = Some(UtxoLink::Deposit {
+                service: LinkKind::Bridge,
+            });
+            if let Some(step) =
+                self.spend(true, "bridge deposit", inputs, outs, &pre_join, memo, link)
+            {
+                back.push((
+                    LinkKind::Bridge,
+                    step,
+                    amount,
+                    holder.clone(),
+                    bridge_ltc.clone(),
+                    r0.clone(),
+                ));
+            }
+            let gap = self.utxo_gap(1, 4);
+            self.mine_utxo(gap);
+        }
+
+        // CoinJoin: the launderer and a few users, equal outputs plus change.
+        let launder_in = self.u.coins.remove(&pre_join).unwrap_or_default();
+        let outs = self.coinjoin(launder_in);
+
+        // The launderer's equal outputs: one to the privacy exit, one back through the vault,
+        // the rest to an exchange deposit on the UTXO chain.
         let mut outs = outs.into_iter();
         let exit = self.u.exit.clone();
         let mut exit_steps = Vec::new();
@@ -885,11 +919,8 @@ impl Planner<'_> {
             let step = self.spend(true, "privacy exit", vec![coin], vec![], &exit, None, None);
             exit_steps.extend(step);
         }
-        let mut back = Vec::new();
-        for (service, to_ltc_addr, payee) in [
-            (LinkKind::Bridge, bridge_ltc.clone(), r0.clone()),
-            (LinkKind::ChainSwap, vault_ltc.clone(), r1.clone()),
-        ] {
+        for (service, to_ltc_addr, payee) in [(LinkKind::ChainSwap, vault_ltc.clone(), r1.clone())]
+        {
             let Some(coin) = outs.next() else { break };
             let memo = match service {
                 LinkKind::Bridge => payee.clone(),
