@@ -223,6 +223,55 @@ fn prepare_dir(dir: &Path) -> Result<(), SynthError> {
     Ok(())
 }
 
+/// Writes blocks made elsewhere (the heist simulator's file mode) into a fresh blocks
+/// directory as Core lays them out: `magic | length | block` records, files cut at a size.
+///
+/// ```no_run
+/// use tracehound_btc::synth::{BlkFileWriter, genesis_of};
+/// use tracehound_core::Chain;
+/// let mut w = BlkFileWriter::create(std::path::Path::new("/tmp/blocks"), Chain::LitecoinRegtest, 128 << 20)?;
+/// w.write(&genesis_of(Chain::LitecoinRegtest)?)?;
+/// let (bytes, files) = w.finish()?;
+/// # Ok::<(), tracehound_btc::synth::SynthError>(())
+/// ```
+pub struct BlkFileWriter(BlkWriter);
+
+impl BlkFileWriter {
+    /// Prepares `dir` (created if missing; it must hold no block files yet).
+    pub fn create(dir: &Path, chain: Chain, max_file_bytes: u64) -> Result<Self, SynthError> {
+        let params = chain
+            .utxo_params()
+            .ok_or(SynthError::UnsupportedChain(chain))?;
+        prepare_dir(dir)?;
+        let cfg = SynthConfig {
+            chain,
+            max_file_bytes,
+            ..SynthConfig::default()
+        };
+        Ok(BlkFileWriter(BlkWriter::new(dir, params.magic, &cfg)))
+    }
+
+    /// Appends one block.
+    pub fn write(&mut self, block: &Block) -> Result<(), SynthError> {
+        let record = self.0.record(block);
+        self.0.write_record(record)
+    }
+
+    /// Flushes the last file; returns (bytes, files) written.
+    pub fn finish(mut self) -> Result<(u64, u32), SynthError> {
+        if let Some((path, mut file)) = self.0.file.take() {
+            file.flush()
+                .map_err(|source| SynthError::Io { path, source })?;
+        }
+        Ok((self.0.total, self.0.file_no))
+    }
+}
+
+/// The real genesis block of a Bitcoin or Litecoin chain.
+pub fn genesis_of(chain: Chain) -> Result<Block, SynthError> {
+    genesis(chain)
+}
+
 /// The chain's real genesis block, checked against its known hash.
 fn genesis(chain: Chain) -> Result<Block, SynthError> {
     let block = match chain {
@@ -357,15 +406,7 @@ impl BlkWriter {
     /// Writes every block received; returns (bytes, files).
     fn run(mut self, recv: mpsc::Receiver<(u32, Block)>) -> Result<(u64, u32), SynthError> {
         for (height, block) in recv {
-            let mut record = Vec::with_capacity(block.txdata.len() * 400 + 96);
-            record.extend_from_slice(&self.magic);
-            record.extend_from_slice(&[0; 4]);
-            // Writing into a Vec cannot fail.
-            let _ = block.consensus_encode(&mut record);
-            let len = u32::try_from(record.len() - 8).unwrap_or(u32::MAX);
-            if let Some(slot) = record.get_mut(4..8) {
-                slot.copy_from_slice(&len.to_le_bytes());
-            }
+            let record = self.record(&block);
             drop(block);
             if !self.out_of_order || height == 0 {
                 self.write_record(record)?;
@@ -388,6 +429,20 @@ impl BlkWriter {
                 .map_err(|source| SynthError::Io { path, source })?;
         }
         Ok((self.total, self.file_no))
+    }
+
+    /// `magic | length u32 LE | block`.
+    fn record(&self, block: &Block) -> Vec<u8> {
+        let mut record = Vec::with_capacity(block.txdata.len() * 400 + 96);
+        record.extend_from_slice(&self.magic);
+        record.extend_from_slice(&[0; 4]);
+        // Writing into a Vec cannot fail.
+        let _ = block.consensus_encode(&mut record);
+        let len = u32::try_from(record.len() - 8).unwrap_or(u32::MAX);
+        if let Some(slot) = record.get_mut(4..8) {
+            slot.copy_from_slice(&len.to_le_bytes());
+        }
+        record
     }
 
     fn write_record(&mut self, mut record: Vec<u8>) -> Result<(), SynthError> {

@@ -184,16 +184,56 @@ pub(crate) struct IncidentCreateArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum SimCommand {
-    /// Play a seeded heist scenario on a running anvil and write its ground truth
-    /// (`truth.json`, `labels.csv`) to DIR; then `tracehound ingest evm` reads the chain.
+    /// Play a seeded heist scenario on running nodes and write its ground truth
+    /// (`truth.json`, `labels.csv`) to DIR; then `tracehound ingest evm` (and `ingest btc`)
+    /// read the chains. With --ltc-rpc the scenario has its UTXO side on a litecoind -regtest;
+    /// without, it is the EVM half alone.
     Run(SimRunArgs),
 }
 
 #[derive(Debug, Args)]
 pub(crate) struct SimRunArgs {
+    /// Play on real nodes (the default mode).
+    #[arg(long, conflicts_with = "to_files")]
+    pub(crate) on_nodes: bool,
     /// The anvil node's JSON-RPC URL (a fresh node: the scenario's addresses must be unused).
+    #[arg(
+        long,
+        required_unless_present = "to_files",
+        conflicts_with = "to_files"
+    )]
+    pub(crate) rpc: Option<String>,
+    /// Instead of nodes: write a UTXO heist at benchmark scale as Core-format blk files of
+    /// litecoin-regtest into DIR/blocks (then `tracehound ingest btc --network
+    /// litecoin-regtest --blocks-dir DIR/blocks`).
+    #[arg(long, value_name = "DIR", conflicts_with = "ltc_rpc")]
+    pub(crate) to_files: Option<PathBuf>,
+    /// With --to-files: blocks after genesis.
+    #[arg(long, requires = "to_files")]
+    pub(crate) blocks: Option<u32>,
+    /// With --to-files: average background txs per block.
+    #[arg(long, requires = "to_files")]
+    pub(crate) txs_per_block: Option<u32>,
+    /// With --to-files: users.
+    #[arg(long, requires = "to_files")]
+    pub(crate) users: Option<u32>,
+    /// A fresh litecoind -regtest's JSON-RPC URL (height 0), for the UTXO side.
     #[arg(long)]
-    pub(crate) rpc: String,
+    pub(crate) ltc_rpc: Option<String>,
+    /// The litecoind's .cookie file.
+    #[arg(long, requires = "ltc_rpc", conflicts_with_all = ["ltc_rpc_user", "ltc_rpc_password"])]
+    pub(crate) ltc_rpc_cookie: Option<PathBuf>,
+    /// The litecoind's RPC user.
+    #[arg(long, requires_all = ["ltc_rpc", "ltc_rpc_password"])]
+    pub(crate) ltc_rpc_user: Option<String>,
+    /// The litecoind's RPC password.
+    #[arg(
+        long,
+        requires = "ltc_rpc_user",
+        env = "TRACEHOUND_LTC_RPC_PASSWORD",
+        hide_env_values = true
+    )]
+    pub(crate) ltc_rpc_password: Option<String>,
     /// Where the ground truth goes.
     #[arg(long)]
     pub(crate) out: PathBuf,

@@ -2,7 +2,8 @@
 
 use anyhow::Context;
 use serde::Serialize;
-use tracehound_sim::{Config, Scenario, run_on_anvil};
+use tracehound_btc::rpc::{RpcAuth, RpcClient, RpcOptions};
+use tracehound_sim::{Config, FilesConfig, Scenario, run_on_nodes, write_to_files};
 
 use crate::args::{Global, SimRunArgs};
 use crate::output;
@@ -12,11 +13,17 @@ struct SimReport {
     seed: u64,
     txs: usize,
     blocks: usize,
+    utxo_txs: usize,
+    utxo_blocks: usize,
     truth: String,
     labels: String,
 }
 
 pub(crate) fn run(global: &Global, args: &SimRunArgs) -> anyhow::Result<()> {
+    if let Some(dir) = &args.to_files {
+        return to_files(global, args, dir);
+    }
+    let rpc = args.rpc.clone().unwrap_or_default();
     let mut config = match &args.config {
         Some(path) => Config::from_json_file(path)?,
         None => Config::default(),
@@ -24,9 +31,32 @@ pub(crate) fn run(global: &Global, args: &SimRunArgs) -> anyhow::Result<()> {
     if let Some(seed) = args.seed {
         config.seed = seed;
     }
+    // Without a UTXO node the scenario is the EVM half alone.
+    config.utxo &= args.ltc_rpc.is_some();
     let plan = Scenario::plan(&config)?;
-    let truth = run_on_anvil(&args.rpc, &plan)
-        .with_context(|| format!("playing the scenario on {}", args.rpc))?;
+    let auth = match (
+        &args.ltc_rpc_cookie,
+        &args.ltc_rpc_user,
+        &args.ltc_rpc_password,
+    ) {
+        (Some(cookie), _, _) => RpcAuth::CookieFile(cookie.clone()),
+        (None, Some(user), Some(password)) => RpcAuth::UserPass {
+            user: user.clone(),
+            password: password.clone(),
+        },
+        _ => RpcAuth::None,
+    };
+    let ltc = RpcClient::new(
+        args.ltc_rpc.clone().unwrap_or_default(),
+        auth,
+        RpcOptions::default(),
+    );
+    let nodes = match &args.ltc_rpc {
+        Some(url) => format!("{rpc} and {url}"),
+        None => rpc.clone(),
+    };
+    let truth = run_on_nodes(&rpc, &ltc, &plan)
+        .with_context(|| format!("playing the scenario on {nodes}"))?;
     truth
         .write(&args.out)
         .with_context(|| format!("writing the ground truth to {}", args.out.display()))?;
@@ -34,6 +64,8 @@ pub(crate) fn run(global: &Global, args: &SimRunArgs) -> anyhow::Result<()> {
         seed: config.seed,
         txs: plan.steps().count(),
         blocks: plan.blocks.len(),
+        utxo_txs: plan.utxo.as_ref().map_or(0, |u| u.steps().count()),
+        utxo_blocks: plan.utxo.as_ref().map_or(0, |u| u.blocks.len()),
         truth: args.out.join("truth.json").display().to_string(),
         labels: args.out.join("labels.csv").display().to_string(),
     };
@@ -41,8 +73,73 @@ pub(crate) fn run(global: &Global, args: &SimRunArgs) -> anyhow::Result<()> {
         return output::json(&report);
     }
     println!(
-        "played {} txs in {} blocks (seed {}) on {}; ground truth in {}, labels in {}",
-        report.txs, report.blocks, report.seed, args.rpc, report.truth, report.labels
+        "played {} EVM txs in {} blocks and {} UTXO txs in {} blocks (seed {}) on {nodes}; ground truth in {}, labels in {}",
+        report.txs,
+        report.blocks,
+        report.utxo_txs,
+        report.utxo_blocks,
+        report.seed,
+        report.truth,
+        report.labels
+    );
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct FilesReport {
+    seed: u64,
+    #[serde(flatten)]
+    summary: tracehound_sim::FilesSummary,
+    transfers_per_minute: f64,
+    blocks_dir: String,
+    truth: String,
+    labels: String,
+}
+
+/// `--to-files`: the benchmark-scale UTXO heist as blk files.
+fn to_files(global: &Global, args: &SimRunArgs, dir: &std::path::Path) -> anyhow::Result<()> {
+    if args.config.is_some() {
+        anyhow::bail!(
+            "--config describes a scenario on nodes; with --to-files give --seed, --blocks, --txs-per-block, --users"
+        );
+    }
+    let defaults = FilesConfig::default();
+    let config = FilesConfig {
+        seed: args.seed.unwrap_or(defaults.seed),
+        blocks: args.blocks.unwrap_or(defaults.blocks),
+        txs_per_block: args.txs_per_block.unwrap_or(defaults.txs_per_block),
+        users: args.users.unwrap_or(defaults.users),
+        ..defaults
+    };
+    let (summary, truth) = write_to_files(dir, &config)
+        .with_context(|| format!("writing the scenario's blocks to {}", dir.display()))?;
+    truth
+        .write(&args.out)
+        .with_context(|| format!("writing the ground truth to {}", args.out.display()))?;
+    let transfers = (summary.inputs + summary.outputs) as f64;
+    let report = FilesReport {
+        seed: config.seed,
+        transfers_per_minute: transfers / summary.seconds.max(1e-9) * 60.0,
+        summary,
+        blocks_dir: dir.join("blocks").display().to_string(),
+        truth: args.out.join("truth.json").display().to_string(),
+        labels: args.out.join("labels.csv").display().to_string(),
+    };
+    if global.json {
+        return output::json(&report);
+    }
+    println!(
+        "wrote {} blocks, {} txs, {} inputs and {} outputs ({} bytes in {} files) to {} in {:.1} s ({:.0} transfers/min); ground truth in {}",
+        report.summary.blocks,
+        report.summary.txs,
+        report.summary.inputs,
+        report.summary.outputs,
+        report.summary.bytes,
+        report.summary.files,
+        report.blocks_dir,
+        report.summary.seconds,
+        report.transfers_per_minute,
+        report.truth
     );
     Ok(())
 }

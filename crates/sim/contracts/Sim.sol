@@ -161,3 +161,32 @@ contract Mixer {
         emit Withdrawal(to, nullifierHash, denomination);
     }
 }
+
+/// Lock/mint bridge to a UTXO chain. `lock` takes ether and names the payee on the other chain
+/// (the operator pays it out there from the bridge's UTXO wallet); `release` pays ether out for
+/// a deposit made to the bridge's UTXO address, naming that deposit's txid. Only the operator
+/// releases; `fund` lets it add liquidity.
+contract Bridge {
+    address public immutable operator;
+
+    event Locked(address indexed from, uint256 amount, string destination);
+    event Released(address indexed to, uint256 amount, bytes32 sourceTx);
+
+    constructor() {
+        operator = msg.sender;
+    }
+
+    function fund() external payable {}
+
+    function lock(string calldata destination) external payable {
+        require(msg.value > 0, "amount");
+        emit Locked(msg.sender, msg.value, destination);
+    }
+
+    function release(address payable to, uint256 amount, bytes32 sourceTx) external {
+        require(msg.sender == operator, "operator");
+        (bool ok,) = to.call{value: amount}("");
+        require(ok, "send");
+        emit Released(to, amount, sourceTx);
+    }
+}

@@ -13,6 +13,8 @@ use crate::error::{Result, SimError};
 pub const ETHER: u128 = 1_000_000_000_000_000_000;
 /// One stablecoin unit (6 decimals) in base units.
 pub const DOLLAR: u128 = 1_000_000;
+/// One litecoin in litoshi.
+pub const LTC: u64 = 100_000_000;
 
 /// A scenario. Amounts are integers in base units (wei; stablecoin units of 10⁻⁶).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -53,6 +55,19 @@ pub struct Config {
     pub pool_eth: u128,
     /// Stablecoin in the DEX pool at the start.
     pub pool_token: u128,
+    /// Whether the scenario has its UTXO side (a litecoind -regtest beside the anvil): users and
+    /// exchanges there, the bridge, the chain-swap vault, peel chains, a CoinJoin, a privacy
+    /// exit. Off, the scenario is the EVM half alone.
+    pub utxo: bool,
+    /// The UTXO chain the bridge and the swap vault reach: `litecoin-regtest` (the only one
+    /// so far).
+    pub utxo_chain: String,
+    /// The exchange rate bridges and vaults quote: litoshi per ether.
+    pub ltc_per_eth: u64,
+    /// Hops of the UTXO-side peel chain.
+    pub utxo_hops: u32,
+    /// Users who join the launderer's CoinJoin.
+    pub coinjoin_peers: u32,
 }
 
 impl Default for Config {
@@ -76,12 +91,20 @@ impl Default for Config {
             hops: 4,
             pool_eth: 3_000 * ETHER,
             pool_token: 9_000_000 * DOLLAR,
+            utxo: true,
+            utxo_chain: "litecoin-regtest".into(),
+            ltc_per_eth: 3_417_265_113,
+            utxo_hops: 4,
+            coinjoin_peers: 4,
         }
     }
 }
 
 /// Most of anything the config asks for (keeps a typo from planning a billion txs).
 const MAX_COUNT: u32 = 10_000;
+/// Most users a scenario with a UTXO side funds: the regtest chain's supply before MWEB
+/// activates (height 432) bounds what the world can hold there.
+pub const MAX_UTXO_USERS: u32 = 30;
 
 impl Config {
     /// Reads a JSON config (missing fields take their defaults) and validates it.
@@ -166,6 +189,41 @@ impl Config {
                 "stolen_token {} is too small to fan out",
                 self.stolen_token
             ));
+        }
+        if self.utxo {
+            if self.utxo_chain != "litecoin-regtest" {
+                return bad(format!(
+                    "utxo_chain {:?}: the bridge and the swap vault reach an unknown chain (the simulator's UTXO side plays on \"litecoin-regtest\")",
+                    self.utxo_chain
+                ));
+            }
+            if self.users > MAX_UTXO_USERS {
+                return bad(format!(
+                    "users is {}: at most {MAX_UTXO_USERS} with the UTXO side on (utxo: true)",
+                    self.users
+                ));
+            }
+            if self.stolen_eth == 0 || eth_slots < 3 {
+                return bad(
+                    "the UTXO side bridges stolen ether: it needs stolen_eth above 0 and fan_out ≥ 5"
+                        .into(),
+                );
+            }
+            if !(1_000_000..=1_000_000_000_000).contains(&self.ltc_per_eth) {
+                return bad(format!(
+                    "ltc_per_eth is {} litoshi per ether: between 10⁶ and 10¹² expected",
+                    self.ltc_per_eth
+                ));
+            }
+            if self.utxo_hops > 32 {
+                return bad(format!("utxo_hops is {}: at most 32", self.utxo_hops));
+            }
+            if self.coinjoin_peers < 1 || self.coinjoin_peers >= self.users {
+                return bad(format!(
+                    "coinjoin_peers is {}: at least 1 and fewer than users ({})",
+                    self.coinjoin_peers, self.users
+                ));
+            }
         }
         if self.pool_eth == 0 || self.pool_token == 0 {
             return bad("the DEX pool needs pool_eth and pool_token above 0".into());

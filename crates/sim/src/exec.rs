@@ -1,7 +1,12 @@
-//! Plays a [`Plan`] on a real anvil (`--on-nodes`, EVM side): sets the faucet's balance,
+//! Plays a [`Plan`] on real nodes (`--on-nodes`): an anvil for the EVM side and, when the plan
+//! has a UTXO side, a `litecoind -regtest` beside it. On anvil it sets the faucet's balance,
 //! sends every step as a real tx from its (impersonated) sender with explicit nonce and gas,
-//! mines each planned block at its planned time (`evm_setNextBlockTimestamp` + `evm_mine`),
-//! checks every receipt, and hands what happened to [`crate::truth`] for the ground truth.
+//! mines each planned block at its planned time (`evm_setNextBlockTimestamp` + `evm_mine`) and
+//! checks every receipt. On litecoind it mines the faucet's coinbases, then builds and signs
+//! every UTXO tx itself (P2WPKH, keys from the seed), sends it raw, mines each planned block at
+//! its planned time (`setmocktime` + `generatetoaddress`) and checks the block holds it. The
+//! two chains' blocks are played in the plan's one time order, so a cross-chain payout comes
+//! after the tx it pays for (and can name it). What happened goes to [`crate::truth`].
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -12,7 +17,8 @@ use serde_json::{Value, json};
 
 use crate::error::{Result, SimError};
 use crate::plan::{Action, Plan};
-use crate::truth::{Executed, GroundTruth};
+use crate::truth::{Executed, GroundTruth, UtxoExecuted, UtxoRun};
+use crate::utxo_exec::UtxoPlayer;
 use crate::world::ContractKind;
 
 /// What the faucet is given on the node (and what the plan assumes it holds).
@@ -24,6 +30,7 @@ fn creation_code(kind: ContractKind) -> &'static str {
         ContractKind::Stablecoin => include_str!("../contracts/build/Stablecoin.bin"),
         ContractKind::Pool => include_str!("../contracts/build/Pool.bin"),
         ContractKind::Mixer => include_str!("../contracts/build/Mixer.bin"),
+        ContractKind::Bridge => include_str!("../contracts/build/Bridge.bin"),
     }
 }
 
@@ -37,6 +44,9 @@ alloy::sol! {
     function deposit(bytes32 commitment) external payable;
     function withdraw(bytes32 nullifierHash, address to, uint256 denomination) external;
     function balanceOf(address who) external view returns (uint256);
+    function fund() external payable;
+    function lock(string destination) external payable;
+    function release(address to, uint256 amount, bytes32 sourceTx) external;
     event Swap(address indexed who, uint256 tokenIn, uint256 ethIn, uint256 tokenOut, uint256 ethOut);
 }
 
@@ -130,9 +140,22 @@ fn b256(s: &str) -> B256 {
     s.parse().unwrap_or(B256::ZERO)
 }
 
-/// The tx (to, value, data, gas limit) an action sends.
-fn tx_of(plan: &Plan, action: &Action) -> (Option<String>, u128, Vec<u8>, u64) {
+/// The memo a cross-chain payout carries: `OUT:` and the inbound tx's hash, upper-case hex
+/// without `0x` (as THORChain writes it).
+pub fn out_memo(inbound: &str) -> String {
+    format!("OUT:{}", inbound.trim_start_matches("0x").to_uppercase())
+}
+
+/// The tx (to, value, data, gas limit) an action sends; `hashes` holds the txs already sent
+/// (a payout names the tx it pays for).
+fn tx_of(
+    plan: &Plan,
+    action: &Action,
+    hashes: &BTreeMap<usize, String>,
+) -> (Option<String>, u128, Vec<u8>, u64) {
     let w = &plan.world;
+    let bridge = w.contract_address(ContractKind::Bridge).to_string();
+    let inbound = |step: &usize| hashes.get(step).cloned().unwrap_or_default();
     let token = w.contract_address(ContractKind::Stablecoin).to_string();
     let pool = w.contract_address(ContractKind::Pool).to_string();
     let mixer = w.contract_address(ContractKind::Mixer).to_string();
@@ -141,7 +164,7 @@ fn tx_of(plan: &Plan, action: &Action) -> (Option<String>, u128, Vec<u8>, u64) {
         Action::Deploy { contract, .. } => {
             let mut code = alloy::hex::decode(creation_code(*contract).trim()).unwrap_or_default();
             match contract {
-                ContractKind::Stablecoin => {}
+                ContractKind::Stablecoin | ContractKind::Bridge => {}
                 ContractKind::Pool => code.extend(addr(&token).abi_encode()),
                 ContractKind::Mixer => {
                     let relayer = w
@@ -227,15 +250,95 @@ fn tx_of(plan: &Plan, action: &Action) -> (Option<String>, u128, Vec<u8>, u64) {
             .abi_encode();
             (Some(mixer), 0, data, 150_000)
         }
+        Action::BridgeFund { amount, .. } => {
+            (Some(bridge), *amount, fundCall {}.abi_encode(), 60_000)
+        }
+        Action::BridgeLock {
+            amount,
+            destination,
+            ..
+        } => {
+            let data = lockCall {
+                destination: destination.clone(),
+            }
+            .abi_encode();
+            (Some(bridge), *amount, data, 100_000)
+        }
+        Action::BridgeRelease {
+            to,
+            amount,
+            source_step,
+            ..
+        } => {
+            let data = releaseCall {
+                to: addr(to),
+                amount: u(*amount),
+                sourceTx: b256(&format!("0x{}", inbound(source_step))),
+            }
+            .abi_encode();
+            (Some(bridge), 0, data, 100_000)
+        }
+        Action::SwapDeposit {
+            vault,
+            amount,
+            memo,
+            ..
+        } => (
+            Some(vault.clone()),
+            *amount,
+            memo.as_bytes().to_vec(),
+            60_000,
+        ),
+        Action::SwapPayout {
+            to,
+            amount,
+            source_step,
+            ..
+        } => {
+            let memo = out_memo(&inbound(source_step));
+            (Some(to.clone()), *amount, memo.into_bytes(), 60_000)
+        }
     }
 }
 
-/// Plays `plan` on the anvil at `url` and returns its ground truth.
+/// Plays `plan` (EVM side only: its config has `utxo: false`) on the anvil at `url` and
+/// returns its ground truth.
 ///
 /// The node must be a fresh-enough anvil (chain id 31337, `anvil_*`/`evm_*` methods) on which
 /// the scenario's addresses are unused. Automining is switched off while playing and back on
 /// afterwards.
 pub fn run_on_anvil(url: &str, plan: &Plan) -> Result<GroundTruth> {
+    if plan.utxo.is_some() {
+        return Err(SimError::Config(
+            "the scenario has a UTXO side (utxo: true): play it with run_on_nodes and a litecoind -regtest (--ltc-rpc)"
+                .into(),
+        ));
+    }
+    run(url, None, plan)
+}
+
+/// Plays `plan` on the anvil at `evm_url` and, for its UTXO side, the `litecoind -regtest`
+/// behind `ltc`, and returns its ground truth.
+///
+/// The anvil is as for [`run_on_anvil`]; the litecoind must be a fresh regtest node (height 0:
+/// the faucet's coins are its first coinbases), whose clock is mocked while playing
+/// (`setmocktime`, reset to 0 afterwards).
+pub fn run_on_nodes(
+    evm_url: &str,
+    ltc: &tracehound_btc::rpc::RpcClient,
+    plan: &Plan,
+) -> Result<GroundTruth> {
+    if plan.utxo.is_none() {
+        return run(evm_url, None, plan);
+    }
+    run(evm_url, Some(ltc), plan)
+}
+
+fn run(
+    url: &str,
+    ltc: Option<&tracehound_btc::rpc::RpcClient>,
+    plan: &Plan,
+) -> Result<GroundTruth> {
     let node = Node::new(url);
     let chain_id = node.quantity("eth_chainId", json!([]))?;
     let want = plan.config.chain_id()?;
@@ -256,25 +359,55 @@ pub fn run_on_anvil(url: &str, plan: &Plan) -> Result<GroundTruth> {
             )));
         }
     }
+    let mut player = match (ltc, &plan.utxo) {
+        (Some(client), Some(_)) => Some(UtxoPlayer::check(client, plan)?),
+        _ => None,
+    };
     node.rpc(
         "anvil_setBalance",
         json!([plan.faucet, format!("{FAUCET_BALANCE:#x}")]),
     )?;
     node.rpc("anvil_autoImpersonateAccount", json!([true]))?;
     node.rpc("evm_setAutomine", json!([false]))?;
-    let result = play(&node, plan);
+    let result = play(&node, player.as_mut(), plan);
     let _ = node.rpc("evm_setAutomine", json!([true]));
     let _ = node.rpc("anvil_autoImpersonateAccount", json!([false]));
-    let executed = result?;
-    GroundTruth::build(plan, &executed)
+    if let Some(p) = &player {
+        p.reset_clock();
+    }
+    let (executed, txs) = result?;
+    let utxo = UtxoRun {
+        txs,
+        coinbase: player.map(|p| p.coinbase_txids()).unwrap_or_default(),
+    };
+    GroundTruth::build_all(plan, &executed, &utxo)
 }
 
-fn play(node: &Node, plan: &Plan) -> Result<Vec<Executed>> {
+/// Plays both chains' blocks in time order.
+fn play(
+    node: &Node,
+    mut utxo: Option<&mut UtxoPlayer<'_>>,
+    plan: &Plan,
+) -> Result<(Vec<Executed>, Vec<UtxoExecuted>)> {
     let latest = node.rpc("eth_getBlockByNumber", json!(["latest", false]))?;
     let t0 = parse_quantity(&latest["timestamp"]).unwrap_or(0) as u64;
     let mut nonces: BTreeMap<String, u64> = BTreeMap::new();
     let mut executed = Vec::new();
+    let mut utxo_executed = Vec::new();
+    // Every tx sent so far, EVM hashes and UTXO txids, by plan step.
+    let mut sent: BTreeMap<usize, String> = BTreeMap::new();
+    let utxo_blocks = plan.utxo.as_ref().map_or(&[][..], |u| &u.blocks[..]);
+    if let Some(p) = utxo.as_deref_mut() {
+        p.setup(t0)?;
+    }
+    let mut next_utxo = 0;
     for block in &plan.blocks {
+        while let Some(ub) = utxo_blocks.get(next_utxo).filter(|b| b.time < block.time) {
+            if let Some(p) = utxo.as_deref_mut() {
+                utxo_executed.extend(p.play_block(ub, t0, &mut sent)?);
+            }
+            next_utxo += 1;
+        }
         let mut hashes = Vec::new();
         for step in &block.steps {
             let fail = |detail: String| SimError::Execution {
@@ -288,7 +421,7 @@ fn play(node: &Node, plan: &Plan) -> Result<Vec<Executed>> {
                 None => node.quantity("eth_getTransactionCount", json!([from, "latest"]))? as u64,
             };
             nonces.insert(from.clone(), nonce + 1);
-            let (to, value, data, gas) = tx_of(plan, &step.action);
+            let (to, value, data, gas) = tx_of(plan, &step.action, &sent);
             let mut tx = json!({
                 "from": from,
                 "value": format!("{value:#x}"),
@@ -306,6 +439,7 @@ fn play(node: &Node, plan: &Plan) -> Result<Vec<Executed>> {
                 .as_str()
                 .map(str::to_string)
                 .ok_or_else(|| fail(format!("no tx hash: {hash}")))?;
+            sent.insert(step.id, hash.clone());
             hashes.push((step, hash));
         }
         node.rpc("evm_setNextBlockTimestamp", json!([t0 + block.time]))?;
@@ -361,8 +495,21 @@ fn play(node: &Node, plan: &Plan) -> Result<Vec<Executed>> {
             });
         }
     }
+    for ub in &utxo_blocks[next_utxo..] {
+        if let Some(p) = utxo.as_deref_mut() {
+            utxo_executed.extend(p.play_block(ub, t0, &mut sent)?);
+        }
+    }
     executed.sort_by_key(|e| (e.block, e.index));
-    Ok(executed)
+    Ok((executed, utxo_executed))
+}
+
+/// A UTXO-node error as the simulator's.
+pub(crate) fn ltc_err(method: &str) -> impl Fn(tracehound_btc::rpc::RpcError) -> SimError + '_ {
+    move |e| SimError::Rpc {
+        method: method.to_string(),
+        detail: e.to_string(),
+    }
 }
 
 /// A mined tx's receipt, polled briefly (a node may index it just after mining); null if

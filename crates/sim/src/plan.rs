@@ -1,7 +1,10 @@
 //! The playbook as a plan: a pure, seeded, deterministic list of blocks of actions (one action,
 //! one tx), with every address, amount and time gap fixed before a node is touched. The plan
 //! simulates what it needs of the world's state (balances, the pool's reserves) so that every
-//! action succeeds when played, and records the laundering patterns it builds.
+//! action succeeds when played, and records the laundering patterns it builds. The EVM blocks
+//! are here; the UTXO side's are in [`UtxoPlan`]; both run on one clock (every block of
+//! either chain strictly after the one before), which is the order they are played in, so a
+//! cross-chain payout always comes after the deposit it pays for.
 //!
 //! Ordering rule that makes the plan playable with several txs per block: an action only
 //! spends what its sender held at the start of the block, and at most one pool swap happens per
@@ -16,7 +19,13 @@ use crate::config::{Config, DOLLAR, ETHER};
 use crate::error::Result;
 use crate::world::{ContractKind, EntityKind, World};
 
-/// The two assets of the world.
+mod utxo;
+pub use utxo::{
+    Coin, FAUCET_COINBASES, MWEB_HEIGHT, Memo, OutRef, SETUP_BLOCKS, SUBSIDY, UtxoBlock, UtxoLink,
+    UtxoOut, UtxoPlan, UtxoStep, UtxoTx,
+};
+
+/// The assets of the world.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Asset {
@@ -24,6 +33,18 @@ pub enum Asset {
     Eth,
     /// The stablecoin (6 decimals).
     Susd,
+    /// The UTXO chain's coin (litoshi, 8 decimals).
+    Ltc,
+}
+
+/// A cross-chain link service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LinkKind {
+    /// The lock/mint bridge (EVM contract ↔ its UTXO wallet).
+    Bridge,
+    /// The THORChain-style swap (vaults on both chains, memo-routed).
+    ChainSwap,
 }
 
 /// One tx.
@@ -120,6 +141,56 @@ pub enum Action {
         /// The deposit step this withdrawal spends (known off chain only).
         deposit_step: usize,
     },
+    /// The bridge operator adds ether liquidity to the bridge contract.
+    BridgeFund {
+        /// The operator.
+        from: String,
+        /// Wei.
+        amount: u128,
+    },
+    /// Locks ether in the bridge, naming the payee on the UTXO chain.
+    BridgeLock {
+        /// Sender.
+        from: String,
+        /// Wei.
+        amount: u128,
+        /// The UTXO address the bridge pays (the event's memo).
+        destination: String,
+    },
+    /// The bridge operator releases ether for a deposit made to the bridge's UTXO address.
+    BridgeRelease {
+        /// The operator.
+        from: String,
+        /// Recipient (named by the deposit's OP_RETURN memo).
+        to: String,
+        /// Wei.
+        amount: u128,
+        /// The UTXO step of the deposit (its txid goes in the call).
+        source_step: usize,
+    },
+    /// Sends ether to the chain-swap vault with a calldata memo (`=:LTC.LTC:<address>`).
+    SwapDeposit {
+        /// Sender.
+        from: String,
+        /// The vault's EVM address.
+        vault: String,
+        /// Wei.
+        amount: u128,
+        /// The memo.
+        memo: String,
+    },
+    /// The chain-swap vault pays ether out for a deposit on the UTXO chain, with the memo
+    /// `OUT:<deposit txid>` in calldata.
+    SwapPayout {
+        /// The vault's EVM address.
+        from: String,
+        /// Recipient.
+        to: String,
+        /// Wei.
+        amount: u128,
+        /// The UTXO step of the deposit.
+        source_step: usize,
+    },
 }
 
 /// One value movement an action causes.
@@ -148,7 +219,12 @@ impl Action {
             | Action::SwapTokenForEth { from, .. }
             | Action::SwapEthForToken { from, .. }
             | Action::MixDeposit { from, .. }
-            | Action::MixWithdraw { from, .. } => from,
+            | Action::MixWithdraw { from, .. }
+            | Action::BridgeFund { from, .. }
+            | Action::BridgeLock { from, .. }
+            | Action::BridgeRelease { from, .. }
+            | Action::SwapDeposit { from, .. }
+            | Action::SwapPayout { from, .. } => from,
         }
     }
 
@@ -169,6 +245,21 @@ impl Action {
             } => {
                 format!("mixer withdrawal {denomination} wei to {to}")
             }
+            Action::BridgeFund { amount, .. } => format!("fund the bridge with {amount} wei"),
+            Action::BridgeLock {
+                amount,
+                destination,
+                ..
+            } => format!("lock {amount} wei in the bridge for {destination}"),
+            Action::BridgeRelease { amount, to, .. } => {
+                format!("bridge release of {amount} wei to {to}")
+            }
+            Action::SwapDeposit { amount, memo, .. } => {
+                format!("chain-swap deposit of {amount} wei, memo {memo}")
+            }
+            Action::SwapPayout { amount, to, .. } => {
+                format!("chain-swap payout of {amount} wei to {to}")
+            }
         }
     }
 
@@ -176,6 +267,7 @@ impl Action {
     pub fn movements(&self, world: &World) -> Vec<Movement> {
         let pool = world.contract_address(ContractKind::Pool).to_string();
         let mixer = world.contract_address(ContractKind::Mixer).to_string();
+        let bridge = world.contract_address(ContractKind::Bridge).to_string();
         let m = |asset, from: &str, to: &str, amount| Movement {
             asset,
             from: from.to_string(),
@@ -224,6 +316,19 @@ impl Action {
             } => {
                 vec![m(Asset::Eth, &mixer, to, *denomination)]
             }
+            Action::BridgeFund { from, amount } | Action::BridgeLock { from, amount, .. } => {
+                vec![m(Asset::Eth, from, &bridge, *amount)]
+            }
+            Action::BridgeRelease { to, amount, .. } => vec![m(Asset::Eth, &bridge, to, *amount)],
+            Action::SwapDeposit {
+                from,
+                vault,
+                amount,
+                ..
+            } => vec![m(Asset::Eth, from, vault, *amount)],
+            Action::SwapPayout {
+                from, to, amount, ..
+            } => vec![m(Asset::Eth, from, to, *amount)],
         }
     }
 }
@@ -253,7 +358,8 @@ pub struct PlannedBlock {
 /// A laundering-pattern instance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Pattern {
-    /// `fan_out`, `swap`, `mixer`, `fan_in`, `peel_chain`.
+    /// `fan_out`, `swap`, `mixer`, `fan_in`, `peel_chain` (either chain), `coinjoin`,
+    /// `bridge_hop`, `chain_swap`, `privacy_exit`.
     pub kind: String,
     /// Its addresses (source first for fan-out, target last for fan-in, in order for chains).
     pub addresses: Vec<String>,
@@ -278,6 +384,8 @@ pub struct Plan {
     pub blocks: Vec<PlannedBlock>,
     /// Laundering patterns built.
     pub patterns: Vec<Pattern>,
+    /// The UTXO side (`None` when the config turns it off).
+    pub utxo: Option<UtxoPlan>,
 }
 
 impl Plan {
@@ -295,7 +403,18 @@ impl Scenario {
     /// Validates `config` and plans its scenario (pure: same config, same plan).
     pub fn plan(config: &Config) -> Result<Plan> {
         config.validate()?;
-        Ok(Planner::new(config).run())
+        let plan = Planner::new(config).run();
+        if let Some(u) = &plan.utxo {
+            let height = u64::from(u.setup_blocks) + u.blocks.len() as u64;
+            if height >= utxo::MWEB_HEIGHT {
+                return Err(crate::SimError::Config(format!(
+                    "the UTXO side needs {height} regtest blocks; it must stay below {} (where \
+                     MWEB activates): fewer background_blocks or utxo_hops",
+                    utxo::MWEB_HEIGHT
+                )));
+            }
+        }
+        Ok(plan)
     }
 }
 
@@ -329,6 +448,8 @@ struct Planner<'a> {
     customer_deposit: Vec<(usize, String)>,
     /// Benign mixer notes not yet withdrawn: (deposit step, denomination, owner).
     benign_notes: Vec<(usize, u128, String)>,
+    /// The UTXO side's state (empty when the config turns it off).
+    u: utxo::UtxoState,
 }
 
 impl<'a> Planner<'a> {
@@ -371,6 +492,11 @@ impl<'a> Planner<'a> {
         }
         w.entity("victim", EntityKind::Victim, "hacked service");
         w.entity("attacker", EntityKind::Attacker, "heist launderer");
+        let u = if c.utxo {
+            utxo::UtxoState::new(&mut w, c)
+        } else {
+            utxo::UtxoState::default()
+        };
         let mut p = Planner {
             c,
             rng: fastrand::Rng::with_seed(seed),
@@ -393,6 +519,7 @@ impl<'a> Planner<'a> {
             hot,
             customer_deposit,
             benign_notes: Vec::new(),
+            u,
         };
         p.avail
             .insert((p.faucet.clone(), Asset::Eth), crate::exec::FAUCET_BALANCE);
@@ -514,8 +641,18 @@ impl<'a> Planner<'a> {
         for _ in 0..c.background_blocks.div_ceil(3) {
             self.background_block();
         }
+        // Users' crossings still under way are paid out before the scenario ends.
+        self.close_crossings();
+        for _ in 0..8 {
+            if !self.crossings_waiting() {
+                break;
+            }
+            self.background_block();
+        }
         let patterns = std::mem::take(&mut self.patterns);
+        let utxo = c.utxo.then(|| self.u.finish());
         Plan {
+            utxo,
             config: c.clone(),
             faucet: self.faucet.clone(),
             victim,
@@ -677,6 +814,9 @@ impl<'a> Planner<'a> {
         );
         self.pool = (c.pool_token, c.pool_eth);
         self.mine(48);
+        if c.utxo {
+            self.utxo_setup();
+        }
     }
 
     fn quote_token_for_eth(&self, amount_in: u128) -> u128 {
@@ -691,6 +831,9 @@ impl<'a> Planner<'a> {
 
     /// A few benign txs: payments, exchange deposits, sweeps and withdrawals, a swap, a note.
     fn background_block(&mut self) {
+        if self.c.utxo {
+            self.benign_crossings_evm();
+        }
         let n = self.rng.usize(3..=8);
         let mut senders: Vec<String> = Vec::new();
         let mut swapped = false;
@@ -858,6 +1001,9 @@ impl<'a> Planner<'a> {
         }
         let gap = self.gap_blocks(1, 40);
         self.mine(gap);
+        if self.c.utxo {
+            self.utxo_background();
+        }
     }
 
     /// Plans the heist; returns the incident's steps.
@@ -1057,6 +1203,12 @@ impl<'a> Planner<'a> {
             });
         }
         self.background_block();
+
+        // Part of two holders' ether crosses to the UTXO chain (bridge, chain swap), is
+        // laundered there and partly comes back.
+        if c.utxo {
+            self.cross_chain(&station, &mut eth_holders, &cash_out);
+        }
 
         // Ether holders: most deposit notes into the mixer; remainders go straight to consolidators.
         let mut notes: Vec<(usize, u128)> = Vec::new();

@@ -33,6 +33,7 @@ fn config() -> Config {
         fan_out: 12,
         consolidators: 2,
         hops: 3,
+        utxo: false,
         ..Config::default()
     }
 }
@@ -117,6 +118,7 @@ fn scenario_on_anvil_matches_its_ground_truth_and_the_store() {
         let held = match r.asset {
             Asset::Eth => node.eth_balance(a).unwrap(),
             Asset::Susd => node.token_balance(&token, a).unwrap(),
+            Asset::Ltc => unreachable!("an EVM-only scenario has no LTC"),
         };
         assert!(
             held >= r.stolen,
@@ -150,7 +152,7 @@ fn scenario_on_anvil_matches_its_ground_truth_and_the_store() {
         .unwrap();
     let asset_text = |a: Asset| match a {
         Asset::Eth => "native".to_string(),
-        Asset::Susd => token.clone(),
+        Asset::Susd | Asset::Ltc => token.clone(),
     };
     for tx in &truth.txs {
         let found = store
@@ -235,12 +237,24 @@ fn scenario_on_anvil_matches_its_ground_truth_and_the_store() {
     // The same plan again on the same node is refused (its addresses are used).
     let e = run_on_anvil(anvil.url(), &plan).unwrap_err().to_string();
     assert!(e.contains("already used"), "{e}");
+    // A plan with a UTXO side needs a UTXO node too.
+    let both = Scenario::plan(&Config {
+        utxo: true,
+        ..config()
+    })
+    .unwrap();
+    let e = run_on_anvil(anvil.url(), &both).unwrap_err().to_string();
+    assert!(e.contains("--ltc-rpc"), "{e}");
 }
 
-/// The default (larger) scenario plays too, and its ground truth holds.
+/// The default (larger) scenario's EVM half plays too, and its ground truth holds.
 #[test]
 fn default_scenario_plays() {
-    let plan = Scenario::plan(&Config::default()).unwrap();
+    let plan = Scenario::plan(&Config {
+        utxo: false,
+        ..Config::default()
+    })
+    .unwrap();
     let (anvil, truth) = play(&plan);
     truth.check().unwrap();
     assert_eq!(truth.txs.len(), plan.steps().count());

@@ -4,7 +4,7 @@
 //! made-up fees) and rejects tampered ones (a unit added, a resting place twice or missing, a
 //! hop moved before the value reached it). The real-node tests are in `anvil.rs`.
 
-use tracehound_sim::truth::{Executed, RestingKind};
+use tracehound_sim::truth::{Executed, RestingKind, UtxoExecuted, UtxoRun};
 use tracehound_sim::{Asset, Config, GroundTruth, Plan, Scenario};
 
 fn small(seed: u64) -> Config {
@@ -17,8 +17,26 @@ fn small(seed: u64) -> Config {
     }
 }
 
-/// Pretends every step ran, one block per planned block, with a fee of 21 000 gas at 1 gwei.
+/// Pretends every step ran, one block per planned block, with a fee of 21 000 gas at 1 gwei
+/// (UTXO txs: made-up txids, one block per planned block after the faucet's).
 fn dry_run(plan: &Plan) -> GroundTruth {
+    let mut utxo = UtxoRun::default();
+    if let Some(u) = &plan.utxo {
+        for h in 1..=tracehound_sim::plan::FAUCET_COINBASES {
+            utxo.coinbase.insert(h, format!("{:064x}", 0xc0_0000 + h));
+        }
+        for (b, block) in u.blocks.iter().enumerate() {
+            for (i, s) in block.steps.iter().enumerate() {
+                utxo.txs.push(UtxoExecuted {
+                    step: s.id,
+                    txid: format!("{:064x}", 0xa0_0000 + s.id),
+                    height: u64::from(u.setup_blocks) + b as u64 + 1,
+                    index: i as u32 + 1,
+                    time: block.time,
+                });
+            }
+        }
+    }
     let mut executed = Vec::new();
     for (b, block) in plan.blocks.iter().enumerate() {
         for (i, s) in block.steps.iter().enumerate() {
@@ -32,7 +50,7 @@ fn dry_run(plan: &Plan) -> GroundTruth {
             });
         }
     }
-    GroundTruth::build(plan, &executed).expect("consistent ground truth")
+    GroundTruth::build_all(plan, &executed, &utxo).expect("consistent ground truth")
 }
 
 #[test]
@@ -97,6 +115,49 @@ fn ground_truth_is_consistent_and_tampering_is_caught() {
     assert!(truth.resting_total(RestingKind::ExchangeDeposit, Asset::Susd) > 0);
     assert!(truth.links.iter().any(|l| l.kind == "swap"));
     assert!(truth.links.iter().any(|l| l.kind == "mixer"));
+    assert!(truth.resting_total(RestingKind::PrivacyExit, Asset::Ltc) > 0);
+    assert!(truth.resting_total(RestingKind::ExchangeDeposit, Asset::Ltc) > 0);
+    // LIFO per UTXO tx, by hand on the peel chain's first hop: one stolen input, the peel
+    // (output 0) takes the back of it, the change the rest, the fee the front.
+    let hop = truth.utxo_txs.iter().find(|t| t.purpose == "peel").unwrap();
+    assert_eq!(hop.inputs.len(), 1);
+    assert_eq!(hop.inputs[0].stolen, hop.inputs[0].amount);
+    assert!(hop.outputs.iter().all(|o| o.stolen == o.amount));
+    assert_eq!(hop.fee_stolen, hop.fee);
+    // The bridge payout carries the lock's stolen part at the link's rate.
+    let lock = truth
+        .links
+        .iter()
+        .find(|l| l.kind == "bridge" && l.in_chain == "evm-31337")
+        .unwrap();
+    assert_eq!(
+        lock.stolen_out,
+        lock.stolen_in * lock.amount_out / lock.amount_in
+    );
+    eprintln!(
+        "{} evm txs, {} utxo txs ({} heist); links {:?}; resting {:?}",
+        truth.txs.len(),
+        truth.utxo_txs.len(),
+        truth.utxo_txs.iter().filter(|t| t.heist).count(),
+        truth
+            .links
+            .iter()
+            .filter(|l| l.in_chain != l.out_chain)
+            .map(|l| (
+                &l.kind,
+                &l.in_chain,
+                l.stolen_in,
+                l.stolen_out,
+                &l.memo_in,
+                &l.memo_out
+            ))
+            .collect::<Vec<_>>(),
+        truth
+            .resting
+            .iter()
+            .map(|r| (r.kind, r.asset, r.stolen))
+            .collect::<Vec<_>>()
+    );
 
     // A unit added to a transfer, a resting place listed twice, or one dropped: all caught.
     let mut t = truth.clone();
@@ -108,12 +169,40 @@ fn ground_truth_is_consistent_and_tampering_is_caught() {
     t.resting.push(r);
     assert!(t.check().unwrap_err().to_string().contains("twice"));
     let mut t = truth.clone();
-    t.txs.iter_mut().find(|t| t.purpose == "hop").unwrap().block = 0;
+    let hop = t.txs.iter_mut().find(|t| t.purpose == "hop").unwrap();
+    (hop.block, hop.time) = (0, 0);
     let e = t.check().unwrap_err().to_string();
     assert!(e.contains("no earlier stolen-carrying transfer"), "{e}");
     let mut t = truth.clone();
     t.resting.pop();
     assert!(t.check().is_err());
+    // On the UTXO side: an output with one stolen unit fewer, a stolen input moved before the
+    // tx that made it, a link paying out more than its rate: all caught.
+    let mut t = truth.clone();
+    let peel = t.utxo_txs.iter_mut().find(|t| t.purpose == "peel").unwrap();
+    peel.outputs[1].stolen -= 1;
+    let e = t.check().unwrap_err().to_string();
+    assert!(e.contains("stolen in"), "{e}");
+    let mut t = truth.clone();
+    let cj = t
+        .utxo_txs
+        .iter_mut()
+        .find(|t| t.purpose == "coinjoin")
+        .unwrap();
+    (cj.height, cj.time) = (0, 0);
+    assert!(t.check().is_err());
+    let mut t = truth.clone();
+    let l = t
+        .links
+        .iter_mut()
+        .find(|l| l.kind == "bridge" && l.stolen_out > 0)
+        .unwrap();
+    l.stolen_out += 1;
+    assert!(t.check().is_err());
+    let mut t = truth.clone();
+    t.resting.retain(|r| r.kind != RestingKind::PrivacyExit);
+    assert!(t.check().is_err());
+
     let mut t = truth;
     t.txs
         .iter_mut()
@@ -163,6 +252,52 @@ fn impossible_configs_are_refused_before_anything_is_sent() {
         ..Config::default()
     });
     assert!(denoms.contains("ascending"), "{denoms}");
+    // The UTXO side: a bridge to an unknown chain, more users than its chain can fund, no
+    // ether to bridge, a bad rate.
+    let chain = err(Config {
+        utxo_chain: "dogecoin".into(),
+        ..Config::default()
+    });
+    assert!(
+        chain.contains("unknown chain") && chain.contains("dogecoin"),
+        "{chain}"
+    );
+    let many = err(Config {
+        users: 400,
+        ..Config::default()
+    });
+    assert!(
+        many.contains("users is 400") && many.contains("utxo"),
+        "{many}"
+    );
+    let no_eth = err(Config {
+        stolen_eth: 0,
+        ..Config::default()
+    });
+    assert!(no_eth.contains("bridges stolen ether"), "{no_eth}");
+    let rate = err(Config {
+        ltc_per_eth: 0,
+        ..Config::default()
+    });
+    assert!(rate.contains("ltc_per_eth"), "{rate}");
+    let peers = err(Config {
+        coinjoin_peers: 12,
+        ..Config::default()
+    });
+    assert!(peers.contains("coinjoin_peers"), "{peers}");
+    let long = err(Config {
+        background_blocks: 400,
+        ..Config::default()
+    });
+    assert!(long.contains("MWEB"), "{long}");
+    // Off, the same config plans the EVM half alone.
+    let evm = Scenario::plan(&Config {
+        stolen_eth: 0,
+        utxo: false,
+        ..Config::default()
+    })
+    .unwrap();
+    assert!(evm.utxo.is_none());
 
     // From a file: unknown fields and bad JSON name the file.
     let dir = tempfile::tempdir().unwrap();

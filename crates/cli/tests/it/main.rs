@@ -2,8 +2,10 @@
 //!
 //! The tests against a real `litecoind -regtest` run with
 //! `cargo test -p tracehound-cli --features test-litecoind --test it`; those against a real
-//! `anvil` with `--features test-anvil` (and `ANVIL_BIN`, see `scripts/install-anvil`).
+//! `anvil` with `--features test-anvil` (and `ANVIL_BIN`, see `scripts/install-anvil`); the
+//! simulator's on both (`sim.rs`) with both features.
 
 mod anvil;
 mod litecoind;
+mod sim;
 mod trace_sim;
