@@ -492,20 +492,9 @@ impl BlkReader {
 
     /// The raw (de-obfuscated) bytes of the block at `loc`.
     pub fn read_bytes(&self, loc: &BlockLocation) -> Result<Vec<u8>, BlkError> {
-        let path = self
-            .files
-            .get(loc.file as usize)
-            .cloned()
-            .unwrap_or_default();
-        let io = |source| BlkError::Io {
-            path: path.clone(),
-            source,
-        };
-        let file = File::open(&path).map_err(io)?;
-        let mut bytes = vec![0u8; loc.len as usize];
-        file.read_exact_at(&mut bytes, loc.offset).map_err(io)?;
-        self.unxor(&mut bytes, loc.offset);
-        Ok(bytes)
+        let mut buf = ReadBuffer::default();
+        self.read_into(loc, &mut buf)?;
+        Ok(buf.bytes)
     }
 
     /// [`BlkReader::read_bytes`] into `buf`, keeping its memory and its file open.

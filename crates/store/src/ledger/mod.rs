@@ -198,26 +198,12 @@ impl Ledger {
                 block += 1;
             }
             let height = starts.get(block).map_or(0, |&(_, h)| h);
-            let coinbase = rec.flags & txlog::FLAG_COINBASE != 0;
-            for (vout, o) in rec.outputs.iter().enumerate() {
-                let out = first_out + vout as u64;
+            for (op, u) in unspent_outputs(&rec, first_out, height) {
                 let is_spent = spent
-                    .get((out / 64) as usize)
-                    .is_some_and(|w| w & (1 << (out % 64)) != 0);
-                if let (Some(addr), false) = (o.addr, is_spent) {
-                    set.insert(
-                        OutPoint {
-                            txid: rec.txid,
-                            vout: vout as u32,
-                        },
-                        Unspent {
-                            out_seq: out,
-                            addr,
-                            value: o.value,
-                            height,
-                            flags: output_flags(o.kind.code(), coinbase),
-                        },
-                    )?;
+                    .get((u.out_seq / 64) as usize)
+                    .is_some_and(|w| w & (1 << (u.out_seq % 64)) != 0);
+                if !is_spent {
+                    set.insert(op, u)?;
                 }
             }
             Ok(())
@@ -737,25 +723,11 @@ impl Ledger {
                     .rev()
                     .find(|&&(first, _)| first <= twin)
                     .map_or(0, |&(_, h)| h);
-                let first_out = self.txlog.first_output(twin)?;
                 let twin_rec = self.txlog.tx(twin)?;
-                let coinbase = twin_rec.flags & txlog::FLAG_COINBASE != 0;
-                for (vout, o) in twin_rec.outputs.iter().enumerate() {
-                    let out = first_out + vout as u64;
-                    if let (Some(addr), None) = (o.addr, self.txlog.spender(out)?) {
-                        back.push((
-                            OutPoint {
-                                txid: rec.txid,
-                                vout: vout as u32,
-                            },
-                            Unspent {
-                                out_seq: out,
-                                addr,
-                                value: o.value,
-                                height,
-                                flags: output_flags(o.kind.code(), coinbase),
-                            },
-                        ));
+                let first_out = self.txlog.first_output(twin)?;
+                for (op, u) in unspent_outputs(&twin_rec, first_out, height) {
+                    if self.txlog.spender(u.out_seq)?.is_none() {
+                        back.push((op, u));
                     }
                 }
             }
@@ -816,6 +788,32 @@ pub(crate) fn block_starts(db: &Database, chain: Chain) -> Result<Vec<(u64, u32)
             Ok((k.value().1, v.value()))
         })
         .collect()
+}
+
+/// The outputs of logged tx `rec` (its first output seq `first_out`, in a block at `height`)
+/// that pay an address, as UTXO set entries.
+fn unspent_outputs(
+    rec: &Record,
+    first_out: u64,
+    height: u32,
+) -> impl Iterator<Item = (OutPoint, Unspent)> + '_ {
+    let coinbase = rec.flags & txlog::FLAG_COINBASE != 0;
+    rec.outputs.iter().enumerate().filter_map(move |(vout, o)| {
+        let addr = o.addr?;
+        Some((
+            OutPoint {
+                txid: rec.txid,
+                vout: vout as u32,
+            },
+            Unspent {
+                out_seq: first_out + vout as u64,
+                addr,
+                value: o.value,
+                height,
+                flags: output_flags(o.kind.code(), coinbase),
+            },
+        ))
+    })
 }
 
 /// How many txs ahead the UTXO entries an input or output will touch are prefetched.
