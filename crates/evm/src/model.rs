@@ -53,6 +53,8 @@ use tracehound_core::{Address, Amount, Block, Chain, Hash32, Transfer};
 /// Tx index of the pseudo-transaction holding a block's rewards and withdrawals.
 pub const BLOCK_LEVEL_TX_INDEX: u32 = u32::MAX;
 
+pub use tracehound_core::OPENING_TX_INDEX;
+
 /// The sink of burnt value: `burn:fee` (base and blob fees), `burn:selfdestruct`.
 pub fn burn_address(chain: Chain, what: BurnKind) -> Address {
     Address::pseudo(
@@ -75,6 +77,7 @@ pub fn mint_address(chain: Chain, what: MintKind) -> Address {
             MintKind::BlockReward => "block-reward",
             MintKind::UncleReward => "uncle-reward",
             MintKind::OtherReward => "other-reward",
+            MintKind::Opening => "opening",
         },
     )
 }
@@ -104,6 +107,9 @@ pub enum MintKind {
     UncleReward,
     /// Another kind of reward trace (Parity's `external`, `emptyStep`).
     OtherReward,
+    /// Not issued on chain: an account's balance from before it first appears in the store
+    /// (its opening balance, read from the node's state at the block before).
+    Opening,
 }
 
 /// Whether a transaction's execution succeeded.

@@ -5,4 +5,5 @@
 //! `anvil` with `--features test-anvil` (and `ANVIL_BIN`, see `scripts/install-anvil`).
 
 mod anvil;
+mod evm_state;
 mod litecoind;
