@@ -31,8 +31,9 @@
 //! # Limits
 //!
 //! What this model does not see, so balances there will not reconcile from transfers alone:
-//! genesis allocations (state, not transfers: seed balances from the chain's genesis or from
-//! `eth_getBalance` at block 0); irregular state changes (mainnet's DAO fork at 1,920,000);
+//! genesis allocations and whatever happened before the first ingested block (state, not
+//! transfers: `tracehound ingest evm` reads them as opening balances, from [`MintKind::Opening`]
+//! at [`OPENING_TX_INDEX`]); irregular state changes (mainnet's DAO fork at 1,920,000);
 //! pre-merge block rewards without Parity traces ([`EvmBlock::rewards_missing`]); internal
 //! transfers from a node without traces ([`EvmBlock::traces`]); before Cancun, ether sent to
 //! a contract after its SELFDESTRUCT in the same tx (destroyed at the end of the tx); L2 fee
