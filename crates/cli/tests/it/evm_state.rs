@@ -573,3 +573,38 @@ fn node_dying_mid_ingest_fails_clearly_and_keeps_the_committed_store() {
     proxy.stop();
     assert_eq!(digest(&cut), digest(&clean));
 }
+
+/// A node that keeps only recent state (anvil `--prune-history`): opening balances of old
+/// blocks cannot be read, which is a clear error leaving the store empty; following from a
+/// recent block works and is absolute; `--no-opening-balances` ingests from genesis.
+#[test]
+fn a_node_without_old_state_gives_openings_for_recent_blocks_only() {
+    let node = Anvil::start_with_args(&["--prune-history", "4"]).unwrap();
+    let accounts: Vec<String> = node.rpc("eth_accounts", json!([])).unwrap();
+    let c = Chain { node, accounts };
+    let url = c.node.url().to_string();
+    let w = deploy_world(&c);
+    let mut rng = fastrand::Rng::with_seed(5);
+    mixed_blocks(&c, &w, 30, &mut rng);
+    let tip = c.tip();
+    let work = tempfile::tempdir().unwrap();
+
+    let old = work.path().join("old");
+    let out = tracehound(&old, &ingest_args(&url, &w.weth, &[]));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    assert!(
+        err.contains(&url) && err.contains("--no-opening-balances") && err.contains("block 0"),
+        "{err}"
+    );
+    assert_eq!(store_tip(&old), None, "nothing stored");
+
+    let recent = work.path().join("recent");
+    let from = tip - 1;
+    ingest(&recent, &url, &w.weth, &["--from", &from.to_string()]);
+    assert!(check_absolute(&c, &recent, tip, &[&w.token, &w.weth], false) >= 3);
+
+    let flows = work.path().join("flows");
+    let report = ingest(&flows, &url, &w.weth, &["--no-opening-balances"]);
+    assert_eq!(report["tip_height"], json!(tip));
+}
