@@ -186,10 +186,7 @@ pub(crate) fn ingest(
                 .collect::<Vec<_>>();
             let opened = if opening_balances {
                 opening::attach(store, client, &mut converted).with_context(|| {
-                    format!(
-                        "reading opening balances for {chain} blocks {h}..={last} (they need the node's state at block {}; a node that keeps only recent state cannot give it for old blocks: use an archive node, a later --from, or --no-opening-balances)",
-                        h.saturating_sub(1)
-                    )
+                    format!("reading opening balances for {chain} blocks {h}..={last}")
                 })?
             } else {
                 OpeningStats::default()

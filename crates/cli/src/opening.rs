@@ -23,7 +23,7 @@ use tracehound_core::{
     AccountBlock, AccountTransfer, Address, Amount, AssetId, OPENING_TX_INDEX, Transfer,
     TransferKind, TxRef,
 };
-use tracehound_evm::{BlockingEvmClient, MintKind, mint_address};
+use tracehound_evm::{BlockingEvmClient, EvmError, MintKind, mint_address};
 use tracehound_store::Store;
 
 /// What reading opening balances did over a run.
@@ -58,6 +58,22 @@ fn provenance(height: u32) -> String {
         "opening:genesis".into()
     } else {
         format!("opening:{}", height - 1)
+    }
+}
+
+/// A node that refuses a balance at an old block most likely keeps only recent state: say
+/// what to do about it. A node that cannot be reached is left to its own error.
+fn state_hint(e: EvmError) -> anyhow::Error {
+    let refused = matches!(e, EvmError::Rpc { .. });
+    let e = anyhow::Error::new(e);
+    if refused {
+        e.context(
+            "the node refused a balance at an old block: a node that keeps only recent state \
+             cannot give opening balances for old blocks (use an archive node, a later --from, \
+             or --no-opening-balances)",
+        )
+    } else {
+        e
     }
 }
 
@@ -133,18 +149,22 @@ pub(crate) fn attach(
         .collect();
 
     let height_of = |i: usize| blocks.get(i).map_or(0, |b| b.block.height);
-    let native = client.native_balances(
-        &accounts
-            .iter()
-            .map(|(i, a)| (a.clone(), u64::from(state_height(height_of(*i)))))
-            .collect::<Vec<_>>(),
-    )?;
-    let tokens = client.token_balances(
-        &pairs
-            .iter()
-            .map(|(i, h, t)| (t.clone(), h.clone(), u64::from(state_height(height_of(*i)))))
-            .collect::<Vec<_>>(),
-    )?;
+    let native = client
+        .native_balances(
+            &accounts
+                .iter()
+                .map(|(i, a)| (a.clone(), u64::from(state_height(height_of(*i)))))
+                .collect::<Vec<_>>(),
+        )
+        .map_err(state_hint)?;
+    let tokens = client
+        .token_balances(
+            &pairs
+                .iter()
+                .map(|(i, h, t)| (t.clone(), h.clone(), u64::from(state_height(height_of(*i)))))
+                .collect::<Vec<_>>(),
+        )
+        .map_err(state_hint)?;
 
     let mut stats = OpeningStats {
         accounts_read: accounts.len() as u64,
