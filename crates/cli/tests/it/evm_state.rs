@@ -376,7 +376,7 @@ fn sigkill_during_evm_ingest_then_resume_equals_one_pass() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .unwrap();
-        std::thread::sleep(Duration::from_millis(rng.u64(whole / 10..whole / 2)));
+        std::thread::sleep(Duration::from_millis(rng.u64(whole / 20..whole / 4)));
         if child.try_wait().unwrap().is_none() {
             child.kill().unwrap(); // SIGKILL on Unix
             kills += 1;
