@@ -10,7 +10,8 @@
 //!
 //! The balances go into block `H` itself, as transfers from `mint:opening` at
 //! [`OPENING_TX_INDEX`] (stored before every tx of the block), with provenance
-//! `opening:<H-1>` (`opening:genesis` at `H = 0`, where the genesis state is read). Being part
+//! `opening:<H-1>` (`opening:genesis` at `H = 0`, where the state of block 0 is read: a genesis
+//! block carries no transactions, so that state is the genesis allocation). Being part
 //! of the batch, they land, and are unwound, with their block; a crash before the commit loses
 //! them with the batch, and the rerun reads them again once. Zero balances are not recorded:
 //! the account is known to the store from then on, so it is never asked about again.
