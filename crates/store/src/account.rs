@@ -267,18 +267,30 @@ struct TransferRecord {
     source: String,
 }
 
+/// Encodes a transfer row into `buf` (reused across rows: one allocation per batch, not
+/// per row) and returns it.
+fn encode_transfer<'b>(
+    buf: &'b mut Vec<u8>,
+    kind: TransferKind,
+    asset: u64,
+    from: u64,
+    to: u64,
+    amount: u128,
+    source: &str,
+) -> &'b [u8] {
+    buf.clear();
+    let mut e = Enc(std::mem::take(buf));
+    e.u8(kind_code(kind))
+        .u64(asset)
+        .u64(from)
+        .u64(to)
+        .u128(amount);
+    e.u64(source.len() as u64).bytes(source.as_bytes());
+    *buf = e.0;
+    buf
+}
+
 impl TransferRecord {
-    fn encode(&self) -> Vec<u8> {
-        let mut e = Enc::default();
-        e.u8(kind_code(self.kind))
-            .u64(self.asset)
-            .u64(self.from)
-            .u64(self.to)
-            .u128(self.amount);
-        e.u64(self.source.len() as u64)
-            .bytes(self.source.as_bytes());
-        e.0
-    }
     fn decode(b: &[u8]) -> Result<TransferRecord, StoreError> {
         let mut d = Dec::new(b, "transfers");
         let kind = kind_of(d.u8()?)?;
@@ -309,8 +321,10 @@ struct TxRecord {
 }
 
 impl TxRecord {
-    fn encode(&self) -> Vec<u8> {
-        let mut e = Enc::default();
+    /// Encodes into `buf` (reused across rows) and returns it.
+    fn encode_into<'b>(&self, buf: &'b mut Vec<u8>) -> &'b [u8] {
+        buf.clear();
+        let mut e = Enc(std::mem::take(buf));
         e.bytes(&self.hash.0)
             .u64(self.from)
             .u64(self.to.map_or(0, |t| t + 1))
@@ -319,7 +333,8 @@ impl TxRecord {
             .u64(self.gas_used)
             .u128(self.gas_price)
             .u64(self.created.map_or(0, |t| t + 1));
-        e.0
+        *buf = e.0;
+        buf
     }
     fn decode(b: &[u8]) -> Result<TxRecord, StoreError> {
         let mut d = Dec::new(b, "account_txs");
@@ -336,11 +351,14 @@ impl TxRecord {
     }
 }
 
-/// (received, sent) of one account in one transfer, with the asset.
-fn encode_flow(asset: u64, received: u128, sent: u128) -> Vec<u8> {
-    let mut e = Enc::default();
+/// (received, sent) of one account in one transfer, with the asset, encoded into `buf`
+/// (reused across rows).
+fn encode_flow(buf: &mut Vec<u8>, asset: u64, received: u128, sent: u128) -> &[u8] {
+    buf.clear();
+    let mut e = Enc(std::mem::take(buf));
     e.u64(asset).u128(received).u128(sent);
-    e.0
+    *buf = e.0;
+    buf
 }
 
 fn decode_flow(b: &[u8]) -> Result<(u64, u128, u128), StoreError> {
@@ -488,6 +506,7 @@ impl AccountLedger {
             let (mut rec, mut tip) = tables::record_and_tip(&chains, &block_rows, c)?;
             let mut deltas: HashMap<(u64, u64), (u128, u128, u64)> = HashMap::new();
             let mut next_addr_id = rec.next_addr_id;
+            let mut buf = Vec::with_capacity(256);
             for block in blocks {
                 let b = &block.block;
                 let connects = b.chain == chain
@@ -522,7 +541,7 @@ impl AccountLedger {
                         gas_price: t.gas_price,
                         created,
                     };
-                    txs.insert((c, b.height, t.index), r.encode().as_slice())?;
+                    txs.insert((c, b.height, t.index), r.encode_into(&mut buf))?;
                     txids.insert((c, t.hash.0), (b.height, t.index))?;
                 }
                 for t in &block.transfers {
@@ -546,15 +565,9 @@ impl AccountLedger {
                     let amount = tr.amount.units();
                     let slot = slot_of(tr.tx.index);
                     let key = (c, b.height, slot, tr.sub_index);
-                    let row = TransferRecord {
-                        kind: tr.kind,
-                        asset,
-                        from,
-                        to,
-                        amount,
-                        source: t.source.clone(),
-                    };
-                    if transfers.insert(key, row.encode().as_slice())?.is_some() {
+                    let row =
+                        encode_transfer(&mut buf, tr.kind, asset, from, to, amount, &t.source);
+                    if transfers.insert(key, row)?.is_some() {
                         return Err(StoreError::Corrupt {
                             table: "transfers",
                             what: format!(
@@ -571,7 +584,7 @@ impl AccountLedger {
                     for &(addr, received, sent) in flows {
                         adj.insert(
                             (c, addr, b.height, slot, tr.sub_index),
-                            encode_flow(asset, received, sent).as_slice(),
+                            encode_flow(&mut buf, asset, received, sent),
                         )?;
                         let d = deltas.entry((addr, asset)).or_default();
                         d.0 += received;
