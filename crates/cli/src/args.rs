@@ -278,6 +278,13 @@ pub(crate) struct IngestEvmArgs {
     /// Requests in flight at once (lower it for rate-limited public endpoints).
     #[arg(long, default_value_t = 16)]
     pub(crate) rpc_concurrency: usize,
+    /// Do not read opening balances. By default, when an account (or an account's holding of
+    /// a token) first appears in the store at block H, its balance at block H-1 is read from
+    /// the node (eth_getBalance, balanceOf; genesis state at H = 0) and stored as a transfer
+    /// from mint:opening, so stored balances equal the node's from any --from. Without them,
+    /// balances are net flows since the first ingested block.
+    #[arg(long)]
+    pub(crate) no_opening_balances: bool,
 }
 
 /// UTXO networks accepted by `--network`.
@@ -418,6 +425,9 @@ pub(crate) struct BenchIngestEvmArgs {
     /// Requests in flight at once.
     #[arg(long, default_value_t = 16)]
     pub(crate) rpc_concurrency: usize,
+    /// Do not read opening balances (see `ingest evm --help`).
+    #[arg(long)]
+    pub(crate) no_opening_balances: bool,
 }
 
 #[derive(Debug, Args)]

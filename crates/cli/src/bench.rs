@@ -208,10 +208,13 @@ pub(crate) fn ingest_evm(global: &Global, args: &BenchIngestEvmArgs) -> anyhow::
     let r = crate::ingest_evm::ingest(
         &store,
         &client,
-        None,
-        args.to,
-        args.batch_blocks,
-        !global.json,
+        &crate::ingest_evm::EvmIngestOptions {
+            from: None,
+            to: args.to,
+            batch_blocks: args.batch_blocks,
+            opening_balances: !args.no_opening_balances,
+            show: !global.json,
+        },
     )?;
     let secs = r.seconds.max(1e-9);
     let out = IngestEvmBench {

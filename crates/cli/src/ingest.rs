@@ -41,6 +41,9 @@ pub(crate) struct IngestReport {
     /// Blocks unwound because the source's best chain had moved (a reorg).
     pub(crate) unwound: u64,
     pub(crate) seconds: f64,
+    /// EVM: what reading opening balances did (none when turned off).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) opening_balances: Option<crate::opening::OpeningStats>,
     pub(crate) notes: Vec<String>,
 }
 
@@ -141,6 +144,12 @@ pub(crate) fn print_report(global: &Global, r: &IngestReport) -> anyhow::Result<
                 r.blocks as f64 / secs,
                 r.source,
             );
+            if let Some(o) = &r.opening_balances {
+                println!(
+                    "opening balances: {} accounts and {} token holdings read, {} non-zero recorded, {} unreadable",
+                    o.accounts_read, o.token_holdings_read, o.recorded, o.token_unreadable
+                );
+            }
         }
     }
     Ok(())

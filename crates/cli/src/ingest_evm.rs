@@ -6,6 +6,11 @@
 //! batch and re-running continues after the last committed block. A reorg that happens while
 //! ingesting shows up as a block that no longer extends the stored tip; the loop then
 //! reconciles again.
+//!
+//! Before each batch is committed, the opening balance of every account and token holding
+//! that first appears in it is read from the node and stored with the block it first appears
+//! in (see [`crate::opening`]), so stored balances are absolute; `--no-opening-balances`
+//! turns that off (balances are then net flows since the start block).
 
 use std::time::Instant;
 
@@ -16,6 +21,7 @@ use tracehound_store::{BatchStats, Store, StoreError};
 
 use crate::args::{Global, IngestEvmArgs};
 use crate::ingest::{IngestReport, open_store, print_report, progress};
+use crate::opening::{self, OpeningStats};
 
 /// How often a reorg during one run is followed before giving up.
 const MAX_REORGS_FOLLOWED: u32 = 8;
@@ -31,10 +37,13 @@ pub(crate) fn run(global: &Global, args: &IngestEvmArgs) -> anyhow::Result<()> {
     let report = ingest(
         &store,
         &client,
-        args.from,
-        args.to,
-        args.batch_blocks,
-        !global.json,
+        &EvmIngestOptions {
+            from: args.from,
+            to: args.to,
+            batch_blocks: args.batch_blocks,
+            opening_balances: !args.no_opening_balances,
+            show: !global.json,
+        },
     )?;
     print_report(global, &report)
 }
@@ -113,14 +122,32 @@ fn reconcile(
     Ok(Some(h + 1))
 }
 
+/// What one EVM ingest run is asked to do.
+pub(crate) struct EvmIngestOptions {
+    /// First height, for a chain not yet in the store.
+    pub(crate) from: Option<u32>,
+    /// Last height (default: the node's tip).
+    pub(crate) to: Option<u32>,
+    /// Blocks per committed batch.
+    pub(crate) batch_blocks: u32,
+    /// Read and store opening balances.
+    pub(crate) opening_balances: bool,
+    /// Show a progress bar.
+    pub(crate) show: bool,
+}
+
 pub(crate) fn ingest(
     store: &Store,
     client: &BlockingEvmClient,
-    from: Option<u32>,
-    to: Option<u32>,
-    batch_blocks: u32,
-    show: bool,
+    options: &EvmIngestOptions,
 ) -> anyhow::Result<IngestReport> {
+    let &EvmIngestOptions {
+        from,
+        to,
+        batch_blocks,
+        opening_balances,
+        show,
+    } = options;
     let chain = client.chain();
     let started = Instant::now();
     let mut report = IngestReport {
@@ -132,6 +159,7 @@ pub(crate) fn ingest(
         report.notes.push(note.to_string());
     }
     let mut total = BatchStats::default();
+    let mut openings = OpeningStats::default();
     let mut reorgs = 0;
     'outer: loop {
         let node_top = u32::try_from(client.tip()?).context("node tip beyond 32-bit heights")?;
@@ -152,13 +180,21 @@ pub(crate) fn ingest(
             let blocks = client
                 .fetch_blocks(u64::from(h)..=u64::from(last))
                 .with_context(|| format!("fetching {chain} blocks {h}..={last}"))?;
-            let converted = blocks
+            let mut converted = blocks
                 .iter()
                 .map(EvmBlock::to_account_block)
                 .collect::<Vec<_>>();
+            let opened = if opening_balances {
+                opening::attach(store, client, &mut converted).with_context(|| {
+                    format!("reading opening balances for {chain} blocks {h}..={last}")
+                })?
+            } else {
+                OpeningStats::default()
+            };
             match store.apply_account_blocks(&converted) {
                 Ok(s) => {
                     total += s;
+                    openings += opened;
                     bar.inc(s.blocks);
                     bar.set_message(format!("height {last}"));
                 }
@@ -177,6 +213,20 @@ pub(crate) fn ingest(
         }
         bar.finish_and_clear();
         break;
+    }
+    if opening_balances {
+        if openings.token_unreadable > 0 {
+            report.notes.push(format!(
+                "{} token holding(s) have no opening balance: their token answered no readable balanceOf",
+                openings.token_unreadable
+            ));
+        }
+        report.opening_balances = Some(openings);
+    } else {
+        report.notes.push(
+            "opening balances not read (--no-opening-balances): balances are net flows from the first ingested block"
+                .into(),
+        );
     }
     report.blocks = total.blocks;
     report.txs = total.txs;

@@ -8,6 +8,7 @@ mod bench;
 mod demo;
 mod ingest;
 mod ingest_evm;
+mod opening;
 mod output;
 mod query;
 mod sim;

@@ -227,7 +227,7 @@ fn account(
             println!(
                 "  {:>8} #{:<5} .{:<3} {}  {}  {}  +{} -{}  [{}]",
                 r.height,
-                r.tx_index,
+                tx_label(r.tx_index),
                 r.sub_index,
                 r.txid,
                 output::time(r.time),
@@ -366,4 +366,13 @@ pub(crate) fn export_parquet(global: &Global, dir: &Path) -> anyhow::Result<()> 
         );
     }
     Ok(())
+}
+
+/// A tx index as shown: the pseudo-transactions of account chains by name.
+fn tx_label(index: u32) -> String {
+    match index {
+        tracehound_core::OPENING_TX_INDEX => "open".into(),
+        u32::MAX => "block".into(),
+        i => i.to_string(),
+    }
 }

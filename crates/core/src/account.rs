@@ -3,6 +3,11 @@
 
 use crate::{Address, Amount, Block, Hash32, Transfer};
 
+/// Tx index of the pseudo-transaction holding a block's opening balances: what accounts that
+/// first appear in the block held just before it (see `mint:opening`). It sorts before every
+/// real tx of the block in the store, whatever its numeric value; its id is the block hash.
+pub const OPENING_TX_INDEX: u32 = u32::MAX - 1;
+
 /// A block of an account chain, as the store takes it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AccountBlock {

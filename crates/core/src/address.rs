@@ -341,11 +341,9 @@ fn parse_pseudo(chain: Chain, text: &str) -> Option<Option<Address>> {
         }),
         "mweb" => rest == "hogaddr" || rest.strip_prefix("pegin:").is_some_and(|h| is_hex(h, 64)),
         "burn" | "mint" | "wrap" if chain.family() == ChainFamily::Utxo => false,
-        "burn" => matches!(rest, "fee" | "selfdestruct"),
-        "mint" => matches!(
-            rest,
-            "withdrawal" | "block-reward" | "uncle-reward" | "other-reward"
-        ),
+        "burn" | "mint" => AccountPseudo::ALL
+            .into_iter()
+            .any(|k| k.text() == (kind, rest)),
         "wrap" => rest.strip_prefix("0x").is_some_and(|h| is_hex(h, 40)),
         _ => return None,
     };

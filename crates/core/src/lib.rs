@@ -26,7 +26,7 @@ mod hash;
 mod payee;
 mod tx;
 
-pub use account::{AccountBlock, AccountTransfer, AccountTx, TokenInfo};
+pub use account::{AccountBlock, AccountTransfer, AccountTx, OPENING_TX_INDEX, TokenInfo};
 pub use address::{Address, AddressError, ScriptKind};
 pub use amount::{Amount, AmountError};
 pub use chain::{Asset, AssetId, Chain, ChainFamily, ChainParseError, UtxoParams};

@@ -67,11 +67,14 @@ pub enum AccountPseudo {
     MintOtherReward = 6,
     /// `wrap:<contract>`: the native side of a wrapped-native token.
     Wrap = 7,
+    /// `mint:opening`: what an account held before it first appears in the store (its
+    /// opening balance, read from the node's state).
+    MintOpening = 8,
 }
 
 impl AccountPseudo {
     /// Every kind.
-    pub const ALL: [AccountPseudo; 7] = [
+    pub const ALL: [AccountPseudo; 8] = [
         AccountPseudo::BurnFee,
         AccountPseudo::BurnSelfDestruct,
         AccountPseudo::MintWithdrawal,
@@ -79,6 +82,7 @@ impl AccountPseudo {
         AccountPseudo::MintUncleReward,
         AccountPseudo::MintOtherReward,
         AccountPseudo::Wrap,
+        AccountPseudo::MintOpening,
     ];
 
     /// The `kind:rest` text, without the contract of `wrap:`.
@@ -91,6 +95,7 @@ impl AccountPseudo {
             AccountPseudo::MintUncleReward => ("mint", "uncle-reward"),
             AccountPseudo::MintOtherReward => ("mint", "other-reward"),
             AccountPseudo::Wrap => ("wrap", ""),
+            AccountPseudo::MintOpening => ("mint", "opening"),
         }
     }
 

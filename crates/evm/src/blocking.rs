@@ -77,4 +77,14 @@ impl BlockingEvmClient {
     pub fn token_metadata(&self, token: &Address) -> Result<TokenMetadata> {
         self.runtime.block_on(self.client.token_metadata(token))
     }
+
+    /// See [`EvmClient::native_balances`].
+    pub fn native_balances(&self, accounts: &[(Address, u64)]) -> Result<Vec<u128>> {
+        self.runtime.block_on(self.client.native_balances(accounts))
+    }
+
+    /// See [`EvmClient::token_balances`].
+    pub fn token_balances(&self, pairs: &[(Address, Address, u64)]) -> Result<Vec<Option<u128>>> {
+        self.runtime.block_on(self.client.token_balances(pairs))
+    }
 }

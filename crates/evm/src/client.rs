@@ -708,6 +708,77 @@ impl EvmClient {
         self.reduce_traces(flavour, &call, &raw, &block)
     }
 
+    /// The native balance (`eth_getBalance`) of each account in the state after the block at
+    /// its height, in order: ingest's opening balances. Many go out together in batches.
+    /// A balance beyond 128 bits is refused, never truncated; a node that cannot answer (a
+    /// pruned state, a dead node) is an error naming the account and the block.
+    pub async fn native_balances(&self, accounts: &[(Address, u64)]) -> Result<Vec<u128>> {
+        let calls: Vec<Call> = accounts
+            .iter()
+            .map(|(a, h)| {
+                Call::new(
+                    "eth_getBalance",
+                    json!([a.as_str(), hex(*h)]),
+                    format!("balance of {a} at block {h}"),
+                )
+            })
+            .collect();
+        let answers = self.rpc.calls(&calls).await;
+        let mut out = Vec::with_capacity(accounts.len());
+        for ((call, answer), (_, h)) in calls.iter().zip(answers).zip(accounts) {
+            let value: alloy::primitives::U256 = decode_required(&self.rpc, call, answer?)?;
+            out.push(u128::try_from(value).map_err(|_| EvmError::AmountOverflow {
+                at: Box::new(Location::block(*h)),
+                field: call.target.clone(),
+                value: value.to_string(),
+            })?);
+        }
+        Ok(out)
+    }
+
+    /// `balanceOf(holder)` of each (token, holder) pair in the state after the block at its
+    /// height, in order: ingest's opening token balances. `Some(0)` when the token had no code
+    /// at that height (it was created later); `None` when the contract does not answer a
+    /// readable balance (it reverts, answers something that is not one word, or more than
+    /// 128 bits). Only a failing node is an error.
+    pub async fn token_balances(
+        &self,
+        pairs: &[(Address, Address, u64)],
+    ) -> Result<Vec<Option<u128>>> {
+        let calls: Vec<Call> = pairs
+            .iter()
+            .map(|(token, holder, h)| {
+                // balanceOf(address): selector, then the holder as a left-padded word.
+                let data = format!(
+                    "0x70a08231000000000000000000000000{}",
+                    holder.as_str().trim_start_matches("0x")
+                );
+                Call::new(
+                    "eth_call",
+                    json!([{"to": token.as_str(), "data": data}, hex(*h)]),
+                    format!("balanceOf({holder}) of token {token} at block {h}"),
+                )
+            })
+            .collect();
+        let answers = self.rpc.calls(&calls).await;
+        let mut out = Vec::with_capacity(pairs.len());
+        for answer in answers {
+            out.push(match answer {
+                Ok(Some(raw)) => match crate::rpc::decode::<Bytes>(raw.get()) {
+                    Ok(b) if b.is_empty() => Some(0),
+                    Ok(b) if b.len() == 32 => {
+                        u128::try_from(alloy::primitives::U256::from_be_slice(&b)).ok()
+                    }
+                    _ => None,
+                },
+                Ok(None) => None,
+                Err(EvmError::Rpc { message, .. }) if !state_unavailable(&message) => None,
+                Err(e) => return Err(e),
+            });
+        }
+        Ok(out)
+    }
+
     /// Name, symbol and decimals of a token contract (cached). A call that reverts or answers
     /// nonsense leaves that field `None`; only a failing node is an error.
     pub async fn token_metadata(&self, token: &Address) -> Result<TokenMetadata> {
@@ -819,6 +890,21 @@ impl EvmClient {
         }
         Ok(())
     }
+}
+
+/// Whether a node's error answer to a call says the state at the block asked for is not there
+/// (a pruned node, an unknown block), rather than the call itself failing (a revert).
+fn state_unavailable(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    [
+        "missing trie node",
+        "header not found",
+        "not found",
+        "pruned",
+        "historical state",
+    ]
+    .iter()
+    .any(|p| m.contains(p))
 }
 
 /// Whether `block` is a real block (not the stand-in of [`EvmClient::block_traces`]).

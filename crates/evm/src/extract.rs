@@ -1025,6 +1025,7 @@ mod tests {
             mint_address(CHAIN, MintKind::BlockReward),
             mint_address(CHAIN, MintKind::UncleReward),
             mint_address(CHAIN, MintKind::OtherReward),
+            mint_address(CHAIN, MintKind::Opening),
             wrap_address(CHAIN, &weth),
         ] {
             assert_eq!(Address::parse(CHAIN, a.as_str()).unwrap(), a);

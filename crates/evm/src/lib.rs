@@ -33,7 +33,7 @@ pub use error::{EvmError, Location, Result};
 pub use extract::OversizedAmounts;
 pub use model::{
     BLOCK_LEVEL_TX_INDEX, BurnKind, EvmBlock, EvmTransfer, EvmTx, FeePart, LogEvent, MintKind,
-    TokenMetadata, TraceAction, TraceFlavour, TransferSource, TxStatus, WrapDirection, WrapLink,
-    burn_address, mint_address, wrap_address,
+    OPENING_TX_INDEX, TokenMetadata, TraceAction, TraceFlavour, TransferSource, TxStatus,
+    WrapDirection, WrapLink, burn_address, mint_address, wrap_address,
 };
 pub use rpc::RpcOptions;

@@ -31,8 +31,9 @@
 //! # Limits
 //!
 //! What this model does not see, so balances there will not reconcile from transfers alone:
-//! genesis allocations (state, not transfers: seed balances from the chain's genesis or from
-//! `eth_getBalance` at block 0); irregular state changes (mainnet's DAO fork at 1,920,000);
+//! genesis allocations and whatever happened before the first ingested block (state, not
+//! transfers: `tracehound ingest evm` reads them as opening balances, from [`MintKind::Opening`]
+//! at [`OPENING_TX_INDEX`]); irregular state changes (mainnet's DAO fork at 1,920,000);
 //! pre-merge block rewards without Parity traces ([`EvmBlock::rewards_missing`]); internal
 //! transfers from a node without traces ([`EvmBlock::traces`]); before Cancun, ether sent to
 //! a contract after its SELFDESTRUCT in the same tx (destroyed at the end of the tx); L2 fee
@@ -52,6 +53,8 @@ use tracehound_core::{Address, Amount, Block, Chain, Hash32, Transfer};
 
 /// Tx index of the pseudo-transaction holding a block's rewards and withdrawals.
 pub const BLOCK_LEVEL_TX_INDEX: u32 = u32::MAX;
+
+pub use tracehound_core::OPENING_TX_INDEX;
 
 /// The sink of burnt value: `burn:fee` (base and blob fees), `burn:selfdestruct`.
 pub fn burn_address(chain: Chain, what: BurnKind) -> Address {
@@ -75,6 +78,7 @@ pub fn mint_address(chain: Chain, what: MintKind) -> Address {
             MintKind::BlockReward => "block-reward",
             MintKind::UncleReward => "uncle-reward",
             MintKind::OtherReward => "other-reward",
+            MintKind::Opening => "opening",
         },
     )
 }
@@ -104,6 +108,9 @@ pub enum MintKind {
     UncleReward,
     /// Another kind of reward trace (Parity's `external`, `emptyStep`).
     OtherReward,
+    /// Not issued on chain: an account's balance from before it first appears in the store
+    /// (its opening balance, read from the node's state at the block before).
+    Opening,
 }
 
 /// Whether a transaction's execution succeeded.

@@ -12,6 +12,11 @@
 //! fungible token (ERC-20, wrapped native) and [`NFT_BIT`]` | id` a non-fungible one
 //! (ERC-721/1155, counted in items, kept apart from fungible value), where `id` is the token
 //! contract's address id.
+//!
+//! Transfers and adjacency are keyed by the tx's *slot* in its block, not its index: slot 0
+//! holds the block's opening balances ([`OPENING_TX_INDEX`]), real tx `i` sits at slot `i + 1`
+//! and block-level transfers (rewards, withdrawals, at `u32::MAX`) stay last, so an account's
+//! opening balance comes before everything it did in the block.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -19,7 +24,7 @@ use std::path::{Path, PathBuf};
 use redb::{Database, ReadableDatabase, ReadableTable};
 use serde::Serialize;
 pub use tracehound_core::{AccountBlock, AccountTransfer, AccountTx, TokenInfo};
-use tracehound_core::{Address, Amount, Chain, Hash32, Payee, TransferKind};
+use tracehound_core::{Address, Amount, Chain, Hash32, OPENING_TX_INDEX, Payee, TransferKind};
 
 use crate::bulk::addr_index::{
     ADDR_LOG, ADDR_RECORD, AddressIndex, AddressIndexOptions, committed_ids,
@@ -33,6 +38,25 @@ use crate::{BatchStats, Store, StoreError};
 pub(crate) const TOKEN_BIT: u64 = 1 << 62;
 /// Asset key bit of a non-fungible token.
 pub(crate) const NFT_BIT: u64 = 1 << 63;
+
+/// The key slot of tx index `index` (see the module docs).
+fn slot_of(index: u32) -> u32 {
+    match index {
+        OPENING_TX_INDEX => 0,
+        u32::MAX => u32::MAX,
+        // Real tx indices are far below u32::MAX - 2 (a block holds at most tens of thousands).
+        i => i + 1,
+    }
+}
+
+/// The tx index stored at key slot `slot`.
+fn index_of(slot: u32) -> u32 {
+    match slot {
+        0 => OPENING_TX_INDEX,
+        u32::MAX => u32::MAX,
+        s => s - 1,
+    }
+}
 
 /// One asset held by an account.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
@@ -243,18 +267,30 @@ struct TransferRecord {
     source: String,
 }
 
+/// Encodes a transfer row into `buf` (reused across rows: one allocation per batch, not
+/// per row) and returns it.
+fn encode_transfer<'b>(
+    buf: &'b mut Vec<u8>,
+    kind: TransferKind,
+    asset: u64,
+    from: u64,
+    to: u64,
+    amount: u128,
+    source: &str,
+) -> &'b [u8] {
+    buf.clear();
+    let mut e = Enc(std::mem::take(buf));
+    e.u8(kind_code(kind))
+        .u64(asset)
+        .u64(from)
+        .u64(to)
+        .u128(amount);
+    e.u64(source.len() as u64).bytes(source.as_bytes());
+    *buf = e.0;
+    buf
+}
+
 impl TransferRecord {
-    fn encode(&self) -> Vec<u8> {
-        let mut e = Enc::default();
-        e.u8(kind_code(self.kind))
-            .u64(self.asset)
-            .u64(self.from)
-            .u64(self.to)
-            .u128(self.amount);
-        e.u64(self.source.len() as u64)
-            .bytes(self.source.as_bytes());
-        e.0
-    }
     fn decode(b: &[u8]) -> Result<TransferRecord, StoreError> {
         let mut d = Dec::new(b, "transfers");
         let kind = kind_of(d.u8()?)?;
@@ -285,8 +321,10 @@ struct TxRecord {
 }
 
 impl TxRecord {
-    fn encode(&self) -> Vec<u8> {
-        let mut e = Enc::default();
+    /// Encodes into `buf` (reused across rows) and returns it.
+    fn encode_into<'b>(&self, buf: &'b mut Vec<u8>) -> &'b [u8] {
+        buf.clear();
+        let mut e = Enc(std::mem::take(buf));
         e.bytes(&self.hash.0)
             .u64(self.from)
             .u64(self.to.map_or(0, |t| t + 1))
@@ -295,7 +333,8 @@ impl TxRecord {
             .u64(self.gas_used)
             .u128(self.gas_price)
             .u64(self.created.map_or(0, |t| t + 1));
-        e.0
+        *buf = e.0;
+        buf
     }
     fn decode(b: &[u8]) -> Result<TxRecord, StoreError> {
         let mut d = Dec::new(b, "account_txs");
@@ -312,11 +351,14 @@ impl TxRecord {
     }
 }
 
-/// (received, sent) of one account in one transfer, with the asset.
-fn encode_flow(asset: u64, received: u128, sent: u128) -> Vec<u8> {
-    let mut e = Enc::default();
+/// (received, sent) of one account in one transfer, with the asset, encoded into `buf`
+/// (reused across rows).
+fn encode_flow(buf: &mut Vec<u8>, asset: u64, received: u128, sent: u128) -> &[u8] {
+    buf.clear();
+    let mut e = Enc(std::mem::take(buf));
     e.u64(asset).u128(received).u128(sent);
-    e.0
+    *buf = e.0;
+    buf
 }
 
 fn decode_flow(b: &[u8]) -> Result<(u64, u128, u128), StoreError> {
@@ -464,6 +506,7 @@ impl AccountLedger {
             let (mut rec, mut tip) = tables::record_and_tip(&chains, &block_rows, c)?;
             let mut deltas: HashMap<(u64, u64), (u128, u128, u64)> = HashMap::new();
             let mut next_addr_id = rec.next_addr_id;
+            let mut buf = Vec::with_capacity(256);
             for block in blocks {
                 let b = &block.block;
                 let connects = b.chain == chain
@@ -498,7 +541,7 @@ impl AccountLedger {
                         gas_price: t.gas_price,
                         created,
                     };
-                    txs.insert((c, b.height, t.index), r.encode().as_slice())?;
+                    txs.insert((c, b.height, t.index), r.encode_into(&mut buf))?;
                     txids.insert((c, t.hash.0), (b.height, t.index))?;
                 }
                 for t in &block.transfers {
@@ -520,16 +563,11 @@ impl AccountLedger {
                         }
                     };
                     let amount = tr.amount.units();
-                    let key = (c, b.height, tr.tx.index, tr.sub_index);
-                    let row = TransferRecord {
-                        kind: tr.kind,
-                        asset,
-                        from,
-                        to,
-                        amount,
-                        source: t.source.clone(),
-                    };
-                    if transfers.insert(key, row.encode().as_slice())?.is_some() {
+                    let slot = slot_of(tr.tx.index);
+                    let key = (c, b.height, slot, tr.sub_index);
+                    let row =
+                        encode_transfer(&mut buf, tr.kind, asset, from, to, amount, &t.source);
+                    if transfers.insert(key, row)?.is_some() {
                         return Err(StoreError::Corrupt {
                             table: "transfers",
                             what: format!(
@@ -545,8 +583,8 @@ impl AccountLedger {
                     };
                     for &(addr, received, sent) in flows {
                         adj.insert(
-                            (c, addr, b.height, tr.tx.index, tr.sub_index),
-                            encode_flow(asset, received, sent).as_slice(),
+                            (c, addr, b.height, slot, tr.sub_index),
+                            encode_flow(&mut buf, asset, received, sent),
                         )?;
                         let d = deltas.entry((addr, asset)).or_default();
                         d.0 += received;
@@ -732,6 +770,60 @@ impl Store {
         Ok(stats)
     }
 
+    /// Which of `addresses` (all of account chain `chain`) the store has already seen: each
+    /// has an interned id once it took part in a stored block. Ingest uses it to find the
+    /// accounts whose opening balance it must read.
+    pub fn known_accounts(
+        &self,
+        chain: Chain,
+        addresses: &[Address],
+    ) -> Result<Vec<bool>, StoreError> {
+        if addresses.is_empty() || !self.chains()?.contains(&chain) {
+            return Ok(vec![false; addresses.len()]);
+        }
+        self.with_account(chain, |l, _| {
+            addresses
+                .iter()
+                .map(|a| match a.to_payee() {
+                    Some(p) => Ok(l.addrs.lookup(&p)?.is_some()),
+                    None => Ok(false),
+                })
+                .collect()
+        })
+    }
+
+    /// Which (holder, fungible token contract) pairs of `chain` the store already holds a
+    /// balance row for, i.e. the holder took part in a stored transfer of that token.
+    pub fn known_token_holdings(
+        &self,
+        chain: Chain,
+        pairs: &[(Address, Address)],
+    ) -> Result<Vec<bool>, StoreError> {
+        if pairs.is_empty() || !self.chains()?.contains(&chain) {
+            return Ok(vec![false; pairs.len()]);
+        }
+        let c = chain.code();
+        self.with_account(chain, |l, db| {
+            let rtx = db.begin_read()?;
+            let balances = rtx.open_table(tables::BALANCES)?;
+            let id = |a: &Address| -> Result<Option<u64>, StoreError> {
+                match a.to_payee() {
+                    Some(p) => l.addrs.lookup(&p),
+                    None => Ok(None),
+                }
+            };
+            let mut out = Vec::with_capacity(pairs.len());
+            for (holder, token) in pairs {
+                let known = match (id(holder)?, id(token)?) {
+                    (Some(h), Some(t)) => balances.get((c, h, t | TOKEN_BIT))?.is_some(),
+                    _ => false,
+                };
+                out.push(known);
+            }
+            Ok(out)
+        })
+    }
+
     /// Every tx with this hash on `chain`, or on any account chain.
     pub fn account_tx(
         &self,
@@ -770,7 +862,8 @@ impl Store {
                 let block =
                     BlockRecord::decode(blocks.get((c, height))?.ok_or_else(missing)?.value())?;
                 let mut views = Vec::new();
-                for row in transfers.range((c, height, index, 0)..=(c, height, index, u32::MAX))? {
+                let slot = slot_of(index);
+                for row in transfers.range((c, height, slot, 0)..=(c, height, slot, u32::MAX))? {
                     let (k, v) = row?;
                     let t = TransferRecord::decode(v.value())?;
                     views.push(TransferView {
@@ -890,7 +983,8 @@ impl Store {
                 .take(limit)
             {
                 let (k, v) = row?;
-                let (_, _, height, tx, sub) = k.value();
+                let (_, _, height, slot, sub) = k.value();
+                let tx = index_of(slot);
                 let (asset, received, sent) = decode_flow(v.value())?;
                 let missing = || StoreError::Corrupt {
                     table: "account_adj",
@@ -898,7 +992,7 @@ impl Store {
                 };
                 let t = TransferRecord::decode(
                     transfers
-                        .get((c, height, tx, sub))?
+                        .get((c, height, slot, sub))?
                         .ok_or_else(missing)?
                         .value(),
                 )?;
@@ -948,10 +1042,10 @@ impl Store {
             let transfers = rtx.open_table(tables::TRANSFERS)?;
             for row in transfers.range((c, 0, 0, 0)..=(c, u32::MAX, u32::MAX, u32::MAX))? {
                 let (k, v) = row?;
-                let (_, h, tx, sub) = k.value();
+                let (_, h, slot, sub) = k.value();
                 let t = TransferRecord::decode(v.value())?;
                 f(
-                    (h, tx, sub),
+                    (h, index_of(slot), sub),
                     t.kind,
                     l.asset_text(t.asset)?,
                     l.text(t.from)?,
@@ -961,6 +1055,19 @@ impl Store {
                 )?;
             }
             Ok(())
+        })
+    }
+
+    /// Every address of account chain `chain` the store has seen (pseudo-addresses too), in
+    /// order of first appearance.
+    pub fn account_addresses(&self, chain: Chain) -> Result<Vec<Address>, StoreError> {
+        if !self.chains()?.contains(&chain) {
+            return Ok(Vec::new());
+        }
+        self.with_account(chain, |l, _| {
+            (0..l.addrs.len())
+                .map(|id| Ok(l.addrs.payee(id)?.to_address()))
+                .collect()
         })
     }
 
@@ -974,5 +1081,128 @@ impl Store {
                 .map(|id| Ok(crate::bulk::addr_index::encode_payee(&l.addrs.payee(id)?)))
                 .collect()
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use tracehound_core::{AssetId, Block, Transfer, TxRef};
+
+    use super::*;
+    use crate::StoreOptions;
+
+    const CHAIN: Chain = Chain::Evm(31337);
+
+    fn addr(n: u8) -> Address {
+        Address::evm(CHAIN, &[n; 20])
+    }
+
+    fn transfer(height: u32, hash: Hash32, index: u32, from: Address, to: u8) -> AccountTransfer {
+        AccountTransfer {
+            transfer: Transfer {
+                tx: TxRef {
+                    chain: CHAIN,
+                    height,
+                    index,
+                    txid: hash,
+                },
+                sub_index: 0,
+                kind: TransferKind::Native,
+                asset: AssetId::Native,
+                from,
+                to: addr(to),
+                amount: Amount::from_units(u128::from(index % 1000) + 7),
+            },
+            source: format!("test:{index}"),
+        }
+    }
+
+    fn block(height: u32, parent: Hash32) -> AccountBlock {
+        let hash = Hash32([height as u8 + 1; 32]);
+        let tx = Hash32([0xa0 + height as u8; 32]);
+        let opening = Address::pseudo(CHAIN, "mint", "opening");
+        let reward = Address::pseudo(CHAIN, "mint", "block-reward");
+        AccountBlock {
+            block: Block {
+                chain: CHAIN,
+                height,
+                hash,
+                parent,
+                time: 1_700_000_000 + u64::from(height),
+                chainwork: None,
+            },
+            txs: vec![AccountTx {
+                hash: tx,
+                index: 0,
+                from: addr(1),
+                to: Some(addr(2)),
+                value: Amount::from_units(7),
+                success: true,
+                gas_used: 21_000,
+                gas_price: 1,
+                created: None,
+            }],
+            // In the order the store takes them: openings, txs, block-level.
+            transfers: vec![
+                transfer(height, hash, OPENING_TX_INDEX, opening, 1),
+                transfer(height, tx, 0, addr(1), 2),
+                transfer(height, hash, u32::MAX, reward, 1),
+            ],
+            tokens: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn openings_come_before_the_txs_of_their_block_and_unwind_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+        let b0 = block(0, Hash32::ZERO);
+        let b1 = block(1, b0.block.hash);
+        store
+            .apply_account_blocks(std::slice::from_ref(&b0))
+            .unwrap();
+        let one_block = store.digest().unwrap();
+        store.apply_account_blocks(&[b1]).unwrap();
+
+        let id = store.account(&addr(1)).unwrap().unwrap().id;
+        let rows = store.account_history(CHAIN, id, 0, 100).unwrap();
+        let order: Vec<(u32, u32)> = rows.iter().map(|r| (r.height, r.tx_index)).collect();
+        assert_eq!(
+            order,
+            [
+                (0, OPENING_TX_INDEX),
+                (0, 0),
+                (0, u32::MAX),
+                (1, OPENING_TX_INDEX),
+                (1, 0),
+                (1, u32::MAX)
+            ]
+        );
+        assert_eq!(rows[0].from, "mint:opening");
+        assert_eq!(
+            rows[0].txid, b0.block.hash,
+            "an opening's id is its block's hash"
+        );
+        assert_eq!(rows[1].txid, b0.txs[0].hash);
+
+        // A tx shows its own transfers only, not the openings sitting next to it.
+        let tx = store.account_tx(Some(CHAIN), &b0.txs[0].hash).unwrap();
+        assert_eq!(tx[0].transfers.len(), 1);
+        assert_eq!(tx[0].transfers[0].source, "test:0");
+
+        let mut seen = Vec::new();
+        store
+            .account_transfers(CHAIN, |k, _, _, from, _, _, _| {
+                seen.push((k, from));
+                Ok(())
+            })
+            .unwrap();
+        assert_eq!(seen[0], ((0, OPENING_TX_INDEX, 0), "mint:opening".into()));
+        assert_eq!(seen[3].0, (1, OPENING_TX_INDEX, 0));
+
+        assert_eq!(store.unwind_to(CHAIN, 0).unwrap(), 1);
+        assert_eq!(store.digest().unwrap(), one_block);
+        let view = store.account(&addr(1)).unwrap().unwrap();
+        assert_eq!(view.transfers, 3);
     }
 }

@@ -12,7 +12,7 @@
 //! | `outputs` | chain, height, tx_index, vout, txid, address_id, address, kind, value, data, spent_height, spent_tx_index, spent_input_index |
 //! | `addresses` | chain, address_id, address, received, sent, balance, tx_count |
 //! | `address_txs` | chain, address_id, height, tx_index, received, sent |
-//! | `transfers` | account chains: chain, height, tx_index, sub_index, kind, asset (`native` or the token contract), from, to, amount (`Decimal128(38,0)` base units), source (provenance) |
+//! | `transfers` | account chains: chain, height, tx_index (4294967294 for a block's opening balances, 4294967295 for block-level rewards and withdrawals), sub_index, kind, asset (`native` or the token contract), from, to, amount (`Decimal128(38,0)` base units), source (provenance) |
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

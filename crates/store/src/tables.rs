@@ -44,7 +44,7 @@ pub(crate) const BALANCES: TableDefinition<'_, (u32, u64, u64), &[u8]> =
 pub(crate) const TOKENS: TableDefinition<'_, (u32, u64), &[u8]> = TableDefinition::new("tokens");
 
 /// The schema this build reads and writes. Bump on any change to keys or records.
-pub(crate) const SCHEMA_VERSION: &str = "3";
+pub(crate) const SCHEMA_VERSION: &str = "4";
 
 /// Per-chain counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

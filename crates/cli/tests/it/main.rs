@@ -6,6 +6,7 @@
 //! simulator's on both (`sim.rs`) with both features.
 
 mod anvil;
+mod evm_state;
 mod litecoind;
 mod sim;
 mod trace_sim;
