@@ -15,7 +15,7 @@
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use tracehound_core::{Address, Chain, ChainFamily};
+use tracehound_core::{AccountBlock, Address, Chain, ChainFamily};
 use tracehound_evm::{BlockingEvmClient, ClientOptions, EvmBlock};
 use tracehound_store::{BatchStats, Store, StoreError};
 
@@ -174,24 +174,41 @@ pub(crate) fn ingest(
             break;
         }
         let bar = progress(u64::from(end - next + 1), show, "ingesting");
-        let mut h = next;
-        while h <= end {
-            let last = end.min(h.saturating_add(batch_blocks.max(1) - 1));
+        let range = |h: u32| (h, end.min(h.saturating_add(batch_blocks.max(1) - 1)));
+        let fetch = |(h, last): (u32, u32)| -> anyhow::Result<Vec<AccountBlock>> {
             let blocks = client
                 .fetch_blocks(u64::from(h)..=u64::from(last))
                 .with_context(|| format!("fetching {chain} blocks {h}..={last}"))?;
-            let mut converted = blocks
-                .iter()
-                .map(EvmBlock::to_account_block)
-                .collect::<Vec<_>>();
-            let opened = if opening_balances {
-                opening::attach(store, client, &mut converted).with_context(|| {
-                    format!("reading opening balances for {chain} blocks {h}..={last}")
-                })?
-            } else {
-                OpeningStats::default()
-            };
-            match store.apply_account_blocks(&converted) {
+            Ok(blocks.iter().map(EvmBlock::to_account_block).collect())
+        };
+        let mut h = next;
+        let mut fetched = fetch(range(h));
+        while h <= end {
+            let (_, last) = range(h);
+            let mut converted = fetched?;
+            // The next batch is fetched while this one is applied: the node's answers and the
+            // store's writes overlap. Opening balances need the store as this batch leaves it,
+            // so they are read here, not ahead.
+            let (applied, ahead) = std::thread::scope(|s| {
+                let ahead = (last < end).then(|| s.spawn(|| fetch(range(last + 1))));
+                let applied = (|| {
+                    let opened = if opening_balances {
+                        opening::attach(store, client, &mut converted).with_context(|| {
+                            format!("reading opening balances for {chain} blocks {h}..={last}")
+                        })?
+                    } else {
+                        OpeningStats::default()
+                    };
+                    Ok::<_, anyhow::Error>((store.apply_account_blocks(&converted), opened))
+                })();
+                let ahead = ahead.map(|t| {
+                    t.join()
+                        .unwrap_or_else(|_| Err(anyhow::anyhow!("the block fetcher panicked")))
+                });
+                (applied, ahead)
+            });
+            let (result, opened) = applied?;
+            match result {
                 Ok(s) => {
                     total += s;
                     openings += opened;
@@ -199,7 +216,8 @@ pub(crate) fn ingest(
                     bar.set_message(format!("height {last}"));
                 }
                 Err(StoreError::NotConnected { .. }) if reorgs < MAX_REORGS_FOLLOWED => {
-                    // The node reorganized since the last batch: find the fork again.
+                    // The node reorganized since the last batch: find the fork again (what was
+                    // fetched ahead may be of the old branch: dropped).
                     reorgs += 1;
                     bar.finish_and_clear();
                     report.notes.push(format!(
@@ -210,6 +228,7 @@ pub(crate) fn ingest(
                 Err(e) => return Err(e.into()),
             }
             h = last + 1;
+            fetched = ahead.unwrap_or_else(|| Ok(Vec::new()));
         }
         bar.finish_and_clear();
         break;
