@@ -28,8 +28,9 @@
 //!   in them are released too).
 //!
 //! # Memory
-//! RAM holds the UTXO set of the chains being written (about 60 bytes per unspent output), the
-//! address index's recent generations, cache and bloom filters (bounded by
+//! RAM holds the newest part of the UTXO set of the chains being written (34 bytes per unspent
+//! output, up to [`StoreOptions::utxo`]; the rest spills to sorted runs on disk), the address
+//! index's recent generations, cache and bloom filters (bounded by
 //! [`StoreOptions::address_index`]), redb's page cache, and a batch or two of decoded blocks.
 //! Everything else is on disk, read through the page cache. See the README for the full
 //! Bitcoin chain on a 16 GB machine.
