@@ -88,6 +88,9 @@ pub(crate) enum Command {
     /// Incidents: the thefts a trace starts from, saved in the data dir.
     #[command(subcommand)]
     Incident(IncidentCommand),
+    /// Bring data exported from elsewhere into the store.
+    #[command(subcommand)]
+    Import(ImportCommand),
 }
 
 #[derive(Debug, Args)]
@@ -137,6 +140,21 @@ pub(crate) struct TraceArgs {
     /// Cap: transfers of one address read into memory.
     #[arg(long, default_value_t = 2_000_000)]
     pub(crate) max_history: usize,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ImportCommand {
+    /// Account-chain transfers from a CSV file with the header
+    /// `chain,tx_hash,block,timestamp,log_index,from,to,asset,amount` (amount an exact integer
+    /// in base units, asset `native` or a token contract, rows in block order), to trace them
+    /// like ingested ones. Every field is checked before anything is stored.
+    Transfers(ImportTransfersArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ImportTransfersArgs {
+    /// The CSV file.
+    pub(crate) file: PathBuf,
 }
 
 #[derive(Debug, Subcommand)]

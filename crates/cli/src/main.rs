@@ -6,6 +6,7 @@
 mod args;
 mod bench;
 mod demo;
+mod import;
 mod ingest;
 mod ingest_evm;
 mod opening;
@@ -57,6 +58,9 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Bench(args::BenchCommand::IngestEvm(a)) => bench::ingest_evm(&global, &a),
         args::Command::Sim(args::SimCommand::Run(a)) => sim::run(&global, &a),
         args::Command::Trace(a) => trace::run(&global, &a),
+        args::Command::Import(args::ImportCommand::Transfers(a)) => {
+            import::run_transfers(&global, &a)
+        }
         args::Command::Incident(args::IncidentCommand::Create(a)) => trace::create(&global, &a),
         args::Command::Incident(args::IncidentCommand::List) => trace::list(&global),
         args::Command::Incident(args::IncidentCommand::Show { which }) => {
