@@ -235,6 +235,14 @@ pub(crate) struct SimRunArgs {
     /// With --to-files: users.
     #[arg(long, requires = "to_files")]
     pub(crate) users: Option<u32>,
+    /// With --to-files: blocks of the EVM side, written as DIR/evm/transfers.csv (then
+    /// `tracehound import transfers DIR/evm/transfers.csv`) with its truth in OUT/evm; 0 for
+    /// none [default: 2000].
+    #[arg(long, requires = "to_files")]
+    pub(crate) evm_blocks: Option<u32>,
+    /// With --to-files: background txs per EVM block [default: 200].
+    #[arg(long, requires = "to_files")]
+    pub(crate) evm_txs_per_block: Option<u32>,
     /// A fresh litecoind -regtest's JSON-RPC URL (height 0), for the UTXO side.
     #[arg(long)]
     pub(crate) ltc_rpc: Option<String>,

@@ -3,7 +3,9 @@
 use anyhow::Context;
 use serde::Serialize;
 use tracehound_btc::rpc::{RpcAuth, RpcClient, RpcOptions};
-use tracehound_sim::{Config, FilesConfig, Scenario, run_on_nodes, write_to_files};
+use tracehound_sim::{
+    Config, EvmFilesConfig, FilesConfig, Scenario, run_on_nodes, write_evm_to_files, write_to_files,
+};
 
 use crate::args::{Global, SimRunArgs};
 use crate::output;
@@ -15,6 +17,16 @@ struct SimReport {
     blocks: usize,
     utxo_txs: usize,
     utxo_blocks: usize,
+    truth: String,
+    labels: String,
+}
+
+#[derive(Serialize)]
+struct EvmFilesReport {
+    #[serde(flatten)]
+    summary: tracehound_sim::EvmFilesSummary,
+    transfers_per_minute: f64,
+    transfers_csv: String,
     truth: String,
     labels: String,
 }
@@ -94,6 +106,8 @@ struct FilesReport {
     blocks_dir: String,
     truth: String,
     labels: String,
+    /// The EVM side, when written.
+    evm: Option<EvmFilesReport>,
 }
 
 /// `--to-files`: the benchmark-scale UTXO heist as blk files.
@@ -117,6 +131,34 @@ fn to_files(global: &Global, args: &SimRunArgs, dir: &std::path::Path) -> anyhow
         .write(&args.out)
         .with_context(|| format!("writing the ground truth to {}", args.out.display()))?;
     let transfers = (summary.inputs + summary.outputs) as f64;
+    let evm_defaults = EvmFilesConfig::default();
+    let evm_blocks = args.evm_blocks.unwrap_or(evm_defaults.blocks);
+    let evm = if evm_blocks == 0 {
+        None
+    } else {
+        let config = EvmFilesConfig {
+            seed: config.seed,
+            blocks: evm_blocks,
+            txs_per_block: args.evm_txs_per_block.unwrap_or(evm_defaults.txs_per_block),
+            users: args.users.unwrap_or(evm_defaults.users),
+            ..evm_defaults
+        };
+        let evm_dir = dir.join("evm");
+        let (summary, truth) = write_evm_to_files(&evm_dir, &config).with_context(|| {
+            format!("writing the scenario's EVM side to {}", evm_dir.display())
+        })?;
+        let out = args.out.join("evm");
+        truth
+            .write(&out)
+            .with_context(|| format!("writing the EVM ground truth to {}", out.display()))?;
+        Some(EvmFilesReport {
+            transfers_per_minute: summary.transfers as f64 / summary.seconds.max(1e-9) * 60.0,
+            summary,
+            transfers_csv: evm_dir.join("transfers.csv").display().to_string(),
+            truth: out.join("truth.json").display().to_string(),
+            labels: out.join("labels.csv").display().to_string(),
+        })
+    };
     let report = FilesReport {
         seed: config.seed,
         transfers_per_minute: transfers / summary.seconds.max(1e-9) * 60.0,
@@ -124,6 +166,7 @@ fn to_files(global: &Global, args: &SimRunArgs, dir: &std::path::Path) -> anyhow
         blocks_dir: dir.join("blocks").display().to_string(),
         truth: args.out.join("truth.json").display().to_string(),
         labels: args.out.join("labels.csv").display().to_string(),
+        evm,
     };
     if global.json {
         return output::json(&report);
@@ -141,5 +184,18 @@ fn to_files(global: &Global, args: &SimRunArgs, dir: &std::path::Path) -> anyhow
         report.transfers_per_minute,
         report.truth
     );
+    if let Some(evm) = &report.evm {
+        println!(
+            "wrote the EVM side: {} blocks, {} transfers ({} bytes) to {} in {:.1} s ({:.0} transfers/min); ground truth in {} (load it with: tracehound import transfers {})",
+            evm.summary.blocks,
+            evm.summary.transfers,
+            evm.summary.bytes,
+            evm.transfers_csv,
+            evm.summary.seconds,
+            evm.transfers_per_minute,
+            evm.truth,
+            evm.transfers_csv
+        );
+    }
     Ok(())
 }

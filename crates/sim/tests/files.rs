@@ -115,3 +115,66 @@ fn same_seed_same_bytes_and_bad_configs_refused() {
     });
     assert!(e.contains("users is 0"), "{e}");
 }
+
+fn small_evm(seed: u64) -> tracehound_sim::EvmFilesConfig {
+    tracehound_sim::EvmFilesConfig {
+        seed,
+        blocks: 120,
+        txs_per_block: 30,
+        users: 200,
+        fan_out: 6,
+        hops: 4,
+        ..tracehound_sim::EvmFilesConfig::default()
+    }
+}
+
+/// The EVM side: a consistent truth (checked on write), every stolen-carrying tx of the truth
+/// is a row of the transfer list with the same amount, the same seed gives the same bytes, and
+/// impossible configs are refused.
+#[test]
+fn evm_transfer_list_matches_its_truth_and_is_deterministic() {
+    use tracehound_sim::{Asset, RestingKind, write_evm_to_files};
+    let dir = tempfile::tempdir().unwrap();
+    let (summary, truth) = write_evm_to_files(&dir.path().join("a"), &small_evm(5)).unwrap();
+    let csv = std::fs::read_to_string(dir.path().join("a/transfers.csv")).unwrap();
+    let rows: Vec<&str> = csv.lines().skip(1).collect();
+    assert_eq!(rows.len() as u64, summary.transfers);
+    assert_eq!(summary.transfers, 120 * 30 + truth.txs.len() as u64);
+    let by_hash: std::collections::HashMap<&str, &str> = rows
+        .iter()
+        .map(|r| (r.split(',').nth(1).unwrap(), *r))
+        .collect();
+    for tx in &truth.txs {
+        let row = by_hash[tx.hash.as_str()];
+        let t = &tx.transfers[0];
+        let fields: Vec<&str> = row.split(',').collect();
+        assert_eq!(fields[5], t.from);
+        assert_eq!(fields[6], t.to);
+        assert_eq!(fields[8], t.amount.to_string());
+        assert_eq!(fields[7] == "native", t.asset == Asset::Eth);
+    }
+    // Every stolen unit rests somewhere: exchange deposits and held addresses only.
+    for (asset, stolen) in [(Asset::Eth, small_evm(5).stolen_eth), (Asset::Susd, small_evm(5).stolen_usd)] {
+        let at = |k| truth.resting_total(k, asset);
+        assert_eq!(at(RestingKind::ExchangeDeposit) + at(RestingKind::Held), stolen);
+        assert!(at(RestingKind::ExchangeDeposit) > stolen / 2);
+    }
+    assert!(truth.patterns.iter().any(|p| p.kind == "peel_chain"));
+    let (_, again) = write_evm_to_files(&dir.path().join("b"), &small_evm(5)).unwrap();
+    assert_eq!(
+        std::fs::read(dir.path().join("b/transfers.csv")).unwrap(),
+        csv.as_bytes()
+    );
+    assert_eq!(
+        serde_json::to_string(&again).unwrap(),
+        serde_json::to_string(&truth).unwrap()
+    );
+    for bad in [
+        tracehound_sim::EvmFilesConfig { blocks: 3, ..small_evm(5) },
+        tracehound_sim::EvmFilesConfig { fan_out: 1, ..small_evm(5) },
+        tracehound_sim::EvmFilesConfig { stolen_eth: 10, ..small_evm(5) },
+    ] {
+        let err = write_evm_to_files(&dir.path().join("c"), &bad).unwrap_err();
+        assert!(err.to_string().contains("evm") || err.to_string().contains("stolen"), "{err}");
+    }
+}
