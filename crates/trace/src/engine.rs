@@ -594,7 +594,7 @@ pub enum AccountSeed {
 }
 
 struct Acct {
-    hist: Vec<AccountEvent>,
+    hist: std::sync::Arc<[AccountEvent]>,
     cursor: usize,
     ledgers: HashMap<String, Ledger>,
     nodes: HashMap<String, usize>,

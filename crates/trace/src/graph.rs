@@ -1,6 +1,8 @@
 //! What the engine reads: the two shapes of value as plain data, behind two small traits, so
 //! the same engine runs over the store (`store.rs`) and over in-memory graphs in tests.
 
+use std::sync::Arc;
+
 use crate::TraceError;
 
 /// A UTXO tx with every input resolved and every output's spender.
@@ -143,14 +145,15 @@ impl AccountEvent {
 /// Reads account histories.
 pub trait AccountGraph {
     /// Every transfer touching `address` (any asset), sorted by [`AccountEvent::key`]; more
-    /// than `limit` is a [`TraceError::Cap`].
-    fn history(&mut self, address: &str, limit: usize) -> Result<Vec<AccountEvent>, TraceError>;
+    /// than `limit` is a [`TraceError::Cap`]. Shared, so an in-memory graph hands out its
+    /// history without copying it.
+    fn history(&mut self, address: &str, limit: usize) -> Result<Arc<[AccountEvent]>, TraceError>;
 }
 
 /// An in-memory account chain: a list of transfers (tests, imported CSVs).
 #[derive(Debug, Clone, Default)]
 pub struct MemAccounts {
-    by_address: std::collections::HashMap<String, Vec<AccountEvent>>,
+    by_address: std::collections::HashMap<String, Arc<[AccountEvent]>>,
 }
 
 impl MemAccounts {
@@ -167,16 +170,25 @@ impl MemAccounts {
                 by_address.entry(e.to.clone()).or_default().push(e.clone());
             }
         }
-        for v in by_address.values_mut() {
-            v.sort_by_key(AccountEvent::key);
+        MemAccounts {
+            by_address: by_address
+                .into_iter()
+                .map(|(a, mut v)| {
+                    v.sort_by_key(AccountEvent::key);
+                    (a, Arc::from(v))
+                })
+                .collect(),
         }
-        MemAccounts { by_address }
     }
 }
 
 impl AccountGraph for MemAccounts {
-    fn history(&mut self, address: &str, limit: usize) -> Result<Vec<AccountEvent>, TraceError> {
-        let h = self.by_address.get(address).cloned().unwrap_or_default();
+    fn history(&mut self, address: &str, limit: usize) -> Result<Arc<[AccountEvent]>, TraceError> {
+        let h = self
+            .by_address
+            .get(address)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(Vec::new()));
         if h.len() > limit {
             return Err(TraceError::Cap {
                 what: format!("{address} has {} transfers", h.len()),

@@ -94,10 +94,14 @@ impl<'s> StoreAccounts<'s> {
 }
 
 impl AccountGraph for StoreAccounts<'_> {
-    fn history(&mut self, address: &str, limit: usize) -> Result<Vec<AccountEvent>, TraceError> {
+    fn history(
+        &mut self,
+        address: &str,
+        limit: usize,
+    ) -> Result<std::sync::Arc<[AccountEvent]>, TraceError> {
         let addr = Address::from_canonical(self.chain, address.to_string());
         let Some(view) = self.store.account(&addr)? else {
-            return Ok(Vec::new());
+            return Ok(std::sync::Arc::from(Vec::new()));
         };
         if view.transfers > limit as u64 {
             return Err(TraceError::Cap {
@@ -124,7 +128,7 @@ impl AccountGraph for StoreAccounts<'_> {
             })
             .collect();
         out.sort_by_key(AccountEvent::key);
-        Ok(out)
+        Ok(out.into())
     }
 }
 
