@@ -432,6 +432,29 @@ pub(crate) enum BenchCommand {
     Gen(BenchGenArgs),
     /// Ingest an EVM chain from a node into a fresh temporary store and report throughput.
     IngestEvm(BenchIngestEvmArgs),
+    /// Trace an incident of N source addresses over a UTXO chain of the store under each
+    /// policy, and report time, peak RSS and endpoints.
+    Trace(BenchTraceArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchTraceArgs {
+    /// The chain to trace (a UTXO chain in the store).
+    #[arg(long, default_value = "bitcoin")]
+    pub(crate) chain: Chain,
+    /// Source addresses of the incident: the first N distinct payees (with spent outputs) of
+    /// the block at --height; all they send from that block's time on is stolen.
+    #[arg(long, default_value_t = 100)]
+    pub(crate) sources: usize,
+    /// The incident's block (default: the middle of the stored chain).
+    #[arg(long)]
+    pub(crate) height: Option<u32>,
+    /// Hops to follow.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) max_hops: u32,
+    /// Policies to run (default: all five).
+    #[arg(long)]
+    pub(crate) policy: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -6,7 +6,9 @@ use tracehound_btc::blk::BlkReader;
 use tracehound_btc::synth::{self, SynthConfig};
 use tracehound_store::Store;
 
-use crate::args::{BenchGenArgs, BenchIngestArgs, BenchIngestEvmArgs, BenchParseArgs, Global};
+use crate::args::{
+    BenchGenArgs, BenchIngestArgs, BenchIngestEvmArgs, BenchParseArgs, BenchTraceArgs, Global,
+};
 use crate::{ingest, output};
 
 #[derive(Serialize)]
@@ -241,6 +243,148 @@ pub(crate) fn ingest_evm(global: &Global, args: &BenchIngestEvmArgs) -> anyhow::
         out.transfers_per_s,
         out.peak_rss_bytes >> 20,
         out.store_bytes >> 20
+    );
+    Ok(())
+}
+
+#[derive(Serialize)]
+struct TraceBench {
+    chain: String,
+    store_txs: u64,
+    store_inputs_outputs: u64,
+    incident_height: u32,
+    sources: usize,
+    max_hops: u32,
+    runs: Vec<TracePolicyRun>,
+}
+
+#[derive(Serialize)]
+struct TracePolicyRun {
+    policy: String,
+    seconds: f64,
+    peak_rss_bytes: u64,
+    endpoints: usize,
+    hops: usize,
+    stolen: String,
+}
+
+/// Resets the peak-RSS counter (`VmHWM`) so each run reports its own peak; a no-op where the
+/// kernel does not allow it.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// `tracehound bench trace`: traces an incident of `--sources` addresses — the first distinct
+/// payees, with spent outputs, of the block at `--height` — over the store, `--max-hops` hops,
+/// under each policy, and reports time, peak RSS and endpoints.
+pub(crate) fn trace(global: &Global, args: &BenchTraceArgs) -> anyhow::Result<()> {
+    use tracehound_core::ChainFamily;
+    use tracehound_trace::{Incident, Policy, Rules, SourceItem};
+
+    let store = ingest::open_store(global)?;
+    let chain = args.chain;
+    if chain.family() != ChainFamily::Utxo {
+        anyhow::bail!("bench trace reads a UTXO chain; {chain} is an account chain");
+    }
+    let status = store
+        .status()?
+        .into_iter()
+        .find(|s| s.chain == chain)
+        .ok_or_else(|| anyhow::anyhow!("the store has no {chain} (ingest it first)"))?;
+    let tip = status.tip.as_ref().map_or(0, |t| t.height);
+    let height = args.height.unwrap_or(tip / 2);
+    let block = store
+        .block_at(chain, height)?
+        .ok_or_else(|| anyhow::anyhow!("the store has no {chain} block at height {height}"))?;
+    let mut sources: Vec<String> = Vec::new();
+    'txs: for index in 0..block.tx_count {
+        for o in store.tx_at(chain, height, index)?.outputs {
+            if sources.len() >= args.sources {
+                break 'txs;
+            }
+            if let (Some(a), Some(_)) = (o.address, o.spent_by)
+                && !sources.contains(&a)
+            {
+                sources.push(a);
+            }
+        }
+    }
+    if sources.len() < args.sources {
+        anyhow::bail!(
+            "block {height} pays only {} distinct addresses with spent outputs; pick another --height",
+            sources.len()
+        );
+    }
+    let incident = Incident {
+        name: format!("{} addresses paid in block {height}", sources.len()),
+        sources: sources
+            .iter()
+            .map(|a| SourceItem {
+                chain: chain.to_string(),
+                address: a.clone(),
+                since: Some(block.time),
+            })
+            .collect(),
+        ..Incident::default()
+    };
+    let policies: Vec<Policy> = if args.policy.is_empty() {
+        Policy::ALL.to_vec()
+    } else {
+        args.policy
+            .iter()
+            .map(|p| p.parse().map_err(anyhow::Error::msg))
+            .collect::<anyhow::Result<_>>()?
+    };
+    let mut runs = Vec::new();
+    for policy in policies {
+        let mut rules = Rules::new(policy);
+        rules.max_hops = args.max_hops;
+        reset_peak_rss();
+        let t0 = std::time::Instant::now();
+        let r = tracehound_trace::trace(&store, &incident, rules)?;
+        let seconds = t0.elapsed().as_secs_f64();
+        let run = TracePolicyRun {
+            policy: policy.to_string(),
+            seconds,
+            peak_rss_bytes: peak_rss(),
+            endpoints: r.endpoints.len(),
+            hops: r.edges.len(),
+            stolen: r
+                .summary
+                .assets
+                .iter()
+                .map(|a| a.stolen.to_string())
+                .collect::<Vec<_>>()
+                .join(","),
+        };
+        if !global.json {
+            println!(
+                "{:<8} {:>8.3}s  peak RSS {:>5} MiB  {:>7} endpoints  {:>8} hops  stolen {}",
+                run.policy,
+                run.seconds,
+                run.peak_rss_bytes >> 20,
+                run.endpoints,
+                run.hops,
+                run.stolen
+            );
+        }
+        runs.push(run);
+    }
+    let out = TraceBench {
+        chain: chain.to_string(),
+        store_txs: status.txs,
+        store_inputs_outputs: status.inputs + status.outputs,
+        incident_height: height,
+        sources: sources.len(),
+        max_hops: args.max_hops,
+        runs,
+    };
+    if global.json {
+        return output::json(&out);
+    }
+    println!(
+        "{}: {} txs, {} inputs+outputs in the store; incident: {} addresses paid in block {}, {} hops",
+        out.chain, out.store_txs, out.store_inputs_outputs, out.sources, height, out.max_hops
     );
     Ok(())
 }

@@ -44,6 +44,7 @@ pub mod bulk;
 mod codec;
 mod export;
 mod ledger;
+mod links;
 mod read;
 mod tables;
 mod write;
@@ -58,6 +59,7 @@ pub use account::{
     AssetBalance, TokenInfo, TransferView,
 };
 pub use export::ExportSummary;
+pub use links::{LinkIn, LinkOut, TxLinks, UtxoLinks};
 pub use read::{
     AddressHistoryRow, AddressView, BlockInfo, ChainStatus, InputView, OutputView, TxView,
 };

@@ -20,7 +20,7 @@ use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use tracehound_core::Chain;
 
 use crate::TraceError;
-use crate::graph::{AccountEvent, AccountGraph, EventKey, UtxoGraph, UtxoTxData};
+use crate::graph::{AccountEvent, AccountGraph, EventKey, UtxoGraph, UtxoTx};
 use crate::labels::Labels;
 use crate::link::EdgeKind;
 use crate::policy::{Ledger, Parcel, Policy, split_tx};
@@ -333,6 +333,53 @@ struct OutState {
     node: usize,
 }
 
+/// The UTXO traversal's state: tainted outputs waiting for their spender, spenders waiting in
+/// chain order, and the text of the txs and addresses named so far (each looked up once).
+struct UtxoWalk {
+    tainted: HashMap<u64, OutState>,
+    pending: BTreeMap<(u32, u32), UtxoTx>,
+    queued: HashSet<u64>,
+    txids: HashMap<u64, String>,
+    addrs: HashMap<u64, String>,
+}
+
+impl UtxoWalk {
+    fn txid(&mut self, graph: &mut dyn UtxoGraph, id: u64) -> Result<String, TraceError> {
+        if let Some(s) = self.txids.get(&id) {
+            return Ok(s.clone());
+        }
+        let s = graph.txid(id)?;
+        self.txids.insert(id, s.clone());
+        Ok(s)
+    }
+
+    /// The text of address `id` (empty for none).
+    fn addr(&mut self, graph: &mut dyn UtxoGraph, id: Option<u64>) -> Result<String, TraceError> {
+        let Some(id) = id else {
+            return Ok(String::new());
+        };
+        if let Some(s) = self.addrs.get(&id) {
+            return Ok(s.clone());
+        }
+        let s = graph.address(id)?;
+        self.addrs.insert(id, s.clone());
+        Ok(s)
+    }
+
+    /// The place an output pays: its address, or `txid:vout` when it pays none.
+    fn place(
+        &mut self,
+        graph: &mut dyn UtxoGraph,
+        tx: &UtxoTx,
+        vout: u32,
+    ) -> Result<String, TraceError> {
+        match tx.outputs.get(vout as usize).and_then(|o| o.addr) {
+            Some(a) => self.addr(graph, Some(a)),
+            None => Ok(format!("{}:{vout}", self.txid(graph, tx.id)?)),
+        }
+    }
+}
+
 /// Traces UTXO chain `chain` from `seeds`.
 pub fn trace_utxo(
     t: &mut Tracker,
@@ -341,12 +388,19 @@ pub fn trace_utxo(
     seeds: &[UtxoSeed],
 ) -> Result<(), TraceError> {
     const ASSET: &str = "native";
-    let mut tainted: HashMap<(String, u32), OutState> = HashMap::new();
-    let mut seeded: HashSet<(String, u32)> = HashSet::new();
-    let mut pending: BTreeMap<(u32, u32), UtxoTxData> = BTreeMap::new();
+    let mut w = UtxoWalk {
+        tainted: HashMap::new(),
+        pending: BTreeMap::new(),
+        queued: HashSet::new(),
+        txids: HashMap::new(),
+        addrs: HashMap::new(),
+    };
+    let mut seeded: HashSet<u64> = HashSet::new();
     let policy = t.rules.policy;
+    let chain_name = chain.name();
     for s in seeds {
-        let tx = graph.tx(&s.txid)?;
+        let id = graph.find(&s.txid)?;
+        let tx = graph.tx(id)?;
         let out = tx.outputs.get(s.vout as usize).ok_or_else(|| {
             TraceError::Incident(format!(
                 "{chain} tx {} has {} outputs, no output {}",
@@ -362,53 +416,42 @@ pub fn trace_utxo(
                 s.txid, s.vout, out.value
             )));
         }
-        if !seeded.insert((s.txid.clone(), s.vout)) {
+        if !seeded.insert(out.id) {
             continue;
         }
+        let value = out.value;
         t.add_stolen(chain, ASSET, amount);
         let depth = u32::from(!s.at_source);
-        let addr = out
-            .address
-            .clone()
-            .unwrap_or_else(|| format!("{}:{}", s.txid, s.vout));
+        let addr = w.place(graph, &tx, s.vout)?;
         let node = t.node(chain, &addr, ASSET, depth)?;
         let hop = Hop {
-            chain: chain.name(),
-            tx: s.txid.clone(),
+            chain: chain_name.clone(),
+            tx: w.txid(graph, id)?,
             at: format!("{}:{}", tx.height, tx.index),
             time: tx.time,
             from: "incident".into(),
             to: addr,
             asset: ASSET.into(),
-            value: out.value,
+            value,
             tainted: amount,
             rule: "incident: stolen output".into(),
             edge: EdgeKind::UtxoTx,
         };
         t.edge(None, node, hop)?;
-        settle(
-            t,
-            graph,
-            chain,
-            &mut tainted,
-            &mut pending,
-            (&tx, s.vout),
-            amount,
-            depth,
-            node,
-        )?;
+        settle(t, graph, chain, &mut w, (&tx, s.vout), amount, depth, node)?;
     }
-    while let Some((_, tx)) = pending.pop_first() {
-        let mut parcels = Vec::with_capacity(tx.inputs.len());
+    let mut parcels = Vec::new();
+    let mut values = Vec::new();
+    while let Some((_, tx)) = w.pending.pop_first() {
+        parcels.clear();
         let mut depth = u32::MAX;
-        let mut best: Option<(u128, usize, String)> = None;
+        let mut best: Option<(u128, usize, Option<u64>)> = None;
         for i in &tx.inputs {
-            let key = (i.prev_txid.clone(), i.prev_vout);
-            let taint = match tainted.remove(&key) {
+            let taint = match w.tainted.remove(&i.prev) {
                 Some(st) => {
                     depth = depth.min(st.depth);
                     if best.as_ref().is_none_or(|b| st.taint > b.0) {
-                        best = Some((st.taint, st.node, i.address.clone()));
+                        best = Some((st.taint, st.node, i.addr));
                     }
                     st.taint
                 }
@@ -420,13 +463,16 @@ pub fn trace_utxo(
             continue;
         };
         let depth = depth.saturating_add(1);
-        let values: Vec<u128> = tx.outputs.iter().map(|o| o.value).collect();
+        values.clear();
+        values.extend(tx.outputs.iter().map(|o| o.value));
+        let txid = w.txid(graph, tx.id)?;
         let split = split_tx(policy, &parcels, &values)
-            .map_err(|e| TraceError::Data(format!("{chain} tx {}: {e}", tx.txid)))?;
+            .map_err(|e| TraceError::Data(format!("{chain} tx {txid}: {e}")))?;
+        let from_addr = w.addr(graph, from_addr)?;
         let at = format!("{}:{}", tx.height, tx.index);
         let hop = |to: String, value: u128, tainted: u128, what: &str| Hop {
-            chain: chain.name(),
-            tx: tx.txid.clone(),
+            chain: chain_name.clone(),
+            tx: txid.clone(),
             at: at.clone(),
             time: tx.time,
             from: from_addr.clone(),
@@ -439,8 +485,7 @@ pub fn trace_utxo(
         };
         for (vout, (o, &taint)) in tx.outputs.iter().zip(&split.outputs).enumerate() {
             let vout = u32::try_from(vout).unwrap_or(u32::MAX);
-            let key = (tx.txid.clone(), vout);
-            let taint = if seeded.contains(&key) {
+            let taint = if seeded.contains(&o.id) {
                 // Taint back at a source's output: it was counted stolen when seeded.
                 t.sub_stolen(chain, ASSET, taint);
                 0
@@ -450,27 +495,14 @@ pub fn trace_utxo(
             if taint == 0 {
                 continue;
             }
-            let addr = o
-                .address
-                .clone()
-                .unwrap_or_else(|| format!("{}:{vout}", tx.txid));
+            let addr = w.place(graph, &tx, vout)?;
             let node = t.node(chain, &addr, ASSET, depth)?;
             t.edge(
                 Some(from_node),
                 node,
                 hop(addr, o.value, taint, &format!("output {vout}")),
             )?;
-            settle(
-                t,
-                graph,
-                chain,
-                &mut tainted,
-                &mut pending,
-                (&tx, vout),
-                taint,
-                depth,
-                node,
-            )?;
+            settle(t, graph, chain, &mut w, (&tx, vout), taint, depth, node)?;
         }
         if split.fee > 0 {
             let node = t.node(chain, "fee", ASSET, depth)?;
@@ -492,9 +524,8 @@ fn settle(
     t: &mut Tracker,
     graph: &mut dyn UtxoGraph,
     chain: Chain,
-    tainted: &mut HashMap<(String, u32), OutState>,
-    pending: &mut BTreeMap<(u32, u32), UtxoTxData>,
-    (tx, vout): (&UtxoTxData, u32),
+    w: &mut UtxoWalk,
+    (tx, vout): (&UtxoTx, u32),
     taint: u128,
     depth: u32,
     node: usize,
@@ -502,19 +533,18 @@ fn settle(
     let Some(out) = tx.outputs.get(vout as usize) else {
         return Ok(());
     };
-    if let Some(stop) = out
-        .address
-        .as_deref()
-        .and_then(|a| t.rules.stop_at(chain, a))
-    {
-        t.end(node, taint, stop);
-        return Ok(());
+    if let Some(a) = out.addr {
+        let text = w.addr(graph, Some(a))?;
+        if let Some(stop) = t.rules.stop_at(chain, &text) {
+            t.end(node, taint, stop);
+            return Ok(());
+        }
     }
     if taint < t.rules.dust_of("native") {
         t.end(node, taint, Stop::Dust);
         return Ok(());
     }
-    let Some(spender) = &out.spent_by else {
+    let Some(spender) = out.spent_by else {
         t.end(node, taint, Stop::Unmoved);
         return Ok(());
     };
@@ -522,20 +552,23 @@ fn settle(
         t.end(node, taint, Stop::HopLimit);
         return Ok(());
     }
-    let next = graph.tx(spender)?;
-    if t.rules.until.is_some_and(|u| next.time > u) {
-        t.end(node, taint, Stop::TimeLimit);
-        return Ok(());
+    if !w.queued.contains(&spender) {
+        let next = graph.tx(spender)?;
+        if t.rules.until.is_some_and(|u| next.time > u) {
+            t.end(node, taint, Stop::TimeLimit);
+            return Ok(());
+        }
+        w.queued.insert(spender);
+        w.pending.entry((next.height, next.index)).or_insert(next);
     }
-    if tainted.len() >= t.rules.caps.max_nodes {
+    if w.tainted.len() >= t.rules.caps.max_nodes {
         return Err(TraceError::Cap {
             what: "tainted outputs waiting to be spent".into(),
             limit: t.rules.caps.max_nodes as u64,
             flag: "--max-nodes",
         });
     }
-    tainted.insert((tx.txid.clone(), vout), OutState { taint, depth, node });
-    pending.entry((next.height, next.index)).or_insert(next);
+    w.tainted.insert(out.id, OutState { taint, depth, node });
     Ok(())
 }
 
@@ -561,7 +594,7 @@ pub enum AccountSeed {
 }
 
 struct Acct {
-    hist: Vec<AccountEvent>,
+    hist: std::sync::Arc<[AccountEvent]>,
     cursor: usize,
     ledgers: HashMap<String, Ledger>,
     nodes: HashMap<String, usize>,

@@ -1,6 +1,8 @@
 //! What the engine reads: the two shapes of value as plain data, behind two small traits, so
 //! the same engine runs over the store (`store.rs`) and over in-memory graphs in tests.
 
+use std::sync::Arc;
+
 use crate::TraceError;
 
 /// A UTXO tx with every input resolved and every output's spender.
@@ -44,10 +46,59 @@ pub struct UtxoOut {
     pub spent_by: Option<String>,
 }
 
-/// Reads UTXO txs.
+/// A UTXO tx as the engine reads it: dense integer ids for txs, outputs and addresses, so
+/// the traversal hashes and copies integers; text (txids, addresses) is looked up only for
+/// what the result prints.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UtxoTx {
+    /// Tx id (the graph's dense id, not the txid).
+    pub id: u64,
+    /// Block height.
+    pub height: u32,
+    /// Position in the block.
+    pub index: u32,
+    /// Block time.
+    pub time: u64,
+    /// Inputs in tx order.
+    pub inputs: Vec<TxIn>,
+    /// Outputs in tx order.
+    pub outputs: Vec<TxOut>,
+}
+
+/// An input as ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxIn {
+    /// Output id of the output it spends.
+    pub prev: u64,
+    /// Address id of that output.
+    pub addr: Option<u64>,
+    /// Its value.
+    pub value: u128,
+}
+
+/// An output as ids.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TxOut {
+    /// Output id (unique in the graph).
+    pub id: u64,
+    /// Address id of the payee.
+    pub addr: Option<u64>,
+    /// Value.
+    pub value: u128,
+    /// Tx id of the spender.
+    pub spent_by: Option<u64>,
+}
+
+/// Reads UTXO txs by dense id.
 pub trait UtxoGraph {
-    /// The tx `txid`.
-    fn tx(&mut self, txid: &str) -> Result<UtxoTxData, TraceError>;
+    /// The id of the tx with txid `txid`.
+    fn find(&mut self, txid: &str) -> Result<u64, TraceError>;
+    /// The tx with id `id`.
+    fn tx(&mut self, id: u64) -> Result<UtxoTx, TraceError>;
+    /// The txid of tx `id`.
+    fn txid(&mut self, id: u64) -> Result<String, TraceError>;
+    /// The text of address `id`.
+    fn address(&mut self, id: u64) -> Result<String, TraceError>;
 }
 
 /// One transfer of an account chain.
@@ -94,14 +145,15 @@ impl AccountEvent {
 /// Reads account histories.
 pub trait AccountGraph {
     /// Every transfer touching `address` (any asset), sorted by [`AccountEvent::key`]; more
-    /// than `limit` is a [`TraceError::Cap`].
-    fn history(&mut self, address: &str, limit: usize) -> Result<Vec<AccountEvent>, TraceError>;
+    /// than `limit` is a [`TraceError::Cap`]. Shared, so an in-memory graph hands out its
+    /// history without copying it.
+    fn history(&mut self, address: &str, limit: usize) -> Result<Arc<[AccountEvent]>, TraceError>;
 }
 
 /// An in-memory account chain: a list of transfers (tests, imported CSVs).
 #[derive(Debug, Clone, Default)]
 pub struct MemAccounts {
-    by_address: std::collections::HashMap<String, Vec<AccountEvent>>,
+    by_address: std::collections::HashMap<String, Arc<[AccountEvent]>>,
 }
 
 impl MemAccounts {
@@ -118,16 +170,25 @@ impl MemAccounts {
                 by_address.entry(e.to.clone()).or_default().push(e.clone());
             }
         }
-        for v in by_address.values_mut() {
-            v.sort_by_key(AccountEvent::key);
+        MemAccounts {
+            by_address: by_address
+                .into_iter()
+                .map(|(a, mut v)| {
+                    v.sort_by_key(AccountEvent::key);
+                    (a, Arc::from(v))
+                })
+                .collect(),
         }
-        MemAccounts { by_address }
     }
 }
 
 impl AccountGraph for MemAccounts {
-    fn history(&mut self, address: &str, limit: usize) -> Result<Vec<AccountEvent>, TraceError> {
-        let h = self.by_address.get(address).cloned().unwrap_or_default();
+    fn history(&mut self, address: &str, limit: usize) -> Result<Arc<[AccountEvent]>, TraceError> {
+        let h = self
+            .by_address
+            .get(address)
+            .cloned()
+            .unwrap_or_else(|| Arc::from(Vec::new()));
         if h.len() > limit {
             return Err(TraceError::Cap {
                 what: format!("{address} has {} transfers", h.len()),
@@ -139,18 +200,111 @@ impl AccountGraph for MemAccounts {
     }
 }
 
-/// An in-memory UTXO chain (tests).
+/// An in-memory UTXO chain (tests): txs by txid, interned to ids on first read.
 #[derive(Debug, Clone, Default)]
 pub struct MemUtxo {
     /// Txs by id.
     pub txs: std::collections::HashMap<String, UtxoTxData>,
+    index: MemIndex,
+}
+
+/// Output ids are `tx id << VOUT_BITS | vout`.
+const VOUT_BITS: u32 = 24;
+
+#[derive(Debug, Clone, Default)]
+struct MemIndex {
+    txids: Vec<String>,
+    tx_ids: std::collections::HashMap<String, u64>,
+    addrs: Vec<String>,
+    addr_ids: std::collections::HashMap<String, u64>,
+}
+
+impl MemIndex {
+    fn intern(
+        names: &mut Vec<String>,
+        ids: &mut std::collections::HashMap<String, u64>,
+        name: &str,
+    ) -> u64 {
+        if let Some(&id) = ids.get(name) {
+            return id;
+        }
+        let id = names.len() as u64;
+        names.push(name.to_string());
+        ids.insert(name.to_string(), id);
+        id
+    }
+    fn tx(&mut self, txid: &str) -> u64 {
+        Self::intern(&mut self.txids, &mut self.tx_ids, txid)
+    }
+    fn addr(&mut self, a: &str) -> u64 {
+        Self::intern(&mut self.addrs, &mut self.addr_ids, a)
+    }
+}
+
+impl MemUtxo {
+    fn name(&self, id: u64) -> Result<&str, TraceError> {
+        self.index
+            .txids
+            .get(usize::try_from(id).unwrap_or(usize::MAX))
+            .map(String::as_str)
+            .ok_or_else(|| TraceError::Unknown(format!("tx #{id}")))
+    }
 }
 
 impl UtxoGraph for MemUtxo {
-    fn tx(&mut self, txid: &str) -> Result<UtxoTxData, TraceError> {
-        self.txs
-            .get(txid)
+    fn find(&mut self, txid: &str) -> Result<u64, TraceError> {
+        if !self.txs.contains_key(txid) {
+            return Err(TraceError::Unknown(format!("tx {txid}")));
+        }
+        Ok(self.index.tx(txid))
+    }
+
+    fn tx(&mut self, id: u64) -> Result<UtxoTx, TraceError> {
+        let txid = self.name(id)?.to_string();
+        let d = self
+            .txs
+            .get(&txid)
+            .ok_or_else(|| TraceError::Unknown(format!("tx {txid}")))?;
+        let ix = &mut self.index;
+        let inputs = d
+            .inputs
+            .iter()
+            .map(|i| TxIn {
+                prev: (ix.tx(&i.prev_txid) << VOUT_BITS) | u64::from(i.prev_vout),
+                addr: (!i.address.is_empty()).then(|| ix.addr(&i.address)),
+                value: i.value,
+            })
+            .collect();
+        let outputs = d
+            .outputs
+            .iter()
+            .enumerate()
+            .map(|(v, o)| TxOut {
+                id: (id << VOUT_BITS) | v as u64,
+                addr: o.address.as_deref().map(|a| ix.addr(a)),
+                value: o.value,
+                spent_by: o.spent_by.as_deref().map(|s| ix.tx(s)),
+            })
+            .collect();
+        Ok(UtxoTx {
+            id,
+            height: d.height,
+            index: d.index,
+            time: d.time,
+            inputs,
+            outputs,
+        })
+    }
+
+    fn txid(&mut self, id: u64) -> Result<String, TraceError> {
+        self.name(id).map(str::to_string)
+    }
+
+    fn address(&mut self, id: u64) -> Result<String, TraceError> {
+        self.index
+            .addrs
+            .get(usize::try_from(id).unwrap_or(usize::MAX))
             .cloned()
-            .ok_or_else(|| TraceError::Unknown(format!("tx {txid}")))
+            .ok_or_else(|| TraceError::Unknown(format!("address #{id}")))
     }
 }

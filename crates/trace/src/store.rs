@@ -6,11 +6,11 @@ use std::collections::BTreeMap;
 use std::str::FromStr;
 
 use tracehound_core::{Address, Chain, ChainFamily, Hash32, TransferKind};
-use tracehound_store::Store;
+use tracehound_store::{Store, UtxoLinks};
 
 use crate::TraceError;
 use crate::engine::{AccountSeed, Rules, Tracker, UtxoSeed, trace_account, trace_utxo};
-use crate::graph::{AccountEvent, AccountGraph, UtxoGraph, UtxoIn, UtxoOut, UtxoTxData};
+use crate::graph::{AccountEvent, AccountGraph, TxIn, TxOut, UtxoGraph, UtxoTx};
 use crate::incident::Incident;
 use crate::result::TraceResult;
 
@@ -19,56 +19,64 @@ fn hash(chain: Chain, text: &str) -> Result<Hash32, TraceError> {
         .map_err(|e| TraceError::Incident(format!("{chain} tx {text:?}: {e}")))
 }
 
-/// A UTXO chain of the store.
+/// A UTXO chain of the store, read by dense id (tx seq, output seq, address id) through
+/// [`UtxoLinks`]: no txid or address text is made for what the trace only passes through.
 pub struct StoreUtxo<'s> {
-    store: &'s Store,
-    chain: Chain,
+    links: UtxoLinks<'s>,
 }
 
 impl<'s> StoreUtxo<'s> {
-    /// Reads `chain` of `store`.
-    pub fn new(store: &'s Store, chain: Chain) -> Self {
-        StoreUtxo { store, chain }
+    /// Reads `chain` of `store` (loads its block index).
+    pub fn new(store: &'s Store, chain: Chain) -> Result<Self, TraceError> {
+        Ok(StoreUtxo {
+            links: store.utxo_links(chain)?,
+        })
     }
 }
 
 impl UtxoGraph for StoreUtxo<'_> {
-    fn tx(&mut self, txid: &str) -> Result<UtxoTxData, TraceError> {
-        let h = hash(self.chain, txid)?;
-        let v = self
-            .store
-            .tx(Some(self.chain), &h)?
-            .into_iter()
-            .next()
-            .ok_or_else(|| TraceError::Unknown(format!("{} tx {txid}", self.chain)))?;
-        Ok(UtxoTxData {
-            txid: v.txid.to_string(),
-            height: v.height,
-            index: v.index,
-            time: v.time,
-            inputs: if v.coinbase {
-                Vec::new()
-            } else {
-                v.inputs
-                    .iter()
-                    .map(|i| UtxoIn {
-                        prev_txid: i.prev_txid.to_string(),
-                        prev_vout: i.prev_vout,
-                        address: i.address.clone(),
-                        value: i.value.units(),
-                    })
-                    .collect()
-            },
-            outputs: v
+    fn find(&mut self, txid: &str) -> Result<u64, TraceError> {
+        let chain = self.links.chain();
+        self.links
+            .find(&hash(chain, txid)?)?
+            .ok_or_else(|| TraceError::Unknown(format!("{chain} tx {txid}")))
+    }
+
+    fn tx(&mut self, id: u64) -> Result<UtxoTx, TraceError> {
+        let t = self.links.tx(id)?;
+        Ok(UtxoTx {
+            id: t.seq,
+            height: t.height,
+            index: t.index,
+            time: t.time,
+            inputs: t
+                .inputs
+                .iter()
+                .map(|i| TxIn {
+                    prev: i.prev_out,
+                    addr: i.addr,
+                    value: u128::from(i.value),
+                })
+                .collect(),
+            outputs: t
                 .outputs
                 .iter()
-                .map(|o| UtxoOut {
-                    value: o.value.units(),
-                    address: o.address.clone(),
-                    spent_by: o.spent_by.map(|(t, _)| t.to_string()),
+                .map(|o| TxOut {
+                    id: o.out,
+                    addr: o.addr,
+                    value: u128::from(o.value),
+                    spent_by: o.spent_by,
                 })
                 .collect(),
         })
+    }
+
+    fn txid(&mut self, id: u64) -> Result<String, TraceError> {
+        Ok(self.links.txid(id)?.to_string())
+    }
+
+    fn address(&mut self, id: u64) -> Result<String, TraceError> {
+        Ok(self.links.address(id)?)
     }
 }
 
@@ -86,10 +94,14 @@ impl<'s> StoreAccounts<'s> {
 }
 
 impl AccountGraph for StoreAccounts<'_> {
-    fn history(&mut self, address: &str, limit: usize) -> Result<Vec<AccountEvent>, TraceError> {
+    fn history(
+        &mut self,
+        address: &str,
+        limit: usize,
+    ) -> Result<std::sync::Arc<[AccountEvent]>, TraceError> {
         let addr = Address::from_canonical(self.chain, address.to_string());
         let Some(view) = self.store.account(&addr)? else {
-            return Ok(Vec::new());
+            return Ok(std::sync::Arc::from(Vec::new()));
         };
         if view.transfers > limit as u64 {
             return Err(TraceError::Cap {
@@ -116,7 +128,7 @@ impl AccountGraph for StoreAccounts<'_> {
             })
             .collect();
         out.sort_by_key(AccountEvent::key);
-        Ok(out)
+        Ok(out.into())
     }
 }
 
@@ -153,19 +165,23 @@ pub fn trace(store: &Store, incident: &Incident, rules: Rules) -> Result<TraceRe
                         s.tx
                     )));
                 }
-                let tx = StoreUtxo::new(store, chain).tx(&s.tx).map_err(|_| {
+                let mut g = StoreUtxo::new(store, chain)?;
+                let not_found = || {
                     TraceError::Incident(format!(
                         "stolen tx {} is not in the store's {chain}",
                         s.tx
                     ))
-                })?;
+                };
+                let id = g.find(&s.tx).map_err(|_| not_found())?;
+                let tx = g.tx(id).map_err(|_| not_found())?;
+                let txid = g.txid(id)?;
                 let vouts: Vec<u32> = match s.vout {
                     Some(v) => vec![v],
                     None => (0..tx.outputs.len() as u32).collect(),
                 };
                 for vout in vouts {
                     entry.0.push(UtxoSeed {
-                        txid: tx.txid.clone(),
+                        txid: txid.clone(),
                         vout,
                         amount: if s.vout.is_some() { s.amount } else { None },
                         at_source: false,
@@ -275,7 +291,7 @@ pub fn trace(store: &Store, incident: &Incident, rules: Rules) -> Result<TraceRe
     let mut t = Tracker::new(rules);
     for (chain, (utxo, account)) in chains {
         if !utxo.is_empty() {
-            trace_utxo(&mut t, &mut StoreUtxo::new(store, chain), chain, &utxo)?;
+            trace_utxo(&mut t, &mut StoreUtxo::new(store, chain)?, chain, &utxo)?;
         }
         if !account.is_empty() {
             trace_account(
@@ -310,25 +326,26 @@ fn utxo_source_seeds(
         });
     }
     let mut seeds = Vec::new();
-    let mut g = StoreUtxo::new(store, chain);
-    for row in store.address_history(chain, view.id, 0, limit)? {
-        if row.received.units() == 0 {
-            continue;
-        }
-        let tx = store.tx_at(chain, row.height, row.index)?;
-        for o in &tx.outputs {
-            if o.address.as_deref() != Some(addr.as_str()) {
+    let mut g = StoreUtxo::new(store, chain)?;
+    for seq in g.links.address_txs(view.id)? {
+        let tx = g.tx(seq)?;
+        let mut txid = None;
+        for (vout, o) in tx.outputs.iter().enumerate() {
+            if o.addr != Some(view.id) {
                 continue;
             }
-            let Some((spender, _)) = o.spent_by else {
+            let Some(spender) = o.spent_by else {
                 continue;
             };
-            if g.tx(&spender.to_string())?.time < since {
+            if g.tx(spender)?.time < since {
                 continue;
             }
+            if txid.is_none() {
+                txid = Some(g.txid(seq)?);
+            }
             seeds.push(UtxoSeed {
-                txid: tx.txid.to_string(),
-                vout: o.vout,
+                txid: txid.clone().unwrap_or_default(),
+                vout: u32::try_from(vout).unwrap_or(u32::MAX),
                 amount: None,
                 at_source: true,
             });

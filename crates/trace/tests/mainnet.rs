@@ -6,7 +6,11 @@ use std::path::Path;
 
 use tracehound_core::Chain;
 use tracehound_store::{Store, StoreOptions};
-use tracehound_trace::{Incident, Policy, Rules, SourceItem, StolenItem, Stop, TraceError, trace};
+use tracehound_trace::graph::{MemUtxo, UtxoIn, UtxoOut, UtxoTxData};
+use tracehound_trace::{
+    Incident, Policy, Rules, SourceItem, StolenItem, Stop, TraceError, Tracker, UtxoSeed, trace,
+    trace_utxo,
+};
 
 const COINBASE_9: &str = "0437cd7f8525ceed2324359c2d0ba26006d92d856a9c20fa0241106ee5a597c9";
 const TX_170: &str = "f4184fc596403b9d638783cf57adfe4c75c605f6356fbc91338530e9831e9e16";
@@ -157,4 +161,105 @@ fn a_source_address_traces_what_left_it_and_bad_incidents_fail_clearly() {
     rules.caps.max_nodes = 1;
     let e = trace(&store, &incident(), rules).unwrap_err().to_string();
     assert!(e.contains("--max-nodes"), "{e}");
+}
+
+/// Every tx of the store, read through the full tx views (txids and address text, as the
+/// engine read the store before it worked on ids), as an in-memory graph.
+fn views_graph(store: &Store) -> MemUtxo {
+    let chain = Chain::BitcoinMainnet;
+    let tip = store.tip(chain).unwrap().unwrap().height;
+    let mut g = MemUtxo::default();
+    for h in 0..=tip {
+        let b = store.block_at(chain, h).unwrap().unwrap();
+        for i in 0..b.tx_count {
+            let v = store.tx_at(chain, h, i).unwrap();
+            let data = UtxoTxData {
+                txid: v.txid.to_string(),
+                height: v.height,
+                index: v.index,
+                time: v.time,
+                inputs: if v.coinbase {
+                    Vec::new()
+                } else {
+                    v.inputs
+                        .iter()
+                        .map(|i| UtxoIn {
+                            prev_txid: i.prev_txid.to_string(),
+                            prev_vout: i.prev_vout,
+                            address: i.address.clone(),
+                            value: i.value.units(),
+                        })
+                        .collect()
+                },
+                outputs: v
+                    .outputs
+                    .iter()
+                    .map(|o| UtxoOut {
+                        value: o.value.units(),
+                        address: o.address.clone(),
+                        spent_by: o.spent_by.map(|(t, _)| t.to_string()),
+                    })
+                    .collect(),
+            };
+            g.txs.insert(data.txid.clone(), data);
+        }
+    }
+    g
+}
+
+#[test]
+fn the_id_based_store_reads_agree_with_the_full_tx_views() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(dir.path());
+    let mut g = views_graph(&store);
+    // Satoshi's block-9 address as a source: every output paying it, spent, is a seed.
+    let satoshi = g.txs[COINBASE_9].outputs[0].address.clone().unwrap();
+    let mut source_seeds: Vec<(u32, u32, UtxoSeed)> = Vec::new();
+    for tx in g.txs.values() {
+        for (vout, o) in tx.outputs.iter().enumerate() {
+            if o.address.as_deref() == Some(satoshi.as_str()) && o.spent_by.is_some() {
+                source_seeds.push((
+                    tx.height,
+                    tx.index,
+                    UtxoSeed {
+                        txid: tx.txid.clone(),
+                        vout: vout as u32,
+                        amount: None,
+                        at_source: true,
+                    },
+                ));
+            }
+        }
+    }
+    source_seeds.sort_by_key(|s| (s.0, s.1, s.2.vout));
+    let source_seeds: Vec<UtxoSeed> = source_seeds.into_iter().map(|s| s.2).collect();
+    assert!(source_seeds.len() > 1);
+    let source = Incident {
+        name: "satoshi".into(),
+        sources: vec![SourceItem {
+            chain: "bitcoin".into(),
+            address: satoshi,
+            since: None,
+        }],
+        ..Incident::default()
+    };
+    let stolen_seed = [UtxoSeed {
+        txid: COINBASE_9.into(),
+        vout: 0,
+        amount: None,
+        at_source: false,
+    }];
+    for policy in Policy::ALL {
+        for (inc, seeds) in [
+            (incident(), &stolen_seed[..]),
+            (source.clone(), &source_seeds),
+        ] {
+            let via_ids = trace(&store, &inc, Rules::new(policy)).unwrap();
+            let mut t = Tracker::new(Rules::new(policy));
+            trace_utxo(&mut t, &mut g, Chain::BitcoinMainnet, seeds).unwrap();
+            let via_views = t.finish(&inc.name);
+            assert!(!via_ids.endpoints.is_empty());
+            assert_eq!(via_ids, via_views, "{policy}, {}", inc.name);
+        }
+    }
 }
