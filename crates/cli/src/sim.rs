@@ -144,9 +144,8 @@ fn to_files(global: &Global, args: &SimRunArgs, dir: &std::path::Path) -> anyhow
             ..evm_defaults
         };
         let evm_dir = dir.join("evm");
-        let (summary, truth) = write_evm_to_files(&evm_dir, &config).with_context(|| {
-            format!("writing the scenario's EVM side to {}", evm_dir.display())
-        })?;
+        let (summary, truth) = write_evm_to_files(&evm_dir, &config)
+            .with_context(|| format!("writing the scenario's EVM side to {}", evm_dir.display()))?;
         let out = args.out.join("evm");
         truth
             .write(&out)

@@ -172,7 +172,14 @@ impl Gen<'_> {
     }
 
     /// Writes a one-transfer tx; a stolen one also goes into the truth.
-    fn transfer(&mut self, from: usize, to: usize, asset: Asset, amount: u128, stolen: bool) -> Result<String> {
+    fn transfer(
+        &mut self,
+        from: usize,
+        to: usize,
+        asset: Asset,
+        amount: u128,
+        stolen: bool,
+    ) -> Result<String> {
         let mut id = self.c.seed.to_le_bytes().to_vec();
         id.extend_from_slice(&self.txs.to_le_bytes());
         let hash = format!("0x{}", alloy::primitives::hex::encode(keccak256(&id)));
@@ -233,7 +240,10 @@ struct Holding {
 }
 
 /// Writes `DIR/transfers.csv` and returns what was written and the ground truth.
-pub fn write_evm_to_files(dir: &Path, c: &EvmFilesConfig) -> Result<(EvmFilesSummary, GroundTruth)> {
+pub fn write_evm_to_files(
+    dir: &Path,
+    c: &EvmFilesConfig,
+) -> Result<(EvmFilesSummary, GroundTruth)> {
     c.validate()?;
     let started = Instant::now();
     let werr = |path: &Path| {
@@ -306,7 +316,11 @@ pub fn write_evm_to_files(dir: &Path, c: &EvmFilesConfig) -> Result<(EvmFilesSum
                 let mut left = total;
                 for (k, w) in weights.iter().enumerate() {
                     let a = g.owner("attacker", format!("fan-out {k} ({asset:?})"));
-                    let v = if k + 1 == n { left } else { mul_div(total, *w, wsum) };
+                    let v = if k + 1 == n {
+                        left
+                    } else {
+                        mul_div(total, *w, wsum)
+                    };
                     left -= v;
                     let tx = g.transfer(thief, a, asset, v, true)?;
                     fan_addrs.push(g.owners[a].address.clone());
@@ -329,28 +343,28 @@ pub fn write_evm_to_files(dir: &Path, c: &EvmFilesConfig) -> Result<(EvmFilesSum
         if b >= drain_at + 2 && b < drain_at + 2 + c.hops {
             g.purpose = "peel";
             let hop = b - drain_at - 2;
-            for k in 0..chains.len() {
-                let (holder, asset, total) = (chains[k].holder, chains[k].asset, chains[k].amount);
+            for (k, ch) in chains.iter_mut().enumerate() {
+                let (holder, asset, total) = (ch.holder, ch.asset, ch.amount);
                 let pct = u128::from(g.rng.u64(3..12));
                 let peel = mul_div(total, pct, 100) + u128::from(g.rng.u64(0..997));
                 let peel = peel.min(total);
                 let to = cash_out[g.rng.usize(..cash_out.len())];
                 let next = g.owner("attacker", format!("peel hop {hop} of chain {k}"));
                 let t1 = g.transfer(holder, to, asset, peel, true)?;
-                *rest.entry((to, asset, RestingKind::ExchangeDeposit)).or_insert(0) += peel;
+                *rest
+                    .entry((to, asset, RestingKind::ExchangeDeposit))
+                    .or_insert(0) += peel;
                 let t2 = g.transfer(holder, next, asset, total - peel, true)?;
-                let addr = g.owners[next].address.clone();
-                let ch = &mut chains[k];
                 ch.txs.extend([t1, t2]);
-                ch.addresses.push(addr);
+                ch.addresses.push(g.owners[next].address.clone());
                 ch.holder = next;
                 ch.amount = total - peel;
             }
         }
         if b == drain_at + 2 + c.hops {
             g.purpose = "cash out";
-            for k in 0..chains.len() {
-                let (holder, asset, total) = (chains[k].holder, chains[k].asset, chains[k].amount);
+            for (k, ch) in chains.iter_mut().enumerate() {
+                let (holder, asset, total) = (ch.holder, ch.asset, ch.amount);
                 if total == 0 {
                     continue;
                 }
@@ -361,9 +375,11 @@ pub fn write_evm_to_files(dir: &Path, c: &EvmFilesConfig) -> Result<(EvmFilesSum
                 }
                 let to = cash_out[k % cash_out.len()];
                 let t = g.transfer(holder, to, asset, total, true)?;
-                *rest.entry((to, asset, RestingKind::ExchangeDeposit)).or_insert(0) += total;
-                chains[k].txs.push(t);
-                chains[k].amount = 0;
+                *rest
+                    .entry((to, asset, RestingKind::ExchangeDeposit))
+                    .or_insert(0) += total;
+                ch.txs.push(t);
+                ch.amount = 0;
             }
             for ch in &chains {
                 patterns.push(PatternTruth {
@@ -385,7 +401,11 @@ pub fn write_evm_to_files(dir: &Path, c: &EvmFilesConfig) -> Result<(EvmFilesSum
                 75..=84 => (deposits[u], hot[u % hot.len()], Asset::Eth),
                 _ => (hot[g.rng.usize(..hot.len())], users[u], Asset::Eth),
             };
-            let scale = if asset == Asset::Eth { 1_000_000_000_000_000_000 } else { 100_000_000 };
+            let scale = if asset == Asset::Eth {
+                1_000_000_000_000_000_000
+            } else {
+                100_000_000
+            };
             let amount = g.amount(scale);
             g.transfer(from, to, asset, amount, false)?;
         }

@@ -154,9 +154,15 @@ fn evm_transfer_list_matches_its_truth_and_is_deterministic() {
         assert_eq!(fields[7] == "native", t.asset == Asset::Eth);
     }
     // Every stolen unit rests somewhere: exchange deposits and held addresses only.
-    for (asset, stolen) in [(Asset::Eth, small_evm(5).stolen_eth), (Asset::Susd, small_evm(5).stolen_usd)] {
+    for (asset, stolen) in [
+        (Asset::Eth, small_evm(5).stolen_eth),
+        (Asset::Susd, small_evm(5).stolen_usd),
+    ] {
         let at = |k| truth.resting_total(k, asset);
-        assert_eq!(at(RestingKind::ExchangeDeposit) + at(RestingKind::Held), stolen);
+        assert_eq!(
+            at(RestingKind::ExchangeDeposit) + at(RestingKind::Held),
+            stolen
+        );
         assert!(at(RestingKind::ExchangeDeposit) > stolen / 2);
     }
     assert!(truth.patterns.iter().any(|p| p.kind == "peel_chain"));
@@ -170,11 +176,23 @@ fn evm_transfer_list_matches_its_truth_and_is_deterministic() {
         serde_json::to_string(&truth).unwrap()
     );
     for bad in [
-        tracehound_sim::EvmFilesConfig { blocks: 3, ..small_evm(5) },
-        tracehound_sim::EvmFilesConfig { fan_out: 1, ..small_evm(5) },
-        tracehound_sim::EvmFilesConfig { stolen_eth: 10, ..small_evm(5) },
+        tracehound_sim::EvmFilesConfig {
+            blocks: 3,
+            ..small_evm(5)
+        },
+        tracehound_sim::EvmFilesConfig {
+            fan_out: 1,
+            ..small_evm(5)
+        },
+        tracehound_sim::EvmFilesConfig {
+            stolen_eth: 10,
+            ..small_evm(5)
+        },
     ] {
         let err = write_evm_to_files(&dir.path().join("c"), &bad).unwrap_err();
-        assert!(err.to_string().contains("evm") || err.to_string().contains("stolen"), "{err}");
+        assert!(
+            err.to_string().contains("evm") || err.to_string().contains("stolen"),
+            "{err}"
+        );
     }
 }

@@ -1,0 +1,132 @@
+//! The simulator's large mode, EVM side, end to end without a node: `tracehound sim run
+//! --to-files` writes a transfer list and its truth, `tracehound import transfers` stores it
+//! with every truth transfer, and a haircut trace from the thief finds the stolen ether at the
+//! truth's resting places.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use tracehound_core::Chain;
+use tracehound_sim::{Asset, GroundTruth};
+use tracehound_store::{Store, StoreOptions};
+
+fn tracehound(data_dir: &Path, args: &[&str]) -> Output {
+    let out = Command::new(env!("CARGO_BIN_EXE_tracehound"))
+        .arg("--data-dir")
+        .arg(data_dir)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tracehound {args:?}:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out
+}
+
+#[test]
+fn evm_files_import_and_trace_to_the_truths_resting_places() {
+    let work = tempfile::tempdir().unwrap();
+    let (files, truth_dir, data) = (
+        work.path().join("files"),
+        work.path().join("truth"),
+        work.path().join("store"),
+    );
+    let out = tracehound(
+        &data,
+        &[
+            "--json",
+            "sim",
+            "run",
+            "--to-files",
+            files.to_str().unwrap(),
+            "--out",
+            truth_dir.to_str().unwrap(),
+            "--blocks",
+            "300",
+            "--txs-per-block",
+            "20",
+            "--users",
+            "200",
+            "--evm-blocks",
+            "160",
+            "--evm-txs-per-block",
+            "40",
+            "--seed",
+            "9",
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let csv = report["evm"]["transfers_csv"].as_str().unwrap().to_string();
+    let truth: GroundTruth =
+        serde_json::from_slice(&std::fs::read(truth_dir.join("evm").join("truth.json")).unwrap())
+            .unwrap();
+    truth.check().unwrap();
+    tracehound(&data, &["import", "transfers", &csv]);
+
+    // Every stolen-carrying transfer of the truth is stored as it is.
+    let store = Store::open(&data, &StoreOptions::default()).unwrap();
+    for tx in &truth.txs {
+        let found = store
+            .account_tx(Some(Chain::Evm(31_337)), &tx.hash.parse().unwrap())
+            .unwrap();
+        assert_eq!(found.len(), 1, "{} ({})", tx.hash, tx.purpose);
+        let (t, s) = (&tx.transfers[0], &found[0].transfers[0]);
+        assert!(s.from.eq_ignore_ascii_case(&t.from) && s.to.eq_ignore_ascii_case(&t.to));
+        assert_eq!(s.amount.units(), t.amount);
+    }
+    drop(store);
+
+    // A haircut trace from the thief puts the stolen ether where the truth says it rests.
+    let thief = truth.txs[0].transfers[0].to.clone();
+    let labels = truth_dir.join("evm").join("labels.csv");
+    let traced: serde_json::Value = serde_json::from_slice(
+        &tracehound(
+            &data,
+            &[
+                "--json",
+                "trace",
+                "--chain",
+                "evm-31337",
+                "--source",
+                &thief,
+                "--asset",
+                "native",
+                "--policy",
+                "haircut",
+                "--labels",
+                labels.to_str().unwrap(),
+            ],
+        )
+        .stdout,
+    )
+    .unwrap();
+    let mut found: BTreeMap<String, u128> = BTreeMap::new();
+    for e in traced["endpoints"].as_array().unwrap() {
+        *found
+            .entry(e["address"].as_str().unwrap().to_lowercase())
+            .or_default() += e["amount"].as_str().unwrap().parse::<u128>().unwrap();
+    }
+    let stolen: u128 = truth
+        .incident
+        .stolen
+        .iter()
+        .filter(|a| a.asset == Asset::Eth)
+        .map(|a| a.amount)
+        .sum();
+    let located: u128 = truth
+        .resting
+        .iter()
+        .filter(|r| r.asset == Asset::Eth)
+        .map(|r| {
+            let at = r.address.as_deref().unwrap_or_default().to_lowercase();
+            r.stolen.min(found.get(&at).copied().unwrap_or(0))
+        })
+        .sum();
+    // The launderer's addresses hold only stolen ether, so every policy locates all of it.
+    assert_eq!(located, stolen, "{traced}");
+    let summary = &traced["summary"]["assets"][0];
+    assert_eq!(summary["stolen"].as_str().unwrap(), stolen.to_string());
+}
