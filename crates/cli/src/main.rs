@@ -55,6 +55,7 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Bench(args::BenchCommand::Gen(a)) => bench::generate(&global, &a),
         args::Command::Bench(args::BenchCommand::IngestEvm(a)) => bench::ingest_evm(&global, &a),
         args::Command::Sim(args::SimCommand::Run(a)) => sim::run(&global, &a),
+        args::Command::Sim(args::SimCommand::Score(a)) => sim::score(&global, &a),
         args::Command::Trace(a) => trace::run(&global, &a),
         args::Command::Incident(args::IncidentCommand::Create(a)) => trace::create(&global, &a),
         args::Command::Incident(args::IncidentCommand::List) => trace::list(&global),
