@@ -393,13 +393,13 @@ pub(crate) enum ExportCommand {
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
     /// Blocks of the generated chain (at least 265: the heist starts once the world is funded).
-    #[arg(long, default_value_t = 400)]
+    #[arg(long, default_value_t = 600)]
     pub(crate) blocks: u32,
     /// Average background transactions per block.
-    #[arg(long, default_value_t = 60)]
+    #[arg(long, default_value_t = 150)]
     pub(crate) txs_per_block: u32,
     /// Users of the simulated world.
-    #[arg(long, default_value_t = 2_000)]
+    #[arg(long, default_value_t = 5_000)]
     pub(crate) users: u32,
     /// Seed of the scenario: the same seed makes the same chain and heist.
     #[arg(long, default_value_t = 2025)]
