@@ -454,3 +454,90 @@ pub fn score(truth: &GroundTruth, result: &ResultFile) -> Score {
         notes,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use serde_json::json;
+
+    use super::{ResultFile, score};
+    use crate::truth::{GroundTruth, RestingKind};
+
+    /// A truth with an EVM side: ether at an exchange deposit, the stablecoin held, ether fees.
+    fn truth() -> GroundTruth {
+        serde_json::from_value(json!({
+            "chain_id": 31337, "utxo_chain": null, "seed": 1, "policy": "LIFO",
+            "assets": [
+                {"id": "eth", "symbol": "ETH", "decimals": 18, "contract": null},
+                {"id": "susd", "symbol": "sUSD", "decimals": 6, "contract": "0xAbC0000000000000000000000000000000000001"}
+            ],
+            "contracts": {},
+            "incident": {"victim": "0x01", "txs": [], "stolen": []},
+            "txs": [], "utxo_txs": [], "links": [],
+            "resting": [
+                {"kind": "exchange_deposit", "entity": "exchange:0", "address": "0xDeF0000000000000000000000000000000000002", "asset": "eth", "stolen": 600},
+                {"kind": "freezable_stablecoin", "entity": "attacker", "address": "0x0000000000000000000000000000000000000003", "asset": "susd", "stolen": 300},
+                {"kind": "fee", "entity": null, "address": null, "asset": "eth", "stolen": 100}
+            ],
+            "entities": [], "addresses": [], "patterns": [], "labels": []
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn keys_normalise_case_token_contracts_and_fees() {
+        // Addresses in another case, the token by its contract, fees by stop whatever the
+        // address, and one place the truth does not know.
+        let result = json!({"endpoints": [
+            {"chain": "evm-31337", "address": "0xdef0000000000000000000000000000000000002", "asset": "native", "amount": "600", "stop": "service"},
+            {"chain": "evm-31337", "address": "0x0000000000000000000000000000000000000003", "asset": "0xabc0000000000000000000000000000000000001", "amount": "150", "stop": "unmoved"},
+            {"chain": "evm-31337", "address": "0x0000000000000000000000000000000000000009", "asset": "native", "amount": "40", "stop": "fee"},
+            {"chain": "evm-31337", "address": "0x000000000000000000000000000000000000000a", "asset": "native", "amount": "60", "stop": "fee"},
+            {"chain": "evm-31337", "address": "0x0000000000000000000000000000000000000004", "asset": "native", "amount": "50", "stop": "unmoved"}
+        ]});
+        let r = ResultFile::parse(&result.to_string(), Path::new("r.json")).unwrap();
+        let s = score(&truth(), &r);
+        let o = &s.overall;
+        assert_eq!((o.places, o.found_places), (3, 4));
+        assert_eq!((o.exact, o.partial, o.missed), (2, 1, 0));
+        assert_eq!(o.truth_value, 1000);
+        assert_eq!(o.result_value, 900);
+        assert_eq!(o.matched_value, 850);
+        assert_eq!(o.value_recall, 0.85);
+        assert_eq!(o.value_precision, 850.0 / 900.0);
+        // Places: deposit 1, stablecoin 150/300, fees 1 → 2.5 of 3.
+        assert_eq!(o.count_recall, 2.5 / 3.0);
+        // Result places: three right, one unknown → 3 of 4.
+        assert_eq!(o.count_precision, 0.75);
+        let kinds: Vec<RestingKind> = s.by_kind.iter().map(|k| k.kind).collect();
+        assert_eq!(
+            kinds,
+            [
+                RestingKind::ExchangeDeposit,
+                RestingKind::FreezableStablecoin,
+                RestingKind::Fee
+            ]
+        );
+        let stable = &s.by_kind[1].figures;
+        assert_eq!((stable.value_recall, stable.value_precision), (0.5, 1.0));
+        assert_eq!(s.unmatched.len(), 1);
+        assert_eq!(s.unmatched[0].amount, 50);
+    }
+
+    #[test]
+    fn a_result_over_the_truth_loses_precision_not_recall() {
+        let result = json!({"endpoints": [
+            {"chain": "evm-31337", "address": "0xdef0000000000000000000000000000000000002", "asset": "native", "amount": 1200}
+        ], "summary": {"exposure": true}});
+        let s = score(
+            &truth(),
+            &ResultFile::parse(&result.to_string(), Path::new("r.json")).unwrap(),
+        );
+        let dep = &s.by_kind[0].figures;
+        assert_eq!((dep.value_recall, dep.value_precision), (1.0, 0.5));
+        assert_eq!(dep.exact, 1);
+        assert_eq!(s.overall.value_recall, 0.6);
+        assert_eq!(s.notes.len(), 1, "poison results are flagged");
+    }
+}
