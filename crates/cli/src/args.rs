@@ -207,6 +207,21 @@ pub(crate) enum SimCommand {
     /// read the chains. With --ltc-rpc the scenario has its UTXO side on a litecoind -regtest;
     /// without, it is the EVM half alone.
     Run(SimRunArgs),
+    /// Score a result against a scenario's ground truth: recall and precision by count and by
+    /// value, overall and per resting-place kind. Today the result is a trace (`tracehound
+    /// trace --json` output); a place matches on (chain, address, asset).
+    Score(SimScoreArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SimScoreArgs {
+    /// The ground truth: a directory holding `truth.json` (as `sim run --out` writes), or the
+    /// file itself.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) truth: PathBuf,
+    /// The result to score: `tracehound trace --json` output.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) result: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -410,15 +425,28 @@ pub(crate) enum ExportCommand {
 
 #[derive(Debug, Args)]
 pub(crate) struct DemoArgs {
-    /// Blocks of the generated chain.
-    #[arg(long, default_value_t = 400)]
+    /// Blocks of the generated chain (at least 265: the heist starts once the world is funded).
+    #[arg(long, default_value_t = 600)]
     pub(crate) blocks: u32,
-    /// Average transactions per block.
-    #[arg(long, default_value_t = 40)]
+    /// Average background transactions per block.
+    #[arg(long, default_value_t = 150)]
     pub(crate) txs_per_block: u32,
-    /// Seed of the generated chain.
+    /// Users of the simulated world.
+    #[arg(long, default_value_t = 5_000)]
+    pub(crate) users: u32,
+    /// Seed of the scenario: the same seed makes the same chain and heist.
     #[arg(long, default_value_t = 2025)]
     pub(crate) seed: u64,
+    /// Taint policy of the trace: haircut, poison, fifo, lifo or tiho.
+    #[arg(long, default_value = "haircut")]
+    pub(crate) policy: String,
+    /// Endpoints shown with their proof path.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) top: usize,
+    /// Keep the scenario here: `blocks/`, `truth.json`, `labels.csv`, `incident.json` and
+    /// `trace.json` (then `tracehound sim score --truth DIR --result DIR/trace.json`).
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

@@ -58,6 +58,7 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Bench(args::BenchCommand::IngestEvm(a)) => bench::ingest_evm(&global, &a),
         args::Command::Bench(args::BenchCommand::Trace(a)) => bench::trace(&global, &a),
         args::Command::Sim(args::SimCommand::Run(a)) => sim::run(&global, &a),
+        args::Command::Sim(args::SimCommand::Score(a)) => sim::score(&global, &a),
         args::Command::Trace(a) => trace::run(&global, &a),
         args::Command::Import(args::ImportCommand::Transfers(a)) => {
             import::run_transfers(&global, &a)

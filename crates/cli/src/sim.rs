@@ -1,13 +1,15 @@
-//! `tracehound sim`: play a heist scenario with known ground truth (crate `tracehound-sim`).
+//! `tracehound sim`: play a heist scenario with known ground truth (crate `tracehound-sim`),
+//! and score a result against it.
 
 use anyhow::Context;
 use serde::Serialize;
 use tracehound_btc::rpc::{RpcAuth, RpcClient, RpcOptions};
 use tracehound_sim::{
-    Config, EvmFilesConfig, FilesConfig, Scenario, run_on_nodes, write_evm_to_files, write_to_files,
+    Config, EvmFilesConfig, FilesConfig, ResultFile, Scenario, Score, read_truth, run_on_nodes,
+    write_evm_to_files, write_to_files,
 };
 
-use crate::args::{Global, SimRunArgs};
+use crate::args::{Global, SimRunArgs, SimScoreArgs};
 use crate::output;
 
 #[derive(Serialize)]
@@ -197,4 +199,86 @@ fn to_files(global: &Global, args: &SimRunArgs, dir: &std::path::Path) -> anyhow
         );
     }
     Ok(())
+}
+
+/// `sim score`: a result against the ground truth.
+pub(crate) fn score(global: &Global, args: &SimScoreArgs) -> anyhow::Result<()> {
+    let truth = read_truth(&args.truth)?;
+    let result = ResultFile::read(&args.result)?;
+    let score = tracehound_sim::score(&truth, &result);
+    if global.json {
+        return output::json(&score);
+    }
+    print!(
+        "{}",
+        score_table(&score, &args.result.display().to_string())
+    );
+    Ok(())
+}
+
+/// The score as a table: one row overall, one per resting-place kind.
+pub(crate) fn score_table(score: &Score, result: &str) -> String {
+    use std::fmt::Write as _;
+    let mut o = String::new();
+    let _ = writeln!(
+        o,
+        "{} result {result} against the ground truth: {} resting places, {} result places",
+        score.result_kind, score.overall.places, score.overall.found_places
+    );
+    let _ = writeln!(
+        o,
+        "{:<22} {:>6} {:>6} {:>7} {:>6}  {:>13} {:>16}  {:>13} {:>16}",
+        "",
+        "places",
+        "exact",
+        "partial",
+        "missed",
+        "recall(value)",
+        "precision(value)",
+        "recall(count)",
+        "precision(count)"
+    );
+    let rows = std::iter::once(("overall".to_string(), &score.overall)).chain(
+        score.by_kind.iter().map(|k| {
+            let name = serde_json::to_value(k.kind)
+                .ok()
+                .and_then(|v| v.as_str().map(str::to_string))
+                .unwrap_or_default();
+            (name, &k.figures)
+        }),
+    );
+    for (name, f) in rows {
+        let _ = writeln!(
+            o,
+            "{name:<22} {:>6} {:>6} {:>7} {:>6}  {:>12.2}% {:>15.2}%  {:>12.2}% {:>15.2}%",
+            f.places,
+            f.exact,
+            f.partial,
+            f.missed,
+            f.value_recall * 100.0,
+            f.value_precision * 100.0,
+            f.count_recall * 100.0,
+            f.count_precision * 100.0
+        );
+    }
+    let matched: u128 = score.overall.matched_value;
+    let _ = writeln!(
+        o,
+        "value: {matched} of {} stolen base units found at the right places; the result puts {} there and elsewhere",
+        score.overall.truth_value, score.overall.result_value
+    );
+    if !score.unmatched.is_empty() {
+        let _ = writeln!(
+            o,
+            "{} result places the truth does not know, largest first:",
+            score.unmatched.len()
+        );
+        for u in score.unmatched.iter().take(5) {
+            let _ = writeln!(o, "  {} {} {} {}", u.chain, u.address, u.asset, u.amount);
+        }
+    }
+    for n in &score.notes {
+        let _ = writeln!(o, "note: {n}");
+    }
+    o
 }

@@ -991,6 +991,18 @@ impl Gen<'_> {
                 name: o.entity.clone(),
             });
             let address = self.address(i);
+            // Labeled as the nodes mode labels them: exchanges (where taint stops, freezable)
+            // and the privacy exit (where it goes dark).
+            if kind == EntityKind::PrivacyExit {
+                labels.push(Label {
+                    chain: UTXO_CHAIN.to_string(),
+                    address: address.clone(),
+                    label: "privacy exit".into(),
+                    category: "privacy".into(),
+                    source: "tracehound-sim".into(),
+                    confidence: 0.9,
+                });
+            }
             if kind == EntityKind::Exchange {
                 labels.push(Label {
                     chain: UTXO_CHAIN.to_string(),

@@ -7,7 +7,8 @@
 //! chains → exchange deposits, part kept in the stablecoin, part dark) among benign traffic;
 //! played on a real anvil and a real `litecoind -regtest`; and its ground truth, so that
 //! traces, clusters and detectors can be scored. For benchmarks, [`files`] writes a UTXO heist
-//! of millions of transfers straight into Core-format blk files, with its ground truth.
+//! of millions of transfers straight into Core-format blk files, with its ground truth; [`mod@score`]
+//! compares a result (a trace today) with that truth.
 //!
 //! ```no_run
 //! use tracehound_btc::rpc::{RpcAuth, RpcClient, RpcOptions};
@@ -30,6 +31,7 @@ pub mod exec;
 pub mod files;
 pub mod files_evm;
 pub mod plan;
+pub mod score;
 pub mod truth;
 pub mod utxo_exec;
 pub mod world;
@@ -40,5 +42,6 @@ pub use exec::{Node, run_on_anvil, run_on_nodes};
 pub use files::{FilesConfig, FilesSummary, write_to_files};
 pub use files_evm::{EvmFilesConfig, EvmFilesSummary, write_evm_to_files};
 pub use plan::{Action, Asset, LinkKind, Plan, Scenario};
+pub use score::{ResultFile, Score, ScoreError, read_truth, score};
 pub use truth::{GroundTruth, POLICY, RestingKind, UtxoRun};
 pub use world::{ContractKind, EntityKind, World};

@@ -82,14 +82,15 @@ impl Rules {
         self.dust.get(asset).copied().unwrap_or(0)
     }
 
-    /// Whether an address stops the trace by its label: a mixer is dark, any other labeled
-    /// service a service; MWEB peg-ins leave the transparent chain (dark).
+    /// Whether an address stops the trace by its label: a mixer or a privacy-chain exit
+    /// (category `privacy`) is dark, any other labeled service a service; MWEB peg-ins leave
+    /// the transparent chain (dark).
     fn stop_at(&self, chain: Chain, address: &str) -> Option<Stop> {
         if address.starts_with("mweb:") {
             return Some(Stop::Dark);
         }
         let l = self.labels.get(chain, address)?;
-        Some(if l.category == "mixer" {
+        Some(if l.category == "mixer" || l.category == "privacy" {
             Stop::Dark
         } else {
             Stop::Service
