@@ -206,7 +206,7 @@ pub(crate) enum SimCommand {
     /// (`truth.json`, `labels.csv`) to DIR; then `tracehound ingest evm` (and `ingest btc`)
     /// read the chains. With --ltc-rpc the scenario has its UTXO side on a litecoind -regtest;
     /// without, it is the EVM half alone.
-    Run(SimRunArgs),
+    Run(Box<SimRunArgs>),
     /// Score a result against a scenario's ground truth: recall and precision by count and by
     /// value, overall and per resting-place kind. Today the result is a trace (`tracehound
     /// trace --json` output); a place matches on (chain, address, asset).
