@@ -2,8 +2,12 @@
 //! add up, a trace runs over it, and bad files are refused with file, line and field named,
 //! leaving the store as it was.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
+
+use common::{ok, tracehound};
 
 use tracehound_store::{Store, StoreOptions};
 
@@ -14,24 +18,6 @@ const MULE1: &str = "0x3000000000000000000000000000000000000003";
 const MULE2: &str = "0x4000000000000000000000000000000000000004";
 const EXCHANGE: &str = "0x5000000000000000000000000000000000000005";
 const TOKEN: &str = "0xa0b86991c6218b36c1d19d4a2e9eb0ce3606eb48";
-
-fn tracehound(data_dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_tracehound"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
-
-fn ok(out: Output) -> Output {
-    assert!(
-        out.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
-}
 
 fn digest(data_dir: &Path) -> String {
     Store::open(data_dir, &StoreOptions::default())

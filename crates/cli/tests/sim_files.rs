@@ -4,26 +4,17 @@
 //! truth's resting places.
 
 use std::collections::BTreeMap;
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use tracehound_core::Chain;
 use tracehound_sim::{Asset, GroundTruth};
 use tracehound_store::{Store, StoreOptions};
 
 fn tracehound(data_dir: &Path, args: &[&str]) -> Output {
-    let out = Command::new(env!("CARGO_BIN_EXE_tracehound"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "tracehound {args:?}:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    out
+    common::ok(common::tracehound(data_dir, args))
 }
 
 #[test]

@@ -477,20 +477,7 @@ pub fn write_evm_to_files(
         utxo_chain: None,
         seed: c.seed,
         policy: POLICY.to_string(),
-        assets: vec![
-            AssetInfo {
-                id: Asset::Eth,
-                symbol: "ETH".into(),
-                decimals: 18,
-                contract: None,
-            },
-            AssetInfo {
-                id: Asset::Susd,
-                symbol: "SUSD".into(),
-                decimals: 6,
-                contract: Some(g.token.clone()),
-            },
-        ],
+        assets: AssetInfo::evm(g.token.clone()),
         contracts: BTreeMap::from([(ContractKind::Stablecoin, g.token.clone())]),
         incident: Incident {
             victim: g.owners[victim].address.clone(),

@@ -64,6 +64,26 @@ pub struct AssetInfo {
     pub contract: Option<String>,
 }
 
+impl AssetInfo {
+    /// The EVM side's assets: ether, and the stablecoin at `stablecoin`.
+    pub fn evm(stablecoin: String) -> Vec<AssetInfo> {
+        vec![
+            AssetInfo {
+                id: Asset::Eth,
+                symbol: "ETH".into(),
+                decimals: 18,
+                contract: None,
+            },
+            AssetInfo {
+                id: Asset::Susd,
+                symbol: "SUSD".into(),
+                decimals: 6,
+                contract: Some(stablecoin),
+            },
+        ]
+    }
+}
+
 /// An amount of an asset.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AssetAmount {
@@ -1297,20 +1317,7 @@ impl<'a> Builder<'a> {
             })
             .collect();
         let chain_id = plan.config.chain_id()?;
-        let mut assets = vec![
-            AssetInfo {
-                id: Asset::Eth,
-                symbol: "ETH".into(),
-                decimals: 18,
-                contract: None,
-            },
-            AssetInfo {
-                id: Asset::Susd,
-                symbol: "SUSD".into(),
-                decimals: 6,
-                contract: Some(w.contract_address(ContractKind::Stablecoin).to_string()),
-            },
-        ];
+        let mut assets = AssetInfo::evm(w.contract_address(ContractKind::Stablecoin).to_string());
         if plan.utxo.is_some() {
             assets.push(AssetInfo {
                 id: Asset::Ltc,
