@@ -122,6 +122,11 @@ pub(crate) struct TraceArgs {
     /// Labels CSV (chain,address,label,category,source,confidence): the trace stops at services.
     #[arg(long, value_name = "CSV")]
     pub(crate) labels: Option<PathBuf>,
+    /// Price table CSV (`date,chain,asset,decimals,price`: the price of one whole unit on a
+    /// UTC day, in one currency): each endpoint also shows its value on the day it arrived,
+    /// next to (never instead of) its exact amount.
+    #[arg(long, value_name = "CSV")]
+    pub(crate) prices: Option<PathBuf>,
     /// Dust threshold, ASSET=BASE_UNITS (repeatable): less taint is not followed.
     #[arg(long, value_name = "ASSET=UNITS")]
     pub(crate) dust: Vec<String>,

@@ -131,8 +131,16 @@ pub(crate) fn run(global: &Global, args: &TraceArgs) -> anyhow::Result<()> {
         max_history: args.max_history,
     };
     let store = open_store(global)?;
-    let result = tracehound_trace::trace(&store, &incident, rules)
+    let prices = args
+        .prices
+        .as_deref()
+        .map(tracehound_trace::prices::PriceTable::from_csv_file)
+        .transpose()?;
+    let mut result = tracehound_trace::trace(&store, &incident, rules)
         .with_context(|| format!("tracing incident {:?}", incident.name))?;
+    if let Some(prices) = &prices {
+        result.apply_prices(prices);
+    }
     if global.json {
         return output::json(&result);
     }

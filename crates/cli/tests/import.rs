@@ -109,6 +109,71 @@ fn imported_transfers_are_stored_balanced_and_traceable() {
         ]
     );
 
+    // With a price table each endpoint also carries its value on the day it arrived (block
+    // times are in 2023-11-14), next to its exact amount; a bad table names line and field.
+    let prices = work.path().join("prices.csv");
+    std::fs::write(
+        &prices,
+        "date,chain,asset,decimals,price\n2023-11-13,evm-777,native,18,1990\n2023-11-14,evm-777,native,18,2000.5\n",
+    )
+    .unwrap();
+    let priced = json(&ok(tracehound(
+        &data,
+        &[
+            "--json",
+            "trace",
+            "--chain",
+            "evm-777",
+            "--source",
+            THIEF,
+            "--asset",
+            "native",
+            "--policy",
+            "fifo",
+            "--prices",
+            prices.to_str().unwrap(),
+        ],
+    )));
+    let mut fiat: Vec<(String, String)> = priced["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["address"].as_str().unwrap().to_lowercase(),
+                e["fiat"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    fiat.sort();
+    assert_eq!(
+        fiat,
+        vec![
+            (MULE2.to_string(), "1000250.00".to_string()),
+            (EXCHANGE.to_string(), "800200.00".to_string()),
+        ]
+    );
+    std::fs::write(
+        &prices,
+        "date,chain,asset,decimals,price\n2023-11-14,evm-777,native,18,2.000,5\n",
+    )
+    .unwrap();
+    let bad = tracehound(
+        &data,
+        &[
+            "trace",
+            "--chain",
+            "evm-777",
+            "--source",
+            THIEF,
+            "--prices",
+            prices.to_str().unwrap(),
+        ],
+    );
+    assert!(!bad.status.success());
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(err.contains("prices.csv:2: expected 5 fields"), "{err}");
+
     // The same rows again are refused (already stored), and the store is unchanged.
     let before = digest(&data);
     let again = tracehound(&data, &["import", "transfers", csv.to_str().unwrap()]);

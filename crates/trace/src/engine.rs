@@ -289,6 +289,7 @@ impl Tracker {
                         hops,
                         path: self.path(n),
                         inflows,
+                        fiat: None,
                     }
                 },
             )

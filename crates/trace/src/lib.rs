@@ -20,6 +20,7 @@ pub mod incident;
 pub mod labels;
 pub mod link;
 pub mod policy;
+pub mod prices;
 pub mod result;
 pub mod store;
 

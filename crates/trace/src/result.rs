@@ -124,6 +124,9 @@ pub struct Endpoint {
     pub path: Vec<Hop>,
     /// How many tainted inflows reached here (the full set is in the trace graph's `edges`).
     pub inflows: usize,
+    /// The amount's value in the price table's currency on the day it arrived here (see
+    /// [`TraceResult::apply_prices`]), never instead of `amount`.
+    pub fiat: Option<String>,
 }
 
 /// One asset's summary; the parts add up to `stolen` exactly (non-poison policies).
@@ -300,6 +303,27 @@ pub fn summarize(
 }
 
 impl TraceResult {
+    /// Values every endpoint's amount with `prices`, on the day the value arrived there (its
+    /// proof's last hop), and says so in the notes.
+    pub fn apply_prices(&mut self, prices: &crate::prices::PriceTable) {
+        let mut missing = 0;
+        for e in &mut self.endpoints {
+            let time = e.path.last().map(|h| h.time);
+            e.fiat = time
+                .and_then(|t| prices.cents(&e.chain, &e.asset, t, e.amount))
+                .map(crate::prices::format_cents);
+            missing += usize::from(e.fiat.is_none());
+        }
+        self.notes.push(format!(
+            "fiat values are in the price table's currency, on the day each endpoint's value arrived, rounded down to the cent{}",
+            if missing > 0 {
+                format!("; {missing} endpoint(s) have no price on or before that day")
+            } else {
+                String::new()
+            }
+        ));
+    }
+
     /// A plain-text table: the summary, then the endpoints.
     pub fn table(&self) -> String {
         let mut o = String::new();
@@ -347,13 +371,16 @@ impl TraceResult {
             };
             let _ = writeln!(
                 o,
-                "{:<10} {:<44} {:<12} {:>28} {:>4}  {}",
+                "{:<10} {:<44} {:<12} {:>28} {:>4}  {}{}",
                 e.stop.name(),
                 e.address,
                 asset,
                 e.amount,
                 e.hops,
-                e.label.as_deref().unwrap_or("")
+                e.label.as_deref().unwrap_or(""),
+                e.fiat
+                    .as_deref()
+                    .map_or_else(String::new, |f| format!(" (≈ {f})"))
             );
         }
         for n in &self.notes {
