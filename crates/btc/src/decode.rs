@@ -199,6 +199,8 @@ trait TxSink {
 /// What the envelope of a transaction tells, beyond its parts.
 struct TxFacts {
     txid: Hash32,
+    version: i32,
+    lock_time: u32,
     hogex: bool,
     /// Serialized size, witness and MWEB data included.
     size: usize,
@@ -330,6 +332,8 @@ fn walk_tx(
     };
     Ok(TxFacts {
         txid,
+        version: i32::from_le_bytes(version_bytes.try_into().unwrap_or_default()),
+        lock_time: u32::from_le_bytes(lock_time_bytes.try_into().unwrap_or_default()),
         hogex,
         size: cur.pos - start,
         vsize: (base * 3 + total).div_ceil(4),
@@ -409,25 +413,14 @@ impl TxSink for ModelTx {
 
 fn decode_tx(cur: &mut Cursor<'_>, mweb: bool) -> Result<DecodedTx, DecodeError> {
     let mut parts = BitcoinTx::default();
-    let at = cur.pos;
     let facts = walk_tx(cur, mweb, &mut parts)?;
-    let version = cur
-        .bytes
-        .get(at..at + 4)
-        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        .map_or(0, i32::from_le_bytes);
-    let lock_time = cur
-        .bytes
-        .get(cur.pos - 4..cur.pos)
-        .and_then(|b| <[u8; 4]>::try_from(b).ok())
-        .map_or(0, u32::from_le_bytes);
     for (txin, items) in parts.input.iter_mut().zip(parts.witnesses) {
         txin.witness = Witness::from_slice(&items);
     }
     Ok(DecodedTx {
         tx: Transaction {
-            version: bitcoin::transaction::Version(version),
-            lock_time: bitcoin::absolute::LockTime::from_consensus(lock_time),
+            version: bitcoin::transaction::Version(facts.version),
+            lock_time: bitcoin::absolute::LockTime::from_consensus(facts.lock_time),
             input: parts.input,
             output: parts.output,
         },

@@ -228,10 +228,12 @@ fn to_blocks(file: &str, rows: &[Row], start: u32) -> Vec<AccountBlock> {
             next += 1;
         }
         let mut block = empty(head.block, head.time);
+        let mut tx_index: std::collections::HashMap<Hash32, usize> = Default::default();
         for row in group {
-            let index = match block.txs.iter().position(|t| t.hash == row.tx) {
-                Some(i) => i,
+            let index = match tx_index.get(&row.tx) {
+                Some(&i) => i,
                 None => {
+                    tx_index.insert(row.tx, block.txs.len());
                     block.txs.push(AccountTx {
                         hash: row.tx,
                         index: block.txs.len() as u32,

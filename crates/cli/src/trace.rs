@@ -80,12 +80,7 @@ pub(crate) fn run(global: &Global, args: &TraceArgs) -> anyhow::Result<()> {
             if args.source.is_empty() {
                 bail!("--chain needs at least one --source ADDR (or give --incident FILE)");
             }
-            let since = args
-                .since
-                .as_deref()
-                .map(parse_time)
-                .transpose()
-                .map_err(anyhow::Error::msg)?;
+            let since = parse_opt_time(args.since.as_deref())?;
             Incident {
                 name: format!("{} source(s) on {chain}", args.source.len()),
                 notes: None,
@@ -107,12 +102,7 @@ pub(crate) fn run(global: &Global, args: &TraceArgs) -> anyhow::Result<()> {
     };
     let mut rules = Rules::new(args.policy.parse().map_err(anyhow::Error::msg)?);
     rules.max_hops = args.max_hops;
-    rules.until = args
-        .until
-        .as_deref()
-        .map(parse_time)
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
+    rules.until = parse_opt_time(args.until.as_deref())?;
     if let Some(path) = &args.labels {
         rules.labels = Labels::from_csv_file(path)?;
     }
@@ -154,14 +144,14 @@ pub(crate) fn run(global: &Global, args: &TraceArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `--since`/`--until` when given.
+fn parse_opt_time(text: Option<&str>) -> anyhow::Result<Option<u64>> {
+    text.map(parse_time).transpose().map_err(anyhow::Error::msg)
+}
+
 pub(crate) fn create(global: &Global, args: &IncidentCreateArgs) -> anyhow::Result<()> {
     let chain = Chain::from_str(&args.chain)?;
-    let since = args
-        .since
-        .as_deref()
-        .map(parse_time)
-        .transpose()
-        .map_err(anyhow::Error::msg)?;
+    let since = parse_opt_time(args.since.as_deref())?;
     let incident = Incident {
         name: args.name.clone(),
         notes: args.notes.clone(),

@@ -160,6 +160,24 @@ pub struct AssetSummary {
     pub fees: u128,
 }
 
+impl AssetSummary {
+    /// `stolen` units of (`chain`, `asset`), none of it placed yet.
+    fn empty(chain: &str, asset: &str, stolen: u128) -> AssetSummary {
+        AssetSummary {
+            chain: chain.to_string(),
+            asset: asset.to_string(),
+            stolen,
+            intervention: 0,
+            intervention_points: Vec::new(),
+            by_freezer: Vec::new(),
+            still_moving: 0,
+            dark: 0,
+            dust: 0,
+            fees: 0,
+        }
+    }
+}
+
 /// A place that can freeze traced value.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct InterventionPoint {
@@ -230,39 +248,12 @@ pub fn summarize(
 ) -> Summary {
     let mut by: BTreeMap<(String, String), AssetSummary> = stolen
         .iter()
-        .map(|((c, a), s)| {
-            (
-                (c.clone(), a.clone()),
-                AssetSummary {
-                    chain: c.clone(),
-                    asset: a.clone(),
-                    stolen: *s,
-                    intervention: 0,
-                    intervention_points: Vec::new(),
-                    by_freezer: Vec::new(),
-                    still_moving: 0,
-                    dark: 0,
-                    dust: 0,
-                    fees: 0,
-                },
-            )
-        })
+        .map(|((c, a), s)| ((c.clone(), a.clone()), AssetSummary::empty(c, a, *s)))
         .collect();
     for e in endpoints {
         let s = by
             .entry((e.chain.clone(), e.asset.clone()))
-            .or_insert_with(|| AssetSummary {
-                chain: e.chain.clone(),
-                asset: e.asset.clone(),
-                stolen: 0,
-                intervention: 0,
-                intervention_points: Vec::new(),
-                by_freezer: Vec::new(),
-                still_moving: 0,
-                dark: 0,
-                dust: 0,
-                fees: 0,
-            });
+            .or_insert_with(|| AssetSummary::empty(&e.chain, &e.asset, 0));
         match (e.stop, &e.freezable_by) {
             (Stop::Dark, _) => s.dark += e.amount,
             (Stop::Dust, _) => s.dust += e.amount,

@@ -6,7 +6,6 @@
 #![cfg(feature = "test-anvil")]
 
 use std::path::Path;
-use std::process::Command;
 
 use alloy::primitives::{Address as EvmAddress, U256};
 use alloy::sol_types::{SolCall, SolValue};
@@ -100,14 +99,7 @@ impl Chain {
     }
 }
 
-pub(crate) fn tracehound(data_dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_tracehound"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
+pub(crate) use crate::common::tracehound;
 
 fn ingest(data_dir: &Path, url: &str, weth: &str) -> Value {
     let out = tracehound(

@@ -6,6 +6,8 @@
 //! simulator's on both (`sim.rs`) with both features.
 
 mod anvil;
+#[path = "../common/mod.rs"]
+mod common;
 mod evm_state;
 mod litecoind;
 mod sim;

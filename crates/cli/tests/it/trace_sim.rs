@@ -6,28 +6,14 @@
 #![cfg(feature = "test-anvil")]
 
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
 
 use serde_json::{Value, json};
 use tracehound_evm::testnode::Anvil;
 
-fn tracehound(data_dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_tracehound"))
-        .arg("--data-dir")
-        .arg(data_dir)
-        .args(args)
-        .output()
-        .unwrap()
-}
+use crate::common::tracehound;
 
 fn ok(out: std::process::Output) -> String {
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(crate::common::ok(out).stdout).unwrap()
 }
 
 fn units(v: &Value) -> u128 {

@@ -384,20 +384,13 @@ impl Slots {
         *self = bigger;
     }
 
-    /// Takes out every entry `take` selects; the rest stay, in a table of the same size.
+    /// Takes out every entry `take` selects; the rest stay where the table's probing puts
+    /// them (removed one by one, so no second table is allocated while the first is full).
     fn extract(&mut self, mut take: impl FnMut(&Packed) -> bool) -> Vec<(Key, Packed)> {
-        let mut out = Vec::new();
-        let mut kept = Slots::with_slots(self.slots, self.max_slots);
-        for (k, v) in self.iter() {
-            if take(&v) {
-                out.push((k, v));
-            } else {
-                let (i, _) = kept.probe(&k);
-                kept.write(i, &k.0, &v);
-                kept.len += 1;
-            }
+        let out: Vec<(Key, Packed)> = self.iter().filter(|(_, v)| take(v)).collect();
+        for (k, _) in &out {
+            self.remove(k);
         }
-        *self = kept;
         out
     }
 }
