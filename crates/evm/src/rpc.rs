@@ -365,6 +365,11 @@ impl Rpc {
 
 /// Reads JSON text into `T`; on failure, the path of the offending field and what is wrong.
 pub(crate) fn decode<T: DeserializeOwned>(text: &str) -> std::result::Result<T, (String, String)> {
+    // Tracking the path costs on every field; it is only needed to explain a failure, so the
+    // answer is read plainly first and again with tracking only when that fails.
+    if let Ok(value) = serde_json::from_str(text) {
+        return Ok(value);
+    }
     let mut de = serde_json::Deserializer::from_str(text);
     serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let path = e.path().to_string();

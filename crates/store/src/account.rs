@@ -13,7 +13,12 @@
 //! (ERC-721/1155, counted in items, kept apart from fungible value), where `id` is the token
 //! contract's address id.
 //!
-//! Transfers and adjacency are keyed by the tx's *slot* in its block, not its index: slot 0
+//! Rows are few and large: a block's txs are one row and its transfers another, and an
+//! account's adjacency is stored as *runs* of its flows (one row per account per batch, up to
+//! [`RUN_FLOWS`] flows), so a batch writes a few thousand rows, not one per transfer and side.
+//! The digest reads flows, not rows, so where runs split never shows.
+//!
+//! Transfers and adjacency are ordered by the tx's *slot* in its block, not its index: slot 0
 //! holds the block's opening balances ([`OPENING_TX_INDEX`]), real tx `i` sits at slot `i + 1`
 //! and block-level transfers (rewards, withdrawals, at `u32::MAX`) stay last, so an account's
 //! opening balance comes before everything it did in the block.
@@ -257,8 +262,11 @@ fn kind_of(c: u8) -> Result<TransferKind, StoreError> {
     })
 }
 
-/// A stored transfer.
+/// A stored transfer: one entry of its block's row, which holds the block's transfers in
+/// (slot, sub-index) order.
 struct TransferRecord {
+    slot: u32,
+    sub: u32,
     kind: TransferKind,
     asset: u64,
     from: u64,
@@ -267,37 +275,28 @@ struct TransferRecord {
     source: String,
 }
 
-/// Encodes a transfer row into `buf` (reused across rows: one allocation per batch, not
-/// per row) and returns it.
-fn encode_transfer<'b>(
-    buf: &'b mut Vec<u8>,
-    kind: TransferKind,
-    asset: u64,
-    from: u64,
-    to: u64,
-    amount: u128,
-    source: &str,
-) -> &'b [u8] {
-    buf.clear();
-    let mut e = Enc(std::mem::take(buf));
-    e.u8(kind_code(kind))
-        .u64(asset)
-        .u64(from)
-        .u64(to)
-        .u128(amount);
-    e.u64(source.len() as u64).bytes(source.as_bytes());
-    *buf = e.0;
-    buf
-}
-
 impl TransferRecord {
-    fn decode(b: &[u8]) -> Result<TransferRecord, StoreError> {
-        let mut d = Dec::new(b, "transfers");
+    /// Appends the transfer to a block row, with `source` as its provenance.
+    fn encode(&self, e: &mut Enc, source: &str) {
+        e.u64(u64::from(self.slot))
+            .u64(u64::from(self.sub))
+            .u8(kind_code(self.kind))
+            .u64(self.asset)
+            .u64(self.from)
+            .u64(self.to)
+            .u128(self.amount);
+        e.u64(source.len() as u64).bytes(source.as_bytes());
+    }
+
+    fn decode(d: &mut Dec<'_>) -> Result<TransferRecord, StoreError> {
+        let (slot, sub) = (d.u32()?, d.u32()?);
         let kind = kind_of(d.u8()?)?;
         let (asset, from, to, amount) = (d.u64()?, d.u64()?, d.u64()?, d.u128()?);
         let n = usize::try_from(d.u64()?).unwrap_or(usize::MAX);
         let source = String::from_utf8_lossy(d.bytes(n)?).into_owned();
         Ok(TransferRecord {
+            slot,
+            sub,
             kind,
             asset,
             from,
@@ -306,10 +305,30 @@ impl TransferRecord {
             source,
         })
     }
+
+    /// Every transfer of a block row.
+    fn decode_block(b: &[u8]) -> Result<Vec<TransferRecord>, StoreError> {
+        let mut d = Dec::new(b, "account_block_transfers");
+        let mut out = Vec::new();
+        while !d.is_empty() {
+            out.push(TransferRecord::decode(&mut d)?);
+        }
+        Ok(out)
+    }
+
+    /// The (account, received, sent) flows of the transfer: one for a transfer to oneself,
+    /// else the payer's and the payee's.
+    fn flows(&self) -> impl Iterator<Item = (u64, u128, u128)> + use<> {
+        let (from, to, amount) = (self.from, self.to, self.amount);
+        let own = (from == to).then_some((from, amount, amount));
+        let apart = (from != to).then_some([(from, 0, amount), (to, amount, 0)]);
+        own.into_iter().chain(apart.into_iter().flatten())
+    }
 }
 
-/// A stored tx.
+/// A stored tx: one entry of its block's row, which holds the block's txs in index order.
 struct TxRecord {
+    index: u32,
     hash: Hash32,
     from: u64,
     to: Option<u64>,
@@ -321,11 +340,10 @@ struct TxRecord {
 }
 
 impl TxRecord {
-    /// Encodes into `buf` (reused across rows) and returns it.
-    fn encode_into<'b>(&self, buf: &'b mut Vec<u8>) -> &'b [u8] {
-        buf.clear();
-        let mut e = Enc(std::mem::take(buf));
-        e.bytes(&self.hash.0)
+    /// Appends the tx to a block row.
+    fn encode(&self, e: &mut Enc) {
+        e.u64(u64::from(self.index))
+            .bytes(&self.hash.0)
             .u64(self.from)
             .u64(self.to.map_or(0, |t| t + 1))
             .u128(self.value)
@@ -333,12 +351,11 @@ impl TxRecord {
             .u64(self.gas_used)
             .u128(self.gas_price)
             .u64(self.created.map_or(0, |t| t + 1));
-        *buf = e.0;
-        buf
     }
-    fn decode(b: &[u8]) -> Result<TxRecord, StoreError> {
-        let mut d = Dec::new(b, "account_txs");
+
+    fn decode(d: &mut Dec<'_>) -> Result<TxRecord, StoreError> {
         Ok(TxRecord {
+            index: d.u32()?,
             hash: Hash32(d.hash()?),
             from: d.u64()?,
             to: d.u64()?.checked_sub(1),
@@ -349,21 +366,122 @@ impl TxRecord {
             created: d.u64()?.checked_sub(1),
         })
     }
+
+    /// Every tx of a block row.
+    fn decode_block(b: &[u8]) -> Result<Vec<TxRecord>, StoreError> {
+        let mut d = Dec::new(b, "account_block_txs");
+        let mut out = Vec::new();
+        while !d.is_empty() {
+            out.push(TxRecord::decode(&mut d)?);
+        }
+        Ok(out)
+    }
 }
 
-/// (received, sent) of one account in one transfer, with the asset, encoded into `buf`
-/// (reused across rows).
-fn encode_flow(buf: &mut Vec<u8>, asset: u64, received: u128, sent: u128) -> &[u8] {
-    buf.clear();
-    let mut e = Enc(std::mem::take(buf));
-    e.u64(asset).u128(received).u128(sent);
-    *buf = e.0;
-    buf
+/// Most flows one adjacency run holds: long histories (a fee sink's, an exchange's) span
+/// many rows, so reading a page of one never decodes megabytes.
+const RUN_FLOWS: u32 = 512;
+
+/// One account's side of one transfer: an entry of the account's adjacency.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Flow {
+    height: u32,
+    slot: u32,
+    sub: u32,
+    asset: u64,
+    received: u128,
+    sent: u128,
 }
 
-fn decode_flow(b: &[u8]) -> Result<(u64, u128, u128), StoreError> {
-    let mut d = Dec::new(b, "account_adj");
-    Ok((d.u64()?, d.u128()?, d.u128()?))
+impl Flow {
+    fn encode(&self, e: &mut Enc) {
+        e.u64(u64::from(self.height))
+            .u64(u64::from(self.slot))
+            .u64(u64::from(self.sub))
+            .u64(self.asset)
+            .u128(self.received)
+            .u128(self.sent);
+    }
+
+    /// Every flow of a run.
+    fn decode_run(b: &[u8]) -> Result<Vec<Flow>, StoreError> {
+        let mut d = Dec::new(b, "account_adj_runs");
+        let mut out = Vec::new();
+        while !d.is_empty() {
+            out.push(Flow {
+                height: d.u32()?,
+                slot: d.u32()?,
+                sub: d.u32()?,
+                asset: d.u64()?,
+                received: d.u128()?,
+                sent: d.u128()?,
+            });
+        }
+        Ok(out)
+    }
+}
+
+/// The key of a run: (account, and its first flow's height, slot and sub-index).
+type RunKey = (u64, u32, u32, u32);
+
+/// A batch's flows grouped per account into runs of at most [`RUN_FLOWS`], in time order.
+/// Runs are how the adjacency is stored: one row per run instead of one per flow, so a batch
+/// writes a few rows per active account. Where runs split depends on the batches; what they
+/// hold does not (the digest reads flows, not rows).
+#[derive(Default)]
+struct Runs {
+    open: HashMap<u64, (Flow, u32, Enc)>,
+    done: Vec<(RunKey, Enc)>,
+}
+
+impl Runs {
+    fn push(&mut self, addr: u64, f: Flow) {
+        let run = self
+            .open
+            .entry(addr)
+            .or_insert_with(|| (f, 0, Enc::default()));
+        if run.1 == RUN_FLOWS {
+            let (first, _, full) = std::mem::replace(run, (f, 0, Enc::default()));
+            self.done
+                .push(((addr, first.height, first.slot, first.sub), full));
+        }
+        f.encode(&mut run.2);
+        run.1 += 1;
+    }
+
+    /// Every run, in key order (B-tree inserts in order touch each page once).
+    fn finish(mut self) -> Vec<(RunKey, Enc)> {
+        self.done.extend(
+            self.open
+                .into_iter()
+                .map(|(addr, (f, _, e))| ((addr, f.height, f.slot, f.sub), e)),
+        );
+        self.done.sort_unstable_by_key(|(k, _)| *k);
+        self.done
+    }
+}
+
+/// Feeds the adjacency's flows, one by one with their accounts, to a digest: the same flows
+/// give the same digest however batches split them into runs.
+pub(crate) fn feed_adjacency(
+    rtx: &redb::ReadTransaction,
+    engine: &mut bitcoin::hashes::sha256::HashEngine,
+) -> Result<(), StoreError> {
+    use bitcoin::hashes::HashEngine;
+    let t = rtx.open_table(tables::ACCOUNT_ADJ)?;
+    engine.input(b"account_adj");
+    let mut e = Enc::default();
+    for row in t.iter()? {
+        let (k, v) = row?;
+        let (c, addr, ..) = k.value();
+        for f in Flow::decode_run(v.value())? {
+            e.0.clear();
+            e.u64(u64::from(c)).u64(addr);
+            f.encode(&mut e);
+            engine.input(&e.0);
+        }
+    }
+    Ok(())
 }
 
 /// (received, sent, transfers) of one account in one asset.
@@ -422,9 +540,9 @@ struct AccountTables<'t> {
     chains: redb::Table<'t, u32, &'static [u8]>,
     block_rows: redb::Table<'t, (u32, u32), &'static [u8]>,
     by_hash: redb::Table<'t, (u32, [u8; 32]), u32>,
-    txs: redb::Table<'t, (u32, u32, u32), &'static [u8]>,
+    txs: redb::Table<'t, (u32, u32), &'static [u8]>,
     txids: redb::Table<'t, (u32, [u8; 32]), (u32, u32)>,
-    transfers: redb::Table<'t, (u32, u32, u32, u32), &'static [u8]>,
+    transfers: redb::Table<'t, (u32, u32), &'static [u8]>,
     adj: redb::Table<'t, (u32, u64, u32, u32, u32), &'static [u8]>,
     balances: redb::Table<'t, (u32, u64, u64), &'static [u8]>,
     tokens: redb::Table<'t, (u32, u64), &'static [u8]>,
@@ -505,8 +623,10 @@ impl AccountLedger {
             } = AccountTables::open(&wtx)?;
             let (mut rec, mut tip) = tables::record_and_tip(&chains, &block_rows, c)?;
             let mut deltas: HashMap<(u64, u64), (u128, u128, u64)> = HashMap::new();
+            let mut runs = Runs::default();
             let mut next_addr_id = rec.next_addr_id;
-            let mut buf = Vec::with_capacity(256);
+            let mut row = Enc::default();
+            let mut records = Vec::new();
             for block in blocks {
                 let b = &block.block;
                 let connects = b.chain == chain
@@ -525,13 +645,15 @@ impl AccountLedger {
                 }
                 let first_addr_id = next_addr_id;
                 let mut seen = |id: u64| next_addr_id = next_addr_id.max(id + 1);
+                row.0.clear();
                 for t in &block.txs {
                     let from = next_id()?;
                     seen(from);
                     let to = t.to.as_ref().map(|_| next_id()).transpose()?;
                     let created = t.created.as_ref().map(|_| next_id()).transpose()?;
                     to.into_iter().chain(created).for_each(&mut seen);
-                    let r = TxRecord {
+                    TxRecord {
+                        index: t.index,
                         hash: t.hash,
                         from,
                         to,
@@ -540,10 +662,14 @@ impl AccountLedger {
                         gas_used: t.gas_used,
                         gas_price: t.gas_price,
                         created,
-                    };
-                    txs.insert((c, b.height, t.index), r.encode_into(&mut buf))?;
+                    }
+                    .encode(&mut row);
                     txids.insert((c, t.hash.0), (b.height, t.index))?;
                 }
+                txs.insert((c, b.height), row.0.as_slice())?;
+
+                // Ids come in the order the addresses were listed; the row is in key order.
+                records.clear();
                 for t in &block.transfers {
                     let tr = &t.transfer;
                     let from = next_id()?;
@@ -562,36 +688,57 @@ impl AccountLedger {
                             }
                         }
                     };
-                    let amount = tr.amount.units();
-                    let slot = slot_of(tr.tx.index);
-                    let key = (c, b.height, slot, tr.sub_index);
-                    let row =
-                        encode_transfer(&mut buf, tr.kind, asset, from, to, amount, &t.source);
-                    if transfers.insert(key, row)?.is_some() {
-                        return Err(StoreError::Corrupt {
-                            table: "transfers",
-                            what: format!(
-                                "{chain} block {} has two transfers at tx {} sub-index {}",
-                                b.height, tr.tx.index, tr.sub_index
-                            ),
-                        });
-                    }
-                    let flows: &[(u64, u128, u128)] = if from == to {
-                        &[(from, amount, amount)]
-                    } else {
-                        &[(from, 0, amount), (to, amount, 0)]
-                    };
-                    for &(addr, received, sent) in flows {
-                        adj.insert(
-                            (c, addr, b.height, slot, tr.sub_index),
-                            encode_flow(&mut buf, asset, received, sent),
-                        )?;
-                        let d = deltas.entry((addr, asset)).or_default();
+                    records.push(TransferRecord {
+                        slot: slot_of(tr.tx.index),
+                        sub: tr.sub_index,
+                        kind: tr.kind,
+                        asset,
+                        from,
+                        to,
+                        amount: tr.amount.units(),
+                        source: String::new(),
+                    });
+                }
+                let mut keyed: Vec<(&TransferRecord, &AccountTransfer)> =
+                    records.iter().zip(&block.transfers).collect();
+                keyed.sort_unstable_by_key(|(r, _)| (r.slot, r.sub));
+                let twin = keyed.windows(2).find_map(|w| match w {
+                    [(a, _), (b, _)] if (a.slot, a.sub) == (b.slot, b.sub) => Some(*a),
+                    _ => None,
+                });
+                if let Some(dup) = twin {
+                    return Err(StoreError::Corrupt {
+                        table: "transfers",
+                        what: format!(
+                            "{chain} block {} has two transfers at tx {} sub-index {}",
+                            b.height,
+                            index_of(dup.slot),
+                            dup.sub
+                        ),
+                    });
+                }
+                row.0.clear();
+                for (r, t) in keyed {
+                    r.encode(&mut row, &t.source);
+                    for (addr, received, sent) in r.flows() {
+                        runs.push(
+                            addr,
+                            Flow {
+                                height: b.height,
+                                slot: r.slot,
+                                sub: r.sub,
+                                asset: r.asset,
+                                received,
+                                sent,
+                            },
+                        );
+                        let d = deltas.entry((addr, r.asset)).or_default();
                         d.0 += received;
                         d.1 += sent;
                         d.2 += 1;
                     }
                 }
+                transfers.insert((c, b.height), row.0.as_slice())?;
                 for t in &block.tokens {
                     let id = next_id()?;
                     seen(id);
@@ -620,6 +767,9 @@ impl AccountLedger {
                 stats.blocks += 1;
                 stats.txs += u64::from(tx_count);
                 stats.inputs += block.transfers.len() as u64;
+            }
+            for ((addr, height, slot, sub), run) in runs.finish() {
+                adj.insert((c, addr, height, slot, sub), run.0.as_slice())?;
             }
             let mut deltas: Vec<_> = deltas.into_iter().collect();
             deltas.sort_unstable_by_key(|(k, _)| *k);
@@ -680,40 +830,62 @@ impl AccountLedger {
                 .transpose()?
                 .unwrap_or_default();
             let mut deltas: HashMap<(u64, u64), (u128, u128, u64)> = HashMap::new();
+            let mut touched = std::collections::BTreeSet::new();
             for (h, row) in &rows {
-                let gone: Vec<((u32, u32), TransferRecord)> = transfers
-                    .extract_from_if((c, *h, 0, 0)..=(c, *h, u32::MAX, u32::MAX), |_, _| true)?
-                    .map(|r| {
-                        let (k, v) = r?;
-                        let (_, _, tx, sub) = k.value();
-                        Ok(((tx, sub), TransferRecord::decode(v.value())?))
-                    })
-                    .collect::<Result<_, StoreError>>()?;
-                for ((tx, sub), t) in gone {
-                    let flows: &[(u64, u128, u128)] = if t.from == t.to {
-                        &[(t.from, t.amount, t.amount)]
-                    } else {
-                        &[(t.from, 0, t.amount), (t.to, t.amount, 0)]
-                    };
-                    for &(addr, received, sent) in flows {
-                        adj.remove((c, addr, *h, tx, sub))?;
+                let gone = match transfers.remove((c, *h))? {
+                    Some(v) => TransferRecord::decode_block(v.value())?,
+                    None => Vec::new(),
+                };
+                for t in &gone {
+                    for (addr, received, sent) in t.flows() {
+                        touched.insert(addr);
                         let d = deltas.entry((addr, t.asset)).or_default();
                         d.0 += received;
                         d.1 += sent;
                         d.2 += 1;
                     }
                 }
-                let gone_txs: Vec<Hash32> = txs
-                    .extract_from_if((c, *h, 0)..=(c, *h, u32::MAX), |_, _| true)?
-                    .map(|r| Ok(TxRecord::decode(r?.1.value())?.hash))
-                    .collect::<Result<_, StoreError>>()?;
-                for hash in gone_txs {
-                    txids.remove((c, hash.0))?;
+                let gone_txs = match txs.remove((c, *h))? {
+                    Some(v) => TxRecord::decode_block(v.value())?,
+                    None => Vec::new(),
+                };
+                for t in gone_txs {
+                    txids.remove((c, t.hash.0))?;
                 }
                 block_rows.remove((c, *h))?;
                 by_hash.remove((c, row.hash.0))?;
                 rec.txs -= u64::from(row.tx_count);
                 rec.inputs -= row.inputs;
+            }
+            // Each touched account's runs from `from` on go; the run before may reach into
+            // the removed blocks and is cut there (it starts before them, so keeps a flow).
+            for addr in touched {
+                for r in adj.extract_from_if(
+                    (c, addr, from, 0, 0)..=(c, addr, u32::MAX, u32::MAX, u32::MAX),
+                    |_, _| true,
+                )? {
+                    r?;
+                }
+                let before = match adj
+                    .range((c, addr, 0, 0, 0)..(c, addr, from, 0, 0))?
+                    .next_back()
+                {
+                    Some(r) => {
+                        let (k, v) = r?;
+                        Some((k.value(), Flow::decode_run(v.value())?))
+                    }
+                    None => None,
+                };
+                if let Some((key, flows)) = before
+                    && flows.iter().any(|f| f.height >= from)
+                {
+                    let mut e = Enc::default();
+                    flows
+                        .iter()
+                        .filter(|f| f.height < from)
+                        .for_each(|f| f.encode(&mut e));
+                    adj.insert(key, e.0.as_slice())?;
+                }
             }
             for ((addr, asset), d) in deltas {
                 let old = balances
@@ -857,17 +1029,21 @@ impl Store {
                     table: "account_txids",
                     what: format!("{chain} tx {hash} points at a missing row"),
                 };
-                let r =
-                    TxRecord::decode(txs.get((c, height, index))?.ok_or_else(missing)?.value())?;
+                let r = TxRecord::decode_block(txs.get((c, height))?.ok_or_else(missing)?.value())?
+                    .into_iter()
+                    .find(|t| t.index == index)
+                    .ok_or_else(missing)?;
                 let block =
                     BlockRecord::decode(blocks.get((c, height))?.ok_or_else(missing)?.value())?;
-                let mut views = Vec::new();
                 let slot = slot_of(index);
-                for row in transfers.range((c, height, slot, 0)..=(c, height, slot, u32::MAX))? {
-                    let (k, v) = row?;
-                    let t = TransferRecord::decode(v.value())?;
+                let all = match transfers.get((c, height))? {
+                    Some(v) => TransferRecord::decode_block(v.value())?,
+                    None => Vec::new(),
+                };
+                let mut views = Vec::new();
+                for t in all.into_iter().filter(|t| t.slot == slot) {
                     views.push(TransferView {
-                        sub_index: k.value().3,
+                        sub_index: t.sub,
                         kind: t.kind,
                         asset: l.asset_text(t.asset)?,
                         from: l.text(t.from)?,
@@ -977,45 +1153,68 @@ impl Store {
             let txs = rtx.open_table(tables::ACCOUNT_TXS)?;
             let blocks = rtx.open_table(tables::BLOCKS)?;
             let mut out = Vec::new();
-            for row in adj
-                .range((c, id, 0, 0, 0)..=(c, id, u32::MAX, u32::MAX, u32::MAX))?
-                .skip(offset)
-                .take(limit)
-            {
-                let (k, v) = row?;
-                let (_, _, height, slot, sub) = k.value();
-                let tx = index_of(slot);
-                let (asset, received, sent) = decode_flow(v.value())?;
-                let missing = || StoreError::Corrupt {
-                    table: "account_adj",
-                    what: format!("{chain} points at a missing transfer {height}/{tx}/{sub}"),
-                };
-                let t = TransferRecord::decode(
-                    transfers
-                        .get((c, height, slot, sub))?
-                        .ok_or_else(missing)?
-                        .value(),
-                )?;
-                let block =
-                    BlockRecord::decode(blocks.get((c, height))?.ok_or_else(missing)?.value())?;
-                let txid = match txs.get((c, height, tx))? {
-                    Some(r) => TxRecord::decode(r.value())?.hash,
-                    None => block.hash,
-                };
-                out.push(AccountHistoryRow {
-                    height,
-                    tx_index: tx,
-                    sub_index: sub,
-                    txid,
-                    time: block.time,
-                    kind: t.kind,
-                    asset: l.asset_text(asset)?,
-                    from: l.text(t.from)?,
-                    to: l.text(t.to)?,
-                    received: Amount::from_units(received),
-                    sent: Amount::from_units(sent),
-                    source: t.source,
-                });
+            // An account's flows run in time order, so one block is decoded at a time.
+            let mut block: Option<(u32, BlockRecord, Vec<TransferRecord>, Vec<TxRecord>)> = None;
+            let mut skip = offset;
+            for row in adj.range((c, id, 0, 0, 0)..=(c, id, u32::MAX, u32::MAX, u32::MAX))? {
+                if out.len() >= limit {
+                    break;
+                }
+                let (_, v) = row?;
+                let flows = Flow::decode_run(v.value())?;
+                if skip >= flows.len() {
+                    skip -= flows.len();
+                    continue;
+                }
+                for f in flows.into_iter().skip(std::mem::take(&mut skip)) {
+                    if out.len() >= limit {
+                        break;
+                    }
+                    let (height, tx, sub) = (f.height, index_of(f.slot), f.sub);
+                    let missing = || StoreError::Corrupt {
+                        table: "account_adj_runs",
+                        what: format!("{chain} points at a missing transfer {height}/{tx}/{sub}"),
+                    };
+                    if block.as_ref().is_none_or(|b| b.0 != height) {
+                        let rec = BlockRecord::decode(
+                            blocks.get((c, height))?.ok_or_else(missing)?.value(),
+                        )?;
+                        let ts = TransferRecord::decode_block(
+                            transfers.get((c, height))?.ok_or_else(missing)?.value(),
+                        )?;
+                        let xs = match txs.get((c, height))? {
+                            Some(v) => TxRecord::decode_block(v.value())?,
+                            None => Vec::new(),
+                        };
+                        block = Some((height, rec, ts, xs));
+                    }
+                    let Some((_, rec, ts, xs)) = &block else {
+                        return Err(missing());
+                    };
+                    let t = ts
+                        .binary_search_by_key(&(f.slot, f.sub), |t| (t.slot, t.sub))
+                        .ok()
+                        .and_then(|i| ts.get(i))
+                        .ok_or_else(missing)?;
+                    let txid = xs
+                        .iter()
+                        .find(|x| x.index == tx)
+                        .map_or(rec.hash, |x| x.hash);
+                    out.push(AccountHistoryRow {
+                        height,
+                        tx_index: tx,
+                        sub_index: sub,
+                        txid,
+                        time: rec.time,
+                        kind: t.kind,
+                        asset: l.asset_text(f.asset)?,
+                        from: l.text(t.from)?,
+                        to: l.text(t.to)?,
+                        received: Amount::from_units(f.received),
+                        sent: Amount::from_units(f.sent),
+                        source: t.source.clone(),
+                    });
+                }
             }
             Ok(out)
         })
@@ -1040,19 +1239,20 @@ impl Store {
         self.with_account(chain, |l, db| {
             let rtx = db.begin_read()?;
             let transfers = rtx.open_table(tables::TRANSFERS)?;
-            for row in transfers.range((c, 0, 0, 0)..=(c, u32::MAX, u32::MAX, u32::MAX))? {
+            for row in transfers.range((c, 0)..=(c, u32::MAX))? {
                 let (k, v) = row?;
-                let (_, h, slot, sub) = k.value();
-                let t = TransferRecord::decode(v.value())?;
-                f(
-                    (h, index_of(slot), sub),
-                    t.kind,
-                    l.asset_text(t.asset)?,
-                    l.text(t.from)?,
-                    l.text(t.to)?,
-                    t.amount,
-                    &t.source,
-                )?;
+                let (_, h) = k.value();
+                for t in TransferRecord::decode_block(v.value())? {
+                    f(
+                        (h, index_of(t.slot), t.sub),
+                        t.kind,
+                        l.asset_text(t.asset)?,
+                        l.text(t.from)?,
+                        l.text(t.to)?,
+                        t.amount,
+                        &t.source,
+                    )?;
+                }
             }
             Ok(())
         })
@@ -1204,5 +1404,84 @@ mod tests {
         assert_eq!(store.digest().unwrap(), one_block);
         let view = store.account(&addr(1)).unwrap().unwrap();
         assert_eq!(view.transfers, 3);
+    }
+
+    /// A block of a long chain: distinct hashes for any height, three transfers between the
+    /// same two accounts (so their histories span many runs).
+    fn long_block(height: u32, parent: Hash32) -> AccountBlock {
+        let tag = |kind: u8| {
+            let mut h = [kind; 32];
+            h[..4].copy_from_slice(&height.to_le_bytes());
+            Hash32(h)
+        };
+        let mut b = block(0, parent);
+        b.block.height = height;
+        b.block.hash = tag(1);
+        b.txs[0].hash = tag(2);
+        for t in &mut b.transfers {
+            t.transfer.tx.height = height;
+            if t.transfer.tx.index == 0 {
+                t.transfer.tx.txid = tag(2);
+            }
+        }
+        b
+    }
+
+    fn long_chain(n: u32) -> Vec<AccountBlock> {
+        let mut parent = Hash32::ZERO;
+        (0..n)
+            .map(|h| {
+                let b = long_block(h, parent);
+                parent = b.block.hash;
+                b
+            })
+            .collect()
+    }
+
+    #[test]
+    fn runs_hold_the_same_flows_however_batches_and_unwinds_split_them() {
+        let chain = long_chain(700);
+        let open = || {
+            let dir = tempfile::tempdir().unwrap();
+            let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+            (dir, store)
+        };
+        // One batch: addr(1) has 3 flows a block, so its 2100 flows fill several runs.
+        let (_d1, whole) = open();
+        whole.apply_account_blocks(&chain).unwrap();
+        let (_d2, pieces) = open();
+        for part in chain.chunks(7) {
+            pieces.apply_account_blocks(part).unwrap();
+        }
+        assert_eq!(whole.digest().unwrap(), pieces.digest().unwrap());
+
+        // Pages across run boundaries read the same flows in the same order.
+        let id = whole.account(&addr(1)).unwrap().unwrap().id;
+        let page = |s: &Store, offset, limit| {
+            s.account_history(CHAIN, id, offset, limit)
+                .unwrap()
+                .into_iter()
+                .map(|r| (r.height, r.tx_index, r.sub_index, r.received, r.sent))
+                .collect::<Vec<_>>()
+        };
+        let all = page(&whole, 0, usize::MAX);
+        assert_eq!(all.len(), 2100);
+        let key = |r: &(u32, u32, u32, Amount, Amount)| (r.0, slot_of(r.1), r.2);
+        assert!(all.windows(2).all(|w| key(&w[0]) < key(&w[1])));
+        assert_eq!(page(&whole, 500, 40), all[500..540]);
+        assert_eq!(page(&pieces, 1020, 30), all[1020..1050]);
+        assert_eq!(page(&whole, 2090, 30), all[2090..]);
+
+        // An unwind into the middle of a run leaves what a fresh ingest of the rest holds.
+        assert_eq!(whole.unwind_to(CHAIN, 399).unwrap(), 300);
+        let (_d3, fresh) = open();
+        fresh.apply_account_blocks(&chain[..400]).unwrap();
+        assert_eq!(whole.digest().unwrap(), fresh.digest().unwrap());
+        assert_eq!(page(&whole, 0, usize::MAX), all[..1200]);
+        let view = whole.account(&addr(1)).unwrap().unwrap();
+        assert_eq!(view.transfers, 1200);
+        // And the chain grows again from there as if nothing had happened.
+        whole.apply_account_blocks(&chain[400..]).unwrap();
+        assert_eq!(whole.digest().unwrap(), pieces.digest().unwrap());
     }
 }

@@ -85,6 +85,10 @@ impl<'a> Dec<'a> {
         self.bytes = rest;
         Ok(head)
     }
+    /// Whether the record is read to its end.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
     pub(crate) fn hash(&mut self) -> Result<[u8; 32], StoreError> {
         let b = self.bytes(32)?;
         b.try_into()

@@ -350,7 +350,7 @@ impl Store {
             feed(&rtx, tables::ACCOUNT_TXS, &mut engine)?;
             feed(&rtx, tables::ACCOUNT_TXIDS, &mut engine)?;
             feed(&rtx, tables::TRANSFERS, &mut engine)?;
-            feed(&rtx, tables::ACCOUNT_ADJ, &mut engine)?;
+            crate::account::feed_adjacency(&rtx, &mut engine)?;
             feed(&rtx, tables::BALANCES, &mut engine)?;
             feed(&rtx, tables::TOKENS, &mut engine)?;
         }

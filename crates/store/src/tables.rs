@@ -24,19 +24,20 @@ pub(crate) const BLOCK_BY_HASH: TableDefinition<'_, (u32, [u8; 32]), u32> =
 pub(crate) const BLOCK_BY_TX: TableDefinition<'_, (u32, u64), u32> =
     TableDefinition::new("block_by_tx");
 
-/// (chain, height, tx index) → an account-chain tx (see `account.rs`).
-pub(crate) const ACCOUNT_TXS: TableDefinition<'_, (u32, u32, u32), &[u8]> =
-    TableDefinition::new("account_txs");
+/// (chain, height) → every tx of an account-chain block, in index order (see `account.rs`).
+pub(crate) const ACCOUNT_TXS: TableDefinition<'_, (u32, u32), &[u8]> =
+    TableDefinition::new("account_block_txs");
 /// (chain, tx hash) → (height, tx index).
 pub(crate) const ACCOUNT_TXIDS: TableDefinition<'_, (u32, [u8; 32]), (u32, u32)> =
     TableDefinition::new("account_txids");
-/// (chain, height, tx index, sub-index) → a transfer with its provenance.
-pub(crate) const TRANSFERS: TableDefinition<'_, (u32, u32, u32, u32), &[u8]> =
-    TableDefinition::new("transfers");
-/// (chain, address id, height, tx index, sub-index) → (asset, received, sent): the adjacency
-/// of account chains, in time order per address.
+/// (chain, height) → every transfer of an account-chain block with its provenance, in
+/// (tx slot, sub-index) order.
+pub(crate) const TRANSFERS: TableDefinition<'_, (u32, u32), &[u8]> =
+    TableDefinition::new("account_block_transfers");
+/// (chain, address id, height, tx slot, sub-index of a run's first flow) → a run of the
+/// address's flows (asset, received, sent) in time order: the adjacency of account chains.
 pub(crate) const ACCOUNT_ADJ: TableDefinition<'_, (u32, u64, u32, u32, u32), &[u8]> =
-    TableDefinition::new("account_adj");
+    TableDefinition::new("account_adj_runs");
 /// (chain, address id, asset) → (received, sent, transfers).
 pub(crate) const BALANCES: TableDefinition<'_, (u32, u64, u64), &[u8]> =
     TableDefinition::new("balances");
@@ -44,7 +45,7 @@ pub(crate) const BALANCES: TableDefinition<'_, (u32, u64, u64), &[u8]> =
 pub(crate) const TOKENS: TableDefinition<'_, (u32, u64), &[u8]> = TableDefinition::new("tokens");
 
 /// The schema this build reads and writes. Bump on any change to keys or records.
-pub(crate) const SCHEMA_VERSION: &str = "4";
+pub(crate) const SCHEMA_VERSION: &str = "5";
 
 /// Per-chain counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
