@@ -34,9 +34,6 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use alloy::primitives::{Address as EvmAddress, Bytes, U64};
-use alloy::rpc::types::trace::parity::{
-    LocalizedTransactionTrace, TraceResultsWithTransactionHash,
-};
 use alloy::sol_types::SolValue;
 use futures_util::StreamExt;
 use serde_json::json;
@@ -47,7 +44,7 @@ use crate::extract::{self, Answers, OversizedAmounts, Settings};
 use crate::logs::known_wrapped_native;
 use crate::model::{EvmBlock, TokenMetadata, TraceFlavour, address};
 use crate::rpc::{Answer, Call, Rpc, RpcOptions, is_unsupported};
-use crate::traces::{self, BlockTraces, ForkRules, GethTxTrace};
+use crate::traces::{self, BlockTraces, ForkRules, GethTxTrace, ParityReplay, ParityTrace};
 use crate::wire::{WireBlock, WireReceipt};
 
 /// Which trace flavour to use.
@@ -630,7 +627,7 @@ impl EvmClient {
         };
         let reduced = match flavour {
             TraceFlavour::ParityBlock => {
-                let t: Vec<LocalizedTransactionTrace> = self.rpc.decode(call, raw)?;
+                let t: Vec<ParityTrace> = self.rpc.decode(call, raw)?;
                 // A reorganisation between the block and its traces shows here.
                 let height = block.number.to::<u64>();
                 if is_real_block(block)
@@ -651,7 +648,7 @@ impl EvmClient {
                 traces::from_parity_block(&t, rules)
             }
             TraceFlavour::ParityReplay => {
-                let t: Vec<TraceResultsWithTransactionHash> = self.rpc.decode(call, raw)?;
+                let t: Vec<ParityReplay> = self.rpc.decode(call, raw)?;
                 traces::from_parity_replay(&t, rules)
             }
             TraceFlavour::GethCallTracer => {

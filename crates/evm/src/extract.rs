@@ -975,7 +975,7 @@ mod tests {
                 None,
             ),
         ];
-        let traces: Vec<alloy::rpc::types::trace::parity::LocalizedTransactionTrace> =
+        let traces: Vec<crate::traces::ParityTrace> =
             serde_json::from_value(json!(traces)).unwrap();
         let pre = from_parity_block(&traces, ForkRules { cancun: false }).unwrap();
         let moves: Vec<_> = pre.txs[0]

@@ -1,7 +1,8 @@
 //! Internal transfers from call traces, in either flavour a node offers.
 //!
-//! - Parity style (`trace_block`, `trace_replayBlockTransactions`), read with alloy's types:
-//!   a flat list of traces per tx, each with its `traceAddress` in the call tree.
+//! - Parity style (`trace_block`, `trace_replayBlockTransactions`): a flat list of traces per
+//!   tx, each with its `traceAddress` in the call tree. Read with lean types of our own
+//!   ([`ParityTrace`]) that skip calldata and return data unread.
 //! - geth's `callTracer` (`debug_traceBlockByNumber`): one nested call frame per tx. Read with
 //!   lean types of our own, because old geth wrote `SELFDESTRUCT` frames with no `from`, `to`
 //!   or `value` at all and alloy's `CallFrame` refuses those; such a frame is then reported
@@ -24,10 +25,7 @@
 use std::collections::{BTreeMap, HashSet};
 
 use alloy::primitives::{Address, B256, U256};
-use alloy::rpc::types::trace::parity::{
-    Action, CallType, CreationMethod, LocalizedTransactionTrace, RewardType, TraceOutput,
-    TraceResultsWithTransactionHash, TransactionTrace,
-};
+use alloy::rpc::types::trace::parity::{CallType, CreationMethod, RewardType};
 use serde::Deserialize;
 
 use crate::model::{MintKind, TraceAction};
@@ -102,23 +100,132 @@ pub struct ForkRules {
     pub cancun: bool,
 }
 
+/// One Parity-style trace: an item of `trace_block`, or of a replay's `trace` list. Only the
+/// fields that move value are read; calldata, return data, init code and gas are skipped
+/// unread (alloy's own type flattens a tagged enum, which buffers every field of every trace
+/// and took a seventh of ingest's time).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParityTrace {
+    /// What the trace did.
+    #[serde(rename = "type")]
+    pub kind: ParityKind,
+    /// Its parameters (which are set depends on `kind`).
+    pub action: ParityAction,
+    /// What it produced (a CREATE's new contract).
+    #[serde(default)]
+    pub result: Option<ParityResult>,
+    /// Why it failed (its effects, and its children's, were undone).
+    #[serde(default)]
+    pub error: Option<String>,
+    /// Position in the call tree.
+    pub trace_address: Vec<usize>,
+    /// The tx's position in the block (`None` for rewards).
+    #[serde(default)]
+    pub transaction_position: Option<u64>,
+    /// The tx's hash (`None` for rewards).
+    #[serde(default)]
+    pub transaction_hash: Option<B256>,
+    /// The block's hash.
+    #[serde(default)]
+    pub block_hash: Option<B256>,
+}
+
+/// The kind of a [`ParityTrace`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ParityKind {
+    /// A message call.
+    Call,
+    /// A contract creation.
+    Create,
+    /// A SELFDESTRUCT (Parity wrote `suicide`).
+    #[serde(rename = "suicide", alias = "selfdestruct")]
+    Selfdestruct,
+    /// A block or uncle reward.
+    Reward,
+}
+
+/// The parameters of a [`ParityTrace`], all optional here: which must be present depends on
+/// the kind, and a missing one is reported by the reducer with the trace's position.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParityAction {
+    /// Caller or creator.
+    #[serde(default)]
+    pub from: Option<Address>,
+    /// Callee.
+    #[serde(default)]
+    pub to: Option<Address>,
+    /// Wei sent (a reward's wei issued).
+    #[serde(default)]
+    pub value: Option<U256>,
+    /// `call`, `callcode`, `delegatecall`, `staticcall`, …
+    #[serde(default)]
+    pub call_type: Option<CallType>,
+    /// `create` or `create2` (not all nodes say).
+    #[serde(default)]
+    pub creation_method: Option<CreationMethod>,
+    /// The self-destructed contract.
+    #[serde(default)]
+    pub address: Option<Address>,
+    /// Where its balance went.
+    #[serde(default)]
+    pub refund_address: Option<Address>,
+    /// Its balance.
+    #[serde(default)]
+    pub balance: Option<U256>,
+    /// A reward's recipient.
+    #[serde(default)]
+    pub author: Option<Address>,
+    /// `block` or `uncle`.
+    #[serde(default)]
+    pub reward_type: Option<RewardType>,
+}
+
+/// The result of a [`ParityTrace`], of which only a CREATE's new contract matters.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParityResult {
+    /// The created contract.
+    #[serde(default)]
+    pub address: Option<Address>,
+}
+
+/// One item of `trace_replayBlockTransactions(block, ["trace"])`.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParityReplay {
+    /// The tx's traces.
+    pub trace: Vec<ParityTrace>,
+    /// The tx's hash.
+    pub transaction_hash: B256,
+}
+
 /// Reduces `trace_block` output: traces of every tx, then reward traces.
 pub fn from_parity_block(
-    traces: &[LocalizedTransactionTrace],
+    traces: &[ParityTrace],
     rules: ForkRules,
 ) -> Result<BlockTraces, TraceError> {
-    let mut by_tx: BTreeMap<u64, (Option<B256>, Vec<&TransactionTrace>)> = BTreeMap::new();
+    let mut by_tx: BTreeMap<u64, (Option<B256>, Vec<&ParityTrace>)> = BTreeMap::new();
     let mut rewards = Vec::new();
     for t in traces {
-        if let Action::Reward(r) = &t.trace.action {
-            if !r.value.is_zero() {
+        if t.kind == ParityKind::Reward {
+            let a = &t.action;
+            let err = |field: &str| TraceError {
+                tx_position: usize::MAX,
+                trace_address: to_u32(&t.trace_address),
+                detail: format!("a reward trace without `{field}`"),
+            };
+            let value = a.value.ok_or_else(|| err("value"))?;
+            if !value.is_zero() {
                 rewards.push(Reward {
-                    author: r.author,
-                    kind: match r.reward_type {
+                    author: a.author.ok_or_else(|| err("author"))?,
+                    kind: match a.reward_type.ok_or_else(|| err("rewardType"))? {
                         RewardType::Block => MintKind::BlockReward,
                         RewardType::Uncle => MintKind::UncleReward,
                     },
-                    value: r.value,
+                    value,
                 });
             }
             continue;
@@ -126,14 +233,14 @@ pub fn from_parity_block(
         let Some(position) = t.transaction_position else {
             return Err(TraceError {
                 tx_position: usize::MAX,
-                trace_address: to_u32(&t.trace.trace_address),
+                trace_address: to_u32(&t.trace_address),
                 detail: "a non-reward trace has no transactionPosition".into(),
             });
         };
         let entry = by_tx
             .entry(position)
             .or_insert_with(|| (t.transaction_hash, Vec::new()));
-        entry.1.push(&t.trace);
+        entry.1.push(t);
     }
     let mut txs = Vec::with_capacity(by_tx.len());
     for (expected, (position, (hash, traces))) in by_tx.into_iter().enumerate() {
@@ -157,12 +264,12 @@ pub fn from_parity_block(
 
 /// Reduces `trace_replayBlockTransactions(block, ["trace"])` output (no rewards there).
 pub fn from_parity_replay(
-    replays: &[TraceResultsWithTransactionHash],
+    replays: &[ParityReplay],
     rules: ForkRules,
 ) -> Result<BlockTraces, TraceError> {
     let mut txs = Vec::with_capacity(replays.len());
     for (position, replay) in replays.iter().enumerate() {
-        let traces: Vec<&TransactionTrace> = replay.full_trace.trace.iter().collect();
+        let traces: Vec<&ParityTrace> = replay.trace.iter().collect();
         let mut tx = reduce_parity_tx(position, &traces, rules)?;
         tx.tx_hash = Some(replay.transaction_hash);
         txs.push(tx);
@@ -175,7 +282,7 @@ pub fn from_parity_replay(
 
 fn reduce_parity_tx(
     position: usize,
-    traces: &[&TransactionTrace],
+    traces: &[&ParityTrace],
     rules: ForkRules,
 ) -> Result<TxTraces, TraceError> {
     let mut tx = TxTraces::default();
@@ -183,10 +290,10 @@ fn reduce_parity_tx(
     let mut self_destructs = Vec::new();
     for t in traces {
         let address = t.trace_address.as_slice();
+        let a = &t.action;
         if address.is_empty() {
-            tx.top_value = match &t.action {
-                Action::Call(call) => Some(call.value),
-                Action::Create(create) => Some(create.value),
+            tx.top_value = match t.kind {
+                ParityKind::Call | ParityKind::Create => Some(a.value.unwrap_or_default()),
                 _ => None,
             };
         }
@@ -201,49 +308,63 @@ fn reduce_parity_tx(
             }
             continue;
         }
-        let err = |detail: &str| TraceError {
+        let err = |detail: String| TraceError {
             tx_position: position,
             trace_address: to_u32(address),
-            detail: detail.to_string(),
+            detail,
         };
-        match &t.action {
-            Action::Call(call) => {
-                let moves = matches!(call.call_type, CallType::Call | CallType::None);
-                if moves && !address.is_empty() && !call.value.is_zero() {
+        let need = |what: Option<Address>, field: &str| {
+            what.ok_or_else(|| err(format!("a {:?} trace without `{field}`", t.kind)))
+        };
+        let value = a.value.unwrap_or_default();
+        match t.kind {
+            ParityKind::Call => {
+                let moves = matches!(a.call_type, Some(CallType::Call | CallType::None) | None);
+                if moves && !address.is_empty() && !value.is_zero() {
                     tx.transfers.push(TraceTransfer {
                         trace_address: to_u32(address),
                         action: TraceAction::Call,
-                        from: call.from,
-                        to: Some(call.to),
-                        value: call.value,
+                        from: need(a.from, "from")?,
+                        to: Some(need(a.to, "to")?),
+                        value,
                     });
                 }
             }
-            Action::Create(create) => {
-                let Some(TraceOutput::Create(out)) = &t.result else {
-                    return Err(err("a successful create trace has no created address"));
+            ParityKind::Create => {
+                let Some(created) = t.result.as_ref().and_then(|r| r.address) else {
+                    return Err(err(
+                        "a successful create trace has no created address".into()
+                    ));
                 };
-                tx.created.push(out.address);
-                if !address.is_empty() && !create.value.is_zero() {
+                tx.created.push(created);
+                if !address.is_empty() && !value.is_zero() {
                     tx.transfers.push(TraceTransfer {
                         trace_address: to_u32(address),
-                        action: match create.creation_method {
-                            CreationMethod::Create2 => TraceAction::Create2,
+                        action: match a.creation_method {
+                            Some(CreationMethod::Create2) => TraceAction::Create2,
                             _ => TraceAction::Create,
                         },
-                        from: create.from,
-                        to: Some(out.address),
-                        value: create.value,
+                        from: need(a.from, "from")?,
+                        to: Some(created),
+                        value,
                     });
                 }
             }
-            Action::Selfdestruct(sd) => {
+            ParityKind::Selfdestruct => {
                 // Resolved after the whole tx: whether "to itself" burns depends on whether
                 // the tx created the contract, which a later trace may not change but an
                 // earlier one tells.
-                self_destructs.push((to_u32(address), sd.address, sd.refund_address, sd.balance));
+                let balance = a
+                    .balance
+                    .ok_or_else(|| err("a selfdestruct trace without `balance`".into()))?;
+                self_destructs.push((
+                    to_u32(address),
+                    need(a.address, "address")?,
+                    need(a.refund_address, "refundAddress")?,
+                    balance,
+                ));
             }
-            Action::Reward(_) => return Err(err("a reward trace inside a transaction")),
+            ParityKind::Reward => return Err(err("a reward trace inside a transaction".into())),
         }
     }
     for (trace_address, contract, beneficiary, balance) in self_destructs {
@@ -468,4 +589,52 @@ fn to_u32(address: &[usize]) -> Vec<u32> {
         .iter()
         .map(|&i| u32::try_from(i).unwrap_or(u32::MAX))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn parse(v: serde_json::Value) -> Vec<ParityTrace> {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn parity_traces_missing_a_field_name_it_and_their_position() {
+        let from = "0x00000000000000000000000000000000000000aa";
+        let traces = parse(json!([
+            {"type": "call", "traceAddress": [], "transactionPosition": 0,
+             "action": {"from": from, "to": from, "value": "0x1", "callType": "call",
+                        "input": "0x", "gas": "0x0"},
+             "result": {"gasUsed": "0x0", "output": "0x"}, "subtraces": 1},
+            {"type": "call", "traceAddress": [0], "transactionPosition": 0,
+             "action": {"from": from, "value": "0x5", "callType": "call"}, "subtraces": 0},
+        ]));
+        let e = from_parity_block(&traces, ForkRules { cancun: true }).unwrap_err();
+        assert_eq!((e.tx_position, e.trace_address.clone()), (0, vec![0]));
+        assert!(e.detail.contains("`to`"), "{e}");
+
+        // A zero-value call needs no payee; `suicide` and `selfdestruct` are one kind.
+        let traces = parse(json!([
+            {"type": "call", "traceAddress": [], "transactionPosition": 0,
+             "action": {"from": from, "to": from, "value": "0x0"}},
+            {"type": "selfdestruct", "traceAddress": [0], "transactionPosition": 0,
+             "action": {"address": from, "refundAddress": "0x00000000000000000000000000000000000000bb",
+                        "balance": "0x9"}},
+            {"type": "reward", "traceAddress": [],
+             "action": {"author": from, "value": "0x2", "rewardType": "uncle"}},
+        ]));
+        let b = from_parity_block(&traces, ForkRules { cancun: true }).unwrap();
+        assert_eq!(b.txs[0].transfers.len(), 1);
+        assert_eq!(b.txs[0].transfers[0].action, TraceAction::SelfDestruct);
+        assert_eq!(b.rewards.len(), 1);
+        assert_eq!(b.rewards[0].kind, MintKind::UncleReward);
+
+        // An unknown trace type does not read at all.
+        let bad: Result<Vec<ParityTrace>, _> =
+            serde_json::from_value(json!([{"type": "teleport", "traceAddress": [], "action": {}}]));
+        assert!(bad.is_err());
+    }
 }
