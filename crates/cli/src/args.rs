@@ -91,6 +91,122 @@ pub(crate) enum Command {
     /// Bring data exported from elsewhere into the store.
     #[command(subcommand)]
     Import(ImportCommand),
+    /// Address labels: import public tag sets, list and search them, add your own.
+    #[command(subcommand)]
+    Labels(LabelsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum LabelsCommand {
+    /// Import label files into the data dir's label store (labels.redb). A file's tags are
+    /// stored as source `<format>:<file name>`, replacing what that source held: importing
+    /// a file again changes nothing.
+    Import(LabelsImportArgs),
+    /// List labels.
+    List(LabelsListArgs),
+    /// Labels whose address, name, source terms, actor, reference or note contain TEXT.
+    Search {
+        /// Text to look for (case-insensitive).
+        text: String,
+    },
+    /// Every label of an address, strongest first.
+    Show(LabelsShowArgs),
+    /// Add (or replace) your own label of an address (source `analyst:<name>`).
+    Add(LabelsAddArgs),
+    /// Remove your label of an address, or every label of one source.
+    Remove(LabelsRemoveArgs),
+    /// Imported sources and analysts' labels, with counts.
+    Sources,
+    /// The category vocabulary: each category, who can freeze there, what a trace does.
+    Categories,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LabelsImportArgs {
+    /// The files (several of one format at once, e.g. `packs/*.yaml`).
+    #[arg(required = true)]
+    pub(crate) files: Vec<PathBuf>,
+    /// tagpack (GraphSense YAML), ofac (sanctioned_addresses_<ASSET>.txt), etherscan
+    /// (`{address: {name, labels}}` JSON) or csv (chain,address,label,category,source,confidence).
+    #[arg(long)]
+    pub(crate) format: String,
+    /// The chain of every address (instead of the file name's or the tags' currency).
+    #[arg(long)]
+    pub(crate) chain: Option<Chain>,
+    /// Skip bad records (counted and listed) instead of stopping at the first.
+    #[arg(long)]
+    pub(crate) skip_invalid: bool,
+    /// Store under this source name instead of `<format>:<file name>` (one file only).
+    #[arg(long)]
+    pub(crate) source: Option<String>,
+    /// GraphSense actor pack: tagpack `actor` ids must resolve in it.
+    #[arg(long, value_name = "YAML")]
+    pub(crate) actors: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LabelsListArgs {
+    /// Only this category (a name from `labels categories`, or a source term).
+    #[arg(long)]
+    pub(crate) category: Option<String>,
+    /// Only this chain.
+    #[arg(long)]
+    pub(crate) chain: Option<Chain>,
+    /// Only this source (e.g. `ofac:sanctioned_addresses_ETH.txt`; `analyst:` for all analysts).
+    #[arg(long)]
+    pub(crate) source: Option<String>,
+    /// At most this many (0: all).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) limit: usize,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LabelsShowArgs {
+    /// The address.
+    pub(crate) address: String,
+    /// Its chain (default: every chain it is labeled on).
+    #[arg(long)]
+    pub(crate) chain: Option<Chain>,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LabelsAddArgs {
+    /// The address.
+    pub(crate) address: String,
+    /// Its chain.
+    #[arg(long)]
+    pub(crate) chain: Chain,
+    /// The label (who it is).
+    #[arg(long)]
+    pub(crate) label: String,
+    /// The category (a name from `labels categories`, or a source term).
+    #[arg(long)]
+    pub(crate) category: String,
+    /// A note (why, case reference).
+    #[arg(long)]
+    pub(crate) note: Option<String>,
+    /// Your name [default: $USER].
+    #[arg(long)]
+    pub(crate) analyst: Option<String>,
+    /// Confidence from 0 to 100.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub(crate) confidence: u8,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct LabelsRemoveArgs {
+    /// The address (with --chain), or none with --source.
+    #[arg(required_unless_present = "source", requires = "chain")]
+    pub(crate) address: Option<String>,
+    /// Its chain.
+    #[arg(long)]
+    pub(crate) chain: Option<Chain>,
+    /// Whose label [default: $USER].
+    #[arg(long)]
+    pub(crate) analyst: Option<String>,
+    /// Remove every label of this source instead (an import, or `analyst:<name>`).
+    #[arg(long, conflicts_with_all = ["address", "analyst"])]
+    pub(crate) source: Option<String>,
 }
 
 #[derive(Debug, Args)]
@@ -119,7 +235,9 @@ pub(crate) struct TraceArgs {
     /// Ignore everything after this time.
     #[arg(long)]
     pub(crate) until: Option<String>,
-    /// Labels CSV (chain,address,label,category,source,confidence): the trace stops at services.
+    /// Labels CSV (chain,address,label,category,source,confidence): the trace stops at
+    /// services. Used on top of the data dir's label store (`tracehound labels`), whose
+    /// strongest label per address is always used; the CSV's win where both label one.
     #[arg(long, value_name = "CSV")]
     pub(crate) labels: Option<PathBuf>,
     /// Price table CSV (`date,chain,asset,decimals,price`: the price of one whole unit on a

@@ -9,6 +9,7 @@ mod demo;
 mod import;
 mod ingest;
 mod ingest_evm;
+mod labels;
 mod opening;
 mod output;
 mod query;
@@ -63,6 +64,7 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Import(args::ImportCommand::Transfers(a)) => {
             import::run_transfers(&global, &a)
         }
+        args::Command::Labels(c) => labels::run(&global, c),
         args::Command::Incident(args::IncidentCommand::Create(a)) => trace::create(&global, &a),
         args::Command::Incident(args::IncidentCommand::List) => trace::list(&global),
         args::Command::Incident(args::IncidentCommand::Show { which }) => {

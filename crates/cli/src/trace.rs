@@ -103,8 +103,9 @@ pub(crate) fn run(global: &Global, args: &TraceArgs) -> anyhow::Result<()> {
     let mut rules = Rules::new(args.policy.parse().map_err(anyhow::Error::msg)?);
     rules.max_hops = args.max_hops;
     rules.until = parse_opt_time(args.until.as_deref())?;
+    rules.labels = crate::labels::trace_labels(global)?;
     if let Some(path) = &args.labels {
-        rules.labels = Labels::from_csv_file(path)?;
+        rules.labels.merge(Labels::from_csv_file(path)?);
     }
     for d in &args.dust {
         let (asset, amount) = d.split_once('=').with_context(|| {

@@ -18,6 +18,7 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 
 use tracehound_core::Chain;
+use tracehound_labels::{Category, TraceRole};
 
 use crate::TraceError;
 use crate::graph::{AccountEvent, AccountGraph, EventKey, UtxoGraph, UtxoTx};
@@ -82,19 +83,22 @@ impl Rules {
         self.dust.get(asset).copied().unwrap_or(0)
     }
 
-    /// Whether an address stops the trace by its label: a mixer or a privacy-chain exit
-    /// (category `privacy`) is dark, any other labeled service a service; MWEB peg-ins leave
-    /// the transparent chain (dark).
+    /// Whether an address stops the trace by its label, by the category's
+    /// [`TraceRole`](tracehound_labels::TraceRole): a mixer or a privacy-chain exit is dark, a
+    /// service a service; a party that is no service (hacker, scam, sanctioned person) does
+    /// not stop it, since stolen value moving on from there is still to be followed.
+    /// Categories outside the vocabulary stop it as a service (any labeled place was a stop
+    /// before the vocabulary). MWEB peg-ins leave the transparent chain (dark).
     fn stop_at(&self, chain: Chain, address: &str) -> Option<Stop> {
         if address.starts_with("mweb:") {
             return Some(Stop::Dark);
         }
         let l = self.labels.get(chain, address)?;
-        Some(if l.category == "mixer" || l.category == "privacy" {
-            Stop::Dark
-        } else {
-            Stop::Service
-        })
+        match Category::from_term(&l.category).map(Category::trace_role) {
+            Some(TraceRole::Dark) => Some(Stop::Dark),
+            Some(TraceRole::Party) => None,
+            Some(TraceRole::Service) | None => Some(Stop::Service),
+        }
     }
 }
 
@@ -274,7 +278,7 @@ impl Tracker {
                             .rules
                             .labels
                             .get(c, &asset)
-                            .filter(|l| l.category == "issuer")
+                            .filter(|l| Category::from_term(&l.category) == Some(Category::Issuer))
                             .map(|_| "issuer".to_string());
                     }
                     Endpoint {

@@ -1,6 +1,7 @@
-//! Address labels from a simple CSV, `chain,address,label,category,source,confidence` (the
-//! simulator's `labels.csv` is one): where a trace stops at a service, and who can freeze.
-//! Until the labels crate (issue #6's attribution work) lands, this is the whole of it.
+//! The labels a trace looks addresses up in: where it stops at a service, and who can freeze.
+//! Filled from a simple CSV, `chain,address,label,category,source,confidence` (the
+//! simulator's `labels.csv` is one), and by the binary from the data dir's label store
+//! (crate `tracehound-labels`, whose vocabulary gives each category's meaning).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -61,6 +62,17 @@ impl Labels {
     pub fn insert(&mut self, address: &Address, label: Label) {
         self.map
             .insert((address.chain(), address.as_str().to_string()), label);
+    }
+
+    /// Adds one label for an address already in canonical form (as the label store keeps
+    /// them).
+    pub fn insert_canonical(&mut self, chain: Chain, address: String, label: Label) {
+        self.map.insert((chain, address), label);
+    }
+
+    /// Adds every label of `other`, replacing this one's for the same address.
+    pub fn merge(&mut self, other: Labels) {
+        self.map.extend(other.map);
     }
 
     /// The label of `address` on `chain`, if any.

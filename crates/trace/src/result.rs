@@ -230,14 +230,12 @@ pub struct TraceResult {
     pub notes: Vec<String>,
 }
 
-/// Who can freeze value at a service of `category`.
+/// Who can freeze value at a service of `category` (a category name or source term):
+/// [`tracehound_labels::Category::freezable_by`], the labels crate's one answer.
 pub fn freezer_of(category: &str) -> Option<&'static str> {
-    match category {
-        "exchange" => Some("exchange"),
-        "custodian" => Some("custodian"),
-        "issuer" => Some("issuer"),
-        _ => None,
-    }
+    tracehound_labels::Category::from_term(category)?
+        .freezable_by()
+        .map(|f| f.name())
 }
 
 /// Builds the per-asset summary of `endpoints` with the stolen totals.
