@@ -606,6 +606,15 @@ pub(crate) struct BenchTraceArgs {
     /// Policies to run (default: all five).
     #[arg(long)]
     pub(crate) policy: Vec<String>,
+    /// Trace this incident (TOML or JSON) instead of one made from --height and --sources.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) incident: Option<PathBuf>,
+    /// Labels CSV on top of the store's labels: the trace stops at services.
+    #[arg(long, value_name = "CSV")]
+    pub(crate) labels: Option<PathBuf>,
+    /// Dust threshold, ASSET=BASE_UNITS (repeatable).
+    #[arg(long, value_name = "ASSET=UNITS")]
+    pub(crate) dust: Vec<String>,
 }
 
 #[derive(Debug, Args)]

@@ -252,7 +252,8 @@ struct TraceBench {
     chain: String,
     store_txs: u64,
     store_inputs_outputs: u64,
-    incident_height: u32,
+    incident: String,
+    incident_height: Option<u32>,
     sources: usize,
     max_hops: u32,
     runs: Vec<TracePolicyRun>,
@@ -279,10 +280,38 @@ fn reset_peak_rss() {
 /// under each policy, and reports time, peak RSS and endpoints.
 pub(crate) fn trace(global: &Global, args: &BenchTraceArgs) -> anyhow::Result<()> {
     use tracehound_core::ChainFamily;
-    use tracehound_trace::{Incident, Policy, Rules, SourceItem};
+    use tracehound_trace::{Incident, SourceItem};
 
     let store = ingest::open_store(global)?;
+    let mut labels = crate::labels::trace_labels(global)?;
+    if let Some(path) = &args.labels {
+        labels.merge(tracehound_trace::Labels::from_csv_file(path)?);
+    }
+    let dust = crate::trace::parse_dust(&args.dust)?;
     let chain = args.chain;
+    if let Some(path) = &args.incident {
+        let incident = tracehound_trace::Incident::from_file(path)?;
+        let chain_name = incident
+            .sources
+            .first()
+            .map(|s| s.chain.clone())
+            .or_else(|| incident.stolen.first().map(|s| s.chain.clone()))
+            .unwrap_or_default();
+        let size = incident.sources.len() + incident.stolen.len();
+        return run_trace_bench(
+            global,
+            &store,
+            &incident,
+            args,
+            labels,
+            dust,
+            TraceBenchHead {
+                chain: chain_name,
+                incident_height: None,
+                sources: size,
+            },
+        );
+    }
     if chain.family() != ChainFamily::Utxo {
         anyhow::bail!("bench trace reads a UTXO chain; {chain} is an account chain");
     }
@@ -327,6 +356,38 @@ pub(crate) fn trace(global: &Global, args: &BenchTraceArgs) -> anyhow::Result<()
             .collect(),
         ..Incident::default()
     };
+    run_trace_bench(
+        global,
+        &store,
+        &incident,
+        args,
+        labels,
+        dust,
+        TraceBenchHead {
+            chain: chain.to_string(),
+            incident_height: Some(height),
+            sources: sources.len(),
+        },
+    )
+}
+
+/// What the trace benchmark reports about its incident.
+struct TraceBenchHead {
+    chain: String,
+    incident_height: Option<u32>,
+    sources: usize,
+}
+
+fn run_trace_bench(
+    global: &Global,
+    store: &Store,
+    incident: &tracehound_trace::Incident,
+    args: &BenchTraceArgs,
+    labels: tracehound_trace::Labels,
+    dust: std::collections::HashMap<String, u128>,
+    head: TraceBenchHead,
+) -> anyhow::Result<()> {
+    use tracehound_trace::{Policy, Rules};
     let policies: Vec<Policy> = if args.policy.is_empty() {
         Policy::ALL.to_vec()
     } else {
@@ -339,9 +400,11 @@ pub(crate) fn trace(global: &Global, args: &BenchTraceArgs) -> anyhow::Result<()
     for policy in policies {
         let mut rules = Rules::new(policy);
         rules.max_hops = args.max_hops;
+        rules.labels = labels.clone();
+        rules.dust = dust.clone();
         reset_peak_rss();
         let t0 = std::time::Instant::now();
-        let r = tracehound_trace::trace(&store, &incident, rules)?;
+        let r = tracehound_trace::trace(store, incident, rules)?;
         let seconds = t0.elapsed().as_secs_f64();
         let run = TracePolicyRun {
             policy: policy.to_string(),
@@ -370,12 +433,17 @@ pub(crate) fn trace(global: &Global, args: &BenchTraceArgs) -> anyhow::Result<()
         }
         runs.push(run);
     }
+    let status = store
+        .status()?
+        .into_iter()
+        .find(|s| s.chain.to_string() == head.chain);
     let out = TraceBench {
-        chain: chain.to_string(),
-        store_txs: status.txs,
-        store_inputs_outputs: status.inputs + status.outputs,
-        incident_height: height,
-        sources: sources.len(),
+        chain: head.chain,
+        store_txs: status.as_ref().map_or(0, |s| s.txs),
+        store_inputs_outputs: status.as_ref().map_or(0, |s| s.inputs + s.outputs),
+        incident: incident.name.clone(),
+        incident_height: head.incident_height,
+        sources: head.sources,
         max_hops: args.max_hops,
         runs,
     };
@@ -383,8 +451,8 @@ pub(crate) fn trace(global: &Global, args: &BenchTraceArgs) -> anyhow::Result<()
         return output::json(&out);
     }
     println!(
-        "{}: {} txs, {} inputs+outputs in the store; incident: {} addresses paid in block {}, {} hops",
-        out.chain, out.store_txs, out.store_inputs_outputs, out.sources, height, out.max_hops
+        "{}: {} txs, {} inputs+outputs in the store; incident: {} ({} items), {} hops",
+        out.chain, out.store_txs, out.store_inputs_outputs, out.incident, out.sources, out.max_hops
     );
     Ok(())
 }

@@ -107,15 +107,7 @@ pub(crate) fn run(global: &Global, args: &TraceArgs) -> anyhow::Result<()> {
     if let Some(path) = &args.labels {
         rules.labels.merge(Labels::from_csv_file(path)?);
     }
-    for d in &args.dust {
-        let (asset, amount) = d.split_once('=').with_context(|| {
-            format!("--dust {d:?}: expected ASSET=BASE_UNITS, e.g. native=1000")
-        })?;
-        let amount: u128 = amount.parse().with_context(|| {
-            format!("--dust {d:?}: {amount:?} is not an integer number of base units")
-        })?;
-        rules.dust.insert(asset.to_string(), amount);
-    }
+    rules.dust = parse_dust(&args.dust)?;
     rules.caps = Caps {
         max_nodes: args.max_nodes,
         max_edges: args.max_edges,
@@ -269,4 +261,21 @@ mod tests {
         assert!(parse_time("2023-13-01").is_err());
         assert!(parse_time("yesterday").is_err());
     }
+}
+
+/// `--dust ASSET=BASE_UNITS` flags as thresholds per asset.
+pub(crate) fn parse_dust(
+    flags: &[String],
+) -> anyhow::Result<std::collections::HashMap<String, u128>> {
+    let mut dust = std::collections::HashMap::new();
+    for d in flags {
+        let (asset, amount) = d.split_once('=').with_context(|| {
+            format!("--dust {d:?}: expected ASSET=BASE_UNITS, e.g. native=1000")
+        })?;
+        let amount: u128 = amount.parse().with_context(|| {
+            format!("--dust {d:?}: {amount:?} is not an integer number of base units")
+        })?;
+        dust.insert(asset.to_string(), amount);
+    }
+    Ok(dust)
 }

@@ -4,6 +4,9 @@
 //! resolve every input's predecessor tx by binary search and encode every address; a trace
 //! touching hundreds of thousands of txs cannot afford that per tx.
 
+use std::collections::HashMap;
+use std::rc::Rc;
+
 use tracehound_core::{Chain, ChainFamily, Hash32};
 
 use redb::ReadableDatabase;
@@ -57,11 +60,19 @@ pub struct TxLinks {
 
 /// Id-based reads of one UTXO chain, with the block index (first tx seq, height, time) held
 /// in memory so locating a tx is a binary search, not a database read.
+///
+/// Decoded records are kept in a small cache: checking an output's spender decodes the
+/// spender's record (the hint in `spent_by.col` counts only if that tx spends the output), and
+/// a traversal reads that same tx next.
 pub struct UtxoLinks<'s> {
     store: &'s Store,
     chain: Chain,
     blocks: Vec<(u64, u32, u64)>,
+    records: std::cell::RefCell<HashMap<u64, Rc<txlog::Record>>>,
 }
+
+/// Records the cache holds before it starts over (a few MiB).
+const RECORD_CACHE: usize = 1 << 15;
 
 impl Store {
     /// Id-based reads of UTXO chain `chain` (loads its block index: 20 bytes a block).
@@ -88,6 +99,7 @@ impl Store {
             store: self,
             chain,
             blocks,
+            records: std::cell::RefCell::new(HashMap::new()),
         })
     }
 }
@@ -146,51 +158,100 @@ impl UtxoLinks<'_> {
         })
     }
 
-    /// Tx `seq` as ids.
-    pub fn tx(&self, seq: u64) -> Result<TxLinks, StoreError> {
+    /// Where tx `seq` sits: (first tx seq of its block, height, block time).
+    fn locate(&self, seq: u64) -> Result<(u64, u32, u64), StoreError> {
         let k = self.blocks.partition_point(|b| b.0 <= seq);
-        let &(first, height, time) = k
-            .checked_sub(1)
+        k.checked_sub(1)
             .and_then(|k| self.blocks.get(k))
+            .copied()
             .ok_or_else(|| StoreError::Corrupt {
                 table: "block_by_tx",
                 what: format!("{} tx seq {seq} lies in no stored block", self.chain),
-            })?;
-        self.store.with_ledger(self.chain, |l, _| {
-            let rec = l.txlog.tx(seq)?;
-            let first_out = l.txlog.first_output(seq)?;
-            let coinbase = rec.flags & txlog::FLAG_COINBASE != 0;
-            let inputs = if coinbase {
-                Vec::new()
-            } else {
-                rec.inputs
-                    .iter()
-                    .map(|i| LinkIn {
-                        prev_out: i.prev_out,
-                        addr: i.addr,
-                        value: i.value,
-                    })
-                    .collect()
-            };
-            let mut outputs = Vec::with_capacity(rec.outputs.len());
-            for (vout, o) in rec.outputs.iter().enumerate() {
-                let out = first_out + vout as u64;
-                outputs.push(LinkOut {
-                    out,
-                    addr: o.addr,
-                    value: o.value,
-                    spent_by: l.txlog.spender(out)?,
-                });
-            }
-            Ok(TxLinks {
-                seq,
-                height,
-                index: u32::try_from(seq - first).unwrap_or(u32::MAX),
-                time,
-                coinbase,
-                inputs,
-                outputs,
             })
+    }
+
+    /// The block time of tx `seq` (from the block index: no read).
+    pub fn time_of(&self, seq: u64) -> Result<u64, StoreError> {
+        Ok(self.locate(seq)?.2)
+    }
+
+    /// The decoded record of tx `seq` (cached).
+    fn record(&self, seq: u64) -> Result<Rc<txlog::Record>, StoreError> {
+        if let Some(r) = self.records.borrow().get(&seq) {
+            return Ok(Rc::clone(r));
+        }
+        let rec = Rc::new(self.store.with_ledger(self.chain, |l, _| l.txlog.tx(seq))?);
+        let mut cache = self.records.borrow_mut();
+        if cache.len() >= RECORD_CACHE {
+            cache.clear();
+        }
+        cache.insert(seq, Rc::clone(&rec));
+        Ok(rec)
+    }
+
+    /// The tx that spends output `out`, if any. The hint in `spent_by.col` is checked
+    /// against the named tx's inputs (see the txlog's docs), through the record cache.
+    pub fn spender(&self, out: u64) -> Result<Option<u64>, StoreError> {
+        let hint = self
+            .store
+            .with_ledger(self.chain, |l, _| l.txlog.spender_hint(out))?;
+        let Some(seq) = hint else {
+            return Ok(None);
+        };
+        let rec = self.record(seq)?;
+        Ok(rec.inputs.iter().any(|i| i.prev_out == out).then_some(seq))
+    }
+
+    /// Tx `seq` as ids, with every output's spender.
+    pub fn tx(&self, seq: u64) -> Result<TxLinks, StoreError> {
+        let mut t = self.tx_without_spenders(seq)?;
+        for o in &mut t.outputs {
+            o.spent_by = self.spender(o.out)?;
+        }
+        Ok(t)
+    }
+
+    /// Tx `seq` as ids, with no output's spender filled in (`spent_by` is `None`; ask
+    /// [`UtxoLinks::spender`] for the outputs that matter): a traversal follows few of a tx's
+    /// outputs, and each spender costs a read.
+    pub fn tx_without_spenders(&self, seq: u64) -> Result<TxLinks, StoreError> {
+        let (first, height, time) = self.locate(seq)?;
+        let rec = self.record(seq)?;
+        let first_out = self
+            .store
+            .with_ledger(self.chain, |l, _| l.txlog.first_output(seq))?;
+        let coinbase = rec.flags & txlog::FLAG_COINBASE != 0;
+        let inputs = if coinbase {
+            Vec::new()
+        } else {
+            rec.inputs
+                .iter()
+                .map(|i| LinkIn {
+                    prev_out: i.prev_out,
+                    addr: i.addr,
+                    value: i.value,
+                })
+                .collect()
+        };
+        let outputs = rec
+            .outputs
+            .iter()
+            .enumerate()
+            .map(|(vout, o)| LinkOut {
+                out: first_out + vout as u64,
+                addr: o.addr,
+                value: o.value,
+                spent_by: None,
+            })
+            .collect();
+        Ok(TxLinks {
+            seq,
+            height,
+            index: u32::try_from(seq - first).unwrap_or(u32::MAX),
+            time,
+            coinbase,
+            inputs,
+            outputs,
         })
     }
 }

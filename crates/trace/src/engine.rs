@@ -550,7 +550,7 @@ fn settle(
         t.end(node, taint, Stop::Dust);
         return Ok(());
     }
-    let Some(spender) = out.spent_by else {
+    let Some(spender) = graph.spender(tx, vout)? else {
         t.end(node, taint, Stop::Unmoved);
         return Ok(());
     };

@@ -99,6 +99,16 @@ pub trait UtxoGraph {
     fn txid(&mut self, id: u64) -> Result<String, TraceError>;
     /// The text of address `id`.
     fn address(&mut self, id: u64) -> Result<String, TraceError>;
+    /// The tx spending output `vout` of `tx`. Graphs that fill [`TxOut::spent_by`] answer
+    /// from it; the store's graph leaves it empty and looks spenders up here, for the few
+    /// outputs a trace follows.
+    fn spender(&mut self, tx: &UtxoTx, vout: u32) -> Result<Option<u64>, TraceError> {
+        Ok(tx.outputs.get(vout as usize).and_then(|o| o.spent_by))
+    }
+    /// The block time of tx `id`.
+    fn time_of(&mut self, id: u64) -> Result<u64, TraceError> {
+        Ok(self.tx(id)?.time)
+    }
 }
 
 /// One transfer of an account chain.

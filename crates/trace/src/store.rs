@@ -23,6 +23,9 @@ fn hash(chain: Chain, text: &str) -> Result<Hash32, TraceError> {
 /// [`UtxoLinks`]: no txid or address text is made for what the trace only passes through.
 pub struct StoreUtxo<'s> {
     links: UtxoLinks<'s>,
+    /// Txids named so far and their seqs: a seed named by the seq it was found at is not
+    /// searched for again.
+    named: std::collections::HashMap<String, u64>,
 }
 
 impl<'s> StoreUtxo<'s> {
@@ -30,20 +33,38 @@ impl<'s> StoreUtxo<'s> {
     pub fn new(store: &'s Store, chain: Chain) -> Result<Self, TraceError> {
         Ok(StoreUtxo {
             links: store.utxo_links(chain)?,
+            named: std::collections::HashMap::new(),
         })
     }
 }
 
 impl UtxoGraph for StoreUtxo<'_> {
     fn find(&mut self, txid: &str) -> Result<u64, TraceError> {
+        if let Some(&seq) = self.named.get(txid) {
+            return Ok(seq);
+        }
         let chain = self.links.chain();
-        self.links
+        let seq = self
+            .links
             .find(&hash(chain, txid)?)?
-            .ok_or_else(|| TraceError::Unknown(format!("{chain} tx {txid}")))
+            .ok_or_else(|| TraceError::Unknown(format!("{chain} tx {txid}")))?;
+        self.named.insert(txid.to_string(), seq);
+        Ok(seq)
+    }
+
+    fn spender(&mut self, tx: &UtxoTx, vout: u32) -> Result<Option<u64>, TraceError> {
+        match tx.outputs.get(vout as usize) {
+            Some(o) => Ok(self.links.spender(o.id)?),
+            None => Ok(None),
+        }
+    }
+
+    fn time_of(&mut self, id: u64) -> Result<u64, TraceError> {
+        Ok(self.links.time_of(id)?)
     }
 
     fn tx(&mut self, id: u64) -> Result<UtxoTx, TraceError> {
-        let t = self.links.tx(id)?;
+        let t = self.links.tx_without_spenders(id)?;
         Ok(UtxoTx {
             id: t.seq,
             height: t.height,
@@ -72,7 +93,9 @@ impl UtxoGraph for StoreUtxo<'_> {
     }
 
     fn txid(&mut self, id: u64) -> Result<String, TraceError> {
-        Ok(self.links.txid(id)?.to_string())
+        let txid = self.links.txid(id)?.to_string();
+        self.named.insert(txid.clone(), id);
+        Ok(txid)
     }
 
     fn address(&mut self, id: u64) -> Result<String, TraceError> {
@@ -136,10 +159,25 @@ fn hex_lower(h: &Hash32) -> String {
     h.to_string()
 }
 
+/// The graph of UTXO chain `chain`, opened on first use.
+fn utxo_graph<'g, 's>(
+    graphs: &'g mut BTreeMap<Chain, StoreUtxo<'s>>,
+    store: &'s Store,
+    chain: Chain,
+) -> Result<&'g mut StoreUtxo<'s>, TraceError> {
+    Ok(match graphs.entry(chain) {
+        std::collections::btree_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::btree_map::Entry::Vacant(e) => e.insert(StoreUtxo::new(store, chain)?),
+    })
+}
+
 /// Traces `incident` over `store` under `rules`.
 pub fn trace(store: &Store, incident: &Incident, rules: Rules) -> Result<TraceResult, TraceError> {
     incident.validate().map_err(TraceError::Incident)?;
     let mut chains: BTreeMap<Chain, (Vec<UtxoSeed>, Vec<AccountSeed>)> = BTreeMap::new();
+    // One graph per UTXO chain, shared by seeding and tracing (its block index and caches).
+    let mut graphs: BTreeMap<Chain, StoreUtxo<'_>> = BTreeMap::new();
+
     let stored = store.chains()?;
     let known = |c: Chain| -> Result<Chain, TraceError> {
         if stored.contains(&c) {
@@ -165,7 +203,7 @@ pub fn trace(store: &Store, incident: &Incident, rules: Rules) -> Result<TraceRe
                         s.tx
                     )));
                 }
-                let mut g = StoreUtxo::new(store, chain)?;
+                let g = utxo_graph(&mut graphs, store, chain)?;
                 let not_found = || {
                     TraceError::Incident(format!(
                         "stolen tx {} is not in the store's {chain}",
@@ -278,7 +316,13 @@ pub fn trace(store: &Store, incident: &Incident, rules: Rules) -> Result<TraceRe
                 });
             }
             ChainFamily::Utxo => {
-                let seeds = utxo_source_seeds(store, chain, &addr, since, rules.caps.max_history)?;
+                let seeds = utxo_source_seeds(
+                    store,
+                    utxo_graph(&mut graphs, store, chain)?,
+                    &addr,
+                    since,
+                    rules.caps.max_history,
+                )?;
                 if seeds.is_empty() {
                     return Err(TraceError::Incident(format!(
                         "source {addr} on {chain} sends nothing from time {since} on"
@@ -291,7 +335,7 @@ pub fn trace(store: &Store, incident: &Incident, rules: Rules) -> Result<TraceRe
     let mut t = Tracker::new(rules);
     for (chain, (utxo, account)) in chains {
         if !utxo.is_empty() {
-            trace_utxo(&mut t, &mut StoreUtxo::new(store, chain)?, chain, &utxo)?;
+            trace_utxo(&mut t, utxo_graph(&mut graphs, store, chain)?, chain, &utxo)?;
         }
         if !account.is_empty() {
             trace_account(
@@ -308,11 +352,12 @@ pub fn trace(store: &Store, incident: &Incident, rules: Rules) -> Result<TraceRe
 /// The outputs paying `addr` that were spent at or after `since`: what left the address.
 fn utxo_source_seeds(
     store: &Store,
-    chain: Chain,
+    g: &mut StoreUtxo<'_>,
     addr: &Address,
     since: u64,
     limit: usize,
 ) -> Result<Vec<UtxoSeed>, TraceError> {
+    let chain = addr.chain();
     let Some(view) = store.address(addr)? else {
         return Err(TraceError::Incident(format!(
             "source {addr} is not in the store's {chain}"
@@ -326,7 +371,6 @@ fn utxo_source_seeds(
         });
     }
     let mut seeds = Vec::new();
-    let mut g = StoreUtxo::new(store, chain)?;
     for seq in g.links.address_txs(view.id)? {
         let tx = g.tx(seq)?;
         let mut txid = None;
@@ -334,10 +378,11 @@ fn utxo_source_seeds(
             if o.addr != Some(view.id) {
                 continue;
             }
-            let Some(spender) = o.spent_by else {
+            let vout = u32::try_from(vout).unwrap_or(u32::MAX);
+            let Some(spender) = g.spender(&tx, vout)? else {
                 continue;
             };
-            if g.tx(spender)?.time < since {
+            if g.time_of(spender)? < since {
                 continue;
             }
             if txid.is_none() {
@@ -345,7 +390,7 @@ fn utxo_source_seeds(
             }
             seeds.push(UtxoSeed {
                 txid: txid.clone().unwrap_or_default(),
-                vout: u32::try_from(vout).unwrap_or(u32::MAX),
+                vout,
                 amount: None,
                 at_source: true,
             });

@@ -687,17 +687,23 @@ impl TxLog {
     /// The tx that spends output `out`, if any: the hint in `spent_by.col`, reported only if that
     /// tx is in the log and has an input spending `out`.
     pub fn spender(&self, out: u64) -> Result<Option<u64>, StoreError> {
+        let Some(seq) = self.spender_hint(out)? else {
+            return Ok(None);
+        };
+        let rec = self.tx(seq)?;
+        Ok(rec.inputs.iter().any(|i| i.prev_out == out).then_some(seq))
+    }
+
+    /// The hint in `spent_by.col` for output `out` if it names a tx in the log, *unchecked*:
+    /// the caller must confirm that tx spends `out` (as [`TxLog::spender`] does).
+    pub fn spender_hint(&self, out: u64) -> Result<Option<u64>, StoreError> {
         if out >= self.outputs {
             return Ok(None);
         }
         let Some(seq) = self.hint(out)?.checked_sub(1) else {
             return Ok(None);
         };
-        if seq >= self.txs {
-            return Ok(None);
-        }
-        let rec = self.tx(seq)?;
-        Ok(rec.inputs.iter().any(|i| i.prev_out == out).then_some(seq))
+        Ok((seq < self.txs).then_some(seq))
     }
 
     /// (log offset, first output seq, log end) of tx `seq`.
