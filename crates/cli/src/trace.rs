@@ -248,21 +248,6 @@ pub(crate) fn show(global: &Global, which: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-#[cfg(test)]
-mod tests {
-    use super::parse_time;
-
-    #[test]
-    fn times_parse_as_utc() {
-        assert_eq!(parse_time("1700000000"), Ok(1_700_000_000));
-        assert_eq!(parse_time("1970-01-01"), Ok(0));
-        assert_eq!(parse_time("2023-11-14T22:13:20Z"), Ok(1_700_000_000));
-        assert_eq!(parse_time("2000-03-01"), Ok(951_868_800));
-        assert!(parse_time("2023-13-01").is_err());
-        assert!(parse_time("yesterday").is_err());
-    }
-}
-
 /// `--dust ASSET=BASE_UNITS` flags as thresholds per asset.
 pub(crate) fn parse_dust(
     flags: &[String],
@@ -278,4 +263,19 @@ pub(crate) fn parse_dust(
         dust.insert(asset.to_string(), amount);
     }
     Ok(dust)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::parse_time;
+
+    #[test]
+    fn times_parse_as_utc() {
+        assert_eq!(parse_time("1700000000"), Ok(1_700_000_000));
+        assert_eq!(parse_time("1970-01-01"), Ok(0));
+        assert_eq!(parse_time("2023-11-14T22:13:20Z"), Ok(1_700_000_000));
+        assert_eq!(parse_time("2000-03-01"), Ok(951_868_800));
+        assert!(parse_time("2023-13-01").is_err());
+        assert!(parse_time("yesterday").is_err());
+    }
 }
