@@ -16,6 +16,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::sync::Arc;
 
 use tracehound_core::Chain;
 use tracehound_labels::{Category, TraceRole};
@@ -102,12 +103,18 @@ impl Rules {
     }
 }
 
+/// A tainted place. Text is shared (`Arc<str>`): a trace of a million hops names the same
+/// addresses, txs and assets over and over, and must not allocate for each naming.
 struct Node {
     chain: Chain,
-    address: String,
-    asset: String,
+    address: Arc<str>,
+    asset: Arc<str>,
     depth: u32,
-    inflows: Vec<usize>,
+    /// The inflow that carried the most taint (the first such): the proof path runs through
+    /// it. Kept as the hops come, so no node holds a list.
+    best_in: Option<usize>,
+    best_taint: u128,
+    inflows: usize,
 }
 
 /// An endpoint being aggregated: (amount, heaviest node, its amount, fewest hops, inflows).
@@ -115,7 +122,9 @@ type Agg = (u128, usize, u128, u32, usize);
 
 struct Edge {
     from: Option<usize>,
-    hop: Hop,
+    /// Shared with every proof path through it: a path is a list of pointers, and copying it
+    /// touches one counter per hop, not every string of every hop.
+    hop: Arc<Hop>,
 }
 
 /// The trace graph under construction, shared by every chain of an incident.
@@ -157,8 +166,8 @@ impl Tracker {
     fn node(
         &mut self,
         chain: Chain,
-        address: &str,
-        asset: &str,
+        address: Arc<str>,
+        asset: Arc<str>,
         depth: u32,
     ) -> Result<usize, TraceError> {
         if self.nodes.len() >= self.rules.caps.max_nodes {
@@ -170,10 +179,12 @@ impl Tracker {
         }
         self.nodes.push(Node {
             chain,
-            address: address.to_string(),
-            asset: asset.to_string(),
+            address,
+            asset,
             depth,
-            inflows: Vec::new(),
+            best_in: None,
+            best_taint: 0,
+            inflows: 0,
         });
         Ok(self.nodes.len() - 1)
     }
@@ -186,11 +197,18 @@ impl Tracker {
                 flag: "--max-edges",
             });
         }
-        self.edges.push(Edge { from, hop });
-        let id = self.edges.len() - 1;
+        let id = self.edges.len();
         if let Some(n) = self.nodes.get_mut(to) {
-            n.inflows.push(id);
+            n.inflows += 1;
+            if n.best_in.is_none() || hop.tainted > n.best_taint {
+                n.best_in = Some(id);
+                n.best_taint = hop.tainted;
+            }
         }
+        self.edges.push(Edge {
+            from,
+            hop: Arc::new(hop),
+        });
         Ok(())
     }
 
@@ -216,23 +234,32 @@ impl Tracker {
     }
 
     /// The heaviest path of hops into `node`.
-    fn path(&self, node: usize) -> Vec<Hop> {
+    fn path(&self, node: usize) -> Vec<Arc<Hop>> {
         let mut out = Vec::new();
-        let mut seen = HashSet::new();
+        // Paths are short (about the hop limit): a list is checked faster than a set is
+        // built; a long one (an account cycle) moves to a set.
+        let mut seen: Vec<usize> = Vec::new();
+        let mut seen_set: HashSet<usize> = HashSet::new();
         let mut at = Some(node);
         while let Some(n) = at {
-            if !seen.insert(n) || out.len() >= 10_000 {
+            let again = if seen.len() < 64 {
+                let again = seen.contains(&n);
+                seen.push(n);
+                again
+            } else {
+                if seen_set.is_empty() {
+                    seen_set.extend(seen.iter().copied());
+                }
+                !seen_set.insert(n)
+            };
+            if again || out.len() >= 10_000 {
                 break;
             }
-            let Some(best) = self.nodes[n]
-                .inflows
-                .iter()
-                .max_by_key(|&&e| (self.edges[e].hop.tainted, Reverse(e)))
-            else {
+            let Some(best) = self.nodes[n].best_in else {
                 break;
             };
-            let e = &self.edges[*best];
-            out.push(e.hop.clone());
+            let e = &self.edges[best];
+            out.push(Arc::clone(&e.hop));
             at = e.from;
         }
         out.reverse();
@@ -241,14 +268,19 @@ impl Tracker {
 
     /// The result: endpoints aggregated per (chain, address, asset, stop), largest first.
     pub fn finish(self, incident: &str) -> TraceResult {
-        let mut agg: BTreeMap<(String, String, String, Stop), Agg> = BTreeMap::new();
+        let mut agg: BTreeMap<(String, Arc<str>, Arc<str>, Stop), Agg> = BTreeMap::new();
+        let mut chain_names: HashMap<Chain, String> = HashMap::new();
         for &(n, amount, stop) in &self.ends {
             let node = &self.nodes[n];
+            let chain_name = chain_names
+                .entry(node.chain)
+                .or_insert_with(|| node.chain.name())
+                .clone();
             let e = agg
                 .entry((
-                    node.chain.name(),
-                    node.address.clone(),
-                    node.asset.clone(),
+                    chain_name,
+                    Arc::clone(&node.address),
+                    Arc::clone(&node.asset),
                     stop,
                 ))
                 .or_insert((0, n, 0, node.depth, 0));
@@ -258,7 +290,7 @@ impl Tracker {
                 e.2 = amount;
             }
             e.3 = e.3.min(node.depth);
-            e.4 += node.inflows.len();
+            e.4 += node.inflows;
         }
         let mut endpoints: Vec<Endpoint> = agg
             .into_iter()
@@ -286,8 +318,8 @@ impl Tracker {
                         label: label.map(|l| l.label.clone()),
                         category: label.map(|l| l.category.clone()),
                         freezable_by,
-                        address,
-                        asset,
+                        address: address.to_string(),
+                        asset: asset.to_string(),
                         amount,
                         stop,
                         hops,
@@ -345,30 +377,32 @@ struct UtxoWalk {
     tainted: HashMap<u64, OutState>,
     pending: BTreeMap<(u32, u32), UtxoTx>,
     queued: HashSet<u64>,
-    txids: HashMap<u64, String>,
-    addrs: HashMap<u64, String>,
+    txids: HashMap<u64, Arc<str>>,
+    addrs: HashMap<u64, Arc<str>>,
+    /// `{policy}: output {vout}` per vout, made once.
+    output_rules: Vec<Arc<str>>,
 }
 
 impl UtxoWalk {
-    fn txid(&mut self, graph: &mut dyn UtxoGraph, id: u64) -> Result<String, TraceError> {
+    fn txid(&mut self, graph: &mut dyn UtxoGraph, id: u64) -> Result<Arc<str>, TraceError> {
         if let Some(s) = self.txids.get(&id) {
-            return Ok(s.clone());
+            return Ok(Arc::clone(s));
         }
-        let s = graph.txid(id)?;
-        self.txids.insert(id, s.clone());
+        let s: Arc<str> = graph.txid(id)?.into();
+        self.txids.insert(id, Arc::clone(&s));
         Ok(s)
     }
 
     /// The text of address `id` (empty for none).
-    fn addr(&mut self, graph: &mut dyn UtxoGraph, id: Option<u64>) -> Result<String, TraceError> {
+    fn addr(&mut self, graph: &mut dyn UtxoGraph, id: Option<u64>) -> Result<Arc<str>, TraceError> {
         let Some(id) = id else {
-            return Ok(String::new());
+            return Ok(Arc::from(""));
         };
         if let Some(s) = self.addrs.get(&id) {
-            return Ok(s.clone());
+            return Ok(Arc::clone(s));
         }
-        let s = graph.address(id)?;
-        self.addrs.insert(id, s.clone());
+        let s: Arc<str> = graph.address(id)?.into();
+        self.addrs.insert(id, Arc::clone(&s));
         Ok(s)
     }
 
@@ -378,11 +412,21 @@ impl UtxoWalk {
         graph: &mut dyn UtxoGraph,
         tx: &UtxoTx,
         vout: u32,
-    ) -> Result<String, TraceError> {
+    ) -> Result<Arc<str>, TraceError> {
         match tx.outputs.get(vout as usize).and_then(|o| o.addr) {
             Some(a) => self.addr(graph, Some(a)),
-            None => Ok(format!("{}:{vout}", self.txid(graph, tx.id)?)),
+            None => Ok(format!("{}:{vout}", self.txid(graph, tx.id)?).into()),
         }
+    }
+
+    fn output_rule(&mut self, policy: Policy, vout: u32) -> Arc<str> {
+        let v = vout as usize;
+        while self.output_rules.len() <= v {
+            let n = self.output_rules.len();
+            self.output_rules
+                .push(format!("{policy}: output {n}").into());
+        }
+        Arc::clone(&self.output_rules[v])
     }
 }
 
@@ -394,16 +438,20 @@ pub fn trace_utxo(
     seeds: &[UtxoSeed],
 ) -> Result<(), TraceError> {
     const ASSET: &str = "native";
+    let asset: Arc<str> = Arc::from(ASSET);
     let mut w = UtxoWalk {
         tainted: HashMap::new(),
         pending: BTreeMap::new(),
         queued: HashSet::new(),
         txids: HashMap::new(),
         addrs: HashMap::new(),
+        output_rules: Vec::new(),
     };
     let mut seeded: HashSet<u64> = HashSet::new();
     let policy = t.rules.policy;
-    let chain_name = chain.name();
+    let chain_name: Arc<str> = chain.name().into();
+    let fee_place: Arc<str> = Arc::from("fee");
+    let fee_rule: Arc<str> = format!("{policy}: fee share").into();
     for s in seeds {
         let id = graph.find(&s.txid)?;
         let tx = graph.tx(id)?;
@@ -429,15 +477,15 @@ pub fn trace_utxo(
         t.add_stolen(chain, ASSET, amount);
         let depth = u32::from(!s.at_source);
         let addr = w.place(graph, &tx, s.vout)?;
-        let node = t.node(chain, &addr, ASSET, depth)?;
+        let node = t.node(chain, Arc::clone(&addr), Arc::clone(&asset), depth)?;
         let hop = Hop {
-            chain: chain_name.clone(),
+            chain: Arc::clone(&chain_name),
             tx: w.txid(graph, id)?,
-            at: format!("{}:{}", tx.height, tx.index),
+            at: format!("{}:{}", tx.height, tx.index).into(),
             time: tx.time,
             from: "incident".into(),
             to: addr,
-            asset: ASSET.into(),
+            asset: Arc::clone(&asset),
             value,
             tainted: amount,
             rule: "incident: stolen output".into(),
@@ -475,18 +523,18 @@ pub fn trace_utxo(
         let split = split_tx(policy, &parcels, &values)
             .map_err(|e| TraceError::Data(format!("{chain} tx {txid}: {e}")))?;
         let from_addr = w.addr(graph, from_addr)?;
-        let at = format!("{}:{}", tx.height, tx.index);
-        let hop = |to: String, value: u128, tainted: u128, what: &str| Hop {
-            chain: chain_name.clone(),
-            tx: txid.clone(),
-            at: at.clone(),
+        let at: Arc<str> = format!("{}:{}", tx.height, tx.index).into();
+        let hop = |to: Arc<str>, value: u128, tainted: u128, rule: Arc<str>| Hop {
+            chain: Arc::clone(&chain_name),
+            tx: Arc::clone(&txid),
+            at: Arc::clone(&at),
             time: tx.time,
-            from: from_addr.clone(),
+            from: Arc::clone(&from_addr),
             to,
-            asset: ASSET.into(),
+            asset: Arc::clone(&asset),
             value,
             tainted,
-            rule: format!("{policy}: {what}"),
+            rule,
             edge: EdgeKind::UtxoTx,
         };
         for (vout, (o, &taint)) in tx.outputs.iter().zip(&split.outputs).enumerate() {
@@ -502,21 +550,23 @@ pub fn trace_utxo(
                 continue;
             }
             let addr = w.place(graph, &tx, vout)?;
-            let node = t.node(chain, &addr, ASSET, depth)?;
-            t.edge(
-                Some(from_node),
-                node,
-                hop(addr, o.value, taint, &format!("output {vout}")),
-            )?;
+            let node = t.node(chain, Arc::clone(&addr), Arc::clone(&asset), depth)?;
+            let rule = w.output_rule(policy, vout);
+            t.edge(Some(from_node), node, hop(addr, o.value, taint, rule))?;
             settle(t, graph, chain, &mut w, (&tx, vout), taint, depth, node)?;
         }
         if split.fee > 0 {
-            let node = t.node(chain, "fee", ASSET, depth)?;
+            let node = t.node(chain, Arc::clone(&fee_place), Arc::clone(&asset), depth)?;
             let fee = tx.inputs.iter().map(|i| i.value).sum::<u128>() - values.iter().sum::<u128>();
             t.edge(
                 Some(from_node),
                 node,
-                hop("fee".into(), fee, split.fee, "fee share"),
+                hop(
+                    Arc::clone(&fee_place),
+                    fee,
+                    split.fee,
+                    Arc::clone(&fee_rule),
+                ),
             )?;
             t.end(node, split.fee, Stop::Fee);
         }
@@ -749,7 +799,7 @@ pub fn trace_account(
     for (name, asset, node, depth, taint, stop) in rest {
         let node = match node {
             Some(n) => n,
-            None => t.node(chain, &name, &asset, depth)?,
+            None => t.node(chain, name.as_str().into(), asset.as_str().into(), depth)?,
         };
         t.end(node, taint, stop);
     }
@@ -825,7 +875,12 @@ fn apply(
             from_node = Some(match a.nodes.get(&ev.asset) {
                 Some(&n) => n,
                 None => {
-                    let n = t.node(chain, &ev.from, &ev.asset, a.depth)?;
+                    let n = t.node(
+                        chain,
+                        ev.from.as_str().into(),
+                        ev.asset.as_str().into(),
+                        a.depth,
+                    )?;
                     a.nodes.insert(ev.asset.clone(), n);
                     n
                 }
@@ -851,16 +906,16 @@ fn apply(
         format!("{policy}: transfer")
     };
     let hop = Hop {
-        chain: chain.name(),
-        tx: ev.txid.clone(),
-        at: ev.at(),
+        chain: chain.name().into(),
+        tx: ev.txid.as_str().into(),
+        at: ev.at().into(),
         time: ev.time,
-        from: ev.from.clone(),
-        to: ev.to.clone(),
-        asset: ev.asset.clone(),
+        from: ev.from.as_str().into(),
+        to: ev.to.as_str().into(),
+        asset: ev.asset.as_str().into(),
         value: ev.amount,
         tainted: taint,
-        rule,
+        rule: rule.into(),
         edge: if ev.fee {
             EdgeKind::Fee
         } else {
@@ -886,7 +941,12 @@ fn apply(
             let node = match a.nodes.get(&ev.asset) {
                 Some(&n) => n,
                 None => {
-                    let n = t.node(chain, &ev.to, &ev.asset, a.depth)?;
+                    let n = t.node(
+                        chain,
+                        ev.to.as_str().into(),
+                        ev.asset.as_str().into(),
+                        a.depth,
+                    )?;
                     a.nodes.insert(ev.asset.clone(), n);
                     n
                 }
@@ -909,7 +969,12 @@ fn apply(
     } else {
         None
     };
-    let node = t.node(chain, &ev.to, &ev.asset, depth)?;
+    let node = t.node(
+        chain,
+        ev.to.as_str().into(),
+        ev.asset.as_str().into(),
+        depth,
+    )?;
     t.edge(from_node, node, hop)?;
     if let Some(stop) = stop {
         t.end(node, taint, stop);

@@ -5,6 +5,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -72,19 +73,19 @@ impl Stop {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Hop {
     /// Chain name.
-    pub chain: String,
+    pub chain: Arc<str>,
     /// Tx id / hash.
-    pub tx: String,
+    pub tx: Arc<str>,
     /// Where in the chain: `height:index` (UTXO tx) or `height:tx:sub` (transfer).
-    pub at: String,
+    pub at: Arc<str>,
     /// Block time (unix seconds).
     pub time: u64,
     /// Payer (address, or `txid:vout` output for UTXO).
-    pub from: String,
+    pub from: Arc<str>,
     /// Payee.
-    pub to: String,
+    pub to: Arc<str>,
     /// Asset.
-    pub asset: String,
+    pub asset: Arc<str>,
     /// Value moved on this hop, base units.
     #[serde(with = "dec")]
     pub value: u128,
@@ -92,7 +93,7 @@ pub struct Hop {
     #[serde(with = "dec")]
     pub tainted: u128,
     /// The rule applied (policy, and what it did).
-    pub rule: String,
+    pub rule: Arc<str>,
     /// What carried it.
     pub edge: EdgeKind,
 }
@@ -121,7 +122,7 @@ pub struct Endpoint {
     pub hops: u32,
     /// The proof: the heaviest path of hops from the incident to here (each hop the inflow
     /// that carried the most taint).
-    pub path: Vec<Hop>,
+    pub path: Vec<Arc<Hop>>,
     /// How many tainted inflows reached here (the full set is in the trace graph's `edges`).
     pub inflows: usize,
     /// The amount's value in the price table's currency on the day it arrived here (see
@@ -225,7 +226,7 @@ pub struct TraceResult {
     /// The summary.
     pub summary: Summary,
     /// Every hop that carried taint (the trace graph).
-    pub edges: Vec<Hop>,
+    pub edges: Vec<Arc<Hop>>,
     /// Caveats met on the way (partial data, caps).
     pub notes: Vec<String>,
 }

@@ -75,12 +75,12 @@ fn traces_block_9_coinbase_to_hal_finney_under_every_policy() {
             .find(|e| e.address == HAL)
             .expect("an endpoint at Hal's address");
         assert!(hal.amount >= 1_000_000_000, "{policy}: {hal:?}");
-        assert_eq!(hal.path[0].tx, COINBASE_9);
-        assert_eq!(hal.path[0].rule, "incident: stolen output");
-        assert_eq!(hal.path[1].tx, TX_170);
-        assert_eq!(hal.path[1].at, "170:1");
+        assert_eq!(&*hal.path[0].tx, COINBASE_9);
+        assert_eq!(&*hal.path[0].rule, "incident: stolen output");
+        assert_eq!(&*hal.path[1].tx, TX_170);
+        assert_eq!(&*hal.path[1].at, "170:1");
         assert_eq!(hal.path[1].value, 1_000_000_000);
-        assert!(r.edges.iter().any(|h| h.tx == TX_170));
+        assert!(r.edges.iter().any(|h| &*h.tx == TX_170));
     }
 }
 
