@@ -20,7 +20,18 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+/// `tracehound … | head` should end quietly, as any Unix tool does: Rust ignores SIGPIPE, so
+/// printing into a closed pipe would panic instead.
+fn restore_sigpipe() {
+    #[cfg(unix)]
+    // SAFETY: sets a signal's disposition to the default at startup, before any thread runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
 fn main() -> ExitCode {
+    restore_sigpipe();
     let cli = args::Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

@@ -627,6 +627,7 @@ impl AccountLedger {
             let mut next_addr_id = rec.next_addr_id;
             let mut row = Enc::default();
             let mut records = Vec::new();
+            let mut new_txids = Vec::new();
             for block in blocks {
                 let b = &block.block;
                 let connects = b.chain == chain
@@ -664,7 +665,7 @@ impl AccountLedger {
                         created,
                     }
                     .encode(&mut row);
-                    txids.insert((c, t.hash.0), (b.height, t.index))?;
+                    new_txids.push((t.hash.0, b.height, t.index));
                 }
                 txs.insert((c, b.height), row.0.as_slice())?;
 
@@ -770,6 +771,11 @@ impl AccountLedger {
             }
             for ((addr, height, slot, sub), run) in runs.finish() {
                 adj.insert((c, addr, height, slot, sub), run.0.as_slice())?;
+            }
+            // Hashes are random: inserted in key order, each B-tree page is visited once.
+            new_txids.sort_unstable();
+            for (hash, height, index) in new_txids {
+                txids.insert((c, hash), (height, index))?;
             }
             let mut deltas: Vec<_> = deltas.into_iter().collect();
             deltas.sort_unstable_by_key(|(k, _)| *k);

@@ -58,6 +58,10 @@ pub struct AppendFile {
     carry: Vec<u8>,
     /// Staging memory for direct writes; the aligned window inside it is used.
     stage: Vec<u8>,
+    /// A read-only map of the bytes on disk, so random reads (a trace reads a record per
+    /// hop) cost a copy, not a system call. Remapped as the file grows; dropped before it is
+    /// cut, so no map ever reaches past the file's end.
+    map: Option<memmap2::Mmap>,
 }
 
 fn open_direct(path: &Path) -> Option<File> {
@@ -105,8 +109,10 @@ impl AppendFile {
             buffer: Vec::new(),
             carry: Vec::new(),
             stage: Vec::new(),
+            map: None,
         };
         f.load_carry()?;
+        f.remap();
         Ok(f)
     }
 
@@ -165,6 +171,26 @@ impl AppendFile {
         Ok(true)
     }
 
+    /// Maps the bytes on disk for reading. Without a map (the system refused one) reads use
+    /// `pread`, as they would anyway past the mapped length.
+    fn remap(&mut self) {
+        if self.map.as_ref().map_or(0, |m| m.len() as u64) == self.on_disk {
+            return;
+        }
+        self.map = None;
+        let Ok(len) = usize::try_from(self.on_disk) else {
+            return;
+        };
+        if len == 0 {
+            return;
+        }
+        // SAFETY: the map is read-only and covers only bytes already on disk. This store is its
+        // files' one writer (the store directory is locked); it never rewrites those bytes
+        // with different content (appends go past them; the partial last block is rewritten
+        // with the same bytes), and it drops the map before cutting the file.
+        self.map = unsafe { memmap2::MmapOptions::new().len(len).map(&self.file) }.ok();
+    }
+
     /// Logical length: everything appended so far.
     pub fn len(&self) -> u64 {
         self.on_disk + self.buffer.len() as u64
@@ -205,6 +231,7 @@ impl AppendFile {
         self.file
             .sync_data()
             .map_err(|e| io(&self.path, "sync", e))?;
+        self.remap();
         Ok(self.on_disk)
     }
 
@@ -221,6 +248,14 @@ impl AppendFile {
                     self.len()
                 ),
             })?;
+        if let Some(src) = self
+            .map
+            .as_ref()
+            .and_then(|m| m.get(usize::try_from(offset).ok()?..usize::try_from(end).ok()?))
+        {
+            buf.copy_from_slice(src);
+            return Ok(());
+        }
         let from_disk = usize::try_from(self.on_disk.saturating_sub(offset).min(buf.len() as u64))
             .unwrap_or(buf.len());
         let (disk_part, buffered_part) = buf.split_at_mut(from_disk);
@@ -254,12 +289,15 @@ impl AppendFile {
             return Ok(());
         }
         self.buffer.clear();
+        self.map = None;
         self.file
             .set_len(len)
             .map_err(|e| io(&self.path, "truncate", e))?;
         self.file.flush().map_err(|e| io(&self.path, "flush", e))?;
         self.on_disk = len;
-        self.load_carry()
+        self.load_carry()?;
+        self.remap();
+        Ok(())
     }
 }
 
