@@ -1,0 +1,2 @@
+//! Union-find throughput on synthetic co-spends: inputs per second.
+fn main() {}
