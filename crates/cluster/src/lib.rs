@@ -24,6 +24,7 @@ pub mod deposit;
 mod engine;
 pub mod score;
 pub mod store;
+pub mod synth;
 pub mod union_find;
 
 use std::path::PathBuf;
