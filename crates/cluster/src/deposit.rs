@@ -9,7 +9,8 @@
 //! - `D` received from at least [`DepositRules::min_senders`] distinct addresses;
 //! - for some asset (native or a token), what `D` sent to exchange addresses, counting only
 //!   what left within [`DepositRules::window`] blocks of a receipt of that asset, is at least
-//!   [`DepositRules::min_forwarded_pct`] % of what it received;
+//!   [`DepositRules::min_forwarded_pct`] % of what it had received by its last such forward
+//!   (receipts after the last sweep wait for the next one; they do not count against it);
 //! - for no asset did `D` send more than the remaining share to anyone else (a deposit address
 //!   only forwards; a user paying an exchange also pays others);
 //! - `D` is not itself labelled an exchange, and its history is at most
@@ -147,6 +148,7 @@ fn judge(
     #[derive(Default)]
     struct Flow {
         received: u128,
+        received_by_last_forward: u128,
         forwarded: u128,
         elsewhere: u128,
         last_in: Option<u32>,
@@ -169,6 +171,7 @@ fn judge(
                         .is_some_and(|l| r.height.saturating_sub(l) <= rules.window) =>
                 {
                     f.forwarded += amount;
+                    f.received_by_last_forward = f.received;
                     *to_hot.entry(h).or_insert(0) += amount;
                     let tx = u64::from(r.height) << 32 | u64::from(r.tx_index);
                     if best.is_none_or(|(a, _)| amount > a) {
@@ -184,9 +187,9 @@ fn judge(
         return None;
     }
     let pct = u128::from(rules.min_forwarded_pct);
-    let forwards = flows
-        .values()
-        .any(|f| f.received > 0 && f.forwarded * 100 >= f.received * pct);
+    let forwards = flows.values().any(|f| {
+        f.received_by_last_forward > 0 && f.forwarded * 100 >= f.received_by_last_forward * pct
+    });
     let leaks = flows
         .values()
         .any(|f| f.elsewhere * 100 > f.received * (100 - pct.min(100)));
