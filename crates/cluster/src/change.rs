@@ -26,7 +26,7 @@ pub fn significant_digits(mut v: u64) -> u32 {
     if v == 0 {
         return 0;
     }
-    while v % 10 == 0 {
+    while v.is_multiple_of(10) {
         v /= 10;
     }
     v.ilog10() + 1

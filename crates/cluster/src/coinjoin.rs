@@ -76,15 +76,15 @@ pub fn is_standard_denomination(v: u64) -> bool {
     if v.is_power_of_two() {
         return true;
     }
-    let mut x = if v % 2 == 0 { v / 2 } else { v };
-    while x % 3 == 0 {
+    let mut x = if v.is_multiple_of(2) { v / 2 } else { v };
+    while x.is_multiple_of(3) {
         x /= 3;
     }
     if x == 1 {
         return true;
     }
     let mut y = v;
-    while y % 10 == 0 {
+    while y.is_multiple_of(10) {
         y /= 10;
     }
     matches!(y, 1 | 2 | 5)
