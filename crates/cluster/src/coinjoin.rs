@@ -25,7 +25,7 @@
 use std::collections::HashMap;
 use std::fmt;
 
-use crate::TxShape;
+use crate::{TxOut, TxShape};
 
 /// Which rule flagged a tx.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
@@ -90,6 +90,26 @@ pub fn is_standard_denomination(v: u64) -> bool {
     matches!(y, 1 | 2 | 5)
 }
 
+/// The most frequent output value and its count (ties: the larger value, for a stable reason
+/// text). Small txs — nearly all — are counted pairwise without allocating.
+fn most_frequent_value(outputs: &[TxOut]) -> Option<(u64, usize)> {
+    if outputs.len() <= 16 {
+        let mut best: Option<(usize, u64)> = None;
+        for (k, o) in outputs.iter().enumerate() {
+            let n = outputs.iter().skip(k).filter(|p| p.value == o.value).count();
+            if best.is_none_or(|b| (n, o.value) > b) {
+                best = Some((n, o.value));
+            }
+        }
+        return best.map(|(n, v)| (v, n));
+    }
+    let mut counts: HashMap<u64, usize> = HashMap::with_capacity(outputs.len());
+    for o in outputs {
+        *counts.entry(o.value).or_insert(0) += 1;
+    }
+    counts.into_iter().max_by_key(|&(v, n)| (n, v))
+}
+
 /// Checks `tx` against the rules; `None` if it does not look like a CoinJoin.
 pub fn detect(tx: &TxShape<'_>) -> Option<CoinJoin> {
     let (ins, outs) = (tx.inputs.len(), tx.outputs.len());
@@ -107,10 +127,11 @@ pub fn detect(tx: &TxShape<'_>) -> Option<CoinJoin> {
             reason: format!("5 inputs, 5 outputs of {}", first.value),
         });
     }
-    let mut input_addrs: Vec<u32> = tx.inputs.iter().filter_map(|i| i.addr).collect();
-    input_addrs.sort_unstable();
-    input_addrs.dedup();
-    if input_addrs.len() < 2 {
+    // Two distinct input addresses, found without allocating (this runs on every
+    // multi-input tx of the chain).
+    let mut addrs = tx.inputs.iter().filter_map(|i| i.addr);
+    let first = addrs.next()?;
+    if !addrs.any(|a| a != first) {
         return None;
     }
     if ins >= 50 && outs >= 50 {
@@ -129,11 +150,7 @@ pub fn detect(tx: &TxShape<'_>) -> Option<CoinJoin> {
         }
     }
     // The most frequent value (ties: the larger, for a stable reason text).
-    let mut counts: HashMap<u64, usize> = HashMap::with_capacity(outs);
-    for o in tx.outputs {
-        *counts.entry(o.value).or_insert(0) += 1;
-    }
-    let (&value, &n) = counts.iter().max_by_key(|&(&v, &n)| (n, v))?;
+    let (value, n) = most_frequent_value(tx.outputs)?;
     if n < 2 {
         return None;
     }
@@ -160,7 +177,7 @@ mod tests {
     use tracehound_core::ScriptKind;
 
     use super::*;
-    use crate::{TxIn, TxOut};
+    use crate::TxIn;
 
     fn ins(addrs: &[u32]) -> Vec<TxIn> {
         addrs
