@@ -106,10 +106,17 @@ pub(crate) fn run(global: &Global, args: &ClusterArgs) -> anyhow::Result<()> {
                 d.deposits, d.candidates, d.hot_wallets
             );
         }
-        println!(
-            "  {} txs, {} inputs in {:.2} s ({:.0} inputs/s); saved to {}",
-            f.txs, f.inputs, f.seconds, r.inputs_per_second, r.file
-        );
+        if r.deposit.is_some() {
+            println!(
+                "  {} transfers read in {:.2} s; saved to {}",
+                f.txs, f.seconds, r.file
+            );
+        } else {
+            println!(
+                "  {} txs, {} inputs in {:.2} s ({:.0} inputs/s); saved to {}",
+                f.txs, f.inputs, f.seconds, r.inputs_per_second, r.file
+            );
+        }
     }
     Ok(())
 }

@@ -96,7 +96,11 @@ fn most_frequent_value(outputs: &[TxOut]) -> Option<(u64, usize)> {
     if outputs.len() <= 16 {
         let mut best: Option<(usize, u64)> = None;
         for (k, o) in outputs.iter().enumerate() {
-            let n = outputs.iter().skip(k).filter(|p| p.value == o.value).count();
+            let n = outputs
+                .iter()
+                .skip(k)
+                .filter(|p| p.value == o.value)
+                .count();
             if best.is_none_or(|b| (n, o.value) > b) {
                 best = Some((n, o.value));
             }

@@ -13,9 +13,8 @@
 //!   (receipts after the last sweep wait for the next one; they do not count against it);
 //! - for no asset did `D` send more than the remaining share to anyone else (a deposit address
 //!   only forwards; a user paying an exchange also pays others);
-//! - `D` is not itself labelled an exchange, and its history is at most
-//!   [`DepositRules::max_history`] transfers long (deposit addresses are short-lived; a long
-//!   history is a service).
+//! - its history is at most [`DepositRules::max_history`] transfers long (deposit addresses
+//!   are short-lived; a long history is a service, such as the hot wallet itself).
 //!
 //! The evidence is the forwarding tx that carried the most, as `height << 32 | tx index`.
 
@@ -108,11 +107,11 @@ pub fn find_deposits(
     for &h in hot.values() {
         let rows = history(store, chain, h)?;
         report.transfers += rows.len() as u64;
+        // Senders labelled exchange themselves stay candidates: a source that labels every
+        // address of an exchange alike (deposits too) still gets its deposits joined to the
+        // hot wallet they sweep to.
         for r in rows.iter().filter(|r| counts(r) && r.received.units() > 0) {
-            let from = key(&r.from);
-            if !hot.contains_key(&from) {
-                candidates.insert(from);
-            }
+            candidates.insert(key(&r.from));
         }
     }
     for d in candidates {
