@@ -117,6 +117,11 @@ pub(crate) struct ClusterArgs {
     /// EVM deposit addresses: blocks from a receipt to the forward that counts.
     #[arg(long, default_value_t = 10_000)]
     pub(crate) window: u32,
+    /// Score each chain against a simulator ground truth (a dir holding truth.json, as
+    /// `sim run --out` writes; repeat for the EVM side's `DIR/evm`): pairwise precision and
+    /// recall of "same owner" over the addresses both know.
+    #[arg(long)]
+    pub(crate) truth: Vec<std::path::PathBuf>,
     /// EVM deposit addresses: percent of what was received forwarded to the exchange.
     #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=100))]
     pub(crate) forwarded_pct: u8,

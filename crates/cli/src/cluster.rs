@@ -5,7 +5,10 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use serde::Serialize;
+use std::collections::HashMap;
 use tracehound_cluster::deposit::{DepositReport, DepositRules};
+
+use tracehound_cluster::score::{PairScore, pairwise};
 use tracehound_cluster::{Clustering, EntityStats, Figures, Options, cluster_chain, describe};
 use tracehound_core::{Address, Chain, ChainFamily};
 use tracehound_labels::LabelStore;
@@ -24,6 +27,42 @@ struct ChainReport {
     figures: Figures,
     inputs_per_second: f64,
     deposit: Option<DepositReport>,
+    /// Against `--truth`, when given and it knows the chain.
+    score: Option<PairScore>,
+}
+
+/// Pairwise scores of `c` against the owners of `truths` that name its chain.
+fn score(
+    store: &tracehound_store::Store,
+    c: &Clustering,
+    truths: &[tracehound_sim::GroundTruth],
+) -> anyhow::Result<Option<PairScore>> {
+    let chain = c.chain.name();
+    let owner: HashMap<String, &str> = truths
+        .iter()
+        .flat_map(|t| &t.addresses)
+        .filter(|a| a.chain == chain)
+        .map(|a| (a.address.to_lowercase(), a.entity.as_str()))
+        .collect();
+    if owner.is_empty() {
+        return Ok(None);
+    }
+    let texts: Vec<String> = match c.chain.family() {
+        ChainFamily::Utxo => {
+            let links = store.utxo_links(c.chain)?;
+            (0..links.address_count()?)
+                .map(|id| links.address(id))
+                .collect::<Result<_, _>>()?
+        }
+        ChainFamily::Account => store
+            .account_addresses(c.chain)?
+            .iter()
+            .map(|a| a.as_str().to_string())
+            .collect(),
+    };
+    Ok(Some(pairwise(texts.iter().zip(&c.entity).filter_map(
+        |(a, e)| owner.get(&a.to_lowercase()).map(|o| (*e, *o)),
+    ))))
 }
 
 fn labels(global: &Global) -> anyhow::Result<Option<LabelStore>> {
@@ -42,6 +81,14 @@ pub(crate) fn run(global: &Global, args: &ClusterArgs) -> anyhow::Result<()> {
     if chains.is_empty() {
         bail!("the store is empty: ingest a chain first");
     }
+    let truths = args
+        .truth
+        .iter()
+        .map(|d| {
+            tracehound_sim::read_truth(d)
+                .with_context(|| format!("reading the truth in {}", d.display()))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
     let labels = labels(global)?;
     let rules = DepositRules {
         min_senders: args.min_senders,
@@ -63,7 +110,9 @@ pub(crate) fn run(global: &Global, args: &ClusterArgs) -> anyhow::Result<()> {
         .with_context(|| format!("clustering {chain}"))?;
         let file = Clustering::path_in(&global.data_dir(), chain);
         c.save(&file)?;
+        let score = score(&store, &c, &truths)?;
         reports.push(ChainReport {
+            score,
             chain: chain.name(),
             file: file.display().to_string(),
             stats: c.stats(),
@@ -104,6 +153,17 @@ pub(crate) fn run(global: &Global, args: &ClusterArgs) -> anyhow::Result<()> {
             println!(
                 "  deposit addresses: {} found among {} senders to {} labelled exchange addresses",
                 d.deposits, d.candidates, d.hot_wallets
+            );
+        }
+        if let Some(s) = &r.score {
+            println!(
+                "  against the truth: pairwise precision {:.4}, recall {:.4} over {} addresses ({} of {} same-owner pairs joined, {} joined in all)",
+                s.precision,
+                s.recall,
+                s.addresses,
+                s.correct_pairs,
+                s.true_pairs,
+                s.predicted_pairs
             );
         }
         if r.deposit.is_some() {
@@ -289,6 +349,7 @@ pub(crate) fn bench(global: &Global, args: &BenchClusterArgs) -> anyhow::Result<
                 inputs_per_second: c.figures.inputs as f64 / c.figures.seconds.max(1e-9),
                 figures: c.figures,
                 deposit: None,
+                score: None,
             });
         }
     }

@@ -275,6 +275,23 @@ fn cluster_and_entity_show_on_a_simulated_heist() {
         ],
     ));
     assert_eq!(by_id["size"], v["size"]);
+    // --truth scores each chain it knows (the UTXO side here).
+    let scored = json(tracehound(
+        &data,
+        &[
+            "--json",
+            "cluster",
+            "--chain",
+            "litecoin-regtest",
+            "--truth",
+            truth_dir.to_str().unwrap(),
+        ],
+    ));
+    assert_eq!(
+        scored[0]["score"]["precision"].as_f64(),
+        Some(1.0),
+        "{scored}"
+    );
     // Errors name what is wrong.
     let out = common::tracehound(&data, &["entity", "show", "12"]);
     assert!(!out.status.success());
