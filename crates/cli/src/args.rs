@@ -94,6 +94,57 @@ pub(crate) enum Command {
     /// Address labels: import public tag sets, list and search them, add your own.
     #[command(subcommand)]
     Labels(LabelsCommand),
+    /// Cluster addresses into entities (co-spend with a CoinJoin guard; change with --change;
+    /// EVM deposit addresses from exchange labels) and save the result in the data dir.
+    Cluster(ClusterArgs),
+    /// Entities found by `tracehound cluster`.
+    #[command(subcommand)]
+    Entity(EntityCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ClusterArgs {
+    /// The chain to cluster (default: every chain in the store).
+    #[arg(long)]
+    pub(crate) chain: Option<Chain>,
+    /// Also merge change outputs into their payer (fresh address, inputs' script type, next to
+    /// a round payment); off by default: a weaker hint than co-spend.
+    #[arg(long)]
+    pub(crate) change: bool,
+    /// EVM deposit addresses: distinct senders needed.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) min_senders: usize,
+    /// EVM deposit addresses: blocks from a receipt to the forward that counts.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) window: u32,
+    /// Score each chain against a simulator ground truth (a dir holding truth.json, as
+    /// `sim run --out` writes; repeat for the EVM side's `DIR/evm`): pairwise precision and
+    /// recall of "same owner" over the addresses both know.
+    #[arg(long)]
+    pub(crate) truth: Vec<std::path::PathBuf>,
+    /// EVM deposit addresses: percent of what was received forwarded to the exchange.
+    #[arg(long, default_value_t = 90, value_parser = clap::value_parser!(u8).range(1..=100))]
+    pub(crate) forwarded_pct: u8,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum EntityCommand {
+    /// An entity: its members, their labels (strongest first) and, for an address, the txs
+    /// that joined it to the entity.
+    Show(EntityShowArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct EntityShowArgs {
+    /// An entity id (its smallest address id; needs --chain when several chains are
+    /// clustered) or an address.
+    pub(crate) which: String,
+    /// The chain.
+    #[arg(long)]
+    pub(crate) chain: Option<Chain>,
+    /// Members and labels shown.
+    #[arg(long, default_value_t = 20)]
+    pub(crate) limit: usize,
 }
 
 #[derive(Debug, Subcommand)]
@@ -586,6 +637,22 @@ pub(crate) enum BenchCommand {
     /// Trace an incident of N source addresses over a UTXO chain of the store under each
     /// policy, and report time, peak RSS and endpoints.
     Trace(BenchTraceArgs),
+    /// Union-find throughput of co-spend clustering on synthetic txs (inputs per second), and
+    /// the whole `cluster` of every UTXO chain in the store, if it holds any.
+    Cluster(BenchClusterArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchClusterArgs {
+    /// Synthetic inputs to join.
+    #[arg(long, default_value_t = 50_000_000)]
+    pub(crate) inputs: u64,
+    /// Synthetic addresses.
+    #[arg(long, default_value_t = 20_000_000)]
+    pub(crate) addresses: u32,
+    /// Seed of the synthetic txs.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
 }
 
 #[derive(Debug, Args)]

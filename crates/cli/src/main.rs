@@ -5,6 +5,7 @@
 
 mod args;
 mod bench;
+mod cluster;
 mod demo;
 mod import;
 mod ingest;
@@ -76,6 +77,9 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
             import::run_transfers(&global, &a)
         }
         args::Command::Labels(c) => labels::run(&global, c),
+        args::Command::Cluster(a) => cluster::run(&global, &a),
+        args::Command::Entity(args::EntityCommand::Show(a)) => cluster::show(&global, &a),
+        args::Command::Bench(args::BenchCommand::Cluster(a)) => cluster::bench(&global, &a),
         args::Command::Incident(args::IncidentCommand::Create(a)) => trace::create(&global, &a),
         args::Command::Incident(args::IncidentCommand::List) => trace::list(&global),
         args::Command::Incident(args::IncidentCommand::Show { which }) => {

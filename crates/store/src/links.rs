@@ -158,6 +158,32 @@ impl UtxoLinks<'_> {
         })
     }
 
+    /// How many txs the chain holds (tx seqs run `0..tx_count`).
+    pub fn tx_count(&self) -> Result<u64, StoreError> {
+        self.store
+            .with_ledger(self.chain, |l, _| Ok(l.txlog.tx_count()))
+    }
+
+    /// How many addresses the chain has interned (address ids run `0..address_count`).
+    pub fn address_count(&self) -> Result<u64, StoreError> {
+        self.store.with_ledger(self.chain, |l, _| Ok(l.addrs.len()))
+    }
+
+    /// Calls `f(seq, record)` for txs `from..to` in chain order, reading the tx log in large
+    /// sequential chunks: the whole-chain pass of batch analyses (clustering), which need every
+    /// input's address and every output but no spender or txid lookup. The chain stays locked
+    /// for the scan, so `f` must not read the store.
+    pub fn scan(
+        &self,
+        from: u64,
+        to: u64,
+        mut f: impl FnMut(u64, &txlog::Record) -> Result<(), StoreError>,
+    ) -> Result<(), StoreError> {
+        self.store.with_ledger(self.chain, |l, _| {
+            l.txlog.for_each(from, to, |seq, _, rec| f(seq, &rec))
+        })
+    }
+
     /// Where tx `seq` sits: (first tx seq of its block, height, block time).
     fn locate(&self, seq: u64) -> Result<(u64, u32, u64), StoreError> {
         let k = self.blocks.partition_point(|b| b.0 <= seq);

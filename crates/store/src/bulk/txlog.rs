@@ -119,6 +119,13 @@ pub struct Input {
     pub flags: u8,
 }
 
+impl Input {
+    /// The script template of the spent output (kept in the low bits of its flags).
+    pub fn kind(&self) -> Option<ScriptKind> {
+        ScriptKind::from_code(self.flags & !crate::tables::COINBASE_FLAG)
+    }
+}
+
 /// An output as the log keeps it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Output {
