@@ -100,6 +100,51 @@ pub(crate) enum Command {
     /// Entities found by `tracehound cluster`.
     #[command(subcommand)]
     Entity(EntityCommand),
+    /// Screen addresses: exposure to stolen (saved incidents), sanctioned and mixer funds, in
+    /// and out, with a risk level and its reasons; `screen index` builds what it reads.
+    Screen(ScreenArgs),
+}
+
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub(crate) struct ScreenArgs {
+    #[command(subcommand)]
+    pub(crate) command: Option<ScreenCommand>,
+    /// Addresses to screen.
+    pub(crate) addresses: Vec<String>,
+    /// Their chain (default: the index's only chain).
+    #[arg(long)]
+    pub(crate) chain: Option<Chain>,
+    /// Screen the addresses of this file too: one a line, `ADDRESS` or `CHAIN,ADDRESS` (a
+    /// header line and `#` comments are skipped); prints one line per address and the rate.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) file: Option<PathBuf>,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum ScreenCommand {
+    /// Build the exposure index (`exposure.redb` in the data dir): trace every saved incident,
+    /// walk N hops in and out from every address labeled sanctioned or mixer.
+    Index(ScreenIndexArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ScreenIndexArgs {
+    /// Hops walked from labeled addresses, each way.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) hops: u32,
+    /// Policy of the incidents' traces.
+    #[arg(long, default_value = "haircut")]
+    pub(crate) policy: String,
+    /// Incidents to trace (a file, or a saved incident's name); default: every saved incident.
+    #[arg(long, value_name = "FILE|NAME")]
+    pub(crate) incident: Vec<String>,
+    /// Addresses with more txs than this are not walked through.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) max_history: usize,
+    /// Addresses kept per hop of a walk (the most exposed).
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) max_frontier: usize,
 }
 
 #[derive(Debug, Args)]
@@ -640,6 +685,22 @@ pub(crate) enum BenchCommand {
     /// Union-find throughput of co-spend clustering on synthetic txs (inputs per second), and
     /// the whole `cluster` of every UTXO chain in the store, if it holds any.
     Cluster(BenchClusterArgs),
+    /// Screening latency (p50/p99 per address) and bulk throughput over the store's exposure
+    /// index: indexed addresses and as many random addresses of the store's UTXO chains.
+    Screen(BenchScreenArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchScreenArgs {
+    /// Addresses to screen (half from the index, half random from the store).
+    #[arg(long, default_value_t = 20_000)]
+    pub(crate) samples: usize,
+    /// Threads of the bulk run.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) threads: usize,
+    /// Seed of the random addresses.
+    #[arg(long, default_value_t = 1)]
+    pub(crate) seed: u64,
 }
 
 #[derive(Debug, Args)]

@@ -14,6 +14,7 @@ mod labels;
 mod opening;
 mod output;
 mod query;
+mod screen;
 mod sim;
 mod trace;
 
@@ -80,6 +81,8 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Cluster(a) => cluster::run(&global, &a),
         args::Command::Entity(args::EntityCommand::Show(a)) => cluster::show(&global, &a),
         args::Command::Bench(args::BenchCommand::Cluster(a)) => cluster::bench(&global, &a),
+        args::Command::Bench(args::BenchCommand::Screen(a)) => screen::bench(&global, &a),
+        args::Command::Screen(a) => screen::run(&global, &a),
         args::Command::Incident(args::IncidentCommand::Create(a)) => trace::create(&global, &a),
         args::Command::Incident(args::IncidentCommand::List) => trace::list(&global),
         args::Command::Incident(args::IncidentCommand::Show { which }) => {

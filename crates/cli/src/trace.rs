@@ -53,12 +53,12 @@ pub(crate) fn parse_time(s: &str) -> Result<u64, String> {
     u64::try_from(secs).map_err(|_| bad())
 }
 
-fn incidents_dir(global: &Global) -> PathBuf {
+pub(crate) fn incidents_dir(global: &Global) -> PathBuf {
     global.data_dir().join("incidents")
 }
 
 /// An incident file by path, or by the name it was saved under.
-fn find_incident(global: &Global, which: &str) -> anyhow::Result<PathBuf> {
+pub(crate) fn find_incident(global: &Global, which: &str) -> anyhow::Result<PathBuf> {
     let p = Path::new(which);
     if p.exists() {
         return Ok(p.to_path_buf());

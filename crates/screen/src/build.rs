@@ -60,8 +60,9 @@ pub struct BuildReport {
 
 /// The stolen exposures of a trace: for every address its trace graph reached, the tainted
 /// amount it received per asset (the sum of the hops paying it, not counting its payments to
-/// itself), the hops from the theft and the proof path: an endpoint's own proof path when the
-/// address is an endpoint, else the heaviest inflow walked back to the theft.
+/// itself), the hops from the theft and the proof path: an endpoint's own hop count and proof
+/// path when the address is an endpoint (so screening says what the trace says), else the
+/// heaviest inflow walked back to the theft, and its length.
 pub fn stolen_exposures(result: &TraceResult, label: Option<&str>) -> Vec<(String, Exposure)> {
     type Key<'a> = (&'a str, &'a str, &'a str);
     let mut received: BTreeMap<Key<'_>, u128> = BTreeMap::new();
@@ -93,8 +94,8 @@ pub fn stolen_exposures(result: &TraceResult, label: Option<&str>) -> Vec<(Strin
     };
     let mut out = Vec::new();
     for (k @ (chain, address, asset), amount) in received {
-        let path: Vec<Step> = match endpoint_paths.get(&k) {
-            Some(e) => e.path.iter().map(|h| step(h)).collect(),
+        let (path, hops): (Vec<Step>, Option<u32>) = match endpoint_paths.get(&k) {
+            Some(e) => (e.path.iter().map(|h| step(h)).collect(), Some(e.hops)),
             None => {
                 let mut back = Vec::new();
                 let mut seen = HashSet::new();
@@ -107,7 +108,7 @@ pub fn stolen_exposures(result: &TraceResult, label: Option<&str>) -> Vec<(Strin
                     at = &h.from;
                 }
                 back.reverse();
-                back
+                (back, None)
             }
         };
         out.push((
@@ -121,7 +122,7 @@ pub fn stolen_exposures(result: &TraceResult, label: Option<&str>) -> Vec<(Strin
                 asset: asset.to_string(),
                 amount,
                 share_bps: None,
-                hops: u32::try_from(path.len()).unwrap_or(u32::MAX),
+                hops: hops.unwrap_or_else(|| u32::try_from(path.len()).unwrap_or(u32::MAX)),
                 path,
             },
         ));
@@ -168,7 +169,7 @@ pub fn build(
         let result = tracehound_trace::trace(store, incident, rules).map_err(|source| {
             ScreenError::Trace {
                 incident: incident.name.clone(),
-                source,
+                source: Box::new(source),
             }
         })?;
         let mut totals = Totals::new(store);

@@ -48,12 +48,25 @@ pub enum ScreenError {
         /// The incident's name.
         incident: String,
         /// The trace's error.
-        source: tracehound_trace::TraceError,
+        source: Box<tracehound_trace::TraceError>,
     },
     /// The store failed.
     #[error(transparent)]
-    Store(#[from] tracehound_store::StoreError),
+    Store(Box<tracehound_store::StoreError>),
     /// The label store failed.
     #[error(transparent)]
-    Labels(#[from] tracehound_labels::LabelError),
+    Labels(Box<tracehound_labels::LabelError>),
+}
+
+// Boxed: the wrapped errors are large, and every lookup returns this type.
+impl From<tracehound_store::StoreError> for ScreenError {
+    fn from(e: tracehound_store::StoreError) -> Self {
+        ScreenError::Store(Box::new(e))
+    }
+}
+
+impl From<tracehound_labels::LabelError> for ScreenError {
+    fn from(e: tracehound_labels::LabelError) -> Self {
+        ScreenError::Labels(Box::new(e))
+    }
 }
