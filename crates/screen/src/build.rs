@@ -287,3 +287,84 @@ impl<'s> Totals<'s> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tracehound_trace::link::EdgeKind;
+    use tracehound_trace::result::summarize;
+    use tracehound_trace::{Endpoint, Hop, Stop};
+
+    use super::*;
+
+    fn hop(tx: &str, from: &str, to: &str, tainted: u128) -> Arc<Hop> {
+        Arc::new(Hop {
+            chain: "bitcoin".into(),
+            tx: tx.into(),
+            at: "1:0".into(),
+            time: 0,
+            from: from.into(),
+            to: to.into(),
+            asset: "native".into(),
+            value: tainted,
+            tainted,
+            rule: "haircut".into(),
+            edge: EdgeKind::UtxoTx,
+        })
+    }
+
+    #[test]
+    fn stolen_exposure_sums_inflows_and_keeps_endpoint_proofs() {
+        // incident → a (100); a → b (60) and a → a (change, 40); b → d (30) twice via two txs,
+        // d is an endpoint with the trace's own path and hop count.
+        let edges = vec![
+            hop("t0", "incident", "a", 100),
+            hop("t1", "a", "b", 60),
+            hop("t1", "a", "a", 40),
+            hop("t2", "b", "d", 20),
+            hop("t3", "b", "d", 10),
+        ];
+        let endpoint = Endpoint {
+            chain: "bitcoin".into(),
+            address: "d".into(),
+            asset: "native".into(),
+            amount: 30,
+            label: None,
+            category: None,
+            freezable_by: None,
+            stop: Stop::Unmoved,
+            hops: 7,
+            path: vec![edges[0].clone(), edges[1].clone(), edges[3].clone()],
+            inflows: 2,
+            fiat: None,
+        };
+        let stolen = BTreeMap::from([(("bitcoin".to_string(), "native".to_string()), 100)]);
+        let result = TraceResult {
+            incident: "x".into(),
+            policy: Policy::Haircut,
+            summary: summarize(Policy::Haircut, &stolen, std::slice::from_ref(&endpoint)),
+            endpoints: vec![endpoint],
+            edges,
+            notes: Vec::new(),
+        };
+        let got: HashMap<String, Exposure> = stolen_exposures(&result, Some("note"))
+            .into_iter()
+            .collect();
+        assert_eq!(got.len(), 3);
+        // Change back to itself is not received again.
+        assert_eq!(got["a"].amount, 100);
+        assert_eq!(got["a"].hops, 1);
+        // b: not an endpoint, path walked back through its heaviest inflows.
+        assert_eq!(got["b"].amount, 60);
+        let txs = |e: &Exposure| e.path.iter().map(|s| s.tx.clone()).collect::<Vec<_>>();
+        assert_eq!(txs(&got["b"]), ["t0", "t1"]);
+        assert_eq!(got["b"].hops, 2);
+        // d: both inflows, the endpoint's own path and hop count.
+        assert_eq!(got["d"].amount, 30);
+        assert_eq!(txs(&got["d"]), ["t0", "t1", "t2"]);
+        assert_eq!(got["d"].hops, 7);
+        assert_eq!(got["d"].label.as_deref(), Some("note"));
+        assert!(got.values().all(|e| e.origin == Origin::Stolen));
+    }
+}
