@@ -370,3 +370,108 @@ fn bulk_file_screens_every_line_and_bad_input_is_named() {
     let e = err(tracehound(&data, &["screen"]));
     assert!(e.contains("--file"), "{e}");
 }
+
+#[test]
+fn account_chain_counterparties_of_a_sanctioned_address_carry_exact_amounts() {
+    let work = tempfile::tempdir().unwrap();
+    let (files, truth_dir, data) = (
+        work.path().join("files"),
+        work.path().join("truth"),
+        work.path().join("store"),
+    );
+    let report = json(tracehound(
+        &data,
+        &[
+            "--json",
+            "sim",
+            "run",
+            "--to-files",
+            files.to_str().unwrap(),
+            "--out",
+            truth_dir.to_str().unwrap(),
+            "--blocks",
+            "300",
+            "--txs-per-block",
+            "20",
+            "--users",
+            "200",
+            "--evm-blocks",
+            "160",
+            "--evm-txs-per-block",
+            "40",
+            "--seed",
+            "9",
+        ],
+    ));
+    let csv = report["evm"]["transfers_csv"].as_str().unwrap().to_string();
+    ok(tracehound(&data, &["import", "transfers", &csv]));
+    let truth: Value =
+        serde_json::from_slice(&std::fs::read(truth_dir.join("evm").join("truth.json")).unwrap())
+            .unwrap();
+    let drain = &truth["txs"][0]["transfers"][0];
+    let thief = drain["to"].as_str().unwrap().to_lowercase();
+    let victim = drain["from"].as_str().unwrap().to_lowercase();
+    ok(tracehound(
+        &data,
+        &[
+            "labels",
+            "add",
+            &thief,
+            "--chain",
+            "evm-31337",
+            "--label",
+            "sanctioned thief",
+            "--category",
+            "sanctioned",
+            "--analyst",
+            "test",
+        ],
+    ));
+    ok(tracehound(&data, &["screen", "index", "--hops", "2"]));
+    // What the thief paid each payee and was paid by each payer, per asset, straight from the
+    // imported transfer list.
+    let mut paid: std::collections::BTreeMap<(String, String), u128> = Default::default();
+    let mut got: std::collections::BTreeMap<(String, String), u128> = Default::default();
+    let text = std::fs::read_to_string(&csv).unwrap();
+    for line in text.lines().skip(1) {
+        let f: Vec<&str> = line.split(',').collect();
+        let (from, to, asset) = (
+            f[5].to_lowercase(),
+            f[6].to_lowercase(),
+            f[7].to_lowercase(),
+        );
+        let amount: u128 = f[8].parse().unwrap();
+        if from == thief && to != thief {
+            *paid.entry((to, asset)).or_default() += amount;
+        } else if to == thief && from != thief {
+            *got.entry((from, asset)).or_default() += amount;
+        }
+    }
+    assert!(!paid.is_empty() && got.contains_key(&(victim.clone(), "native".to_string())));
+    for (map, direction) in [(&paid, "incoming"), (&got, "outgoing")] {
+        for ((address, asset), amount) in map {
+            let s = json(tracehound(
+                &data,
+                &["--json", "screen", "--chain", "evm-31337", address],
+            ));
+            let s = &s[0];
+            assert_eq!(s["level"], "severe", "{address}: {s}");
+            let e = &s["reasons"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|r| {
+                    r["exposure"]["direction"] == direction
+                        && r["exposure"]["hops"] == 1
+                        && r["exposure"]["asset"].as_str().unwrap().to_lowercase() == *asset
+                })
+                .unwrap_or_else(|| panic!("{address} {asset} {direction}: {s}"))["exposure"];
+            assert_eq!(
+                units(&e["amount"]),
+                *amount,
+                "{address} {asset} {direction}"
+            );
+            assert_eq!(e["source"], thief.as_str());
+        }
+    }
+}
