@@ -14,7 +14,7 @@ use tracehound_trace::{Incident, Label, Labels, Policy, Rules, TraceResult};
 use crate::ScreenError;
 use crate::index::{ExposureIndex, IndexMeta};
 use crate::record::{Direction, Exposure, Origin, Step, share_bps};
-use crate::walk::{AccountFlows, FlowGraph, UtxoFlows, WalkLimits, WalkOrigin, walk};
+use crate::walk::{AccountFlows, Cached, FlowGraph, UtxoFlows, WalkLimits, WalkOrigin, walk};
 
 /// What to build.
 #[derive(Debug, Clone)]
@@ -29,6 +29,8 @@ pub struct BuildOptions {
     pub max_history: usize,
     /// Nodes kept per hop of a walk.
     pub max_frontier: usize,
+    /// Flows kept in memory across walks (about 150 bytes each).
+    pub max_cached_flows: usize,
 }
 
 impl Default for BuildOptions {
@@ -39,6 +41,7 @@ impl Default for BuildOptions {
             trace_hops: 64,
             max_history: 10_000,
             max_frontier: 10_000,
+            max_cached_flows: 2_000_000,
         }
     }
 }
@@ -202,8 +205,14 @@ pub fn build(
     };
     for chain in &chains {
         let mut graph: Box<dyn FlowGraph + '_> = match chain.family() {
-            ChainFamily::Utxo => Box::new(UtxoFlows::new(store, *chain, options.max_history)?),
-            ChainFamily::Account => Box::new(AccountFlows::new(store, *chain, options.max_history)),
+            ChainFamily::Utxo => Box::new(Cached::new(
+                UtxoFlows::new(store, *chain, options.max_history)?,
+                options.max_cached_flows,
+            )),
+            ChainFamily::Account => Box::new(Cached::new(
+                AccountFlows::new(store, *chain, options.max_history),
+                options.max_cached_flows,
+            )),
         };
         let passes = |a: &str| {
             roles

@@ -20,6 +20,7 @@
 //! each hop keeps at most `max_frontier` nodes (the most exposed).
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::rc::Rc;
 
 use tracehound_core::{Address, Chain, TransferKind};
 use tracehound_store::{Store, UtxoLinks};
@@ -44,12 +45,15 @@ pub struct Flow {
     pub at: String,
 }
 
+/// An address's flows, shared with the cache.
+pub type Flows = Rc<[Flow]>;
+
 /// What the walk reads: a chain's flows by address.
 pub trait FlowGraph {
     /// What `address` paid others (`None`: its history is over the cap).
-    fn outflows(&mut self, address: &str) -> Result<Option<Vec<Flow>>, ScreenError>;
+    fn outflows(&mut self, address: &str) -> Result<Option<Flows>, ScreenError>;
     /// What others paid `address` (`None`: its history is over the cap).
-    fn inflows(&mut self, address: &str) -> Result<Option<Vec<Flow>>, ScreenError>;
+    fn inflows(&mut self, address: &str) -> Result<Option<Flows>, ScreenError>;
     /// Everything `address` received and sent in `asset`, if known.
     fn totals(&mut self, address: &str, asset: &str) -> Result<Option<(u128, u128)>, ScreenError>;
 }
@@ -117,7 +121,7 @@ pub fn walk(
                 Direction::Outgoing => graph.inflows(node)?,
             };
             let Some(flows) = flows else { continue };
-            for f in flows {
+            for f in flows.iter() {
                 if f.counterparty == *node || f.counterparty == o.address {
                     continue;
                 }
@@ -152,8 +156,8 @@ pub fn walk(
                         Direction::Outgoing => (f.counterparty.clone(), node.clone()),
                     };
                     let step = Step {
-                        tx: f.tx,
-                        at: f.at,
+                        tx: f.tx.clone(),
+                        at: f.at.clone(),
                         from,
                         to,
                         amount: carried,
@@ -229,6 +233,70 @@ pub fn walk(
     Ok(out)
 }
 
+/// Flows and totals kept across walks: the walks from many labeled origins meet at the same
+/// busy addresses, and each read of them costs every tx of their history. Bounded by
+/// `max_flows` cached flows (then it starts over).
+pub struct Cached<G> {
+    inner: G,
+    flows: HashMap<(String, bool), Option<Flows>>,
+    totals: HashMap<(String, String), Option<(u128, u128)>>,
+    held: usize,
+    max_flows: usize,
+}
+
+impl<G: FlowGraph> Cached<G> {
+    /// `inner`, cached up to `max_flows` flows.
+    pub fn new(inner: G, max_flows: usize) -> Self {
+        Cached {
+            inner,
+            flows: HashMap::new(),
+            totals: HashMap::new(),
+            held: 0,
+            max_flows,
+        }
+    }
+
+    fn get(&mut self, address: &str, out: bool) -> Result<Option<Flows>, ScreenError> {
+        if let Some(f) = self.flows.get(&(address.to_string(), out)) {
+            return Ok(f.clone());
+        }
+        let f = if out {
+            self.inner.outflows(address)?
+        } else {
+            self.inner.inflows(address)?
+        };
+        let n = f.as_ref().map_or(1, |f| f.len().max(1));
+        if self.held + n > self.max_flows {
+            self.flows.clear();
+            self.totals.clear();
+            self.held = 0;
+        }
+        self.held += n;
+        self.flows.insert((address.to_string(), out), f.clone());
+        Ok(f)
+    }
+}
+
+impl<G: FlowGraph> FlowGraph for Cached<G> {
+    fn outflows(&mut self, address: &str) -> Result<Option<Flows>, ScreenError> {
+        self.get(address, true)
+    }
+
+    fn inflows(&mut self, address: &str) -> Result<Option<Flows>, ScreenError> {
+        self.get(address, false)
+    }
+
+    fn totals(&mut self, address: &str, asset: &str) -> Result<Option<(u128, u128)>, ScreenError> {
+        let key = (address.to_string(), asset.to_string());
+        if let Some(t) = self.totals.get(&key) {
+            return Ok(*t);
+        }
+        let t = self.inner.totals(address, asset)?;
+        self.totals.insert(key, t);
+        Ok(t)
+    }
+}
+
 /// A UTXO chain of the store as flows (see the module docs for a flow's amount).
 pub struct UtxoFlows<'s> {
     store: &'s Store,
@@ -270,7 +338,7 @@ impl<'s> UtxoFlows<'s> {
         Ok(Some((id, seqs)))
     }
 
-    fn flows(&mut self, address: &str, out: bool) -> Result<Option<Vec<Flow>>, ScreenError> {
+    fn flows(&mut self, address: &str, out: bool) -> Result<Option<Flows>, ScreenError> {
         let Some((id, seqs)) = self.txs(address)? else {
             return Ok(None);
         };
@@ -331,16 +399,16 @@ impl<'s> UtxoFlows<'s> {
                 });
             }
         }
-        Ok(Some(flows))
+        Ok(Some(flows.into()))
     }
 }
 
 impl FlowGraph for UtxoFlows<'_> {
-    fn outflows(&mut self, address: &str) -> Result<Option<Vec<Flow>>, ScreenError> {
+    fn outflows(&mut self, address: &str) -> Result<Option<Flows>, ScreenError> {
         self.flows(address, true)
     }
 
-    fn inflows(&mut self, address: &str) -> Result<Option<Vec<Flow>>, ScreenError> {
+    fn inflows(&mut self, address: &str) -> Result<Option<Flows>, ScreenError> {
         self.flows(address, false)
     }
 
@@ -371,7 +439,7 @@ impl<'s> AccountFlows<'s> {
         }
     }
 
-    fn flows(&mut self, address: &str, out: bool) -> Result<Option<Vec<Flow>>, ScreenError> {
+    fn flows(&mut self, address: &str, out: bool) -> Result<Option<Flows>, ScreenError> {
         let a = Address::from_canonical(self.chain, address.to_string());
         let Some(view) = self.store.account(&a)? else {
             return Ok(None);
@@ -400,17 +468,18 @@ impl<'s> AccountFlows<'s> {
                     at: format!("{}:{}:{}", r.height, r.tx_index, r.sub_index),
                     asset: r.asset,
                 })
-                .collect(),
+                .collect::<Vec<_>>()
+                .into(),
         ))
     }
 }
 
 impl FlowGraph for AccountFlows<'_> {
-    fn outflows(&mut self, address: &str) -> Result<Option<Vec<Flow>>, ScreenError> {
+    fn outflows(&mut self, address: &str) -> Result<Option<Flows>, ScreenError> {
         self.flows(address, true)
     }
 
-    fn inflows(&mut self, address: &str) -> Result<Option<Vec<Flow>>, ScreenError> {
+    fn inflows(&mut self, address: &str) -> Result<Option<Flows>, ScreenError> {
         self.flows(address, false)
     }
 
@@ -433,11 +502,11 @@ mod tests {
     struct Fixed(Vec<(&'static str, &'static str, u128, u64)>);
 
     impl FlowGraph for Fixed {
-        fn outflows(&mut self, a: &str) -> Result<Option<Vec<Flow>>, ScreenError> {
-            Ok(Some(self.flows(a, true)))
+        fn outflows(&mut self, a: &str) -> Result<Option<Flows>, ScreenError> {
+            Ok(Some(self.flows(a, true).into()))
         }
-        fn inflows(&mut self, a: &str) -> Result<Option<Vec<Flow>>, ScreenError> {
-            Ok(Some(self.flows(a, false)))
+        fn inflows(&mut self, a: &str) -> Result<Option<Flows>, ScreenError> {
+            Ok(Some(self.flows(a, false).into()))
         }
         fn totals(&mut self, a: &str, _: &str) -> Result<Option<(u128, u128)>, ScreenError> {
             let r = self.0.iter().filter(|t| t.1 == a).map(|t| t.2).sum();
