@@ -179,7 +179,10 @@ pub(crate) fn ingest(
             let blocks = client
                 .fetch_blocks(u64::from(h)..=u64::from(last))
                 .with_context(|| format!("fetching {chain} blocks {h}..={last}"))?;
-            Ok(blocks.iter().map(EvmBlock::to_account_block).collect())
+            Ok(blocks
+                .into_iter()
+                .map(EvmBlock::into_account_block)
+                .collect())
         };
         let mut h = next;
         let mut fetched = fetch(range(h));

@@ -119,8 +119,10 @@ pub(crate) fn run(global: &Global, args: &TraceArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(tracehound_trace::prices::PriceTable::from_csv_file)
         .transpose()?;
+    let labels = rules.labels.clone();
     let mut result = tracehound_trace::trace(&store, &incident, rules)
         .with_context(|| format!("tracing incident {:?}", incident.name))?;
+    tag_entities(global, &store, &labels, &mut result)?;
     if let Some(prices) = &prices {
         result.apply_prices(prices);
     }
@@ -133,6 +135,105 @@ pub(crate) fn run(global: &Global, args: &TraceArgs) -> anyhow::Result<()> {
         print!("{}", result.dot());
     } else {
         print!("{}", result.table());
+    }
+    Ok(())
+}
+
+/// Most members of one entity whose labels are read to name it (an exchange's cluster can
+/// hold millions of addresses; its labeled ones are many, any of them names it).
+const ENTITY_LABEL_SCAN: usize = 10_000;
+
+/// Tags each endpoint with its entity, for every chain `tracehound cluster` has clustered:
+/// the entity's id and size, and the strongest label among its members when the endpoint's
+/// own address has none.
+pub(crate) fn tag_entities(
+    global: &Global,
+    store: &tracehound_store::Store,
+    labels: &Labels,
+    result: &mut tracehound_trace::TraceResult,
+) -> anyhow::Result<()> {
+    use std::collections::{HashMap, HashSet};
+    use tracehound_cluster::Clustering;
+
+    let chains: HashSet<String> = result.endpoints.iter().map(|e| e.chain.clone()).collect();
+    for name in chains {
+        let Ok(chain) = Chain::from_str(&name) else {
+            continue;
+        };
+        let path = Clustering::path_in(&global.data_dir(), chain);
+        if !path.exists() {
+            continue;
+        }
+        let clustering = Clustering::load(&path)
+            .with_context(|| format!("reading the clustering {}", path.display()))?;
+        let mut of_endpoint = Vec::new();
+        for (i, e) in result.endpoints.iter().enumerate() {
+            if e.chain != name {
+                continue;
+            }
+            let Ok(addr) = Address::parse(chain, &e.address) else {
+                continue; // `fee`, `txid:vout` places
+            };
+            if let Some(id) = tracehound_cluster::store::address_id(store, &addr)?
+                && let Some(entity) = clustering.entity_of(id)
+            {
+                of_endpoint.push((i, entity));
+            }
+        }
+        let wanted: HashSet<u32> = of_endpoint.iter().map(|&(_, e)| e).collect();
+        let mut members: HashMap<u32, (u64, Vec<u32>)> = HashMap::new();
+        for (id, &e) in (0u32..).zip(&clustering.entity) {
+            if wanted.contains(&e) {
+                let m = members.entry(e).or_default();
+                m.0 += 1;
+                if m.1.len() < ENTITY_LABEL_SCAN {
+                    m.1.push(id);
+                }
+            }
+        }
+        let links = (chain.family() == tracehound_core::ChainFamily::Utxo)
+            .then(|| store.utxo_links(chain))
+            .transpose()?;
+        let accounts = match &links {
+            Some(_) => Vec::new(),
+            None => store.account_addresses(chain)?,
+        };
+        let text = |id: u32| -> anyhow::Result<Option<String>> {
+            Ok(match &links {
+                Some(l) => Some(l.address(u64::from(id))?),
+                None => accounts.get(id as usize).map(|a| a.as_str().to_string()),
+            })
+        };
+        let mut named: HashMap<u32, Option<String>> = HashMap::new();
+        for (i, entity) in of_endpoint {
+            let Some((size, ids)) = members.get(&entity) else {
+                continue;
+            };
+            let label = match named.get(&entity) {
+                Some(l) => l.clone(),
+                None => {
+                    let mut best: Option<&tracehound_trace::Label> = None;
+                    for &id in ids {
+                        if let Some(t) = text(id)?
+                            && let Some(l) = labels.get(chain, &t)
+                            && best.is_none_or(|b| l.confidence > b.confidence)
+                        {
+                            best = Some(l);
+                        }
+                    }
+                    let l = best.map(|l| l.label.clone());
+                    named.insert(entity, l.clone());
+                    l
+                }
+            };
+            if let Some(e) = result.endpoints.get_mut(i) {
+                e.entity = Some(tracehound_trace::EntityTag {
+                    id: entity,
+                    size: *size,
+                    label: label.filter(|_| e.label.is_none()),
+                });
+            }
+        }
     }
     Ok(())
 }

@@ -311,4 +311,45 @@ fn cluster_and_entity_show_on_a_simulated_heist() {
     ));
     assert!(b["union_find_inputs_per_second"].as_f64().unwrap() > 0.0);
     assert_eq!(b["store"].as_array().unwrap().len(), 1);
+
+    // A trace's endpoints carry their entity: the same id and size `entity show` gives.
+    let raw: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(truth_dir.join("truth.json")).unwrap())
+            .unwrap();
+    let stolen_tx = raw["incident"]["txs"][0].as_str().unwrap();
+    let incident = work.path().join("incident.json");
+    std::fs::write(
+        &incident,
+        serde_json::json!({
+            "name": "cluster test heist",
+            "stolen": [{"chain": "litecoin-regtest", "tx": stolen_tx}]
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let traced = json(tracehound(
+        &data,
+        &["--json", "trace", "--incident", incident.to_str().unwrap()],
+    ));
+    let tagged: Vec<&serde_json::Value> = traced["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["entity"].is_object())
+        .collect();
+    assert!(!tagged.is_empty(), "{traced}");
+    assert!(
+        tagged
+            .iter()
+            .any(|e| e["entity"]["size"].as_u64() > Some(1)),
+        "some endpoint sits in an entity of several addresses: {traced}"
+    );
+    for e in tagged.iter().take(5) {
+        let shown = json(tracehound(
+            &data,
+            &["--json", "entity", "show", e["address"].as_str().unwrap()],
+        ));
+        assert_eq!(e["entity"]["id"], shown["entity"], "{e}");
+        assert_eq!(e["entity"]["size"], shown["size"], "{e}");
+    }
 }

@@ -421,39 +421,44 @@ impl TransferSource {
 impl EvmBlock {
     /// The block in the shape the store takes it (every transfer with its provenance text).
     pub fn to_account_block(&self) -> tracehound_core::AccountBlock {
-        let b = self;
+        self.clone().into_account_block()
+    }
+
+    /// [`EvmBlock::to_account_block`] by value: addresses and transfers move, not copy
+    /// (ingest converts every block once and keeps only the result).
+    pub fn into_account_block(self) -> tracehound_core::AccountBlock {
         tracehound_core::AccountBlock {
-            block: b.block,
-            txs: b
+            block: self.block,
+            txs: self
                 .txs
-                .iter()
+                .into_iter()
                 .map(|t| tracehound_core::AccountTx {
                     hash: t.hash,
                     index: t.index,
-                    from: t.from.clone(),
-                    to: t.to.clone(),
+                    from: t.from,
+                    to: t.to,
                     value: t.value,
                     success: t.status != TxStatus::Failed,
                     gas_used: t.gas_used,
                     gas_price: t.effective_gas_price,
-                    created: t.created_contract.clone(),
+                    created: t.created_contract,
                 })
                 .collect(),
-            transfers: b
+            transfers: self
                 .transfers
-                .iter()
+                .into_iter()
                 .map(|t| tracehound_core::AccountTransfer {
-                    transfer: t.transfer.clone(),
                     source: t.source.text(),
+                    transfer: t.transfer,
                 })
                 .collect(),
-            tokens: b
+            tokens: self
                 .tokens
-                .iter()
+                .into_iter()
                 .map(|t| tracehound_core::TokenInfo {
-                    address: t.address.clone(),
-                    name: t.name.clone(),
-                    symbol: t.symbol.clone(),
+                    address: t.address,
+                    name: t.name,
+                    symbol: t.symbol,
                     decimals: t.decimals,
                 })
                 .collect(),

@@ -347,6 +347,7 @@ mod tests {
             path: vec![edges[0].clone(), edges[1].clone(), edges[3].clone()],
             inflows: 2,
             fiat: None,
+            entity: None,
         };
         let stolen = BTreeMap::from([(("bitcoin".to_string(), "native".to_string()), 100)]);
         let result = TraceResult {

@@ -326,6 +326,7 @@ impl Tracker {
                         path: self.path(n),
                         inflows,
                         fiat: None,
+                        entity: None,
                     }
                 },
             )

@@ -28,7 +28,7 @@ pub use engine::{AccountSeed, Caps, Rules, Tracker, UtxoSeed, trace_account, tra
 pub use incident::{Incident, SourceItem, StolenItem};
 pub use labels::{Label, Labels, LabelsError};
 pub use policy::{Ledger, Parcel, Policy, split_tx};
-pub use result::{Endpoint, Hop, Stop, Summary, TraceResult};
+pub use result::{Endpoint, EntityTag, Hop, Stop, Summary, TraceResult};
 pub use store::trace;
 
 /// Why a trace could not be done.

@@ -128,6 +128,22 @@ pub struct Endpoint {
     /// The amount's value in the price table's currency on the day it arrived here (see
     /// [`TraceResult::apply_prices`]), never instead of `amount`.
     pub fiat: Option<String>,
+    /// The entity the address belongs to, when its chain was clustered
+    /// (`tracehound cluster`); filled in by the caller, not the engine.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub entity: Option<EntityTag>,
+}
+
+/// The entity (cluster of addresses with one owner) an endpoint's address belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct EntityTag {
+    /// The entity's id (its smallest address id).
+    pub id: u32,
+    /// Addresses in it.
+    pub size: u64,
+    /// The strongest label among its members, when the address has none of its own: the
+    /// name an unlabeled deposit address of a labeled exchange is known by.
+    pub label: Option<String>,
 }
 
 /// One asset's summary; the parts add up to `stolen` exactly (non-poison policies).
@@ -371,6 +387,19 @@ impl TraceResult {
                 e.fiat
                     .as_deref()
                     .map_or_else(String::new, |f| format!(" (≈ {f})"))
+                    + &e.entity
+                        .as_ref()
+                        .filter(|t| t.size > 1)
+                        .map_or_else(String::new, |t| {
+                            format!(
+                                " [entity {}, {} addresses{}]",
+                                t.id,
+                                t.size,
+                                t.label
+                                    .as_deref()
+                                    .map_or_else(String::new, |l| format!(": {l}"))
+                            )
+                        })
             );
         }
         for n in &self.notes {

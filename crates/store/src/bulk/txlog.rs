@@ -428,6 +428,9 @@ pub struct TxLog {
     spent_path: PathBuf,
     /// Bytes of `spent_by.col` on disk.
     spent_on_disk: u64,
+    /// A read-only map of `spent_by.col` (a trace reads a hint per output it follows):
+    /// remapped after each sync, dropped before the file is cut.
+    spent_map: Option<memmap2::Mmap>,
     /// Spend marks not yet written: output seq → spender seq + 1 (0 clears).
     spent_pending: HashMap<u64, u64, foldhash::fast::RandomState>,
     /// Txs and outputs appended (committed or not).
@@ -495,6 +498,7 @@ impl TxLog {
             spent,
             spent_path,
             spent_on_disk: spent_len,
+            spent_map: None,
             spent_pending: HashMap::default(),
             txs: committed.txs,
             outputs: committed.outputs,
@@ -512,6 +516,7 @@ impl TxLog {
                 .set_len(spent_len)
                 .map_err(|e| seg_io(&t.spent_path, "truncate", e))?;
         }
+        t.remap_spent();
         Ok(t)
     }
 
@@ -675,6 +680,26 @@ impl TxLog {
         Ok(())
     }
 
+    /// Maps `spent_by.col`'s bytes on disk for reading (reads past the map, or without one,
+    /// use `pread`).
+    fn remap_spent(&mut self) {
+        if self.spent_map.as_ref().map_or(0, |m| m.len() as u64) == self.spent_on_disk {
+            return;
+        }
+        self.spent_map = None;
+        let Ok(len) = usize::try_from(self.spent_on_disk) else {
+            return;
+        };
+        if len == 0 {
+            return;
+        }
+        // SAFETY: read-only, and only over bytes on disk. The hints are rewritten in place
+        // through `pwrite` on the same page cache the map reads (a reader sees the old or the
+        // new 8 bytes, and every hint is checked before use); the map is dropped before the
+        // file is cut.
+        self.spent_map = unsafe { memmap2::MmapOptions::new().len(len).map(&self.spent) }.ok();
+    }
+
     /// The raw hint for `out`: spender seq + 1, or 0.
     fn hint(&self, out: u64) -> Result<u64, StoreError> {
         if let Some(&v) = self.spent_pending.get(&out) {
@@ -685,9 +710,16 @@ impl TxLog {
             return Ok(0);
         }
         let mut b = [0u8; 8];
-        self.spent
-            .read_exact_at(&mut b, at)
-            .map_err(|e| seg_io(&self.spent_path, &format!("read at offset {at}"), e))?;
+        let mapped = self.spent_map.as_ref().and_then(|m| {
+            m.get(usize::try_from(at).ok()?..usize::try_from(at + SPENT_ENTRY).ok()?)
+        });
+        match mapped {
+            Some(src) => b.copy_from_slice(src),
+            None => self
+                .spent
+                .read_exact_at(&mut b, at)
+                .map_err(|e| seg_io(&self.spent_path, &format!("read at offset {at}"), e))?,
+        }
         Ok(u64::from_le_bytes(b))
     }
 
@@ -1155,6 +1187,7 @@ impl TxLog {
         self.spent
             .sync_data()
             .map_err(|e| seg_io(&self.spent_path, "sync", e))?;
+        self.remap_spent();
         Ok(Committed {
             log_bytes,
             txs: self.txs,
@@ -1232,10 +1265,12 @@ impl TxLog {
         self.idx.truncate(txs * IDX_ENTRY)?;
         let spent_len = outputs * SPENT_ENTRY;
         if self.spent_on_disk > spent_len {
+            self.spent_map = None;
             self.spent
                 .set_len(spent_len)
                 .map_err(|e| seg_io(&self.spent_path, "truncate", e))?;
             self.spent_on_disk = spent_len;
+            self.remap_spent();
         }
         self.txs = txs;
         self.outputs = outputs;
