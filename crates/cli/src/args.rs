@@ -528,9 +528,14 @@ pub(crate) struct IngestEvmArgs {
     /// Stop after this height (default: the node's tip).
     #[arg(long)]
     pub(crate) to: Option<u32>,
-    /// Commit after this many blocks (a crash loses at most one batch).
-    #[arg(long, default_value_t = 200)]
+    /// Commit after at most this many blocks (a crash loses at most one batch); fewer when
+    /// blocks are full (see --batch-txs).
+    #[arg(long, default_value_t = 1000)]
     pub(crate) batch_blocks: u32,
+    /// Commit after about this many txs: each batch's block count follows the txs per block
+    /// of the batch before, within --batch-blocks.
+    #[arg(long, default_value_t = 20_000)]
+    pub(crate) batch_txs: u32,
     /// A WETH-style wrapped-native contract besides the chain's well-known one, whose
     /// Deposit/Withdrawal events count as wrapping and unwrapping (repeatable).
     #[arg(long = "wrapped-native", value_name = "CONTRACT")]
@@ -756,9 +761,12 @@ pub(crate) struct BenchIngestEvmArgs {
     /// Stop after this height (default: the node's tip).
     #[arg(long)]
     pub(crate) to: Option<u32>,
-    /// Commit after this many blocks.
-    #[arg(long, default_value_t = 200)]
+    /// Commit after at most this many blocks.
+    #[arg(long, default_value_t = 1000)]
     pub(crate) batch_blocks: u32,
+    /// Commit after about this many txs (see `ingest evm --help`).
+    #[arg(long, default_value_t = 20_000)]
+    pub(crate) batch_txs: u32,
     /// Requests in flight at once.
     #[arg(long, default_value_t = 16)]
     pub(crate) rpc_concurrency: usize,

@@ -214,6 +214,7 @@ pub(crate) fn ingest_evm(global: &Global, args: &BenchIngestEvmArgs) -> anyhow::
             from: None,
             to: args.to,
             batch_blocks: args.batch_blocks,
+            batch_txs: args.batch_txs,
             opening_balances: !args.no_opening_balances,
             show: !global.json,
         },

@@ -41,6 +41,7 @@ pub(crate) fn run(global: &Global, args: &IngestEvmArgs) -> anyhow::Result<()> {
             from: args.from,
             to: args.to,
             batch_blocks: args.batch_blocks,
+            batch_txs: args.batch_txs,
             opening_balances: !args.no_opening_balances,
             show: !global.json,
         },
@@ -128,13 +129,18 @@ pub(crate) struct EvmIngestOptions {
     pub(crate) from: Option<u32>,
     /// Last height (default: the node's tip).
     pub(crate) to: Option<u32>,
-    /// Blocks per committed batch.
+    /// Most blocks per committed batch.
     pub(crate) batch_blocks: u32,
+    /// Txs per committed batch (batches hold about this many, within `batch_blocks`).
+    pub(crate) batch_txs: u32,
     /// Read and store opening balances.
     pub(crate) opening_balances: bool,
     /// Show a progress bar.
     pub(crate) show: bool,
 }
+
+/// Blocks of the first batch (its fetch overlaps nothing, so it is kept short).
+const FIRST_BATCH_BLOCKS: u32 = 50;
 
 pub(crate) fn ingest(
     store: &Store,
@@ -145,6 +151,7 @@ pub(crate) fn ingest(
         from,
         to,
         batch_blocks,
+        batch_txs,
         opening_balances,
         show,
     } = options;
@@ -174,7 +181,7 @@ pub(crate) fn ingest(
             break;
         }
         let bar = progress(u64::from(end - next + 1), show, "ingesting");
-        let range = |h: u32| (h, end.min(h.saturating_add(batch_blocks.max(1) - 1)));
+        let range = |h: u32, n: u32| (h, end.min(h.saturating_add(n.max(1) - 1)));
         let fetch = |(h, last): (u32, u32)| -> anyhow::Result<Vec<AccountBlock>> {
             let blocks = client
                 .fetch_blocks(u64::from(h)..=u64::from(last))
@@ -185,15 +192,26 @@ pub(crate) fn ingest(
                 .collect())
         };
         let mut h = next;
-        let mut fetched = fetch(range(h));
+        // Batches are sized by txs, not blocks: a few full blocks of mainnet make a batch,
+        // hundreds of a quiet devnet's do. The first is small (nothing overlaps its fetch);
+        // each next one is sized by the txs per block of the one before.
+        let mut n = batch_blocks.clamp(1, FIRST_BATCH_BLOCKS);
+        let (_, mut last) = range(h, n);
+        let mut fetched = fetch(range(h, n));
         while h <= end {
-            let (_, last) = range(h);
             let mut converted = fetched?;
+            let txs: usize = converted.iter().map(|b| b.txs.len()).sum();
+            n = u32::try_from(
+                (batch_txs as u128 * converted.len() as u128 / txs.max(1) as u128)
+                    .clamp(1, u128::from(batch_blocks.max(1))),
+            )
+            .unwrap_or(1);
+            let next_range = range(last + 1, n);
             // The next batch is fetched while this one is applied: the node's answers and the
             // store's writes overlap. Opening balances need the store as this batch leaves it,
             // so they are read here, not ahead.
             let (applied, ahead) = std::thread::scope(|s| {
-                let ahead = (last < end).then(|| s.spawn(|| fetch(range(last + 1))));
+                let ahead = (last < end).then(|| s.spawn(|| fetch(next_range)));
                 let applied = (|| {
                     let opened = if opening_balances {
                         opening::attach(store, client, &mut converted).with_context(|| {
@@ -231,6 +249,7 @@ pub(crate) fn ingest(
                 Err(e) => return Err(e.into()),
             }
             h = last + 1;
+            last = next_range.1;
             fetched = ahead.unwrap_or_else(|| Ok(Vec::new()));
         }
         bar.finish_and_clear();
