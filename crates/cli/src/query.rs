@@ -80,8 +80,31 @@ pub(crate) fn tx(global: &Global, args: &TxArgs) -> anyhow::Result<()> {
             args.chain.map_or_else(String::new, |c| format!(" on {c}"))
         );
     }
+    let names = Names::open(global)?;
     if global.json {
-        return output::json(&found);
+        #[derive(Serialize)]
+        struct Out<'a> {
+            #[serde(flatten)]
+            tx: &'a tracehound_store::TxView,
+            /// The strongest label of each labeled address the tx touches.
+            labels: std::collections::BTreeMap<String, String>,
+        }
+        let mut out = Vec::new();
+        for t in &found {
+            let mut labels = std::collections::BTreeMap::new();
+            let addrs = t
+                .inputs
+                .iter()
+                .map(|i| i.address.as_str())
+                .chain(t.outputs.iter().filter_map(|o| o.address.as_deref()));
+            for a in addrs {
+                if let Some(l) = names.name(t.chain, a)? {
+                    labels.insert(a.to_string(), l);
+                }
+            }
+            out.push(Out { tx: t, labels });
+        }
+        return output::json(&out);
     }
     for t in &found {
         println!(
@@ -110,9 +133,10 @@ pub(crate) fn tx(global: &Global, args: &TxArgs) -> anyhow::Result<()> {
         );
         for (i, input) in t.inputs.iter().enumerate() {
             println!(
-                "  in  {i:>3}  {:>20}  {}  <- {}:{} (height {})",
+                "  in  {i:>3}  {:>20}  {}{}  <- {}:{} (height {})",
                 coins(input.value),
                 input.address,
+                names.suffix(t.chain, &input.address)?,
                 input.prev_txid,
                 input.prev_vout,
                 input.prev_height
@@ -127,11 +151,16 @@ pub(crate) fn tx(global: &Global, args: &TxArgs) -> anyhow::Result<()> {
                 || "unspent".to_string(),
                 |(t, i)| format!("spent by {t}:{i}"),
             );
+            let named = match &o.address {
+                Some(a) => names.suffix(t.chain, a)?,
+                None => String::new(),
+            };
             println!(
-                "  out {:>3}  {:>20}  {}  [{}] {}",
+                "  out {:>3}  {:>20}  {}{}  [{}] {}",
                 o.vout,
                 coins(o.value),
                 to,
+                named,
                 o.kind.name(),
                 spent
             );
@@ -141,8 +170,30 @@ pub(crate) fn tx(global: &Global, args: &TxArgs) -> anyhow::Result<()> {
 }
 
 fn account_tx(global: &Global, found: &[AccountTxView]) -> anyhow::Result<()> {
+    let names = Names::open(global)?;
     if global.json {
-        return output::json(&found);
+        #[derive(Serialize)]
+        struct Out<'a> {
+            #[serde(flatten)]
+            tx: &'a AccountTxView,
+            /// The strongest label of each labeled address the tx touches.
+            labels: std::collections::BTreeMap<String, String>,
+        }
+        let mut out = Vec::new();
+        for t in found {
+            let mut labels = std::collections::BTreeMap::new();
+            let addrs = [Some(&t.from), t.to.as_ref()]
+                .into_iter()
+                .flatten()
+                .chain(t.transfers.iter().flat_map(|x| [&x.from, &x.to]));
+            for a in addrs {
+                if let Some(l) = names.name(t.chain, a)? {
+                    labels.insert(a.clone(), l);
+                }
+            }
+            out.push(Out { tx: t, labels });
+        }
+        return output::json(&out);
     }
     for t in found {
         println!(
@@ -167,7 +218,7 @@ fn account_tx(global: &Global, found: &[AccountTxView]) -> anyhow::Result<()> {
         );
         for x in &t.transfers {
             println!(
-                "  {:>3} {:<8} {:>28} {:<44} {} -> {}  [{}]",
+                "  {:>3} {:<8} {:>28} {:<44} {}{} -> {}{}  [{}]",
                 x.sub_index,
                 serde_json::to_value(x.kind)
                     .ok()
@@ -176,7 +227,9 @@ fn account_tx(global: &Global, found: &[AccountTxView]) -> anyhow::Result<()> {
                 x.amount.to_string(),
                 x.asset,
                 x.from,
+                names.suffix(t.chain, &x.from)?,
                 x.to,
+                names.suffix(t.chain, &x.to)?,
                 x.source
             );
         }
@@ -189,22 +242,26 @@ fn account(
     args: &AddressArgs,
     found: &[(AccountView, Vec<AccountHistoryRow>)],
 ) -> anyhow::Result<()> {
+    let names = Names::open(global)?;
     if global.json {
         #[derive(Serialize)]
         struct Out<'a> {
             #[serde(flatten)]
             view: &'a AccountView,
+            /// Every label of the address, strongest first.
+            labels: Vec<tracehound_labels::Tag>,
             offset: usize,
             history: &'a [AccountHistoryRow],
         }
-        let out: Vec<Out<'_>> = found
-            .iter()
-            .map(|(v, h)| Out {
+        let mut out = Vec::new();
+        for (v, h) in found {
+            out.push(Out {
                 view: v,
+                labels: names.tags(v.chain, &v.address)?,
                 offset: args.offset,
                 history: h,
-            })
-            .collect();
+            });
+        }
         return output::json(&out);
     }
     for (v, hist) in found {
@@ -212,6 +269,7 @@ fn account(
             "{} on {} (id {}), {} transfers",
             v.address, v.chain, v.id, v.transfers
         );
+        names.print_tags(v.chain, &v.address)?;
         for b in &v.balances {
             println!(
                 "  {:<6} {:<44} {:>8}  balance {}  received {}  sent {}",
@@ -295,26 +353,31 @@ pub(crate) fn address(global: &Global, args: &AddressArgs) -> anyhow::Result<()>
                 .join(", ")
         );
     }
+    let names = Names::open(global)?;
     if global.json {
         #[derive(Serialize)]
         struct Out<'a> {
             #[serde(flatten)]
             view: &'a AddressView,
+            /// Every label of the address, strongest first.
+            labels: Vec<tracehound_labels::Tag>,
             offset: usize,
             txs: &'a [AddressHistoryRow],
         }
-        let out: Vec<Out<'_>> = found
-            .iter()
-            .map(|(v, h)| Out {
+        let mut out = Vec::new();
+        for (v, h) in &found {
+            out.push(Out {
                 view: v,
+                labels: names.tags(v.chain, &v.address)?,
                 offset: args.offset,
                 txs: h,
-            })
-            .collect();
+            });
+        }
         return output::json(&out);
     }
     for (v, hist) in &found {
         println!("{} on {} (id {})", v.address, v.chain, v.id);
+        names.print_tags(v.chain, &v.address)?;
         println!(
             "balance {}  received {}  sent {}  txs {}",
             coins(v.balance),
@@ -374,5 +437,54 @@ fn tx_label(index: u32) -> String {
         tracehound_core::OPENING_TX_INDEX => "open".into(),
         u32::MAX => "block".into(),
         i => i.to_string(),
+    }
+}
+
+/// The label store of the data dir, if labels were imported: names for the addresses a
+/// command shows.
+struct Names(Option<tracehound_labels::LabelStore>);
+
+impl Names {
+    fn open(global: &Global) -> anyhow::Result<Names> {
+        Ok(Names(tracehound_labels::LabelStore::open_existing_in(
+            &global.data_dir(),
+        )?))
+    }
+
+    /// Every tag of `address`, strongest first.
+    fn tags(&self, chain: Chain, address: &str) -> anyhow::Result<Vec<tracehound_labels::Tag>> {
+        match &self.0 {
+            Some(s) => Ok(s.tags_of(chain, address)?),
+            None => Ok(Vec::new()),
+        }
+    }
+
+    /// The strongest tag as `label [category]`.
+    fn name(&self, chain: Chain, address: &str) -> anyhow::Result<Option<String>> {
+        let Some(s) = &self.0 else {
+            return Ok(None);
+        };
+        Ok(s.strongest(chain, address)?
+            .map(|t| format!("{} [{}]", t.label, t.category.name())))
+    }
+
+    /// ` (label [category])`, or nothing.
+    fn suffix(&self, chain: Chain, address: &str) -> anyhow::Result<String> {
+        Ok(self
+            .name(chain, address)?
+            .map_or_else(String::new, |n| format!(" ({n})")))
+    }
+
+    fn print_tags(&self, chain: Chain, address: &str) -> anyhow::Result<()> {
+        for t in self.tags(chain, address)? {
+            println!(
+                "  label {} [{}] from {}, confidence {}",
+                t.label,
+                t.category.name(),
+                t.source,
+                t.confidence
+            );
+        }
+        Ok(())
     }
 }

@@ -140,6 +140,30 @@ fn analyst_labels_and_a_trace_labeled_from_the_store() {
         ],
     ));
     assert!(String::from_utf8_lossy(&added.stdout).contains("added"));
+    // Every output that shows an address names it: `address` lists its labels, `tx` the
+    // strongest label of each address it touches.
+    let shown = json(&ok(tracehound(
+        &data,
+        &["--json", "address", EXCHANGE, "--chain", "evm-777"],
+    )));
+    assert_eq!(shown[0]["labels"][0]["label"], "Bex deposit", "{shown}");
+    assert_eq!(shown[0]["labels"][0]["source"], "analyst:ana", "{shown}");
+    let text = ok(tracehound(
+        &data,
+        &["address", EXCHANGE, "--chain", "evm-777"],
+    ));
+    assert!(
+        String::from_utf8_lossy(&text.stdout).contains("label Bex deposit [deposit_address]"),
+        "{}",
+        String::from_utf8_lossy(&text.stdout)
+    );
+    let hash = shown[0]["history"][0]["txid"].as_str().unwrap().to_string();
+    let tx = json(&ok(tracehound(&data, &["--json", "tx", &hash])));
+    assert_eq!(
+        tx[0]["labels"][EXCHANGE], "Bex deposit [deposit_address]",
+        "{tx}"
+    );
+    assert_eq!(tx[0]["labels"][MULE1], "Heist mule [hacker]", "{tx}");
     let trace = |extra: &[&str]| {
         let mut args = vec![
             "--json", "trace", "--chain", "evm-777", "--source", THIEF, "--asset", "native",
