@@ -139,6 +139,22 @@ pub(crate) fn run(global: &Global, args: &TraceArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// How far a clustering of `chain` would reach over the store as it is now, in the unit of
+/// [`tracehound_cluster::Clustering::scanned`]: txs (UTXO) or the next height (account).
+pub(crate) fn clustered_extent(
+    store: &tracehound_store::Store,
+    chain: Chain,
+) -> anyhow::Result<u64> {
+    let status = store.status()?.into_iter().find(|c| c.chain == chain);
+    Ok(match (&status, chain.family()) {
+        (Some(c), tracehound_core::ChainFamily::Utxo) => c.txs,
+        (Some(c), tracehound_core::ChainFamily::Account) => {
+            c.tip.as_ref().map_or(0, |t| u64::from(t.height) + 1)
+        }
+        (None, _) => 0,
+    })
+}
+
 /// Most members of one entity whose labels are read to name it (an exchange's cluster can
 /// hold millions of addresses; its labeled ones are many, any of them names it).
 const ENTITY_LABEL_SCAN: usize = 10_000;
@@ -166,6 +182,20 @@ pub(crate) fn tag_entities(
         }
         let clustering = Clustering::load(&path)
             .with_context(|| format!("reading the clustering {}", path.display()))?;
+        // Address ids are only stable while the chain only grows: after an unwind below what
+        // was clustered, re-ingested addresses reuse ids and the file would name others.
+        let held = clustered_extent(store, chain)?;
+        if held < clustering.scanned {
+            result.notes.push(format!(
+                "the clustering of {chain} covers more than the store now holds (it was unwound): entities not shown; re-run `tracehound cluster`"
+            ));
+            continue;
+        }
+        if held > clustering.scanned {
+            result.notes.push(format!(
+                "the store's {chain} has grown since it was clustered: addresses seen since carry no entity; re-run `tracehound cluster`"
+            ));
+        }
         let mut of_endpoint = Vec::new();
         for (i, e) in result.endpoints.iter().enumerate() {
             if e.chain != name {

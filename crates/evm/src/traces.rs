@@ -293,7 +293,9 @@ fn reduce_parity_tx(
         let a = &t.action;
         if address.is_empty() {
             tx.top_value = match t.kind {
-                ParityKind::Call | ParityKind::Create => Some(a.value.unwrap_or_default()),
+                // Missing stays missing: the client then reads the tx's value from the full
+                // block rather than taking 0.
+                ParityKind::Call | ParityKind::Create => a.value,
                 _ => None,
             };
         }
@@ -316,10 +318,20 @@ fn reduce_parity_tx(
         let need = |what: Option<Address>, field: &str| {
             what.ok_or_else(|| err(format!("a {:?} trace without `{field}`", t.kind)))
         };
-        let value = a.value.unwrap_or_default();
+        // A call or create without its value (or a call without its type) is reported, never
+        // read as moving nothing: an internal transfer would vanish.
+        let value = match t.kind {
+            ParityKind::Call | ParityKind::Create => a
+                .value
+                .ok_or_else(|| err(format!("a {:?} trace without `value`", t.kind)))?,
+            _ => alloy::primitives::U256::ZERO,
+        };
         match t.kind {
             ParityKind::Call => {
-                let moves = matches!(a.call_type, Some(CallType::Call | CallType::None) | None);
+                let call_type = a
+                    .call_type
+                    .ok_or_else(|| err("a Call trace without `callType`".into()))?;
+                let moves = matches!(call_type, CallType::Call | CallType::None);
                 if moves && !address.is_empty() && !value.is_zero() {
                     tx.transfers.push(TraceTransfer {
                         trace_address: to_u32(address),
@@ -616,10 +628,21 @@ mod tests {
         assert_eq!((e.tx_position, e.trace_address.clone()), (0, vec![0]));
         assert!(e.detail.contains("`to`"), "{e}");
 
+        // Nor is a call without its value read as moving nothing.
+        let traces = parse(json!([
+            {"type": "call", "traceAddress": [], "transactionPosition": 0,
+             "action": {"from": from, "to": from, "value": "0x1", "callType": "call"}},
+            {"type": "call", "traceAddress": [0], "transactionPosition": 0,
+             "action": {"from": from, "to": from, "callType": "call"}},
+        ]));
+        let e = from_parity_block(&traces, ForkRules { cancun: true }).unwrap_err();
+        assert_eq!(e.trace_address, vec![0]);
+        assert!(e.detail.contains("`value`"), "{e}");
+
         // A zero-value call needs no payee; `suicide` and `selfdestruct` are one kind.
         let traces = parse(json!([
             {"type": "call", "traceAddress": [], "transactionPosition": 0,
-             "action": {"from": from, "to": from, "value": "0x0"}},
+             "action": {"from": from, "to": from, "value": "0x0", "callType": "call"}},
             {"type": "selfdestruct", "traceAddress": [0], "transactionPosition": 0,
              "action": {"address": from, "refundAddress": "0x00000000000000000000000000000000000000bb",
                         "balance": "0x9"}},

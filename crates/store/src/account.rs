@@ -928,7 +928,7 @@ impl AccountLedger {
             cut_ids = first.first_addr_id;
         }
         wtx.commit()?;
-        self.addrs.settle()?;
+        self.addrs.release()?;
         self.addrs = AddressIndex::open(&self.dir, self.chain, cut_ids, &self.options)?;
         self.dirty = false;
         Ok(removed)
@@ -1023,11 +1023,20 @@ impl Store {
                 let t = rtx.open_table(tables::ACCOUNT_TXIDS)?;
                 t.get((c, hash.0))?.map(|v| v.value())
             };
-            let Some((height, index)) = found else {
+            if found.is_none() {
                 continue;
-            };
-            out.push(self.with_account(chain, |l, db| {
+            }
+            let view = self.with_account(chain, |l, db| {
+                // Looked up again in the transaction that reads the rows: an unwind committed
+                // in between must not look like a dangling pointer.
                 let rtx = db.begin_read()?;
+                let Some((height, index)) = rtx
+                    .open_table(tables::ACCOUNT_TXIDS)?
+                    .get((c, hash.0))?
+                    .map(|v| v.value())
+                else {
+                    return Ok(None);
+                };
                 let txs = rtx.open_table(tables::ACCOUNT_TXS)?;
                 let blocks = rtx.open_table(tables::BLOCKS)?;
                 let transfers = rtx.open_table(tables::TRANSFERS)?;
@@ -1058,7 +1067,7 @@ impl Store {
                         source: t.source,
                     });
                 }
-                Ok(AccountTxView {
+                Ok(Some(AccountTxView {
                     chain,
                     hash: r.hash,
                     height,
@@ -1073,8 +1082,9 @@ impl Store {
                     gas_price: r.gas_price,
                     created: r.created.map(|t| l.text(t)).transpose()?,
                     transfers: views,
-                })
-            })?);
+                }))
+            })?;
+            out.extend(view);
         }
         Ok(out)
     }
@@ -1130,8 +1140,8 @@ impl Store {
                     transfers: n,
                 });
             }
-            // Every adjacency row counts once in exactly one asset's balance (a transfer to
-            // oneself is one row): the counts add up to the account's transfers.
+            // Every flow counts once in exactly one asset's balance (a transfer to oneself is
+            // one flow): the counts add up to the account's transfers.
             let transfers = out.iter().map(|b| b.transfers).sum();
             Ok(Some(AccountView {
                 chain,

@@ -1351,6 +1351,14 @@ impl AddressIndex {
         self.join_bg()
     }
 
+    /// Settles and drops the log's read map: call before reopening the index over a cut
+    /// log (an unwind), since the reopen cuts the file this index still maps.
+    pub fn release(&mut self) -> Result<(), StoreError> {
+        self.join_bg()?;
+        self.log.unmap();
+        Ok(())
+    }
+
     fn join_bg(&mut self) -> Result<(), StoreError> {
         if let Some(h) = self.bg.take() {
             let (runs, merges) = h

@@ -191,6 +191,12 @@ impl AppendFile {
         self.map = unsafe { memmap2::MmapOptions::new().len(len).map(&self.file) }.ok();
     }
 
+    /// Drops the read map: before something else cuts this file (a reopen of the same
+    /// path), so no map reaches past its end.
+    pub fn unmap(&mut self) {
+        self.map = None;
+    }
+
     /// Logical length: everything appended so far.
     pub fn len(&self) -> u64 {
         self.on_disk + self.buffer.len() as u64

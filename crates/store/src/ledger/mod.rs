@@ -660,7 +660,7 @@ impl Ledger {
         // 4. Cut the files (a crash before this leaves them longer than committed: cut on open).
         self.txlog.truncate_to(point.txs, point.outputs)?;
         self.adj.truncate(cut.adj_start)?;
-        self.addrs.settle()?;
+        self.addrs.release()?;
         self.addrs =
             AddressIndex::open(&self.dir, self.chain, cut.first_addr_id, &self.addr_options)?;
         self.dirty = false;
