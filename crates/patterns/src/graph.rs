@@ -80,7 +80,8 @@ impl FlowGraph {
                 EdgeKind::Link(l) => Some(l.link),
                 _ => None,
             };
-            if matches!(h.edge, EdgeKind::Fee) {
+            // The incident's placeholder payer and UTXO fees are no addresses.
+            if matches!(h.edge, EdgeKind::Fee) || &*h.from == "incident" || &*h.to == "fee" {
                 continue;
             }
             g.flows.push(Flow {
