@@ -103,6 +103,41 @@ pub(crate) enum Command {
     /// Screen addresses: exposure to stolen (saved incidents), sanctioned and mixer funds, in
     /// and out, with a risk level and its reasons; `screen index` builds what it reads.
     Screen(ScreenArgs),
+    /// Laundering patterns (peel chains, fan-out, fan-in, gather-scatter, rapid hops, mixer
+    /// use, chain hops, structuring) along a traced incident or around an address.
+    Patterns(PatternsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct PatternsArgs {
+    /// Trace this incident (a file, or a saved incident's name) and look along its flow.
+    #[arg(long, value_name = "FILE|NAME", conflicts_with = "address")]
+    pub(crate) incident: Option<String>,
+    /// Look around this address instead (its txs, `--hops` deep).
+    #[arg(long, required_unless_present = "incident")]
+    pub(crate) address: Option<String>,
+    /// The address's chain (default: the first stored chain the address parses on).
+    #[arg(long)]
+    pub(crate) chain: Option<Chain>,
+    /// Taint policy of the incident's trace.
+    #[arg(long, default_value = "haircut")]
+    pub(crate) policy: String,
+    /// Hops the incident's trace follows.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) max_hops: u32,
+    /// Hops out from `--address`.
+    #[arg(long, default_value_t = 2)]
+    pub(crate) hops: u32,
+    /// Labels CSV used on top of the label store (mixer and service categories).
+    #[arg(long, value_name = "CSV")]
+    pub(crate) labels: Option<PathBuf>,
+    /// Structuring threshold `CHAIN:ASSET=BASE_UNITS` or `ASSET=BASE_UNITS` (repeatable; adds to
+    /// or replaces the defaults: 10 coins on Litecoin/Bitcoin, 10 ether on evm-31337).
+    #[arg(long, value_name = "ASSET=UNITS")]
+    pub(crate) threshold: Vec<String>,
+    /// Show detections scoring at least this (0–100).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) min_score: u8,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ mod ingest_evm;
 mod labels;
 mod opening;
 mod output;
+mod patterns;
 mod query;
 mod screen;
 mod sim;
@@ -83,6 +84,7 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Bench(args::BenchCommand::Cluster(a)) => cluster::bench(&global, &a),
         args::Command::Bench(args::BenchCommand::Screen(a)) => screen::bench(&global, &a),
         args::Command::Screen(a) => screen::run(&global, &a),
+        args::Command::Patterns(a) => patterns::run(&global, &a),
         args::Command::Incident(args::IncidentCommand::Create(a)) => trace::create(&global, &a),
         args::Command::Incident(args::IncidentCommand::List) => trace::list(&global),
         args::Command::Incident(args::IncidentCommand::Show { which }) => {

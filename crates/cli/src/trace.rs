@@ -123,6 +123,7 @@ pub(crate) fn run(global: &Global, args: &TraceArgs) -> anyhow::Result<()> {
     let mut result = tracehound_trace::trace(&store, &incident, rules)
         .with_context(|| format!("tracing incident {:?}", incident.name))?;
     tag_entities(global, &store, &labels, &mut result)?;
+    crate::patterns::tag_patterns(&store, &labels, &mut result)?;
     if let Some(prices) = &prices {
         result.apply_prices(prices);
     }

@@ -348,6 +348,7 @@ mod tests {
             inflows: 2,
             fiat: None,
             entity: None,
+            patterns: Vec::new(),
         };
         let stolen = BTreeMap::from([(("bitcoin".to_string(), "native".to_string()), 100)]);
         let result = TraceResult {

@@ -327,6 +327,7 @@ impl Tracker {
                         inflows,
                         fiat: None,
                         entity: None,
+                        patterns: Vec::new(),
                     }
                 },
             )

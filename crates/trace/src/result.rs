@@ -132,6 +132,10 @@ pub struct Endpoint {
     /// (`tracehound cluster`); filled in by the caller, not the engine.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub entity: Option<EntityTag>,
+    /// Laundering-pattern kinds (`peel_chain`, `fan_out` …) touching the endpoint's path or
+    /// address (`tracehound-patterns`); filled in by the caller, not the engine.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub patterns: Vec<String>,
 }
 
 /// The entity (cluster of addresses with one owner) an endpoint's address belongs to.
