@@ -267,7 +267,7 @@ pub(crate) struct LabelsImportArgs {
     /// Skip bad records (counted and listed) instead of stopping at the first.
     #[arg(long)]
     pub(crate) skip_invalid: bool,
-    /// Store under this source name instead of `<format>:<file name>` (one file only).
+    /// Store under this source name instead of `<format>:<full path>` (one file only).
     #[arg(long)]
     pub(crate) source: Option<String>,
     /// GraphSense actor pack: tagpack `actor` ids must resolve in it.
@@ -283,7 +283,7 @@ pub(crate) struct LabelsListArgs {
     /// Only this chain.
     #[arg(long)]
     pub(crate) chain: Option<Chain>,
-    /// Only this source (e.g. `ofac:sanctioned_addresses_ETH.txt`; `analyst:` for all analysts).
+    /// Only this source (e.g. `ofac:/data/sanctioned_addresses_ETH.txt`; `analyst:` for all analysts).
     #[arg(long)]
     pub(crate) source: Option<String>,
     /// At most this many (0: all).

@@ -17,7 +17,7 @@ pub struct Tag {
     pub category: Category,
     /// The source's own category terms, as given (`exchange/service_hack`, `phish-hack,heist`).
     pub raw_category: String,
-    /// Who says so: an imported data set (`graphsense:hacks.yaml`, `ofac:sanctioned_addresses_ETH.txt`,
+    /// Who says so: an imported data set, by format and full path (`graphsense:/data/hacks.yaml`, `ofac:/data/sanctioned_addresses_ETH.txt`,
     /// `etherscan:etherscan-combinedAllLabels.json`, `csv:labels.csv`) or `analyst:<name>`.
     pub source: String,
     /// 0 to 100 (see [`crate::confidence`]).

@@ -127,7 +127,21 @@ pub fn read_file(path: &Path, format: Format, opts: &ImportOptions) -> Result<Pa
         || path.display().to_string(),
         |n| n.to_string_lossy().into_owned(),
     );
-    read_str(&path.display().to_string(), &file_name, &text, format, opts)
+    // A file's tags are its source's: re-importing the file replaces them. The source is
+    // named by the whole path, so two files of one name (each chain's `labels.csv`) do not
+    // replace each other's tags.
+    let mut opts = opts.clone();
+    if opts.source.is_none() {
+        let full = std::fs::canonicalize(path).unwrap_or_else(|_| path.to_path_buf());
+        opts.source = Some(format!("{}:{}", format.name(), full.display()));
+    }
+    read_str(
+        &path.display().to_string(),
+        &file_name,
+        &text,
+        format,
+        &opts,
+    )
 }
 
 /// Reads `text` as `format`; `path` names it in errors, `file_name` gives the default source

@@ -143,3 +143,29 @@ fn strongest_label_prefers_confidence_then_analyst_then_gravity() {
     );
     assert_eq!(best.raw_category, "sanction");
 }
+
+#[test]
+fn two_files_of_one_name_keep_their_own_tags() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = LabelStore::open_in(dir.path()).unwrap();
+    // Each chain's simulator output is a `labels.csv`: importing the second must not replace
+    // the first (sources are named by full path), while re-importing one replaces itself.
+    let mut files = Vec::new();
+    for (sub, addr) in [("ltc", A), ("evm", B)] {
+        let d = dir.path().join(sub);
+        std::fs::create_dir_all(&d).unwrap();
+        let f = d.join("labels.csv");
+        std::fs::write(&f, format!("{HEAD}ethereum,{addr},Ex {sub},exchange,x,1\n")).unwrap();
+        files.push(f);
+    }
+    for f in files.iter().chain(&files) {
+        let p = tracehound_labels::import::read_file(f, Format::Csv, &ImportOptions::default())
+            .unwrap();
+        store.import(&p, Format::Csv, "labels.csv").unwrap();
+    }
+    for (addr, name) in [(A, "Ex ltc"), (B, "Ex evm")] {
+        let tags = store.tags_of(Chain::Evm(1), addr).unwrap();
+        assert_eq!(tags.len(), 1, "{tags:?}");
+        assert_eq!(tags[0].label, name);
+    }
+}
