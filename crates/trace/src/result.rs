@@ -404,6 +404,11 @@ impl TraceResult {
                                     .map_or_else(String::new, |l| format!(": {l}"))
                             )
                         })
+                    + &if e.patterns.is_empty() {
+                        String::new()
+                    } else {
+                        format!(" {{{}}}", e.patterns.join(", "))
+                    }
             );
         }
         for n in &self.notes {
