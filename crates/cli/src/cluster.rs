@@ -11,7 +11,6 @@ use tracehound_cluster::deposit::{DepositReport, DepositRules};
 use tracehound_cluster::score::{PairScore, pairwise};
 use tracehound_cluster::{Clustering, EntityStats, Figures, Options, cluster_chain, describe};
 use tracehound_core::{Address, Chain, ChainFamily};
-use tracehound_labels::LabelStore;
 
 use crate::args::{BenchClusterArgs, ClusterArgs, EntityShowArgs, Global};
 use crate::ingest::open_store;
@@ -65,12 +64,6 @@ fn score(
     ))))
 }
 
-fn labels(global: &Global) -> anyhow::Result<Option<LabelStore>> {
-    let dir = global.data_dir();
-    LabelStore::open_existing_in(&dir)
-        .with_context(|| format!("opening the label store in {}", dir.display()))
-}
-
 pub(crate) fn run(global: &Global, args: &ClusterArgs) -> anyhow::Result<()> {
     let store = open_store(global)?;
     let chains = match args.chain {
@@ -89,7 +82,7 @@ pub(crate) fn run(global: &Global, args: &ClusterArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("reading the truth in {}", d.display()))
         })
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let labels = labels(global)?;
+    let labels = crate::labels::label_store(global)?;
     let rules = DepositRules {
         min_senders: args.min_senders,
         window: args.window,
@@ -249,7 +242,7 @@ pub(crate) fn show(global: &Global, args: &EntityShowArgs) -> anyhow::Result<()>
             "the clustering of {chain} covers more than the store now holds (it was unwound since): re-run `tracehound cluster --chain {chain}`"
         );
     }
-    let labels = labels(global)?;
+    let labels = crate::labels::label_store(global)?;
     let v = describe(
         &store,
         labels.as_ref(),

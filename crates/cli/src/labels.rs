@@ -38,11 +38,18 @@ fn open(global: &Global) -> anyhow::Result<LabelStore> {
         .with_context(|| format!("opening the label store in {}", dir.display()))
 }
 
+/// The data dir's label store, if labels were ever imported or added there.
+pub(crate) fn label_store(global: &Global) -> anyhow::Result<Option<LabelStore>> {
+    let dir = global.data_dir();
+    LabelStore::open_existing_in(&dir)
+        .with_context(|| format!("opening the label store in {}", dir.display()))
+}
+
 /// The strongest label of every address in the data dir's label store, for a trace (none if
 /// the data dir has no label store).
 pub(crate) fn trace_labels(global: &Global) -> anyhow::Result<Labels> {
     let mut labels = Labels::new();
-    let Some(store) = LabelStore::open_existing_in(&global.data_dir())? else {
+    let Some(store) = label_store(global)? else {
         return Ok(labels);
     };
     for t in store.strongest_all()? {

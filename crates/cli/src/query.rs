@@ -446,9 +446,7 @@ struct Names(Option<tracehound_labels::LabelStore>);
 
 impl Names {
     fn open(global: &Global) -> anyhow::Result<Names> {
-        Ok(Names(tracehound_labels::LabelStore::open_existing_in(
-            &global.data_dir(),
-        )?))
+        Ok(Names(crate::labels::label_store(global)?))
     }
 
     /// Every tag of `address`, strongest first.

@@ -48,7 +48,7 @@ pub(crate) fn run(global: &Global, args: &ScreenArgs) -> anyhow::Result<()> {
     if let Some(file) = &args.file {
         wanted.extend(read_file(file, args.chain, &default_chain)?);
     }
-    let labels = LabelStore::open_existing_in(&dir)?;
+    let labels = crate::labels::label_store(global)?;
     let reader = index.reader()?;
     let start = Instant::now();
     let mut results = Vec::with_capacity(wanted.len());
@@ -194,7 +194,7 @@ fn index(global: &Global, a: &ScreenIndexArgs) -> anyhow::Result<()> {
             )?)?);
         }
     }
-    let tags = match LabelStore::open_existing_in(&dir)? {
+    let tags = match crate::labels::label_store(global)? {
         Some(l) => l.strongest_all()?,
         None => Vec::new(),
     };
@@ -240,7 +240,7 @@ fn index(global: &Global, a: &ScreenIndexArgs) -> anyhow::Result<()> {
 pub(crate) fn bench(global: &Global, a: &BenchScreenArgs) -> anyhow::Result<()> {
     let dir = global.data_dir();
     let index = ExposureIndex::open_in(&dir)?;
-    let labels = LabelStore::open_existing_in(&dir)?;
+    let labels = crate::labels::label_store(global)?;
     let mut sample: Vec<(Chain, String)> = Vec::new();
     {
         let reader = index.reader()?;

@@ -30,49 +30,10 @@ fn truth(path: &Path) -> GroundTruth {
 #[test]
 fn cluster_and_entity_show_on_a_simulated_heist() {
     let work = tempfile::tempdir().unwrap();
-    let (files, truth_dir, data) = (
-        work.path().join("files"),
-        work.path().join("truth"),
-        work.path().join("store"),
-    );
-    let report = json(tracehound(
-        &data,
-        &[
-            "--json",
-            "sim",
-            "run",
-            "--to-files",
-            files.to_str().unwrap(),
-            "--out",
-            truth_dir.to_str().unwrap(),
-            "--blocks",
-            "300",
-            "--txs-per-block",
-            "20",
-            "--users",
-            "200",
-            "--evm-blocks",
-            "160",
-            "--evm-txs-per-block",
-            "40",
-            "--seed",
-            "9",
-        ],
-    ));
-    let csv = report["evm"]["transfers_csv"].as_str().unwrap().to_string();
-    let blocks = files.join("blocks");
-    tracehound(
-        &data,
-        &[
-            "ingest",
-            "btc",
-            "--network",
-            "litecoin-regtest",
-            "--blocks-dir",
-            blocks.to_str().unwrap(),
-        ],
-    );
-    tracehound(&data, &["import", "transfers", &csv]);
+    let sim = common::SimFiles::generate(work.path());
+    let (truth_dir, data) = (sim.truth.clone(), sim.data.clone());
+    sim.ingest_utxo();
+    sim.import_evm();
     // UTXO labels as written; EVM labels: hot wallets only.
     let utxo_labels = truth_dir.join("labels.csv");
     tracehound(

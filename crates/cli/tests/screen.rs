@@ -374,37 +374,9 @@ fn bulk_file_screens_every_line_and_bad_input_is_named() {
 #[test]
 fn account_chain_counterparties_of_a_sanctioned_address_carry_exact_amounts() {
     let work = tempfile::tempdir().unwrap();
-    let (files, truth_dir, data) = (
-        work.path().join("files"),
-        work.path().join("truth"),
-        work.path().join("store"),
-    );
-    let report = json(tracehound(
-        &data,
-        &[
-            "--json",
-            "sim",
-            "run",
-            "--to-files",
-            files.to_str().unwrap(),
-            "--out",
-            truth_dir.to_str().unwrap(),
-            "--blocks",
-            "300",
-            "--txs-per-block",
-            "20",
-            "--users",
-            "200",
-            "--evm-blocks",
-            "160",
-            "--evm-txs-per-block",
-            "40",
-            "--seed",
-            "9",
-        ],
-    ));
-    let csv = report["evm"]["transfers_csv"].as_str().unwrap().to_string();
-    ok(tracehound(&data, &["import", "transfers", &csv]));
+    let sim = common::SimFiles::generate(work.path());
+    let (truth_dir, data) = (sim.truth.clone(), sim.data.clone());
+    sim.import_evm();
     let truth: Value =
         serde_json::from_slice(&std::fs::read(truth_dir.join("evm").join("truth.json")).unwrap())
             .unwrap();
@@ -432,7 +404,7 @@ fn account_chain_counterparties_of_a_sanctioned_address_carry_exact_amounts() {
     // imported transfer list.
     let mut paid: std::collections::BTreeMap<(String, String), u128> = Default::default();
     let mut got: std::collections::BTreeMap<(String, String), u128> = Default::default();
-    let text = std::fs::read_to_string(&csv).unwrap();
+    let text = std::fs::read_to_string(sim.transfers_csv()).unwrap();
     for line in text.lines().skip(1) {
         let f: Vec<&str> = line.split(',').collect();
         let (from, to, asset) = (

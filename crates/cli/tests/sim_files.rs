@@ -20,42 +20,13 @@ fn tracehound(data_dir: &Path, args: &[&str]) -> Output {
 #[test]
 fn evm_files_import_and_trace_to_the_truths_resting_places() {
     let work = tempfile::tempdir().unwrap();
-    let (files, truth_dir, data) = (
-        work.path().join("files"),
-        work.path().join("truth"),
-        work.path().join("store"),
-    );
-    let out = tracehound(
-        &data,
-        &[
-            "--json",
-            "sim",
-            "run",
-            "--to-files",
-            files.to_str().unwrap(),
-            "--out",
-            truth_dir.to_str().unwrap(),
-            "--blocks",
-            "300",
-            "--txs-per-block",
-            "20",
-            "--users",
-            "200",
-            "--evm-blocks",
-            "160",
-            "--evm-txs-per-block",
-            "40",
-            "--seed",
-            "9",
-        ],
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    let csv = report["evm"]["transfers_csv"].as_str().unwrap().to_string();
+    let sim = common::SimFiles::generate(work.path());
+    let (truth_dir, data) = (sim.truth.clone(), sim.data.clone());
     let truth: GroundTruth =
         serde_json::from_slice(&std::fs::read(truth_dir.join("evm").join("truth.json")).unwrap())
             .unwrap();
     truth.check().unwrap();
-    tracehound(&data, &["import", "transfers", &csv]);
+    sim.import_evm();
 
     // Every stolen-carrying transfer of the truth is stored as it is.
     let store = Store::open(&data, &StoreOptions::default()).unwrap();
