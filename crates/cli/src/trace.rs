@@ -222,19 +222,7 @@ pub(crate) fn tag_entities(
                 }
             }
         }
-        let links = (chain.family() == tracehound_core::ChainFamily::Utxo)
-            .then(|| store.utxo_links(chain))
-            .transpose()?;
-        let accounts = match &links {
-            Some(_) => Vec::new(),
-            None => store.account_addresses(chain)?,
-        };
-        let text = |id: u32| -> anyhow::Result<Option<String>> {
-            Ok(match &links {
-                Some(l) => Some(l.address(u64::from(id))?),
-                None => accounts.get(id as usize).map(|a| a.as_str().to_string()),
-            })
-        };
+        let names = tracehound_cluster::store::Names::open(store, chain)?;
         let mut named: HashMap<u32, Option<String>> = HashMap::new();
         for (i, entity) in of_endpoint {
             let Some((size, ids)) = members.get(&entity) else {
@@ -245,8 +233,7 @@ pub(crate) fn tag_entities(
                 None => {
                     let mut best: Option<&tracehound_trace::Label> = None;
                     for &id in ids {
-                        if let Some(t) = text(id)?
-                            && let Some(l) = labels.get(chain, &t)
+                        if let Some(l) = labels.get(chain, &names.text(id)?)
                             && best.is_none_or(|b| l.confidence > b.confidence)
                         {
                             best = Some(l);

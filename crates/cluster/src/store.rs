@@ -150,13 +150,25 @@ pub struct EntityView {
 }
 
 /// Texts of account chain ids, loaded once (the store maps ids to payees only in bulk).
-enum Names<'s> {
+/// The text of a chain's address ids, as clusterings number them.
+pub enum Names<'s> {
+    /// A UTXO chain: looked up per id.
     Utxo(tracehound_store::UtxoLinks<'s>),
+    /// An account chain: every address, in id order.
     Account(Vec<Address>),
 }
 
-impl Names<'_> {
-    fn text(&self, id: u32) -> Result<String, ClusterError> {
+impl<'s> Names<'s> {
+    /// The names of `chain`'s ids in `store`.
+    pub fn open(store: &'s Store, chain: Chain) -> Result<Names<'s>, ClusterError> {
+        Ok(match chain.family() {
+            ChainFamily::Utxo => Names::Utxo(store.utxo_links(chain)?),
+            ChainFamily::Account => Names::Account(store.account_addresses(chain)?),
+        })
+    }
+
+    /// The text of address `id`.
+    pub fn text(&self, id: u32) -> Result<String, ClusterError> {
         match self {
             Names::Utxo(l) => Ok(l.address(u64::from(id))?),
             Names::Account(v) => v
@@ -210,10 +222,7 @@ pub fn describe(
             ));
         }
     };
-    let names = match chain.family() {
-        ChainFamily::Utxo => Names::Utxo(store.utxo_links(chain)?),
-        ChainFamily::Account => Names::Account(store.account_addresses(chain)?),
-    };
+    let names = Names::open(store, chain)?;
     let ids = clustering.members(e);
     let mut members = Vec::new();
     for &id in ids.iter().take(limit) {
@@ -284,7 +293,7 @@ fn evidence_tx(
     ev: &crate::Evidence,
 ) -> Result<(String, u32), ClusterError> {
     match names {
-        Names::Utxo(l) => Ok((l.txid(ev.tx)?.to_string(), l.tx(ev.tx)?.height)),
+        Names::Utxo(l) => Ok((l.txid(ev.tx)?.to_string(), l.height_of(ev.tx)?)),
         Names::Account(_) => {
             let (height, index) = ((ev.tx >> 32) as u32, ev.tx as u32);
             // The deposit address (`a`) has a short history; its forward is in it.

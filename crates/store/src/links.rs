@@ -201,6 +201,11 @@ impl UtxoLinks<'_> {
         Ok(self.locate(seq)?.2)
     }
 
+    /// The block height of tx `seq` (from the block index: no read).
+    pub fn height_of(&self, seq: u64) -> Result<u32, StoreError> {
+        Ok(self.locate(seq)?.1)
+    }
+
     /// The decoded record of tx `seq` (cached).
     fn record(&self, seq: u64) -> Result<Rc<txlog::Record>, StoreError> {
         if let Some(r) = self.records.borrow().get(&seq) {
