@@ -91,18 +91,15 @@ pub(crate) fn tx(global: &Global, args: &TxArgs) -> anyhow::Result<()> {
         }
         let mut out = Vec::new();
         for t in &found {
-            let mut labels = std::collections::BTreeMap::new();
             let addrs = t
                 .inputs
                 .iter()
                 .map(|i| i.address.as_str())
                 .chain(t.outputs.iter().filter_map(|o| o.address.as_deref()));
-            for a in addrs {
-                if let Some(l) = names.name(t.chain, a)? {
-                    labels.insert(a.to_string(), l);
-                }
-            }
-            out.push(Out { tx: t, labels });
+            out.push(Out {
+                tx: t,
+                labels: names.names(t.chain, addrs)?,
+            });
         }
         return output::json(&out);
     }
@@ -181,17 +178,15 @@ fn account_tx(global: &Global, found: &[AccountTxView]) -> anyhow::Result<()> {
         }
         let mut out = Vec::new();
         for t in found {
-            let mut labels = std::collections::BTreeMap::new();
             let addrs = [Some(&t.from), t.to.as_ref()]
                 .into_iter()
                 .flatten()
-                .chain(t.transfers.iter().flat_map(|x| [&x.from, &x.to]));
-            for a in addrs {
-                if let Some(l) = names.name(t.chain, a)? {
-                    labels.insert(a.clone(), l);
-                }
-            }
-            out.push(Out { tx: t, labels });
+                .chain(t.transfers.iter().flat_map(|x| [&x.from, &x.to]))
+                .map(String::as_str);
+            out.push(Out {
+                tx: t,
+                labels: names.names(t.chain, addrs)?,
+            });
         }
         return output::json(&out);
     }
@@ -464,6 +459,21 @@ impl Names {
         };
         Ok(s.strongest(chain, address)?
             .map(|t| format!("{} [{}]", t.label, t.category.name())))
+    }
+
+    /// The strongest label of each labeled one of `addresses`.
+    fn names<'a>(
+        &self,
+        chain: Chain,
+        addresses: impl Iterator<Item = &'a str>,
+    ) -> anyhow::Result<std::collections::BTreeMap<String, String>> {
+        let mut out = std::collections::BTreeMap::new();
+        for a in addresses {
+            if let Some(l) = self.name(chain, a)? {
+                out.insert(a.to_string(), l);
+            }
+        }
+        Ok(out)
     }
 
     /// ` (label [category])`, or nothing.
