@@ -23,7 +23,7 @@ fn hash(chain: Chain, text: &str) -> Result<Hash32, TraceError> {
 /// [`UtxoLinks`]: no txid or address text is made for what the trace only passes through.
 pub struct StoreUtxo<'s> {
     links: UtxoLinks<'s>,
-    /// Txids named so far and their seqs: a seed named by the seq it was found at is not
+    /// Txids of source seeds and their seqs: a seed named by the seq it was found at is not
     /// searched for again.
     named: std::collections::HashMap<String, u64>,
 }
@@ -93,9 +93,7 @@ impl UtxoGraph for StoreUtxo<'_> {
     }
 
     fn txid(&mut self, id: u64) -> Result<String, TraceError> {
-        let txid = self.links.txid(id)?.to_string();
-        self.named.insert(txid.clone(), id);
-        Ok(txid)
+        Ok(self.links.txid(id)?.to_string())
     }
 
     fn address(&mut self, id: u64) -> Result<String, TraceError> {
@@ -386,7 +384,9 @@ fn utxo_source_seeds(
                 continue;
             }
             if txid.is_none() {
-                txid = Some(g.txid(seq)?);
+                let t = g.txid(seq)?;
+                g.named.insert(t.clone(), seq);
+                txid = Some(t);
             }
             seeds.push(UtxoSeed {
                 txid: txid.clone().unwrap_or_default(),
