@@ -547,6 +547,7 @@ pub fn decode_utxo_block(
             chainwork: None,
         },
         txs,
+        links: Vec::new(),
     })
 }
 
@@ -628,6 +629,7 @@ pub fn to_utxo_block(chain: Chain, height: u32, block: &DecodedBlock) -> UtxoBlo
             chainwork: None,
         },
         txs,
+        links: Vec::new(),
     }
 }
 

@@ -184,5 +184,6 @@ pub fn to_utxo_block(chain: Chain, b: &RpcBlock, url: &str) -> Result<UtxoBlock,
             chainwork: b.chainwork.map(|w| w.0),
         },
         txs,
+        links: Vec::new(),
     })
 }

@@ -387,6 +387,7 @@ fn store_blocks(entries: &[Entry]) -> Vec<UtxoBlock> {
                     chainwork: None,
                 },
                 txs,
+                links: Vec::new(),
             }
         })
         .collect()

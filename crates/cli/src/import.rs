@@ -217,6 +217,7 @@ fn to_blocks(file: &str, rows: &[Row], start: u32) -> Vec<AccountBlock> {
         txs: Vec::new(),
         transfers: Vec::new(),
         tokens: Vec::new(),
+        links: Vec::new(),
     };
     let mut blocks: Vec<AccountBlock> = Vec::new();
     let mut next = start;

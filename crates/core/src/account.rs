@@ -19,6 +19,8 @@ pub struct AccountBlock {
     pub transfers: Vec<AccountTransfer>,
     /// Metadata of tokens first seen in the block.
     pub tokens: Vec<TokenInfo>,
+    /// Link facts (swaps, wraps, bridge and mixer legs) decoded from its txs, in tx order.
+    pub links: Vec<crate::LinkFact>,
 }
 
 /// A transaction of an account chain.

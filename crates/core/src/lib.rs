@@ -23,6 +23,7 @@ mod amount;
 mod chain;
 pub mod fixtures;
 mod hash;
+pub mod link;
 mod payee;
 mod tx;
 
@@ -31,6 +32,7 @@ pub use address::{Address, AddressError, ScriptKind};
 pub use amount::{Amount, AmountError};
 pub use chain::{Asset, AssetId, Chain, ChainFamily, ChainParseError, UtxoParams};
 pub use hash::{Hash32, HashParseError};
+pub use link::{Destination, LinkFact, LinkKind, LinkLeg};
 pub use payee::{AccountPseudo, Payee, PayeeRepr};
 pub use tx::{
     Block, OutPoint, ResolvedPrevout, Transfer, TransferKind, TxRef, UtxoBlock, UtxoInput,

@@ -149,6 +149,8 @@ pub struct UtxoBlock {
     pub block: Block,
     /// Its transactions in block order.
     pub txs: Vec<UtxoTx>,
+    /// Link facts its txs carry (`OP_RETURN` memos of cross-chain services), in tx order.
+    pub links: Vec<crate::LinkFact>,
 }
 
 /// What moved value on an account chain.

@@ -462,6 +462,7 @@ impl EvmBlock {
                     decimals: t.decimals,
                 })
                 .collect(),
+            links: Vec::new(),
         }
     }
 }

@@ -791,6 +791,11 @@ impl AccountLedger {
             rec.next_addr_id = next_addr_id;
             chains.insert(c, rec.encode().as_slice())?;
         }
+        crate::link_facts::put(
+            &wtx,
+            chain,
+            blocks.iter().map(|b| (b.block.height, b.links.as_slice())),
+        )?;
         let len = self.addrs.sync()?;
         commit_len(&wtx, c, ADDR_LOG, len)?;
         wtx.commit()?;
@@ -924,6 +929,7 @@ impl AccountLedger {
                 chains.insert(c, rec.encode().as_slice())?;
             }
             commit_len(&wtx, c, ADDR_LOG, first.first_addr_id * ADDR_RECORD as u64)?;
+            crate::link_facts::remove_from(&wtx, self.chain, from)?;
             removed = rows.len() as u64;
             cut_ids = first.first_addr_id;
         }
@@ -1365,6 +1371,7 @@ mod tests {
                 transfer(height, hash, u32::MAX, reward, 1),
             ],
             tokens: Vec::new(),
+            links: Vec::new(),
         }
     }
 

@@ -44,6 +44,7 @@ pub mod bulk;
 mod codec;
 mod export;
 mod ledger;
+mod link_facts;
 mod links;
 mod read;
 mod tables;
@@ -59,6 +60,7 @@ pub use account::{
     AssetBalance, TokenInfo, TransferView,
 };
 pub use export::ExportSummary;
+pub use link_facts::FactRef;
 pub use links::{LinkIn, LinkOut, TxLinks, UtxoLinks};
 pub use read::{
     AddressHistoryRow, AddressView, BlockInfo, ChainStatus, InputView, OutputView, TxView,

@@ -355,6 +355,11 @@ impl Books<'_> {
         let mut stats = BatchStats::default();
         let wtx = db.begin_write()?;
         self.append_blocks(&wtx, blocks, ids, &mut stats)?;
+        crate::link_facts::put(
+            &wtx,
+            self.chain,
+            blocks.iter().map(|b| (b.block.height, b.links.as_slice())),
+        )?;
         commit_len(
             &wtx,
             self.chain.code(),
@@ -629,6 +634,7 @@ impl Ledger {
             commit_len(&wtx, c, ADJ_LOG, cut.adj_start * ENTRY)?;
             commit_len(&wtx, c, HEADS_APPLIED, cut.adj_start)?;
             commit_len(&wtx, c, UNWIND_INTENT, 0)?;
+            crate::link_facts::remove_from(&wtx, self.chain, from)?;
             let mut blocks = wtx.open_table(tables::BLOCKS)?;
             let mut by_hash = wtx.open_table(tables::BLOCK_BY_HASH)?;
             let mut by_tx = wtx.open_table(tables::BLOCK_BY_TX)?;
@@ -932,6 +938,7 @@ pub(crate) mod tests {
                         chainwork: None,
                     },
                     txs: all,
+                    links: Vec::new(),
                 };
                 parent = hash;
                 b
