@@ -13,6 +13,11 @@
 
 use serde::{Deserialize, Serialize};
 
+mod config;
+pub use config::{
+    BridgeConfig, EventConfig, LinkConfig, MixerConfig, Place, SwapConfig, VaultConfig,
+};
+
 /// What kind of service a link passes through.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
