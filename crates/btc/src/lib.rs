@@ -14,6 +14,7 @@ pub mod blk;
 pub mod decode;
 pub mod fixtures;
 pub mod from_rpc;
+pub mod links;
 pub mod resolve;
 pub mod rpc;
 pub mod script;

@@ -14,6 +14,7 @@
 use serde::{Deserialize, Serialize};
 
 mod config;
+pub mod memo;
 pub use config::{
     BridgeConfig, EventConfig, LinkConfig, MixerConfig, Place, SwapConfig, VaultConfig,
 };
