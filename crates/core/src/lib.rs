@@ -32,7 +32,7 @@ pub use address::{Address, AddressError, ScriptKind};
 pub use amount::{Amount, AmountError};
 pub use chain::{Asset, AssetId, Chain, ChainFamily, ChainParseError, UtxoParams};
 pub use hash::{Hash32, HashParseError};
-pub use link::{Destination, LinkConfig, LinkFact, LinkKind, LinkLeg};
+pub use link::{Destination, LinkConfig, LinkConfigError, LinkFact, LinkKind, LinkLeg};
 pub use payee::{AccountPseudo, Payee, PayeeRepr};
 pub use tx::{
     Block, OutPoint, ResolvedPrevout, Transfer, TransferKind, TxRef, UtxoBlock, UtxoInput,

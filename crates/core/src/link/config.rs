@@ -9,6 +9,21 @@
 use serde::{Deserialize, Serialize};
 
 use super::LinkKind;
+use crate::{Address, Chain};
+
+/// A `links.toml` that does not parse or names something impossible.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{origin}: {entry}: {field}: {detail}")]
+pub struct LinkConfigError {
+    /// Where the config came from (a file path, `built-in defaults`).
+    pub origin: String,
+    /// The entry (`mixer "tornado-eth"`, `bridge #2`), or `file` for a syntax error.
+    pub entry: String,
+    /// The field (`contracts[0].address`, `deposit[1].signature`).
+    pub field: String,
+    /// What is wrong.
+    pub detail: String,
+}
 
 /// Every configured service.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -61,6 +76,21 @@ pub struct EventConfig {
     /// Field naming a relayer (mixer withdrawals).
     #[serde(default)]
     pub relayer: Option<String>,
+}
+
+impl EventConfig {
+    /// The roles given, as (role, field name).
+    pub fn roles(&self) -> Vec<(&'static str, &str)> {
+        [
+            ("amount", &self.amount),
+            ("party", &self.party),
+            ("id", &self.id),
+            ("relayer", &self.relayer),
+        ]
+        .into_iter()
+        .filter_map(|(role, field)| field.as_deref().map(|f| (role, f)))
+        .collect()
+    }
 }
 
 /// A bridge.
@@ -148,6 +178,150 @@ fn yes() -> bool {
 }
 
 impl LinkConfig {
+    /// Parses a `links.toml` and checks what can be checked without an ABI decoder: every
+    /// chain is a tracehound chain, every address valid there, names given and unique per
+    /// kind, roles name a field. (Event signatures are checked by the EVM decoder, which
+    /// parses them: `tracehound_evm::links::validate`.) `origin` names the file in errors.
+    pub fn from_toml(text: &str, origin: &str) -> Result<LinkConfig, LinkConfigError> {
+        let config: LinkConfig = toml::from_str(text).map_err(|e| LinkConfigError {
+            origin: origin.to_string(),
+            entry: "file".into(),
+            field: "syntax".into(),
+            detail: e.message().to_string()
+                + &e.span()
+                    .map(|s| {
+                        let line = text.get(..s.start).map_or(0, |t| t.lines().count().max(1));
+                        format!(" (line {line})")
+                    })
+                    .unwrap_or_default(),
+        })?;
+        config.validate(origin)?;
+        Ok(config)
+    }
+
+    /// Adds `other`'s entries after this config's (an entry of the same kind and name as one
+    /// already here replaces it: a user's file overrides the built-in defaults).
+    pub fn merge(&mut self, other: LinkConfig) {
+        fn put<T>(list: &mut Vec<T>, items: Vec<T>, name: impl Fn(&T) -> &str) {
+            for item in items {
+                match list.iter().position(|x| name(x) == name(&item)) {
+                    Some(i) => {
+                        if let Some(slot) = list.get_mut(i) {
+                            *slot = item;
+                        }
+                    }
+                    None => list.push(item),
+                }
+            }
+        }
+        put(&mut self.bridges, other.bridges, |b| &b.name);
+        put(&mut self.vaults, other.vaults, |v| &v.name);
+        put(&mut self.mixers, other.mixers, |m| &m.name);
+        put(&mut self.swaps, other.swaps, |s| &s.name);
+    }
+
+    /// Checks chains, addresses, names and roles (see [`LinkConfig::from_toml`]).
+    pub fn validate(&self, origin: &str) -> Result<(), LinkConfigError> {
+        let mut names = std::collections::HashSet::new();
+        let entries = self
+            .bridges
+            .iter()
+            .map(|b| ("bridge", &b.name))
+            .chain(self.vaults.iter().map(|v| ("vault", &v.name)))
+            .chain(self.mixers.iter().map(|m| ("mixer", &m.name)))
+            .chain(self.swaps.iter().map(|s| ("swap", &s.name)));
+        for (i, (kind, name)) in entries.enumerate() {
+            let fail = |detail: &str| LinkConfigError {
+                origin: origin.to_string(),
+                entry: format!("{kind} #{}", i + 1),
+                field: "name".into(),
+                detail: detail.to_string(),
+            };
+            if name.trim().is_empty() {
+                return Err(fail("empty name"));
+            }
+            if !names.insert((kind, name.as_str())) {
+                return Err(fail(&format!("two {kind} entries are named {name:?}")));
+            }
+        }
+        let err = |entry: String, field: String, detail: String| LinkConfigError {
+            origin: origin.to_string(),
+            entry,
+            field,
+            detail,
+        };
+        let places = |entry: &str, field: &str, list: &[Place]| -> Result<(), LinkConfigError> {
+            for (i, p) in list.iter().enumerate() {
+                let chain: Chain = p.chain.parse().map_err(|e: crate::ChainParseError| {
+                    err(entry.into(), format!("{field}[{i}].chain"), e.to_string())
+                })?;
+                Address::parse(chain, &p.address).map_err(|e| {
+                    err(entry.into(), format!("{field}[{i}].address"), e.to_string())
+                })?;
+            }
+            Ok(())
+        };
+        let events = |entry: &str, field: &str, list: &[EventConfig]| {
+            for (i, e) in list.iter().enumerate() {
+                if e.signature.trim().is_empty() {
+                    return Err(err(
+                        entry.into(),
+                        format!("{field}[{i}].signature"),
+                        "empty signature".into(),
+                    ));
+                }
+                for (role, value) in e.roles() {
+                    if value.trim().is_empty() {
+                        return Err(err(
+                            entry.into(),
+                            format!("{field}[{i}].{role}"),
+                            "names no field".into(),
+                        ));
+                    }
+                }
+            }
+            Ok(())
+        };
+        for b in &self.bridges {
+            let entry = format!("bridge {:?}", b.name);
+            places(&entry, "contracts", &b.contracts)?;
+            places(&entry, "wallets", &b.wallets)?;
+            events(&entry, "lock", &b.lock)?;
+            events(&entry, "release", &b.release)?;
+            if !b.contracts.is_empty() && b.lock.is_empty() && b.release.is_empty() {
+                return Err(err(
+                    entry,
+                    "lock".into(),
+                    "contracts are given but no lock or release event".into(),
+                ));
+            }
+        }
+        for v in &self.vaults {
+            let entry = format!("vault {:?}", v.name);
+            places(&entry, "vaults", &v.vaults)?;
+            if v.vaults.is_empty() {
+                return Err(err(entry, "vaults".into(), "no vault address".into()));
+            }
+        }
+        for m in &self.mixers {
+            let entry = format!("mixer {:?}", m.name);
+            places(&entry, "contracts", &m.contracts)?;
+            events(&entry, "deposit", &m.deposit)?;
+            events(&entry, "withdrawal", &m.withdrawal)?;
+            if m.contracts.is_empty() {
+                return Err(err(entry, "contracts".into(), "no pool contract".into()));
+            }
+        }
+        for s in &self.swaps {
+            let entry = format!("swap {:?}", s.name);
+            places(&entry, "contracts", &s.contracts)?;
+            if s.signature.trim().is_empty() {
+                return Err(err(entry, "signature".into(), "empty signature".into()));
+            }
+        }
+        Ok(())
+    }
+
     /// The UTXO wallets and vaults on `chain`: (address, service, kind).
     pub fn utxo_services(&self, chain: &str) -> Vec<(String, String, LinkKind)> {
         let mut out = Vec::new();
@@ -162,5 +336,67 @@ impl LinkConfig {
             }
         }
         out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GOOD: &str = r#"
+[[mixer]]
+name = "m"
+contracts = [{ chain = "evm-1", address = "0x12D66f87A04A9E220743712cE6d9bB1B5616B8Fc" }]
+deposit = [{ signature = "Deposit(bytes32 indexed commitment)", id = "commitment" }]
+withdrawal = []
+
+[[vault]]
+name = "v"
+vaults = [{ chain = "litecoin-regtest", address = "VAULT" }]
+"#;
+
+    fn good() -> String {
+        let vault = Address::segwit(Chain::LitecoinRegtest, 0, &[7; 20]).unwrap();
+        GOOD.replace("VAULT", vault.as_str())
+    }
+
+    #[test]
+    fn parses_and_merges_by_name() {
+        let mut a = LinkConfig::from_toml(&good(), "a.toml").unwrap();
+        assert_eq!(a.mixers[0].deposit[0].id.as_deref(), Some("commitment"));
+        let mut b = a.clone();
+        b.mixers[0].contracts.clear();
+        b.vaults[0].name = "w".into();
+        a.merge(b);
+        assert_eq!(a.mixers.len(), 1, "same name replaces");
+        assert!(a.mixers[0].contracts.is_empty());
+        assert_eq!(a.vaults.len(), 2);
+    }
+
+    #[test]
+    fn errors_name_entry_and_field() {
+        let bad_chain = good().replace("evm-1", "evm-zero");
+        let e = LinkConfig::from_toml(&bad_chain, "x.toml").unwrap_err();
+        assert_eq!(
+            (e.entry.as_str(), e.field.as_str()),
+            ("mixer \"m\"", "contracts[0].chain")
+        );
+        let bad_address = good().replace("0x12D66f87A04A9E220743712cE6d9bB1B5616B8Fc", "0x12");
+        let e = LinkConfig::from_toml(&bad_address, "x.toml").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("x.toml: mixer \"m\": contracts[0].address"),
+            "{e}"
+        );
+        let e = LinkConfig::from_toml(&good().replace("id = ", "relayer = \"\", id = "), "x")
+            .unwrap_err();
+        assert_eq!(e.field, "deposit[0].relayer");
+        let e = LinkConfig::from_toml("[[mixer]]\nname = 3\n", "x").unwrap_err();
+        assert!(e.to_string().contains("line 2"), "{e}");
+        let e = LinkConfig::from_toml("[[bridge]]\nname = \"b\"\nfee = 1\n", "x").unwrap_err();
+        assert!(
+            e.to_string().contains("fee"),
+            "unknown fields are refused: {e}"
+        );
     }
 }

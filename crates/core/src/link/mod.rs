@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 mod config;
 pub mod memo;
 pub use config::{
-    BridgeConfig, EventConfig, LinkConfig, MixerConfig, Place, SwapConfig, VaultConfig,
+    BridgeConfig, EventConfig, LinkConfig, LinkConfigError, MixerConfig, Place, SwapConfig,
+    VaultConfig,
 };
 
 /// What kind of service a link passes through.
