@@ -41,6 +41,7 @@ use tracehound_core::{Address, AssetId, Chain, Hash32};
 
 use crate::error::{EvmError, Location, Result};
 use crate::extract::{self, Answers, OversizedAmounts, Settings};
+use crate::links::LinkDecoder;
 use crate::logs::known_wrapped_native;
 use crate::model::{EvmBlock, TokenMetadata, TraceFlavour, address};
 use crate::rpc::{Answer, Call, Rpc, RpcOptions, is_unsupported};
@@ -73,6 +74,9 @@ pub struct ClientOptions {
     pub wrapped_native: Vec<Address>,
     /// What to do with token amounts beyond 128 bits.
     pub oversized: OversizedAmounts,
+    /// Bridges, vaults, mixers and swap events whose links to decode, besides the built-in
+    /// ones (see [`crate::links`]); checked at connect.
+    pub links: tracehound_core::LinkConfig,
 }
 
 /// A connection to one EVM node for one chain.
@@ -90,6 +94,7 @@ pub struct EvmClient {
     wrapped_native: HashSet<EvmAddress>,
     token_metadata: bool,
     oversized: OversizedAmounts,
+    links: LinkDecoder,
     tokens: Mutex<HashMap<EvmAddress, TokenMetadata>>,
 }
 
@@ -142,6 +147,9 @@ impl EvmClient {
             wrapped_native,
             token_metadata: !options.no_token_metadata,
             oversized: options.oversized,
+            links: LinkDecoder::new(chain, &options.links).map_err(|e| EvmError::Config {
+                detail: e.to_string(),
+            })?,
             tokens: Mutex::new(HashMap::new()),
         };
         client.detect_traces(options.traces).await?;
@@ -330,6 +338,7 @@ impl EvmClient {
                         tx.value = t.top_value.unwrap_or_default();
                         tx.tx_type = r.tx_type;
                         tx.gas_price = r.effective_gas_price;
+                        tx.input = t.top_memo.clone();
                     }
                     _ => return Ok(None),
                 }
@@ -396,6 +405,7 @@ impl EvmClient {
                             max_fee_per_gas: None,
                             max_priority_fee_per_gas: None,
                             tx_type: None,
+                            input: None,
                         })
                         .collect(),
                     withdrawals: h.withdrawals,
@@ -434,6 +444,7 @@ impl EvmClient {
             chain: self.chain,
             wrapped_native: &self.wrapped_native,
             oversized: self.oversized,
+            links: &self.links,
         };
         let mut out = Vec::with_capacity(blocks.len());
         for ((block, receipts), traces) in blocks.into_iter().zip(receipts).zip(traces) {

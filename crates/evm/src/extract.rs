@@ -22,6 +22,7 @@ use tracehound_core::{
 };
 
 use crate::error::{EvmError, Location, Result};
+use crate::links::{LinkDecoder, Skips, TxView};
 use crate::logs::{self, TokenMove};
 use crate::model::{
     BLOCK_LEVEL_TX_INDEX, BurnKind, EvmBlock, EvmTransfer, EvmTx, FeePart, LogEvent, MintKind,
@@ -52,6 +53,7 @@ pub(crate) struct Settings<'a> {
     pub(crate) chain: Chain,
     pub(crate) wrapped_native: &'a HashSet<EvmAddress>,
     pub(crate) oversized: OversizedAmounts,
+    pub(crate) links: &'a LinkDecoder,
 }
 
 /// A block's node answers, gathered.
@@ -163,12 +165,15 @@ pub(crate) fn extract(settings: &Settings<'_>, answers: Answers) -> Result<EvmBl
     let mut transfers = Vec::new();
     let mut wraps = Vec::new();
     let mut skipped = Vec::new();
+    let mut links = Vec::new();
+    let mut link_skips = Skips::default();
     for (index, (tx, receipt)) in wire.transactions.iter().zip(&receipts).enumerate() {
         let tx_traces = block_traces
             .as_mut()
             .and_then(|t| t.txs.get_mut(index))
             .map(std::mem::take);
         let index = u32::try_from(index).unwrap_or(u32::MAX);
+        let first = transfers.len();
         let (evm_tx, more_wraps) = extract_tx(
             settings,
             &wire,
@@ -182,6 +187,17 @@ pub(crate) fn extract(settings: &Settings<'_>, answers: Answers) -> Result<EvmBl
             &mut transfers,
             &mut skipped,
         )?;
+        settings.links.decode_tx(
+            &TxView {
+                tx: &evm_tx,
+                memo: tx.input.as_deref(),
+                logs: &receipt.logs,
+                transfers: transfers.get(first..).unwrap_or_default(),
+                wraps: &more_wraps,
+            },
+            &mut links,
+            &mut link_skips,
+        );
         txs.push(evm_tx);
         wraps.extend(more_wraps);
     }
@@ -235,6 +251,8 @@ pub(crate) fn extract(settings: &Settings<'_>, answers: Answers) -> Result<EvmBl
         traces: flavour,
         rewards_missing: height > 0 && proof_of_work && flavour != Some(TraceFlavour::ParityBlock),
         skipped,
+        links,
+        link_skips: link_skips.into_vec(),
     })
 }
 
@@ -798,6 +816,7 @@ mod tests {
     use crate::model::TraceAction;
     use crate::traces::{ForkRules, from_parity_block};
     use serde_json::json;
+    use tracehound_core::{LinkConfig, LinkFact, LinkKind};
 
     const CHAIN: Chain = Chain::Evm(1);
     const SENDER: &str = "0x1111111111111111111111111111111111111111";
@@ -840,11 +859,22 @@ mod tests {
         receipt: WireReceipt,
         traces: Option<BlockTraces>,
     ) -> Result<EvmBlock> {
-        let wrapped = HashSet::new();
+        run_with(block, receipt, traces, &[], &LinkDecoder::builtin(CHAIN))
+    }
+
+    fn run_with(
+        block: WireBlock,
+        receipt: WireReceipt,
+        traces: Option<BlockTraces>,
+        wrapped: &[&str],
+        links: &LinkDecoder,
+    ) -> Result<EvmBlock> {
+        let wrapped: HashSet<EvmAddress> = wrapped.iter().map(|a| a.parse().unwrap()).collect();
         let settings = Settings {
             chain: CHAIN,
             wrapped_native: &wrapped,
             oversized: OversizedAmounts::Reject,
+            links,
         };
         extract(
             &settings,
@@ -1013,6 +1043,159 @@ mod tests {
             .collect();
         assert_eq!(burnt.len(), 1);
         assert_eq!(burnt[0].amount.units(), 0x50);
+    }
+
+    const WETH: &str = "0xc02aaa39b223fe8d0a0e5c4f27ead9083c756cc2";
+
+    fn word(n: u128) -> String {
+        format!("{n:064x}")
+    }
+
+    fn topic(a: &str) -> String {
+        format!("0x{:0>64}", a.trim_start_matches("0x"))
+    }
+
+    #[test]
+    fn a_direct_weth_deposit_is_a_wrap_link_from_the_value_to_the_mint() {
+        let b = block(
+            json!({}),
+            tx(json!({"to": WETH, "value": "0x64", "gasPrice": "0x1",
+            "input": "0xd0e30db0"})),
+        );
+        let r = receipt(
+            json!({"logs": [{"address": WETH, "logIndex": "0x0", "data": format!("0x{}", word(100)),
+            "topics": ["0xe1fffcc4923d04b559f4d29a8bfc6cda04eb5b0d3c460751c2402c5c5cc9109c", topic(SENDER)]}]}),
+        );
+        let out = run_with(b, r, None, &[WETH], &LinkDecoder::builtin(CHAIN)).unwrap();
+        let [
+            LinkFact::Within {
+                kind,
+                input,
+                output,
+                ..
+            },
+        ] = out.links.as_slice()
+        else {
+            panic!("{:?}", out.links)
+        };
+        assert_eq!(*kind, LinkKind::Wrap);
+        // Sub-indices as the store keeps them: 0 fee, 1 the tx's value, 2 the mint.
+        assert_eq!(
+            (input.leg, input.asset.as_str(), input.amount),
+            (1, "native", 100)
+        );
+        assert_eq!(
+            (output.leg, output.asset.as_str(), output.amount),
+            (2, WETH, 100)
+        );
+        assert_eq!(
+            (input.party.as_str(), output.party.as_str()),
+            (SENDER, SENDER)
+        );
+        assert_eq!(
+            out.transfers[2].transfer.from.as_str(),
+            format!("wrap:{WETH}")
+        );
+        assert!(out.link_skips.is_empty());
+    }
+
+    #[test]
+    fn a_swap_event_without_its_transfers_is_no_link_and_counted() {
+        let pool = "0x5555555555555555555555555555555555555555";
+        let v2 = "0xd78ad95fa46c994b6551d0da85fc275fe613ce37657fb8d5e3d130840159d822";
+        let data = format!("0x{}{}{}{}", word(5), word(0), word(0), word(7));
+        let b = block(json!({}), tx(json!({"gasPrice": "0x1"})));
+        let r = receipt(
+            json!({"logs": [{"address": pool, "logIndex": "0x0", "data": data,
+            "topics": [v2, topic(SENDER), topic(SENDER)]}]}),
+        );
+        let out = run(b, r, None).unwrap();
+        assert!(out.links.is_empty());
+        assert_eq!(
+            out.link_skips,
+            vec![("swap event without matching transfers".to_string(), 1)]
+        );
+        // The same event whose amounts disagree with the tokens that moved.
+        let token = "0x6666666666666666666666666666666666666666";
+        let erc20 = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
+        let b = block(json!({}), tx(json!({"gasPrice": "0x1"})));
+        let r = receipt(json!({"logs": [
+            {"address": token, "logIndex": "0x0", "data": format!("0x{}", word(6)),
+             "topics": [erc20, topic(SENDER), topic(pool)]},
+            {"address": WETH, "logIndex": "0x1", "data": format!("0x{}", word(7)),
+             "topics": [erc20, topic(pool), topic(SENDER)]},
+            {"address": pool, "logIndex": "0x2", "data": data.clone(),
+             "topics": [v2, topic(SENDER), topic(SENDER)]}]}));
+        let out = run(b, r, None).unwrap();
+        assert!(out.links.is_empty());
+        assert_eq!(
+            out.link_skips[0].0,
+            "swap event amounts do not match the transfers"
+        );
+        // With 5 in, it links: 5 of the token in, 7 WETH out, one fact.
+        let b = block(json!({}), tx(json!({"gasPrice": "0x1"})));
+        let r = receipt(json!({"logs": [
+            {"address": token, "logIndex": "0x0", "data": format!("0x{}", word(5)),
+             "topics": [erc20, topic(SENDER), topic(pool)]},
+            {"address": WETH, "logIndex": "0x1", "data": format!("0x{}", word(7)),
+             "topics": [erc20, topic(pool), topic(SENDER)]},
+            {"address": pool, "logIndex": "0x2", "data": data,
+             "topics": [v2, topic(SENDER), topic(SENDER)]}]}));
+        let out = run(b, r, None).unwrap();
+        let [
+            LinkFact::Within {
+                input,
+                output,
+                service,
+                ..
+            },
+        ] = out.links.as_slice()
+        else {
+            panic!("{:?}", out.link_skips)
+        };
+        assert_eq!(service, "uniswap-v2");
+        assert_eq!(
+            (input.asset.as_str(), input.amount, input.leg),
+            (token, 5, 2)
+        );
+        assert_eq!(
+            (output.asset.as_str(), output.amount, output.leg),
+            (WETH, 7, 3)
+        );
+    }
+
+    #[test]
+    fn vault_calldata_is_read_as_a_memo_and_a_bad_one_is_counted() {
+        let vault = "0x2222222222222222222222222222222222222222";
+        let config = LinkConfig::from_toml(
+            &format!("[[vault]]\nname = \"v\"\nvaults = [{{ chain = \"evm-1\", address = \"{vault}\" }}]\n"),
+            "t",
+        )
+        .unwrap();
+        let links = LinkDecoder::new(CHAIN, &config).unwrap();
+        let memo = "=:LTC.LTC:rltc1qabc";
+        let input = format!("0x{}", alloy::hex::encode(memo));
+        let b = block(json!({}), tx(json!({"gasPrice": "0x1", "input": input})));
+        assert_eq!(b.transactions[0].input.as_deref(), Some(memo));
+        let out = run_with(b, receipt(json!({})), None, &[], &links).unwrap();
+        // The memo parser is filled on another branch: until then every memo is malformed.
+        match tracehound_core::link::memo::parse(memo) {
+            Ok(_) => assert!(matches!(
+                out.links.as_slice(),
+                [LinkFact::Entry { kind: LinkKind::ChainSwap, leg, .. }] if leg.leg == 1 && leg.amount == 100
+            )),
+            Err(_) => assert_eq!(out.link_skips, vec![("malformed memo".to_string(), 1)]),
+        }
+        let b = block(
+            json!({}),
+            tx(json!({"gasPrice": "0x1", "input": "0xa9059cbb"})),
+        );
+        assert_eq!(b.transactions[0].input, None, "a call is not kept");
+        let out = run_with(b, receipt(json!({})), None, &[], &links).unwrap();
+        assert_eq!(
+            out.link_skips,
+            vec![("vault tx without a memo".to_string(), 1)]
+        );
     }
 
     #[test]

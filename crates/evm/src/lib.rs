@@ -10,6 +10,8 @@
 //! - [`extract`]: the pure step from node answers to an [`EvmBlock`], with the consistency
 //!   checks.
 //! - [`traces`]: internal transfers from Parity traces or geth's `callTracer`.
+//! - [`links`]: link facts (swaps, wraps, bridges, chain-swap memos, mixers) during
+//!   extraction, under a link config ([`ClientOptions::links`]).
 //! - [`logs`]: token events (ERC-20, WETH, ERC-721, ERC-1155) from receipt logs.
 //! - [`rpc`]: the transport (batching, bounded concurrency, rate limit, retries).
 //! - `testnode` (feature `test-utils`): a real `anvil` for tests.
@@ -19,6 +21,7 @@ pub mod blocking;
 pub mod client;
 pub mod error;
 pub mod extract;
+pub mod links;
 pub mod logs;
 pub mod model;
 pub mod rpc;
@@ -31,6 +34,7 @@ pub use blocking::BlockingEvmClient;
 pub use client::{ClientOptions, EvmClient, TraceMode};
 pub use error::{EvmError, Location, Result};
 pub use extract::OversizedAmounts;
+pub use links::LinkDecoder;
 pub use model::{
     BLOCK_LEVEL_TX_INDEX, BurnKind, EvmBlock, EvmTransfer, EvmTx, FeePart, LogEvent, MintKind,
     OPENING_TX_INDEX, TokenMetadata, TraceAction, TraceFlavour, TransferSource, TxStatus,

@@ -350,6 +350,11 @@ pub struct EvmBlock {
     /// Token logs left out because their amount does not fit 128 bits (only under
     /// [`OversizedAmounts::Skip`](crate::OversizedAmounts::Skip); empty otherwise).
     pub skipped: Vec<crate::Location>,
+    /// Link facts (swaps, wraps, bridge and vault entries and exits, mixer deposits and
+    /// withdrawals) read from the block; see [`crate::links`].
+    pub links: Vec<tracehound_core::LinkFact>,
+    /// Links recognised but not made, by reason, with counts (bad or incomplete input).
+    pub link_skips: Vec<(String, u64)>,
 }
 
 impl EvmBlock {
@@ -462,7 +467,7 @@ impl EvmBlock {
                     decimals: t.decimals,
                 })
                 .collect(),
-            links: Vec::new(),
+            links: self.links,
         }
     }
 }

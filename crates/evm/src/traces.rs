@@ -59,6 +59,9 @@ pub struct TxTraces {
     /// The value the tx itself carried, from its top-level trace (failed or not): lets the
     /// client skip fetching full transactions when traces are there.
     pub top_value: Option<U256>,
+    /// The tx's calldata when it is a short printable memo (from the top-level trace), for
+    /// the same reason.
+    pub top_memo: Option<String>,
 }
 
 /// A block reward from a Parity `reward` trace.
@@ -172,6 +175,9 @@ pub struct ParityAction {
     /// Where its balance went.
     #[serde(default)]
     pub refund_address: Option<Address>,
+    /// A call's input, kept only when it is a short printable memo.
+    #[serde(default, deserialize_with = "crate::wire::memo")]
+    pub input: Option<String>,
     /// Its balance.
     #[serde(default)]
     pub balance: Option<U256>,
@@ -298,6 +304,7 @@ fn reduce_parity_tx(
                 ParityKind::Call | ParityKind::Create => a.value,
                 _ => None,
             };
+            tx.top_memo = a.input.clone();
         }
         let reverted =
             (0..=address.len()).any(|n| address.get(..n).is_some_and(|p| failed.contains(p)));
@@ -456,6 +463,9 @@ pub struct GethFrame {
     /// Why the frame failed (its effects, and its children's, were undone).
     #[serde(default)]
     pub error: Option<String>,
+    /// Its input, kept only when it is a short printable memo.
+    #[serde(default, deserialize_with = "crate::wire::memo")]
+    pub input: Option<String>,
     /// Nested frames, in call order.
     #[serde(default)]
     pub calls: Vec<GethFrame>,
@@ -479,6 +489,7 @@ pub fn from_geth(txs: &[GethTxTrace], rules: ForkRules) -> Result<BlockTraces, T
         let mut tx = TxTraces {
             tx_hash: item.tx_hash,
             top_value: Some(top.value.unwrap_or_default()),
+            top_memo: top.input.clone(),
             ..TxTraces::default()
         };
         let mut self_destructs = Vec::new();

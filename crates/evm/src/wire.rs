@@ -73,6 +73,31 @@ pub(crate) struct WireTx {
     pub(crate) max_priority_fee_per_gas: Option<U256>,
     #[serde(default, rename = "type")]
     pub(crate) tx_type: Option<U64>,
+    /// The calldata, kept only when it is a short printable memo (see
+    /// [`crate::links::memo_of_calldata`]); any other calldata is dropped as it is read.
+    #[serde(default, deserialize_with = "memo", alias = "data")]
+    pub(crate) input: Option<String>,
+}
+
+/// Reads calldata (`0x…`) keeping only a memo, without holding the calldata itself.
+pub(crate) fn memo<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    struct V;
+    impl serde::de::Visitor<'_> for V {
+        type Value = Option<String>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("hex calldata")
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<Self::Value, E> {
+            Ok(crate::links::memo_of_calldata(v))
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    d.deserialize_any(V)
 }
 
 /// A validator withdrawal (Shanghai on): `amount` is in gwei.

@@ -1,0 +1,1072 @@
+//! Link facts of an EVM block ([`tracehound_core::LinkFact`]): where value changed asset or
+//! left for another chain, read from the block's logs, calldata and transfers during
+//! extraction, so that the trace engine can follow taint across swaps, wraps, bridges,
+//! chain-swap vaults and mixers.
+//!
+//! What is decoded:
+//! - **Swaps.** Uniswap V2 and V3 `Swap` events, whoever emits them (forks with the same ABI
+//!   decode too), and the `[[swap]]` events of the link config, mark their emitters as pools.
+//!   The link itself comes from the tx's transfers by the net-flow rule: the user who put
+//!   asset A into the pools and the receiver who got asset B out of them make one
+//!   [`LinkFact::Within`], from the user's first transfer of A into a pool (amount: all the A
+//!   the user put into pools in the tx) to the last transfer of B out of a pool to the
+//!   receiver (amount: all the B the receiver got). Hops between pools are not links of their
+//!   own: a multi-hop route is one link. Uniswap events are checked against the transfers
+//!   (each amount in is the pool's total received of some asset in the tx, each amount out
+//!   its total paid of some asset); when one does not add up, the tx gets no swap link.
+//! - **Wraps.** Each [`WrapLink`] (WETH `Deposit`/`Withdrawal`) becomes a `Within` wrap from
+//!   the native transfer into the wrapper to the token mint (or from the token burn to the
+//!   native transfer out), 1:1.
+//! - **Mixers and bridges** (`[[mixer]]`, `[[bridge]]`): their configured events at their
+//!   configured contracts; deposits and locks are [`LinkFact::Entry`]s whose leg is the
+//!   transfer into the contract, withdrawals and releases [`LinkFact::Exit`]s whose leg is the
+//!   transfer out of it to the recipient.
+//! - **Vault memos** (`[[vault]]`): a tx paying a vault with a THORChain-style memo as its
+//!   calldata is an entry (its destination from the memo); a vault paying out with `OUT:<tx>`
+//!   (or `REFUND:<tx>`) is an exit naming the entry.
+//!
+//! What is recognised but cannot be linked (an event whose amounts do not match the
+//! transfers, a malformed memo, a deposit without its transfer) is left out, counted by
+//! reason in [`EvmBlock::link_skips`](crate::EvmBlock) and logged at debug level: a link fact
+//! never claims more than the block shows.
+//!
+//! Legs name a transfer of [`EvmBlock::transfers`](crate::EvmBlock) by its `sub_index` in the
+//! tx (the store keeps the same numbering), its asset as the store names it (`native` or the
+//! lower-case token contract) and its party as the store writes addresses.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+use alloy::dyn_abi::{DynSolEvent, DynSolValue, Specifier};
+use alloy::json_abi::Event;
+use alloy::primitives::{Address as EvmAddress, B256, LogData, U256};
+use alloy::sol_types::SolEvent;
+use tracehound_core::link::{EventConfig, memo};
+use tracehound_core::{
+    Address, AssetId, Chain, Destination, LinkConfig, LinkConfigError, LinkFact, LinkKind, LinkLeg,
+    TransferKind,
+};
+
+use crate::model::{EvmTransfer, EvmTx, TransferSource, TxStatus, WrapDirection, WrapLink};
+use crate::wire::WireLog;
+
+mod v2 {
+    alloy::sol! {
+        /// Uniswap V2 pair (and forks): a swap.
+        event Swap(address indexed sender, uint256 amount0In, uint256 amount1In, uint256 amount0Out, uint256 amount1Out, address indexed to);
+    }
+}
+
+mod v3 {
+    alloy::sol! {
+        /// Uniswap V3 pool (and forks): a swap; positive amounts went into the pool.
+        event Swap(address indexed sender, address indexed recipient, int256 amount0, int256 amount1, uint160 sqrtPriceX96, uint128 liquidity, int24 tick);
+    }
+}
+
+/// The built-in link config (Tornado Cash's ETH pools on Ethereum), always merged under a
+/// user's file.
+const DEFAULT_CONFIG: &str = include_str!("../data/links-default.toml");
+
+/// Longest calldata kept as a memo (THORChain memos stay well under this).
+pub const MAX_MEMO_BYTES: usize = 256;
+
+/// The built-in link config (`data/links-default.toml`).
+pub fn default_config() -> LinkConfig {
+    // The file is part of the crate and tested to parse; an empty config is the only
+    // fallback that cannot mislead.
+    LinkConfig::from_toml(DEFAULT_CONFIG, "built-in links-default.toml").unwrap_or_default()
+}
+
+/// Checks what only an ABI decoder can: every event signature of `config` parses and every
+/// role names a field of its event (on any chain). `origin` names the file in errors.
+pub fn validate(config: &LinkConfig, origin: &str) -> Result<(), LinkConfigError> {
+    config.validate(origin)?;
+    for (entry, field, e) in events_of(config) {
+        compile_event(e, origin, &entry, &field)?;
+    }
+    for s in &config.swaps {
+        parse_signature(
+            &s.signature,
+            origin,
+            &format!("swap {:?}", s.name),
+            "signature",
+        )?;
+    }
+    Ok(())
+}
+
+/// Every EVM event of a config: (entry, field, event).
+fn events_of(config: &LinkConfig) -> Vec<(String, String, &EventConfig)> {
+    let mut out = Vec::new();
+    for m in &config.mixers {
+        let entry = format!("mixer {:?}", m.name);
+        for (i, e) in m.deposit.iter().enumerate() {
+            out.push((entry.clone(), format!("deposit[{i}]"), e));
+        }
+        for (i, e) in m.withdrawal.iter().enumerate() {
+            out.push((entry.clone(), format!("withdrawal[{i}]"), e));
+        }
+    }
+    for b in &config.bridges {
+        let entry = format!("bridge {:?}", b.name);
+        for (i, e) in b.lock.iter().enumerate() {
+            out.push((entry.clone(), format!("lock[{i}]"), e));
+        }
+        for (i, e) in b.release.iter().enumerate() {
+            out.push((entry.clone(), format!("release[{i}]"), e));
+        }
+    }
+    out
+}
+
+fn parse_signature(
+    signature: &str,
+    origin: &str,
+    entry: &str,
+    field: &str,
+) -> Result<(Event, DynSolEvent), LinkConfigError> {
+    let fail = |detail: String| LinkConfigError {
+        origin: origin.to_string(),
+        entry: entry.to_string(),
+        field: field.to_string(),
+        detail,
+    };
+    let event = Event::parse(signature.trim())
+        .map_err(|e| fail(format!("event signature {signature:?} does not parse: {e}")))?;
+    let resolved = event
+        .resolve()
+        .map_err(|e| fail(format!("event signature {signature:?}: {e}")))?;
+    if event.anonymous {
+        return Err(fail("anonymous events have no topic to match".into()));
+    }
+    Ok((event, resolved))
+}
+
+/// Where a named field sits in a decoded event.
+#[derive(Clone, Copy, Debug)]
+struct Field {
+    indexed: bool,
+    position: usize,
+}
+
+/// A configured event, ready to decode.
+#[derive(Clone, Debug)]
+struct CompiledEvent {
+    /// Its name (`Deposit`), for evidence.
+    name: String,
+    topic0: B256,
+    decoder: DynSolEvent,
+    amount: Option<Field>,
+    party: Option<Field>,
+    id: Option<Field>,
+    relayer: Option<Field>,
+}
+
+fn compile_event(
+    e: &EventConfig,
+    origin: &str,
+    entry: &str,
+    field: &str,
+) -> Result<CompiledEvent, LinkConfigError> {
+    let (event, decoder) =
+        parse_signature(&e.signature, origin, entry, &format!("{field}.signature"))?;
+    let mut fields = HashMap::new();
+    let (mut indexed, mut body) = (0, 0);
+    for p in &event.inputs {
+        let f = if p.indexed {
+            indexed += 1;
+            Field {
+                indexed: true,
+                position: indexed - 1,
+            }
+        } else {
+            body += 1;
+            Field {
+                indexed: false,
+                position: body - 1,
+            }
+        };
+        if !p.name.is_empty() {
+            fields.insert(p.name.clone(), f);
+        }
+    }
+    let role = |role: &str, name: &Option<String>| -> Result<Option<Field>, LinkConfigError> {
+        let Some(name) = name else { return Ok(None) };
+        fields.get(name.trim()).copied().map(Some).ok_or_else(|| {
+            let mut known: Vec<&str> = fields.keys().map(String::as_str).collect();
+            known.sort_unstable();
+            LinkConfigError {
+                origin: origin.to_string(),
+                entry: entry.to_string(),
+                field: format!("{field}.{role}"),
+                detail: format!(
+                    "event {} has no field {name:?} (its fields: {})",
+                    event.name,
+                    known.join(", ")
+                ),
+            }
+        })
+    };
+    Ok(CompiledEvent {
+        name: event.name.clone(),
+        topic0: event.selector(),
+        amount: role("amount", &e.amount)?,
+        party: role("party", &e.party)?,
+        id: role("id", &e.id)?,
+        relayer: role("relayer", &e.relayer)?,
+        decoder,
+    })
+}
+
+/// Whether a service event brings value in or takes it out.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Side {
+    Entry,
+    Exit,
+}
+
+/// A mixer's or bridge's event at one of its contracts.
+#[derive(Clone, Debug)]
+struct ServiceEvent {
+    kind: LinkKind,
+    service: String,
+    side: Side,
+    event: CompiledEvent,
+    /// The far chain a bridge's entries go to, when its config says (one other chain).
+    far_chain: Option<String>,
+}
+
+/// A `[[swap]]` event.
+#[derive(Clone, Debug)]
+struct ConfigSwap {
+    service: String,
+    topic0: B256,
+    name: String,
+    decoder: DynSolEvent,
+    /// Its pools on this chain; `None`: any emitter.
+    contracts: Option<HashSet<EvmAddress>>,
+}
+
+/// The link config compiled for one chain: what to look for in its blocks.
+#[derive(Clone, Debug)]
+pub struct LinkDecoder {
+    chain: Chain,
+    swaps: Vec<ConfigSwap>,
+    services: HashMap<EvmAddress, Vec<ServiceEvent>>,
+    vaults: HashMap<EvmAddress, String>,
+}
+
+impl LinkDecoder {
+    /// Compiles the built-in config merged with `user` for `chain` (entries of other chains
+    /// are ignored, but every entry is checked: see [`validate`]).
+    pub fn new(chain: Chain, user: &LinkConfig) -> Result<LinkDecoder, LinkConfigError> {
+        let mut config = default_config();
+        config.merge(user.clone());
+        validate(&config, "link config")?;
+        let here = chain.name();
+        let on_chain = |p: &tracehound_core::link::Place| -> Option<EvmAddress> {
+            let chain_of: Chain = p.chain.parse().ok()?;
+            (chain_of.name() == here).then(|| p.address.trim().parse().ok())?
+        };
+        let mut services: HashMap<EvmAddress, Vec<ServiceEvent>> = HashMap::new();
+        let mut add = |contracts: Vec<EvmAddress>, e: ServiceEvent| {
+            for c in contracts {
+                services.entry(c).or_default().push(e.clone());
+            }
+        };
+        let origin = "link config";
+        for m in &config.mixers {
+            let entry = format!("mixer {:?}", m.name);
+            let contracts: Vec<EvmAddress> = m.contracts.iter().filter_map(on_chain).collect();
+            for (side, list, field) in [
+                (Side::Entry, &m.deposit, "deposit"),
+                (Side::Exit, &m.withdrawal, "withdrawal"),
+            ] {
+                for (i, e) in list.iter().enumerate() {
+                    let event = compile_event(e, origin, &entry, &format!("{field}[{i}]"))?;
+                    add(
+                        contracts.clone(),
+                        ServiceEvent {
+                            kind: LinkKind::Mixer,
+                            service: m.name.clone(),
+                            side,
+                            event,
+                            far_chain: None,
+                        },
+                    );
+                }
+            }
+        }
+        for b in &config.bridges {
+            let entry = format!("bridge {:?}", b.name);
+            let contracts: Vec<EvmAddress> = b.contracts.iter().filter_map(on_chain).collect();
+            let far: HashSet<&str> = b
+                .wallets
+                .iter()
+                .chain(&b.contracts)
+                .map(|p| p.chain.as_str())
+                .filter(|c| c.parse::<Chain>().map(|c| c.name()).ok().as_deref() != Some(&here))
+                .collect();
+            let far_chain = (far.len() == 1)
+                .then(|| far.iter().next().map(|c| (*c).to_string()))
+                .flatten();
+            for (side, list, field) in [
+                (Side::Entry, &b.lock, "lock"),
+                (Side::Exit, &b.release, "release"),
+            ] {
+                for (i, e) in list.iter().enumerate() {
+                    let event = compile_event(e, origin, &entry, &format!("{field}[{i}]"))?;
+                    add(
+                        contracts.clone(),
+                        ServiceEvent {
+                            kind: LinkKind::Bridge,
+                            service: b.name.clone(),
+                            side,
+                            event,
+                            far_chain: far_chain.clone(),
+                        },
+                    );
+                }
+            }
+        }
+        let mut swaps = Vec::new();
+        for s in &config.swaps {
+            let entry = format!("swap {:?}", s.name);
+            let (event, decoder) = parse_signature(&s.signature, origin, &entry, "signature")?;
+            let contracts = (!s.contracts.is_empty()).then(|| {
+                s.contracts
+                    .iter()
+                    .filter_map(on_chain)
+                    .collect::<HashSet<_>>()
+            });
+            if contracts.as_ref().is_some_and(HashSet::is_empty) {
+                continue; // pools on other chains only
+            }
+            swaps.push(ConfigSwap {
+                service: s.name.clone(),
+                topic0: event.selector(),
+                name: event.name.clone(),
+                decoder,
+                contracts,
+            });
+        }
+        let mut vaults = HashMap::new();
+        for v in &config.vaults {
+            for a in v.vaults.iter().filter_map(on_chain) {
+                vaults.insert(a, v.name.clone());
+            }
+        }
+        Ok(LinkDecoder {
+            chain,
+            swaps,
+            services,
+            vaults,
+        })
+    }
+
+    /// The decoder of the built-in config alone.
+    pub fn builtin(chain: Chain) -> LinkDecoder {
+        LinkDecoder::new(chain, &LinkConfig::default()).unwrap_or(LinkDecoder {
+            chain,
+            swaps: Vec::new(),
+            services: HashMap::new(),
+            vaults: HashMap::new(),
+        })
+    }
+}
+
+/// Reasons for links not made, counted.
+#[derive(Default, Debug)]
+pub(crate) struct Skips(BTreeMap<&'static str, u64>);
+
+impl Skips {
+    fn add(&mut self, reason: &'static str, tx: &EvmTx, detail: &str) {
+        tracing::debug!(tx = %format!("0x{}", tx.hash), reason, detail, "link skipped");
+        *self.0.entry(reason).or_insert(0) += 1;
+    }
+
+    pub(crate) fn into_vec(self) -> Vec<(String, u64)> {
+        self.0
+            .into_iter()
+            .map(|(r, n)| (r.to_string(), n))
+            .collect()
+    }
+}
+
+/// What one tx offers the decoder.
+pub(crate) struct TxView<'a> {
+    pub(crate) tx: &'a EvmTx,
+    /// Its calldata, if short printable text.
+    pub(crate) memo: Option<&'a str>,
+    pub(crate) logs: &'a [WireLog],
+    /// Its transfers (and no other tx's).
+    pub(crate) transfers: &'a [EvmTransfer],
+    /// Its wraps.
+    pub(crate) wraps: &'a [WrapLink],
+}
+
+fn asset_text(a: &AssetId) -> String {
+    match a {
+        AssetId::Native => "native".into(),
+        AssetId::Contract(c) => c.as_str().to_ascii_lowercase(),
+    }
+}
+
+/// The leg of a transfer; `party` is its payer (`true`) or its payee.
+fn leg(t: &EvmTransfer, payer: bool, amount: u128) -> LinkLeg {
+    let tr = &t.transfer;
+    LinkLeg {
+        tx_index: tr.tx.index,
+        tx: format!("0x{}", tr.tx.txid),
+        leg: tr.sub_index,
+        asset: asset_text(&tr.asset),
+        amount,
+        party: if payer { &tr.from } else { &tr.to }.as_str().to_string(),
+    }
+}
+
+/// Fungible value movements (fees and NFTs are never legs).
+fn fungible(t: &EvmTransfer) -> bool {
+    matches!(
+        t.transfer.kind,
+        TransferKind::Native | TransferKind::Internal | TransferKind::Token
+    )
+}
+
+fn value_text(v: &DynSolValue) -> Option<String> {
+    Some(match v {
+        DynSolValue::Address(a) => format!("{a:#x}"),
+        DynSolValue::FixedBytes(w, size) => {
+            format!("0x{}", alloy::hex::encode(w.get(..*size).unwrap_or(&w[..])))
+        }
+        DynSolValue::Bytes(b) => format!("0x{}", alloy::hex::encode(b)),
+        DynSolValue::Uint(u, _) => u.to_string(),
+        DynSolValue::Int(i, _) => i.to_string(),
+        DynSolValue::String(s) => s.clone(),
+        DynSolValue::Bool(b) => b.to_string(),
+        _ => return None,
+    })
+}
+
+fn field_value(decoded: &alloy::dyn_abi::DecodedEvent, f: Option<Field>) -> Option<&DynSolValue> {
+    let f = f?;
+    if f.indexed {
+        decoded.indexed.get(f.position)
+    } else {
+        decoded.body.get(f.position)
+    }
+}
+
+/// A swap event of the tx.
+struct SwapEvent {
+    pool: String,
+    log_index: u64,
+    service: String,
+    /// Who the event says got the output (V2 `to`, V3 `recipient`).
+    receiver: Option<String>,
+    /// Amounts in and out the event states, to check against the transfers.
+    amounts_in: Vec<U256>,
+    amounts_out: Vec<U256>,
+}
+
+impl SwapEvent {
+    /// Whether its amounts are checked (a Uniswap event; a configured one states none).
+    fn checked(&self) -> bool {
+        self.receiver.is_some()
+    }
+}
+
+fn text_of(chain: Chain, a: &EvmAddress) -> String {
+    Address::evm(chain, &a.0.0).as_str().to_string()
+}
+
+impl LinkDecoder {
+    /// Decodes the link facts of one tx into `out`.
+    pub(crate) fn decode_tx(&self, v: &TxView<'_>, out: &mut Vec<LinkFact>, skips: &mut Skips) {
+        if v.tx.status == TxStatus::Failed {
+            return;
+        }
+        self.wraps(v, out, skips);
+        self.swaps(v, out, skips);
+        self.services(v, out, skips);
+        self.vault_memos(v, out, skips);
+    }
+
+    fn wraps(&self, v: &TxView<'_>, out: &mut Vec<LinkFact>, skips: &mut Skips) {
+        let mut used = HashSet::new();
+        for w in v.wraps {
+            let amount = w.amount.units();
+            let token_leg = v.transfers.iter().find(|t| {
+                matches!(&t.source, TransferSource::Log { log_index, .. } if *log_index == w.log_index)
+            });
+            let Some(token_leg) = token_leg else {
+                skips.add("wrap without its token transfer", v.tx, "");
+                continue;
+            };
+            let contract = w.token.as_str();
+            let wrap = w.direction == WrapDirection::Wrap;
+            // The native side: into the wrapper for a wrap, out of it for an unwrap; the
+            // account's own transfer first, any of that amount else (a router wrapping).
+            let candidates = |own: bool| {
+                v.transfers.iter().find(|t| {
+                    let tr = &t.transfer;
+                    tr.asset == AssetId::Native
+                        && matches!(tr.kind, TransferKind::Native | TransferKind::Internal)
+                        && tr.amount.units() == amount
+                        && !used.contains(&tr.sub_index)
+                        && if wrap {
+                            tr.to.as_str() == contract && (!own || tr.from == w.account)
+                        } else {
+                            tr.from.as_str() == contract && (!own || tr.to == w.account)
+                        }
+                })
+            };
+            let Some(native) = candidates(true).or_else(|| candidates(false)) else {
+                skips.add(
+                    "wrap without its native transfer (no traces?)",
+                    v.tx,
+                    contract,
+                );
+                continue;
+            };
+            used.insert(native.transfer.sub_index);
+            let (input, output) = if wrap {
+                (leg(native, true, amount), leg(token_leg, false, amount))
+            } else {
+                (leg(token_leg, true, amount), leg(native, false, amount))
+            };
+            out.push(LinkFact::Within {
+                kind: LinkKind::Wrap,
+                service: "weth".into(),
+                contract: contract.to_string(),
+                input,
+                output,
+                evidence: format!(
+                    "log:{}:{}",
+                    w.log_index,
+                    if wrap { "Deposit" } else { "Withdrawal" }
+                ),
+            });
+        }
+    }
+
+    /// The tx's swap events; `Err` with a reason when one is not readable.
+    fn swap_events(&self, v: &TxView<'_>) -> Result<Vec<SwapEvent>, (&'static str, String)> {
+        let chain = self.chain;
+        let mut events = Vec::new();
+        for log in v.logs {
+            let Some(topic0) = log.topics.first() else {
+                continue;
+            };
+            let index = log.log_index.to::<u64>();
+            let pool = text_of(chain, &log.address);
+            let data = LogData::new_unchecked(log.topics.clone(), log.data.clone());
+            if *topic0 == v2::Swap::SIGNATURE_HASH {
+                let s = v2::Swap::decode_log_data(&data).map_err(|e| {
+                    (
+                        "uniswap-v2 Swap does not decode",
+                        format!("log {index}: {e}"),
+                    )
+                })?;
+                events.push(SwapEvent {
+                    pool,
+                    log_index: index,
+                    service: "uniswap-v2".into(),
+                    receiver: Some(text_of(chain, &s.to)),
+                    amounts_in: vec![s.amount0In, s.amount1In],
+                    amounts_out: vec![s.amount0Out, s.amount1Out],
+                });
+            } else if *topic0 == v3::Swap::SIGNATURE_HASH {
+                let s = v3::Swap::decode_log_data(&data).map_err(|e| {
+                    (
+                        "uniswap-v3 Swap does not decode",
+                        format!("log {index}: {e}"),
+                    )
+                })?;
+                let (mut ins, mut outs) = (Vec::new(), Vec::new());
+                for a in [s.amount0, s.amount1] {
+                    if a.is_negative() {
+                        outs.push(a.unsigned_abs());
+                    } else {
+                        ins.push(a.unsigned_abs());
+                    }
+                }
+                events.push(SwapEvent {
+                    pool,
+                    log_index: index,
+                    service: "uniswap-v3".into(),
+                    receiver: Some(text_of(chain, &s.recipient)),
+                    amounts_in: ins,
+                    amounts_out: outs,
+                });
+            } else if let Some(c) = self.swaps.iter().find(|c| {
+                c.topic0 == *topic0
+                    && c.contracts
+                        .as_ref()
+                        .is_none_or(|s| s.contains(&log.address))
+            }) {
+                c.decoder.decode_log_data(&data).map_err(|e| {
+                    (
+                        "configured swap event does not decode",
+                        format!("log {index} ({} {}): {e}", c.service, c.name),
+                    )
+                })?;
+                events.push(SwapEvent {
+                    pool,
+                    log_index: index,
+                    service: c.service.clone(),
+                    receiver: None,
+                    amounts_in: Vec::new(),
+                    amounts_out: Vec::new(),
+                });
+            }
+        }
+        Ok(events)
+    }
+
+    fn swaps(&self, v: &TxView<'_>, out: &mut Vec<LinkFact>, skips: &mut Skips) {
+        let events = match self.swap_events(v) {
+            Ok(e) if e.is_empty() => return,
+            Ok(e) => e,
+            Err((reason, detail)) => {
+                skips.add(reason, v.tx, &detail);
+                return;
+            }
+        };
+        let pools: HashSet<&str> = events.iter().map(|e| e.pool.as_str()).collect();
+        let flows: Vec<&EvmTransfer> = v.transfers.iter().filter(|t| fungible(t)).collect();
+        // Each event against the transfers: its pool must have moved value both ways, and a
+        // Uniswap event's amounts must be there. A Uniswap pool moves only tokens, each
+        // movement logged before its `Swap` and after the pool's previous one, so an event is
+        // checked against the token transfers of that window (one tx may swap in one pool
+        // twice: a fee-on-transfer token selling its tax inside a user's sell). A configured
+        // pool (any ABI, maybe ether) is checked over the whole tx.
+        let mut previous: HashMap<&str, u64> = HashMap::new();
+        for e in &events {
+            let after = previous.insert(e.pool.as_str(), e.log_index);
+            let in_window = |t: &EvmTransfer| match (&t.source, e.checked()) {
+                (_, false) => true,
+                (TransferSource::Log { log_index, .. }, true) => {
+                    let i = u64::from(*log_index);
+                    i < e.log_index && after.is_none_or(|a| i > a)
+                }
+                (_, true) => false,
+            };
+            let into: Vec<&&EvmTransfer> = flows
+                .iter()
+                .filter(|t| t.transfer.to.as_str() == e.pool && in_window(t))
+                .collect();
+            let from_pool: Vec<&&EvmTransfer> = flows
+                .iter()
+                .filter(|t| t.transfer.from.as_str() == e.pool && in_window(t))
+                .collect();
+            if into.is_empty() || from_pool.is_empty() {
+                skips.add(
+                    "swap event without matching transfers",
+                    v.tx,
+                    &format!("log {} of pool {}", e.log_index, e.pool),
+                );
+                return;
+            }
+            // Totals per asset: a fee-on-transfer token splits one payment into several
+            // transfers.
+            fn totals<'t>(list: &[&&'t EvmTransfer]) -> HashMap<&'t AssetId, u128> {
+                let mut m: HashMap<&'t AssetId, u128> = HashMap::new();
+                for t in list {
+                    let total = m.entry(&t.transfer.asset).or_insert(0);
+                    *total = total.saturating_add(t.transfer.amount.units());
+                }
+                m
+            }
+            let (received, paid) = (totals(&into), totals(&from_pool));
+            // What moved may be less than the event states, never more: a fee-on-transfer
+            // token may keep its tax without logging it (the pool's books count the whole
+            // amount, the token's `Transfer` says what arrived).
+            let matches = |stated: &[U256], moved: &HashMap<&AssetId, u128>, exact: bool| {
+                stated.iter().filter(|a| !a.is_zero()).all(|a| {
+                    moved.values().any(|m| {
+                        let m = U256::from(*m);
+                        m == *a || (!exact && m > U256::ZERO && m < *a)
+                    })
+                })
+            };
+            let ins_ok = matches(&e.amounts_in, &received, true);
+            let outs_ok = matches(&e.amounts_out, &paid, false);
+            if !ins_ok || !outs_ok {
+                skips.add(
+                    "swap event amounts do not match the transfers",
+                    v.tx,
+                    &format!(
+                        "log {} of pool {}: in {:?}, out {:?}",
+                        e.log_index, e.pool, e.amounts_in, e.amounts_out
+                    ),
+                );
+                return;
+            }
+        }
+        let ins: Vec<&EvmTransfer> = flows
+            .iter()
+            .copied()
+            .filter(|t| {
+                pools.contains(t.transfer.to.as_str()) && !pools.contains(t.transfer.from.as_str())
+            })
+            .collect();
+        let outs: Vec<&EvmTransfer> = flows
+            .iter()
+            .copied()
+            .filter(|t| {
+                pools.contains(t.transfer.from.as_str()) && !pools.contains(t.transfer.to.as_str())
+            })
+            .collect();
+        let (Some(first_in), Some(last_out)) = (ins.first(), outs.last()) else {
+            skips.add("swap without flows into and out of its pools", v.tx, "");
+            return;
+        };
+        // The user: the tx's sender if it paid a pool, else whoever paid one first.
+        let user = if ins.iter().any(|t| t.transfer.from == v.tx.from) {
+            &v.tx.from
+        } else {
+            &first_in.transfer.from
+        };
+        let Some(input) = ins.iter().find(|t| &t.transfer.from == user) else {
+            return;
+        };
+        let asset_in = &input.transfer.asset;
+        let amount_in: u128 = ins
+            .iter()
+            .filter(|t| &t.transfer.from == user && &t.transfer.asset == asset_in)
+            .map(|t| t.transfer.amount.units())
+            .fold(0, u128::saturating_add);
+        // The receiver: the last event's named receiver outside the pools that got value, else
+        // the sender if it got value, else whoever got value last.
+        let got = |who: &str| outs.iter().any(|t| t.transfer.to.as_str() == who);
+        let named = events
+            .iter()
+            .rev()
+            .filter_map(|e| e.receiver.as_deref())
+            .find(|r| !pools.contains(r) && got(r));
+        let receiver = named
+            .or_else(|| got(v.tx.from.as_str()).then_some(v.tx.from.as_str()))
+            .unwrap_or(last_out.transfer.to.as_str());
+        let Some(output) = outs
+            .iter()
+            .rev()
+            .find(|t| t.transfer.to.as_str() == receiver && &t.transfer.asset != asset_in)
+        else {
+            skips.add(
+                "swap with no other asset out to its receiver (arbitrage?)",
+                v.tx,
+                receiver,
+            );
+            return;
+        };
+        let asset_out = &output.transfer.asset;
+        let amount_out: u128 = outs
+            .iter()
+            .filter(|t| t.transfer.to.as_str() == receiver && &t.transfer.asset == asset_out)
+            .map(|t| t.transfer.amount.units())
+            .fold(0, u128::saturating_add);
+        let services: Vec<&str> = {
+            let mut s: Vec<&str> = events.iter().map(|e| e.service.as_str()).collect();
+            s.dedup();
+            s
+        };
+        let service = match services.as_slice() {
+            [one] => (*one).to_string(),
+            _ => "net-flow".to_string(),
+        };
+        let evidence = events
+            .iter()
+            .map(|e| format!("log:{}:{} Swap", e.log_index, e.service))
+            .collect::<Vec<_>>()
+            .join(",");
+        out.push(LinkFact::Within {
+            kind: LinkKind::Swap,
+            service,
+            contract: input.transfer.to.as_str().to_string(),
+            input: leg(input, true, amount_in),
+            output: leg(output, false, amount_out),
+            evidence,
+        });
+    }
+
+    fn services(&self, v: &TxView<'_>, out: &mut Vec<LinkFact>, skips: &mut Skips) {
+        if self.services.is_empty() {
+            return;
+        }
+        let mut used: HashSet<u32> = HashSet::new();
+        for log in v.logs {
+            let (Some(events), Some(topic0)) =
+                (self.services.get(&log.address), log.topics.first())
+            else {
+                continue;
+            };
+            let Some(s) = events.iter().find(|s| s.event.topic0 == *topic0) else {
+                continue;
+            };
+            let index = log.log_index.to::<u64>();
+            let data = LogData::new_unchecked(log.topics.clone(), log.data.clone());
+            let decoded = match s.event.decoder.decode_log_data(&data) {
+                Ok(d) => d,
+                Err(e) => {
+                    skips.add(
+                        match s.kind {
+                            LinkKind::Mixer => "mixer event does not decode",
+                            _ => "bridge event does not decode",
+                        },
+                        v.tx,
+                        &format!("log {index}: {e}"),
+                    );
+                    continue;
+                }
+            };
+            let contract = text_of(self.chain, &log.address);
+            let amount = match field_value(&decoded, s.event.amount) {
+                Some(DynSolValue::Uint(u, _)) => match u128::try_from(*u) {
+                    Ok(a) => Some(a),
+                    Err(_) => {
+                        skips.add("service event amount beyond 128 bits", v.tx, "");
+                        continue;
+                    }
+                },
+                _ => None,
+            };
+            let party = field_value(&decoded, s.event.party).and_then(value_text);
+            let id = field_value(&decoded, s.event.id).and_then(value_text);
+            let relayer = field_value(&decoded, s.event.relayer).and_then(value_text);
+            let evidence = format!("log:{index}:{} {}", s.service, s.event.name);
+            let gas_price = Some(v.tx.effective_gas_price);
+            match s.side {
+                Side::Entry => {
+                    let found = v.transfers.iter().find(|t| {
+                        fungible(t)
+                            && t.transfer.to.as_str() == contract
+                            && !used.contains(&t.transfer.sub_index)
+                            && amount.is_none_or(|a| t.transfer.amount.units() == a)
+                    });
+                    let Some(t) = found else {
+                        skips.add(
+                            "service entry event without a transfer into the contract",
+                            v.tx,
+                            &evidence,
+                        );
+                        continue;
+                    };
+                    used.insert(t.transfer.sub_index);
+                    let destination = match s.kind {
+                        LinkKind::Bridge => party.map(|address| Destination {
+                            chain: s.far_chain.clone(),
+                            address,
+                            min_out: None,
+                        }),
+                        _ => None,
+                    };
+                    out.push(LinkFact::Entry {
+                        kind: s.kind,
+                        service: s.service.clone(),
+                        contract,
+                        leg: leg(t, true, t.transfer.amount.units()),
+                        id,
+                        destination,
+                        gas_price,
+                        evidence,
+                    });
+                }
+                Side::Exit => {
+                    let found = v.transfers.iter().find(|t| {
+                        fungible(t)
+                            && t.transfer.from.as_str() == contract
+                            && !used.contains(&t.transfer.sub_index)
+                            && amount.is_none_or(|a| t.transfer.amount.units() == a)
+                            && party
+                                .as_deref()
+                                .is_none_or(|p| t.transfer.to.as_str() == p.to_ascii_lowercase())
+                    });
+                    let Some(t) = found else {
+                        skips.add(
+                            "service exit event without a transfer out of the contract",
+                            v.tx,
+                            &evidence,
+                        );
+                        continue;
+                    };
+                    used.insert(t.transfer.sub_index);
+                    out.push(LinkFact::Exit {
+                        kind: s.kind,
+                        service: s.service.clone(),
+                        contract,
+                        leg: leg(t, false, t.transfer.amount.units()),
+                        reference: id,
+                        relayer,
+                        gas_price,
+                        evidence,
+                    });
+                }
+            }
+        }
+    }
+
+    fn vault_memos(&self, v: &TxView<'_>, out: &mut Vec<LinkFact>, skips: &mut Skips) {
+        if self.vaults.is_empty() {
+            return;
+        }
+        let vault_of = |a: &Address| -> Option<&String> {
+            let parsed: EvmAddress = a.as_str().parse().ok()?;
+            self.vaults.get(&parsed)
+        };
+        let to_vault =
+            v.tx.to
+                .as_ref()
+                .and_then(|to| vault_of(to).map(|s| (to, s)));
+        let from_vault = vault_of(&v.tx.from).map(|s| (&v.tx.from, s));
+        let Some((vault, service)) = to_vault.or(from_vault) else {
+            return;
+        };
+        let inbound = to_vault.is_some();
+        let Some(text) = v.memo else {
+            skips.add("vault tx without a memo", v.tx, vault.as_str());
+            return;
+        };
+        let memo = match memo::parse(text) {
+            Ok(m) => m,
+            Err(e) => {
+                skips.add("malformed memo", v.tx, &e.to_string());
+                return;
+            }
+        };
+        let value = v
+            .transfers
+            .iter()
+            .find(|t| t.source == TransferSource::TxValue);
+        let Some(value) = value else {
+            skips.add("vault memo tx moves no value", v.tx, text);
+            return;
+        };
+        let evidence = format!("calldata memo {text:?}");
+        let gas_price = Some(v.tx.effective_gas_price);
+        match (memo, inbound) {
+            (
+                memo::Memo::Swap {
+                    chain,
+                    destination,
+                    limit,
+                    ..
+                },
+                true,
+            ) => out.push(LinkFact::Entry {
+                kind: LinkKind::ChainSwap,
+                service: service.clone(),
+                contract: vault.as_str().to_string(),
+                leg: leg(value, true, value.transfer.amount.units()),
+                id: None,
+                destination: Some(Destination {
+                    chain: Some(chain),
+                    address: destination,
+                    min_out: limit,
+                }),
+                gas_price,
+                evidence,
+            }),
+            (memo::Memo::Out { reference } | memo::Memo::Refund { reference }, false) => {
+                out.push(LinkFact::Exit {
+                    kind: LinkKind::ChainSwap,
+                    service: service.clone(),
+                    contract: vault.as_str().to_string(),
+                    leg: leg(value, false, value.transfer.amount.units()),
+                    reference: Some(reference),
+                    relayer: None,
+                    gas_price,
+                    evidence,
+                })
+            }
+            (_, true) => skips.add("outbound memo paid into a vault", v.tx, text),
+            (_, false) => skips.add("inbound memo paid by a vault", v.tx, text),
+        }
+    }
+}
+
+/// Calldata as a memo: kept only when it is short printable ASCII (THORChain-style memos),
+/// so that ordinary contract calls cost nothing. `hex` is the `0x…` calldata.
+pub(crate) fn memo_of_calldata(hex: &str) -> Option<String> {
+    let digits = hex.strip_prefix("0x").unwrap_or(hex);
+    if digits.is_empty() || digits.len() > 2 * MAX_MEMO_BYTES || !digits.len().is_multiple_of(2) {
+        return None;
+    }
+    let bytes = alloy::hex::decode(digits).ok()?;
+    bytes
+        .iter()
+        .all(|b| (0x20..0x7f).contains(b))
+        .then(|| String::from_utf8(bytes).ok())
+        .flatten()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uniswap_topics_are_the_mainnet_ones() {
+        assert_eq!(
+            format!("{:x}", v2::Swap::SIGNATURE_HASH),
+            "d78ad95fa46c994b6551d0da85fc275fe613ce37657fb8d5e3d130840159d822"
+        );
+        assert_eq!(
+            format!("{:x}", v3::Swap::SIGNATURE_HASH),
+            "c42079f94a6350d7e6235f29174924f928cc2ac818eb64fed8004e115fbcca67"
+        );
+    }
+
+    #[test]
+    fn default_config_parses_and_names_tornado() {
+        let c = default_config();
+        assert_eq!(c.mixers.len(), 1);
+        assert_eq!(c.mixers[0].contracts.len(), 4);
+        let d = LinkDecoder::builtin(Chain::Evm(1));
+        assert_eq!(d.services.len(), 4);
+        // Tornado's Deposit topic, as on Etherscan.
+        let deposit = &d.services.values().next().unwrap()[0].event;
+        assert_eq!(
+            format!("{:x}", deposit.topic0),
+            "a945e51eec50ab98c161376f0db4cf2aeba3ec92755fe2fcd388bdbbb80ff196"
+        );
+        assert!(LinkDecoder::builtin(Chain::Evm(5)).services.is_empty());
+    }
+
+    #[test]
+    fn bad_signatures_and_roles_are_named() {
+        let mut c = default_config();
+        c.mixers[0].deposit[0].signature = "Deposit(bytes33 x)".into();
+        let e = validate(&c, "f.toml").unwrap_err().to_string();
+        assert!(
+            e.starts_with("f.toml: mixer \"tornado-eth\": deposit[0].signature"),
+            "{e}"
+        );
+        let mut c = default_config();
+        c.mixers[0].withdrawal[0].party = Some("recipient".into());
+        let e = validate(&c, "f.toml").unwrap_err().to_string();
+        assert!(
+            e.contains("withdrawal[0].party") && e.contains("no field \"recipient\""),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn only_short_printable_calldata_is_a_memo() {
+        let hex = |s: &str| format!("0x{}", alloy::hex::encode(s));
+        assert_eq!(
+            memo_of_calldata(&hex("=:LTC.LTC:rltc1qxyz")).as_deref(),
+            Some("=:LTC.LTC:rltc1qxyz")
+        );
+        assert_eq!(
+            memo_of_calldata("0xa9059cbb0000"),
+            None,
+            "a call is no memo"
+        );
+        assert_eq!(
+            memo_of_calldata(&hex(&"a".repeat(MAX_MEMO_BYTES + 1))),
+            None
+        );
+        assert_eq!(memo_of_calldata("0x"), None);
+        assert_eq!(memo_of_calldata("0x4f5"), None);
+    }
+}
