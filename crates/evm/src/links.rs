@@ -891,6 +891,15 @@ impl LinkDecoder {
                         continue;
                     };
                     used.insert(t.transfer.sub_index);
+                    // A mixer withdrawal's relayer: the event's (a zero address is none), else
+                    // whoever sent the tx if not the recipient (a withdrawal someone else
+                    // submitted).
+                    let relayer = relayer
+                        .filter(|r| r.trim_start_matches("0x").trim_start_matches('0') != "")
+                        .or_else(|| {
+                            (s.kind == LinkKind::Mixer && v.tx.from != t.transfer.to)
+                                .then(|| v.tx.from.as_str().to_string())
+                        });
                     out.push(LinkFact::Exit {
                         kind: s.kind,
                         service: s.service.clone(),

@@ -30,6 +30,7 @@ pub mod error;
 pub mod exec;
 pub mod files;
 pub mod files_evm;
+pub mod links;
 pub mod plan;
 pub mod score;
 pub mod truth;

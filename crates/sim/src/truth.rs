@@ -714,7 +714,8 @@ impl GroundTruth {
             .sum()
     }
 
-    /// Writes `truth.json` and `labels.csv` into `dir` (created if missing).
+    /// Writes `truth.json`, `labels.csv` and `links.toml` (the services' link config, see
+    /// [`crate::links`]) into `dir` (created if missing).
     pub fn write(&self, dir: &Path) -> Result<()> {
         let werr = |path: &Path| {
             let path = path.to_path_buf();
@@ -738,6 +739,8 @@ impl GroundTruth {
             );
         }
         std::fs::write(&path, out).map_err(werr(&path))?;
+        let path = dir.join("links.toml");
+        std::fs::write(&path, crate::links::links_toml(self)).map_err(werr(&path))?;
         Ok(())
     }
 }
