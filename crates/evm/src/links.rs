@@ -895,7 +895,11 @@ impl LinkDecoder {
                     // whoever sent the tx if not the recipient (a withdrawal someone else
                     // submitted).
                     let relayer = relayer
-                        .filter(|r| r.trim_start_matches("0x").trim_start_matches('0') != "")
+                        .filter(|r| {
+                            !r.trim_start_matches("0x")
+                                .trim_start_matches('0')
+                                .is_empty()
+                        })
                         .or_else(|| {
                             (s.kind == LinkKind::Mixer && v.tx.from != t.transfer.to)
                                 .then(|| v.tx.from.as_str().to_string())
