@@ -457,8 +457,9 @@ pub(crate) struct IncidentCreateArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum SimCommand {
     /// Play a seeded heist scenario on running nodes and write its ground truth
-    /// (`truth.json`, `labels.csv`) to DIR; then `tracehound ingest evm` (and `ingest btc`)
-    /// read the chains. With --ltc-rpc the scenario has its UTXO side on a litecoind -regtest;
+    /// (`truth.json`, `labels.csv`) and its services' link config (`links.toml`) to DIR; then
+    /// `tracehound ingest evm` (and `ingest btc`) with `--links DIR/links.toml` read the
+    /// chains. With --ltc-rpc the scenario has its UTXO side on a litecoind -regtest;
     /// without, it is the EVM half alone.
     Run(Box<SimRunArgs>),
     /// Score a result against a scenario's ground truth: recall and precision by count and by
@@ -585,6 +586,12 @@ pub(crate) struct IngestEvmArgs {
     /// balances are net flows since the first ingested block.
     #[arg(long)]
     pub(crate) no_opening_balances: bool,
+    /// A link config (`links.toml`: bridges, chain-swap vaults, mixers, swap events of other
+    /// ABIs), merged over the built-in one (Uniswap-style pools, WETH, Tornado Cash on
+    /// Ethereum), to decode link facts (swaps, wraps, bridge and vault entries and exits,
+    /// mixer deposits and withdrawals) while ingesting.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) links: Option<PathBuf>,
 }
 
 /// UTXO networks accepted by `--network`.
@@ -647,6 +654,12 @@ pub(crate) struct IngestBtcArgs {
     /// batches write less: the store is copy-on-write).
     #[arg(long, default_value_t = 250_000)]
     pub(crate) batch_txs: usize,
+    /// A link config (`links.toml`: bridges, chain-swap vaults, mixers, swap events of other
+    /// ABIs), merged over the built-in one (Uniswap-style pools, WETH, Tornado Cash on
+    /// Ethereum), to decode link facts (swaps, wraps, bridge and vault entries and exits,
+    /// mixer deposits and withdrawals) while ingesting.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) links: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -45,7 +45,14 @@ pub(crate) fn ingest(global: &Global, args: &BenchIngestArgs) -> anyhow::Result<
     };
     let store = Store::open(dir.path(), &global.store_options())?;
     let reader = BlkReader::open(&args.blocks_dir, args.network.chain())?;
-    let r = ingest::ingest_blk(&store, &reader, None, args.batch_txs, !global.json)?;
+    let r = ingest::ingest_blk(
+        &store,
+        &reader,
+        None,
+        args.batch_txs,
+        !global.json,
+        &crate::links::load(None)?,
+    )?;
     let secs = r.seconds.max(1e-9);
     let out = IngestBench {
         tool: concat!("tracehound ", env!("CARGO_PKG_VERSION")),
@@ -206,7 +213,13 @@ pub(crate) fn ingest_evm(global: &Global, args: &BenchIngestEvmArgs) -> anyhow::
         None => tempfile::tempdir()?,
     };
     let store = Store::open(dir.path(), &global.store_options())?;
-    let client = crate::ingest_evm::connect(args.chain, &args.rpc, &[], args.rpc_concurrency)?;
+    let client = crate::ingest_evm::connect(
+        args.chain,
+        &args.rpc,
+        &[],
+        args.rpc_concurrency,
+        crate::links::load(None)?,
+    )?;
     let r = crate::ingest_evm::ingest(
         &store,
         &client,

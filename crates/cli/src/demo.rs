@@ -141,7 +141,14 @@ pub(crate) fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
         );
     }
     let reader = BlkReader::open(&dir.join("blocks"), CHAIN)?;
-    let ingested = ingest::ingest_blk(&store, &reader, None, 20_000, !quiet)?;
+    let ingested = ingest::ingest_blk(
+        &store,
+        &reader,
+        None,
+        20_000,
+        !quiet,
+        &crate::links::load(None)?,
+    )?;
     let t_ingest = t.elapsed().as_secs_f64();
     ensure!(
         ingested.txs == generated.txs && ingested.inputs == generated.inputs,

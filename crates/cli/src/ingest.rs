@@ -5,9 +5,14 @@
 //! and decodes blocks in height order while this thread writes them in batches. Each batch is
 //! one store transaction with its checkpoint, so `kill -9` loses at most one batch, and running
 //! the same command again continues after the last committed block.
+//!
+//! Every block's link facts (deposits to and payouts from the link config's bridge wallets and
+//! vaults, by their memos) are filled in before it is stored; the report counts them, and
+//! what could not be linked, by reason.
 
 use std::io::IsTerminal;
 use std::sync::mpsc::{self, Receiver};
+use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
@@ -15,10 +20,11 @@ use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use tracehound_btc::blk::{BlkReader, ScanNote};
 use tracehound_btc::rpc::{RpcAuth, RpcClient, RpcOptions};
-use tracehound_core::{Chain, Hash32, UtxoBlock};
+use tracehound_core::{Chain, Hash32, LinkConfig, UtxoBlock};
 use tracehound_store::{BatchStats, Store};
 
 use crate::args::{Global, IngestBtcArgs};
+use crate::links::LinkStats;
 use crate::output;
 
 /// What an ingest run did.
@@ -41,6 +47,8 @@ pub(crate) struct IngestReport {
     /// Blocks unwound because the source's best chain had moved (a reorg).
     pub(crate) unwound: u64,
     pub(crate) seconds: f64,
+    /// Link facts stored and links not made, by kind and reason.
+    pub(crate) links: crate::links::LinkStats,
     /// EVM: what reading opening balances did (none when turned off).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) opening_balances: Option<crate::opening::OpeningStats>,
@@ -64,6 +72,7 @@ pub(crate) fn open_store(global: &Global) -> anyhow::Result<Store> {
 }
 
 pub(crate) fn run_btc(global: &Global, args: &IngestBtcArgs) -> anyhow::Result<()> {
+    let links = crate::links::load(args.links.as_deref())?;
     let store = open_store(global)?;
     let chain = args.network.chain();
     let report = match (&args.blocks_dir, &args.rpc) {
@@ -75,6 +84,7 @@ pub(crate) fn run_btc(global: &Global, args: &IngestBtcArgs) -> anyhow::Result<(
                 args.to_height,
                 args.batch_txs,
                 !global.json,
+                &links,
             )?
         }
         (None, Some(url)) => {
@@ -94,6 +104,7 @@ pub(crate) fn run_btc(global: &Global, args: &IngestBtcArgs) -> anyhow::Result<(
                 args.to_height,
                 args.batch_txs,
                 !global.json,
+                &links,
             )?
         }
         (None, None) => bail!("give --blocks-dir or --rpc"),
@@ -144,6 +155,9 @@ pub(crate) fn print_report(global: &Global, r: &IngestReport) -> anyhow::Result<
                 r.blocks as f64 / secs,
                 r.source,
             );
+            if let Some(line) = r.links.line() {
+                println!("{line}");
+            }
             if let Some(o) = &r.opening_balances {
                 println!(
                     "opening balances: {} accounts and {} token holdings read, {} non-zero recorded, {} unreadable",
@@ -316,6 +330,7 @@ pub(crate) fn ingest_blk(
     to_height: Option<u32>,
     batch_txs: usize,
     show: bool,
+    links: &LinkConfig,
 ) -> anyhow::Result<IngestReport> {
     let chain = reader.chain();
     let started = Instant::now();
@@ -413,10 +428,13 @@ pub(crate) fn ingest_blk(
     let bar = progress(locations.len() as u64, show, "ingesting");
     let (tx, rx) = mpsc::sync_channel(DECODED_BLOCKS_AHEAD);
     let reader = reader.clone();
+    let tally = Arc::new(Mutex::new(LinkStats::default()));
+    let (links, producer_tally) = (links.clone(), tally.clone());
     let producer = std::thread::spawn(move || {
         // Two decoding workers: the store writer on this thread is the third party.
         let sent = reader.read_in_order(&locations, next, 2, |mut block| -> anyhow::Result<()> {
             block.block.chainwork = works.get((block.block.height - next) as usize).copied();
+            add_links(&mut block, &links, &producer_tally);
             tx.send(Ok(block))
                 .map_err(|_| anyhow::anyhow!("the writer stopped"))
         });
@@ -426,6 +444,7 @@ pub(crate) fn ingest_blk(
     });
     let stats = write_all(store, chain, rx, producer, batch_txs, &bar, "reader")?;
     report.record(next, stats);
+    report.links = take(&tally);
     report.tip_height = store.tip(chain)?.map(|t| t.height);
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
@@ -450,6 +469,7 @@ pub(crate) fn ingest_rpc(
     to_height: Option<u32>,
     batch_txs: usize,
     show: bool,
+    links: &LinkConfig,
 ) -> anyhow::Result<IngestReport> {
     let started = Instant::now();
     let url = client.url().to_string();
@@ -488,6 +508,8 @@ pub(crate) fn ingest_rpc(
         let bar = progress(u64::from(end - next + 1), show, "ingesting");
         let (tx, rx) = mpsc::sync_channel(64);
         let producer_client = client.clone();
+        let tally = Arc::new(Mutex::new(LinkStats::default()));
+        let (links, producer_tally) = (links.clone(), tally.clone());
         let producer = std::thread::spawn(move || {
             let mut h = next;
             while h <= end {
@@ -510,7 +532,10 @@ pub(crate) fn ingest_rpc(
                                     b.height
                                 );
                             }
-                            Ok(tracehound_btc::from_rpc::to_utxo_block(chain, &b, &url)?)
+                            let mut block =
+                                tracehound_btc::from_rpc::to_utxo_block(chain, &b, &url)?;
+                            add_links(&mut block, &links, &producer_tally);
+                            Ok(block)
                         });
                     let failed = item.is_err();
                     if tx.send(item).is_err() || failed {
@@ -522,8 +547,22 @@ pub(crate) fn ingest_rpc(
         });
         let stats = write_all(store, chain, rx, producer, batch_txs, &bar, "fetcher")?;
         report.record(next, stats);
+        report.links = take(&tally);
     }
     report.tip_height = store.tip(chain)?.map(|t| t.height);
     report.seconds = started.elapsed().as_secs_f64();
     Ok(report)
+}
+
+/// Fills a UTXO block's link facts before it is stored, counting them.
+fn add_links(block: &mut UtxoBlock, links: &LinkConfig, tally: &Mutex<LinkStats>) {
+    let skips = tracehound_btc::links::add_link_facts(block, links);
+    if let Ok(mut t) = tally.lock() {
+        t.count_facts(&block.links);
+        t.count_skips(&skips);
+    }
+}
+
+fn take(tally: &Mutex<LinkStats>) -> LinkStats {
+    tally.lock().map(|t| t.clone()).unwrap_or_default()
 }

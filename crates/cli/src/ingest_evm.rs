@@ -11,28 +11,35 @@
 //! that first appears in it is read from the node and stored with the block it first appears
 //! in (see [`crate::opening`]), so stored balances are absolute; `--no-opening-balances`
 //! turns that off (balances are then net flows since the start block).
+//!
+//! Link facts (swaps, wraps, bridge and vault entries and exits, mixer deposits and
+//! withdrawals) are decoded with the blocks under the built-in link config and `--links`; the
+//! report counts them, and what could not be linked, by reason.
 
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use tracehound_core::{AccountBlock, Address, Chain, ChainFamily};
+use tracehound_core::{AccountBlock, Address, Chain, ChainFamily, LinkConfig};
 use tracehound_evm::{BlockingEvmClient, ClientOptions, EvmBlock};
 use tracehound_store::{BatchStats, Store, StoreError};
 
 use crate::args::{Global, IngestEvmArgs};
 use crate::ingest::{IngestReport, open_store, print_report, progress};
+use crate::links::LinkStats;
 use crate::opening::{self, OpeningStats};
 
 /// How often a reorg during one run is followed before giving up.
 const MAX_REORGS_FOLLOWED: u32 = 8;
 
 pub(crate) fn run(global: &Global, args: &IngestEvmArgs) -> anyhow::Result<()> {
+    let links = crate::links::load(args.links.as_deref())?;
     let store = open_store(global)?;
     let client = connect(
         args.chain,
         &args.rpc,
         &args.wrapped_native,
         args.rpc_concurrency,
+        links,
     )?;
     let report = ingest(
         &store,
@@ -54,6 +61,7 @@ pub(crate) fn connect(
     url: &str,
     wrapped_native: &[String],
     concurrency: usize,
+    links: LinkConfig,
 ) -> anyhow::Result<BlockingEvmClient> {
     if chain.family() != ChainFamily::Account {
         bail!("{chain} is not an EVM chain: use `tracehound ingest btc` for it");
@@ -67,6 +75,7 @@ pub(crate) fn connect(
             concurrency: concurrency.max(1),
             ..tracehound_evm::RpcOptions::default()
         },
+        links,
         ..ClientOptions::default()
     };
     BlockingEvmClient::connect(url, chain, options)
@@ -182,14 +191,20 @@ pub(crate) fn ingest(
         }
         let bar = progress(u64::from(end - next + 1), show, "ingesting");
         let range = |h: u32, n: u32| (h, end.min(h.saturating_add(n.max(1) - 1)));
-        let fetch = |(h, last): (u32, u32)| -> anyhow::Result<Vec<AccountBlock>> {
+        let fetch = |(h, last): (u32, u32)| -> anyhow::Result<(Vec<AccountBlock>, LinkStats)> {
             let blocks = client
                 .fetch_blocks(u64::from(h)..=u64::from(last))
                 .with_context(|| format!("fetching {chain} blocks {h}..={last}"))?;
-            Ok(blocks
+            let mut links = LinkStats::default();
+            let blocks = blocks
                 .into_iter()
-                .map(EvmBlock::into_account_block)
-                .collect())
+                .map(|b| {
+                    links.count_facts(&b.links);
+                    links.count_skips(&b.link_skips);
+                    EvmBlock::into_account_block(b)
+                })
+                .collect();
+            Ok((blocks, links))
         };
         let mut h = next;
         // Batches are sized by txs, not blocks: a few full blocks of mainnet make a batch,
@@ -199,7 +214,7 @@ pub(crate) fn ingest(
         let (_, mut last) = range(h, n);
         let mut fetched = fetch(range(h, n));
         while h <= end {
-            let mut converted = fetched?;
+            let (mut converted, batch_links) = fetched?;
             let txs: usize = converted.iter().map(|b| b.txs.len()).sum();
             n = u32::try_from(
                 (batch_txs as u128 * converted.len() as u128 / txs.max(1) as u128)
@@ -233,6 +248,7 @@ pub(crate) fn ingest(
                 Ok(s) => {
                     total += s;
                     openings += opened;
+                    report.links.add(&batch_links);
                     bar.inc(s.blocks);
                     bar.set_message(format!("height {last}"));
                 }
@@ -250,7 +266,7 @@ pub(crate) fn ingest(
             }
             h = last + 1;
             last = next_range.1;
-            fetched = ahead.unwrap_or_else(|| Ok(Vec::new()));
+            fetched = ahead.unwrap_or_else(|| Ok((Vec::new(), LinkStats::default())));
         }
         bar.finish_and_clear();
         break;

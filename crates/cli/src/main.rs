@@ -11,6 +11,7 @@ mod import;
 mod ingest;
 mod ingest_evm;
 mod labels;
+mod links;
 mod opening;
 mod output;
 mod patterns;

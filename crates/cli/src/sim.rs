@@ -21,6 +21,8 @@ struct SimReport {
     utxo_blocks: usize,
     truth: String,
     labels: String,
+    /// The services' link config, for `ingest evm|btc --links`.
+    links: String,
 }
 
 #[derive(Serialize)]
@@ -82,19 +84,21 @@ pub(crate) fn run(global: &Global, args: &SimRunArgs) -> anyhow::Result<()> {
         utxo_blocks: plan.utxo.as_ref().map_or(0, |u| u.blocks.len()),
         truth: args.out.join("truth.json").display().to_string(),
         labels: args.out.join("labels.csv").display().to_string(),
+        links: args.out.join("links.toml").display().to_string(),
     };
     if global.json {
         return output::json(&report);
     }
     println!(
-        "played {} EVM txs in {} blocks and {} UTXO txs in {} blocks (seed {}) on {nodes}; ground truth in {}, labels in {}",
+        "played {} EVM txs in {} blocks and {} UTXO txs in {} blocks (seed {}) on {nodes}; ground truth in {}, labels in {}, link config in {}",
         report.txs,
         report.blocks,
         report.utxo_txs,
         report.utxo_blocks,
         report.seed,
         report.truth,
-        report.labels
+        report.labels,
+        report.links
     );
     Ok(())
 }
