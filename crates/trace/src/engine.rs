@@ -275,7 +275,7 @@ impl Tracker {
     fn follow(
         &mut self,
         linker: &mut Linker<'_>,
-        funder_of: &mut dyn FnMut(Chain, &str, u64) -> Result<Option<String>, TraceError>,
+        funder_of: &mut crate::follow::FunderOf<'_>,
         (chain, r, fact): (Chain, FactRef, &LinkFact),
         taint: u128,
         depth: u32,
@@ -382,7 +382,7 @@ impl Tracker {
                     m.service, m.confidence
                 )
                 .into(),
-                edge: EdgeKind::Link(link),
+                edge: EdgeKind::Link(Box::new(link)),
             };
             self.crossings.push(Crossing {
                 chain: m.chain,

@@ -35,6 +35,9 @@ pub trait LinkView {
     fn time(&mut self, chain: Chain, height: u32) -> Result<u64, TraceError>;
 }
 
+/// Who first funded an address on a chain at or before a time (mixer heuristics).
+pub type FunderOf<'a> = dyn FnMut(Chain, &str, u64) -> Result<Option<String>, TraceError> + 'a;
+
 /// No links at all: the engine as before links (tests of single chains).
 #[derive(Debug, Default)]
 pub struct NoLinks;
@@ -177,7 +180,7 @@ impl<'v> Linker<'v> {
         &mut self,
         at: FactRef,
         entry: &LinkFact,
-        funder_of: &mut dyn FnMut(Chain, &str, u64) -> Result<Option<String>, TraceError>,
+        funder_of: &mut FunderOf<'_>,
     ) -> Result<Vec<Matched>, TraceError> {
         let LinkFact::Entry {
             kind,
@@ -324,7 +327,7 @@ impl<'v> Linker<'v> {
         &mut self,
         service: &str,
         chain: Chain,
-        funder_of: &mut dyn FnMut(Chain, &str, u64) -> Result<Option<String>, TraceError>,
+        funder_of: &mut FunderOf<'_>,
     ) -> Result<&HashMap<FactRef, Matched>, TraceError> {
         if !self.mixers.contains_key(service) {
             let mut deposits = Vec::new();
@@ -365,7 +368,7 @@ impl<'v> Linker<'v> {
 fn depositor_funders(
     deposits: &[Note],
     chain: Chain,
-    funder_of: &mut dyn FnMut(Chain, &str, u64) -> Result<Option<String>, TraceError>,
+    funder_of: &mut FunderOf<'_>,
 ) -> Result<HashMap<String, HashSet<String>>, TraceError> {
     let mut out: HashMap<String, HashSet<String>> = HashMap::new();
     for d in deposits {

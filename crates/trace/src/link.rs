@@ -23,7 +23,7 @@ pub enum EdgeKind {
     /// A gas fee paid to the block producer or burnt.
     Fee,
     /// A swap, bridge, wrap or mixer link.
-    Link(Link),
+    Link(Box<Link>),
 }
 
 pub use tracehound_core::LinkKind;
