@@ -394,6 +394,14 @@ pub(crate) struct TraceArgs {
     /// Cap: transfers of one address read into memory.
     #[arg(long, default_value_t = 2_000_000)]
     pub(crate) max_history: usize,
+    /// Do not follow links (swaps, wraps, bridges, chain swaps, mixers): taint stays with the
+    /// pool or contract it went into.
+    #[arg(long)]
+    pub(crate) no_links: bool,
+    /// Links matched with a lower confidence (0–100) are not followed: their value is
+    /// reported dark (mixer) or unresolved (bridge).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub(crate) min_link_confidence: u8,
 }
 
 #[derive(Debug, Subcommand)]

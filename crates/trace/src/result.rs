@@ -401,7 +401,11 @@ impl TraceResult {
             }
         );
         for s in &self.summary.assets {
-            let _ = writeln!(o, "\n{} {}: stolen {}", s.chain, s.asset, s.stolen);
+            let _ = write!(o, "\n{} {}: stolen {}", s.chain, s.asset, s.stolen);
+            if s.linked_in > 0 {
+                let _ = write!(o, ", arrived through links {}", s.linked_in);
+            }
+            let _ = writeln!(o);
             let _ = writeln!(o, "  at points of intervention  {}", s.intervention);
             for f in &s.by_freezer {
                 let _ = writeln!(o, "    freezable by {:<12} {}", f.freezable_by, f.amount);
@@ -419,6 +423,39 @@ impl TraceResult {
             let _ = writeln!(o, "  dark                       {}", s.dark);
             let _ = writeln!(o, "  dust                       {}", s.dust);
             let _ = writeln!(o, "  fees                       {}", s.fees);
+            if s.unresolved > 0 {
+                let _ = writeln!(o, "  unresolved (link)          {}", s.unresolved);
+            }
+            if s.linked_out > 0 {
+                let _ = writeln!(o, "  left through links         {}", s.linked_out);
+            }
+        }
+        if !self.summary.links.is_empty() {
+            let _ = writeln!(o, "\nlinks crossed:");
+            for l in &self.summary.links {
+                let verb = match l.kind {
+                    tracehound_core::LinkKind::Swap => "swapped",
+                    tracehound_core::LinkKind::Wrap => "wrapped",
+                    tracehound_core::LinkKind::Bridge => "bridged",
+                    tracehound_core::LinkKind::ChainSwap => "chain-swapped",
+                    tracehound_core::LinkKind::Mixer => "withdrawn from mixer",
+                };
+                let _ = writeln!(
+                    o,
+                    "  {verb} {} {} on {} → {} {} on {} via {} ({} time(s), confidence ≥ {}; first at tx {} → {})",
+                    l.taint_in,
+                    l.asset_in,
+                    l.chain_in,
+                    l.taint_out,
+                    l.asset_out,
+                    l.chain_out,
+                    l.service,
+                    l.count,
+                    l.min_confidence,
+                    l.first_tx_in,
+                    l.first_tx_out
+                );
+            }
         }
         let _ = writeln!(
             o,
