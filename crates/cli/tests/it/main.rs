@@ -9,6 +9,7 @@ mod anvil;
 #[path = "../common/mod.rs"]
 mod common;
 mod evm_state;
+mod links_sim;
 mod litecoind;
 mod sim;
 mod trace_sim;
