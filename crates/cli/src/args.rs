@@ -473,6 +473,30 @@ pub(crate) enum SimCommand {
     /// value, overall and per resting-place kind. Today the result is a trace (`tracehound
     /// trace --json` output); a place matches on (chain, address, asset).
     Score(SimScoreArgs),
+    /// Record what `ingest evm` and `ingest btc` ask of running nodes after `sim run
+    /// --on-nodes`, with the scenario's truth, labels and links: the files `tracehound demo`
+    /// replays (`scripts/record-demo` runs the nodes and this).
+    #[command(hide = true)]
+    Record(SimRecordArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SimRecordArgs {
+    /// The anvil's JSON-RPC URL.
+    #[arg(long)]
+    pub(crate) rpc: String,
+    /// The litecoind's JSON-RPC URL.
+    #[arg(long)]
+    pub(crate) ltc_rpc: String,
+    /// The litecoind's cookie file.
+    #[arg(long)]
+    pub(crate) ltc_rpc_cookie: PathBuf,
+    /// The scenario's `sim run --out` directory.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) truth: PathBuf,
+    /// Where to write the recording.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: PathBuf,
 }
 
 #[derive(Debug, Args)]
