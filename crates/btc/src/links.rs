@@ -21,7 +21,8 @@ use std::collections::{BTreeMap, HashMap};
 
 use tracehound_core::link::memo::{self, Memo};
 use tracehound_core::{
-    Address, Destination, LinkConfig, LinkFact, LinkKind, LinkLeg, Payee, UtxoBlock, UtxoTx,
+    Address, Destination, LinkConfig, LinkFact, LinkKind, LinkLeg, Payee, PayeeRepr, UtxoBlock,
+    UtxoTx,
 };
 
 /// The service a memo alone names, when no configured vault is involved.
@@ -94,11 +95,44 @@ pub fn add_link_facts(block: &mut UtxoBlock, config: &LinkConfig) -> Vec<(String
 
 /// The tx's memo: the first `OP_RETURN` output with a payload, as (vout, text); text `None`
 /// if the payload is not UTF-8.
-fn memo_of(tx: &UtxoTx) -> Option<(u32, Option<&str>)> {
-    tx.outputs.iter().zip(0u32..).find_map(|(o, vout)| {
+///
+/// A memo longer than an `OP_RETURN` holds is sent as its first 79 characters and `^`, the
+/// rest in the programs of P2WPKH outputs following it, 20 bytes each, the last zero-padded
+/// (THORChain's "Sending Transactions" guide); it is read whole.
+fn memo_of(tx: &UtxoTx) -> Option<(u32, Option<String>)> {
+    let (vout, data) = tx.outputs.iter().zip(0u32..).find_map(|(o, vout)| {
         let data = o.data.as_deref().filter(|d| !d.is_empty())?;
-        Some((vout, std::str::from_utf8(data).ok()))
-    })
+        Some((vout, data))
+    })?;
+    let Ok(text) = std::str::from_utf8(data) else {
+        return Some((vout, None));
+    };
+    let Some(head) = text.strip_suffix('^') else {
+        return Some((vout, Some(text.to_string())));
+    };
+    let mut memo = head.to_string();
+    for o in tx.outputs.iter().skip(vout as usize + 1) {
+        let chunk = match o.payee.map(|p| p.repr) {
+            Some(PayeeRepr::Witness {
+                version: 0,
+                len: 20,
+                program,
+            }) => program,
+            _ => break,
+        };
+        let chunk = chunk.get(..20).unwrap_or_default();
+        let used = chunk.iter().rposition(|b| *b != 0).map_or(0, |i| i + 1);
+        let (text, padding) = chunk.split_at(used);
+        // A change output after the memo holds a key hash, not text: the memo ended.
+        if text.is_empty() || !text.iter().all(|b| b.is_ascii_graphic()) {
+            break;
+        }
+        memo.extend(text.iter().map(|b| char::from(*b)));
+        if !padding.is_empty() {
+            break;
+        }
+    }
+    Some((vout, Some(memo)))
 }
 
 /// The address that paid the tx's first input, if resolved.
@@ -136,6 +170,7 @@ fn tx_facts(
     reasons: &mut Reasons,
 ) {
     let memo = memo_of(tx);
+    let memo = memo.as_ref().map(|(v, t)| (*v, t.as_deref()));
     if services.is_empty() && memo.is_none() {
         return;
     }

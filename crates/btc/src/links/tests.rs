@@ -466,3 +466,57 @@ fn malformed_thorchain_memos_alone_are_counted() {
         ]
     );
 }
+
+/// A P2WPKH output whose program is `chunk`, zero-padded: a piece of a long memo.
+fn carrier(chunk: &[u8]) -> UtxoOutput {
+    let mut program = [0u8; 40];
+    program[..chunk.len()].copy_from_slice(chunk);
+    UtxoOutput {
+        value: Amount::from_units(546),
+        kind: ScriptKind::P2wpkh,
+        payee: Some(Payee {
+            chain: CHAIN,
+            repr: PayeeRepr::Witness {
+                version: 0,
+                len: 20,
+                program,
+            },
+        }),
+        data: None,
+    }
+}
+
+#[test]
+fn a_memo_longer_than_an_op_return_is_read_from_its_carrier_outputs() {
+    let memo = "=:ETH.USDT-0xdac17f958d2ee523a2206206994597c13d831ec7:0x86d526d6624AbC0178cF7296cD538Ecc080A95F1:0/1/0:t:30";
+    assert!(memo.len() > 80);
+    let (head, rest) = memo.split_at(79);
+    let mut outputs = vec![
+        out(VAULT, 50_000),
+        out(USER, 10),
+        op_return(format!("{head}^").as_bytes()),
+    ];
+    outputs.extend(rest.as_bytes().chunks(20).map(carrier));
+    // A change output after the carriers is no part of it.
+    outputs.push(out(USER, 5));
+    let mut b = block(vec![tx(1, Some(USER), outputs)]);
+    let reasons = add_link_facts(&mut b, &vault_config(&[VAULT]));
+    assert!(reasons.is_empty(), "{reasons:?}");
+    let [
+        LinkFact::Entry {
+            destination,
+            evidence,
+            leg,
+            ..
+        },
+    ] = &b.links[..]
+    else {
+        panic!("{:?}", b.links)
+    };
+    assert_eq!(leg.amount, 50_000);
+    assert_eq!(evidence, &format!("op_return:2:{memo}"));
+    assert_eq!(
+        destination.as_ref().unwrap().address,
+        "0x86d526d6624AbC0178cF7296cD538Ecc080A95F1"
+    );
+}
