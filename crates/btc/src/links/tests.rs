@@ -520,3 +520,61 @@ fn a_memo_longer_than_an_op_return_is_read_from_its_carrier_outputs() {
         "0x86d526d6624AbC0178cF7296cD538Ecc080A95F1"
     );
 }
+
+mod props {
+    use proptest::prelude::*;
+
+    use super::*;
+
+    const ADDRESSES: [&str; 4] = [VAULT, WALLET, USER, OTHER];
+
+    fn any_output() -> impl Strategy<Value = UtxoOutput> {
+        prop_oneof![
+            (0usize..4, any::<u64>()).prop_map(|(a, v)| out(ADDRESSES[a], u128::from(v))),
+            prop_oneof![
+                proptest::collection::vec(any::<u8>(), 0..90),
+                "(=|OUT|REFUND|s|\\+|-|SWAP)?:[a-zA-Z0-9.:/~^-]{0,80}".prop_map(String::into_bytes),
+                // Valid memos of each kind, so that facts are made.
+                "(=|s|SWAP):(e|b|ETH\\.ETH|BTC/BTC):[a-z0-9]{1,40}(:[0-9]{1,20})?"
+                    .prop_map(String::into_bytes),
+                "(OUT|REFUND):[0-9A-F]{64}".prop_map(String::into_bytes),
+                "0x[0-9a-f]{40}".prop_map(String::into_bytes),
+            ]
+            .prop_map(|d| op_return(&d)),
+        ]
+    }
+
+    fn any_tx() -> impl Strategy<Value = (Option<usize>, Vec<UtxoOutput>)> {
+        (
+            proptest::option::of(0usize..4),
+            proptest::collection::vec(any_output(), 0..6),
+        )
+    }
+
+    proptest! {
+        /// Whatever the outputs and memos, no panic, and every fact's leg is an output of its
+        /// tx paying what the leg says.
+        #[test]
+        fn facts_point_at_real_outputs(txs in proptest::collection::vec(any_tx(), 0..8), configured in any::<bool>()) {
+            let txs: Vec<UtxoTx> = txs
+                .into_iter()
+                .zip(1u32..)
+                .map(|((from, outputs), i)| tx(i, from.map(|f| ADDRESSES[f]), outputs))
+                .collect();
+            let mut b = block(txs);
+            let config = if configured { bridge_config() } else { vault_config(&[VAULT]) };
+            let _ = add_link_facts(&mut b, &config);
+            for f in &b.links {
+                let leg = match f {
+                    LinkFact::Entry { leg, .. } | LinkFact::Exit { leg, .. } => leg,
+                    LinkFact::Within { .. } => panic!("no within facts on UTXO chains"),
+                };
+                let t = b.txs.iter().find(|t| t.index == leg.tx_index).unwrap();
+                prop_assert_eq!(&leg.tx, &t.txid.to_string());
+                let o = &t.outputs[leg.leg as usize];
+                prop_assert!(o.data.is_none());
+                prop_assert_eq!(o.value.units(), leg.amount);
+            }
+        }
+    }
+}
