@@ -132,6 +132,11 @@ fn memo_of(tx: &UtxoTx) -> Option<(u32, Option<String>)> {
             break;
         }
     }
+    if memo.len() == head.len() {
+        // No continuation found: keep the `^`, so that the cut memo is refused, not read as
+        // if whole (a cut address would be a wrong destination).
+        return Some((vout, Some(text.to_string())));
+    }
     Some((vout, Some(memo)))
 }
 

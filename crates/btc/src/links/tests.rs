@@ -519,6 +519,22 @@ fn a_memo_longer_than_an_op_return_is_read_from_its_carrier_outputs() {
         destination.as_ref().unwrap().address,
         "0x86d526d6624AbC0178cF7296cD538Ecc080A95F1"
     );
+
+    // Without its carriers, the cut memo is refused, not read as if whole.
+    let mut b = block(vec![tx(
+        1,
+        Some(USER),
+        vec![out(VAULT, 50_000), op_return(format!("{head}^").as_bytes())],
+    )]);
+    let reasons = add_link_facts(&mut b, &vault_config(&[VAULT]));
+    assert!(b.links.is_empty());
+    assert_eq!(
+        reasons,
+        [(
+            "chain_swap deposit memo malformed: destination has '^'".to_string(),
+            1
+        )]
+    );
 }
 
 mod props {
