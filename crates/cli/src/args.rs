@@ -394,6 +394,14 @@ pub(crate) struct TraceArgs {
     /// Cap: transfers of one address read into memory.
     #[arg(long, default_value_t = 2_000_000)]
     pub(crate) max_history: usize,
+    /// Do not follow links (swaps, wraps, bridges, chain swaps, mixers): taint stays with the
+    /// pool or contract it went into.
+    #[arg(long)]
+    pub(crate) no_links: bool,
+    /// Links matched with a lower confidence (0–100) are not followed: their value is
+    /// reported dark (mixer) or unresolved (bridge).
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u8).range(0..=100))]
+    pub(crate) min_link_confidence: u8,
 }
 
 #[derive(Debug, Subcommand)]
@@ -466,6 +474,30 @@ pub(crate) enum SimCommand {
     /// value, overall and per resting-place kind. Today the result is a trace (`tracehound
     /// trace --json` output); a place matches on (chain, address, asset).
     Score(SimScoreArgs),
+    /// Record what `ingest evm` and `ingest btc` ask of running nodes after `sim run
+    /// --on-nodes`, with the scenario's truth, labels and links: the files `tracehound demo`
+    /// replays (`scripts/record-demo` runs the nodes and this).
+    #[command(hide = true)]
+    Record(SimRecordArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SimRecordArgs {
+    /// The anvil's JSON-RPC URL.
+    #[arg(long)]
+    pub(crate) rpc: String,
+    /// The litecoind's JSON-RPC URL.
+    #[arg(long)]
+    pub(crate) ltc_rpc: String,
+    /// The litecoind's cookie file.
+    #[arg(long)]
+    pub(crate) ltc_rpc_cookie: PathBuf,
+    /// The scenario's `sim run --out` directory.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) truth: PathBuf,
+    /// Where to write the recording.
+    #[arg(long, value_name = "DIR")]
+    pub(crate) out: PathBuf,
 }
 
 #[derive(Debug, Args)]

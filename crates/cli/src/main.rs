@@ -16,6 +16,7 @@ mod opening;
 mod output;
 mod patterns;
 mod query;
+mod replay;
 mod screen;
 mod sim;
 mod trace;
@@ -75,6 +76,7 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Bench(args::BenchCommand::Trace(a)) => bench::trace(&global, &a),
         args::Command::Sim(args::SimCommand::Run(a)) => sim::run(&global, &a),
         args::Command::Sim(args::SimCommand::Score(a)) => sim::score(&global, &a),
+        args::Command::Sim(args::SimCommand::Record(a)) => sim::record(&a),
         args::Command::Trace(a) => trace::run(&global, &a),
         args::Command::Import(args::ImportCommand::Transfers(a)) => {
             import::run_transfers(&global, &a)

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use anyhow::{Context, bail};
 use serde::Serialize;
+use tracehound_core::LinkFact;
 use tracehound_core::{Address, Chain, Hash32};
 use tracehound_store::{
     AccountHistoryRow, AccountTxView, AccountView, AddressHistoryRow, AddressView,
@@ -72,7 +73,7 @@ pub(crate) fn tx(global: &Global, args: &TxArgs) -> anyhow::Result<()> {
     let found = store.tx(args.chain, &txid)?;
     let account = store.account_tx(args.chain, &txid)?;
     if !account.is_empty() && found.is_empty() {
-        return account_tx(global, &account);
+        return account_tx(global, &store, &account);
     }
     if found.is_empty() {
         bail!(
@@ -88,6 +89,8 @@ pub(crate) fn tx(global: &Global, args: &TxArgs) -> anyhow::Result<()> {
             tx: &'a tracehound_store::TxView,
             /// The strongest label of each labeled address the tx touches.
             labels: std::collections::BTreeMap<String, String>,
+            /// Link facts of the tx (swaps, bridge and mixer legs, memos).
+            links: Vec<LinkFact>,
         }
         let mut out = Vec::new();
         for t in &found {
@@ -99,6 +102,7 @@ pub(crate) fn tx(global: &Global, args: &TxArgs) -> anyhow::Result<()> {
             out.push(Out {
                 tx: t,
                 labels: names.names(t.chain, addrs)?,
+                links: tx_links(&store, t.chain, t.height, t.index)?,
             });
         }
         return output::json(&out);
@@ -162,11 +166,98 @@ pub(crate) fn tx(global: &Global, args: &TxArgs) -> anyhow::Result<()> {
                 spent
             );
         }
+        print_links(&tx_links(&store, t.chain, t.height, t.index)?);
     }
     Ok(())
 }
 
-fn account_tx(global: &Global, found: &[AccountTxView]) -> anyhow::Result<()> {
+/// The link facts of tx `index` of `chain`'s block `height`.
+fn tx_links(
+    store: &tracehound_store::Store,
+    chain: tracehound_core::Chain,
+    height: u32,
+    index: u32,
+) -> anyhow::Result<Vec<LinkFact>> {
+    Ok(store
+        .link_facts(chain, height)?
+        .into_iter()
+        .filter(|f| match f {
+            LinkFact::Within { input, .. } => input.tx_index == index,
+            LinkFact::Entry { leg, .. } | LinkFact::Exit { leg, .. } => leg.tx_index == index,
+        })
+        .collect())
+}
+
+fn print_links(facts: &[LinkFact]) {
+    for f in facts {
+        match f {
+            LinkFact::Within {
+                kind,
+                service,
+                input,
+                output,
+                evidence,
+                ..
+            } => println!(
+                "  link {kind} via {service}: {} {} in (leg {}) → {} {} out to {} (leg {})  [{evidence}]",
+                input.amount,
+                input.asset,
+                input.leg,
+                output.amount,
+                output.asset,
+                output.party,
+                output.leg
+            ),
+            LinkFact::Entry {
+                kind,
+                service,
+                leg,
+                id,
+                destination,
+                evidence,
+                ..
+            } => println!(
+                "  link {kind} entry into {service}: {} {} from {} (leg {}){}{}  [{evidence}]",
+                leg.amount,
+                leg.asset,
+                leg.party,
+                leg.leg,
+                id.as_deref()
+                    .map_or_else(String::new, |i| format!(", id {i}")),
+                destination.as_ref().map_or_else(String::new, |d| format!(
+                    ", to {}{}",
+                    d.address,
+                    d.chain
+                        .as_deref()
+                        .map_or_else(String::new, |c| format!(" on {c}"))
+                ))
+            ),
+            LinkFact::Exit {
+                kind,
+                service,
+                leg,
+                reference,
+                evidence,
+                ..
+            } => println!(
+                "  link {kind} exit from {service}: {} {} to {} (leg {}){}  [{evidence}]",
+                leg.amount,
+                leg.asset,
+                leg.party,
+                leg.leg,
+                reference
+                    .as_deref()
+                    .map_or_else(String::new, |r| format!(", for entry {r}"))
+            ),
+        }
+    }
+}
+
+fn account_tx(
+    global: &Global,
+    store: &tracehound_store::Store,
+    found: &[AccountTxView],
+) -> anyhow::Result<()> {
     let names = Names::open(global)?;
     if global.json {
         #[derive(Serialize)]
@@ -175,9 +266,12 @@ fn account_tx(global: &Global, found: &[AccountTxView]) -> anyhow::Result<()> {
             tx: &'a AccountTxView,
             /// The strongest label of each labeled address the tx touches.
             labels: std::collections::BTreeMap<String, String>,
+            /// Link facts of the tx (swaps, bridge and mixer legs, memos).
+            links: Vec<LinkFact>,
         }
         let mut out = Vec::new();
         for t in found {
+            let links = tx_links(store, t.chain, t.height, t.index)?;
             let addrs = [Some(&t.from), t.to.as_ref()]
                 .into_iter()
                 .flatten()
@@ -186,6 +280,7 @@ fn account_tx(global: &Global, found: &[AccountTxView]) -> anyhow::Result<()> {
             out.push(Out {
                 tx: t,
                 labels: names.names(t.chain, addrs)?,
+                links,
             });
         }
         return output::json(&out);
@@ -228,6 +323,7 @@ fn account_tx(global: &Global, found: &[AccountTxView]) -> anyhow::Result<()> {
                 x.source
             );
         }
+        print_links(&tx_links(store, t.chain, t.height, t.index)?);
     }
     Ok(())
 }

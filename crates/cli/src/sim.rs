@@ -286,3 +286,91 @@ pub(crate) fn score_table(score: &Score, result: &str) -> String {
     }
     o
 }
+
+/// The files of a recorded scenario (see [`crate::replay`]).
+pub(crate) const RECORDED: [&str; 5] = [
+    "evm-rpc.json",
+    "ltc-rpc.json",
+    "truth.json",
+    "labels.csv",
+    "links.toml",
+];
+
+/// `sim record`: ingests both chains of a played scenario through recording proxies (the
+/// `tracehound` binary itself, as a user would run it) and writes what the nodes answered.
+pub(crate) fn record(args: &crate::args::SimRecordArgs) -> anyhow::Result<()> {
+    use anyhow::{Context, ensure};
+
+    use crate::replay::{Mode, Recording, RpcServer};
+    let cookie = std::fs::read_to_string(&args.ltc_rpc_cookie)
+        .with_context(|| format!("reading {}", args.ltc_rpc_cookie.display()))?;
+    let evm = RpcServer::start(Mode::Record {
+        upstream: args.rpc.clone(),
+        auth: None,
+        recording: Recording::new("anvil (chain 31337) after `sim run --on-nodes`"),
+    })?;
+    let ltc = RpcServer::start(Mode::Record {
+        upstream: args.ltc_rpc.clone(),
+        auth: Some(cookie.trim().to_string()),
+        recording: Recording::new("litecoind -regtest after `sim run --on-nodes`"),
+    })?;
+    let work = tempfile::tempdir()?;
+    let exe = std::env::current_exe()?;
+    let links = args.truth.join("links.toml");
+    let mut runs: Vec<Vec<String>> = vec![
+        vec![
+            "ingest".into(),
+            "btc".into(),
+            "--network".into(),
+            "litecoin-regtest".into(),
+            "--rpc".into(),
+            ltc.url().into(),
+            "--rpc-user".into(),
+            "demo".into(),
+            "--rpc-password".into(),
+            "demo".into(),
+        ],
+        vec![
+            "ingest".into(),
+            "evm".into(),
+            "--chain".into(),
+            "31337".into(),
+            "--rpc".into(),
+            evm.url().into(),
+        ],
+    ];
+    if links.exists() {
+        for r in &mut runs {
+            r.extend(["--links".into(), links.display().to_string()]);
+        }
+    }
+    for r in &runs {
+        let out = std::process::Command::new(&exe)
+            .arg("--data-dir")
+            .arg(work.path())
+            .args(r)
+            .output()?;
+        ensure!(
+            out.status.success(),
+            "tracehound {}: {}",
+            r.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    std::fs::create_dir_all(&args.out)?;
+    for (server, file) in [(evm, "evm-rpc.json"), (ltc, "ltc-rpc.json")] {
+        let Mode::Record { recording, .. } = server.finish()? else {
+            anyhow::bail!("a recording proxy came back in replay mode");
+        };
+        println!("{file}: {} calls", recording.len());
+        std::fs::write(args.out.join(file), serde_json::to_vec(&recording)?)?;
+    }
+    for f in &RECORDED[2..] {
+        let from = args.truth.join(f);
+        if from.exists() {
+            std::fs::copy(&from, args.out.join(f))
+                .with_context(|| format!("copying {}", from.display()))?;
+        }
+    }
+    Ok(())
+}

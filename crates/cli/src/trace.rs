@@ -113,6 +113,8 @@ pub(crate) fn run(global: &Global, args: &TraceArgs) -> anyhow::Result<()> {
         max_edges: args.max_edges,
         max_history: args.max_history,
     };
+    rules.links.follow = !args.no_links;
+    rules.links.min_confidence = args.min_link_confidence;
     let store = open_store(global)?;
     let prices = args
         .prices

@@ -8,11 +8,15 @@
 //!
 //! Needs `anvil` (`scripts/install-anvil` or `$ANVIL_BIN`) and `litecoind`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::str::FromStr;
 
 use serde_json::{Value, json};
+use tracehound_btc::decode::decode_utxo_block;
+use tracehound_btc::links::add_link_facts;
+use tracehound_btc::resolve::UtxoResolver;
 use tracehound_btc::testnode::Litecoind;
+use tracehound_core::{Chain, LinkConfig, LinkFact};
 use tracehound_evm::testnode::Anvil;
 use tracehound_sim::plan::SETUP_BLOCKS;
 use tracehound_sim::{Asset, Config, ContractKind, GroundTruth, Node, Plan, RestingKind, Scenario};
@@ -341,4 +345,151 @@ fn default_scenario_plays_on_both_nodes() {
     if let Some(dir) = std::env::var_os("TRACEHOUND_SIM_OUT") {
         truth.write(std::path::Path::new(&dir)).unwrap();
     }
+}
+
+/// The UTXO chain as litecoind has it, inputs resolved, read under a config naming the bridge
+/// wallets and vaults the truth's links use there: one entry per deposit to them (destination
+/// from its memo, payer its first input), one exit per payout (its `OUT:` memo naming the EVM
+/// tx in), amounts exact, and nothing else.
+#[test]
+fn utxo_link_facts_match_the_ground_truth() {
+    let plan = Scenario::plan(&config()).unwrap();
+    let (_anvil, ltc, truth) = play(&plan);
+    let utxo_chain = "litecoin-regtest";
+    let (mut wallets, mut vaults) = (BTreeSet::new(), BTreeSet::new());
+    for l in &truth.links {
+        for (chain, address) in [(&l.in_chain, &l.in_address), (&l.out_chain, &l.out_address)] {
+            match (chain == utxo_chain, l.kind.as_str()) {
+                (true, "bridge") => wallets.insert(address.clone()),
+                (true, "chain_swap") => vaults.insert(address.clone()),
+                _ => false,
+            };
+        }
+    }
+    let place = |a: &String| json!({"chain": utxo_chain, "address": a});
+    let config: LinkConfig = serde_json::from_value(json!({
+        "bridge": [{"name": "sim-bridge", "wallets": wallets.iter().map(place).collect::<Vec<_>>()}],
+        "vault": [{"name": "sim-chainswap", "vaults": vaults.iter().map(place).collect::<Vec<_>>()}],
+    }))
+    .unwrap();
+
+    let client = ltc.client();
+    let tip = client.get_block_count().unwrap();
+    let mut resolver = UtxoResolver::default();
+    let mut facts = Vec::new();
+    let mut reasons: BTreeMap<String, u64> = BTreeMap::new();
+    for height in 0..=tip {
+        let hash = client.get_block_hash(height).unwrap();
+        let raw = client.get_block_raw(&hash).unwrap();
+        let mut block = decode_utxo_block(&raw, Chain::LitecoinRegtest, height).unwrap();
+        resolver.resolve(&mut block).unwrap();
+        for (reason, n) in add_link_facts(&mut block, &config) {
+            *reasons.entry(reason).or_default() += n;
+        }
+        facts.extend(block.links);
+    }
+    // Payments to a wallet or vault without memo (their funding) are recognised, not linked;
+    // a tx paying several counts once, for the first output paying one.
+    let mut unlinked: BTreeMap<String, u64> = BTreeMap::new();
+    let from_service = |t: &tracehound_sim::truth::UtxoTxTruth| {
+        t.inputs
+            .iter()
+            .any(|i| wallets.contains(&i.address) || vaults.contains(&i.address))
+    };
+    for t in truth.utxo_txs.iter().filter(|t| t.memo.is_none()) {
+        let first = t.outputs.iter().find_map(|o| {
+            if wallets.contains(&o.address) {
+                Some("bridge")
+            } else if vaults.contains(&o.address) {
+                Some("chain_swap")
+            } else {
+                None
+            }
+        });
+        if let (Some(kind), false) = (first, from_service(t)) {
+            eprintln!("{kind} paid without memo: {} ({})", t.txid, t.purpose);
+            *unlinked
+                .entry(format!("{kind} deposit without memo"))
+                .or_default() += 1;
+        }
+    }
+    assert_eq!(reasons, unlinked);
+
+    let mut want = 0;
+    for l in truth
+        .links
+        .iter()
+        .filter(|l| l.kind == "bridge" || l.kind == "chain_swap")
+    {
+        let service = if l.kind == "bridge" {
+            "sim-bridge"
+        } else {
+            "sim-chainswap"
+        };
+        if l.in_chain == utxo_chain {
+            want += 1;
+            let tx = truth.utxo_txs.iter().find(|t| t.txid == l.in_tx).unwrap();
+            let memo = l.memo_in.as_deref().unwrap();
+            let f = facts
+                .iter()
+                .find(|f| matches!(f, LinkFact::Entry { leg, .. } if leg.tx == l.in_tx))
+                .unwrap_or_else(|| panic!("no entry for {l:?}"));
+            let LinkFact::Entry {
+                kind,
+                service: s,
+                contract,
+                leg,
+                destination,
+                ..
+            } = f
+            else {
+                unreachable!()
+            };
+            assert_eq!((kind.name(), s.as_str()), (l.kind.as_str(), service));
+            assert_eq!(
+                (contract, leg.amount),
+                (&l.in_address, l.amount_in),
+                "{l:?}"
+            );
+            assert_eq!(leg.party, tx.inputs[0].address);
+            let d = destination.as_ref().unwrap();
+            // A bridge's memo is the payee; a vault's a swap memo naming it.
+            if l.kind == "bridge" {
+                assert_eq!((d.chain.as_deref(), d.address.as_str()), (None, memo));
+            } else {
+                assert!(memo.ends_with(&format!(":{}", d.address)), "{memo} {d:?}");
+                assert!(d.chain.is_some(), "{d:?}");
+            }
+        }
+        if l.out_chain == utxo_chain {
+            want += 1;
+            let f = facts
+                .iter()
+                .find(|f| matches!(f, LinkFact::Exit { leg, .. } if leg.tx == l.out_tx))
+                .unwrap_or_else(|| panic!("no exit for {l:?}"));
+            let LinkFact::Exit {
+                kind,
+                service: s,
+                contract,
+                leg,
+                reference,
+                ..
+            } = f
+            else {
+                unreachable!()
+            };
+            assert_eq!((kind.name(), s.as_str()), (l.kind.as_str(), service));
+            assert_eq!(
+                (contract, leg.amount),
+                (&l.out_address, l.amount_out),
+                "{l:?}"
+            );
+            assert_eq!(
+                reference.as_deref(),
+                Some(l.in_tx.trim_start_matches("0x").to_uppercase().as_str())
+            );
+        }
+    }
+    assert!(want >= 4, "both kinds both ways: {want}");
+    assert_eq!(facts.len(), want, "{facts:#?}");
 }

@@ -1,14 +1,21 @@
 //! The traversal: forward from the incident, hop by hop in chain order, applying one policy,
 //! until every tainted unit has stopped somewhere (an endpoint, with the reason and its proof).
 //!
-//! - **UTXO** ([`trace_utxo`]): tainted outputs wait for their spending tx; txs are processed in
+//! - **UTXO** ([`UtxoWalk`]): tainted outputs wait for their spending tx; txs are processed in
 //!   (height, index) order, so when a tx is split every tainted input it has is known. A tx's
 //!   taint goes to its outputs and its fee by [`split_tx`].
-//! - **Account** ([`trace_account`]): each tainted address gets a [`Ledger`] per asset, seeded
+//! - **Account** ([`AccountWalk`]): each tainted address gets a [`Ledger`] per asset, seeded
 //!   with the clean balance its history gives just before its first tainted receipt. Every
 //!   transfer touching a tainted address is applied once, in global (block, tx, fees last,
 //!   sub-index) order, driven by a heap of each address's next transfer: the sender's ledger
 //!   says how much of it is tainted, the receiver's ledger takes it in.
+//! - **Links** ([`crate::follow`]): taint entering a swap, wrap, bridge, chain swap or mixer by
+//!   a leg the store has a link fact for does not stay with the pool or contract: it crosses
+//!   to the link's out leg at the link's own rate ([`Link::carry`]), maybe on another chain.
+//!   [`run`] steps every chain's walk in time order (the walk whose next event is earliest
+//!   goes first), so value bridged from one chain is picked up by the other's walk when it
+//!   arrives there. An entry whose other side is not found stops as dark (a mixer) or
+//!   unresolved (a bridge), never guessed.
 //!
 //! Stop rules, each recorded on the endpoint ([`Stop`]): a labeled service (a mixer is dark),
 //! the hop limit, the dust threshold of the asset, the time limit, a fee, and value that has
@@ -18,15 +25,17 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
-use tracehound_core::Chain;
+use tracehound_core::{Chain, ChainFamily, LinkFact, LinkKind, LinkLeg};
 use tracehound_labels::{Category, TraceRole};
+use tracehound_store::FactRef;
 
 use crate::TraceError;
+use crate::follow::{Linker, Matched};
 use crate::graph::{AccountEvent, AccountGraph, EventKey, UtxoGraph, UtxoTx};
 use crate::labels::Labels;
-use crate::link::EdgeKind;
+use crate::link::{Carried, EdgeKind, Link};
 use crate::policy::{Ledger, Parcel, Policy, split_tx};
-use crate::result::{Endpoint, Hop, Stop, TraceResult, freezer_of, summarize};
+use crate::result::{Endpoint, Hop, LinkUse, Stop, TraceResult, freezer_of, summarize};
 
 /// Bounds on the work one trace may do (never an out-of-memory on an absurd request).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,6 +74,8 @@ pub struct Rules {
     pub labels: Labels,
     /// Caps.
     pub caps: Caps,
+    /// How links (swaps, bridges, mixers …) are followed.
+    pub links: crate::follow::LinkRules,
 }
 
 impl Rules {
@@ -77,6 +88,7 @@ impl Rules {
             dust: HashMap::new(),
             labels: Labels::new(),
             caps: Caps::default(),
+            links: crate::follow::LinkRules::default(),
         }
     }
 
@@ -137,6 +149,25 @@ pub struct Tracker {
     stolen: BTreeMap<(String, String), u128>,
     notes: Vec<String>,
     partial: u64,
+    /// Taint that crossed a link, waiting to be picked up by the walk of its out leg's chain.
+    crossings: Vec<Crossing>,
+    /// Per (chain, asset): taint that left through links, and that arrived through them.
+    link_flows: BTreeMap<(String, String), (u128, u128)>,
+    /// Links crossed, aggregated.
+    link_uses: BTreeMap<(LinkKind, String, String, String, String, String), LinkUse>,
+}
+
+/// Taint crossing a link to a value movement (an account transfer or a UTXO output) that the
+/// walk of its chain picks up.
+pub(crate) struct Crossing {
+    chain: Chain,
+    height: u32,
+    leg: LinkLeg,
+    /// In the out leg's asset.
+    taint: u128,
+    depth: u32,
+    from: Option<usize>,
+    hop: Hop,
 }
 
 impl Tracker {
@@ -150,6 +181,9 @@ impl Tracker {
             stolen: BTreeMap::new(),
             notes: Vec::new(),
             partial: 0,
+            crossings: Vec::new(),
+            link_flows: BTreeMap::new(),
+            link_uses: BTreeMap::new(),
         }
     }
 
@@ -231,6 +265,213 @@ impl Tracker {
         if amount > 0 {
             self.ends.push((node, amount, stop));
         }
+    }
+
+    /// Sends `taint` (of `asset` on `chain`) that entered link fact `fact` at `r` across it:
+    /// to the out leg of a swap or wrap, to the matched exits of an entry (split by their
+    /// amounts), or — when no exit is matched — to an endpoint at the service (dark for a
+    /// mixer, unresolved otherwise). `from` is the tainted place it came from.
+    #[allow(clippy::too_many_arguments)]
+    fn follow(
+        &mut self,
+        linker: &mut Linker<'_>,
+        funder_of: &mut crate::follow::FunderOf<'_>,
+        (chain, r, fact): (Chain, FactRef, &LinkFact),
+        taint: u128,
+        depth: u32,
+        from: (Option<usize>, &Arc<str>),
+        time: u64,
+    ) -> Result<(), TraceError> {
+        let Some(input) = fact.input() else {
+            return Ok(());
+        };
+        let taint = taint.min(input.amount);
+        if taint == 0 {
+            return Ok(());
+        }
+        let (kind, service) = (fact.kind(), fact.service().to_string());
+        let exits: Vec<Matched> = match fact {
+            LinkFact::Within {
+                output, evidence, ..
+            } => vec![Matched {
+                chain,
+                height: r.height,
+                time,
+                leg: output.clone(),
+                service: service.clone(),
+                confidence: 100,
+                evidence: evidence.clone(),
+            }],
+            _ => linker.exits(r, fact, funder_of)?,
+        };
+        let total_out: u128 = exits.iter().map(|m| m.leg.amount).sum();
+        let mut left = taint;
+        for m in &exits {
+            // The entry's share paying this exit, and its taint.
+            let (share_in, taint_in) = if exits.len() == 1 {
+                (input.amount, taint)
+            } else {
+                (
+                    crate::arith::mul_div_floor(input.amount, m.leg.amount, total_out),
+                    crate::arith::mul_div_floor(taint, m.leg.amount, total_out),
+                )
+            };
+            let link = Link {
+                link: kind,
+                service: m.service.clone(),
+                tx_in: input.tx.clone(),
+                confidence: m.confidence,
+                chain_in: chain.name(),
+                asset_in: input.asset.clone(),
+                amount_in: share_in,
+                chain_out: m.chain.name(),
+                asset_out: m.leg.asset.clone(),
+                amount_out: Some(m.leg.amount),
+                evidence: m.evidence.clone(),
+            };
+            let Carried::Out(out) = link.carry(taint_in) else {
+                continue;
+            };
+            left -= taint_in;
+            self.flow(
+                (chain, &input.asset),
+                (m.chain, &m.leg.asset),
+                taint_in,
+                out,
+            );
+            let u = self
+                .link_uses
+                .entry((
+                    kind,
+                    m.service.clone(),
+                    chain.name(),
+                    input.asset.clone(),
+                    m.chain.name(),
+                    m.leg.asset.clone(),
+                ))
+                .or_insert_with(|| LinkUse {
+                    kind,
+                    service: m.service.clone(),
+                    chain_in: chain.name(),
+                    asset_in: input.asset.clone(),
+                    chain_out: m.chain.name(),
+                    asset_out: m.leg.asset.clone(),
+                    taint_in: 0,
+                    taint_out: 0,
+                    count: 0,
+                    min_confidence: 100,
+                    first_tx_in: input.tx.clone(),
+                    first_tx_out: m.leg.tx.clone(),
+                });
+            u.taint_in += taint_in;
+            u.taint_out += out;
+            u.count += 1;
+            u.min_confidence = u.min_confidence.min(m.confidence);
+            let hop = Hop {
+                chain: m.chain.name().into(),
+                tx: m.leg.tx.as_str().into(),
+                at: format!("{}:{}:{}", m.height, m.leg.tx_index, m.leg.leg).into(),
+                time: m.time,
+                from: Arc::clone(from.1),
+                to: m.leg.party.as_str().into(),
+                asset: m.leg.asset.as_str().into(),
+                value: m.leg.amount,
+                tainted: out,
+                rule: format!(
+                    "link: {kind} via {} (confidence {})",
+                    m.service, m.confidence
+                )
+                .into(),
+                edge: EdgeKind::Link(Box::new(link)),
+            };
+            self.crossings.push(Crossing {
+                chain: m.chain,
+                height: m.height,
+                leg: m.leg.clone(),
+                taint: out,
+                depth: depth.saturating_add(1),
+                from: from.0,
+                hop,
+            });
+        }
+        if left > 0 {
+            // No exit (or rounding between several): it stops at the service.
+            let (contract, stop, why) = match fact {
+                LinkFact::Entry { contract, .. } if kind == LinkKind::Mixer => (
+                    contract.clone(),
+                    Stop::Dark,
+                    "in the mixer: no withdrawal linked",
+                ),
+                LinkFact::Entry { contract, .. } if exits.is_empty() => (
+                    contract.clone(),
+                    Stop::Unresolved,
+                    "no exit found for this entry",
+                ),
+                LinkFact::Entry { contract, .. }
+                | LinkFact::Within { contract, .. }
+                | LinkFact::Exit { contract, .. } => {
+                    (contract.clone(), Stop::Unresolved, "rounding between exits")
+                }
+            };
+            let node = self.node(
+                chain,
+                contract.as_str().into(),
+                input.asset.as_str().into(),
+                depth.saturating_add(1),
+            )?;
+            self.edge(
+                from.0,
+                node,
+                Hop {
+                    chain: chain.name().into(),
+                    tx: input.tx.as_str().into(),
+                    at: format!("{}:{}:{}", r.height, input.tx_index, input.leg).into(),
+                    time,
+                    from: Arc::clone(from.1),
+                    to: contract.as_str().into(),
+                    asset: input.asset.as_str().into(),
+                    value: input.amount,
+                    tainted: left,
+                    rule: format!("link: {kind} via {service}: {why}").into(),
+                    edge: EdgeKind::Transfer,
+                },
+            )?;
+            self.end(node, left, stop);
+        }
+        Ok(())
+    }
+
+    /// Counts `taint_in` leaving (chain, asset) `from` through a link and `out` arriving at
+    /// `to`.
+    fn flow(&mut self, from: (Chain, &str), to: (Chain, &str), taint_in: u128, out: u128) {
+        self.link_flows
+            .entry((from.0.name(), from.1.to_string()))
+            .or_default()
+            .0 += taint_in;
+        self.link_flows
+            .entry((to.0.name(), to.1.to_string()))
+            .or_default()
+            .1 += out;
+    }
+
+    /// Taint a link carried to a transfer after the time limit: it rests where it came from.
+    fn end_linked_late(
+        &mut self,
+        chain: Chain,
+        ev: &AccountEvent,
+        l: &Linked,
+    ) -> Result<(), TraceError> {
+        let node = self.node(
+            chain,
+            ev.to.as_str().into(),
+            ev.asset.as_str().into(),
+            l.depth,
+        )?;
+        let mut hop = l.hop.clone();
+        hop.tainted = l.taint;
+        self.edge(l.from, node, hop)?;
+        self.end(node, l.taint, Stop::TimeLimit);
+        Ok(())
     }
 
     /// The heaviest path of hops into `node`.
@@ -333,7 +574,31 @@ impl Tracker {
             )
             .collect();
         endpoints.sort_by(|a, b| b.amount.cmp(&a.amount).then(a.address.cmp(&b.address)));
-        let summary = summarize(self.rules.policy, &self.stolen, &endpoints);
+        let mut summary = summarize(self.rules.policy, &self.stolen, &endpoints);
+        for ((chain, asset), (out, inn)) in &self.link_flows {
+            let i = match summary
+                .assets
+                .iter()
+                .position(|a| &a.chain == chain && &a.asset == asset)
+            {
+                Some(i) => i,
+                None => {
+                    summary
+                        .assets
+                        .push(crate::result::AssetSummary::empty(chain, asset, 0));
+                    summary.assets.len() - 1
+                }
+            };
+            summary.assets[i].linked_out += out;
+            summary.assets[i].linked_in += inn;
+        }
+        summary
+            .assets
+            .sort_by(|a, b| (&a.chain, &a.asset).cmp(&(&b.chain, &b.asset)));
+        summary.links = self.link_uses.into_values().collect();
+        summary
+            .links
+            .sort_by(|a, b| b.taint_in.cmp(&a.taint_in).then(a.service.cmp(&b.service)));
         let mut notes = self.notes;
         if self.partial > 0 {
             notes.push(format!(
@@ -373,9 +638,10 @@ struct OutState {
     node: usize,
 }
 
-/// The UTXO traversal's state: tainted outputs waiting for their spender, spenders waiting in
+/// One UTXO chain's traversal: tainted outputs waiting for their spender, spenders waiting in
 /// chain order, and the text of the txs and addresses named so far (each looked up once).
-struct UtxoWalk {
+pub struct UtxoWalk {
+    chain: Chain,
     tainted: HashMap<u64, OutState>,
     pending: BTreeMap<(u32, u32), UtxoTx>,
     queued: HashSet<u64>,
@@ -383,9 +649,35 @@ struct UtxoWalk {
     addrs: HashMap<u64, Arc<str>>,
     /// `{policy}: output {vout}` per vout, made once.
     output_rules: Vec<Arc<str>>,
+    /// Outputs seeded as stolen (taint coming back to them was counted when seeded).
+    seeded: HashSet<u64>,
+    asset: Arc<str>,
+    chain_name: Arc<str>,
+    fee_place: Arc<str>,
+    fee_rule: Arc<str>,
 }
 
+const UTXO_ASSET: &str = "native";
+
 impl UtxoWalk {
+    /// An empty walk of `chain` under `policy`.
+    pub fn new(chain: Chain, policy: Policy) -> UtxoWalk {
+        UtxoWalk {
+            chain,
+            tainted: HashMap::new(),
+            pending: BTreeMap::new(),
+            queued: HashSet::new(),
+            txids: HashMap::new(),
+            addrs: HashMap::new(),
+            output_rules: Vec::new(),
+            seeded: HashSet::new(),
+            asset: Arc::from(UTXO_ASSET),
+            chain_name: chain.name().into(),
+            fee_place: Arc::from("fee"),
+            fee_rule: format!("{policy}: fee share").into(),
+        }
+    }
+
     fn txid(&mut self, graph: &mut dyn UtxoGraph, id: u64) -> Result<Arc<str>, TraceError> {
         if let Some(s) = self.txids.get(&id) {
             return Ok(Arc::clone(s));
@@ -430,80 +722,120 @@ impl UtxoWalk {
         }
         Arc::clone(&self.output_rules[v])
     }
-}
 
-/// Traces UTXO chain `chain` from `seeds`.
-pub fn trace_utxo(
-    t: &mut Tracker,
-    graph: &mut dyn UtxoGraph,
-    chain: Chain,
-    seeds: &[UtxoSeed],
-) -> Result<(), TraceError> {
-    const ASSET: &str = "native";
-    let asset: Arc<str> = Arc::from(ASSET);
-    let mut w = UtxoWalk {
-        tainted: HashMap::new(),
-        pending: BTreeMap::new(),
-        queued: HashSet::new(),
-        txids: HashMap::new(),
-        addrs: HashMap::new(),
-        output_rules: Vec::new(),
-    };
-    let mut seeded: HashSet<u64> = HashSet::new();
-    let policy = t.rules.policy;
-    let chain_name: Arc<str> = chain.name().into();
-    let fee_place: Arc<str> = Arc::from("fee");
-    let fee_rule: Arc<str> = format!("{policy}: fee share").into();
-    for s in seeds {
-        let id = graph.find(&s.txid)?;
-        let tx = graph.tx(id)?;
-        let out = tx.outputs.get(s.vout as usize).ok_or_else(|| {
-            TraceError::Incident(format!(
-                "{chain} tx {} has {} outputs, no output {}",
-                s.txid,
-                tx.outputs.len(),
-                s.vout
-            ))
-        })?;
-        let amount = s.amount.unwrap_or(out.value);
-        if amount > out.value {
-            return Err(TraceError::Incident(format!(
-                "{chain} output {}:{} holds {}, less than the {amount} said stolen",
-                s.txid, s.vout, out.value
-            )));
+    /// Seeds the walk with stolen outputs.
+    pub fn seed(
+        &mut self,
+        t: &mut Tracker,
+        graph: &mut dyn UtxoGraph,
+        linker: &mut Linker<'_>,
+        seeds: &[UtxoSeed],
+    ) -> Result<(), TraceError> {
+        let chain = self.chain;
+        for s in seeds {
+            let id = graph.find(&s.txid)?;
+            let tx = graph.tx(id)?;
+            let out = tx.outputs.get(s.vout as usize).ok_or_else(|| {
+                TraceError::Incident(format!(
+                    "{chain} tx {} has {} outputs, no output {}",
+                    s.txid,
+                    tx.outputs.len(),
+                    s.vout
+                ))
+            })?;
+            let amount = s.amount.unwrap_or(out.value);
+            if amount > out.value {
+                return Err(TraceError::Incident(format!(
+                    "{chain} output {}:{} holds {}, less than the {amount} said stolen",
+                    s.txid, s.vout, out.value
+                )));
+            }
+            if !self.seeded.insert(out.id) {
+                continue;
+            }
+            let value = out.value;
+            t.add_stolen(chain, UTXO_ASSET, amount);
+            let depth = u32::from(!s.at_source);
+            let addr = self.place(graph, &tx, s.vout)?;
+            let node = t.node(chain, Arc::clone(&addr), Arc::clone(&self.asset), depth)?;
+            let hop = Hop {
+                chain: Arc::clone(&self.chain_name),
+                tx: self.txid(graph, id)?,
+                at: format!("{}:{}", tx.height, tx.index).into(),
+                time: tx.time,
+                from: "incident".into(),
+                to: addr,
+                asset: Arc::clone(&self.asset),
+                value,
+                tainted: amount,
+                rule: "incident: stolen output".into(),
+                edge: EdgeKind::UtxoTx,
+            };
+            t.edge(None, node, hop)?;
+            self.settle(t, graph, linker, (&tx, s.vout), amount, depth, node)?;
         }
-        if !seeded.insert(out.id) {
-            continue;
-        }
-        let value = out.value;
-        t.add_stolen(chain, ASSET, amount);
-        let depth = u32::from(!s.at_source);
-        let addr = w.place(graph, &tx, s.vout)?;
-        let node = t.node(chain, Arc::clone(&addr), Arc::clone(&asset), depth)?;
-        let hop = Hop {
-            chain: Arc::clone(&chain_name),
-            tx: w.txid(graph, id)?,
-            at: format!("{}:{}", tx.height, tx.index).into(),
-            time: tx.time,
-            from: "incident".into(),
-            to: addr,
-            asset: Arc::clone(&asset),
-            value,
-            tainted: amount,
-            rule: "incident: stolen output".into(),
-            edge: EdgeKind::UtxoTx,
-        };
-        t.edge(None, node, hop)?;
-        settle(t, graph, chain, &mut w, (&tx, s.vout), amount, depth, node)?;
+        Ok(())
     }
-    let mut parcels = Vec::new();
-    let mut values = Vec::new();
-    while let Some((_, tx)) = w.pending.pop_first() {
-        parcels.clear();
+
+    /// Picks up taint a link carried to output `c.leg` of this chain.
+    fn cross(
+        &mut self,
+        t: &mut Tracker,
+        graph: &mut dyn UtxoGraph,
+        linker: &mut Linker<'_>,
+        c: Crossing,
+    ) -> Result<(), TraceError> {
+        let id = graph.find(&c.leg.tx)?;
+        let tx = graph.tx(id)?;
+        let Some(out) = tx.outputs.get(c.leg.leg as usize) else {
+            return Err(TraceError::Data(format!(
+                "{}: link exit {}:{} names an output the tx does not have",
+                self.chain, c.leg.tx, c.leg.leg
+            )));
+        };
+        let taint = c.taint.min(out.value);
+        let place = self.place(graph, &tx, c.leg.leg)?;
+        let node = t.node(
+            self.chain,
+            Arc::clone(&place),
+            Arc::clone(&self.asset),
+            c.depth,
+        )?;
+        let mut hop = c.hop;
+        hop.to = place;
+        hop.tainted = taint;
+        t.edge(c.from, node, hop)?;
+        // Taint already waiting at this output (two links paying one output) adds up.
+        if let Some(st) = self.tainted.get_mut(&out.id) {
+            st.taint = (st.taint + taint).min(out.value);
+            st.depth = st.depth.min(c.depth);
+            return Ok(());
+        }
+        self.settle(t, graph, linker, (&tx, c.leg.leg), taint, c.depth, node)
+    }
+
+    /// When the next tx waiting to be processed happened.
+    fn next_time(&self) -> Option<u64> {
+        self.pending.first_key_value().map(|(_, tx)| tx.time)
+    }
+
+    /// Processes the next spending tx.
+    fn step(
+        &mut self,
+        t: &mut Tracker,
+        graph: &mut dyn UtxoGraph,
+        linker: &mut Linker<'_>,
+    ) -> Result<(), TraceError> {
+        let Some((_, tx)) = self.pending.pop_first() else {
+            return Ok(());
+        };
+        let chain = self.chain;
+        let policy = t.rules.policy;
+        let mut parcels = Vec::with_capacity(tx.inputs.len());
         let mut depth = u32::MAX;
         let mut best: Option<(u128, usize, Option<u64>)> = None;
         for i in &tx.inputs {
-            let taint = match w.tainted.remove(&i.prev) {
+            let taint = match self.tainted.remove(&i.prev) {
                 Some(st) => {
                     depth = depth.min(st.depth);
                     if best.as_ref().is_none_or(|b| st.taint > b.0) {
@@ -516,16 +848,17 @@ pub fn trace_utxo(
             parcels.push(Parcel::new(i.value, taint));
         }
         let Some((_, from_node, from_addr)) = best else {
-            continue;
+            return Ok(());
         };
         let depth = depth.saturating_add(1);
-        values.clear();
-        values.extend(tx.outputs.iter().map(|o| o.value));
-        let txid = w.txid(graph, tx.id)?;
+        let values: Vec<u128> = tx.outputs.iter().map(|o| o.value).collect();
+        let txid = self.txid(graph, tx.id)?;
         let split = split_tx(policy, &parcels, &values)
             .map_err(|e| TraceError::Data(format!("{chain} tx {txid}: {e}")))?;
-        let from_addr = w.addr(graph, from_addr)?;
+        let from_addr = self.addr(graph, from_addr)?;
         let at: Arc<str> = format!("{}:{}", tx.height, tx.index).into();
+        let chain_name = Arc::clone(&self.chain_name);
+        let asset = Arc::clone(&self.asset);
         let hop = |to: Arc<str>, value: u128, tainted: u128, rule: Arc<str>| Hop {
             chain: Arc::clone(&chain_name),
             tx: Arc::clone(&txid),
@@ -541,9 +874,9 @@ pub fn trace_utxo(
         };
         for (vout, (o, &taint)) in tx.outputs.iter().zip(&split.outputs).enumerate() {
             let vout = u32::try_from(vout).unwrap_or(u32::MAX);
-            let taint = if seeded.contains(&o.id) {
+            let taint = if self.seeded.contains(&o.id) {
                 // Taint back at a source's output: it was counted stolen when seeded.
-                t.sub_stolen(chain, ASSET, taint);
+                t.sub_stolen(chain, UTXO_ASSET, taint);
                 0
             } else {
                 taint
@@ -551,82 +884,113 @@ pub fn trace_utxo(
             if taint == 0 {
                 continue;
             }
-            let addr = w.place(graph, &tx, vout)?;
-            let node = t.node(chain, Arc::clone(&addr), Arc::clone(&asset), depth)?;
-            let rule = w.output_rule(policy, vout);
+            let addr = self.place(graph, &tx, vout)?;
+            let node = t.node(chain, Arc::clone(&addr), Arc::clone(&self.asset), depth)?;
+            let rule = self.output_rule(policy, vout);
             t.edge(Some(from_node), node, hop(addr, o.value, taint, rule))?;
-            settle(t, graph, chain, &mut w, (&tx, vout), taint, depth, node)?;
+            self.settle(t, graph, linker, (&tx, vout), taint, depth, node)?;
         }
         if split.fee > 0 {
-            let node = t.node(chain, Arc::clone(&fee_place), Arc::clone(&asset), depth)?;
-            let fee = tx.inputs.iter().map(|i| i.value).sum::<u128>() - values.iter().sum::<u128>();
-            t.edge(
-                Some(from_node),
-                node,
-                hop(
-                    Arc::clone(&fee_place),
-                    fee,
-                    split.fee,
-                    Arc::clone(&fee_rule),
-                ),
+            let node = t.node(
+                chain,
+                Arc::clone(&self.fee_place),
+                Arc::clone(&self.asset),
+                depth,
             )?;
+            let fee = tx.inputs.iter().map(|i| i.value).sum::<u128>() - values.iter().sum::<u128>();
+            let rule = Arc::clone(&self.fee_rule);
+            let place = Arc::clone(&self.fee_place);
+            t.edge(Some(from_node), node, hop(place, fee, split.fee, rule))?;
             t.end(node, split.fee, Stop::Fee);
         }
+        Ok(())
     }
-    Ok(())
+
+    /// Decides what becomes of a tainted output: across a link, an endpoint, or a wait for
+    /// its spending tx.
+    #[allow(clippy::too_many_arguments)]
+    fn settle(
+        &mut self,
+        t: &mut Tracker,
+        graph: &mut dyn UtxoGraph,
+        linker: &mut Linker<'_>,
+        (tx, vout): (&UtxoTx, u32),
+        taint: u128,
+        depth: u32,
+        node: usize,
+    ) -> Result<(), TraceError> {
+        let chain = self.chain;
+        let Some(out) = tx.outputs.get(vout as usize) else {
+            return Ok(());
+        };
+        if let Some((r, fact)) = linker.input_at(chain, tx.height, tx.index, vout)? {
+            let from = self.place(graph, tx, vout)?;
+            t.follow(
+                linker,
+                &mut |_, _, _| Ok(None),
+                (chain, r, &fact),
+                taint,
+                depth,
+                (Some(node), &from),
+                tx.time,
+            )?;
+            return Ok(());
+        }
+        if let Some(a) = out.addr {
+            let text = self.addr(graph, Some(a))?;
+            if let Some(stop) = t.rules.stop_at(chain, &text) {
+                t.end(node, taint, stop);
+                return Ok(());
+            }
+        }
+        if taint < t.rules.dust_of(UTXO_ASSET) {
+            t.end(node, taint, Stop::Dust);
+            return Ok(());
+        }
+        let Some(spender) = graph.spender(tx, vout)? else {
+            t.end(node, taint, Stop::Unmoved);
+            return Ok(());
+        };
+        if depth > t.rules.max_hops {
+            t.end(node, taint, Stop::HopLimit);
+            return Ok(());
+        }
+        if !self.queued.contains(&spender) {
+            let next = graph.tx(spender)?;
+            if t.rules.until.is_some_and(|u| next.time > u) {
+                t.end(node, taint, Stop::TimeLimit);
+                return Ok(());
+            }
+            self.queued.insert(spender);
+            self.pending
+                .entry((next.height, next.index))
+                .or_insert(next);
+        }
+        if self.tainted.len() >= t.rules.caps.max_nodes {
+            return Err(TraceError::Cap {
+                what: "tainted outputs waiting to be spent".into(),
+                limit: t.rules.caps.max_nodes as u64,
+                flag: "--max-nodes",
+            });
+        }
+        self.tainted.insert(out.id, OutState { taint, depth, node });
+        Ok(())
+    }
 }
 
-/// Decides what becomes of a tainted output: an endpoint, or a wait for its spending tx.
-#[allow(clippy::too_many_arguments)]
-fn settle(
+/// Traces UTXO chain `chain` from `seeds`, following no links.
+pub fn trace_utxo(
     t: &mut Tracker,
     graph: &mut dyn UtxoGraph,
     chain: Chain,
-    w: &mut UtxoWalk,
-    (tx, vout): (&UtxoTx, u32),
-    taint: u128,
-    depth: u32,
-    node: usize,
+    seeds: &[UtxoSeed],
 ) -> Result<(), TraceError> {
-    let Some(out) = tx.outputs.get(vout as usize) else {
-        return Ok(());
-    };
-    if let Some(a) = out.addr {
-        let text = w.addr(graph, Some(a))?;
-        if let Some(stop) = t.rules.stop_at(chain, &text) {
-            t.end(node, taint, stop);
-            return Ok(());
-        }
+    let mut linker = Linker::none();
+    let mut w = UtxoWalk::new(chain, t.rules.policy);
+    w.seed(t, graph, &mut linker, seeds)?;
+    while w.next_time().is_some() {
+        w.step(t, graph, &mut linker)?;
     }
-    if taint < t.rules.dust_of("native") {
-        t.end(node, taint, Stop::Dust);
-        return Ok(());
-    }
-    let Some(spender) = graph.spender(tx, vout)? else {
-        t.end(node, taint, Stop::Unmoved);
-        return Ok(());
-    };
-    if depth > t.rules.max_hops {
-        t.end(node, taint, Stop::HopLimit);
-        return Ok(());
-    }
-    if !w.queued.contains(&spender) {
-        let next = graph.tx(spender)?;
-        if t.rules.until.is_some_and(|u| next.time > u) {
-            t.end(node, taint, Stop::TimeLimit);
-            return Ok(());
-        }
-        w.queued.insert(spender);
-        w.pending.entry((next.height, next.index)).or_insert(next);
-    }
-    if w.tainted.len() >= t.rules.caps.max_nodes {
-        return Err(TraceError::Cap {
-            what: "tainted outputs waiting to be spent".into(),
-            limit: t.rules.caps.max_nodes as u64,
-            flag: "--max-nodes",
-        });
-    }
-    w.tainted.insert(out.id, OutState { taint, depth, node });
     Ok(())
 }
 
@@ -668,142 +1032,649 @@ impl Acct {
     }
 }
 
-/// Traces account chain `chain` from `seeds`.
+/// Taint a seed brings to a transfer: stolen there, or carried to it by links.
+#[derive(Default)]
+struct SeedIn {
+    stolen: u128,
+    linked: Vec<Linked>,
+}
+
+/// Taint a link carried to a transfer.
+struct Linked {
+    taint: u128,
+    depth: u32,
+    from: Option<usize>,
+    hop: Hop,
+}
+
+/// One account chain's traversal: the tainted addresses with their ledgers, a heap of each
+/// one's next transfer, and seeded transfers (stolen, or where links deliver taint).
+pub struct AccountWalk {
+    chain: Chain,
+    accts: HashMap<String, Acct>,
+    heap: BinaryHeap<Reverse<(EventKey, String, usize)>>,
+    seeds: BTreeMap<EventKey, (AccountEvent, SeedIn)>,
+    /// The last transfer applied.
+    now: Option<EventKey>,
+}
+
+impl AccountWalk {
+    /// An empty walk of `chain`.
+    pub fn new(chain: Chain) -> AccountWalk {
+        AccountWalk {
+            chain,
+            accts: HashMap::new(),
+            heap: BinaryHeap::new(),
+            seeds: BTreeMap::new(),
+            now: None,
+        }
+    }
+
+    /// Seeds the walk with stolen transfers and sources.
+    pub fn seed(
+        &mut self,
+        t: &mut Tracker,
+        graph: &mut dyn AccountGraph,
+        seeds: &[AccountSeed],
+    ) -> Result<(), TraceError> {
+        let chain = self.chain;
+        let policy = t.rules.policy;
+        let cap = t.rules.caps.max_history;
+        for s in seeds {
+            match s {
+                AccountSeed::Transfer { event, stolen } => {
+                    let e = self
+                        .seeds
+                        .entry(event.key())
+                        .or_insert((event.clone(), SeedIn::default()));
+                    e.1.stolen = (e.1.stolen + stolen).min(event.amount);
+                }
+                AccountSeed::Source {
+                    address,
+                    since,
+                    assets,
+                } => {
+                    let hist = graph.history(address, cap)?;
+                    let start = hist.partition_point(|e| e.time < *since);
+                    let stolen_asset = |a: &str| {
+                        assets.is_empty() || assets.iter().any(|x| x.eq_ignore_ascii_case(a))
+                    };
+                    if !hist[start..].iter().any(|e| {
+                        e.from == *address
+                            && stolen_asset(&e.asset)
+                            && t.rules.until.is_none_or(|u| e.time <= u)
+                    }) {
+                        return Err(TraceError::Incident(format!(
+                            "source {address} on {chain} sends nothing{} from time {since} on",
+                            if assets.is_empty() {
+                                String::new()
+                            } else {
+                                format!(" in {}", assets.join(", "))
+                            }
+                        )));
+                    }
+                    let ledgers = prefix_ledgers(policy, address, &hist[..start]);
+                    if let Some(e) = hist.get(start) {
+                        self.heap.push(Reverse((e.key(), address.clone(), start)));
+                    }
+                    self.accts.insert(
+                        address.clone(),
+                        Acct {
+                            hist,
+                            cursor: start,
+                            ledgers,
+                            nodes: HashMap::new(),
+                            depth: 0,
+                            source_since: Some(*since),
+                            source_assets: assets.clone(),
+                        },
+                    );
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// When the next transfer to apply happened.
+    fn next_time(&self) -> Option<u64> {
+        let h = self.heap.peek().and_then(|Reverse((_, addr, cur))| {
+            self.accts
+                .get(addr)
+                .and_then(|a| a.hist.get(*cur))
+                .map(|e| e.time)
+        });
+        let s = self.seeds.first_key_value().map(|(_, (e, _))| e.time);
+        match (h, s) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Applies the next transfer.
+    fn step(
+        &mut self,
+        t: &mut Tracker,
+        graph: &mut dyn AccountGraph,
+        linker: &mut Linker<'_>,
+    ) -> Result<(), TraceError> {
+        let from_heap = self.heap.peek().map(|Reverse((k, _, _))| *k);
+        let from_seed = self.seeds.first_key_value().map(|(k, _)| *k);
+        let (ev, seed) = match (from_heap, from_seed) {
+            (None, None) => return Ok(()),
+            (Some(h), s) if s.is_none_or(|s| h < s) => {
+                let Some(Reverse((_, addr, cur))) = self.heap.pop() else {
+                    return Ok(());
+                };
+                let Some(a) = self.accts.get(&addr) else {
+                    return Ok(());
+                };
+                if a.cursor != cur {
+                    return Ok(()); // stale: the transfer was applied from its other side
+                }
+                (a.hist[cur].clone(), None)
+            }
+            (h, Some(_)) => {
+                let Some((k, (ev, seed))) = self.seeds.pop_first() else {
+                    return Ok(());
+                };
+                // The same transfer may also be next for a tainted address: apply it once.
+                if h == Some(k) {
+                    self.heap.pop();
+                }
+                (ev, Some(seed))
+            }
+            (Some(_), None) => unreachable!("handled by the first arm"),
+        };
+        self.now = Some(self.now.map_or(ev.key(), |n| n.max(ev.key())));
+        if t.rules.until.is_some_and(|u| ev.time > u) {
+            if let Some(seed) = &seed {
+                if seed.stolen > 0 {
+                    t.note(format!(
+                        "stolen transfer {} at {} is after the time limit: not traced",
+                        ev.txid,
+                        ev.at()
+                    ));
+                }
+                for l in &seed.linked {
+                    t.end_linked_late(self.chain, &ev, l)?;
+                }
+            }
+            return Ok(());
+        }
+        self.apply(t, graph, linker, &ev, seed)
+    }
+
+    /// Picks up taint a link carried to transfer `c.leg` of this chain.
+    fn cross(
+        &mut self,
+        t: &mut Tracker,
+        graph: &mut dyn AccountGraph,
+        linker: &mut Linker<'_>,
+        c: Crossing,
+    ) -> Result<(), TraceError> {
+        let key: EventKey = (c.height, c.leg.tx_index, 0, c.leg.leg);
+        let hist = graph.history(&c.leg.party, t.rules.caps.max_history)?;
+        let Some(idx) = hist.iter().position(|e| e.key() == key) else {
+            return Err(TraceError::Data(format!(
+                "{}: link exit {} ({}:{}:{}) is not a transfer to {} in the store",
+                self.chain, c.leg.tx, c.height, c.leg.tx_index, c.leg.leg, c.leg.party
+            )));
+        };
+        let ev = hist[idx].clone();
+        let linked = Linked {
+            taint: c.taint.min(ev.amount),
+            depth: c.depth,
+            from: c.from,
+            hop: c.hop,
+        };
+        if self.now.is_none_or(|n| key > n) {
+            let e = self.seeds.entry(key).or_insert((ev, SeedIn::default()));
+            e.1.linked.push(linked);
+            return Ok(());
+        }
+        // The out leg came before the in leg in the tx (a pool paying out before it is paid,
+        // as Uniswap V3 does): taint the receipt after the fact.
+        if let Some(a) = self.accts.get_mut(&ev.to)
+            && a.hist
+                .get(..a.cursor)
+                .is_some_and(|h| h.iter().any(|e| e.key() == key))
+        {
+            let ledger = a
+                .ledgers
+                .entry(ev.asset.clone())
+                .or_insert_with(|| Ledger::new(t.rules.policy));
+            let taint = ledger.retaint(ev.amount, linked.taint);
+            a.depth = a.depth.min(linked.depth);
+            let node = match a.nodes.get(&ev.asset) {
+                Some(&n) => n,
+                None => {
+                    let n = t.node(
+                        self.chain,
+                        ev.to.as_str().into(),
+                        ev.asset.as_str().into(),
+                        a.depth,
+                    )?;
+                    a.nodes.insert(ev.asset.clone(), n);
+                    n
+                }
+            };
+            let mut hop = linked.hop;
+            hop.tainted = taint;
+            hop.to = ev.to.as_str().into();
+            return t.edge(linked.from, node, hop);
+        }
+        self.apply(
+            t,
+            graph,
+            linker,
+            &ev,
+            Some(SeedIn {
+                stolen: 0,
+                linked: vec![linked],
+            }),
+        )
+    }
+
+    /// What is left in tainted ledgers rests there.
+    fn finish(self, t: &mut Tracker) -> Result<(), TraceError> {
+        let chain = self.chain;
+        let mut names: Vec<&String> = self.accts.keys().collect();
+        names.sort();
+        let mut rest = Vec::new();
+        for name in names {
+            let a = &self.accts[name];
+            let moves_later = a.cursor < a.hist.len();
+            let mut assets: Vec<(&String, &Ledger)> = a.ledgers.iter().collect();
+            assets.sort_by(|x, y| x.0.cmp(y.0));
+            for (asset, l) in assets {
+                if l.unknown() > 0 {
+                    t.partial += 1;
+                }
+                if l.taint() == 0 {
+                    continue;
+                }
+                let stop = if moves_later {
+                    Stop::TimeLimit
+                } else {
+                    Stop::Unmoved
+                };
+                rest.push((
+                    name.clone(),
+                    asset.clone(),
+                    a.nodes.get(asset).copied(),
+                    a.depth,
+                    l.taint(),
+                    stop,
+                ));
+            }
+        }
+        for (name, asset, node, depth, taint, stop) in rest {
+            let node = match node {
+                Some(n) => n,
+                None => t.node(chain, name.as_str().into(), asset.as_str().into(), depth)?,
+            };
+            t.end(node, taint, stop);
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_lines)]
+    fn apply(
+        &mut self,
+        t: &mut Tracker,
+        graph: &mut dyn AccountGraph,
+        linker: &mut Linker<'_>,
+        ev: &AccountEvent,
+        seed: Option<SeedIn>,
+    ) -> Result<(), TraceError> {
+        let chain = self.chain;
+        let policy = t.rules.policy;
+        let key = ev.key();
+        let mut own = 0u128;
+        let mut from_node = None;
+        let mut from_depth = 0;
+        let self_transfer = ev.from == ev.to;
+        if let Some(a) = self.accts.get_mut(&ev.from).filter(|a| a.at(key)) {
+            let ledger = a
+                .ledgers
+                .entry(ev.asset.clone())
+                .or_insert_with(|| Ledger::new(policy));
+            let carried = ledger.send(ev.amount);
+            let stolen_asset = a.source_assets.is_empty()
+                || a.source_assets
+                    .iter()
+                    .any(|x| x.eq_ignore_ascii_case(&ev.asset));
+            if stolen_asset && a.source_since.is_some_and(|s| ev.time >= s) {
+                // A source: all it sends is stolen; what came back tainted is not stolen twice.
+                let new = if policy.conserves() {
+                    ev.amount - carried.min(ev.amount)
+                } else {
+                    ev.amount
+                };
+                own = ev.amount;
+                t.add_stolen(chain, &ev.asset, new);
+            } else {
+                own = carried;
+            }
+            from_depth = a.depth;
+            if own > 0 {
+                from_node = Some(match a.nodes.get(&ev.asset) {
+                    Some(&n) => n,
+                    None => {
+                        let n = t.node(
+                            chain,
+                            ev.from.as_str().into(),
+                            ev.asset.as_str().into(),
+                            a.depth,
+                        )?;
+                        a.nodes.insert(ev.asset.clone(), n);
+                        n
+                    }
+                });
+            }
+            if !self_transfer {
+                a.cursor += 1;
+                if let Some(next) = a.hist.get(a.cursor) {
+                    self.heap
+                        .push(Reverse((next.key(), ev.from.clone(), a.cursor)));
+                }
+            }
+        }
+        // Taint entering a link by this transfer crosses it instead of staying with the pool,
+        // mixer or bridge.
+        if own > 0
+            && !ev.fee
+            && let Some((r, fact)) = linker.input_at(chain, ev.height, ev.tx, ev.sub)?
+            && fact
+                .input()
+                .is_some_and(|i| i.asset.eq_ignore_ascii_case(&ev.asset))
+        {
+            let cap = t.rules.caps.max_history;
+            let from_text: Arc<str> = ev.from.as_str().into();
+            t.follow(
+                linker,
+                &mut |_, a, before| first_funder(&mut *graph, a, before, cap),
+                (chain, r, &fact),
+                own,
+                from_depth,
+                (from_node, &from_text),
+                ev.time,
+            )?;
+            own = 0;
+        }
+        let mut parts: Vec<(Option<usize>, Hop, u32)> = Vec::new();
+        let rule = if ev.fee {
+            format!("{policy}: fee")
+        } else {
+            format!("{policy}: transfer")
+        };
+        let hop = |tainted: u128, rule: String| Hop {
+            chain: chain.name().into(),
+            tx: ev.txid.as_str().into(),
+            at: ev.at().into(),
+            time: ev.time,
+            from: ev.from.as_str().into(),
+            to: ev.to.as_str().into(),
+            asset: ev.asset.as_str().into(),
+            value: ev.amount,
+            tainted,
+            rule: rule.into(),
+            edge: if ev.fee {
+                EdgeKind::Fee
+            } else {
+                EdgeKind::Transfer
+            },
+        };
+        if own > 0 {
+            parts.push((from_node, hop(own, rule), from_depth.saturating_add(1)));
+        }
+        let mut taint = own;
+        if let Some(seed) = seed {
+            if seed.stolen > 0 {
+                let new = seed.stolen.min(ev.amount - taint);
+                t.add_stolen(chain, &ev.asset, new);
+                taint += new;
+                parts.push((None, hop(new, "incident: stolen transfer".into()), 1));
+            }
+            for l in seed.linked {
+                let x = l.taint.min(ev.amount - taint);
+                taint += x;
+                let mut h = l.hop;
+                h.tainted = x;
+                h.to = ev.to.as_str().into();
+                parts.push((l.from, h, l.depth));
+            }
+        }
+        let depth = parts.iter().map(|p| p.2).min().unwrap_or(1);
+        if let Some(a) = self.accts.get_mut(&ev.to).filter(|a| a.at(key)) {
+            a.ledgers
+                .entry(ev.asset.clone())
+                .or_insert_with(|| Ledger::new(policy))
+                .receive(Parcel::new(ev.amount, taint));
+            a.cursor += 1;
+            if let Some(next) = a.hist.get(a.cursor) {
+                self.heap
+                    .push(Reverse((next.key(), ev.to.clone(), a.cursor)));
+            }
+            if taint > 0 {
+                a.depth = a.depth.min(depth);
+                let node = match a.nodes.get(&ev.asset) {
+                    Some(&n) => n,
+                    None => {
+                        let n = t.node(
+                            chain,
+                            ev.to.as_str().into(),
+                            ev.asset.as_str().into(),
+                            a.depth,
+                        )?;
+                        a.nodes.insert(ev.asset.clone(), n);
+                        n
+                    }
+                };
+                for (from, h, _) in parts {
+                    if h.tainted > 0 {
+                        t.edge(from, node, h)?;
+                    }
+                }
+            }
+            return Ok(());
+        }
+        if taint == 0 {
+            return Ok(());
+        }
+        let stop = if ev.fee {
+            Some(Stop::Fee)
+        } else if let Some(s) = t.rules.stop_at(chain, &ev.to) {
+            Some(s)
+        } else if taint < t.rules.dust_of(&ev.asset) {
+            Some(Stop::Dust)
+        } else if depth > t.rules.max_hops {
+            Some(Stop::HopLimit)
+        } else {
+            None
+        };
+        let node = t.node(
+            chain,
+            ev.to.as_str().into(),
+            ev.asset.as_str().into(),
+            depth,
+        )?;
+        for (from, h, _) in parts {
+            if h.tainted > 0 {
+                t.edge(from, node, h)?;
+            }
+        }
+        if let Some(stop) = stop {
+            t.end(node, taint, stop);
+            return Ok(());
+        }
+        // A new tainted address: its clean balance up to here, then this receipt.
+        let hist = graph.history(&ev.to, t.rules.caps.max_history)?;
+        let idx = hist.partition_point(|e| e.key() < key);
+        if hist.get(idx).is_none_or(|e| e.key() != key) {
+            return Err(TraceError::Data(format!(
+                "{chain}: transfer {} ({}) is missing from the history of its receiver {}",
+                ev.txid,
+                ev.at(),
+                ev.to
+            )));
+        }
+        if self.accts.len() >= t.rules.caps.max_nodes {
+            return Err(TraceError::Cap {
+                what: "tainted addresses".into(),
+                limit: t.rules.caps.max_nodes as u64,
+                flag: "--max-nodes",
+            });
+        }
+        let mut ledgers = prefix_ledgers(policy, &ev.to, &hist[..idx]);
+        let ledger = ledgers
+            .entry(ev.asset.clone())
+            .or_insert_with(|| Ledger::new(policy));
+        if self_transfer {
+            // A stolen transfer to oneself first leaves the (clean) balance.
+            ledger.send(ev.amount);
+        }
+        ledger.receive(Parcel::new(ev.amount, taint));
+        if let Some(next) = hist.get(idx + 1) {
+            self.heap
+                .push(Reverse((next.key(), ev.to.clone(), idx + 1)));
+        }
+        let mut nodes = HashMap::new();
+        nodes.insert(ev.asset.clone(), node);
+        self.accts.insert(
+            ev.to.clone(),
+            Acct {
+                hist,
+                cursor: idx + 1,
+                ledgers,
+                nodes,
+                depth,
+                source_since: None,
+                source_assets: Vec::new(),
+            },
+        );
+        Ok(())
+    }
+}
+
+/// Who first paid `address` native value at or before `before` (not itself): the funder a
+/// mixer heuristic looks for. A history too long to read (an exchange) answers none.
+fn first_funder(
+    graph: &mut dyn AccountGraph,
+    address: &str,
+    before: u64,
+    cap: usize,
+) -> Result<Option<String>, TraceError> {
+    let hist = match graph.history(address, cap) {
+        Ok(h) => h,
+        Err(TraceError::Cap { .. }) => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    Ok(hist
+        .iter()
+        .take_while(|e| e.time <= before)
+        .find(|e| {
+            !e.fee && e.asset == "native" && e.to.eq_ignore_ascii_case(address) && e.from != e.to
+        })
+        .map(|e| e.from.clone()))
+}
+
+/// Traces account chain `chain` from `seeds`, following no links.
 pub fn trace_account(
     t: &mut Tracker,
     graph: &mut dyn AccountGraph,
     chain: Chain,
     seeds: &[AccountSeed],
 ) -> Result<(), TraceError> {
-    let policy = t.rules.policy;
-    let mut accts: HashMap<String, Acct> = HashMap::new();
-    let mut heap: BinaryHeap<Reverse<(EventKey, String, usize)>> = BinaryHeap::new();
-    let mut seed_events: BTreeMap<EventKey, (AccountEvent, u128)> = BTreeMap::new();
-    let cap = t.rules.caps.max_history;
-    for s in seeds {
-        match s {
-            AccountSeed::Transfer { event, stolen } => {
-                let e = seed_events.entry(event.key()).or_insert((event.clone(), 0));
-                e.1 = (e.1 + stolen).min(event.amount);
-            }
-            AccountSeed::Source {
-                address,
-                since,
-                assets,
-            } => {
-                let hist = graph.history(address, cap)?;
-                let start = hist.partition_point(|e| e.time < *since);
-                let stolen_asset =
-                    |a: &str| assets.is_empty() || assets.iter().any(|x| x.eq_ignore_ascii_case(a));
-                if !hist[start..].iter().any(|e| {
-                    e.from == *address
-                        && stolen_asset(&e.asset)
-                        && t.rules.until.is_none_or(|u| e.time <= u)
-                }) {
-                    return Err(TraceError::Incident(format!(
-                        "source {address} on {chain} sends nothing{} from time {since} on",
-                        if assets.is_empty() {
-                            String::new()
-                        } else {
-                            format!(" in {}", assets.join(", "))
-                        }
-                    )));
-                }
-                let ledgers = prefix_ledgers(policy, address, &hist[..start]);
-                if let Some(e) = hist.get(start) {
-                    heap.push(Reverse((e.key(), address.clone(), start)));
-                }
-                accts.insert(
-                    address.clone(),
-                    Acct {
-                        hist,
-                        cursor: start,
-                        ledgers,
-                        nodes: HashMap::new(),
-                        depth: 0,
-                        source_since: Some(*since),
-                        source_assets: assets.clone(),
-                    },
-                );
-            }
-        }
+    let mut linker = Linker::none();
+    let mut w = AccountWalk::new(chain);
+    w.seed(t, graph, seeds)?;
+    while w.next_time().is_some() {
+        w.step(t, graph, &mut linker)?;
+    }
+    w.finish(t)
+}
+
+/// Reads the graphs of every chain a trace crosses.
+pub trait Graphs {
+    /// UTXO chain `chain`.
+    fn utxo(&mut self, chain: Chain) -> Result<&mut dyn UtxoGraph, TraceError>;
+    /// Account chain `chain`.
+    fn account(&mut self, chain: Chain) -> Result<&mut dyn AccountGraph, TraceError>;
+}
+
+/// Traces every chain at once from their seeds, following links between them: each step
+/// takes the walk whose next event is earliest, and taint a link carries to another chain is
+/// picked up by that chain's walk.
+pub fn run(
+    t: &mut Tracker,
+    graphs: &mut dyn Graphs,
+    linker: &mut Linker<'_>,
+    utxo_seeds: &BTreeMap<Chain, Vec<UtxoSeed>>,
+    account_seeds: &BTreeMap<Chain, Vec<AccountSeed>>,
+) -> Result<(), TraceError> {
+    let mut utxo: BTreeMap<Chain, UtxoWalk> = BTreeMap::new();
+    let mut account: BTreeMap<Chain, AccountWalk> = BTreeMap::new();
+    for (&chain, seeds) in utxo_seeds {
+        let w = utxo
+            .entry(chain)
+            .or_insert_with(|| UtxoWalk::new(chain, t.rules.policy));
+        w.seed(t, graphs.utxo(chain)?, linker, seeds)?;
+    }
+    for (&chain, seeds) in account_seeds {
+        let w = account
+            .entry(chain)
+            .or_insert_with(|| AccountWalk::new(chain));
+        w.seed(t, graphs.account(chain)?, seeds)?;
     }
     loop {
-        let from_heap = heap.peek().map(|Reverse((k, _, _))| *k);
-        let from_seed = seed_events.first_key_value().map(|(k, _)| *k);
-        let (ev, seed) = match (from_heap, from_seed) {
-            (None, None) => break,
-            (Some(h), s) if s.is_none_or(|s| h < s) => {
-                let Some(Reverse((_, addr, cur))) = heap.pop() else {
-                    break;
-                };
-                let Some(a) = accts.get(&addr) else { continue };
-                if a.cursor != cur {
-                    continue; // stale: the transfer was applied from its other side
+        while let Some(c) = t.crossings.pop() {
+            let chain = c.chain;
+            match chain.family() {
+                ChainFamily::Utxo => {
+                    let w = utxo
+                        .entry(chain)
+                        .or_insert_with(|| UtxoWalk::new(chain, t.rules.policy));
+                    w.cross(t, graphs.utxo(chain)?, linker, c)?;
                 }
-                (a.hist[cur].clone(), None)
+                ChainFamily::Account => {
+                    let w = account
+                        .entry(chain)
+                        .or_insert_with(|| AccountWalk::new(chain));
+                    w.cross(t, graphs.account(chain)?, linker, c)?;
+                }
             }
-            (h, Some(_)) => {
-                let Some((k, (ev, stolen))) = seed_events.pop_first() else {
-                    break;
-                };
-                // The same transfer may also be next for a tainted address: apply it once.
-                if h == Some(k) {
-                    heap.pop();
+        }
+        let next_u = utxo
+            .iter()
+            .filter_map(|(c, w)| w.next_time().map(|x| (x, *c)))
+            .min();
+        let next_a = account
+            .iter()
+            .filter_map(|(c, w)| w.next_time().map(|x| (x, *c)))
+            .min();
+        match (next_u, next_a) {
+            (None, None) => break,
+            (Some(u), a) if a.is_none_or(|a| u <= a) => {
+                if let Some(w) = utxo.get_mut(&u.1) {
+                    w.step(t, graphs.utxo(u.1)?, linker)?;
                 }
-                (ev, Some(stolen))
+            }
+            (_, Some(a)) => {
+                if let Some(w) = account.get_mut(&a.1) {
+                    w.step(t, graphs.account(a.1)?, linker)?;
+                }
             }
             (Some(_), None) => unreachable!("handled by the first arm"),
-        };
-        if t.rules.until.is_some_and(|u| ev.time > u) {
-            if seed.is_some() {
-                t.note(format!(
-                    "stolen transfer {} at {} is after the time limit: not traced",
-                    ev.txid,
-                    ev.at()
-                ));
-            }
-            continue;
-        }
-        apply(t, graph, chain, &mut accts, &mut heap, &ev, seed)?;
-    }
-    // What is left in tainted ledgers rests there.
-    let mut names: Vec<&String> = accts.keys().collect();
-    names.sort();
-    let mut rest = Vec::new();
-    for name in names {
-        let a = &accts[name];
-        let moves_later = a.cursor < a.hist.len();
-        let mut assets: Vec<(&String, &Ledger)> = a.ledgers.iter().collect();
-        assets.sort_by(|x, y| x.0.cmp(y.0));
-        for (asset, l) in assets {
-            if l.unknown() > 0 {
-                t.partial += 1;
-            }
-            if l.taint() == 0 {
-                continue;
-            }
-            let stop = if moves_later {
-                Stop::TimeLimit
-            } else {
-                Stop::Unmoved
-            };
-            rest.push((
-                name.clone(),
-                asset.clone(),
-                a.nodes.get(asset).copied(),
-                a.depth,
-                l.taint(),
-                stop,
-            ));
         }
     }
-    for (name, asset, node, depth, taint, stop) in rest {
-        let node = match node {
-            Some(n) => n,
-            None => t.node(chain, name.as_str().into(), asset.as_str().into(), depth)?,
-        };
-        t.end(node, taint, stop);
+    for (_, w) in account {
+        w.finish(t)?;
+    }
+    if !linker.skipped.is_empty() {
+        for (why, n) in &linker.skipped {
+            t.note(format!("links: {n} × {why}"));
+        }
     }
     Ok(())
 }
@@ -833,198 +1704,4 @@ fn prefix_ledgers(
             (asset, l)
         })
         .collect()
-}
-
-fn apply(
-    t: &mut Tracker,
-    graph: &mut dyn AccountGraph,
-    chain: Chain,
-    accts: &mut HashMap<String, Acct>,
-    heap: &mut BinaryHeap<Reverse<(EventKey, String, usize)>>,
-    ev: &AccountEvent,
-    seed: Option<u128>,
-) -> Result<(), TraceError> {
-    let policy = t.rules.policy;
-    let key = ev.key();
-    let mut taint = 0u128;
-    let mut from_node = None;
-    let mut from_depth = 0;
-    let self_transfer = ev.from == ev.to;
-    if let Some(a) = accts.get_mut(&ev.from).filter(|a| a.at(key)) {
-        let ledger = a
-            .ledgers
-            .entry(ev.asset.clone())
-            .or_insert_with(|| Ledger::new(policy));
-        let carried = ledger.send(ev.amount);
-        let stolen_asset = a.source_assets.is_empty()
-            || a.source_assets
-                .iter()
-                .any(|x| x.eq_ignore_ascii_case(&ev.asset));
-        if stolen_asset && a.source_since.is_some_and(|s| ev.time >= s) {
-            // A source: all it sends is stolen; what came back tainted is not stolen twice.
-            let new = if policy.conserves() {
-                ev.amount - carried.min(ev.amount)
-            } else {
-                ev.amount
-            };
-            taint = ev.amount;
-            t.add_stolen(chain, &ev.asset, new);
-        } else {
-            taint = carried;
-        }
-        from_depth = a.depth;
-        if taint > 0 {
-            from_node = Some(match a.nodes.get(&ev.asset) {
-                Some(&n) => n,
-                None => {
-                    let n = t.node(
-                        chain,
-                        ev.from.as_str().into(),
-                        ev.asset.as_str().into(),
-                        a.depth,
-                    )?;
-                    a.nodes.insert(ev.asset.clone(), n);
-                    n
-                }
-            });
-        }
-        if !self_transfer {
-            a.cursor += 1;
-            if let Some(next) = a.hist.get(a.cursor) {
-                heap.push(Reverse((next.key(), ev.from.clone(), a.cursor)));
-            }
-        }
-    }
-    if let Some(stolen) = seed {
-        let new = stolen.min(ev.amount - taint);
-        t.add_stolen(chain, &ev.asset, new);
-        taint += new;
-    }
-    let rule = if seed.is_some() {
-        "incident: stolen transfer".to_string()
-    } else if ev.fee {
-        format!("{policy}: fee")
-    } else {
-        format!("{policy}: transfer")
-    };
-    let hop = Hop {
-        chain: chain.name().into(),
-        tx: ev.txid.as_str().into(),
-        at: ev.at().into(),
-        time: ev.time,
-        from: ev.from.as_str().into(),
-        to: ev.to.as_str().into(),
-        asset: ev.asset.as_str().into(),
-        value: ev.amount,
-        tainted: taint,
-        rule: rule.into(),
-        edge: if ev.fee {
-            EdgeKind::Fee
-        } else {
-            EdgeKind::Transfer
-        },
-    };
-    let depth = if seed.is_some() {
-        1
-    } else {
-        from_depth.saturating_add(1)
-    };
-    if let Some(a) = accts.get_mut(&ev.to).filter(|a| a.at(key)) {
-        a.ledgers
-            .entry(ev.asset.clone())
-            .or_insert_with(|| Ledger::new(policy))
-            .receive(Parcel::new(ev.amount, taint));
-        a.cursor += 1;
-        if let Some(next) = a.hist.get(a.cursor) {
-            heap.push(Reverse((next.key(), ev.to.clone(), a.cursor)));
-        }
-        if taint > 0 {
-            a.depth = a.depth.min(depth);
-            let node = match a.nodes.get(&ev.asset) {
-                Some(&n) => n,
-                None => {
-                    let n = t.node(
-                        chain,
-                        ev.to.as_str().into(),
-                        ev.asset.as_str().into(),
-                        a.depth,
-                    )?;
-                    a.nodes.insert(ev.asset.clone(), n);
-                    n
-                }
-            };
-            t.edge(from_node, node, hop)?;
-        }
-        return Ok(());
-    }
-    if taint == 0 {
-        return Ok(());
-    }
-    let stop = if ev.fee {
-        Some(Stop::Fee)
-    } else if let Some(s) = t.rules.stop_at(chain, &ev.to) {
-        Some(s)
-    } else if taint < t.rules.dust_of(&ev.asset) {
-        Some(Stop::Dust)
-    } else if depth > t.rules.max_hops {
-        Some(Stop::HopLimit)
-    } else {
-        None
-    };
-    let node = t.node(
-        chain,
-        ev.to.as_str().into(),
-        ev.asset.as_str().into(),
-        depth,
-    )?;
-    t.edge(from_node, node, hop)?;
-    if let Some(stop) = stop {
-        t.end(node, taint, stop);
-        return Ok(());
-    }
-    // A new tainted address: its clean balance up to here, then this receipt.
-    let hist = graph.history(&ev.to, t.rules.caps.max_history)?;
-    let idx = hist.partition_point(|e| e.key() < key);
-    if hist.get(idx).is_none_or(|e| e.key() != key) {
-        return Err(TraceError::Data(format!(
-            "{chain}: transfer {} ({}) is missing from the history of its receiver {}",
-            ev.txid,
-            ev.at(),
-            ev.to
-        )));
-    }
-    if accts.len() >= t.rules.caps.max_nodes {
-        return Err(TraceError::Cap {
-            what: "tainted addresses".into(),
-            limit: t.rules.caps.max_nodes as u64,
-            flag: "--max-nodes",
-        });
-    }
-    let mut ledgers = prefix_ledgers(policy, &ev.to, &hist[..idx]);
-    let ledger = ledgers
-        .entry(ev.asset.clone())
-        .or_insert_with(|| Ledger::new(policy));
-    if self_transfer {
-        // A stolen transfer to oneself first leaves the (clean) balance.
-        ledger.send(ev.amount);
-    }
-    ledger.receive(Parcel::new(ev.amount, taint));
-    if let Some(next) = hist.get(idx + 1) {
-        heap.push(Reverse((next.key(), ev.to.clone(), idx + 1)));
-    }
-    let mut nodes = HashMap::new();
-    nodes.insert(ev.asset.clone(), node);
-    accts.insert(
-        ev.to.clone(),
-        Acct {
-            hist,
-            cursor: idx + 1,
-            ledgers,
-            nodes,
-            depth,
-            source_since: None,
-            source_assets: Vec::new(),
-        },
-    );
-    Ok(())
 }

@@ -4,7 +4,8 @@
 //! - [`policy`]: poison, haircut, FIFO, LIFO, TIHO over UTXO txs and account ledgers, exact
 //!   integer arithmetic ([`arith`]), each documented with its source and worked example;
 //! - [`link`]: the edge model, including the cross-asset links (swap, bridge, wrap, mixer);
-//! - [`engine`]: the traversal, forward in chain order, with stop rules and caps;
+//! - [`engine`]: the traversal, forward in chain order across every chain at once, with stop
+//!   rules and caps; [`follow`]: pairing link facts (swap, wrap, bridge, chain swap, mixer);
 //! - [`graph`]: what the engine reads, as data behind two traits; [`store`] implements them
 //!   over tracehound's store and resolves an [`Incident`] against it;
 //! - [`result`]: endpoints with proof, the summary (parts add up to the stolen total), and
@@ -15,6 +16,7 @@
 
 pub mod arith;
 pub mod engine;
+pub mod follow;
 pub mod graph;
 pub mod incident;
 pub mod labels;
@@ -24,11 +26,15 @@ pub mod prices;
 pub mod result;
 pub mod store;
 
-pub use engine::{AccountSeed, Caps, Rules, Tracker, UtxoSeed, trace_account, trace_utxo};
+pub use engine::{
+    AccountSeed, AccountWalk, Caps, Graphs, Rules, Tracker, UtxoSeed, UtxoWalk, run, trace_account,
+    trace_utxo,
+};
+pub use follow::{LinkRules, LinkView, Linker};
 pub use incident::{Incident, SourceItem, StolenItem};
 pub use labels::{Label, Labels, LabelsError};
 pub use policy::{Ledger, Parcel, Policy, split_tx};
-pub use result::{Endpoint, EntityTag, Hop, Stop, Summary, TraceResult};
+pub use result::{Endpoint, EntityTag, Hop, LinkUse, Stop, Summary, TraceResult};
 pub use store::trace;
 
 /// Why a trace could not be done.

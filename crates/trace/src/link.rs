@@ -23,22 +23,10 @@ pub enum EdgeKind {
     /// A gas fee paid to the block producer or burnt.
     Fee,
     /// A swap, bridge, wrap or mixer link.
-    Link(Link),
+    Link(Box<Link>),
 }
 
-/// The kind of a cross-asset or cross-chain link.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LinkKind {
-    /// A DEX swap: asset in, another asset out, same chain.
-    Swap,
-    /// A bridge: locked or burnt on one chain, minted or released on another.
-    Bridge,
-    /// Wrapping or unwrapping a native coin (ETH ↔ WETH), 1:1 by construction.
-    Wrap,
-    /// A mixer (or privacy pool): a deposit matched to a withdrawal.
-    Mixer,
-}
+pub use tracehound_core::LinkKind;
 
 /// One link: value `amount_in` of `asset_in` on `chain_in` went in, `amount_out` of
 /// `asset_out` on `chain_out` came out (`None`: unmatched, so dark).
@@ -46,6 +34,13 @@ pub enum LinkKind {
 pub struct Link {
     /// Kind.
     pub link: LinkKind,
+    /// The service (`uniswap-v2`, a configured bridge or mixer, …).
+    pub service: String,
+    /// The tx the value went in with (the same as the hop's tx for a swap or wrap).
+    pub tx_in: String,
+    /// How sure the match of the two sides is, 0–100 (100: the chain records it: one tx, or
+    /// the exit names the entry).
+    pub confidence: u8,
     /// Chain of the value going in.
     pub chain_in: String,
     /// Asset going in.
@@ -94,6 +89,9 @@ mod tests {
     fn swap(amount_in: u128, amount_out: Option<u128>) -> Link {
         Link {
             link: LinkKind::Swap,
+            service: "test".into(),
+            tx_in: "0x1".into(),
+            confidence: 100,
             chain_in: "evm-1".into(),
             asset_in: "native".into(),
             amount_in,

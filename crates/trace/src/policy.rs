@@ -308,6 +308,44 @@ impl Ledger {
         }
     }
 
+    /// Marks up to `taint` more of the last `amount` received as tainted, after the fact (a
+    /// link found to carry taint to a receipt already taken in as clean); returns how much
+    /// was marked. The balance does not change.
+    pub fn retaint(&mut self, amount: u128, taint: u128) -> u128 {
+        let room = self.balance.saturating_sub(self.taint).min(amount);
+        let t = taint.min(room);
+        if t == 0 {
+            return 0;
+        }
+        match self.policy {
+            Policy::Poison => self.taint = self.taint.max(t),
+            Policy::Haircut | Policy::Tiho => self.taint += t,
+            Policy::Fifo | Policy::Lifo => {
+                // The newest receipts are at the back: turn clean units there tainted.
+                let mut left = t;
+                let mut out = VecDeque::new();
+                let mut window = amount;
+                while left > 0 && window > 0 {
+                    let Some(mut seg) = self.segs.pop_back() else {
+                        break;
+                    };
+                    let in_window = seg.value.min(window);
+                    window -= in_window;
+                    let clean = in_window.min(seg.value - seg.taint);
+                    let x = clean.min(left);
+                    seg.taint += x;
+                    left -= x;
+                    out.push_front(seg);
+                }
+                self.segs.extend(out);
+                let marked = t - left;
+                self.taint += marked;
+                return marked;
+            }
+        }
+        t
+    }
+
     /// An outflow of `amount`; returns its tainted part. Sending more than the balance takes
     /// all of it plus clean value that was already there (partial data).
     pub fn send(&mut self, amount: u128) -> u128 {

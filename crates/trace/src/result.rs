@@ -52,6 +52,9 @@ pub enum Stop {
     Dark,
     /// Paid as a tx fee (miner/validator, or burnt).
     Fee,
+    /// Went into a bridge or chain swap whose other side was not found (no exit names it and
+    /// no heuristic match, or its chain is not ingested): reported, never guessed.
+    Unresolved,
 }
 
 impl Stop {
@@ -65,6 +68,7 @@ impl Stop {
             Stop::Dust => "dust",
             Stop::Dark => "dark",
             Stop::Fee => "fee",
+            Stop::Unresolved => "unresolved",
         }
     }
 }
@@ -179,11 +183,21 @@ pub struct AssetSummary {
     /// Paid as fees.
     #[serde(with = "dec")]
     pub fees: u128,
+    /// Went into a bridge or chain swap whose other side was not found.
+    #[serde(with = "dec")]
+    pub unresolved: u128,
+    /// Left this asset through links (swapped, wrapped, bridged, withdrawn from a mixer): it
+    /// is counted again, converted, under the asset it became.
+    #[serde(with = "dec")]
+    pub linked_out: u128,
+    /// Arrived through links from other assets or chains (not part of `stolen`).
+    #[serde(with = "dec")]
+    pub linked_in: u128,
 }
 
 impl AssetSummary {
     /// `stolen` units of (`chain`, `asset`), none of it placed yet.
-    fn empty(chain: &str, asset: &str, stolen: u128) -> AssetSummary {
+    pub(crate) fn empty(chain: &str, asset: &str, stolen: u128) -> AssetSummary {
         AssetSummary {
             chain: chain.to_string(),
             asset: asset.to_string(),
@@ -195,6 +209,9 @@ impl AssetSummary {
             dark: 0,
             dust: 0,
             fees: 0,
+            unresolved: 0,
+            linked_out: 0,
+            linked_in: 0,
         }
     }
 }
@@ -232,6 +249,39 @@ pub struct Summary {
     pub exposure: bool,
     /// Per (chain, asset).
     pub assets: Vec<AssetSummary>,
+    /// The links taint crossed (swapped, wrapped, bridged, through a mixer), largest first.
+    pub links: Vec<LinkUse>,
+}
+
+/// Taint that crossed one kind of link between two (chain, asset)s, summed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct LinkUse {
+    /// Swap, wrap, bridge, chain swap, mixer.
+    pub kind: tracehound_core::LinkKind,
+    /// The service.
+    pub service: String,
+    /// Chain the value left.
+    pub chain_in: String,
+    /// Asset it left as.
+    pub asset_in: String,
+    /// Chain it arrived on.
+    pub chain_out: String,
+    /// Asset it arrived as.
+    pub asset_out: String,
+    /// Taint in, base units of `asset_in`.
+    #[serde(with = "dec")]
+    pub taint_in: u128,
+    /// Taint out, base units of `asset_out`.
+    #[serde(with = "dec")]
+    pub taint_out: u128,
+    /// Crossings.
+    pub count: u64,
+    /// The weakest match among them (0–100).
+    pub min_confidence: u8,
+    /// The first crossing's tx in.
+    pub first_tx_in: String,
+    /// Its tx out.
+    pub first_tx_out: String,
 }
 
 /// Everything a trace found.
@@ -277,6 +327,7 @@ pub fn summarize(
             (Stop::Dark, _) => s.dark += e.amount,
             (Stop::Dust, _) => s.dust += e.amount,
             (Stop::Fee, _) => s.fees += e.amount,
+            (Stop::Unresolved, _) => s.unresolved += e.amount,
             (_, Some(f)) => {
                 s.intervention += e.amount;
                 s.intervention_points.push(InterventionPoint {
@@ -309,6 +360,7 @@ pub fn summarize(
         policy,
         exposure: !policy.conserves(),
         assets: by.into_values().collect(),
+        links: Vec::new(),
     }
 }
 
@@ -349,7 +401,11 @@ impl TraceResult {
             }
         );
         for s in &self.summary.assets {
-            let _ = writeln!(o, "\n{} {}: stolen {}", s.chain, s.asset, s.stolen);
+            let _ = write!(o, "\n{} {}: stolen {}", s.chain, s.asset, s.stolen);
+            if s.linked_in > 0 {
+                let _ = write!(o, ", arrived through links {}", s.linked_in);
+            }
+            let _ = writeln!(o);
             let _ = writeln!(o, "  at points of intervention  {}", s.intervention);
             for f in &s.by_freezer {
                 let _ = writeln!(o, "    freezable by {:<12} {}", f.freezable_by, f.amount);
@@ -367,6 +423,39 @@ impl TraceResult {
             let _ = writeln!(o, "  dark                       {}", s.dark);
             let _ = writeln!(o, "  dust                       {}", s.dust);
             let _ = writeln!(o, "  fees                       {}", s.fees);
+            if s.unresolved > 0 {
+                let _ = writeln!(o, "  unresolved (link)          {}", s.unresolved);
+            }
+            if s.linked_out > 0 {
+                let _ = writeln!(o, "  left through links         {}", s.linked_out);
+            }
+        }
+        if !self.summary.links.is_empty() {
+            let _ = writeln!(o, "\nlinks crossed:");
+            for l in &self.summary.links {
+                let verb = match l.kind {
+                    tracehound_core::LinkKind::Swap => "swapped",
+                    tracehound_core::LinkKind::Wrap => "wrapped",
+                    tracehound_core::LinkKind::Bridge => "bridged",
+                    tracehound_core::LinkKind::ChainSwap => "chain-swapped",
+                    tracehound_core::LinkKind::Mixer => "withdrawn from mixer",
+                };
+                let _ = writeln!(
+                    o,
+                    "  {verb} {} {} on {} → {} {} on {} via {} ({} time(s), confidence ≥ {}; first at tx {} → {})",
+                    l.taint_in,
+                    l.asset_in,
+                    l.chain_in,
+                    l.taint_out,
+                    l.asset_out,
+                    l.chain_out,
+                    l.service,
+                    l.count,
+                    l.min_confidence,
+                    l.first_tx_in,
+                    l.first_tx_out
+                );
+            }
         }
         let _ = writeln!(
             o,

@@ -9,7 +9,8 @@ use tracehound_core::{Address, Chain, ChainFamily, Hash32, TransferKind};
 use tracehound_store::{Store, UtxoLinks};
 
 use crate::TraceError;
-use crate::engine::{AccountSeed, Rules, Tracker, UtxoSeed, trace_account, trace_utxo};
+use crate::engine::{AccountSeed, Graphs, Rules, Tracker, UtxoSeed, run};
+use crate::follow::{LinkView, Linker};
 use crate::graph::{AccountEvent, AccountGraph, TxIn, TxOut, UtxoGraph, UtxoTx};
 use crate::incident::Incident;
 use crate::result::TraceResult;
@@ -155,6 +156,80 @@ impl AccountGraph for StoreAccounts<'_> {
 
 fn hex_lower(h: &Hash32) -> String {
     h.to_string()
+}
+
+/// Every chain of the store, each opened on first use.
+struct StoreGraphs<'s> {
+    store: &'s Store,
+    utxo: BTreeMap<Chain, StoreUtxo<'s>>,
+    account: BTreeMap<Chain, StoreAccounts<'s>>,
+}
+
+impl Graphs for StoreGraphs<'_> {
+    fn utxo(&mut self, chain: Chain) -> Result<&mut dyn UtxoGraph, TraceError> {
+        Ok(utxo_graph(&mut self.utxo, self.store, chain)?)
+    }
+
+    fn account(&mut self, chain: Chain) -> Result<&mut dyn AccountGraph, TraceError> {
+        Ok(self
+            .account
+            .entry(chain)
+            .or_insert_with(|| StoreAccounts::new(self.store, chain)))
+    }
+}
+
+/// The store's link facts, with each block's facts and time read once.
+struct StoreLinks<'s> {
+    store: &'s Store,
+    facts: std::collections::HashMap<(Chain, u32), std::sync::Arc<[tracehound_core::LinkFact]>>,
+    times: std::collections::HashMap<(Chain, u32), u64>,
+}
+
+impl<'s> StoreLinks<'s> {
+    fn new(store: &'s Store) -> Self {
+        StoreLinks {
+            store,
+            facts: std::collections::HashMap::new(),
+            times: std::collections::HashMap::new(),
+        }
+    }
+}
+
+impl LinkView for StoreLinks<'_> {
+    fn facts(
+        &mut self,
+        chain: Chain,
+        height: u32,
+    ) -> Result<std::sync::Arc<[tracehound_core::LinkFact]>, TraceError> {
+        if let Some(f) = self.facts.get(&(chain, height)) {
+            return Ok(std::sync::Arc::clone(f));
+        }
+        let f: std::sync::Arc<[tracehound_core::LinkFact]> =
+            self.store.link_facts(chain, height)?.into();
+        self.facts
+            .insert((chain, height), std::sync::Arc::clone(&f));
+        Ok(f)
+    }
+
+    fn lookup(
+        &mut self,
+        key: &str,
+    ) -> Result<Vec<(tracehound_store::FactRef, tracehound_core::LinkFact)>, TraceError> {
+        Ok(self.store.link_lookup(key)?)
+    }
+
+    fn time(&mut self, chain: Chain, height: u32) -> Result<u64, TraceError> {
+        if let Some(&t) = self.times.get(&(chain, height)) {
+            return Ok(t);
+        }
+        let t = self
+            .store
+            .block_at(chain, height)?
+            .map(|b| b.time)
+            .ok_or_else(|| TraceError::Unknown(format!("{chain} block {height}")))?;
+        self.times.insert((chain, height), t);
+        Ok(t)
+    }
 }
 
 /// The graph of UTXO chain `chain`, opened on first use.
@@ -330,20 +405,24 @@ pub fn trace(store: &Store, incident: &Incident, rules: Rules) -> Result<TraceRe
             }
         }
     }
+    let mut linker = Linker::new(Box::new(StoreLinks::new(store)), rules.links.clone());
     let mut t = Tracker::new(rules);
+    let mut utxo_seeds = BTreeMap::new();
+    let mut account_seeds = BTreeMap::new();
     for (chain, (utxo, account)) in chains {
         if !utxo.is_empty() {
-            trace_utxo(&mut t, utxo_graph(&mut graphs, store, chain)?, chain, &utxo)?;
+            utxo_seeds.insert(chain, utxo);
         }
         if !account.is_empty() {
-            trace_account(
-                &mut t,
-                &mut StoreAccounts::new(store, chain),
-                chain,
-                &account,
-            )?;
+            account_seeds.insert(chain, account);
         }
     }
+    let mut all = StoreGraphs {
+        store,
+        utxo: graphs,
+        account: BTreeMap::new(),
+    };
+    run(&mut t, &mut all, &mut linker, &utxo_seeds, &account_seeds)?;
     Ok(t.finish(&incident.name))
 }
 

@@ -10,6 +10,7 @@ mod anvil;
 mod common;
 mod evm_state;
 mod links;
+mod links_sim;
 mod litecoind;
 mod sim;
 mod trace_sim;

@@ -1,0 +1,230 @@
+//! Node answers, recorded and replayed over loopback JSON-RPC.
+//!
+//! The demo's cross-chain heist was played by the simulator on real nodes (an anvil and a
+//! `litecoind -regtest`) and ingested through a recording proxy ([`Mode::Record`]): every
+//! JSON-RPC call the ingest made, with the node's whole answer. `tracehound demo` serves those
+//! answers ([`Mode::Replay`]) and runs the very same `ingest evm --rpc` and `ingest btc --rpc`
+//! against them, so a user needs no node, and nothing in the store is made up: it is what the
+//! nodes said.
+//!
+//! A call is matched by its method and parameters; its id is the caller's. Batches are
+//! answered call by call. A call that is not in the recording gets a JSON-RPC error naming it.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use base64::Engine as _;
+use base64::prelude::BASE64_STANDARD;
+use serde_json::{Value, json};
+
+/// Recorded calls: `[method, params]` as JSON text → the node's answer (without its id).
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub(crate) struct Recording {
+    /// What was recorded (node and chain), for the reader.
+    pub(crate) source: String,
+    calls: BTreeMap<String, Value>,
+}
+
+impl Recording {
+    /// An empty recording of `source`.
+    pub(crate) fn new(source: &str) -> Recording {
+        Recording {
+            source: source.to_string(),
+            calls: BTreeMap::new(),
+        }
+    }
+
+    fn key(call: &Value) -> String {
+        json!([
+            call["method"],
+            call.get("params").cloned().unwrap_or(json!([]))
+        ])
+        .to_string()
+    }
+
+    /// How many distinct calls it holds.
+    pub(crate) fn len(&self) -> usize {
+        self.calls.len()
+    }
+}
+
+/// What the server does with each call.
+pub(crate) enum Mode {
+    /// Answers from a recording.
+    Replay(Recording),
+    /// Forwards to a node (URL, optional `user:password`) and records its answers.
+    Record {
+        upstream: String,
+        auth: Option<String>,
+        recording: Recording,
+    },
+}
+
+/// A loopback JSON-RPC server in its own thread.
+pub(crate) struct RpcServer {
+    url: String,
+    stop: Arc<AtomicBool>,
+    thread: Option<JoinHandle<anyhow::Result<Mode>>>,
+}
+
+impl RpcServer {
+    /// Starts serving on a free loopback port.
+    pub(crate) fn start(mode: Mode) -> anyhow::Result<RpcServer> {
+        let server = tiny_http::Server::http("127.0.0.1:0")
+            .map_err(|e| anyhow::anyhow!("starting a loopback JSON-RPC server: {e}"))?;
+        let url = match server.server_addr() {
+            tiny_http::ListenAddr::IP(a) => format!("http://{a}"),
+            #[allow(unreachable_patterns)]
+            _ => bail!("the loopback server has no IP address"),
+        };
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = Arc::clone(&stop);
+        let thread = std::thread::spawn(move || serve(&server, mode, &flag));
+        Ok(RpcServer {
+            url,
+            stop,
+            thread: Some(thread),
+        })
+    }
+
+    /// Its URL.
+    pub(crate) fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// Stops it; returns its mode (with what it recorded).
+    pub(crate) fn finish(mut self) -> anyhow::Result<Mode> {
+        self.stop.store(true, Ordering::SeqCst);
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .map_err(|_| anyhow::anyhow!("the JSON-RPC server thread panicked"))?,
+            None => bail!("the JSON-RPC server was already stopped"),
+        }
+    }
+}
+
+impl Drop for RpcServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+    }
+}
+
+fn serve(server: &tiny_http::Server, mut mode: Mode, stop: &AtomicBool) -> anyhow::Result<Mode> {
+    let agent = ureq::AgentBuilder::new()
+        .timeout(Duration::from_secs(120))
+        .build();
+    while !stop.load(Ordering::SeqCst) {
+        let Some(mut request) = server.recv_timeout(Duration::from_millis(50))? else {
+            continue;
+        };
+        let mut body = String::new();
+        request
+            .as_reader()
+            .read_to_string(&mut body)
+            .context("reading a JSON-RPC request")?;
+        let answer = match serde_json::from_str::<Value>(&body) {
+            Ok(Value::Array(calls)) => Value::Array(
+                calls
+                    .iter()
+                    .map(|c| answer(&agent, &mut mode, c))
+                    .collect::<anyhow::Result<_>>()?,
+            ),
+            Ok(call) => answer(&agent, &mut mode, &call)?,
+            Err(e) => json!({"jsonrpc": "2.0", "id": null,
+                "error": {"code": -32700, "message": format!("parse error: {e}")}}),
+        };
+        let response = tiny_http::Response::from_string(answer.to_string()).with_header(
+            tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..])
+                .map_err(|()| anyhow::anyhow!("bad header"))?,
+        );
+        // A client that went away is its own business.
+        let _ = request.respond(response);
+    }
+    Ok(mode)
+}
+
+fn answer(agent: &ureq::Agent, mode: &mut Mode, call: &Value) -> anyhow::Result<Value> {
+    let key = Recording::key(call);
+    let id = call.get("id").cloned().unwrap_or(Value::Null);
+    let mut out = match mode {
+        Mode::Replay(r) => match r.calls.get(&key) {
+            Some(a) => a.clone(),
+            None => json!({"jsonrpc": "2.0", "error": {"code": -32601,
+                "message": format!("not in the recording of {}: {key}", r.source)}}),
+        },
+        Mode::Record {
+            upstream,
+            auth,
+            recording,
+        } => {
+            let mut req = agent.post(upstream).set("Content-Type", "application/json");
+            if let Some(a) = auth {
+                req = req.set(
+                    "Authorization",
+                    &format!("Basic {}", BASE64_STANDARD.encode(a.as_bytes())),
+                );
+            }
+            let text = match req.send_string(&call.to_string()) {
+                Ok(r) => r.into_string()?,
+                // bitcoind answers RPC errors with HTTP 500 and a JSON body.
+                Err(ureq::Error::Status(_, r)) => r.into_string()?,
+                Err(e) => return Err(e).with_context(|| format!("forwarding {key} to {upstream}")),
+            };
+            let mut a: Value = serde_json::from_str(&text)
+                .with_context(|| format!("the node's answer to {key} is not JSON"))?;
+            if let Some(o) = a.as_object_mut() {
+                o.remove("id");
+            }
+            recording.calls.insert(key, a.clone());
+            a
+        }
+    };
+    if let Some(o) = out.as_object_mut() {
+        o.insert("id".into(), id);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replays_by_method_and_params_with_the_callers_id_and_refuses_the_rest() {
+        let mut r = Recording::new("test");
+        r.calls.insert(
+            Recording::key(&json!({"method": "eth_chainId", "params": []})),
+            json!({"jsonrpc": "2.0", "result": "0x7a69"}),
+        );
+        let server = RpcServer::start(Mode::Replay(r)).unwrap();
+        let agent = ureq::agent();
+        let batch = json!([
+            {"jsonrpc": "2.0", "id": 7, "method": "eth_chainId", "params": []},
+            {"jsonrpc": "2.0", "id": 8, "method": "eth_blockNumber", "params": []}
+        ]);
+        let got: Value = agent
+            .post(server.url())
+            .send_json(batch)
+            .unwrap()
+            .into_json()
+            .unwrap();
+        assert_eq!(
+            got[0],
+            json!({"jsonrpc": "2.0", "id": 7, "result": "0x7a69"})
+        );
+        assert_eq!(got[1]["id"], 8);
+        assert!(
+            got[1]["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("eth_blockNumber"),
+            "{got}"
+        );
+        assert!(matches!(server.finish().unwrap(), Mode::Replay(_)));
+    }
+}
