@@ -402,6 +402,10 @@ pub(crate) struct TraceArgs {
     /// reported dark (mixer) or unresolved (bridge).
     #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u8).range(0..=100))]
     pub(crate) min_link_confidence: u8,
+    /// The link config the chains were ingested with (`links.toml`, merged over the built-in
+    /// one): its bridges' windows and fees, and whether they may be matched heuristically.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) links: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]

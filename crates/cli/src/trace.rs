@@ -115,6 +115,7 @@ pub(crate) fn run(global: &Global, args: &TraceArgs) -> anyhow::Result<()> {
     };
     rules.links.follow = !args.no_links;
     rules.links.min_confidence = args.min_link_confidence;
+    rules.links.config = crate::links::load(args.links.as_deref())?;
     let store = open_store(global)?;
     let prices = args
         .prices
