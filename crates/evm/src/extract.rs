@@ -1165,6 +1165,99 @@ mod tests {
     }
 
     #[test]
+    fn tornado_deposit_and_withdrawal_are_mixer_entry_and_exit() {
+        // The built-in config's 0.1 ETH pool, its events as Tornado.sol emits them.
+        let pool = "0x12d66f87a04a9e220743712ce6d9bb1b5616b8fc";
+        let relayer = "0x7777777777777777777777777777777777777777";
+        let recipient = "0x8888888888888888888888888888888888888888";
+        let sig = |s: &str| format!("{:#x}", alloy::primitives::keccak256(s.as_bytes()));
+        let commitment = format!("0x{}", "c0".repeat(32));
+        let links = LinkDecoder::builtin(CHAIN);
+        let b = block(
+            json!({}),
+            tx(json!({"to": pool, "value": "0x16345785d8a0000", "gasPrice": "0x3"})),
+        );
+        let r = receipt(json!({"logs": [{"address": pool, "logIndex": "0x0",
+            "data": format!("0x{}{}", word(5), word(1_683_000_000)),
+            "topics": [sig("Deposit(bytes32,uint32,uint256)"), commitment]}]}));
+        let out = run_with(b, r, None, &[], &links).unwrap();
+        let [
+            LinkFact::Entry {
+                kind,
+                service,
+                leg,
+                id,
+                gas_price,
+                ..
+            },
+        ] = out.links.as_slice()
+        else {
+            panic!("{:?} {:?}", out.links, out.link_skips)
+        };
+        assert_eq!((*kind, service.as_str()), (LinkKind::Mixer, "tornado-eth"));
+        assert_eq!(
+            (leg.leg, leg.amount, leg.party.as_str()),
+            (1, 10u128.pow(17), SENDER)
+        );
+        assert_eq!(id.as_deref(), Some(commitment.as_str()));
+        assert_eq!(*gas_price, Some(3));
+
+        // The withdrawal: the relayer calls the pool, which pays the recipient less the fee
+        // and the relayer its fee (internal transfers, from traces).
+        let fee = 10u128.pow(15);
+        let trace = |address: serde_json::Value, action: serde_json::Value| {
+            json!({"action": action, "subtraces": 0, "traceAddress": address,
+                "transactionHash": TX, "transactionPosition": 0, "type": "call",
+                "result": {"gasUsed": "0x0", "output": "0x"}})
+        };
+        let call = |from: &str, to: &str, value: u128| {
+            json!({"callType": "call", "from": from, "to": to, "gas": "0x0", "input": "0x",
+                "value": format!("{value:#x}")})
+        };
+        let traces: Vec<crate::traces::ParityTrace> = serde_json::from_value(json!([
+            trace(json!([]), call(relayer, pool, 0)),
+            trace(json!([0]), call(pool, recipient, 10u128.pow(17) - fee)),
+            trace(json!([1]), call(pool, relayer, fee)),
+        ]))
+        .unwrap();
+        let traces = from_parity_block(&traces, ForkRules { cancun: true }).unwrap();
+        let b = block(
+            json!({}),
+            tx(json!({"from": relayer, "to": pool, "value": "0x0", "gasPrice": "0x3"})),
+        );
+        let data = format!(
+            "0x{}{}{}",
+            topic(recipient).trim_start_matches("0x"),
+            "ab".repeat(32),
+            word(fee)
+        );
+        let r = receipt(
+            json!({"logs": [{"address": pool, "logIndex": "0x0", "data": data,
+            "topics": [sig("Withdrawal(address,bytes32,address,uint256)"), topic(relayer)]}]}),
+        );
+        let out = run_with(b, r, Some(traces), &[], &links).unwrap();
+        let [
+            LinkFact::Exit {
+                kind,
+                leg,
+                relayer: r,
+                reference,
+                ..
+            },
+        ] = out.links.as_slice()
+        else {
+            panic!("{:?} {:?}", out.links, out.link_skips)
+        };
+        assert_eq!(*kind, LinkKind::Mixer);
+        assert_eq!(
+            (leg.amount, leg.party.as_str(), leg.asset.as_str()),
+            (10u128.pow(17) - fee, recipient, "native")
+        );
+        assert_eq!(r.as_deref(), Some(relayer));
+        assert_eq!(*reference, None, "a withdrawal names no deposit");
+    }
+
+    #[test]
     fn vault_calldata_is_read_as_a_memo_and_a_bad_one_is_counted() {
         let vault = "0x2222222222222222222222222222222222222222";
         let config = LinkConfig::from_toml(

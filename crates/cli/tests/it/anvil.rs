@@ -271,6 +271,49 @@ fn evm_ingest_balances_resume_reorg_and_bad_input() {
         stored_flows(dir.path(), &weth_token, &weth).unwrap().1 > 0,
         "the wrap pseudo-address paid out the wrapped tokens"
     );
+    // The wrap and the unwrap are link facts: native in, tokens minted (and back), 1:1.
+    assert_eq!(second["links"]["facts"]["wrap"], json!(2), "{second}");
+    {
+        use tracehound_core::{Chain, LinkFact, LinkKind};
+        let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+        let tip = second["tip_height"].as_u64().unwrap() as u32;
+        let first_new = second["from_height"].as_u64().unwrap() as u32;
+        let wraps: Vec<(String, String, u128, String, String)> = (first_new..=tip)
+            .flat_map(|h| store.link_facts(Chain::Evm(31337), h).unwrap())
+            .filter_map(|f| match f {
+                LinkFact::Within {
+                    kind: LinkKind::Wrap,
+                    input,
+                    output,
+                    ..
+                } => {
+                    assert_eq!(input.amount, output.amount);
+                    Some((
+                        input.asset,
+                        output.asset,
+                        input.amount,
+                        input.party,
+                        output.party,
+                    ))
+                }
+                _ => None,
+            })
+            .collect();
+        let (native, user) = ("native".to_string(), a(2));
+        assert_eq!(
+            wraps,
+            vec![
+                (
+                    native.clone(),
+                    weth.clone(),
+                    2 * 10u128.pow(17),
+                    user.clone(),
+                    user.clone()
+                ),
+                (weth.clone(), native, 5 * 10u128.pow(16), user.clone(), user),
+            ]
+        );
+    }
 
     // A reorg two blocks deep with a different tx: the store follows and equals a fresh ingest.
     let replacement = json!({"from": a(4), "to": a(0), "value": "0x2a", "gas": "0x5208",
