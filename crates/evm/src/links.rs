@@ -11,7 +11,12 @@
 //!   [`LinkFact::Within`], from the user's first transfer of A into a pool (amount: all the A
 //!   the user put into pools in the tx) to the last transfer of B out of a pool to the
 //!   receiver (amount: all the B the receiver got). Hops between pools are not links of their
-//!   own: a multi-hop route is one link. Uniswap events are checked against the transfers
+//!   own: a multi-hop route is one link. The user is the tx's sender if it paid a pool, else
+//!   the first payer of a pool that is not a token contract; the route is the swaps the user
+//!   paid, or a party the route paid before (a router between hops): another party's swap in
+//!   the same tx (a fee-on-transfer token selling its tax) is not part of the user's link. The
+//!   receiver is the last swap event's named receiver (V2 `to`, V3 `recipient`) that got
+//!   value, else the sender, else the last payee. Uniswap events are checked against the transfers
 //!   (each amount in is the pool's total received of some asset in the tx, each amount out
 //!   its total paid of some asset); when one does not add up, the tx gets no swap link.
 //! - **Wraps.** Each [`WrapLink`] (WETH `Deposit`/`Withdrawal`) becomes a `Within` wrap from
@@ -642,6 +647,9 @@ impl LinkDecoder {
         // twice: a fee-on-transfer token selling its tax inside a user's sell). A configured
         // pool (any ABI, maybe ether) is checked over the whole tx.
         let mut previous: HashMap<&str, u64> = HashMap::new();
+        // Per checked event: its window's transfers (sub-indices), who outside the pools paid
+        // in and who got paid out.
+        let mut windows: Vec<(Vec<u32>, HashSet<&str>, HashSet<&str>)> = Vec::new();
         for e in &events {
             let after = previous.insert(e.pool.as_str(), e.log_index);
             let in_window = |t: &EvmTransfer| match (&t.source, e.checked()) {
@@ -703,32 +711,89 @@ impl LinkDecoder {
                 );
                 return;
             }
+            if e.checked() {
+                let outside = |a: &'_ Address| !pools.contains(a.as_str());
+                windows.push((
+                    into.iter()
+                        .chain(&from_pool)
+                        .map(|t| t.transfer.sub_index)
+                        .collect(),
+                    into.iter()
+                        .map(|t| &t.transfer.from)
+                        .filter(|a| outside(a))
+                        .map(Address::as_str)
+                        .collect(),
+                    from_pool
+                        .iter()
+                        .map(|t| &t.transfer.to)
+                        .filter(|a| outside(a))
+                        .map(Address::as_str)
+                        .collect(),
+                ));
+            }
         }
-        let ins: Vec<&EvmTransfer> = flows
+        // The user: the tx's sender if it paid a pool, else the first payer of a pool that is
+        // not a token contract itself (a fee-on-transfer token selling its tax inside the tx),
+        // else the first payer.
+        let into_pools = |t: &&&EvmTransfer| {
+            pools.contains(t.transfer.to.as_str()) && !pools.contains(t.transfer.from.as_str())
+        };
+        let tokens: HashSet<&str> = flows
             .iter()
-            .copied()
-            .filter(|t| {
-                pools.contains(t.transfer.to.as_str()) && !pools.contains(t.transfer.from.as_str())
+            .filter_map(|t| match &t.transfer.asset {
+                AssetId::Contract(c) => Some(c.as_str()),
+                AssetId::Native => None,
             })
             .collect();
-        let outs: Vec<&EvmTransfer> = flows
+        let payers: Vec<&Address> = flows
             .iter()
-            .copied()
-            .filter(|t| {
-                pools.contains(t.transfer.from.as_str()) && !pools.contains(t.transfer.to.as_str())
-            })
+            .filter(into_pools)
+            .map(|t| &t.transfer.from)
             .collect();
-        let (Some(first_in), Some(last_out)) = (ins.first(), outs.last()) else {
+        let Some(&first_payer) = payers.first() else {
             skips.add("swap without flows into and out of its pools", v.tx, "");
             return;
         };
-        // The user: the tx's sender if it paid a pool, else whoever paid one first.
-        let user = if ins.iter().any(|t| t.transfer.from == v.tx.from) {
+        let user = if payers.contains(&&v.tx.from) {
             &v.tx.from
         } else {
-            &first_in.transfer.from
+            payers
+                .iter()
+                .copied()
+                .find(|p| !tokens.contains(p.as_str()))
+                .unwrap_or(first_payer)
         };
-        let Some(input) = ins.iter().find(|t| &t.transfer.from == user) else {
+        // The user's route: the swaps paid by the user or by someone the route paid before
+        // (a router between hops); another party's swap in the same tx (a token's tax sale)
+        // is left out, so that its output does not count as the user's.
+        let mut route: HashSet<&str> = HashSet::from([user.as_str()]);
+        let mut foreign: HashSet<u32> = HashSet::new();
+        for (transfers, paid_in, paid_out) in &windows {
+            if !paid_in.is_empty() && paid_in.is_disjoint(&route) {
+                foreign.extend(transfers);
+            } else {
+                route.extend(paid_out);
+            }
+        }
+        let ours = |t: &&&EvmTransfer| !foreign.contains(&t.transfer.sub_index);
+        let ins: Vec<&EvmTransfer> = flows
+            .iter()
+            .filter(into_pools)
+            .filter(ours)
+            .copied()
+            .collect();
+        let outs: Vec<&EvmTransfer> = flows
+            .iter()
+            .filter(|t| {
+                pools.contains(t.transfer.from.as_str()) && !pools.contains(t.transfer.to.as_str())
+            })
+            .filter(ours)
+            .copied()
+            .collect();
+        let (Some(input), Some(last_out)) =
+            (ins.iter().find(|t| &t.transfer.from == user), outs.last())
+        else {
+            skips.add("swap without flows into and out of its pools", v.tx, "");
             return;
         };
         let asset_in = &input.transfer.asset;

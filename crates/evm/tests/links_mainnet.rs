@@ -295,7 +295,7 @@ fn mainnet_uniswap_swaps_decode_with_exact_amounts() {
     // Hand-picked: block 17173049 tx 3, Router02 swapExactETHForTokens…: 0.2 ETH wrapped by
     // the router, its WETH into the pair, tokens out to the sender.
     let tx3 = "0xd74fe1a1c1";
-    let (hash, f) = swaps.iter().find(|(h, _)| h.starts_with(tx3)).unwrap();
+    let (hash3, f) = swaps.iter().find(|(h, _)| h.starts_with(tx3)).unwrap();
     let LinkFact::Within { input, output, .. } = f else {
         unreachable!()
     };
@@ -305,7 +305,26 @@ fn mainnet_uniswap_swaps_decode_with_exact_amounts() {
         input.party, "0x7a250d5630b4cf539739df2c5dacb4c659f2488d",
         "the router paid the pair"
     );
-    assert_eq!(output.party, txs[hash]["from_address"].as_str().unwrap());
+    assert_eq!(output.party, txs[hash3]["from_address"].as_str().unwrap());
+
+    // Block 17173049 tx 6: a fee-on-transfer token sells its collected tax in the pair
+    // (its own swap, logs 25–29) inside the user's sell in the same pair (logs 31–35): the
+    // user's link is the user's swap alone, 125639990507035 of the token for
+    // 732567623310035213 WETH (ethereum-etl's transfers at logs 31 and 33), not the tax sale's
+    // WETH as well.
+    let (hash, f) = swaps
+        .iter()
+        .find(|(h, _)| h.starts_with("0xda46ac19eb"))
+        .unwrap();
+    let LinkFact::Within { input, output, .. } = f else {
+        unreachable!()
+    };
+    assert_eq!(
+        (input.amount, output.amount),
+        (125_639_990_507_035, 732_567_623_310_035_213)
+    );
+    assert_eq!(input.party, txs[hash]["from_address"].as_str().unwrap());
+    assert_eq!(output.asset, WETH);
 
     // Multi-hop: one fact from the first input to the last output, hops between pools
     // not counted.
