@@ -563,6 +563,19 @@ impl LinkDecoder {
             let Some(topic0) = log.topics.first() else {
                 continue;
             };
+            // Most logs are no swap: looked at only by their first topic.
+            let config = self.swaps.iter().find(|c| {
+                c.topic0 == *topic0
+                    && c.contracts
+                        .as_ref()
+                        .is_none_or(|s| s.contains(&log.address))
+            });
+            if *topic0 != v2::Swap::SIGNATURE_HASH
+                && *topic0 != v3::Swap::SIGNATURE_HASH
+                && config.is_none()
+            {
+                continue;
+            }
             let index = log.log_index.to::<u64>();
             let pool = text_of(chain, &log.address);
             let data = LogData::new_unchecked(log.topics.clone(), log.data.clone());
@@ -604,12 +617,7 @@ impl LinkDecoder {
                     amounts_in: ins,
                     amounts_out: outs,
                 });
-            } else if let Some(c) = self.swaps.iter().find(|c| {
-                c.topic0 == *topic0
-                    && c.contracts
-                        .as_ref()
-                        .is_none_or(|s| s.contains(&log.address))
-            }) {
+            } else if let Some(c) = config {
                 c.decoder.decode_log_data(&data).map_err(|e| {
                     (
                         "configured swap event does not decode",
