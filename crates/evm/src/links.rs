@@ -39,6 +39,8 @@
 //! tx (the store keeps the same numbering), its asset as the store names it (`native` or the
 //! lower-case token contract) and its party as the store writes addresses.
 
+#![deny(clippy::indexing_slicing)]
+
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use alloy::dyn_abi::{DynSolEvent, DynSolValue, Specifier};
