@@ -1258,6 +1258,72 @@ mod tests {
     }
 
     #[test]
+    fn a_burn_and_mint_bridge_links_the_burn_and_the_mint() {
+        use alloy::sol_types::SolValue;
+        let bridge = "0x2222222222222222222222222222222222222222"; // the tx's `to`
+        let token = "0x6666666666666666666666666666666666666666";
+        let zero = "0x0000000000000000000000000000000000000000";
+        let erc20 = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
+        let config = LinkConfig::from_toml(
+            &format!(
+                r#"[[bridge]]
+name = "b"
+contracts = [{{ chain = "evm-1", address = "{bridge}" }}]
+wallets = [{{ chain = "litecoin", address = "ltc1qw508d6qejxtdg4y5r3zarvary0c5xw7kgmn4n9" }}]
+lock = [{{ signature = "Burned(address indexed from, uint256 amount, string destination)", amount = "amount", party = "destination" }}]
+release = [{{ signature = "Minted(address indexed to, uint256 amount, bytes32 sourceTx)", amount = "amount", party = "to", id = "sourceTx" }}]
+"#
+            ),
+            "t",
+        )
+        .unwrap();
+        let links = LinkDecoder::new(CHAIN, &config).unwrap();
+        let sig = |s: &str| format!("{:#x}", alloy::primitives::keccak256(s.as_bytes()));
+        let hex = |b: Vec<u8>| format!("0x{}", alloy::hex::encode(b));
+        let b = block(json!({}), tx(json!({"gasPrice": "0x1", "value": "0x0"})));
+        let data = hex((U256::from(9u8), "ltc1qdest".to_string()).abi_encode_params());
+        let r = receipt(json!({"logs": [
+            {"address": token, "logIndex": "0x0", "data": format!("0x{}", word(9)),
+             "topics": [erc20, topic(SENDER), topic(zero)]},
+            {"address": bridge, "logIndex": "0x1", "data": data,
+             "topics": [sig("Burned(address,uint256,string)"), topic(SENDER)]}]}));
+        let out = run_with(b, r, None, &[], &links).unwrap();
+        let [
+            LinkFact::Entry {
+                kind,
+                leg,
+                destination,
+                ..
+            },
+        ] = out.links.as_slice()
+        else {
+            panic!("{:?} {:?}", out.links, out.link_skips)
+        };
+        assert_eq!(*kind, LinkKind::Bridge);
+        assert_eq!((leg.asset.as_str(), leg.amount, leg.leg), (token, 9, 1));
+        let d = destination.as_ref().unwrap();
+        assert_eq!(
+            (d.chain.as_deref(), d.address.as_str()),
+            (Some("litecoin"), "ltc1qdest")
+        );
+
+        let source = format!("0x{}", "5a".repeat(32));
+        let b = block(json!({}), tx(json!({"gasPrice": "0x1", "value": "0x0"})));
+        let r = receipt(json!({"logs": [
+            {"address": token, "logIndex": "0x0", "data": format!("0x{}", word(9)),
+             "topics": [erc20, topic(zero), topic(SENDER)]},
+            {"address": bridge, "logIndex": "0x1",
+             "data": format!("0x{}{}", word(9), &source[2..]),
+             "topics": [sig("Minted(address,uint256,bytes32)"), topic(SENDER)]}]}));
+        let out = run_with(b, r, None, &[], &links).unwrap();
+        let [LinkFact::Exit { leg, reference, .. }] = out.links.as_slice() else {
+            panic!("{:?} {:?}", out.links, out.link_skips)
+        };
+        assert_eq!((leg.party.as_str(), leg.amount), (SENDER, 9));
+        assert_eq!(reference.as_deref(), Some(source.as_str()));
+    }
+
+    #[test]
     fn vault_calldata_is_read_as_a_memo_and_a_bad_one_is_counted() {
         let vault = "0x2222222222222222222222222222222222222222";
         let config = LinkConfig::from_toml(

@@ -24,8 +24,10 @@
 //!   native transfer out), 1:1.
 //! - **Mixers and bridges** (`[[mixer]]`, `[[bridge]]`): their configured events at their
 //!   configured contracts; deposits and locks are [`LinkFact::Entry`]s whose leg is the
-//!   transfer into the contract, withdrawals and releases [`LinkFact::Exit`]s whose leg is the
-//!   transfer out of it to the recipient.
+//!   transfer into the contract (or, when the event states the amount, the sender's burn of
+//!   that amount), withdrawals and releases [`LinkFact::Exit`]s whose leg is the transfer out
+//!   of it to the recipient (or, with amount and recipient stated, a mint of that amount to
+//!   the recipient).
 //! - **Vault memos** (`[[vault]]`): a tx paying a vault with a THORChain-style memo as its
 //!   calldata is an entry (its destination from the memo); a vault paying out with `OUT:<tx>`
 //!   (or `REFUND:<tx>`) is an exit naming the entry.
@@ -73,6 +75,9 @@ mod v3 {
 /// The built-in link config (Tornado Cash's ETH pools on Ethereum), always merged under a
 /// user's file.
 const DEFAULT_CONFIG: &str = include_str!("../data/links-default.toml");
+
+/// Where ERC-20 mints come from and burns go to.
+const ZERO: &str = "0x0000000000000000000000000000000000000000";
 
 /// Longest calldata kept as a memo (THORChain memos stay well under this).
 pub const MAX_MEMO_BYTES: usize = 256;
@@ -913,12 +918,27 @@ impl LinkDecoder {
             let gas_price = Some(v.tx.effective_gas_price);
             match s.side {
                 Side::Entry => {
-                    let found = v.transfers.iter().find(|t| {
-                        fungible(t)
-                            && t.transfer.to.as_str() == contract
-                            && !used.contains(&t.transfer.sub_index)
-                            && amount.is_none_or(|a| t.transfer.amount.units() == a)
-                    });
+                    let free =
+                        |t: &&EvmTransfer| fungible(t) && !used.contains(&t.transfer.sub_index);
+                    // Value paid into the contract; else, when the event states the amount,
+                    // the sender's tokens of that amount burnt (to the zero address) in the
+                    // tx (a burn-and-mint bridge keeps nothing).
+                    let found = v
+                        .transfers
+                        .iter()
+                        .filter(free)
+                        .find(|t| {
+                            t.transfer.to.as_str() == contract
+                                && amount.is_none_or(|a| t.transfer.amount.units() == a)
+                        })
+                        .or_else(|| {
+                            let a = amount?;
+                            v.transfers.iter().filter(free).find(|t| {
+                                t.transfer.from == v.tx.from
+                                    && t.transfer.to.as_str() == ZERO
+                                    && t.transfer.amount.units() == a
+                            })
+                        });
                     let Some(t) = found else {
                         skips.add(
                             "service entry event without a transfer into the contract",
@@ -948,15 +968,31 @@ impl LinkDecoder {
                     });
                 }
                 Side::Exit => {
-                    let found = v.transfers.iter().find(|t| {
-                        fungible(t)
-                            && t.transfer.from.as_str() == contract
-                            && !used.contains(&t.transfer.sub_index)
-                            && amount.is_none_or(|a| t.transfer.amount.units() == a)
-                            && party
-                                .as_deref()
-                                .is_none_or(|p| t.transfer.to.as_str() == p.to_ascii_lowercase())
-                    });
+                    let free =
+                        |t: &&EvmTransfer| fungible(t) && !used.contains(&t.transfer.sub_index);
+                    let to_party = |t: &&EvmTransfer| {
+                        party
+                            .as_deref()
+                            .is_none_or(|p| t.transfer.to.as_str() == p.to_ascii_lowercase())
+                    };
+                    // Value paid by the contract; else, when the event states amount and
+                    // payee, tokens of that amount minted (from the zero address) to the payee
+                    // in the tx (a bridge minting its wrapped token).
+                    let found = v
+                        .transfers
+                        .iter()
+                        .filter(free)
+                        .filter(to_party)
+                        .find(|t| {
+                            t.transfer.from.as_str() == contract
+                                && amount.is_none_or(|a| t.transfer.amount.units() == a)
+                        })
+                        .or_else(|| {
+                            let (a, _) = (amount?, party.as_deref()?);
+                            v.transfers.iter().filter(free).filter(to_party).find(|t| {
+                                t.transfer.from.as_str() == ZERO && t.transfer.amount.units() == a
+                            })
+                        });
                     let Some(t) = found else {
                         skips.add(
                             "service exit event without a transfer out of the contract",
