@@ -190,7 +190,9 @@ impl LinkConfig {
             detail: e.message().to_string()
                 + &e.span()
                     .map(|s| {
-                        let line = text.get(..s.start).map_or(0, |t| t.lines().count().max(1));
+                        let line = text
+                            .get(..s.start)
+                            .map_or(0, |t| t.matches('\n').count() + 1);
                         format!(" (line {line})")
                     })
                     .unwrap_or_default(),
