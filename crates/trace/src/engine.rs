@@ -1671,6 +1671,21 @@ pub fn run(
     for (_, w) in account {
         w.finish(t)?;
     }
+    for (chain, w) in utxo {
+        // Taint a link delivered to an output whose spender had already been processed (a
+        // clock tie between chains) would otherwise vanish: it is counted where it is.
+        let mut left: Vec<(u64, OutState)> = w.tainted.into_iter().collect();
+        left.sort_by_key(|(id, _)| *id);
+        if !left.is_empty() {
+            t.note(format!(
+                "{chain}: {} tainted output(s) were reached after their spending tx was processed;                  their taint is reported where it arrived (time limit)",
+                left.len()
+            ));
+        }
+        for (_, st) in left {
+            t.end(st.node, st.taint, Stop::TimeLimit);
+        }
+    }
     if !linker.skipped.is_empty() {
         for (why, n) in &linker.skipped {
             t.note(format!("links: {n} × {why}"));

@@ -424,3 +424,100 @@ fn without_links_the_services_keep_the_taint() {
     );
     assert!(r.summary.links.is_empty());
 }
+
+mod props {
+    use super::*;
+    use proptest::prelude::*;
+
+    const PEOPLE: [&str; 4] = [
+        "0x00000000000000000000000000000000000000d1",
+        "0x00000000000000000000000000000000000000d2",
+        "0x00000000000000000000000000000000000000d3",
+        "0x00000000000000000000000000000000000000d4",
+    ];
+
+    /// A block: an ordinary transfer (who, to whom, which asset, amount), or a swap of `amount`
+    /// native by `who` into the pool for `out` tokens, the pool paying after (V2) or before
+    /// (V3) it is paid.
+    #[derive(Debug, Clone)]
+    enum Step {
+        Pay(usize, usize, bool, u128),
+        Swap(usize, u128, u128, bool),
+    }
+
+    fn step() -> impl Strategy<Value = Step> {
+        prop_oneof![
+            (0..4usize, 0..4usize, any::<bool>(), 1..1_000u128)
+                .prop_map(|(a, b, t, v)| Step::Pay(a, b, t, v)),
+            (0..4usize, 1..1_000u128, 1..5_000u128, any::<bool>())
+                .prop_map(|(a, v, o, v3)| Step::Swap(a, v, o, v3)),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Whatever the swaps, every conserving policy places each unit exactly once per
+        /// asset: stolen + arrived through links = placed + left through links, and no more
+        /// token taint comes out of a swap than its rate allows.
+        #[test]
+        fn links_conserve_taint_per_asset(steps in proptest::collection::vec(step(), 1..24)) {
+            let theft = ev(1, 0, "native", "0x00000000000000000000000000000000000000f0", PEOPLE[0], 5_000);
+            let mut events = vec![
+                theft.clone(),
+                ev(1, 1, TOKEN, EXCHANGE, POOL, 10_000_000),
+                ev(1, 2, "native", EXCHANGE, POOL, 10_000_000),
+            ];
+            let mut links = MemLinks::default();
+            for (i, s) in steps.iter().enumerate() {
+                let h = u32::try_from(i).unwrap() + 2;
+                let time = 1_000 + u64::from(h) * 12;
+                links.times.insert((EVM, h), time);
+                match *s {
+                    Step::Pay(a, b, token, v) => {
+                        let asset = if token { TOKEN } else { "native" };
+                        events.push(ev(h, 0, asset, PEOPLE[a], PEOPLE[b], v));
+                    }
+                    Step::Swap(a, v, out, v3) => {
+                        let (sin, sout) = if v3 { (1, 0) } else { (0, 1) };
+                        events.push(ev(h, sin, "native", PEOPLE[a], POOL, v));
+                        events.push(ev(h, sout, TOKEN, POOL, PEOPLE[a], out));
+                        links.add(EVM, h, time, LinkFact::Within {
+                            kind: LinkKind::Swap,
+                            service: "pool".into(),
+                            contract: POOL.into(),
+                            input: leg(h, sin, "native", v, PEOPLE[a]),
+                            output: leg(h, sout, TOKEN, out, PEOPLE[a]),
+                            evidence: "test".into(),
+                        });
+                    }
+                }
+            }
+            for policy in [Policy::Haircut, Policy::Fifo, Policy::Lifo, Policy::Tiho] {
+                let mut graphs = Both { utxo: MemUtxo::default(), account: MemAccounts::new(&events) };
+                let mut view = MemLinks::default();
+                view.facts.clone_from(&links.facts);
+                view.times.clone_from(&links.times);
+                let rules = Rules::new(policy);
+                let mut linker = Linker::new(Box::new(view), rules.links.clone());
+                let mut t = Tracker::new(rules);
+                let mut seeds = BTreeMap::new();
+                seeds.insert(EVM, vec![AccountSeed::Transfer { event: theft.clone(), stolen: 5_000 }]);
+                run(&mut t, &mut graphs, &mut linker, &BTreeMap::new(), &seeds).unwrap();
+                let r = t.finish("prop");
+                for s in &r.summary.assets {
+                    let placed = s.intervention + s.still_moving + s.dark + s.dust + s.fees + s.unresolved;
+                    prop_assert_eq!(s.stolen + s.linked_in, placed + s.linked_out, "{} {:?}", policy, s);
+                }
+                let native = r.summary.assets.iter().find(|s| s.asset == "native").unwrap();
+                prop_assert_eq!(native.stolen, 5_000);
+                // Taint out of the swaps is at most what their rates give for the taint in.
+                let max_out: u128 = r.edges.iter().filter_map(|h| match &h.edge {
+                    EdgeKind::Link(l) => Some(l.amount_out.unwrap_or(0)),
+                    _ => None,
+                }).sum();
+                let token_in: u128 = r.summary.assets.iter().filter(|s| s.asset == TOKEN).map(|s| s.linked_in).sum();
+                prop_assert!(token_in <= max_out);
+            }
+        }
+    }
+}
