@@ -62,6 +62,8 @@ struct DemoReport {
     score: Score,
     seconds: Seconds,
     out: Option<String>,
+    /// The second part: the cross-chain heist through swaps, bridges and the mixer.
+    cross_chain: crate::demo_cross::CrossReport,
 }
 
 pub(crate) fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
@@ -258,9 +260,14 @@ pub(crate) fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
         &truth,
         &ResultFile::parse(&trace_json, Path::new("(the demo's trace)"))?,
     );
+    let cross_dir = match &args.out {
+        Some(d) => d.join("cross-chain"),
+        None => work.path().join("cross-chain"),
+    };
     let total = start.elapsed().as_secs_f64();
 
     if quiet {
+        let cross_chain = crate::demo_cross::run(&global, &cross_dir, policy, &say)?;
         let mut trace = serde_json::to_value(&result)?;
         if let Some(o) = trace.as_object_mut() {
             o.remove("edges");
@@ -282,6 +289,7 @@ pub(crate) fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
                 total,
             },
             out: args.out.as_ref().map(|d| d.display().to_string()),
+            cross_chain,
         });
     }
     say(format!(
@@ -294,7 +302,12 @@ pub(crate) fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
         truth.policy.split(" (").next().unwrap_or("its policy")
     ));
     print!("{}", truth_text(&score));
-    say(format!("done in {total:.1} s."));
+    let cross = crate::demo_cross::run(&global, &cross_dir, policy, &say)?;
+    say(format!(
+        "done in {:.1} s.",
+        start.elapsed().as_secs_f64().max(total)
+    ));
+    let _ = cross;
     match &args.out {
         Some(d) => say(format!(
             "   the scenario is in {0}: score it yourself with \

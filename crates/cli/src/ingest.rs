@@ -430,11 +430,12 @@ pub(crate) fn ingest_blk(
     let reader = reader.clone();
     let tally = Arc::new(Mutex::new(LinkStats::default()));
     let (links, producer_tally) = (links.clone(), tally.clone());
+    let mut services = ServiceOutputs::new(store, chain, &links)?;
     let producer = std::thread::spawn(move || {
         // Two decoding workers: the store writer on this thread is the third party.
         let sent = reader.read_in_order(&locations, next, 2, |mut block| -> anyhow::Result<()> {
             block.block.chainwork = works.get((block.block.height - next) as usize).copied();
-            add_links(&mut block, &links, &producer_tally);
+            add_links(&mut block, &links, &mut services, &producer_tally);
             tx.send(Ok(block))
                 .map_err(|_| anyhow::anyhow!("the writer stopped"))
         });
@@ -510,6 +511,7 @@ pub(crate) fn ingest_rpc(
         let producer_client = client.clone();
         let tally = Arc::new(Mutex::new(LinkStats::default()));
         let (links, producer_tally) = (links.clone(), tally.clone());
+        let mut services = ServiceOutputs::new(store, chain, &links)?;
         let producer = std::thread::spawn(move || {
             let mut h = next;
             while h <= end {
@@ -534,7 +536,7 @@ pub(crate) fn ingest_rpc(
                             }
                             let mut block =
                                 tracehound_btc::from_rpc::to_utxo_block(chain, &b, &url)?;
-                            add_links(&mut block, &links, &producer_tally);
+                            add_links(&mut block, &links, &mut services, &producer_tally);
                             Ok(block)
                         });
                     let failed = item.is_err();
@@ -554,8 +556,116 @@ pub(crate) fn ingest_rpc(
     Ok(report)
 }
 
+/// The outputs paying a configured bridge wallet or vault of a UTXO chain, as the
+/// prevouts of the txs that spend them: a service's payout is known by spending from the
+/// service, and blocks come to the link decoder before the store resolves their inputs.
+/// Seeded with the service addresses' unspent outputs already stored (a resumed ingest), then
+/// kept up to date block by block.
+pub(crate) struct ServiceOutputs {
+    payees: std::collections::HashSet<tracehound_core::Payee>,
+    unspent: std::collections::HashMap<tracehound_core::OutPoint, tracehound_core::ResolvedPrevout>,
+}
+
+impl ServiceOutputs {
+    pub(crate) fn new(store: &Store, chain: Chain, links: &LinkConfig) -> anyhow::Result<Self> {
+        let mut me = ServiceOutputs {
+            payees: std::collections::HashSet::new(),
+            unspent: std::collections::HashMap::new(),
+        };
+        for (address, _, _) in links.utxo_services(&chain.name()) {
+            let Ok(a) = tracehound_core::Address::parse(chain, &address) else {
+                continue;
+            };
+            let Some(p) = a.to_payee() else { continue };
+            me.payees.insert(p);
+            if store.tip(chain)?.is_none() {
+                continue;
+            }
+            let g = store.utxo_links(chain)?;
+            let Some(id) = g.address_id(&a)? else {
+                continue;
+            };
+            for seq in g.address_txs(id)? {
+                let t = g.tx(seq)?;
+                let txid = g.txid(seq)?;
+                for (vout, o) in t.outputs.iter().enumerate() {
+                    if o.addr == Some(id) && o.spent_by.is_none() {
+                        me.unspent.insert(
+                            tracehound_core::OutPoint {
+                                txid,
+                                vout: u32::try_from(vout)?,
+                            },
+                            tracehound_core::ResolvedPrevout {
+                                payee: Some(p),
+                                kind: script_kind_of(&p),
+                                value: tracehound_core::Amount::from_units(u128::from(o.value)),
+                                height: t.height,
+                                coinbase: false,
+                            },
+                        );
+                    }
+                }
+            }
+        }
+        Ok(me)
+    }
+
+    /// Resolves the inputs of `block` that spend a service output, and takes in its new ones.
+    fn resolve(&mut self, block: &mut UtxoBlock) {
+        if self.payees.is_empty() {
+            return;
+        }
+        let height = block.block.height;
+        for tx in &mut block.txs {
+            for i in &mut tx.inputs {
+                if i.resolved.is_none()
+                    && let Some(r) = self.unspent.remove(&i.prevout)
+                {
+                    i.resolved = Some(r);
+                }
+            }
+            for (vout, o) in tx.outputs.iter().enumerate() {
+                if let Some(p) = o.payee.filter(|p| self.payees.contains(p)) {
+                    self.unspent.insert(
+                        tracehound_core::OutPoint {
+                            txid: tx.txid,
+                            vout: u32::try_from(vout).unwrap_or(u32::MAX),
+                        },
+                        tracehound_core::ResolvedPrevout {
+                            payee: Some(p),
+                            kind: o.kind,
+                            value: o.value,
+                            height,
+                            coinbase: tx.coinbase,
+                        },
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// The script template of a payee, as far as its form tells (the link decoder reads only the
+/// payee).
+fn script_kind_of(p: &tracehound_core::Payee) -> tracehound_core::ScriptKind {
+    use tracehound_core::{PayeeRepr, ScriptKind};
+    match &p.repr {
+        PayeeRepr::KeyHash(_) => ScriptKind::P2pkh,
+        PayeeRepr::ScriptHash(_) => ScriptKind::P2sh,
+        PayeeRepr::Witness { .. } => ScriptKind::WitnessUnknown,
+        PayeeRepr::Multisig { .. } => ScriptKind::Multisig,
+        _ => ScriptKind::NonStandard,
+    }
+}
+
 /// Fills a UTXO block's link facts before it is stored, counting them.
-fn add_links(block: &mut UtxoBlock, links: &LinkConfig, tally: &Mutex<LinkStats>) {
+fn add_links(
+    block: &mut UtxoBlock,
+    links: &LinkConfig,
+    services: &mut ServiceOutputs,
+    tally: &Mutex<LinkStats>,
+) {
+    services.resolve(block);
     let skips = tracehound_btc::links::add_link_facts(block, links);
     if let Ok(mut t) = tally.lock() {
         t.count_facts(&block.links);

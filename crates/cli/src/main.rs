@@ -7,6 +7,7 @@ mod args;
 mod bench;
 mod cluster;
 mod demo;
+mod demo_cross;
 mod import;
 mod ingest;
 mod ingest_evm;
