@@ -483,6 +483,12 @@ pub(crate) enum SimCommand {
     /// replays (`scripts/record-demo` runs the nodes and this).
     #[command(hide = true)]
     Record(SimRecordArgs),
+    /// Serve a recording made by `sim record` on loopback until killed (for debugging).
+    #[command(hide = true)]
+    Replay {
+        /// `evm-rpc.json` or `ltc-rpc.json`.
+        recording: PathBuf,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -216,13 +216,21 @@ pub(crate) fn run(
             .join(", ")
     ));
     say(format!(
-        "   against the ground truth: {:.2} % of the stolen value found at its true resting \
-         places ({} of {} places exactly), {:.2} % of what the trace places is right",
-        score.overall.value_recall * 100.0,
-        score.overall.exact,
-        score.overall.places,
-        score.overall.value_precision * 100.0
+        "   against the ground truth (attributed by {}), per asset: share of the stolen value \
+         found at its true resting places, and of what the trace places there that is right:",
+        truth.policy.split(" (").next().unwrap_or("its policy")
     ));
+    for a in &score.by_asset {
+        let sym = asset_symbol(&truth, &a.chain, &a.asset).0;
+        say(format!(
+            "      {sym:<5} on {:<17} recall {:>7.2} %  precision {:>7.2} %  ({} of {} places exactly)",
+            a.chain,
+            a.figures.value_recall * 100.0,
+            a.figures.value_precision * 100.0,
+            a.figures.exact,
+            a.figures.places
+        ));
+    }
     let mut trace = serde_json::to_value(&result)?;
     if let Some(o) = trace.as_object_mut() {
         o.remove("edges");
@@ -254,21 +262,24 @@ fn stolen_of(truth: &GroundTruth, asset: &str) -> u128 {
         .sum()
 }
 
+/// The ticker and decimals of `asset` on `chain` in the simulator's world.
+fn asset_symbol(truth: &GroundTruth, chain: &str, asset: &str) -> (String, u8) {
+    if chain.starts_with("litecoin") {
+        return ("LTC".into(), 8);
+    }
+    truth
+        .assets
+        .iter()
+        .find(|a| match &a.contract {
+            Some(c) => c.eq_ignore_ascii_case(asset),
+            None => asset == "native",
+        })
+        .map_or((asset.to_string(), 0), |a| (a.symbol.clone(), a.decimals))
+}
+
 /// Per (chain, asset): where the value is, in the asset's own units, and the links crossed.
 fn print_summary(truth: &GroundTruth, r: &TraceResult, say: &dyn Fn(String)) {
-    let symbol = |chain: &str, asset: &str| -> (String, u8) {
-        if chain.starts_with("litecoin") {
-            return ("LTC".into(), 8);
-        }
-        truth
-            .assets
-            .iter()
-            .find(|a| match &a.contract {
-                Some(c) => c.eq_ignore_ascii_case(asset),
-                None => asset == "native",
-            })
-            .map_or((asset.to_string(), 0), |a| (a.symbol.clone(), a.decimals))
-    };
+    let symbol = |chain: &str, asset: &str| asset_symbol(truth, chain, asset);
     for s in &r.summary.assets {
         let (sym, dec) = symbol(&s.chain, &s.asset);
         let v = |x: u128| format!("{} {sym}", Amount::from_units(x).to_decimal_string(dec));

@@ -78,6 +78,7 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Sim(args::SimCommand::Run(a)) => sim::run(&global, &a),
         args::Command::Sim(args::SimCommand::Score(a)) => sim::score(&global, &a),
         args::Command::Sim(args::SimCommand::Record(a)) => sim::record(&a),
+        args::Command::Sim(args::SimCommand::Replay { recording }) => sim::replay(&recording),
         args::Command::Trace(a) => trace::run(&global, &a),
         args::Command::Import(args::ImportCommand::Transfers(a)) => {
             import::run_transfers(&global, &a)

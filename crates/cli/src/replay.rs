@@ -11,12 +11,11 @@
 //! answered call by call. A call that is not in the recording gets a JSON-RPC error naming it.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use anyhow::{Context, bail};
+use anyhow::Context;
 use base64::Engine as _;
 use base64::prelude::BASE64_STANDARD;
 use serde_json::{Value, json};
@@ -64,30 +63,55 @@ pub(crate) enum Mode {
     },
 }
 
-/// A loopback JSON-RPC server in its own thread.
+/// A loopback JSON-RPC server (axum on a single-threaded runtime) in its own thread.
 pub(crate) struct RpcServer {
     url: String,
-    stop: Arc<AtomicBool>,
-    thread: Option<JoinHandle<anyhow::Result<Mode>>>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<JoinHandle<anyhow::Result<()>>>,
+    mode: Arc<Mutex<Mode>>,
 }
 
 impl RpcServer {
     /// Starts serving on a free loopback port.
     pub(crate) fn start(mode: Mode) -> anyhow::Result<RpcServer> {
-        let server = tiny_http::Server::http("127.0.0.1:0")
-            .map_err(|e| anyhow::anyhow!("starting a loopback JSON-RPC server: {e}"))?;
-        let url = match server.server_addr() {
-            tiny_http::ListenAddr::IP(a) => format!("http://{a}"),
-            #[allow(unreachable_patterns)]
-            _ => bail!("the loopback server has no IP address"),
-        };
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = Arc::clone(&stop);
-        let thread = std::thread::spawn(move || serve(&server, mode, &flag));
+        let listener = std::net::TcpListener::bind("127.0.0.1:0")
+            .context("binding a loopback JSON-RPC server")?;
+        listener.set_nonblocking(true)?;
+        let url = format!("http://{}", listener.local_addr()?);
+        let mode = Arc::new(Mutex::new(mode));
+        let state = Arc::new(State {
+            mode: Arc::clone(&mode),
+            agent: ureq::AgentBuilder::new()
+                .timeout(Duration::from_secs(120))
+                .build(),
+        });
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || -> anyhow::Result<()> {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener)?;
+                let app = axum::Router::new()
+                    .route("/", axum::routing::post(rpc))
+                    .with_state(state);
+                // Small answers go out at once, not held back for the client's delayed ACK.
+                let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+                    let _ = tcp.set_nodelay(true);
+                });
+                axum::serve(listener, app)
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await?;
+                Ok(())
+            })
+        });
         Ok(RpcServer {
             url,
-            stop,
+            stop: Some(stop),
             thread: Some(thread),
+            mode,
         })
     }
 
@@ -98,54 +122,74 @@ impl RpcServer {
 
     /// Stops it; returns its mode (with what it recorded).
     pub(crate) fn finish(mut self) -> anyhow::Result<Mode> {
-        self.stop.store(true, Ordering::SeqCst);
-        match self.thread.take() {
-            Some(t) => t
-                .join()
-                .map_err(|_| anyhow::anyhow!("the JSON-RPC server thread panicked"))?,
-            None => bail!("the JSON-RPC server was already stopped"),
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
         }
+        if let Some(t) = self.thread.take() {
+            t.join()
+                .map_err(|_| anyhow::anyhow!("the JSON-RPC server thread panicked"))??;
+        }
+        let mut mode = self
+            .mode
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the JSON-RPC server's state was poisoned"))?;
+        Ok(std::mem::replace(
+            &mut *mode,
+            Mode::Replay(Recording::default()),
+        ))
     }
 }
 
 impl Drop for RpcServer {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::SeqCst);
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
     }
 }
 
-fn serve(server: &tiny_http::Server, mut mode: Mode, stop: &AtomicBool) -> anyhow::Result<Mode> {
-    let agent = ureq::AgentBuilder::new()
-        .timeout(Duration::from_secs(120))
-        .build();
-    while !stop.load(Ordering::SeqCst) {
-        let Some(mut request) = server.recv_timeout(Duration::from_millis(50))? else {
-            continue;
-        };
-        let mut body = String::new();
-        request
-            .as_reader()
-            .read_to_string(&mut body)
-            .context("reading a JSON-RPC request")?;
-        let answer = match serde_json::from_str::<Value>(&body) {
+struct State {
+    mode: Arc<Mutex<Mode>>,
+    agent: ureq::Agent,
+}
+
+async fn rpc(
+    axum::extract::State(state): axum::extract::State<Arc<State>>,
+    body: String,
+) -> axum::response::Response {
+    // Recording forwards with a blocking client: the server's one thread waits for the node,
+    // which is what a recording wants (calls answered one at a time, in order).
+    let answer = (|| -> anyhow::Result<Value> {
+        let mut mode = state
+            .mode
+            .lock()
+            .map_err(|_| anyhow::anyhow!("the JSON-RPC server's state was poisoned"))?;
+        Ok(match serde_json::from_str::<Value>(&body) {
             Ok(Value::Array(calls)) => Value::Array(
                 calls
                     .iter()
-                    .map(|c| answer(&agent, &mut mode, c))
+                    .map(|c| answer(&state.agent, &mut mode, c))
                     .collect::<anyhow::Result<_>>()?,
             ),
-            Ok(call) => answer(&agent, &mut mode, &call)?,
+            Ok(call) => answer(&state.agent, &mut mode, &call)?,
             Err(e) => json!({"jsonrpc": "2.0", "id": null,
                 "error": {"code": -32700, "message": format!("parse error: {e}")}}),
-        };
-        let response = tiny_http::Response::from_string(answer.to_string()).with_header(
-            tiny_http::Header::from_bytes(&b"Content-Type"[..], &b"application/json"[..])
-                .map_err(|()| anyhow::anyhow!("bad header"))?,
-        );
-        // A client that went away is its own business.
-        let _ = request.respond(response);
-    }
-    Ok(mode)
+        })
+    })();
+    let (status, text) = match answer {
+        Ok(a) => (axum::http::StatusCode::OK, a.to_string()),
+        Err(e) => (
+            axum::http::StatusCode::BAD_GATEWAY,
+            json!({"jsonrpc": "2.0", "id": null,
+                "error": {"code": -32603, "message": format!("{e:#}")}})
+            .to_string(),
+        ),
+    };
+    axum::response::IntoResponse::into_response((
+        status,
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        text,
+    ))
 }
 
 fn answer(agent: &ureq::Agent, mode: &mut Mode, call: &Value) -> anyhow::Result<Value> {

@@ -374,3 +374,14 @@ pub(crate) fn record(args: &crate::args::SimRecordArgs) -> anyhow::Result<()> {
     }
     Ok(())
 }
+
+/// `sim replay`: serves a recording until the process is killed.
+pub(crate) fn replay(path: &std::path::Path) -> anyhow::Result<()> {
+    use crate::replay::{Mode, RpcServer};
+    let recording = serde_json::from_slice(&std::fs::read(path)?)?;
+    let server = RpcServer::start(Mode::Replay(recording))?;
+    println!("{}", server.url());
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(3600));
+    }
+}

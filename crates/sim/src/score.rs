@@ -282,6 +282,18 @@ pub struct KindFigures {
     pub figures: Figures,
 }
 
+/// One asset's figures.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AssetFigures {
+    /// Chain name.
+    pub chain: String,
+    /// `native` or the token contract.
+    pub asset: String,
+    /// Its figures (precision over every result place of the asset).
+    #[serde(flatten)]
+    pub figures: Figures,
+}
+
 /// A trace scored against the truth.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Score {
@@ -289,8 +301,11 @@ pub struct Score {
     pub result_kind: &'static str,
     /// Overall.
     pub overall: Figures,
-    /// Per resting-place kind, in the kind's order.
+    /// Per resting-place kind, in the kind's order (values of different assets add up here:
+    /// read `by_asset` when the truth has several).
     pub by_kind: Vec<KindFigures>,
+    /// Per (chain, asset), each in its own base units.
+    pub by_asset: Vec<AssetFigures>,
     /// Result places the truth does not know, largest first.
     pub unmatched: Vec<Found>,
     /// Caveats.
@@ -360,7 +375,8 @@ pub fn score(truth: &GroundTruth, result: &ResultFile) -> Score {
             .or_default() += e.amount;
     }
     got.retain(|_, v| *v > 0);
-    let figures = |kind: Option<RestingKind>| {
+    // `kind`: one resting-place kind (else all); `asset`: one (chain, asset) (else all).
+    let figures = |kind: Option<RestingKind>, asset: Option<(&str, &str)>| {
         let mut f = Figures {
             places: 0,
             found_places: 0,
@@ -377,7 +393,9 @@ pub fn score(truth: &GroundTruth, result: &ResultFile) -> Score {
         };
         let (mut recall_sum, mut precision_sum) = (0.0, 0.0);
         for (k, (kk, t)) in &places {
-            if kind.is_some_and(|want| want != *kk) {
+            if kind.is_some_and(|want| want != *kk)
+                || asset.is_some_and(|(c, a)| c != k.0 || a != k.2)
+            {
                 continue;
             }
             let r = got.get(k).copied().unwrap_or(0);
@@ -400,7 +418,7 @@ pub fn score(truth: &GroundTruth, result: &ResultFile) -> Score {
         if kind.is_none() {
             // Overall, precision is over every result place, known to the truth or not.
             for (k, r) in &got {
-                if !places.contains_key(k) {
+                if !places.contains_key(k) && asset.is_none_or(|(c, a)| c == k.0 && a == k.2) {
                     f.found_places += 1;
                     f.result_value += r;
                 }
@@ -440,14 +458,27 @@ pub fn score(truth: &GroundTruth, result: &ResultFile) -> Score {
             "the result's amounts are exposure (poison policy), not value: precision by value is not meaningful".into(),
         );
     }
+    let mut assets: Vec<(String, String)> =
+        places.keys().map(|k| (k.0.clone(), k.2.clone())).collect();
+    assets.dedup();
+    assets.sort();
+    assets.dedup();
     Score {
         result_kind: "trace",
-        overall: figures(None),
+        overall: figures(None, None),
         by_kind: kinds
             .into_iter()
             .map(|kind| KindFigures {
                 kind,
-                figures: figures(Some(kind)),
+                figures: figures(Some(kind), None),
+            })
+            .collect(),
+        by_asset: assets
+            .iter()
+            .map(|(chain, asset)| AssetFigures {
+                chain: chain.clone(),
+                asset: asset.clone(),
+                figures: figures(None, Some((chain, asset))),
             })
             .collect(),
         unmatched,
@@ -523,6 +554,28 @@ mod tests {
         assert_eq!((stable.value_recall, stable.value_precision), (0.5, 1.0));
         assert_eq!(s.unmatched.len(), 1);
         assert_eq!(s.unmatched[0].amount, 50);
+        // Per asset, each in its own units: ether found in full (the unknown 50 costs
+        // precision), the stablecoin half.
+        let by: Vec<(&str, u128, u128, u128)> = s
+            .by_asset
+            .iter()
+            .map(|a| {
+                let f = &a.figures;
+                (
+                    a.asset.as_str(),
+                    f.truth_value,
+                    f.matched_value,
+                    f.result_value,
+                )
+            })
+            .collect();
+        assert_eq!(
+            by,
+            [
+                ("0xabc0000000000000000000000000000000000001", 300, 150, 150),
+                ("native", 700, 700, 750)
+            ]
+        );
     }
 
     #[test]
