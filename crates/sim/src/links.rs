@@ -144,6 +144,7 @@ fn config_of(
             max_fee_permille: 0,
             window_seconds: 3 * 24 * 3600,
             heuristic: true,
+            converts: true,
         });
     }
     let vaults = places("swap-vault", "vault");

@@ -238,7 +238,7 @@ impl<'v> Linker<'v> {
                 }
             }
             if found.is_empty() && *kind == LinkKind::Bridge {
-                found.extend(self.heuristic_bridge(service, time, destination.as_ref())?);
+                found.extend(self.heuristic_bridge(service, time, leg, destination.as_ref())?);
             }
         }
         found.retain(|m| {
@@ -263,6 +263,7 @@ impl<'v> Linker<'v> {
         &mut self,
         service: &str,
         time: u64,
+        entry: &LinkLeg,
         destination: Option<&tracehound_core::Destination>,
     ) -> Result<Option<Matched>, TraceError> {
         let bridge = self.rules.config.bridges.iter().find(|b| b.name == service);
@@ -270,6 +271,15 @@ impl<'v> Linker<'v> {
             return Ok(None);
         }
         let window = bridge.map_or(3 * 24 * 3600, |b| b.window_seconds);
+        // Same asset out as in: the exit is the entry's amount less the bridge's fee at most.
+        let amount_range = match bridge {
+            Some(b) if b.converts => None,
+            b => {
+                let fee = u128::from(b.map_or(10, |b| b.max_fee_permille));
+                let least = crate::arith::mul_div_floor(entry.amount, 1000 - fee.min(1000), 1000);
+                Some(least..=entry.amount)
+            }
+        };
         let Some(dest) = destination else {
             *self
                 .skipped
@@ -299,6 +309,12 @@ impl<'v> Linker<'v> {
             if t < time || t > time.saturating_add(window) {
                 continue;
             }
+            if amount_range
+                .as_ref()
+                .is_some_and(|a| !a.contains(&leg.amount))
+            {
+                continue;
+            }
             candidates.push((t, r, leg.clone()));
         }
         candidates.sort_by_key(|c| (c.0, c.1));
@@ -315,9 +331,14 @@ impl<'v> Linker<'v> {
             service: service.to_string(),
             confidence: if n == 1 { 70 } else { 40 },
             evidence: format!(
-                "no id: the first exit paying the destination {} {} s after the entry ({n} candidate(s) in the {window} s window)",
+                "no id: the first exit paying the destination {} {} s after the entry ({n} candidate(s) in the {window} s window{})",
                 dest.address,
-                t - time
+                t - time,
+                if amount_range.is_some() {
+                    ", amount within the bridge's fee"
+                } else {
+                    ""
+                }
             ),
         }))
     }

@@ -521,3 +521,140 @@ mod props {
         }
     }
 }
+
+/// A bridge without ids: the entry is matched to the exit paying its destination with its
+/// amount less at most the fee (confidence 70), not to another payment to the same address;
+/// an entry whose destination is never paid stays unresolved, with its value counted.
+#[test]
+fn bridges_without_ids_match_by_destination_and_amount_else_stay_unresolved() {
+    const L2: Chain = Chain::Evm(10);
+    const PAYEE: &str = "0x00000000000000000000000000000000000000c1";
+    const NOWHERE: &str = "0x00000000000000000000000000000000000000c2";
+    const L2_BRIDGE: &str = "0x00000000000000000000000000000000000000b9";
+    let theft = ev(
+        1,
+        0,
+        "native",
+        "0x00000000000000000000000000000000000000f0",
+        THIEF,
+        5 * ETHER,
+    );
+    let events = vec![
+        theft.clone(),
+        ev(2, 0, "native", THIEF, BRIDGE, 3 * ETHER),
+        ev(3, 0, "native", THIEF, BRIDGE, ETHER),
+        // On the other chain: the bridge pays the payee 1 ether (someone else's), then 2.997
+        // ether (3 less a 0.1 % fee).
+        ev(100, 0, "native", L2_BRIDGE, PAYEE, ETHER),
+        ev(
+            101,
+            0,
+            "native",
+            L2_BRIDGE,
+            PAYEE,
+            2_997_000_000_000_000_000,
+        ),
+    ];
+    let mut links = MemLinks::default();
+    let time = |h: u32| 1_000 + u64::from(h) * 12;
+    let entry = |h: u32, amount: u128, to: &str| LinkFact::Entry {
+        kind: LinkKind::Bridge,
+        service: "b".into(),
+        contract: BRIDGE.into(),
+        leg: leg(h, 0, "native", amount, THIEF),
+        id: None,
+        destination: Some(Destination {
+            chain: None,
+            address: to.into(),
+            min_out: None,
+        }),
+        gas_price: None,
+        evidence: "test".into(),
+    };
+    links.add(EVM, 2, time(2), entry(2, 3 * ETHER, PAYEE));
+    links.add(EVM, 3, time(3), entry(3, ETHER, NOWHERE));
+    for (h, amount) in [(100, ETHER), (101, 2_997_000_000_000_000_000)] {
+        links.add(
+            L2,
+            h,
+            time(h),
+            LinkFact::Exit {
+                kind: LinkKind::Bridge,
+                service: "b".into(),
+                contract: L2_BRIDGE.into(),
+                leg: leg(h, 0, "native", amount, PAYEE),
+                reference: None,
+                relayer: None,
+                gas_price: None,
+                evidence: "test".into(),
+            },
+        );
+    }
+    let mut rules = Rules::new(Policy::Haircut);
+    rules
+        .links
+        .config
+        .bridges
+        .push(tracehound_core::link::BridgeConfig {
+            name: "b".into(),
+            contracts: Vec::new(),
+            lock: Vec::new(),
+            release: Vec::new(),
+            wallets: Vec::new(),
+            max_fee_permille: 10,
+            window_seconds: 3_600,
+            heuristic: true,
+            converts: false,
+        });
+    let mut linker = Linker::new(Box::new(links), rules.links.clone());
+    let mut t = Tracker::new(rules);
+    let mut seeds = BTreeMap::new();
+    seeds.insert(
+        EVM,
+        vec![AccountSeed::Transfer {
+            event: theft,
+            stolen: 5 * ETHER,
+        }],
+    );
+    let mut graphs = Both {
+        utxo: MemUtxo::default(),
+        account: MemAccounts::new(&events),
+    };
+    run(&mut t, &mut graphs, &mut linker, &BTreeMap::new(), &seeds).unwrap();
+    let r = t.finish("no ids");
+    let at = |chain: &str, address: &str| -> Vec<(u128, Stop)> {
+        r.endpoints
+            .iter()
+            .filter(|e| e.chain == chain && e.address == address)
+            .map(|e| (e.amount, e.stop))
+            .collect()
+    };
+    assert_eq!(
+        at(&L2.name(), PAYEE),
+        vec![(2_997_000_000_000_000_000, Stop::Unmoved)],
+        "{:?}",
+        r.endpoints
+    );
+    assert_eq!(at("evm-31337", BRIDGE), vec![(ETHER, Stop::Unresolved)]);
+    let link = r
+        .edges
+        .iter()
+        .find_map(|h| match &h.edge {
+            EdgeKind::Link(l) => Some(l.as_ref().clone()),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(link.confidence, 70, "{}", link.evidence);
+    assert!(
+        link.evidence.contains("within the bridge's fee"),
+        "{}",
+        link.evidence
+    );
+    let eth = r
+        .summary
+        .assets
+        .iter()
+        .find(|s| s.chain == "evm-31337")
+        .unwrap();
+    assert_eq!((eth.unresolved, eth.linked_out), (ETHER, 3 * ETHER));
+}

@@ -288,6 +288,7 @@ fn bridge_config() -> LinkConfig {
             max_fee_permille: 10,
             window_seconds: 3600,
             heuristic: true,
+            converts: false,
         }],
         ..LinkConfig::default()
     }

@@ -122,6 +122,12 @@ pub struct BridgeConfig {
     /// lower confidence.
     #[serde(default = "yes")]
     pub heuristic: bool,
+    /// Whether the bridge pays out another asset at its own rate (a swap bridge): then an
+    /// exit's amount says nothing about its entry's, and matching without ids uses the
+    /// destination and time only. Otherwise an exit must be the entry's amount less at most
+    /// `max_fee_permille`.
+    #[serde(default)]
+    pub converts: bool,
 }
 
 /// A memo-routed vault service (THORChain style).
