@@ -838,6 +838,9 @@ pub(crate) struct BenchTraceArgs {
     /// Dust threshold, ASSET=BASE_UNITS (repeatable).
     #[arg(long, value_name = "ASSET=UNITS")]
     pub(crate) dust: Vec<String>,
+    /// Also run every laundering-pattern detector on each trace's flow, timed apart.
+    #[arg(long)]
+    pub(crate) patterns: bool,
 }
 
 #[derive(Debug, Args)]

@@ -281,6 +281,18 @@ struct TracePolicyRun {
     endpoints: usize,
     hops: usize,
     stolen: String,
+    /// With `--patterns`: the detectors on the trace's flow.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    patterns: Option<PatternsRun>,
+}
+
+#[derive(Serialize)]
+struct PatternsRun {
+    flows: usize,
+    detections: usize,
+    /// Building the flow graph from the trace and running every detector.
+    seconds: f64,
+    flows_per_second: f64,
 }
 
 /// Resets the peak-RSS counter (`VmHWM`) so each run reports its own peak; a no-op where the
@@ -420,6 +432,19 @@ fn run_trace_bench(
         let t0 = std::time::Instant::now();
         let r = tracehound_trace::trace(store, incident, rules)?;
         let seconds = t0.elapsed().as_secs_f64();
+        let patterns = args.patterns.then(|| {
+            let t = std::time::Instant::now();
+            let g = tracehound_patterns::FlowGraph::from_trace(&r);
+            let found =
+                tracehound_patterns::detect_all(&g, &tracehound_patterns::Config::default());
+            let seconds = t.elapsed().as_secs_f64();
+            PatternsRun {
+                flows: g.flows.len(),
+                detections: found.len(),
+                seconds,
+                flows_per_second: g.flows.len() as f64 / seconds.max(1e-9),
+            }
+        });
         let run = TracePolicyRun {
             policy: policy.to_string(),
             seconds,
@@ -433,6 +458,7 @@ fn run_trace_bench(
                 .map(|a| a.stolen.to_string())
                 .collect::<Vec<_>>()
                 .join(","),
+            patterns,
         };
         if !global.json {
             println!(
@@ -444,6 +470,12 @@ fn run_trace_bench(
                 run.hops,
                 run.stolen
             );
+            if let Some(p) = &run.patterns {
+                println!(
+                    "         patterns: {} flows, {} detections in {:.3}s ({:.0} flows/s)",
+                    p.flows, p.detections, p.seconds, p.flows_per_second
+                );
+            }
         }
         runs.push(run);
     }
