@@ -418,7 +418,10 @@ fn depositor_funders(
 /// 4. **common funder** (60): the withdrawal's recipient was first funded by the depositor
 ///    or by the address that funded the depositor (the "gas" a launderer sends a fresh
 ///    address before withdrawing to it); among several such deposits of the denomination,
-///    the earliest unmatched is taken, and the confidence says how many there were.
+///    the earliest unmatched is taken, and the confidence says how many there were;
+/// 5. **multi-denomination** (50): one address deposits a set of ≥ 2 notes within a day and
+///    one address withdraws exactly that set within a day after, no other depositor's set
+///    matching it.
 ///
 /// A withdrawal's amount is its denomination less any relayer fee: notes pair when the
 /// withdrawal is at most the deposit and within 10 % of it.
@@ -536,6 +539,87 @@ fn match_mixer(
             }
         }
     }
+    // 5. Multi-denomination (50): one address deposits a set of notes (≥ 2, within a day) and
+    //    one fresh address withdraws exactly the same set (within a day, after them), and no
+    //    other depositor's set matches it: the notes pair by denomination, earliest first.
+    const DAY: u64 = 86_400;
+    fn groups(notes: Vec<&Note>) -> Vec<Vec<&Note>> {
+        let mut by: BTreeMap<String, Vec<&Note>> = BTreeMap::new();
+        for n in notes {
+            by.entry(n.leg.party.to_ascii_lowercase())
+                .or_default()
+                .push(n);
+        }
+        let mut out = Vec::new();
+        for (_, mut v) in by {
+            v.sort_by_key(|n| (n.time, n.at));
+            let mut cur: Vec<&Note> = Vec::new();
+            for n in v {
+                if cur.first().is_some_and(|f| n.time > f.time + DAY) {
+                    out.push(std::mem::take(&mut cur));
+                }
+                cur.push(n);
+            }
+            if !cur.is_empty() {
+                out.push(cur);
+            }
+        }
+        out.retain(|g| g.len() >= 2);
+        out
+    }
+    let key = |g: &[&Note]| {
+        let mut k: Vec<u128> = g.iter().map(|n| n.leg.amount).collect();
+        k.sort_unstable();
+        k
+    };
+    let dep_groups = groups(
+        deposits
+            .iter()
+            .filter(|d| !out.contains_key(&d.at))
+            .collect(),
+    );
+    let wd_groups = groups(
+        withdrawals
+            .iter()
+            .filter(|w| !used_w.contains(&w.at))
+            .collect(),
+    );
+    for wg in &wd_groups {
+        let start = wg.iter().map(|w| w.time).min().unwrap_or(0);
+        let cands: Vec<&Vec<&Note>> = dep_groups
+            .iter()
+            .filter(|dg| {
+                let end = dg.iter().map(|d| d.time).max().unwrap_or(0);
+                end <= start
+                    && dg.len() == wg.len()
+                    && key(dg) == key(wg)
+                    && dg.iter().all(|d| !out.contains_key(&d.at))
+            })
+            .collect();
+        let [dg] = cands.as_slice() else {
+            continue;
+        };
+        let mut ds: Vec<&&Note> = dg.iter().collect();
+        ds.sort_by_key(|d| (d.leg.amount, d.time, d.at));
+        let mut ws: Vec<&&Note> = wg.iter().collect();
+        ws.sort_by_key(|w| (w.leg.amount, w.time, w.at));
+        for (d, w) in ds.into_iter().zip(ws) {
+            out.insert(
+                d.at,
+                matched(
+                    w,
+                    50,
+                    format!(
+                        "mixer {service}: multi-denomination: {} deposited the set {:?} and {} withdrew the same set",
+                        d.leg.party,
+                        key(dg),
+                        w.leg.party
+                    ),
+                ),
+            );
+            used_w.insert(w.at);
+        }
+    }
     out
 }
 
@@ -605,6 +689,33 @@ mod tests {
         assert_eq!(got(3), Some((7, 70)));
         assert_eq!(got(1), Some((8, 60)));
         assert_eq!(m.len(), 4);
+    }
+
+    #[test]
+    fn a_set_of_denominations_withdrawn_whole_pairs_note_by_note() {
+        // 0xa deposits 100 + 10 + 10 (and nothing else tells the notes apart); a day later
+        // 0xw withdraws 10, 100, 10. Another depositor's single 100 does not match the set.
+        let deposits = vec![
+            note(1, "0xa", 100, 7, None),
+            note(2, "0xa", 10, 7, None),
+            note(3, "0xa", 10, 7, None),
+            note(4, "0xb", 100, 7, None),
+            note(5, "0xc", 10, 7, None),
+        ];
+        let withdrawals = vec![
+            note(900, "0xw", 10, 7, None),
+            note(901, "0xw", 100, 7, None),
+            note(902, "0xw", 10, 7, None),
+        ];
+        let m = match_mixer("pool", &deposits, &withdrawals, &HashMap::new());
+        let pairs: BTreeMap<u32, (u32, u8)> = m
+            .iter()
+            .map(|(d, w)| (d.height, (w.height, w.confidence)))
+            .collect();
+        assert_eq!(
+            pairs,
+            BTreeMap::from([(1, (901, 50)), (2, (900, 50)), (3, (902, 50))])
+        );
     }
 
     #[test]
