@@ -121,16 +121,24 @@ impl Store {
         };
         let rows = rtx.open_table(LINK_FACTS)?;
         let mut out = Vec::new();
+        // A key can name many facts of one block (a mixer pool's): decode each block once.
+        let mut blocks: std::collections::HashMap<(u32, u32), Vec<LinkFact>> =
+            std::collections::HashMap::new();
         for v in keys.get(key)? {
             let (c, height, index) = v?.value();
             let Some(chain) = Chain::from_code(c) else {
                 continue;
             };
-            let Some(bytes) = rows.get((c, height))? else {
-                continue;
+            let facts = match blocks.entry((c, height)) {
+                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+                std::collections::hash_map::Entry::Vacant(e) => {
+                    let Some(bytes) = rows.get((c, height))? else {
+                        continue;
+                    };
+                    e.insert(decode(bytes.value(), chain, height)?)
+                }
             };
-            let facts = decode(bytes.value(), chain, height)?;
-            if let Some(f) = facts.into_iter().nth(index as usize) {
+            if let Some(f) = facts.get(index as usize).cloned() {
                 out.push((
                     FactRef {
                         chain,

@@ -364,7 +364,8 @@ impl<'v> Linker<'v> {
                         funder: None,
                     }),
                     LinkFact::Exit { leg, gas_price, .. } => {
-                        let funder = funder_of(r.chain, &leg.party, time)?;
+                        let funder =
+                            funder_of(r.chain, &leg.party, time)?.map(|f| f.to_ascii_lowercase());
                         withdrawals.push(Note {
                             at: r,
                             time,
@@ -393,12 +394,12 @@ fn depositor_funders(
 ) -> Result<HashMap<String, HashSet<String>>, TraceError> {
     let mut out: HashMap<String, HashSet<String>> = HashMap::new();
     for d in deposits {
-        let key = d.leg.party.to_ascii_lowercase();
+        let key = d.leg.party.clone();
         if out.contains_key(&key) {
             continue;
         }
         let mut s = HashSet::new();
-        s.insert(key.clone());
+        s.insert(key.to_ascii_lowercase());
         if let Some(f) = funder_of(chain, &d.leg.party, d.time)? {
             s.insert(f.to_ascii_lowercase());
         }
@@ -452,17 +453,20 @@ fn match_mixer(
     order.sort_by_key(|w| (w.time, w.at));
     // 1. Anonymity set of one, in time order (earlier matches shrink later sets).
     for w in &order {
-        let open: Vec<&Note> = deposits
+        let mut open = deposits
             .iter()
-            .filter(|d| fits(d, w) && !out.contains_key(&d.at))
-            .collect();
+            .filter(|d| fits(d, w) && !out.contains_key(&d.at));
+        let (Some(only), None) = (open.next(), open.next()) else {
+            continue;
+        };
+        let open = [only];
+        // An earlier withdrawal no rule has placed could have spent that very deposit.
         let earlier_w = order
             .iter()
-            .filter(|x| x.time < w.time || (x.time == w.time && x.at < w.at))
+            .take_while(|x| x.time < w.time || (x.time == w.time && x.at < w.at))
             .filter(|x| !used_w.contains(&x.at))
-            .filter(|x| open.iter().any(|d| fits(d, x)))
-            .count();
-        if open.len() == 1 && earlier_w == 0 {
+            .any(|x| fits(only, x));
+        if !earlier_w {
             let d = open[0];
             out.insert(
                 d.at,
@@ -480,13 +484,13 @@ fn match_mixer(
     }
     // 2–4 in order of strength.
     type Rule<'a> = (u8, &'a str, Box<dyn Fn(&Note, &Note) -> bool + 'a>);
-    let gas_count = |g: Option<u128>| {
-        deposits
-            .iter()
-            .chain(withdrawals)
-            .filter(|n| g.is_some() && n.gas_price == g)
-            .count()
-    };
+    let mut gas_counts: HashMap<u128, usize> = HashMap::new();
+    for n in deposits.iter().chain(withdrawals) {
+        if let Some(g) = n.gas_price {
+            *gas_counts.entry(g).or_default() += 1;
+        }
+    }
+    let gas_count = |g: Option<u128>| g.and_then(|g| gas_counts.get(&g)).copied().unwrap_or(0);
     let rules: Vec<Rule<'_>> = vec![
         (
             90,
@@ -504,12 +508,10 @@ fn match_mixer(
             60,
             "common funder: the recipient was first funded by the depositor's side",
             Box::new(|d: &Note, w: &Note| {
-                let (Some(f), Some(side)) =
-                    (&w.funder, funders.get(&d.leg.party.to_ascii_lowercase()))
-                else {
+                let (Some(f), Some(side)) = (&w.funder, funders.get(&d.leg.party)) else {
                     return false;
                 };
-                side.contains(&f.to_ascii_lowercase())
+                side.contains(f)
             }),
         ),
     ];

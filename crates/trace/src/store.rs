@@ -102,21 +102,49 @@ impl UtxoGraph for StoreUtxo<'_> {
     }
 }
 
-/// An account chain of the store.
+/// An account chain of the store. Histories read are kept (a link's far side and the mixer
+/// heuristics read the same addresses again), up to [`HISTORY_CACHE`] of them.
 pub struct StoreAccounts<'s> {
     store: &'s Store,
     chain: Chain,
+    read: std::collections::HashMap<String, std::sync::Arc<[AccountEvent]>>,
 }
+
+/// Histories kept by [`StoreAccounts`] before it starts over.
+const HISTORY_CACHE: usize = 100_000;
 
 impl<'s> StoreAccounts<'s> {
     /// Reads `chain` of `store`.
     pub fn new(store: &'s Store, chain: Chain) -> Self {
-        StoreAccounts { store, chain }
+        StoreAccounts {
+            store,
+            chain,
+            read: std::collections::HashMap::new(),
+        }
     }
 }
 
 impl AccountGraph for StoreAccounts<'_> {
     fn history(
+        &mut self,
+        address: &str,
+        limit: usize,
+    ) -> Result<std::sync::Arc<[AccountEvent]>, TraceError> {
+        if let Some(h) = self.read.get(address) {
+            return Ok(std::sync::Arc::clone(h));
+        }
+        let h = self.read_history(address, limit)?;
+        if self.read.len() >= HISTORY_CACHE {
+            self.read.clear();
+        }
+        self.read
+            .insert(address.to_string(), std::sync::Arc::clone(&h));
+        Ok(h)
+    }
+}
+
+impl StoreAccounts<'_> {
+    fn read_history(
         &mut self,
         address: &str,
         limit: usize,
