@@ -421,6 +421,11 @@ pub(crate) enum ImportCommand {
 pub(crate) struct ImportTransfersArgs {
     /// The CSV file.
     pub(crate) file: PathBuf,
+    /// Link facts of the same blocks, one JSON object a line: `{"height": H, "fact": F}` with
+    /// F a link fact as `tracehound --json tx` prints them (from an external decoder, or
+    /// `sim run --to-files --evm-swap-percent`).
+    #[arg(long, value_name = "JSONL")]
+    pub(crate) links: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -555,6 +560,10 @@ pub(crate) struct SimRunArgs {
     /// With --to-files: background txs per EVM block [default: 200].
     #[arg(long, requires = "to_files")]
     pub(crate) evm_txs_per_block: Option<u32>,
+    /// With --to-files: per cent of EVM background txs that are swaps through a DEX pool,
+    /// each with its link fact in DIR/evm/links.jsonl (`import transfers --links`) [default: 0].
+    #[arg(long, requires = "to_files")]
+    pub(crate) evm_swap_percent: Option<u32>,
     /// A fresh litecoind -regtest's JSON-RPC URL (height 0), for the UTXO side.
     #[arg(long)]
     pub(crate) ltc_rpc: Option<String>,

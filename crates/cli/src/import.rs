@@ -197,6 +197,62 @@ fn read_rows(file: &str, text: &str) -> anyhow::Result<Vec<Row>> {
     Ok(rows)
 }
 
+/// Reads link facts (`{"height": H, "fact": F}` a line) into their blocks; each leg must be a
+/// transfer the block has (same tx index, sub-index, asset and amount), else the line is named.
+fn attach_links(blocks: &mut [AccountBlock], path: &Path) -> anyhow::Result<()> {
+    #[derive(serde::Deserialize)]
+    struct Line {
+        height: u32,
+        fact: tracehound_core::LinkFact,
+    }
+    let file = path.display().to_string();
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {file}"))?;
+    let first = blocks.first().map_or(0, |b| b.block.height);
+    for (n, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let at = || format!("{file}:{}", n + 1);
+        let l: Line = serde_json::from_str(line).with_context(|| format!("{}: not a link fact", at()))?;
+        let Some(block) = l
+            .height
+            .checked_sub(first)
+            .and_then(|i| blocks.get_mut(i as usize))
+        else {
+            bail!("{}: block {} is not among the imported blocks", at(), l.height);
+        };
+        let legs: Vec<&tracehound_core::LinkLeg> = match &l.fact {
+            tracehound_core::LinkFact::Within { input, output, .. } => vec![input, output],
+            tracehound_core::LinkFact::Entry { leg, .. }
+            | tracehound_core::LinkFact::Exit { leg, .. } => vec![leg],
+        };
+        for leg in legs {
+            let found = block.transfers.iter().any(|t| {
+                t.transfer.tx.index == leg.tx_index
+                    && t.transfer.sub_index == leg.leg
+                    && t.transfer.amount.units() == leg.amount
+                    && match &t.transfer.asset {
+                        AssetId::Native => leg.asset == "native",
+                        AssetId::Contract(c) => c.as_str().eq_ignore_ascii_case(&leg.asset),
+                    }
+            });
+            if !found {
+                bail!(
+                    "{}: leg {}:{} ({} {}) is no transfer of block {}",
+                    at(),
+                    leg.tx_index,
+                    leg.leg,
+                    leg.amount,
+                    leg.asset,
+                    l.height
+                );
+            }
+        }
+        block.links.push(l.fact);
+    }
+    Ok(())
+}
+
 /// The store's blocks for `rows` (one chain, in block order), from height `start` (the first
 /// height not yet stored, or the first row's when the chain is new), gaps filled with empty
 /// blocks.
@@ -280,7 +336,7 @@ fn to_blocks(file: &str, rows: &[Row], start: u32) -> Vec<AccountBlock> {
 }
 
 pub(crate) fn run_transfers(global: &Global, args: &ImportTransfersArgs) -> anyhow::Result<()> {
-    let report = import_transfers(global, &args.file)?;
+    let report = import_transfers(global, &args.file, args.links.as_deref())?;
     if global.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -299,7 +355,11 @@ pub(crate) fn run_transfers(global: &Global, args: &ImportTransfersArgs) -> anyh
     Ok(())
 }
 
-fn import_transfers(global: &Global, path: &Path) -> anyhow::Result<ImportReport> {
+fn import_transfers(
+    global: &Global,
+    path: &Path,
+    links: Option<&Path>,
+) -> anyhow::Result<ImportReport> {
     let file = path.display().to_string();
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {file}"))?;
     let rows = read_rows(&file, &text)?;
@@ -327,7 +387,10 @@ fn import_transfers(global: &Global, path: &Path) -> anyhow::Result<ImportReport
             last - start
         );
     }
-    let blocks = to_blocks(&file, &rows, start);
+    let mut blocks = to_blocks(&file, &rows, start);
+    if let Some(links) = links {
+        attach_links(&mut blocks, links)?;
+    }
     let mut report = ImportReport {
         file,
         chain: chain.name(),

@@ -147,6 +147,7 @@ fn to_files(global: &Global, args: &SimRunArgs, dir: &std::path::Path) -> anyhow
             blocks: evm_blocks,
             txs_per_block: args.evm_txs_per_block.unwrap_or(evm_defaults.txs_per_block),
             users: args.users.unwrap_or(evm_defaults.users),
+            swap_percent: args.evm_swap_percent.unwrap_or(evm_defaults.swap_percent),
             ..evm_defaults
         };
         let evm_dir = dir.join("evm");

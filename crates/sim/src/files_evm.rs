@@ -61,6 +61,10 @@ pub struct EvmFilesConfig {
     pub fan_out: u32,
     /// Hops of each peel chain.
     pub hops: u32,
+    /// Share (per cent) of background txs that are users' swaps through the DEX pool (ether
+    /// for stablecoin or back, at a fixed rate), each with its link fact in `links.jsonl`:
+    /// a large world with links for the trace benchmark. 0 writes no pool.
+    pub swap_percent: u32,
 }
 
 impl Default for EvmFilesConfig {
@@ -75,6 +79,7 @@ impl Default for EvmFilesConfig {
             stolen_usd: 27_655_103_250_118,
             fan_out: 24,
             hops: 8,
+            swap_percent: 0,
         }
     }
 }
@@ -90,6 +95,9 @@ impl EvmFilesConfig {
                 4 * (self.hops + 4),
                 self.hops
             ));
+        }
+        if self.swap_percent > 100 {
+            return bad(format!("evm swap_percent is {}: at most 100", self.swap_percent));
         }
         if self.txs_per_block > 100_000 {
             return bad("evm txs_per_block is above 100000".into());
@@ -224,6 +232,61 @@ impl Gen<'_> {
     }
 
     /// A random amount around `scale` base units, not round.
+    /// A user's swap through the pool: one tx, the user paying `amount_in` of `asset_in`
+    /// (log index 0) and the pool paying `amount_out` of the other asset (log index 1), and
+    /// its link fact as `links.jsonl` takes it.
+    #[allow(clippy::too_many_arguments)]
+    fn swap(
+        &mut self,
+        user: usize,
+        pool: usize,
+        asset_in: Asset,
+        amount_in: u128,
+        amount_out: u128,
+        links: &mut dyn Write,
+        links_path: &Path,
+    ) -> Result<()> {
+        let mut id = self.c.seed.to_le_bytes().to_vec();
+        id.extend_from_slice(&self.txs.to_le_bytes());
+        let hash = format!("0x{}", alloy::primitives::hex::encode(keccak256(&id)));
+        let (u, p) = (
+            self.owners[user].address.clone(),
+            self.owners[pool].address.clone(),
+        );
+        let (block, time) = (self.block, self.time());
+        let text = |a: Asset| match a {
+            Asset::Susd => self.token.clone(),
+            _ => "native".to_string(),
+        };
+        let asset_out = if asset_in == Asset::Eth {
+            Asset::Susd
+        } else {
+            Asset::Eth
+        };
+        let (tin, tout) = (text(asset_in), text(asset_out));
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |source| SimError::Write { path, source }
+        };
+        writeln!(
+            self.out,
+            "{EVM_CHAIN},{hash},{block},{time},0,{u},{p},{tin},{amount_in}\n{EVM_CHAIN},{hash},{block},{time},1,{p},{u},{tout},{amount_out}"
+        )
+        .map_err(io(&self.path))?;
+        let leg = |sub: u32, asset: &str, amount: u128| {
+            serde_json::json!({"tx_index": self.index, "tx": hash, "leg": sub, "asset": asset,
+                "amount": amount.to_string(), "party": u})
+        };
+        let fact = serde_json::json!({"height": block, "fact": {
+            "fact": "within", "kind": "swap", "service": "sim-pool", "contract": p,
+            "input": leg(0, &tin, amount_in), "output": leg(1, &tout, amount_out),
+            "evidence": "sim files: pool swap"}});
+        writeln!(links, "{fact}").map_err(io(links_path))?;
+        self.index += 1;
+        self.txs += 1;
+        Ok(())
+    }
+
     fn amount(&mut self, scale: u128) -> u128 {
         let m = u128::from(self.rng.u64(1_000..9_999_999));
         (scale / 1_000_000).max(1) * m + u128::from(self.rng.u64(1..999))
@@ -279,6 +342,16 @@ pub fn write_evm_to_files(
         let e = u % c.exchanges;
         deposits.push(g.owner(&format!("exchange:{e}"), format!("deposit for user:{u}")));
     }
+    let pool = (c.swap_percent > 0).then(|| g.owner("dex", "pool".into()));
+    let links_path = dir.join("links.jsonl");
+    let mut links: Box<dyn Write> = if pool.is_some() {
+        Box::new(BufWriter::new(
+            std::fs::File::create(&links_path).map_err(werr(&links_path))?,
+        ))
+    } else {
+        Box::new(std::io::sink())
+    };
+    let mut swaps = 0u64;
     let victim = g.owner("victim", "hot wallet".into());
     let thief = g.owner("attacker", "drainer".into());
     let cash_out: Vec<usize> = (0..4u32)
@@ -393,6 +466,25 @@ pub fn write_evm_to_files(
         g.purpose = "background";
         for _ in 0..c.txs_per_block {
             let u = g.rng.usize(..users.len());
+            if let Some(pool) = pool
+                && g.rng.u32(..100) < c.swap_percent
+            {
+                // 1 ether = 2,000 stablecoin (6 decimals): 2e9 base units per 1e18 wei.
+                const RATE: u128 = 2_000_000_000;
+                const WEI: u128 = 1_000_000_000_000_000_000;
+                let (asset_in, amount_in, amount_out) = if g.rng.bool() {
+                    let a = g.amount(WEI) / 10;
+                    (Asset::Eth, a, mul_div(a, RATE, WEI))
+                } else {
+                    let a = g.amount(100_000_000);
+                    (Asset::Susd, a, mul_div(a, WEI, RATE))
+                };
+                if amount_in > 0 && amount_out > 0 {
+                    g.swap(users[u], pool, asset_in, amount_in, amount_out, &mut links, &links_path)?;
+                    swaps += 1;
+                    continue;
+                }
+            }
             let r = g.rng.u8(..100);
             let (from, to, asset) = match r {
                 0..=34 => (users[u], users[g.rng.usize(..users.len())], Asset::Eth),
@@ -411,11 +503,12 @@ pub fn write_evm_to_files(
         }
     }
     g.out.flush().map_err(werr(&path))?;
+    links.flush().map_err(werr(&links_path))?;
     let bytes = std::fs::metadata(&path).map_err(werr(&path))?.len();
     let summary = EvmFilesSummary {
         blocks: u64::from(c.blocks),
         txs: g.txs,
-        transfers: g.txs,
+        transfers: g.txs + swaps,
         bytes,
         seconds: started.elapsed().as_secs_f64(),
     };
