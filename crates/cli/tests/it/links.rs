@@ -528,6 +528,19 @@ fn thorchain_router_deposit_and_transfer_out_on_anvil_are_entry_and_exit() {
         },
     ];
     assert_eq!(facts(&store, EVM), expected);
+    // The exit's reference finds the entry in the store's index, as the trace engine asks.
+    let by_ref = store
+        .link_lookup(&format!("in:{}", &inbound_tx[2..]))
+        .unwrap();
+    assert_eq!(
+        by_ref.iter().map(|(_, f)| f).collect::<Vec<_>>(),
+        vec![&expected[0]]
+    );
+    assert!(
+        expected[1]
+            .keys()
+            .contains(&format!("ref:{}", &inbound_tx[2..]))
+    );
 }
 
 #[test]
