@@ -816,7 +816,7 @@ mod tests {
     use crate::model::TraceAction;
     use crate::traces::{ForkRules, from_parity_block};
     use serde_json::json;
-    use tracehound_core::{LinkConfig, LinkFact, LinkKind};
+    use tracehound_core::{Destination, LinkConfig, LinkFact, LinkKind};
 
     const CHAIN: Chain = Chain::Evm(1);
     const SENDER: &str = "0x1111111111111111111111111111111111111111";
@@ -1355,6 +1355,201 @@ release = [{{ signature = "Minted(address indexed to, uint256 amount, bytes32 so
             out.link_skips,
             vec![("vault tx without a memo".to_string(), 1)]
         );
+    }
+
+    /// A links config with a THORChain vault (an EOA) and its router, the decoder of it, and
+    /// a router log.
+    mod router {
+        use super::*;
+        use alloy::sol_types::SolValue;
+
+        pub(super) const ROUTER: &str = "0x2222222222222222222222222222222222222222"; // the tx's `to`
+        pub(super) const VAULT: &str = "0x4444444444444444444444444444444444444444";
+        pub(super) const PAYEE: &str = "0x8888888888888888888888888888888888888888";
+        pub(super) const ZERO: &str = "0x0000000000000000000000000000000000000000";
+
+        pub(super) fn decoder() -> LinkDecoder {
+            let config = LinkConfig::from_toml(
+                &format!(
+                    "[[vault]]\nname = \"thorchain\"\nvaults = [{{ chain = \"evm-1\", address = \"{VAULT}\" }}]\n\
+                     routers = [{{ chain = \"evm-1\", address = \"{ROUTER}\" }}]\n"
+                ),
+                "t",
+            )
+            .unwrap();
+            LinkDecoder::new(CHAIN, &config).unwrap()
+        }
+
+        fn sig(s: &str) -> String {
+            format!("{:#x}", alloy::primitives::keccak256(s.as_bytes()))
+        }
+
+        /// `Deposit(vault, asset, amount, memo)` emitted by `emitter`.
+        pub(super) fn deposit(
+            emitter: &str,
+            asset: &str,
+            amount: u128,
+            memo: &str,
+        ) -> serde_json::Value {
+            let data = (U256::from(amount), memo.to_string()).abi_encode_params();
+            json!({"address": emitter, "logIndex": "0x1",
+                "data": format!("0x{}", alloy::hex::encode(data)),
+                "topics": [sig("Deposit(address,address,uint256,string)"), topic(VAULT), topic(asset)]})
+        }
+
+        /// `TransferOut(VAULT, PAYEE, asset, amount, memo)` emitted by `ROUTER`.
+        pub(super) fn transfer_out(asset: &str, amount: u128, memo: &str) -> serde_json::Value {
+            let asset: EvmAddress = asset.parse().unwrap();
+            let data = (asset, U256::from(amount), memo.to_string()).abi_encode_params();
+            json!({"address": ROUTER, "logIndex": "0x1",
+                "data": format!("0x{}", alloy::hex::encode(data)),
+                "topics": [sig("TransferOut(address,address,address,uint256,string)"), topic(VAULT), topic(PAYEE)]})
+        }
+    }
+
+    #[test]
+    fn a_router_deposit_with_a_swap_memo_is_an_entry_from_the_tx_value() {
+        use router::*;
+        let memo = "=:LTC.LTC:rltc1qabc:50";
+        // The user's 100 wei go to the router (the tx's value); the router's forwarding to
+        // the vault would be an internal transfer (no traces here).
+        let b = block(json!({}), tx(json!({"gasPrice": "0x2"})));
+        let mut log = deposit(ROUTER, ZERO, 100, memo);
+        log["logIndex"] = json!("0x0");
+        let r = receipt(json!({ "logs": [log] }));
+        let out = run_with(b, r, None, &[], &decoder()).unwrap();
+        let [
+            LinkFact::Entry {
+                kind,
+                service,
+                contract,
+                leg,
+                id,
+                destination,
+                gas_price,
+                evidence,
+            },
+        ] = out.links.as_slice()
+        else {
+            panic!("{:?} {:?}", out.links, out.link_skips)
+        };
+        assert_eq!(
+            (*kind, service.as_str(), contract.as_str()),
+            (LinkKind::ChainSwap, "thorchain", ROUTER)
+        );
+        assert_eq!(
+            (leg.leg, leg.asset.as_str(), leg.amount, leg.party.as_str()),
+            (1, "native", 100, SENDER)
+        );
+        assert_eq!(*id, None);
+        assert_eq!(
+            destination.as_ref(),
+            Some(&Destination {
+                chain: Some("LTC".into()),
+                address: "rltc1qabc".into(),
+                min_out: Some(50),
+            })
+        );
+        assert_eq!(*gas_price, Some(2));
+        assert_eq!(evidence, &format!("log:0:thorchain Deposit memo {memo:?}"));
+        assert!(out.link_skips.is_empty(), "{:?}", out.link_skips);
+    }
+
+    #[test]
+    fn a_router_deposit_of_a_token_links_the_users_transfer() {
+        use router::*;
+        let token = "0x6666666666666666666666666666666666666666";
+        let erc20 = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
+        let b = block(json!({}), tx(json!({"gasPrice": "0x1", "value": "0x0"})));
+        let r = receipt(json!({"logs": [
+            {"address": token, "logIndex": "0x0", "data": format!("0x{}", word(9)),
+             "topics": [erc20, topic(SENDER), topic(ROUTER)]},
+            deposit(ROUTER, token, 9, "=:ETH.ETH:0x8888888888888888888888888888888888888888")]}));
+        let out = run_with(b, r, None, &[], &decoder()).unwrap();
+        let [LinkFact::Entry { leg, .. }] = out.links.as_slice() else {
+            panic!("{:?} {:?}", out.links, out.link_skips)
+        };
+        assert_eq!(
+            (leg.leg, leg.asset.as_str(), leg.amount, leg.party.as_str()),
+            (1, token, 9, SENDER)
+        );
+    }
+
+    #[test]
+    fn a_router_transfer_out_is_an_exit_naming_the_inbound() {
+        use router::*;
+        let token = "0x6666666666666666666666666666666666666666";
+        let erc20 = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef";
+        let inbound = "ab".repeat(32).to_uppercase();
+        // The vault calls the router, which pays the payee from the vault's allowance.
+        let b = block(
+            json!({}),
+            tx(json!({"from": VAULT, "gasPrice": "0x1", "value": "0x0"})),
+        );
+        let r = receipt(json!({"logs": [
+            {"address": token, "logIndex": "0x0", "data": format!("0x{}", word(9)),
+             "topics": [erc20, topic(ROUTER), topic(PAYEE)]},
+            transfer_out(token, 9, &format!("OUT:{inbound}"))]}));
+        let out = run_with(b, r, None, &[], &decoder()).unwrap();
+        let [
+            LinkFact::Exit {
+                kind,
+                contract,
+                leg,
+                reference,
+                ..
+            },
+        ] = out.links.as_slice()
+        else {
+            panic!("{:?} {:?}", out.links, out.link_skips)
+        };
+        assert_eq!((*kind, contract.as_str()), (LinkKind::ChainSwap, ROUTER));
+        assert_eq!(
+            (leg.leg, leg.asset.as_str(), leg.amount, leg.party.as_str()),
+            (1, token, 9, PAYEE)
+        );
+        assert_eq!(reference.as_deref(), Some(inbound.as_str()));
+        // The vault's call has ABI calldata, no memo: not counted as a memo-less vault tx.
+        assert!(out.link_skips.is_empty(), "{:?}", out.link_skips);
+    }
+
+    #[test]
+    fn router_events_that_cannot_be_linked_are_counted() {
+        use router::*;
+        let cases = [
+            // The event claims more than the tx paid.
+            (
+                deposit(ROUTER, ZERO, 99, "=:LTC.LTC:rltc1qabc"),
+                "router event amount does not match its transfer",
+            ),
+            (
+                deposit(ROUTER, ZERO, 100, "=:LTC.LTC"),
+                "malformed router memo",
+            ),
+            // Anyone can emit the event: a contract not configured as a router links nothing.
+            (
+                deposit(
+                    "0x3333333333333333333333333333333333333333",
+                    ZERO,
+                    100,
+                    "=:LTC.LTC:rltc1qabc",
+                ),
+                "router event from a contract not configured as a router",
+            ),
+            // A payout whose payee got nothing in the tx.
+            (
+                transfer_out(ZERO, 100, &format!("OUT:{}", "ab".repeat(32))),
+                "router TransferOut without its transfer to the payee (no traces?)",
+            ),
+        ];
+        for (mut log, reason) in cases {
+            log["logIndex"] = json!("0x0");
+            let b = block(json!({}), tx(json!({"gasPrice": "0x1"})));
+            let r = receipt(json!({ "logs": [log] }));
+            let out = run_with(b, r, None, &[], &decoder()).unwrap();
+            assert!(out.links.is_empty(), "{reason}: {:?}", out.links);
+            assert_eq!(out.link_skips, vec![(reason.to_string(), 1)]);
+        }
     }
 
     #[test]

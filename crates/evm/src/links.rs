@@ -31,6 +31,10 @@
 //! - **Vault memos** (`[[vault]]`): a tx paying a vault with a THORChain-style memo as its
 //!   calldata is an entry (its destination from the memo); a vault paying out with `OUT:<tx>`
 //!   (or `REFUND:<tx>`) is an exit naming the entry.
+//! - **Router events** (`[[vault]] routers`): THORChain router `Deposit` events with a swap
+//!   memo are entries, their leg the transfer of the event's amount into the router or vault;
+//!   `TransferOut` events with `OUT:`/`REFUND:` memos are exits, their leg the transfer of the
+//!   event's amount to the payee. Events of contracts not configured as routers make no fact.
 //!
 //! What is recognised but cannot be linked (an event whose amounts do not match the
 //! transfers, a malformed memo, a deposit without its transfer) is left out, counted by
@@ -62,6 +66,21 @@ mod v2 {
     alloy::sol! {
         /// Uniswap V2 pair (and forks): a swap.
         event Swap(address indexed sender, uint256 amount0In, uint256 amount1In, uint256 amount0Out, uint256 amount1Out, address indexed to);
+    }
+}
+
+/// THORChain's router (`THORChain_Router.sol` in thorchain/ethereum, versions 3 and 4, as
+/// verified on Etherscan): users call `deposit(address vault, address asset, uint amount,
+/// string memo)` or `depositWithExpiry(…, uint expiration)`, which forwards the value to the
+/// vault (or holds the token for it) and emits `Deposit`; vaults pay out through
+/// `transferOut(address to, address asset, uint amount, string memo)`, which emits
+/// `TransferOut`. `asset` is the zero address for the native coin.
+mod router {
+    alloy::sol! {
+        /// Value in for `to` (the vault), with the user's memo.
+        event Deposit(address indexed to, address indexed asset, uint256 amount, string memo);
+        /// A vault's payment to `to`, its memo `OUT:<inbound tx>` or `REFUND:<inbound tx>`.
+        event TransferOut(address indexed vault, address indexed to, address asset, uint256 amount, string memo);
     }
 }
 
@@ -266,6 +285,8 @@ pub struct LinkDecoder {
     swaps: Vec<ConfigSwap>,
     services: HashMap<EvmAddress, Vec<ServiceEvent>>,
     vaults: HashMap<EvmAddress, String>,
+    /// THORChain-style routers: contract → service.
+    routers: HashMap<EvmAddress, String>,
 }
 
 impl LinkDecoder {
@@ -363,9 +384,13 @@ impl LinkDecoder {
             });
         }
         let mut vaults = HashMap::new();
+        let mut routers = HashMap::new();
         for v in &config.vaults {
             for a in v.vaults.iter().filter_map(on_chain) {
                 vaults.insert(a, v.name.clone());
+            }
+            for a in v.routers.iter().filter_map(on_chain) {
+                routers.insert(a, v.name.clone());
             }
         }
         Ok(LinkDecoder {
@@ -373,6 +398,7 @@ impl LinkDecoder {
             swaps,
             services,
             vaults,
+            routers,
         })
     }
 
@@ -383,6 +409,7 @@ impl LinkDecoder {
             swaps: Vec::new(),
             services: HashMap::new(),
             vaults: HashMap::new(),
+            routers: HashMap::new(),
         })
     }
 }
@@ -502,6 +529,7 @@ impl LinkDecoder {
         self.swaps(v, out, skips);
         self.services(v, out, skips);
         self.vault_memos(v, out, skips);
+        self.router_events(v, out, skips);
     }
 
     fn wraps(&self, v: &TxView<'_>, out: &mut Vec<LinkFact>, skips: &mut Skips) {
@@ -1046,6 +1074,16 @@ impl LinkDecoder {
         let Some((vault, service)) = to_vault.or(from_vault) else {
             return;
         };
+        // A vault calling its router (`transferOut`) has its memo in the router's event, not
+        // in the calldata: [`LinkDecoder::router_events`] reads it.
+        let to_router = v.tx.to.as_ref().is_some_and(|to| {
+            to.as_str()
+                .parse::<EvmAddress>()
+                .is_ok_and(|a| self.routers.contains_key(&a))
+        });
+        if to_router {
+            return;
+        }
         let inbound = to_vault.is_some();
         let Some(text) = v.memo else {
             skips.add("vault tx without a memo", v.tx, vault.as_str());
@@ -1105,6 +1143,170 @@ impl LinkDecoder {
             }
             (_, true) => skips.add("outbound memo paid into a vault", v.tx, text),
             (_, false) => skips.add("inbound memo paid by a vault", v.tx, text),
+        }
+    }
+}
+
+impl LinkDecoder {
+    /// THORChain router events: a `Deposit` whose memo is a swap is an entry, its leg the
+    /// transfer bringing that amount of the asset into the router or the vault (the tx's
+    /// value, or the user's ERC-20 transfer); a `TransferOut` with `OUT:`/`REFUND:` is an exit
+    /// naming the inbound, its leg the transfer of that amount to the payee. Only configured
+    /// routers (`[[vault]] routers`) make facts: any contract can emit these events, and a
+    /// fake one must not link anything (counted, so that a missing router shows).
+    fn router_events(&self, v: &TxView<'_>, out: &mut Vec<LinkFact>, skips: &mut Skips) {
+        // Transfers already a leg of this tx's facts (two deposits of one amount in one tx
+        // take one transfer each).
+        let tx = format!("0x{}", v.tx.hash);
+        let mut used: HashSet<u32> = out
+            .iter()
+            .filter_map(|f| match f {
+                LinkFact::Entry { leg, .. } | LinkFact::Exit { leg, .. } if leg.tx == tx => {
+                    Some(leg.leg)
+                }
+                _ => None,
+            })
+            .collect();
+        for log in v.logs {
+            let Some(topic0) = log.topics.first() else {
+                continue;
+            };
+            let deposit = *topic0 == router::Deposit::SIGNATURE_HASH;
+            if !deposit && *topic0 != router::TransferOut::SIGNATURE_HASH {
+                continue;
+            }
+            let index = log.log_index.to::<u64>();
+            let contract = text_of(self.chain, &log.address);
+            let Some(service) = self.routers.get(&log.address) else {
+                skips.add(
+                    "router event from a contract not configured as a router",
+                    v.tx,
+                    &format!("log {index}: {contract}"),
+                );
+                continue;
+            };
+            let data = LogData::new_unchecked(log.topics.clone(), log.data.clone());
+            // (payee or vault, asset, amount, memo)
+            let decoded = if deposit {
+                router::Deposit::decode_log_data(&data).map(|e| (e.to, e.asset, e.amount, e.memo))
+            } else {
+                router::TransferOut::decode_log_data(&data)
+                    .map(|e| (e.to, e.asset, e.amount, e.memo))
+            };
+            let (party, asset, amount, text) = match decoded {
+                Ok(d) => d,
+                Err(e) => {
+                    skips.add(
+                        "router event does not decode",
+                        v.tx,
+                        &format!("log {index}: {e}"),
+                    );
+                    continue;
+                }
+            };
+            let Ok(amount) = u128::try_from(amount) else {
+                skips.add("router event amount beyond 128 bits", v.tx, &contract);
+                continue;
+            };
+            let memo = match memo::parse(&text) {
+                Ok(m) => m,
+                Err(e) => {
+                    skips.add("malformed router memo", v.tx, &format!("log {index}: {e}"));
+                    continue;
+                }
+            };
+            let event = if deposit { "Deposit" } else { "TransferOut" };
+            let evidence = format!("log:{index}:{service} {event} memo {text:?}");
+            let asset = if asset.is_zero() {
+                "native".to_string()
+            } else {
+                text_of(self.chain, &asset).to_ascii_lowercase()
+            };
+            let party = text_of(self.chain, &party);
+            // The transfers that could carry the event's value: inbound, paid into the router
+            // or the vault by someone else (the router forwarding to the vault is not the
+            // user's payment); outbound, paid to the payee by the router or the vault.
+            let candidates: Vec<&EvmTransfer> = v
+                .transfers
+                .iter()
+                .filter(|t| {
+                    let tr = &t.transfer;
+                    fungible(t)
+                        && !used.contains(&tr.sub_index)
+                        && asset_text(&tr.asset) == asset
+                        && if deposit {
+                            (tr.to.as_str() == contract || tr.to.as_str() == party)
+                                && tr.from.as_str() != contract
+                        } else {
+                            tr.to.as_str() == party
+                                && (tr.from.as_str() == contract || tr.from == v.tx.from)
+                        }
+                })
+                .collect();
+            if candidates.is_empty() {
+                skips.add(
+                    if deposit {
+                        "router Deposit without a transfer into the router or vault"
+                    } else {
+                        "router TransferOut without its transfer to the payee (no traces?)"
+                    },
+                    v.tx,
+                    &evidence,
+                );
+                continue;
+            }
+            let Some(t) = candidates
+                .iter()
+                .find(|t| t.transfer.amount.units() == amount)
+            else {
+                skips.add(
+                    "router event amount does not match its transfer",
+                    v.tx,
+                    &evidence,
+                );
+                continue;
+            };
+            let gas_price = Some(v.tx.effective_gas_price);
+            used.insert(t.transfer.sub_index);
+            match (memo, deposit) {
+                (
+                    memo::Memo::Swap {
+                        chain,
+                        destination,
+                        limit,
+                        ..
+                    },
+                    true,
+                ) => out.push(LinkFact::Entry {
+                    kind: LinkKind::ChainSwap,
+                    service: service.clone(),
+                    contract,
+                    leg: leg(t, true, amount),
+                    id: None,
+                    destination: Some(Destination {
+                        chain: Some(chain),
+                        address: destination,
+                        min_out: limit,
+                    }),
+                    gas_price,
+                    evidence,
+                }),
+                (memo::Memo::Out { reference } | memo::Memo::Refund { reference }, false) => out
+                    .push(LinkFact::Exit {
+                        kind: LinkKind::ChainSwap,
+                        service: service.clone(),
+                        contract,
+                        leg: leg(t, false, amount),
+                        reference: Some(reference),
+                        relayer: None,
+                        gas_price,
+                        evidence,
+                    }),
+                (_, true) => skips.add("router Deposit memo is not a swap", v.tx, &evidence),
+                (_, false) => {
+                    skips.add("router TransferOut memo names no inbound", v.tx, &evidence)
+                }
+            }
         }
     }
 }

@@ -152,6 +152,7 @@ fn config_of(
         config.vaults.push(VaultConfig {
             name: "sim-chainswap".into(),
             vaults,
+            routers: Vec::new(),
             window_seconds: 3 * 24 * 3600,
         });
     }

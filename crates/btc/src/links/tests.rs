@@ -93,6 +93,7 @@ fn vault_config(addresses: &[&str]) -> LinkConfig {
                     address: (*a).into(),
                 })
                 .collect(),
+            routers: Vec::new(),
             window_seconds: 3600,
         }],
         ..LinkConfig::default()

@@ -4,7 +4,8 @@
 //! must store a link fact for every link of the truth, with its exact amounts; swap facts are
 //! scored (precision and recall) against every swap the scenario made. Also: a contract on
 //! anvil emitting a Uniswap V2 `Swap` with no transfers behind it gives no fact, and is counted;
-//! a bad link config is refused with its file, entry and field named.
+//! a THORChain-style router's `Deposit` and `TransferOut` on anvil are a chain-swap entry and
+//! an exit naming it; a bad link config is refused with its file, entry and field named.
 #![cfg(feature = "test-anvil")]
 
 use tracehound_core::{Chain, LinkFact};
@@ -374,6 +375,172 @@ fn a_swap_event_without_transfers_on_anvil_is_no_fact_and_counted() {
     assert_eq!(report["links"]["facts"], json!({}));
     let store = Store::open(&data, &StoreOptions::default()).unwrap();
     assert!(facts(&store, EVM).is_empty());
+}
+
+mod router_calls {
+    alloy::sol! {
+        function deposit(address vault, address asset, uint256 amount, string memo) external payable;
+        function transferOut(address to, address asset, uint256 amount, string memo) external payable;
+    }
+}
+
+#[test]
+fn thorchain_router_deposit_and_transfer_out_on_anvil_are_entry_and_exit() {
+    use alloy::primitives::{Address as EvmAddress, U256};
+    use alloy::sol_types::SolCall;
+    use serde_json::{Value, json};
+    use tracehound_core::{Destination, LinkKind, LinkLeg};
+    use tracehound_evm::testnode::Anvil;
+
+    use crate::anvil::{bin, hex0x, quantity};
+
+    let node = Anvil::start().unwrap();
+    let accounts: Vec<String> = node.rpc("eth_accounts", json!([])).unwrap();
+    let (user, vault) = (
+        accounts[0].to_ascii_lowercase(),
+        accounts[1].to_ascii_lowercase(),
+    );
+    let payee = "0x8888888888888888888888888888888888888888";
+    let send = |from: &str, to: Option<&str>, value: u128, data: &[u8]| -> Value {
+        let mut tx = json!({"from": from, "value": format!("{value:#x}"), "data": hex0x(data)});
+        if let Some(to) = to {
+            tx["to"] = json!(to);
+        }
+        let hash: String = node.rpc("eth_sendTransaction", json!([tx])).unwrap();
+        let receipt = node.wait_receipt(&hash).unwrap();
+        assert_eq!(receipt["status"], json!("0x1"), "{receipt}");
+        receipt
+    };
+    let code = alloy::hex::decode(bin("Router").trim()).unwrap();
+    let router = send(&user, None, 0, &code)["contractAddress"]
+        .as_str()
+        .unwrap()
+        .to_ascii_lowercase();
+
+    let memo = "=:LTC.LTC:rltc1qw508d6qejxtdg4y5r3zarvary0c5xw7kgmn4n9:12345";
+    let amount_in = 3 * 10u128.pow(18);
+    let call = router_calls::depositCall {
+        vault: vault.parse::<EvmAddress>().unwrap(),
+        asset: EvmAddress::ZERO,
+        amount: U256::from(amount_in),
+        memo: memo.into(),
+    };
+    let inbound = send(&user, Some(&router), amount_in, &call.abi_encode());
+    let inbound_tx = inbound["transactionHash"].as_str().unwrap().to_string();
+    // THORChain writes the inbound hash upper case, without `0x`.
+    let out_memo = format!("OUT:{}", inbound_tx[2..].to_ascii_uppercase());
+    let amount_out = 2 * 10u128.pow(18);
+    let call = router_calls::transferOutCall {
+        to: payee.parse::<EvmAddress>().unwrap(),
+        asset: EvmAddress::ZERO,
+        amount: U256::from(amount_out),
+        memo: out_memo.clone(),
+    };
+    let outbound = send(&vault, Some(&router), amount_out, &call.abi_encode());
+    let outbound_tx = outbound["transactionHash"].as_str().unwrap().to_string();
+
+    let work = tempfile::tempdir().unwrap();
+    let links = work.path().join("links.toml");
+    std::fs::write(
+        &links,
+        format!(
+            "[[vault]]\nname = \"thorchain\"\nvaults = [{{ chain = \"{chain}\", address = \"{vault}\" }}]\n\
+             routers = [{{ chain = \"{chain}\", address = \"{router}\" }}]\n",
+            chain = EVM.name()
+        ),
+    )
+    .unwrap();
+    let data = work.path().join("store");
+    let out = ok(tracehound(
+        &data,
+        &[
+            "--json",
+            "ingest",
+            "evm",
+            "--chain",
+            "31337",
+            "--rpc",
+            node.url(),
+            "--links",
+            links.to_str().unwrap(),
+        ],
+    ));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["links"]["skipped"], json!({}), "{report}");
+
+    let store = Store::open(&data, &StoreOptions::default()).unwrap();
+    // The stored transfer of `tx` carrying `amount` from `from` to `to`: its sub-index.
+    let stored = |tx: &str, from: &str, to: &str, amount: u128| -> u32 {
+        let hash = tx.trim_start_matches("0x").parse().unwrap();
+        let views = store.account_tx(Some(EVM), &hash).unwrap();
+        let found: Vec<u32> = views[0]
+            .transfers
+            .iter()
+            .filter(|t| {
+                t.from == from && t.to == to && t.amount.units() == amount && t.asset == "native"
+            })
+            .map(|t| t.sub_index)
+            .collect();
+        assert_eq!(found.len(), 1, "{tx}: {from} → {to} {amount}: {found:?}");
+        found[0]
+    };
+    let leg_in = stored(&inbound_tx, &user, &router, amount_in);
+    let leg_out = stored(&outbound_tx, &router, payee, amount_out);
+    let tx_index = |r: &Value| u32::try_from(quantity(&r["transactionIndex"])).unwrap();
+    let expected = vec![
+        LinkFact::Entry {
+            kind: LinkKind::ChainSwap,
+            service: "thorchain".into(),
+            contract: router.clone(),
+            leg: LinkLeg {
+                tx_index: tx_index(&inbound),
+                tx: inbound_tx.clone(),
+                leg: leg_in,
+                asset: "native".into(),
+                amount: amount_in,
+                party: user.clone(),
+            },
+            id: None,
+            destination: Some(Destination {
+                chain: Some("LTC".into()),
+                address: "rltc1qw508d6qejxtdg4y5r3zarvary0c5xw7kgmn4n9".into(),
+                min_out: Some(12345),
+            }),
+            gas_price: Some(quantity(&inbound["effectiveGasPrice"])),
+            evidence: format!("log:0:thorchain Deposit memo {memo:?}"),
+        },
+        LinkFact::Exit {
+            kind: LinkKind::ChainSwap,
+            service: "thorchain".into(),
+            contract: router.clone(),
+            leg: LinkLeg {
+                tx_index: tx_index(&outbound),
+                tx: outbound_tx.clone(),
+                leg: leg_out,
+                asset: "native".into(),
+                amount: amount_out,
+                party: payee.into(),
+            },
+            reference: Some(inbound_tx[2..].to_ascii_uppercase()),
+            relayer: None,
+            gas_price: Some(quantity(&outbound["effectiveGasPrice"])),
+            evidence: format!("log:0:thorchain TransferOut memo {out_memo:?}"),
+        },
+    ];
+    assert_eq!(facts(&store, EVM), expected);
+    // The exit's reference finds the entry in the store's index, as the trace engine asks.
+    let by_ref = store
+        .link_lookup(&format!("in:{}", &inbound_tx[2..]))
+        .unwrap();
+    assert_eq!(
+        by_ref.iter().map(|(_, f)| f).collect::<Vec<_>>(),
+        vec![&expected[0]]
+    );
+    assert!(
+        expected[1]
+            .keys()
+            .contains(&format!("ref:{}", &inbound_tx[2..]))
+    );
 }
 
 #[test]

@@ -136,8 +136,15 @@ pub struct BridgeConfig {
 pub struct VaultConfig {
     /// Name (`thorchain`, `sim-chainswap`).
     pub name: String,
-    /// Its vault addresses on each chain (EVM EOAs or routers, UTXO wallets).
+    /// Its vault addresses on each chain (EVM EOAs, UTXO wallets): a payment to one with a
+    /// memo is an inbound, a payment from one with an `OUT:` memo an outbound.
     pub vaults: Vec<Place>,
+    /// Its router contracts on EVM chains (THORChain's `THORChain_Router`): their `Deposit`
+    /// events are inbounds (the memo in the event), their `TransferOut` events outbounds.
+    /// Router events of contracts not listed here make no link (anyone can emit them), they
+    /// are only counted.
+    #[serde(default)]
+    pub routers: Vec<Place>,
     /// Longest time from inbound to outbound, seconds.
     #[serde(default = "default_window")]
     pub window_seconds: u64,
@@ -307,6 +314,21 @@ impl LinkConfig {
         for v in &self.vaults {
             let entry = format!("vault {:?}", v.name);
             places(&entry, "vaults", &v.vaults)?;
+            places(&entry, "routers", &v.routers)?;
+            for (i, r) in v.routers.iter().enumerate() {
+                // A router is a contract: only an EVM chain has one.
+                if !r
+                    .chain
+                    .parse::<Chain>()
+                    .is_ok_and(|c| c.family() == crate::ChainFamily::Account)
+                {
+                    return Err(err(
+                        entry,
+                        format!("routers[{i}].chain"),
+                        format!("{:?} is not an EVM chain", r.chain),
+                    ));
+                }
+            }
             if v.vaults.is_empty() {
                 return Err(err(entry, "vaults".into(), "no vault address".into()));
             }
@@ -379,6 +401,27 @@ vaults = [{ chain = "litecoin-regtest", address = "VAULT" }]
         assert_eq!(a.mixers.len(), 1, "same name replaces");
         assert!(a.mixers[0].contracts.is_empty());
         assert_eq!(a.vaults.len(), 2);
+    }
+
+    #[test]
+    fn routers_default_to_none_and_must_be_on_an_evm_chain() {
+        let c = LinkConfig::from_toml(&good(), "a.toml").unwrap();
+        assert!(c.vaults[0].routers.is_empty());
+        let router = "routers = [{ chain = \"evm-1\", address = \"0xD37BbE5744D730a1d98d8DC97c42F0Ca46aD7146\" }]";
+        let with = good() + router + "\n";
+        let c = LinkConfig::from_toml(&with, "a.toml").unwrap();
+        assert_eq!(c.vaults[0].routers[0].chain, "evm-1");
+        let vault = Address::segwit(Chain::LitecoinRegtest, 0, &[7; 20]).unwrap();
+        let on_ltc = format!(
+            "{}routers = [{{ chain = \"litecoin-regtest\", address = \"{}\" }}]\n",
+            good(),
+            vault.as_str()
+        );
+        let e = LinkConfig::from_toml(&on_ltc, "a.toml").unwrap_err();
+        assert_eq!(
+            (e.entry.as_str(), e.field.as_str()),
+            ("vault \"v\"", "routers[0].chain")
+        );
     }
 
     #[test]
