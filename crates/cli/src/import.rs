@@ -213,13 +213,18 @@ fn attach_links(blocks: &mut [AccountBlock], path: &Path) -> anyhow::Result<()> 
             continue;
         }
         let at = || format!("{file}:{}", n + 1);
-        let l: Line = serde_json::from_str(line).with_context(|| format!("{}: not a link fact", at()))?;
+        let l: Line =
+            serde_json::from_str(line).with_context(|| format!("{}: not a link fact", at()))?;
         let Some(block) = l
             .height
             .checked_sub(first)
             .and_then(|i| blocks.get_mut(i as usize))
         else {
-            bail!("{}: block {} is not among the imported blocks", at(), l.height);
+            bail!(
+                "{}: block {} is not among the imported blocks",
+                at(),
+                l.height
+            );
         };
         let legs: Vec<&tracehound_core::LinkLeg> = match &l.fact {
             tracehound_core::LinkFact::Within { input, output, .. } => vec![input, output],

@@ -97,7 +97,10 @@ impl EvmFilesConfig {
             ));
         }
         if self.swap_percent > 100 {
-            return bad(format!("evm swap_percent is {}: at most 100", self.swap_percent));
+            return bad(format!(
+                "evm swap_percent is {}: at most 100",
+                self.swap_percent
+            ));
         }
         if self.txs_per_block > 100_000 {
             return bad("evm txs_per_block is above 100000".into());
@@ -480,7 +483,15 @@ pub fn write_evm_to_files(
                     (Asset::Susd, a, mul_div(a, WEI, RATE))
                 };
                 if amount_in > 0 && amount_out > 0 {
-                    g.swap(users[u], pool, asset_in, amount_in, amount_out, &mut links, &links_path)?;
+                    g.swap(
+                        users[u],
+                        pool,
+                        asset_in,
+                        amount_in,
+                        amount_out,
+                        &mut links,
+                        &links_path,
+                    )?;
                     swaps += 1;
                     continue;
                 }
