@@ -306,6 +306,43 @@ impl TransferRecord {
         })
     }
 
+    /// The transfer at (`slot`, `sub`) of a block row, read without decoding the others (a
+    /// history wants one or two transfers of a block of thousands; rows are in (slot, sub)
+    /// order).
+    fn find_in_block(b: &[u8], slot: u32, sub: u32) -> Result<Option<TransferRecord>, StoreError> {
+        let mut d = Dec::new(b, "account_block_transfers");
+        while !d.is_empty() {
+            let here = (d.u32()?, d.u32()?);
+            if here == (slot, sub) {
+                let kind = kind_of(d.u8()?)?;
+                let (asset, from, to, amount) = (d.u64()?, d.u64()?, d.u64()?, d.u128()?);
+                let n = usize::try_from(d.u64()?).unwrap_or(usize::MAX);
+                let source = String::from_utf8_lossy(d.bytes(n)?).into_owned();
+                return Ok(Some(TransferRecord {
+                    slot,
+                    sub,
+                    kind,
+                    asset,
+                    from,
+                    to,
+                    amount,
+                    source,
+                }));
+            }
+            if here > (slot, sub) {
+                return Ok(None);
+            }
+            d.u8()?;
+            d.u64()?;
+            d.u64()?;
+            d.u64()?;
+            d.u128()?;
+            let n = usize::try_from(d.u64()?).unwrap_or(usize::MAX);
+            d.bytes(n)?;
+        }
+        Ok(None)
+    }
+
     /// Every transfer of a block row.
     fn decode_block(b: &[u8]) -> Result<Vec<TransferRecord>, StoreError> {
         let mut d = Dec::new(b, "account_block_transfers");
@@ -367,6 +404,25 @@ impl TxRecord {
         })
     }
 
+    /// The hash of tx `index` of a block row, read without decoding the others.
+    fn hash_in_block(b: &[u8], index: u32) -> Result<Option<Hash32>, StoreError> {
+        let mut d = Dec::new(b, "account_block_txs");
+        while !d.is_empty() {
+            let (i, hash) = (d.u32()?, d.hash()?);
+            if i == index {
+                return Ok(Some(Hash32(hash)));
+            }
+            d.u64()?;
+            d.u64()?;
+            d.u128()?;
+            d.u8()?;
+            d.u64()?;
+            d.u128()?;
+            d.u64()?;
+        }
+        Ok(None)
+    }
+
     /// Every tx of a block row.
     fn decode_block(b: &[u8]) -> Result<Vec<TxRecord>, StoreError> {
         let mut d = Dec::new(b, "account_block_txs");
@@ -377,6 +433,15 @@ impl TxRecord {
         Ok(out)
     }
 }
+
+/// A block being read for a history: height, record, and its transfer and tx rows as stored
+/// (borrowed from the read transaction, not copied).
+type BlockRows<'t> = (
+    u32,
+    BlockRecord,
+    redb::AccessGuard<'t, &'static [u8]>,
+    Option<redb::AccessGuard<'t, &'static [u8]>>,
+);
 
 /// Most flows one adjacency run holds: long histories (a fee sink's, an exchange's) span
 /// many rows, so reading a page of one never decodes megabytes.
@@ -1175,8 +1240,9 @@ impl Store {
             let txs = rtx.open_table(tables::ACCOUNT_TXS)?;
             let blocks = rtx.open_table(tables::BLOCKS)?;
             let mut out = Vec::new();
-            // An account's flows run in time order, so one block is decoded at a time.
-            let mut block: Option<(u32, BlockRecord, Vec<TransferRecord>, Vec<TxRecord>)> = None;
+            // An account's flows run in time order, so one block is read at a time; of its
+            // rows only the account's own transfers and txs are decoded.
+            let mut block: Option<BlockRows<'_>> = None;
             let mut skip = offset;
             for row in adj.range((c, id, 0, 0, 0)..=(c, id, u32::MAX, u32::MAX, u32::MAX))? {
                 if out.len() >= limit {
@@ -1201,27 +1267,19 @@ impl Store {
                         let rec = BlockRecord::decode(
                             blocks.get((c, height))?.ok_or_else(missing)?.value(),
                         )?;
-                        let ts = TransferRecord::decode_block(
-                            transfers.get((c, height))?.ok_or_else(missing)?.value(),
-                        )?;
-                        let xs = match txs.get((c, height))? {
-                            Some(v) => TxRecord::decode_block(v.value())?,
-                            None => Vec::new(),
-                        };
+                        let ts = transfers.get((c, height))?.ok_or_else(missing)?;
+                        let xs = txs.get((c, height))?;
                         block = Some((height, rec, ts, xs));
                     }
                     let Some((_, rec, ts, xs)) = &block else {
                         return Err(missing());
                     };
-                    let t = ts
-                        .binary_search_by_key(&(f.slot, f.sub), |t| (t.slot, t.sub))
-                        .ok()
-                        .and_then(|i| ts.get(i))
+                    let t = TransferRecord::find_in_block(ts.value(), f.slot, f.sub)?
                         .ok_or_else(missing)?;
-                    let txid = xs
-                        .iter()
-                        .find(|x| x.index == tx)
-                        .map_or(rec.hash, |x| x.hash);
+                    let txid = match xs {
+                        Some(xs) => TxRecord::hash_in_block(xs.value(), tx)?.unwrap_or(rec.hash),
+                        None => rec.hash,
+                    };
                     out.push(AccountHistoryRow {
                         height,
                         tx_index: tx,
@@ -1234,7 +1292,7 @@ impl Store {
                         to: l.text(t.to)?,
                         received: Amount::from_units(f.received),
                         sent: Amount::from_units(f.sent),
-                        source: t.source.clone(),
+                        source: t.source,
                     });
                 }
             }
