@@ -20,7 +20,7 @@ use anyhow::{Context, ensure};
 use serde::Serialize;
 use serde_json::Value;
 use tracehound_core::Amount;
-use tracehound_sim::{GroundTruth, ResultFile, Score};
+use tracehound_sim::{Asset as SimAsset, GroundTruth, ResultFile, Score};
 use tracehound_trace::{Incident, Labels, Policy, Rules, StolenItem, TraceResult};
 
 use crate::args::Global;
@@ -62,11 +62,11 @@ pub(crate) fn run(
         std::fs::write(dir.join(name), bytes)
             .with_context(|| format!("writing {}", dir.join(name).display()))?;
     }
-    let truth: GroundTruth = serde_json::from_slice(FILES[2].1)?;
+    let truth: GroundTruth = serde_json::from_slice(embedded("truth.json")?)?;
     let links_path = dir.join("links.toml");
     let links = crate::links::load(Some(&links_path))?;
-    let eth_stolen = stolen_of(&truth, "eth");
-    let susd_stolen = stolen_of(&truth, "susd");
+    let eth_stolen = stolen_of(&truth, SimAsset::Eth);
+    let susd_stolen = stolen_of(&truth, SimAsset::Susd);
     say(format!(
         "\n5. the cross-chain heist: the simulator played its playbook on real nodes (anvil, \
          chain 31337, and litecoind -regtest; seed {}): a hot wallet drained of {} ETH and {} \
@@ -79,13 +79,8 @@ pub(crate) fn run(
     ));
 
     // Ingest both chains with the binary itself, as a user would.
-    let read = |name: &str| -> anyhow::Result<Recording> {
-        let (_, bytes) = FILES
-            .iter()
-            .find(|(n, _)| *n == name)
-            .context("a recorded file is missing")?;
-        Ok(serde_json::from_slice(bytes)?)
-    };
+    let read =
+        |name: &str| -> anyhow::Result<Recording> { Ok(serde_json::from_slice(embedded(name)?)?) };
     let evm = RpcServer::start(Mode::Replay(read("evm-rpc.json")?))?;
     let ltc = RpcServer::start(Mode::Replay(read("ltc-rpc.json")?))?;
     let store_dir = dir.join("store");
@@ -245,19 +240,22 @@ pub(crate) fn run(
     })
 }
 
-/// The truth's stolen amount of `asset` (`eth`, `susd`).
-fn stolen_of(truth: &GroundTruth, asset: &str) -> u128 {
+/// An embedded file of the recorded scenario.
+fn embedded(name: &str) -> anyhow::Result<&'static [u8]> {
+    FILES
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, bytes)| *bytes)
+        .with_context(|| format!("the recorded scenario has no {name}"))
+}
+
+/// The truth's stolen amount of `asset`.
+fn stolen_of(truth: &GroundTruth, asset: SimAsset) -> u128 {
     truth
         .incident
         .stolen
         .iter()
-        .filter(|s| {
-            serde_json::to_value(s.asset)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_string))
-                .as_deref()
-                == Some(asset)
-        })
+        .filter(|s| s.asset == asset)
         .map(|s| s.amount)
         .sum()
 }

@@ -572,16 +572,18 @@ impl ServiceOutputs {
             payees: std::collections::HashSet::new(),
             unspent: std::collections::HashMap::new(),
         };
+        // The chain's graph (its block index) is read once, and only when it has blocks.
+        let graph = match store.tip(chain)? {
+            Some(_) => Some(store.utxo_links(chain)?),
+            None => None,
+        };
         for (address, _, _) in links.utxo_services(&chain.name()) {
             let Ok(a) = tracehound_core::Address::parse(chain, &address) else {
                 continue;
             };
             let Some(p) = a.to_payee() else { continue };
             me.payees.insert(p);
-            if store.tip(chain)?.is_none() {
-                continue;
-            }
-            let g = store.utxo_links(chain)?;
+            let Some(g) = &graph else { continue };
             let Some(id) = g.address_id(&a)? else {
                 continue;
             };

@@ -302,36 +302,46 @@ impl LinkDecoder {
             (chain_of.name() == here).then(|| p.address.trim().parse().ok())?
         };
         let mut services: HashMap<EvmAddress, Vec<ServiceEvent>> = HashMap::new();
-        let mut add = |contracts: Vec<EvmAddress>, e: ServiceEvent| {
-            for c in contracts {
-                services.entry(c).or_default().push(e.clone());
-            }
-        };
         let origin = "link config";
-        for m in &config.mixers {
-            let entry = format!("mixer {:?}", m.name);
-            let contracts: Vec<EvmAddress> = m.contracts.iter().filter_map(on_chain).collect();
-            for (side, list, field) in [
-                (Side::Entry, &m.deposit, "deposit"),
-                (Side::Exit, &m.withdrawal, "withdrawal"),
-            ] {
+        // A mixer's deposits and a bridge's locks are entries, withdrawals and releases exits:
+        // each configured event is compiled once and listed under every contract of its service.
+        let mut register = |kind: LinkKind,
+                            name: &str,
+                            contracts: &[EvmAddress],
+                            sides: [(Side, &Vec<EventConfig>, &str); 2],
+                            far_chain: Option<String>|
+         -> Result<(), LinkConfigError> {
+            let entry = format!("{kind} {name:?}");
+            for (side, list, field) in sides {
                 for (i, e) in list.iter().enumerate() {
                     let event = compile_event(e, origin, &entry, &format!("{field}[{i}]"))?;
-                    add(
-                        contracts.clone(),
-                        ServiceEvent {
-                            kind: LinkKind::Mixer,
-                            service: m.name.clone(),
+                    for c in contracts {
+                        services.entry(*c).or_default().push(ServiceEvent {
+                            kind,
+                            service: name.to_string(),
                             side,
-                            event,
-                            far_chain: None,
-                        },
-                    );
+                            event: event.clone(),
+                            far_chain: far_chain.clone(),
+                        });
+                    }
                 }
             }
+            Ok(())
+        };
+        for m in &config.mixers {
+            let contracts: Vec<EvmAddress> = m.contracts.iter().filter_map(on_chain).collect();
+            register(
+                LinkKind::Mixer,
+                &m.name,
+                &contracts,
+                [
+                    (Side::Entry, &m.deposit, "deposit"),
+                    (Side::Exit, &m.withdrawal, "withdrawal"),
+                ],
+                None,
+            )?;
         }
         for b in &config.bridges {
-            let entry = format!("bridge {:?}", b.name);
             let contracts: Vec<EvmAddress> = b.contracts.iter().filter_map(on_chain).collect();
             let far: HashSet<&str> = b
                 .wallets
@@ -343,24 +353,16 @@ impl LinkDecoder {
             let far_chain = (far.len() == 1)
                 .then(|| far.iter().next().map(|c| (*c).to_string()))
                 .flatten();
-            for (side, list, field) in [
-                (Side::Entry, &b.lock, "lock"),
-                (Side::Exit, &b.release, "release"),
-            ] {
-                for (i, e) in list.iter().enumerate() {
-                    let event = compile_event(e, origin, &entry, &format!("{field}[{i}]"))?;
-                    add(
-                        contracts.clone(),
-                        ServiceEvent {
-                            kind: LinkKind::Bridge,
-                            service: b.name.clone(),
-                            side,
-                            event,
-                            far_chain: far_chain.clone(),
-                        },
-                    );
-                }
-            }
+            register(
+                LinkKind::Bridge,
+                &b.name,
+                &contracts,
+                [
+                    (Side::Entry, &b.lock, "lock"),
+                    (Side::Exit, &b.release, "release"),
+                ],
+                far_chain,
+            )?;
         }
         let mut swaps = Vec::new();
         for s in &config.swaps {

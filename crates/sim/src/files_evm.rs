@@ -183,6 +183,13 @@ impl Gen<'_> {
     }
 
     /// Writes a one-transfer tx; a stolen one also goes into the truth.
+    /// The hash of the next tx: the seed and the tx count, hashed.
+    fn next_hash(&self) -> String {
+        let mut id = self.c.seed.to_le_bytes().to_vec();
+        id.extend_from_slice(&self.txs.to_le_bytes());
+        format!("0x{}", alloy::primitives::hex::encode(keccak256(&id)))
+    }
+
     fn transfer(
         &mut self,
         from: usize,
@@ -191,9 +198,7 @@ impl Gen<'_> {
         amount: u128,
         stolen: bool,
     ) -> Result<String> {
-        let mut id = self.c.seed.to_le_bytes().to_vec();
-        id.extend_from_slice(&self.txs.to_le_bytes());
-        let hash = format!("0x{}", alloy::primitives::hex::encode(keccak256(&id)));
+        let hash = self.next_hash();
         let (f, t) = (&self.owners[from].address, &self.owners[to].address);
         let (block, time) = (self.block, self.time());
         let asset_text = match asset {
@@ -249,9 +254,7 @@ impl Gen<'_> {
         links: &mut dyn Write,
         links_path: &Path,
     ) -> Result<()> {
-        let mut id = self.c.seed.to_le_bytes().to_vec();
-        id.extend_from_slice(&self.txs.to_le_bytes());
-        let hash = format!("0x{}", alloy::primitives::hex::encode(keccak256(&id)));
+        let hash = self.next_hash();
         let (u, p) = (
             self.owners[user].address.clone(),
             self.owners[pool].address.clone(),

@@ -42,20 +42,14 @@ pub(crate) fn put<'a>(
     blocks: impl Iterator<Item = (u32, &'a [LinkFact])>,
 ) -> Result<(), StoreError> {
     let c = chain.code();
-    let mut rows = None;
-    let mut keys = None;
+    let mut blocks = blocks.filter(|(_, f)| !f.is_empty()).peekable();
+    if blocks.peek().is_none() {
+        // Most batches carry no facts: their transaction need not touch the tables.
+        return Ok(());
+    }
+    let mut rows = wtx.open_table(LINK_FACTS)?;
+    let mut keys = wtx.open_multimap_table(LINK_KEYS)?;
     for (height, facts) in blocks {
-        if facts.is_empty() {
-            continue;
-        }
-        let rows = match &mut rows {
-            Some(r) => r,
-            None => rows.insert(wtx.open_table(LINK_FACTS)?),
-        };
-        let keys = match &mut keys {
-            Some(k) => k,
-            None => keys.insert(wtx.open_multimap_table(LINK_KEYS)?),
-        };
         rows.insert((c, height), encode(facts)?.as_slice())?;
         for (i, f) in facts.iter().enumerate() {
             let i = u32::try_from(i).unwrap_or(u32::MAX);

@@ -1686,10 +1686,8 @@ pub fn run(
             t.end(st.node, st.taint, Stop::TimeLimit);
         }
     }
-    if !linker.skipped.is_empty() {
-        for (why, n) in &linker.skipped {
-            t.note(format!("links: {n} × {why}"));
-        }
+    for (why, n) in &linker.skipped {
+        t.note(format!("links: {n} × {why}"));
     }
     Ok(())
 }

@@ -140,11 +140,6 @@ impl<'v> Linker<'v> {
         )
     }
 
-    /// The rules.
-    pub fn rules(&self) -> &LinkRules {
-        &self.rules
-    }
-
     /// The fact whose input leg is movement `leg` (a transfer's sub-index, or a UTXO vout) of
     /// tx `tx_index` in `chain`'s block `height`, if any.
     pub fn input_at(
