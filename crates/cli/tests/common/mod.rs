@@ -106,3 +106,75 @@ impl SimFiles {
         ));
     }
 }
+
+/// Stdout of a command that succeeded, as text.
+pub(crate) fn ok_text(out: Output) -> String {
+    String::from_utf8(ok(out).stdout).unwrap()
+}
+
+/// Base units from JSON (a decimal string, or a number).
+pub(crate) fn units(v: &serde_json::Value) -> u128 {
+    match v {
+        serde_json::Value::String(s) => s.parse().unwrap(),
+        other => other.to_string().parse().unwrap(),
+    }
+}
+
+/// Per asset id of the simulator's truth (`eth`, `susd`, `ltc`): (stolen at the truth's
+/// resting places, of which a trace (`trace --json` output) put there).
+pub(crate) fn located(
+    truth: &serde_json::Value,
+    trace: &serde_json::Value,
+) -> std::collections::BTreeMap<String, (u128, u128)> {
+    let asset_of: std::collections::BTreeMap<String, String> = truth["assets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| {
+            let ours = match a["contract"].as_str() {
+                Some(c) => c.to_ascii_lowercase(),
+                None => "native".into(),
+            };
+            (a["id"].as_str().unwrap().to_string(), ours)
+        })
+        .collect();
+    let mut found: std::collections::BTreeMap<(String, String), u128> =
+        std::collections::BTreeMap::new();
+    let mut fees: std::collections::BTreeMap<String, u128> = std::collections::BTreeMap::new();
+    for e in trace["endpoints"].as_array().unwrap() {
+        let amount = units(&e["amount"]);
+        let asset = e["asset"].as_str().unwrap().to_ascii_lowercase();
+        if e["stop"] == "fee" {
+            *fees
+                .entry(format!("{}/{asset}", e["chain"].as_str().unwrap()))
+                .or_default() += amount;
+        } else {
+            *found
+                .entry((e["address"].as_str().unwrap().to_ascii_lowercase(), asset))
+                .or_default() += amount;
+        }
+    }
+    let mut out: std::collections::BTreeMap<String, (u128, u128)> =
+        std::collections::BTreeMap::new();
+    for r in truth["resting"].as_array().unwrap() {
+        let id = r["asset"].as_str().unwrap();
+        let asset = asset_of[id].clone();
+        let stolen = units(&r["stolen"]);
+        let chain = if id == "ltc" {
+            "litecoin-regtest"
+        } else {
+            "evm-31337"
+        };
+        let here = match r["address"].as_str() {
+            None => fees.get(&format!("{chain}/{asset}")).copied().unwrap_or(0),
+            Some(a) => found
+                .get(&(a.to_ascii_lowercase(), asset.clone()))
+                .copied()
+                .unwrap_or(0),
+        };
+        let e = out.entry(id.to_string()).or_default();
+        e.0 += stolen;
+        e.1 += stolen.min(here);
+    }
+    out
+}

@@ -34,7 +34,6 @@ mod on_both_nodes {
     use tracehound_store::{Store, StoreOptions};
 
     use super::{EVM, facts};
-    use crate::common::{ok, tracehound};
 
     /// The stored transfer a leg names: (asset, amount, from, to).
     fn stored_leg(store: &Store, tx: &str, leg: u32) -> (String, u128, String, String) {
@@ -60,76 +59,13 @@ mod on_both_nodes {
         let anvil = Anvil::start().unwrap();
         let ltc = Litecoind::start().unwrap();
         let work = tempfile::tempdir().unwrap();
-        let truth_dir = work.path().join("truth");
-        let config = work.path().join("small.json");
-        std::fs::write(
-            &config,
-            r#"{"users": 6, "background_blocks": 4, "fan_out": 12, "consolidators": 2,
-                "hops": 2, "utxo_hops": 3, "coinjoin_peers": 3}"#,
-        )
-        .unwrap();
         let data = work.path().join("store");
-        let cookie = ltc.cookie_file();
-        ok(tracehound(
-            &data,
-            &[
-                "--json",
-                "sim",
-                "run",
-                "--on-nodes",
-                "--rpc",
-                anvil.url(),
-                "--ltc-rpc",
-                ltc.rpc_url(),
-                "--ltc-rpc-cookie",
-                cookie.to_str().unwrap(),
-                "--out",
-                truth_dir.to_str().unwrap(),
-                "--config",
-                config.to_str().unwrap(),
-                "--seed",
-                "11",
-            ],
-        ));
+        let truth_dir = crate::heist::play(work.path(), &data, &anvil, &ltc).truth_dir;
         let truth: GroundTruth =
             serde_json::from_slice(&std::fs::read(truth_dir.join("truth.json")).unwrap()).unwrap();
         let links = truth_dir.join("links.toml");
-        let (user, password) = ltc.credentials();
-        let btc = ok(tracehound(
-            &data,
-            &[
-                "--json",
-                "ingest",
-                "btc",
-                "--network",
-                "litecoin-regtest",
-                "--rpc",
-                ltc.rpc_url(),
-                "--rpc-user",
-                user,
-                "--rpc-password",
-                password,
-                "--links",
-                links.to_str().unwrap(),
-            ],
-        ));
-        let btc: serde_json::Value = serde_json::from_slice(&btc.stdout).unwrap();
+        let (btc, report) = crate::heist::ingest_both(&data, &anvil, &ltc, links.to_str());
         assert!(btc["links"].is_object(), "{btc}");
-        let evm = ok(tracehound(
-            &data,
-            &[
-                "--json",
-                "ingest",
-                "evm",
-                "--chain",
-                "31337",
-                "--rpc",
-                anvil.url(),
-                "--links",
-                links.to_str().unwrap(),
-            ],
-        ));
-        let report: serde_json::Value = serde_json::from_slice(&evm.stdout).unwrap();
         eprintln!("ingest evm links: {}", report["links"]);
 
         let store = Store::open(&data, &StoreOptions::default()).unwrap();

@@ -18,71 +18,7 @@ use tracehound_btc::testnode::Litecoind;
 use tracehound_core::link::normal_ref;
 use tracehound_evm::testnode::Anvil;
 
-use crate::common::tracehound;
-
-fn ok(out: std::process::Output) -> String {
-    String::from_utf8(crate::common::ok(out).stdout).unwrap()
-}
-
-fn units(v: &Value) -> u128 {
-    match v {
-        Value::String(s) => s.parse().unwrap(),
-        other => other.to_string().parse().unwrap(),
-    }
-}
-
-/// Per asset: (stolen at truth places, of which located there by the trace).
-fn located(truth: &Value, trace: &Value) -> BTreeMap<String, (u128, u128)> {
-    let asset_of: BTreeMap<String, String> = truth["assets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            let ours = match a["contract"].as_str() {
-                Some(c) => c.to_ascii_lowercase(),
-                None => "native".into(),
-            };
-            (a["id"].as_str().unwrap().to_string(), ours)
-        })
-        .collect();
-    let mut found: BTreeMap<(String, String), u128> = BTreeMap::new();
-    let mut fees: BTreeMap<String, u128> = BTreeMap::new();
-    for e in trace["endpoints"].as_array().unwrap() {
-        let amount = units(&e["amount"]);
-        let asset = e["asset"].as_str().unwrap().to_ascii_lowercase();
-        if e["stop"] == "fee" {
-            *fees
-                .entry(format!("{}/{asset}", e["chain"].as_str().unwrap()))
-                .or_default() += amount;
-        } else {
-            *found
-                .entry((e["address"].as_str().unwrap().to_ascii_lowercase(), asset))
-                .or_default() += amount;
-        }
-    }
-    let mut out: BTreeMap<String, (u128, u128)> = BTreeMap::new();
-    for r in truth["resting"].as_array().unwrap() {
-        let id = r["asset"].as_str().unwrap();
-        let asset = asset_of[id].clone();
-        let stolen = units(&r["stolen"]);
-        let chain = if id == "ltc" {
-            "litecoin-regtest"
-        } else {
-            "evm-31337"
-        };
-        let here = match r["address"].as_str() {
-            None => fees.get(&format!("{chain}/{asset}")).copied().unwrap_or(0),
-            Some(a) => found
-                .get(&(a.to_ascii_lowercase(), asset.clone()))
-                .copied()
-                .unwrap_or(0),
-        };
-        let e = out.entry(id.to_string()).or_default();
-        e.0 += stolen;
-        e.1 += stolen.min(here);
-    }
-    out
-}
+use crate::common::{located, ok_text, tracehound, units};
 
 /// (kind, tx in, tx out) of every link the trace crossed.
 fn crossed(trace: &Value) -> BTreeSet<(String, String, String)> {
@@ -106,73 +42,15 @@ fn heist_traced_across_both_chains_through_swaps_bridges_and_mixer() {
     let anvil = Anvil::start().unwrap();
     let ltc = Litecoind::start().unwrap();
     let work = tempfile::tempdir().unwrap();
-    let truth_dir = work.path().join("truth");
-    let config = work.path().join("small.json");
-    std::fs::write(
-        &config,
-        r#"{"users": 6, "background_blocks": 4, "fan_out": 12, "consolidators": 2,
-            "hops": 2, "utxo_hops": 3, "coinjoin_peers": 3}"#,
-    )
-    .unwrap();
-    let cookie = ltc.cookie_file();
     let data = work.path().join("store");
-    ok(tracehound(
-        &data,
-        &[
-            "sim",
-            "run",
-            "--on-nodes",
-            "--rpc",
-            anvil.url(),
-            "--ltc-rpc",
-            ltc.rpc_url(),
-            "--ltc-rpc-cookie",
-            cookie.to_str().unwrap(),
-            "--out",
-            truth_dir.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-            "--seed",
-            "11",
-        ],
-    ));
+    let truth_dir = crate::heist::play(work.path(), &data, &anvil, &ltc).truth_dir;
     let links = truth_dir.join("links.toml");
     assert!(
         links.exists(),
         "the simulator writes its services' links.toml"
     );
     let links = links.to_str().unwrap();
-    let (user, password) = ltc.credentials();
-    ok(tracehound(
-        &data,
-        &[
-            "ingest",
-            "btc",
-            "--network",
-            "litecoin-regtest",
-            "--rpc",
-            ltc.rpc_url(),
-            "--rpc-user",
-            user,
-            "--rpc-password",
-            password,
-            "--links",
-            links,
-        ],
-    ));
-    ok(tracehound(
-        &data,
-        &[
-            "ingest",
-            "evm",
-            "--chain",
-            "31337",
-            "--rpc",
-            anvil.url(),
-            "--links",
-            links,
-        ],
-    ));
+    crate::heist::ingest_both(&data, &anvil, &ltc, Some(links));
     let truth: Value =
         serde_json::from_slice(&std::fs::read(truth_dir.join("truth.json")).unwrap()).unwrap();
     let truth_links: Vec<&Value> = truth["links"].as_array().unwrap().iter().collect();
@@ -188,12 +66,12 @@ fn heist_traced_across_both_chains_through_swaps_bridges_and_mixer() {
     for tx in truth["incident"]["txs"].as_array().unwrap() {
         create.extend(["--tx", tx.as_str().unwrap()]);
     }
-    ok(tracehound(&data, &create));
+    ok_text(tracehound(&data, &create));
 
     let labels = truth_dir.join("labels.csv");
     let mut report = Vec::new();
     for policy in ["lifo", "haircut"] {
-        let trace: Value = serde_json::from_str(&ok(tracehound(
+        let trace: Value = serde_json::from_str(&ok_text(tracehound(
             &data,
             &[
                 "--json",
@@ -291,7 +169,7 @@ fn heist_traced_across_both_chains_through_swaps_bridges_and_mixer() {
                 }
             }
         }
-        let table = ok(tracehound(
+        let table = ok_text(tracehound(
             &data,
             &[
                 "trace",
@@ -311,7 +189,7 @@ fn heist_traced_across_both_chains_through_swaps_bridges_and_mixer() {
     // Per-detector precision and recall against the truth's patterns, on the trace's flow
     // (LIFO): a truth pattern is found when a detection of its kind shares a tx with it; a
     // detection is right when it shares a tx with a truth pattern of a kind it stands for.
-    let detected: Value = serde_json::from_str(&ok(tracehound(
+    let detected: Value = serde_json::from_str(&ok_text(tracehound(
         &data,
         &[
             "--json",
@@ -401,38 +279,9 @@ fn heist_traced_across_both_chains_through_swaps_bridges_and_mixer() {
     std::fs::write(&no_ids, text.replace("id = \"sourceTx\"\n", "")).unwrap();
     let no_ids = no_ids.to_str().unwrap();
     let data2 = work.path().join("store-no-ids");
-    ok(tracehound(
-        &data2,
-        &[
-            "ingest",
-            "btc",
-            "--network",
-            "litecoin-regtest",
-            "--rpc",
-            ltc.rpc_url(),
-            "--rpc-user",
-            user,
-            "--rpc-password",
-            password,
-            "--links",
-            no_ids,
-        ],
-    ));
-    ok(tracehound(
-        &data2,
-        &[
-            "ingest",
-            "evm",
-            "--chain",
-            "31337",
-            "--rpc",
-            anvil.url(),
-            "--links",
-            no_ids,
-        ],
-    ));
-    ok(tracehound(&data2, &create));
-    let trace: Value = serde_json::from_str(&ok(tracehound(
+    crate::heist::ingest_both(&data2, &anvil, &ltc, Some(no_ids));
+    ok_text(tracehound(&data2, &create));
+    let trace: Value = serde_json::from_str(&ok_text(tracehound(
         &data2,
         &[
             "--json",

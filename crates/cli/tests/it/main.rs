@@ -9,6 +9,7 @@ mod anvil;
 #[path = "../common/mod.rs"]
 mod common;
 mod evm_state;
+mod heist;
 mod links;
 mod links_sim;
 mod litecoind;

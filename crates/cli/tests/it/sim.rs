@@ -38,38 +38,9 @@ fn simulated_heist_on_both_chains_ingests_with_every_truth_output_and_transfer()
     let anvil = Anvil::start().unwrap();
     let ltc = Litecoind::start().unwrap();
     let work = tempfile::tempdir().unwrap();
-    let truth_dir = work.path().join("truth");
-    let config = work.path().join("small.json");
-    std::fs::write(
-        &config,
-        r#"{"users": 6, "background_blocks": 4, "fan_out": 12, "consolidators": 2,
-            "hops": 2, "utxo_hops": 3, "coinjoin_peers": 3}"#,
-    )
-    .unwrap();
-    let cookie = ltc.cookie_file();
     let data = work.path().join("store");
-    let out = tracehound(
-        &data,
-        &[
-            "--json",
-            "sim",
-            "run",
-            "--on-nodes",
-            "--rpc",
-            anvil.url(),
-            "--ltc-rpc",
-            ltc.rpc_url(),
-            "--ltc-rpc-cookie",
-            cookie.to_str().unwrap(),
-            "--out",
-            truth_dir.to_str().unwrap(),
-            "--config",
-            config.to_str().unwrap(),
-            "--seed",
-            "11",
-        ],
-    );
-    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let played = crate::heist::play(work.path(), &data, &anvil, &ltc);
+    let (truth_dir, report) = (played.truth_dir, played.report);
     assert!(report["utxo_txs"].as_u64().unwrap() > 30, "{report}");
     let truth: GroundTruth =
         serde_json::from_slice(&std::fs::read(truth_dir.join("truth.json")).unwrap()).unwrap();
@@ -79,26 +50,7 @@ fn simulated_heist_on_both_chains_ingests_with_every_truth_output_and_transfer()
         report["utxo_txs"].as_u64().unwrap()
     );
 
-    let (user, password) = ltc.credentials();
-    tracehound(
-        &data,
-        &[
-            "ingest",
-            "btc",
-            "--network",
-            "litecoin-regtest",
-            "--rpc",
-            ltc.rpc_url(),
-            "--rpc-user",
-            user,
-            "--rpc-password",
-            password,
-        ],
-    );
-    tracehound(
-        &data,
-        &["ingest", "evm", "--chain", "31337", "--rpc", anvil.url()],
-    );
+    crate::heist::ingest_both(&data, &anvil, &ltc, None);
 
     let store = Store::open(&data, &StoreOptions::default()).unwrap();
     for tx in &truth.utxo_txs {

@@ -5,68 +5,10 @@
 //! parts adding up to the stolen total, CSV and DOT output, and the `incident` commands.
 #![cfg(feature = "test-anvil")]
 
-use std::collections::BTreeMap;
-
 use serde_json::{Value, json};
 use tracehound_evm::testnode::Anvil;
 
-use crate::common::tracehound;
-
-fn ok(out: std::process::Output) -> String {
-    String::from_utf8(crate::common::ok(out).stdout).unwrap()
-}
-
-fn units(v: &Value) -> u128 {
-    match v {
-        Value::String(s) => s.parse().unwrap(),
-        other => other.to_string().parse().unwrap(),
-    }
-}
-
-/// Per asset: (stolen, located at the right resting places) and the per-kind breakdown.
-fn accuracy(truth: &Value, trace: &Value) -> BTreeMap<String, (u128, u128)> {
-    let asset_of: BTreeMap<String, String> = truth["assets"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|a| {
-            let ours = match a["contract"].as_str() {
-                Some(c) => c.to_ascii_lowercase(),
-                None => "native".into(),
-            };
-            (a["id"].as_str().unwrap().to_string(), ours)
-        })
-        .collect();
-    let mut found: BTreeMap<(String, String), u128> = BTreeMap::new();
-    let mut fees: BTreeMap<String, u128> = BTreeMap::new();
-    for e in trace["endpoints"].as_array().unwrap() {
-        let amount = units(&e["amount"]);
-        let asset = e["asset"].as_str().unwrap().to_string();
-        if e["stop"] == "fee" {
-            *fees.entry(asset).or_default() += amount;
-        } else {
-            *found
-                .entry((e["address"].as_str().unwrap().to_string(), asset))
-                .or_default() += amount;
-        }
-    }
-    let mut out: BTreeMap<String, (u128, u128)> = BTreeMap::new();
-    for r in truth["resting"].as_array().unwrap() {
-        let asset = asset_of[r["asset"].as_str().unwrap()].clone();
-        let stolen = units(&r["stolen"]);
-        let here = match r["address"].as_str() {
-            None => fees.get(&asset).copied().unwrap_or(0),
-            Some(a) => found
-                .get(&(a.to_ascii_lowercase(), asset.clone()))
-                .copied()
-                .unwrap_or(0),
-        };
-        let e = out.entry(asset).or_default();
-        e.0 += stolen;
-        e.1 += stolen.min(here);
-    }
-    out
-}
+use crate::common::{located, ok_text, tracehound, units};
 
 #[test]
 fn trace_finds_the_simulated_heist_at_its_resting_places() {
@@ -83,7 +25,7 @@ fn trace_finds_the_simulated_heist_at_its_resting_places() {
             .to_string(),
     )
     .unwrap();
-    ok(tracehound(
+    ok_text(tracehound(
         work.path(),
         &[
             "sim",
@@ -98,7 +40,7 @@ fn trace_finds_the_simulated_heist_at_its_resting_places() {
             config.to_str().unwrap(),
         ],
     ));
-    ok(tracehound(
+    ok_text(tracehound(
         &data,
         &[
             "ingest",
@@ -123,8 +65,8 @@ fn trace_finds_the_simulated_heist_at_its_resting_places() {
     for tx in truth["incident"]["txs"].as_array().unwrap() {
         create.extend(["--tx", tx.as_str().unwrap()]);
     }
-    ok(tracehound(&data, &create));
-    let shown: Value = serde_json::from_str(&ok(tracehound(
+    ok_text(tracehound(&data, &create));
+    let shown: Value = serde_json::from_str(&ok_text(tracehound(
         &data,
         &["--json", "incident", "show", "sim-heist"],
     )))
@@ -133,12 +75,12 @@ fn trace_finds_the_simulated_heist_at_its_resting_places() {
         shown["stolen"].as_array().unwrap().len(),
         truth["incident"]["txs"].as_array().unwrap().len()
     );
-    assert!(ok(tracehound(&data, &["incident", "list"])).contains("sim-heist"));
+    assert!(ok_text(tracehound(&data, &["incident", "list"])).contains("sim-heist"));
 
     let labels = truth_dir.join("labels.csv");
     let mut report = Vec::new();
     for policy in ["lifo", "haircut"] {
-        let out = ok(tracehound(
+        let out = ok_text(tracehound(
             &data,
             &[
                 "--json",
@@ -181,7 +123,7 @@ fn trace_finds_the_simulated_heist_at_its_resting_places() {
                 .sum();
             assert_eq!(got, want, "{policy}: stolen {st}");
         }
-        for (asset, (stolen, located)) in accuracy(&truth, &trace) {
+        for (asset, (stolen, located)) in located(&truth, &trace) {
             let share = located as f64 / stolen as f64;
             report.push(format!(
                 "{policy} {asset}: {located} of {stolen} stolen at the right resting places ({:.4}%)",
@@ -197,7 +139,7 @@ fn trace_finds_the_simulated_heist_at_its_resting_places() {
     eprintln!("{}", report.join("\n"));
 
     // CSV and DOT render the same endpoints.
-    let csv = ok(tracehound(
+    let csv = ok_text(tracehound(
         &data,
         &[
             "trace",
@@ -211,7 +153,7 @@ fn trace_finds_the_simulated_heist_at_its_resting_places() {
         ],
     ));
     assert!(csv.starts_with("chain,address,asset,amount,label"), "{csv}");
-    let dot = ok(tracehound(
+    let dot = ok_text(tracehound(
         &data,
         &[
             "trace",
@@ -226,7 +168,7 @@ fn trace_finds_the_simulated_heist_at_its_resting_places() {
         dot.starts_with("digraph trace {") && dot.contains("->"),
         "{dot}"
     );
-    let table = ok(tracehound(
+    let table = ok_text(tracehound(
         &data,
         &[
             "trace",
@@ -246,7 +188,7 @@ fn trace_finds_the_simulated_heist_at_its_resting_places() {
         .find(|t| t["heist"] == true)
         .map(|t| t["transfers"][0]["to"].as_str().unwrap().to_string())
         .unwrap();
-    let out = ok(tracehound(
+    let out = ok_text(tracehound(
         &data,
         &[
             "--json",
