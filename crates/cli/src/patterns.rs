@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use anyhow::{Context, bail};
 use tracehound_core::{Address, Chain};
-use tracehound_patterns::{Config, Detection, FlowGraph, detect_all, kinds_touching};
+use tracehound_patterns::{Config, Detection, FlowGraph, Touching, detect_all};
 use tracehound_store::Store;
 use tracehound_trace::{Incident, Labels, Rules, TraceResult};
 
@@ -134,9 +134,10 @@ pub(crate) fn tag_patterns(
 ) -> anyhow::Result<()> {
     let g = trace_graph(store, labels, result)?;
     let found = detect_all(&g, &Config::default());
+    let touching = Touching::new(&found);
     for e in &mut result.endpoints {
         let path: Vec<&str> = e.path.iter().map(|h| &*h.tx).collect();
-        e.patterns = kinds_touching(&found, &e.address, &path);
+        e.patterns = touching.kinds(&e.address, &path);
     }
     Ok(())
 }

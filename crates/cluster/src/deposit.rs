@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use tracehound_core::{Address, Chain, TransferKind};
 use tracehound_labels::{Category, Filter, LabelStore};
-use tracehound_store::{AccountHistoryRow, Store};
+use tracehound_store::{AccountFlow, Store};
 
 use crate::{ClusterError, Clusterer, EvidenceKind};
 
@@ -70,11 +70,11 @@ fn key(s: &str) -> String {
     s.to_ascii_lowercase()
 }
 
-fn history(store: &Store, chain: Chain, id: u64) -> Result<Vec<AccountHistoryRow>, ClusterError> {
-    Ok(store.account_history(chain, id, 0, usize::MAX)?)
+fn history(store: &Store, chain: Chain, id: u64) -> Result<Vec<AccountFlow>, ClusterError> {
+    Ok(store.account_flows(chain, id, 0, usize::MAX)?)
 }
 
-fn counts(r: &AccountHistoryRow) -> bool {
+fn counts(r: &AccountFlow) -> bool {
     !matches!(r.kind, TransferKind::Fee | TransferKind::Nft)
 }
 
@@ -138,7 +138,7 @@ pub fn find_deposits(
 /// it forwards most to and the evidence tx, if so.
 fn judge(
     d: &str,
-    rows: &[AccountHistoryRow],
+    rows: &[AccountFlow],
     hot: &HashMap<String, u64>,
     rules: &DepositRules,
 ) -> Option<(u64, u64)> {

@@ -298,7 +298,7 @@ fn evidence_tx(
             let (height, index) = ((ev.tx >> 32) as u32, ev.tx as u32);
             // The deposit address (`a`) has a short history; its forward is in it.
             let rows = if ev.kind == EvidenceKind::Deposit {
-                store.account_history(chain, u64::from(ev.a), 0, usize::MAX)?
+                store.account_flows(chain, u64::from(ev.a), 0, usize::MAX)?
             } else {
                 Vec::new()
             };

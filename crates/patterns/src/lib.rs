@@ -14,6 +14,8 @@ pub mod store;
 pub use detect::{Config, Detection, Kind, detect_all};
 pub use graph::{Flow, FlowGraph, Step};
 
+use std::collections::HashMap;
+
 /// What went wrong reading the store for a pattern search.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -26,18 +28,43 @@ pub enum PatternsError {
     UnknownAddress(String),
 }
 
-/// The pattern kinds touching a trace endpoint: detections sharing a tx with the endpoint's
-/// proof path, or naming its address.
-pub fn kinds_touching(detections: &[Detection], address: &str, path_txs: &[&str]) -> Vec<String> {
-    let mut kinds: Vec<Kind> = detections
-        .iter()
-        .filter(|d| {
-            d.addresses.iter().any(|a| a == address)
-                || d.txs.iter().any(|t| path_txs.contains(&t.as_str()))
-        })
-        .map(|d| d.kind)
-        .collect();
-    kinds.sort();
-    kinds.dedup();
-    kinds.into_iter().map(|k| k.name().to_string()).collect()
+/// Detections indexed by the addresses and txs they name, to tag many trace endpoints at
+/// once (a scan of every detection per endpoint is quadratic on large traces).
+pub struct Touching<'d> {
+    by_address: HashMap<&'d str, Vec<Kind>>,
+    by_tx: HashMap<&'d str, Vec<Kind>>,
+}
+
+impl<'d> Touching<'d> {
+    /// The index of `detections`.
+    pub fn new(detections: &'d [Detection]) -> Self {
+        let mut by_address: HashMap<&str, Vec<Kind>> = HashMap::new();
+        let mut by_tx: HashMap<&str, Vec<Kind>> = HashMap::new();
+        for d in detections {
+            for a in &d.addresses {
+                by_address.entry(a).or_default().push(d.kind);
+            }
+            for t in &d.txs {
+                by_tx.entry(t).or_default().push(d.kind);
+            }
+        }
+        Touching { by_address, by_tx }
+    }
+
+    /// The pattern kinds touching a trace endpoint: detections naming its address or sharing
+    /// a tx with its proof path, by name, each once.
+    pub fn kinds(&self, address: &str, path_txs: &[&str]) -> Vec<String> {
+        let on_path = path_txs.iter().filter_map(|t| self.by_tx.get(t));
+        let mut kinds: Vec<Kind> = self
+            .by_address
+            .get(address)
+            .into_iter()
+            .chain(on_path)
+            .flatten()
+            .copied()
+            .collect();
+        kinds.sort();
+        kinds.dedup();
+        kinds.into_iter().map(|k| k.name().to_string()).collect()
+    }
 }

@@ -193,7 +193,7 @@ fn account_around(
         };
         let n = usize::try_from(view.transfers).unwrap_or(usize::MAX);
         let offset = n.saturating_sub(reach.per_address);
-        for r in store.account_history(chain, view.id, offset, reach.per_address)? {
+        for r in store.account_flows(chain, view.id, offset, reach.per_address)? {
             if seen.len() >= reach.total
                 || !seen.insert((r.height, r.tx_index, r.sub_index, r.txid))
             {

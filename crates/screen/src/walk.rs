@@ -449,7 +449,7 @@ impl<'s> AccountFlows<'s> {
         }
         let rows = self
             .store
-            .account_history(self.chain, view.id, 0, self.max_history)?;
+            .account_flows(self.chain, view.id, 0, self.max_history)?;
         Ok(Some(
             rows.into_iter()
                 .filter(|r| r.kind != TransferKind::Fee && r.kind != TransferKind::Nft)

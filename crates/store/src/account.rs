@@ -128,6 +128,34 @@ pub struct AccountHistoryRow {
     pub source: String,
 }
 
+/// One transfer in an account's history, without its provenance (see
+/// [`Store::account_flows`]).
+#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+pub struct AccountFlow {
+    /// Block height.
+    pub height: u32,
+    /// Tx index (`u32::MAX` for block-level transfers: rewards, withdrawals).
+    pub tx_index: u32,
+    /// Order inside the tx.
+    pub sub_index: u32,
+    /// Tx hash (the block hash for block-level transfers).
+    pub txid: Hash32,
+    /// Block time.
+    pub time: u64,
+    /// What moved.
+    pub kind: TransferKind,
+    /// `native` or the token contract.
+    pub asset: String,
+    /// Payer.
+    pub from: String,
+    /// Payee.
+    pub to: String,
+    /// Received by the account.
+    pub received: Amount,
+    /// Sent by the account.
+    pub sent: Amount,
+}
+
 /// A transfer as shown.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct TransferView {
@@ -306,41 +334,23 @@ impl TransferRecord {
         })
     }
 
-    /// The transfer at (`slot`, `sub`) of a block row, read without decoding the others (a
-    /// history wants one or two transfers of a block of thousands; rows are in (slot, sub)
-    /// order).
-    fn find_in_block(b: &[u8], slot: u32, sub: u32) -> Result<Option<TransferRecord>, StoreError> {
-        let mut d = Dec::new(b, "account_block_transfers");
-        while !d.is_empty() {
-            let here = (d.u32()?, d.u32()?);
-            if here == (slot, sub) {
-                let kind = kind_of(d.u8()?)?;
-                let (asset, from, to, amount) = (d.u64()?, d.u64()?, d.u64()?, d.u128()?);
-                let n = usize::try_from(d.u64()?).unwrap_or(usize::MAX);
-                let source = String::from_utf8_lossy(d.bytes(n)?).into_owned();
-                return Ok(Some(TransferRecord {
-                    slot,
-                    sub,
-                    kind,
-                    asset,
-                    from,
-                    to,
-                    amount,
-                    source,
-                }));
-            }
-            if here > (slot, sub) {
-                return Ok(None);
-            }
-            d.u8()?;
-            d.u64()?;
-            d.u64()?;
-            d.u64()?;
-            d.u128()?;
-            let n = usize::try_from(d.u64()?).unwrap_or(usize::MAX);
-            d.bytes(n)?;
+    /// The transfer at byte `at` of a block row, which must be the one at (`slot`, `sub`):
+    /// adjacency flows carry the offset, so a history reads the account's one transfer of a
+    /// block of thousands without scanning the others.
+    fn at_in_block(b: &[u8], at: u32, slot: u32, sub: u32) -> Result<TransferRecord, StoreError> {
+        let rest = b.get(at as usize..).unwrap_or_default();
+        let t = TransferRecord::decode(&mut Dec::new(rest, "account_block_transfers"))?;
+        if (t.slot, t.sub) != (slot, sub) {
+            return Err(StoreError::Corrupt {
+                table: "account_adj_runs",
+                what: format!(
+                    "a flow points at byte {at} of its block's transfers for tx slot {slot} \
+                     sub-index {sub}, which holds slot {} sub-index {}",
+                    t.slot, t.sub
+                ),
+            });
         }
-        Ok(None)
+        Ok(t)
     }
 
     /// Every transfer of a block row.
@@ -404,25 +414,6 @@ impl TxRecord {
         })
     }
 
-    /// The hash of tx `index` of a block row, read without decoding the others.
-    fn hash_in_block(b: &[u8], index: u32) -> Result<Option<Hash32>, StoreError> {
-        let mut d = Dec::new(b, "account_block_txs");
-        while !d.is_empty() {
-            let (i, hash) = (d.u32()?, d.hash()?);
-            if i == index {
-                return Ok(Some(Hash32(hash)));
-            }
-            d.u64()?;
-            d.u64()?;
-            d.u128()?;
-            d.u8()?;
-            d.u64()?;
-            d.u128()?;
-            d.u64()?;
-        }
-        Ok(None)
-    }
-
     /// Every tx of a block row.
     fn decode_block(b: &[u8]) -> Result<Vec<TxRecord>, StoreError> {
         let mut d = Dec::new(b, "account_block_txs");
@@ -434,20 +425,13 @@ impl TxRecord {
     }
 }
 
-/// A block being read for a history: height, record, and its transfer and tx rows as stored
-/// (borrowed from the read transaction, not copied).
-type BlockRows<'t> = (
-    u32,
-    BlockRecord,
-    redb::AccessGuard<'t, &'static [u8]>,
-    Option<redb::AccessGuard<'t, &'static [u8]>>,
-);
-
 /// Most flows one adjacency run holds: long histories (a fee sink's, an exchange's) span
 /// many rows, so reading a page of one never decodes megabytes.
 const RUN_FLOWS: u32 = 512;
 
-/// One account's side of one transfer: an entry of the account's adjacency.
+/// One account's side of one transfer: an entry of the account's adjacency. It carries
+/// what a history needs (kind, counterparty, tx hash), so reading an account's history reads
+/// its runs and the small block records, not its blocks' rows of thousands of transfers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct Flow {
     height: u32,
@@ -456,10 +440,33 @@ struct Flow {
     asset: u64,
     received: u128,
     sent: u128,
+    kind: TransferKind,
+    /// Whether the account paid (else it was paid; zero-value transfers have a direction too).
+    pays: bool,
+    /// The other side's address id (the account itself for a transfer to itself).
+    counterparty: u64,
+    /// The tx's hash; none for openings and block-level transfers (the block's hash).
+    tx: Option<Hash32>,
+    /// Where the transfer starts in its block's transfers row (for its provenance).
+    row_at: u32,
 }
 
 impl Flow {
     fn encode(&self, e: &mut Enc) {
+        self.encode_content(e);
+        let has_tx = if self.tx.is_some() { 0x80 } else { 0 };
+        let pays = if self.pays { 0x40 } else { 0 };
+        e.u8(kind_code(self.kind) | has_tx | pays)
+            .u64(self.counterparty);
+        if let Some(h) = &self.tx {
+            e.bytes(&h.0);
+        }
+        e.u64(u64::from(self.row_at));
+    }
+
+    /// The flow's own figures: what the digest reads, so equal data digests equally whatever
+    /// else the adjacency carries.
+    fn encode_content(&self, e: &mut Enc) {
         e.u64(u64::from(self.height))
             .u64(u64::from(self.slot))
             .u64(u64::from(self.sub))
@@ -473,17 +480,78 @@ impl Flow {
         let mut d = Dec::new(b, "account_adj_runs");
         let mut out = Vec::new();
         while !d.is_empty() {
+            let (height, slot, sub, asset) = (d.u32()?, d.u32()?, d.u32()?, d.u64()?);
+            let (received, sent) = (d.u128()?, d.u128()?);
+            let code = d.u8()?;
+            let counterparty = d.u64()?;
+            let tx = if code & 0x80 != 0 {
+                Some(Hash32(d.hash()?))
+            } else {
+                None
+            };
             out.push(Flow {
-                height: d.u32()?,
-                slot: d.u32()?,
-                sub: d.u32()?,
-                asset: d.u64()?,
-                received: d.u128()?,
-                sent: d.u128()?,
+                height,
+                slot,
+                sub,
+                asset,
+                received,
+                sent,
+                kind: kind_of(code & 0x3f)?,
+                pays: code & 0x40 != 0,
+                counterparty,
+                tx,
+                row_at: d.u32()?,
             });
         }
         Ok(out)
     }
+}
+
+/// Calls `f` with flows `offset..offset + limit` of account `id`'s adjacency, in time order,
+/// each with its block's record (read once per block).
+fn history_flows(
+    rtx: &redb::ReadTransaction,
+    chain: Chain,
+    id: u64,
+    offset: usize,
+    limit: usize,
+    mut f: impl FnMut(&Flow, &BlockRecord) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let c = chain.code();
+    let adj = rtx.open_table(tables::ACCOUNT_ADJ)?;
+    let blocks = rtx.open_table(tables::BLOCKS)?;
+    let mut block: Option<(u32, BlockRecord)> = None;
+    let (mut skip, mut taken) = (offset, 0);
+    for row in adj.range((c, id, 0, 0, 0)..=(c, id, u32::MAX, u32::MAX, u32::MAX))? {
+        if taken >= limit {
+            break;
+        }
+        let (_, v) = row?;
+        let flows = Flow::decode_run(v.value())?;
+        if skip >= flows.len() {
+            skip -= flows.len();
+            continue;
+        }
+        for flow in flows.iter().skip(std::mem::take(&mut skip)) {
+            if taken >= limit {
+                break;
+            }
+            if block.as_ref().is_none_or(|(h, _)| *h != flow.height) {
+                let rec = blocks
+                    .get((c, flow.height))?
+                    .ok_or_else(|| StoreError::Corrupt {
+                        table: "account_adj_runs",
+                        what: format!("{chain} points at a missing block {}", flow.height),
+                    })?;
+                block = Some((flow.height, BlockRecord::decode(rec.value())?));
+            }
+            if let Some((_, rec)) = &block {
+                f(flow, rec)?;
+            }
+            taken += 1;
+        }
+    }
+    Ok(())
 }
 
 /// The key of a run: (account, and its first flow's height, slot and sub-index).
@@ -542,7 +610,7 @@ pub(crate) fn feed_adjacency(
         for f in Flow::decode_run(v.value())? {
             e.0.clear();
             e.u64(u64::from(c)).u64(addr);
-            f.encode(&mut e);
+            f.encode_content(&mut e);
             engine.input(&e.0);
         }
     }
@@ -693,6 +761,7 @@ impl AccountLedger {
             let mut row = Enc::default();
             let mut records = Vec::new();
             let mut new_txids = Vec::new();
+            let mut tx_hashes: Vec<(u32, Hash32)> = Vec::new();
             for block in blocks {
                 let b = &block.block;
                 let connects = b.chain == chain
@@ -712,7 +781,9 @@ impl AccountLedger {
                 let first_addr_id = next_addr_id;
                 let mut seen = |id: u64| next_addr_id = next_addr_id.max(id + 1);
                 row.0.clear();
+                tx_hashes.clear();
                 for t in &block.txs {
+                    tx_hashes.push((t.index, t.hash));
                     let from = next_id()?;
                     seen(from);
                     let to = t.to.as_ref().map(|_| next_id()).transpose()?;
@@ -784,9 +855,22 @@ impl AccountLedger {
                     });
                 }
                 row.0.clear();
+                tx_hashes.sort_unstable_by_key(|&(i, _)| i);
                 for (r, t) in keyed {
+                    let row_at = u32::try_from(row.0.len()).map_err(|_| StoreError::Corrupt {
+                        table: "transfers",
+                        what: format!("{chain} block {}'s transfers exceed 4 GiB", b.height),
+                    })?;
+                    let tx = index_of(r.slot);
+                    let tx_hash = tx_hashes
+                        .binary_search_by_key(&tx, |&(i, _)| i)
+                        .ok()
+                        .and_then(|k| tx_hashes.get(k))
+                        .map(|&(_, h)| h);
                     r.encode(&mut row, &t.source);
                     for (addr, received, sent) in r.flows() {
+                        let pays = addr == r.from;
+                        let counterparty = if pays { r.to } else { r.from };
                         runs.push(
                             addr,
                             Flow {
@@ -796,6 +880,11 @@ impl AccountLedger {
                                 asset: r.asset,
                                 received,
                                 sent,
+                                kind: r.kind,
+                                pays,
+                                counterparty,
+                                tx: tx_hash,
+                                row_at,
                             },
                         );
                         let d = deltas.entry((addr, r.asset)).or_default();
@@ -1224,7 +1313,7 @@ impl Store {
         })
     }
 
-    /// A page of an account's transfers in (height, tx, sub-index) order.
+    /// A page of an account's transfers in (height, tx, sub-index) order, with provenance.
     pub fn account_history(
         &self,
         chain: Chain,
@@ -1235,67 +1324,87 @@ impl Store {
         let c = chain.code();
         self.with_account(chain, |l, db| {
             let rtx = db.begin_read()?;
-            let adj = rtx.open_table(tables::ACCOUNT_ADJ)?;
             let transfers = rtx.open_table(tables::TRANSFERS)?;
-            let txs = rtx.open_table(tables::ACCOUNT_TXS)?;
-            let blocks = rtx.open_table(tables::BLOCKS)?;
             let mut out = Vec::new();
-            // An account's flows run in time order, so one block is read at a time; of its
-            // rows only the account's own transfers and txs are decoded.
-            let mut block: Option<BlockRows<'_>> = None;
-            let mut skip = offset;
-            for row in adj.range((c, id, 0, 0, 0)..=(c, id, u32::MAX, u32::MAX, u32::MAX))? {
-                if out.len() >= limit {
-                    break;
+            // Flows run in time order: each block's transfers row is fetched once.
+            let mut row: Option<(u32, redb::AccessGuard<'_, &'static [u8]>)> = None;
+            history_flows(&rtx, chain, id, offset, limit, |f, rec| {
+                let missing = || StoreError::Corrupt {
+                    table: "account_adj_runs",
+                    what: format!(
+                        "{chain} points at a missing transfer {}/{}/{}",
+                        f.height,
+                        index_of(f.slot),
+                        f.sub
+                    ),
+                };
+                if row.as_ref().is_none_or(|(h, _)| *h != f.height) {
+                    row = Some((f.height, transfers.get((c, f.height))?.ok_or_else(missing)?));
                 }
-                let (_, v) = row?;
-                let flows = Flow::decode_run(v.value())?;
-                if skip >= flows.len() {
-                    skip -= flows.len();
-                    continue;
-                }
-                for f in flows.into_iter().skip(std::mem::take(&mut skip)) {
-                    if out.len() >= limit {
-                        break;
-                    }
-                    let (height, tx, sub) = (f.height, index_of(f.slot), f.sub);
-                    let missing = || StoreError::Corrupt {
-                        table: "account_adj_runs",
-                        what: format!("{chain} points at a missing transfer {height}/{tx}/{sub}"),
-                    };
-                    if block.as_ref().is_none_or(|b| b.0 != height) {
-                        let rec = BlockRecord::decode(
-                            blocks.get((c, height))?.ok_or_else(missing)?.value(),
-                        )?;
-                        let ts = transfers.get((c, height))?.ok_or_else(missing)?;
-                        let xs = txs.get((c, height))?;
-                        block = Some((height, rec, ts, xs));
-                    }
-                    let Some((_, rec, ts, xs)) = &block else {
-                        return Err(missing());
-                    };
-                    let t = TransferRecord::find_in_block(ts.value(), f.slot, f.sub)?
-                        .ok_or_else(missing)?;
-                    let txid = match xs {
-                        Some(xs) => TxRecord::hash_in_block(xs.value(), tx)?.unwrap_or(rec.hash),
-                        None => rec.hash,
-                    };
-                    out.push(AccountHistoryRow {
-                        height,
-                        tx_index: tx,
-                        sub_index: sub,
-                        txid,
-                        time: rec.time,
-                        kind: t.kind,
-                        asset: l.asset_text(f.asset)?,
-                        from: l.text(t.from)?,
-                        to: l.text(t.to)?,
-                        received: Amount::from_units(f.received),
-                        sent: Amount::from_units(f.sent),
-                        source: t.source,
-                    });
-                }
-            }
+                let Some((_, ts)) = &row else {
+                    return Err(missing());
+                };
+                let t = TransferRecord::at_in_block(ts.value(), f.row_at, f.slot, f.sub)?;
+                out.push(AccountHistoryRow {
+                    height: f.height,
+                    tx_index: index_of(f.slot),
+                    sub_index: f.sub,
+                    txid: f.tx.unwrap_or(rec.hash),
+                    time: rec.time,
+                    kind: t.kind,
+                    asset: l.asset_text(f.asset)?,
+                    from: l.text(t.from)?,
+                    to: l.text(t.to)?,
+                    received: Amount::from_units(f.received),
+                    sent: Amount::from_units(f.sent),
+                    source: t.source,
+                });
+                Ok(())
+            })?;
+            Ok(out)
+        })
+    }
+
+    /// A page of an account's transfers as [`account_history`](Store::account_history) gives
+    /// them, without provenance: read from the account's adjacency and block records alone,
+    /// so a trace reading thousands of histories never reads the blocks' transfer rows.
+    pub fn account_flows(
+        &self,
+        chain: Chain,
+        id: u64,
+        offset: usize,
+        limit: usize,
+    ) -> Result<Vec<AccountFlow>, StoreError> {
+        self.with_account(chain, |l, db| {
+            let rtx = db.begin_read()?;
+            let mut out = Vec::new();
+            let me = l.text(id)?;
+            history_flows(&rtx, chain, id, offset, limit, |f, rec| {
+                let other = if f.counterparty == id {
+                    me.clone()
+                } else {
+                    l.text(f.counterparty)?
+                };
+                let (from, to) = if f.pays {
+                    (me.clone(), other)
+                } else {
+                    (other, me.clone())
+                };
+                out.push(AccountFlow {
+                    height: f.height,
+                    tx_index: index_of(f.slot),
+                    sub_index: f.sub,
+                    txid: f.tx.unwrap_or(rec.hash),
+                    time: rec.time,
+                    kind: f.kind,
+                    asset: l.asset_text(f.asset)?,
+                    from,
+                    to,
+                    received: Amount::from_units(f.received),
+                    sent: Amount::from_units(f.sent),
+                });
+                Ok(())
+            })?;
             Ok(out)
         })
     }
@@ -1564,5 +1673,51 @@ mod tests {
         // And the chain grows again from there as if nothing had happened.
         whole.apply_account_blocks(&chain[400..]).unwrap();
         assert_eq!(whole.digest().unwrap(), pieces.digest().unwrap());
+    }
+
+    #[test]
+    fn flows_are_the_history_without_provenance() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path(), &StoreOptions::default()).unwrap();
+        let mut b0 = block(0, Hash32::ZERO);
+        // A zero-value transfer (its direction is not in its amounts) and one to oneself.
+        let tx = b0.txs[0].hash;
+        let mut zero = transfer(0, tx, 0, addr(2), 1);
+        zero.transfer.sub_index = 1;
+        zero.transfer.amount = Amount::ZERO;
+        let mut own = transfer(0, tx, 0, addr(1), 1);
+        own.transfer.sub_index = 2;
+        b0.transfers.insert(2, zero);
+        b0.transfers.insert(3, own);
+        let b1 = block(1, b0.block.hash);
+        store.apply_account_blocks(&[b0, b1]).unwrap();
+        for n in [1, 2] {
+            let id = store.account(&addr(n)).unwrap().unwrap().id;
+            let history = store.account_history(CHAIN, id, 0, usize::MAX).unwrap();
+            let flows = store.account_flows(CHAIN, id, 0, usize::MAX).unwrap();
+            assert!(
+                history.len() >= 3,
+                "addr({n}) has {} transfers",
+                history.len()
+            );
+            let without: Vec<AccountFlow> = history
+                .iter()
+                .map(|r| AccountFlow {
+                    height: r.height,
+                    tx_index: r.tx_index,
+                    sub_index: r.sub_index,
+                    txid: r.txid,
+                    time: r.time,
+                    kind: r.kind,
+                    asset: r.asset.clone(),
+                    from: r.from.clone(),
+                    to: r.to.clone(),
+                    received: r.received,
+                    sent: r.sent,
+                })
+                .collect();
+            assert_eq!(flows, without);
+            assert_eq!(store.account_flows(CHAIN, id, 1, 2).unwrap(), without[1..3]);
+        }
     }
 }

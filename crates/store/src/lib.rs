@@ -56,8 +56,8 @@ use redb::{Database, ReadableDatabase};
 use tracehound_core::{Chain, Hash32, OutPoint};
 
 pub use account::{
-    AccountBlock, AccountHistoryRow, AccountTransfer, AccountTx, AccountTxView, AccountView,
-    AssetBalance, TokenInfo, TransferView,
+    AccountBlock, AccountFlow, AccountHistoryRow, AccountTransfer, AccountTx, AccountTxView,
+    AccountView, AssetBalance, TokenInfo, TransferView,
 };
 pub use export::ExportSummary;
 pub use link_facts::FactRef;

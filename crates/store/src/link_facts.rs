@@ -6,6 +6,7 @@
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use tracehound_core::{Chain, LinkFact};
 
+use crate::codec::{Dec, Enc};
 use crate::tables::{LINK_FACTS, LINK_KEYS};
 use crate::{Store, StoreError};
 
@@ -20,18 +21,69 @@ pub struct FactRef {
     pub index: u32,
 }
 
+/// A block's facts as one row: a header of (input tx + 1 or 0, input leg, length) per fact,
+/// then each fact's JSON. The header lets a trace find the fact a transfer or output enters
+/// without decoding the block's others (a block can hold hundreds of swaps).
 fn encode(facts: &[LinkFact]) -> Result<Vec<u8>, StoreError> {
-    serde_json::to_vec(facts).map_err(|e| StoreError::Corrupt {
+    let mut head = Enc::default();
+    let mut body = Vec::new();
+    head.u64(facts.len() as u64);
+    for f in facts {
+        let json = serde_json::to_vec(f).map_err(|e| StoreError::Corrupt {
+            table: "link_facts",
+            what: format!("cannot encode link facts: {e}"),
+        })?;
+        let (tx, leg) = f
+            .input()
+            .map_or((0, 0), |l| (u64::from(l.tx_index) + 1, u64::from(l.leg)));
+        head.u64(tx).u64(leg).u64(json.len() as u64);
+        body.extend_from_slice(&json);
+    }
+    head.0.extend_from_slice(&body);
+    Ok(head.0)
+}
+
+/// The header of a block's row: per fact (input tx + 1 or 0, input leg, JSON range), and
+/// where the JSON starts.
+fn header(bytes: &[u8]) -> Result<Vec<(u64, u64, std::ops::Range<usize>)>, StoreError> {
+    let mut d = Dec::new(bytes, "link_facts");
+    let n = d.u64()?;
+    let mut out = Vec::new();
+    let mut at = 0usize;
+    for _ in 0..n {
+        let (tx, leg, len) = (d.u64()?, d.u64()?, d.u64()?);
+        let len = usize::try_from(len).unwrap_or(usize::MAX);
+        out.push((tx, leg, at..at.saturating_add(len)));
+        at = at.saturating_add(len);
+    }
+    let start = bytes.len() - d.remaining();
+    for e in &mut out {
+        e.2 = e.2.start + start..e.2.end.saturating_add(start);
+    }
+    Ok(out)
+}
+
+fn decode_one(
+    bytes: &[u8],
+    at: std::ops::Range<usize>,
+    chain: Chain,
+    height: u32,
+) -> Result<LinkFact, StoreError> {
+    let corrupt = |what: String| StoreError::Corrupt {
         table: "link_facts",
-        what: format!("cannot encode link facts: {e}"),
-    })
+        what: format!("{chain} block {height}: {what}"),
+    };
+    let json = bytes
+        .get(at)
+        .ok_or_else(|| corrupt("a fact runs past the end of the row".into()))?;
+    serde_json::from_slice(json).map_err(|e| corrupt(e.to_string()))
 }
 
 fn decode(bytes: &[u8], chain: Chain, height: u32) -> Result<Vec<LinkFact>, StoreError> {
-    serde_json::from_slice(bytes).map_err(|e| StoreError::Corrupt {
-        table: "link_facts",
-        what: format!("{chain} block {height}: {e}"),
-    })
+    header(bytes)?
+        .into_iter()
+        .map(|(_, _, at)| decode_one(bytes, at, chain, height))
+        .collect()
 }
 
 /// Writes the facts of blocks (height, facts) of `chain` (none are written for a block
@@ -104,6 +156,39 @@ impl Store {
         }
     }
 
+    /// The fact of `chain`'s block at `height` whose input is movement `leg` (a transfer's
+    /// sub-index, or a UTXO vout) of tx `tx_index`, if any; only that fact is decoded.
+    pub fn link_fact_at_input(
+        &self,
+        chain: Chain,
+        height: u32,
+        tx_index: u32,
+        leg: u32,
+    ) -> Result<Option<(FactRef, LinkFact)>, StoreError> {
+        let rtx = self.db.begin_read()?;
+        let rows = match rtx.open_table(LINK_FACTS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+            Err(e) => return Err(e.into()),
+        };
+        let Some(v) = rows.get((chain.code(), height))? else {
+            return Ok(None);
+        };
+        let bytes = v.value();
+        let want = (u64::from(tx_index) + 1, u64::from(leg));
+        for (index, (tx, l, at)) in header(bytes)?.into_iter().enumerate() {
+            if (tx, l) == want {
+                let at_ref = FactRef {
+                    chain,
+                    height,
+                    index: u32::try_from(index).unwrap_or(u32::MAX),
+                };
+                return Ok(Some((at_ref, decode_one(bytes, at, chain, height)?)));
+            }
+        }
+        Ok(None)
+    }
+
     /// The facts indexed under match key `key` (see [`LinkFact::keys`]), in chain and block
     /// order, each with where it sits.
     pub fn link_lookup(&self, key: &str) -> Result<Vec<(FactRef, LinkFact)>, StoreError> {
@@ -115,31 +200,24 @@ impl Store {
         };
         let rows = rtx.open_table(LINK_FACTS)?;
         let mut out = Vec::new();
-        // A key can name many facts of one block (a mixer pool's): decode each block once.
-        let mut blocks: std::collections::HashMap<(u32, u32), Vec<LinkFact>> =
-            std::collections::HashMap::new();
         for v in keys.get(key)? {
             let (c, height, index) = v?.value();
             let Some(chain) = Chain::from_code(c) else {
                 continue;
             };
-            let facts = match blocks.entry((c, height)) {
-                std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
-                std::collections::hash_map::Entry::Vacant(e) => {
-                    let Some(bytes) = rows.get((c, height))? else {
-                        continue;
-                    };
-                    e.insert(decode(bytes.value(), chain, height)?)
-                }
+            let Some(bytes) = rows.get((c, height))? else {
+                continue;
             };
-            if let Some(f) = facts.get(index as usize).cloned() {
+            let bytes = bytes.value();
+            if let Some((_, _, at)) = header(bytes)?.into_iter().nth(index as usize) {
+                let fact = decode_one(bytes, at, chain, height)?;
                 out.push((
                     FactRef {
                         chain,
                         height,
                         index,
                     },
-                    f,
+                    fact,
                 ));
             }
         }

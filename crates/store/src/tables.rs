@@ -52,7 +52,7 @@ pub(crate) const LINK_KEYS: redb::MultimapTableDefinition<'_, &str, (u32, u32, u
     redb::MultimapTableDefinition::new("link_keys");
 
 /// The schema this build reads and writes. Bump on any change to keys or records.
-pub(crate) const SCHEMA_VERSION: &str = "6";
+pub(crate) const SCHEMA_VERSION: &str = "7";
 
 /// Per-chain counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -33,6 +33,22 @@ pub trait LinkView {
     fn lookup(&mut self, key: &str) -> Result<Vec<(FactRef, LinkFact)>, TraceError>;
     /// The time of `chain`'s block at `height`.
     fn time(&mut self, chain: Chain, height: u32) -> Result<u64, TraceError>;
+    /// The fact of `chain`'s block at `height` whose input is movement `leg` of tx
+    /// `tx_index`, with its position among the block's facts.
+    fn input_at(
+        &mut self,
+        chain: Chain,
+        height: u32,
+        tx_index: u32,
+        leg: u32,
+    ) -> Result<Option<(u32, LinkFact)>, TraceError> {
+        let facts = self.facts(chain, height)?;
+        Ok(facts.iter().enumerate().find_map(|(i, f)| {
+            let input = f.input()?;
+            (input.tx_index == tx_index && input.leg == leg)
+                .then(|| (u32::try_from(i).unwrap_or(u32::MAX), f.clone()))
+        }))
+    }
 }
 
 /// Who first funded an address on a chain at or before a time (mixer heuristics).
@@ -152,19 +168,16 @@ impl<'v> Linker<'v> {
         if !self.rules.follow {
             return Ok(None);
         }
-        let facts = self.view.facts(chain, height)?;
-        Ok(facts.iter().enumerate().find_map(|(i, f)| {
-            let input = f.input()?;
-            (input.tx_index == tx_index && input.leg == leg).then(|| {
-                (
-                    FactRef {
-                        chain,
-                        height,
-                        index: u32::try_from(i).unwrap_or(u32::MAX),
-                    },
-                    f.clone(),
-                )
-            })
+        let found = self.view.input_at(chain, height, tx_index, leg)?;
+        Ok(found.map(|(index, f)| {
+            (
+                FactRef {
+                    chain,
+                    height,
+                    index,
+                },
+                f,
+            )
         }))
     }
 

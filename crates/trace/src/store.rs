@@ -160,7 +160,7 @@ impl StoreAccounts<'_> {
                 flag: "--max-history",
             });
         }
-        let rows = self.store.account_history(self.chain, view.id, 0, limit)?;
+        let rows = self.store.account_flows(self.chain, view.id, 0, limit)?;
         let mut out: Vec<AccountEvent> = rows
             .into_iter()
             .filter(|r| r.kind != TransferKind::Nft)
@@ -206,10 +206,9 @@ impl Graphs for StoreGraphs<'_> {
     }
 }
 
-/// The store's link facts, with each block's facts and time read once.
+/// The store's link facts, with each block's time read once.
 struct StoreLinks<'s> {
     store: &'s Store,
-    facts: std::collections::HashMap<(Chain, u32), std::sync::Arc<[tracehound_core::LinkFact]>>,
     times: std::collections::HashMap<(Chain, u32), u64>,
 }
 
@@ -217,7 +216,6 @@ impl<'s> StoreLinks<'s> {
     fn new(store: &'s Store) -> Self {
         StoreLinks {
             store,
-            facts: std::collections::HashMap::new(),
             times: std::collections::HashMap::new(),
         }
     }
@@ -229,14 +227,20 @@ impl LinkView for StoreLinks<'_> {
         chain: Chain,
         height: u32,
     ) -> Result<std::sync::Arc<[tracehound_core::LinkFact]>, TraceError> {
-        if let Some(f) = self.facts.get(&(chain, height)) {
-            return Ok(std::sync::Arc::clone(f));
-        }
-        let f: std::sync::Arc<[tracehound_core::LinkFact]> =
-            self.store.link_facts(chain, height)?.into();
-        self.facts
-            .insert((chain, height), std::sync::Arc::clone(&f));
-        Ok(f)
+        Ok(self.store.link_facts(chain, height)?.into())
+    }
+
+    fn input_at(
+        &mut self,
+        chain: Chain,
+        height: u32,
+        tx_index: u32,
+        leg: u32,
+    ) -> Result<Option<(u32, tracehound_core::LinkFact)>, TraceError> {
+        let found = self
+            .store
+            .link_fact_at_input(chain, height, tx_index, leg)?;
+        Ok(found.map(|(at, f)| (at.index, f)))
     }
 
     fn lookup(
