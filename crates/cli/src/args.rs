@@ -50,6 +50,11 @@ impl Global {
         }
     }
 
+    /// The data dir, with the store options of the global flags.
+    pub(crate) fn data(&self) -> tracehound_app::DataDir {
+        tracehound_app::DataDir::new(self.data_dir(), self.store_options())
+    }
+
     pub(crate) fn data_dir(&self) -> PathBuf {
         if let Some(d) = &self.data_dir {
             return d.clone();
@@ -106,6 +111,70 @@ pub(crate) enum Command {
     /// Laundering patterns (peel chains, fan-out, fan-in, gather-scatter, rapid hops, mixer
     /// use, chain hops, structuring) along a traced incident or around an address.
     Patterns(PatternsArgs),
+    /// Serve the HTTP API (JSON, OpenAPI at /api/openapi.json, reference at /api/docs).
+    #[command(
+        after_help = "Example:\n  tracehound token create --name me --role analyst\n  tracehound serve --bind 127.0.0.1:8080\n  curl -H 'Authorization: Bearer th_…' localhost:8080/api/v1/status"
+    )]
+    Serve(ServeArgs),
+    /// API tokens: create (shown once, stored hashed), list, revoke.
+    #[command(subcommand)]
+    Token(TokenCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// Address and port to listen on. Anything but loopback exposes the API: reads then need
+    /// a token too, unless --open-reads.
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub(crate) bind: std::net::SocketAddr,
+    /// Reads need no token (the default on loopback; writes always need one).
+    #[arg(long, conflicts_with = "closed_reads")]
+    pub(crate) open_reads: bool,
+    /// Reads need a token too, even on loopback.
+    #[arg(long)]
+    pub(crate) closed_reads: bool,
+    /// Allow browser calls from this origin (CORS; repeatable). Off by default.
+    #[arg(long, value_name = "ORIGIN")]
+    pub(crate) cors_origin: Vec<String>,
+    /// The link config traces follow (`links.toml`, merged over the built-in one).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) links: Option<PathBuf>,
+    /// Cap: largest request body, in bytes.
+    #[arg(long, default_value_t = 1 << 20)]
+    pub(crate) max_body: usize,
+    /// Cap: most rows of a page.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) max_page: usize,
+    /// Cap: most hops of a trace.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) max_hops: u32,
+    /// Cap: most addresses of a bulk screening.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) max_batch: usize,
+    /// Cap: seconds a request may take.
+    #[arg(long, default_value_t = 60)]
+    pub(crate) max_seconds: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum TokenCommand {
+    /// Make a token; it is printed once and only its digest is kept.
+    #[command(after_help = "Example:\n  tracehound token create --name exchange-x --role read")]
+    Create {
+        /// Who or what it is for.
+        #[arg(long)]
+        name: String,
+        /// read, analyst (also writes incidents, traces, labels) or admin (also tokens).
+        #[arg(long, default_value = "read")]
+        role: String,
+    },
+    /// List tokens (never their secrets).
+    List,
+    /// Revoke a token by id.
+    Revoke {
+        /// The token's id (`tracehound token list`).
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -236,7 +236,7 @@ pub(crate) fn show(global: &Global, args: &EntityShowArgs) -> anyhow::Result<()>
         );
     };
     let clustering = Clustering::load(&Clustering::path_in(&global.data_dir(), chain))?;
-    let held = crate::trace::clustered_extent(&store, chain)?;
+    let held = tracehound_app::clustered_extent(&store, chain)?;
     if held < clustering.scanned {
         anyhow::bail!(
             "the clustering of {chain} covers more than the store now holds (it was unwound since): re-run `tracehound cluster --chain {chain}`"

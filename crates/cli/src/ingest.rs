@@ -15,7 +15,7 @@ use std::sync::mpsc::{self, Receiver};
 use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use indicatif::{ProgressBar, ProgressStyle};
 use serde::Serialize;
 use tracehound_btc::blk::{BlkReader, ScanNote};
@@ -66,9 +66,7 @@ impl IngestReport {
 }
 
 pub(crate) fn open_store(global: &Global) -> anyhow::Result<Store> {
-    let dir = global.data_dir();
-    Store::open(&dir, &global.store_options())
-        .with_context(|| format!("opening the store in {}", dir.display()))
+    Ok(global.data().open_store()?)
 }
 
 pub(crate) fn run_btc(global: &Global, args: &IngestBtcArgs) -> anyhow::Result<()> {

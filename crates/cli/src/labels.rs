@@ -8,7 +8,7 @@ use tracehound_labels::import::{self, Actors};
 use tracehound_labels::{
     ANALYST_PREFIX, Category, Filter, Format, ImportOptions, LabelStore, Tag, normalize,
 };
-use tracehound_trace::{Label, Labels};
+use tracehound_trace::Labels;
 
 use crate::args::{
     Global, LabelsAddArgs, LabelsCommand, LabelsImportArgs, LabelsListArgs, LabelsRemoveArgs,
@@ -40,31 +40,13 @@ fn open(global: &Global) -> anyhow::Result<LabelStore> {
 
 /// The data dir's label store, if labels were ever imported or added there.
 pub(crate) fn label_store(global: &Global) -> anyhow::Result<Option<LabelStore>> {
-    let dir = global.data_dir();
-    LabelStore::open_existing_in(&dir)
-        .with_context(|| format!("opening the label store in {}", dir.display()))
+    Ok(global.data().label_store()?)
 }
 
 /// The strongest label of every address in the data dir's label store, for a trace (none if
 /// the data dir has no label store).
 pub(crate) fn trace_labels(global: &Global) -> anyhow::Result<Labels> {
-    let mut labels = Labels::new();
-    let Some(store) = label_store(global)? else {
-        return Ok(labels);
-    };
-    for t in store.strongest_all()? {
-        labels.insert_canonical(
-            t.chain,
-            t.address,
-            Label {
-                label: t.label,
-                category: t.category.name().to_string(),
-                source: t.source,
-                confidence: f32::from(t.confidence) / 100.0,
-            },
-        );
-    }
-    Ok(labels)
+    Ok(global.data().trace_labels()?)
 }
 
 fn analyst_name(given: Option<&str>) -> anyhow::Result<String> {

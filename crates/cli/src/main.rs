@@ -19,6 +19,7 @@ mod patterns;
 mod query;
 mod replay;
 mod screen;
+mod serve;
 mod sim;
 mod trace;
 
@@ -90,6 +91,8 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Bench(args::BenchCommand::Screen(a)) => screen::bench(&global, &a),
         args::Command::Screen(a) => screen::run(&global, &a),
         args::Command::Patterns(a) => patterns::run(&global, &a),
+        args::Command::Serve(a) => serve::run(&global, &a),
+        args::Command::Token(c) => serve::token(&global, c),
         args::Command::Incident(args::IncidentCommand::Create(a)) => trace::create(&global, &a),
         args::Command::Incident(args::IncidentCommand::List) => trace::list(&global),
         args::Command::Incident(args::IncidentCommand::Show { which }) => {

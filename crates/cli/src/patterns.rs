@@ -1,13 +1,11 @@
 //! `tracehound patterns`: laundering patterns (crate `tracehound-patterns`) along a traced
 //! incident or around an address; and the pattern tags `tracehound trace` puts on endpoints.
 
-use std::str::FromStr;
-
 use anyhow::{Context, bail};
 use tracehound_core::{Address, Chain};
-use tracehound_patterns::{Config, Detection, FlowGraph, Touching, detect_all};
+use tracehound_patterns::{Config, Detection, detect_all};
 use tracehound_store::Store;
-use tracehound_trace::{Incident, Labels, Rules, TraceResult};
+use tracehound_trace::{Incident, Labels, Rules};
 
 use crate::args::{Global, PatternsArgs};
 use crate::ingest::open_store;
@@ -39,7 +37,7 @@ pub(crate) fn run(global: &Global, args: &PatternsArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("tracing incident {:?}", incident.name))?;
             (
                 format!("incident {}", incident.name),
-                trace_graph(&store, &labels, &result)?,
+                tracehound_app::trace_graph(&store, &labels, &result)?,
             )
         }
         (None, Some(text)) => {
@@ -106,38 +104,4 @@ fn parse_address(store: &Store, chain: Option<Chain>, text: &str) -> anyhow::Res
         }
     }
     bail!("{text} is no address of any stored chain (give --chain)")
-}
-
-/// A trace's flows with label categories of every address on them and CoinJoins flagged.
-fn trace_graph(store: &Store, labels: &Labels, result: &TraceResult) -> anyhow::Result<FlowGraph> {
-    let mut g = FlowGraph::from_trace(result);
-    for f in &g.flows.clone() {
-        let Ok(chain) = Chain::from_str(&f.chain) else {
-            continue;
-        };
-        for a in [&f.from, &f.to] {
-            if let Some(l) = labels.get(chain, a) {
-                g.categories
-                    .insert((f.chain.clone(), a.clone()), l.category.clone());
-            }
-        }
-    }
-    tracehound_patterns::store::mark_coinjoins(store, &mut g)?;
-    Ok(g)
-}
-
-/// Tags each endpoint of `result` with the pattern kinds touching its proof path or address.
-pub(crate) fn tag_patterns(
-    store: &Store,
-    labels: &Labels,
-    result: &mut TraceResult,
-) -> anyhow::Result<()> {
-    let g = trace_graph(store, labels, result)?;
-    let found = detect_all(&g, &Config::default());
-    let touching = Touching::new(&found);
-    for e in &mut result.endpoints {
-        let path: Vec<&str> = e.path.iter().map(|h| &*h.tx).collect();
-        e.patterns = touching.kinds(&e.address, &path);
-    }
-    Ok(())
 }

@@ -7,9 +7,8 @@ use std::time::Instant;
 
 use anyhow::{Context, bail};
 use tracehound_core::{Chain, ChainFamily};
-use tracehound_labels::{LabelStore, Tag, normalize};
-use tracehound_screen::index::Reader;
-use tracehound_screen::{BuildOptions, ExposureIndex, Screening, screen_one};
+use tracehound_labels::normalize;
+use tracehound_screen::{BuildOptions, ExposureIndex, Screening};
 use tracehound_trace::Incident;
 
 use crate::args::{BenchScreenArgs, Global, ScreenArgs, ScreenCommand, ScreenIndexArgs};
@@ -55,7 +54,12 @@ pub(crate) fn run(global: &Global, args: &ScreenArgs) -> anyhow::Result<()> {
     for (origin, chain, text) in &wanted {
         let address = normalize::address(*chain, text)
             .map_err(|e| anyhow::anyhow!("{origin}: not a valid {chain} address: {e}"))?;
-        results.push(screen(&reader, labels.as_ref(), *chain, address.as_str())?);
+        results.push(tracehound_app::screen(
+            &reader,
+            labels.as_ref(),
+            *chain,
+            address.as_str(),
+        )?);
     }
     let elapsed = start.elapsed();
     if args.file.is_some() {
@@ -89,22 +93,6 @@ pub(crate) fn run(global: &Global, args: &ScreenArgs) -> anyhow::Result<()> {
         print_one(s);
     }
     Ok(())
-}
-
-/// Screens one canonical address.
-fn screen(
-    reader: &Reader<'_>,
-    labels: Option<&LabelStore>,
-    chain: Chain,
-    address: &str,
-) -> anyhow::Result<Screening> {
-    let name = chain.name();
-    let exposures = reader.get(&name, address)?;
-    let tags: Vec<Tag> = match labels {
-        Some(l) => l.tags_of(chain, address)?,
-        None => Vec::new(),
-    };
-    Ok(screen_one(&name, address, exposures, &tags))
 }
 
 fn print_one(s: &Screening) {
@@ -278,7 +266,7 @@ pub(crate) fn bench(global: &Global, a: &BenchScreenArgs) -> anyhow::Result<()> 
     for (chain, addr) in &sample {
         let t = Instant::now();
         let address = normalize::address(*chain, addr).map_err(anyhow::Error::msg)?;
-        let s = screen(&reader, labels.as_ref(), *chain, address.as_str())?;
+        let s = tracehound_app::screen(&reader, labels.as_ref(), *chain, address.as_str())?;
         times.push(t.elapsed());
         flagged += usize::from(s.level != tracehound_screen::Level::None);
     }
@@ -300,7 +288,7 @@ pub(crate) fn bench(global: &Global, a: &BenchScreenArgs) -> anyhow::Result<()> 
                     for (chain, addr) in part {
                         let address =
                             normalize::address(*chain, addr).map_err(anyhow::Error::msg)?;
-                        let s = screen(&reader, labels, *chain, address.as_str())?;
+                        let s = tracehound_app::screen(&reader, labels, *chain, address.as_str())?;
                         n += s.reasons.len();
                     }
                     Ok(n)

@@ -1,7 +1,7 @@
 //! `tracehound trace` and `tracehound incident`: follow stolen value to its endpoints (crate
 //! `tracehound-trace`), and keep incidents as files in the data dir.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::str::FromStr;
 
 use anyhow::{Context, bail};
@@ -9,7 +9,6 @@ use tracehound_core::{Address, Chain};
 use tracehound_trace::{Caps, Incident, Labels, Rules, SourceItem, StolenItem};
 
 use crate::args::{Global, IncidentCreateArgs, TraceArgs};
-use crate::ingest::open_store;
 use crate::output;
 
 /// Unix seconds from `1700000000`, `2024-05-01` or `2024-05-01T12:00:00Z` (UTC).
@@ -54,23 +53,12 @@ pub(crate) fn parse_time(s: &str) -> Result<u64, String> {
 }
 
 pub(crate) fn incidents_dir(global: &Global) -> PathBuf {
-    global.data_dir().join("incidents")
+    global.data().incidents_dir()
 }
 
 /// An incident file by path, or by the name it was saved under.
 pub(crate) fn find_incident(global: &Global, which: &str) -> anyhow::Result<PathBuf> {
-    let p = Path::new(which);
-    if p.exists() {
-        return Ok(p.to_path_buf());
-    }
-    let saved = incidents_dir(global).join(format!("{which}.toml"));
-    if saved.exists() {
-        return Ok(saved);
-    }
-    bail!(
-        "no incident file {which} and no saved incident named {which:?} in {} (see `tracehound incident list`)",
-        incidents_dir(global).display()
-    )
+    Ok(global.data().find_incident(which)?)
 }
 
 pub(crate) fn run(global: &Global, args: &TraceArgs) -> anyhow::Result<()> {
@@ -116,17 +104,14 @@ pub(crate) fn run(global: &Global, args: &TraceArgs) -> anyhow::Result<()> {
     rules.links.follow = !args.no_links;
     rules.links.min_confidence = args.min_link_confidence;
     rules.links.config = crate::links::load(args.links.as_deref())?;
-    let store = open_store(global)?;
+    let data = global.data();
+    let store = data.open_store()?;
     let prices = args
         .prices
         .as_deref()
         .map(tracehound_trace::prices::PriceTable::from_csv_file)
         .transpose()?;
-    let labels = rules.labels.clone();
-    let mut result = tracehound_trace::trace(&store, &incident, rules)
-        .with_context(|| format!("tracing incident {:?}", incident.name))?;
-    tag_entities(global, &store, &labels, &mut result)?;
-    crate::patterns::tag_patterns(&store, &labels, &mut result)?;
+    let mut result = data.trace(&store, &incident, rules)?;
     if let Some(prices) = &prices {
         result.apply_prices(prices);
     }
@@ -139,122 +124,6 @@ pub(crate) fn run(global: &Global, args: &TraceArgs) -> anyhow::Result<()> {
         print!("{}", result.dot());
     } else {
         print!("{}", result.table());
-    }
-    Ok(())
-}
-
-/// How far a clustering of `chain` would reach over the store as it is now, in the unit of
-/// [`tracehound_cluster::Clustering::scanned`]: txs (UTXO) or the next height (account).
-pub(crate) fn clustered_extent(
-    store: &tracehound_store::Store,
-    chain: Chain,
-) -> anyhow::Result<u64> {
-    let status = store.status()?.into_iter().find(|c| c.chain == chain);
-    Ok(match (&status, chain.family()) {
-        (Some(c), tracehound_core::ChainFamily::Utxo) => c.txs,
-        (Some(c), tracehound_core::ChainFamily::Account) => {
-            c.tip.as_ref().map_or(0, |t| u64::from(t.height) + 1)
-        }
-        (None, _) => 0,
-    })
-}
-
-/// Most members of one entity whose labels are read to name it (an exchange's cluster can
-/// hold millions of addresses; its labeled ones are many, any of them names it).
-const ENTITY_LABEL_SCAN: usize = 10_000;
-
-/// Tags each endpoint with its entity, for every chain `tracehound cluster` has clustered:
-/// the entity's id and size, and the strongest label among its members when the endpoint's
-/// own address has none.
-pub(crate) fn tag_entities(
-    global: &Global,
-    store: &tracehound_store::Store,
-    labels: &Labels,
-    result: &mut tracehound_trace::TraceResult,
-) -> anyhow::Result<()> {
-    use std::collections::{HashMap, HashSet};
-    use tracehound_cluster::Clustering;
-
-    let chains: HashSet<String> = result.endpoints.iter().map(|e| e.chain.clone()).collect();
-    for name in chains {
-        let Ok(chain) = Chain::from_str(&name) else {
-            continue;
-        };
-        let path = Clustering::path_in(&global.data_dir(), chain);
-        if !path.exists() {
-            continue;
-        }
-        let clustering = Clustering::load(&path)
-            .with_context(|| format!("reading the clustering {}", path.display()))?;
-        // Address ids are only stable while the chain only grows: after an unwind below what
-        // was clustered, re-ingested addresses reuse ids and the file would name others.
-        let held = clustered_extent(store, chain)?;
-        if held < clustering.scanned {
-            result.notes.push(format!(
-                "the clustering of {chain} covers more than the store now holds (it was unwound): entities not shown; re-run `tracehound cluster`"
-            ));
-            continue;
-        }
-        if held > clustering.scanned {
-            result.notes.push(format!(
-                "the store's {chain} has grown since it was clustered: addresses seen since carry no entity; re-run `tracehound cluster`"
-            ));
-        }
-        let mut of_endpoint = Vec::new();
-        for (i, e) in result.endpoints.iter().enumerate() {
-            if e.chain != name {
-                continue;
-            }
-            let Ok(addr) = Address::parse(chain, &e.address) else {
-                continue; // `fee`, `txid:vout` places
-            };
-            if let Some(id) = tracehound_cluster::store::address_id(store, &addr)?
-                && let Some(entity) = clustering.entity_of(id)
-            {
-                of_endpoint.push((i, entity));
-            }
-        }
-        let wanted: HashSet<u32> = of_endpoint.iter().map(|&(_, e)| e).collect();
-        let mut members: HashMap<u32, (u64, Vec<u32>)> = HashMap::new();
-        for (id, &e) in (0u32..).zip(&clustering.entity) {
-            if wanted.contains(&e) {
-                let m = members.entry(e).or_default();
-                m.0 += 1;
-                if m.1.len() < ENTITY_LABEL_SCAN {
-                    m.1.push(id);
-                }
-            }
-        }
-        let names = tracehound_cluster::store::Names::open(store, chain)?;
-        let mut named: HashMap<u32, Option<String>> = HashMap::new();
-        for (i, entity) in of_endpoint {
-            let Some((size, ids)) = members.get(&entity) else {
-                continue;
-            };
-            let label = match named.get(&entity) {
-                Some(l) => l.clone(),
-                None => {
-                    let mut best: Option<&tracehound_trace::Label> = None;
-                    for &id in ids {
-                        if let Some(l) = labels.get(chain, &names.text(id)?)
-                            && best.is_none_or(|b| l.confidence > b.confidence)
-                        {
-                            best = Some(l);
-                        }
-                    }
-                    let l = best.map(|l| l.label.clone());
-                    named.insert(entity, l.clone());
-                    l
-                }
-            };
-            if let Some(e) = result.endpoints.get_mut(i) {
-                e.entity = Some(tracehound_trace::EntityTag {
-                    id: entity,
-                    size: *size,
-                    label: label.filter(|_| e.label.is_none()),
-                });
-            }
-        }
     }
     Ok(())
 }
@@ -294,26 +163,9 @@ pub(crate) fn create(global: &Global, args: &IncidentCreateArgs) -> anyhow::Resu
             })
             .collect::<anyhow::Result<_>>()?,
     };
-    incident.validate().map_err(anyhow::Error::msg)?;
-    if args.name.contains(['/', '\\']) || args.name.starts_with('.') {
-        bail!(
-            "incident name {:?} must not contain / or \\ or start with a dot",
-            args.name
-        );
-    }
-    let path = match &args.out {
-        Some(p) => p.clone(),
-        None => {
-            let dir = incidents_dir(global);
-            std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-            dir.join(format!("{}.toml", args.name))
-        }
-    };
-    if path.exists() && !args.force {
-        bail!("{} exists (use --force to overwrite)", path.display());
-    }
-    std::fs::write(&path, incident.to_toml())
-        .with_context(|| format!("writing {}", path.display()))?;
+    let path = global
+        .data()
+        .save_incident(&incident, args.out.as_deref(), args.force)?;
     if global.json {
         return output::json(
             &serde_json::json!({"path": path.display().to_string(), "incident": incident}),
@@ -324,38 +176,18 @@ pub(crate) fn create(global: &Global, args: &IncidentCreateArgs) -> anyhow::Resu
 }
 
 pub(crate) fn list(global: &Global) -> anyhow::Result<()> {
-    let dir = incidents_dir(global);
-    let mut rows = Vec::new();
-    if dir.exists() {
-        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
-            .with_context(|| format!("reading {}", dir.display()))?
-            .filter_map(|e| e.ok().map(|e| e.path()))
-            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
-            .collect();
-        paths.sort();
-        for p in paths {
-            let i = Incident::from_file(&p)?;
-            rows.push(serde_json::json!({
-                "name": i.name,
-                "path": p.display().to_string(),
-                "stolen": i.stolen.len(),
-                "sources": i.sources.len(),
-            }));
-        }
-    }
+    let data = global.data();
+    let rows = data.list_incidents()?;
     if global.json {
         return output::json(&rows);
     }
     if rows.is_empty() {
-        println!("no incidents in {}", dir.display());
+        println!("no incidents in {}", data.incidents_dir().display());
     }
     for r in rows {
         println!(
             "{}  ({} stolen, {} sources)  {}",
-            r["name"].as_str().unwrap_or(""),
-            r["stolen"],
-            r["sources"],
-            r["path"].as_str().unwrap_or("")
+            r.name, r.stolen, r.sources, r.path
         );
     }
     Ok(())

@@ -1,0 +1,140 @@
+//! Saved incidents: `incidents/NAME.toml` in the data dir.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+use tracehound_trace::Incident;
+
+use crate::{AppError, DataDir};
+
+/// An incident as listed.
+#[derive(Debug, Clone, Serialize)]
+pub struct IncidentSummary {
+    /// Its name (the file's stem).
+    pub name: String,
+    /// Where it is saved.
+    pub path: String,
+    /// Stolen txs or outputs it names.
+    pub stolen: usize,
+    /// Source addresses it names.
+    pub sources: usize,
+}
+
+/// An incident with where it is saved.
+#[derive(Debug, Clone)]
+pub struct SavedIncident {
+    /// Where it is saved.
+    pub path: PathBuf,
+    /// What it says.
+    pub incident: Incident,
+}
+
+/// Whether `name` can name a saved incident: a file name of its own, nothing that reaches
+/// out of the incidents folder.
+pub fn check_name(name: &str) -> Result<(), AppError> {
+    let bad = name.is_empty()
+        || name.len() > 200
+        || name.contains(['/', '\\', '\0'])
+        || name.starts_with('.');
+    if bad {
+        return Err(AppError::Invalid(format!(
+            "incident name {name:?} must be 1–200 characters, not start with a dot and hold no / or \\"
+        )));
+    }
+    Ok(())
+}
+
+impl DataDir {
+    /// Where saved incidents live.
+    pub fn incidents_dir(&self) -> PathBuf {
+        self.root.join("incidents")
+    }
+
+    /// An incident file by path, or by the name it was saved under.
+    pub fn find_incident(&self, which: &str) -> Result<PathBuf, AppError> {
+        let p = Path::new(which);
+        if p.exists() {
+            return Ok(p.to_path_buf());
+        }
+        self.saved_incident_path(which).map_err(|_| {
+            AppError::NotFound(format!(
+                "no incident file {which} and no saved incident named {which:?} in {} (see `tracehound incident list`)",
+                self.incidents_dir().display()
+            ))
+        })
+    }
+
+    /// A saved incident's file, by name only (never a path: what the API takes).
+    pub fn saved_incident_path(&self, name: &str) -> Result<PathBuf, AppError> {
+        let saved = self.incidents_dir().join(format!("{name}.toml"));
+        if check_name(name).is_ok() && saved.exists() {
+            return Ok(saved);
+        }
+        // Named without the server's folder: the API answers with this text.
+        Err(AppError::NotFound(format!(
+            "no saved incident named {name:?} (see `tracehound incident list`)"
+        )))
+    }
+
+    /// Reads an incident file.
+    pub fn read_incident(&self, path: &Path) -> Result<Incident, AppError> {
+        Incident::from_file(path).map_err(|e| AppError::Invalid(format!("{}: {e}", path.display())))
+    }
+
+    /// Every saved incident, by name.
+    pub fn list_incidents(&self) -> Result<Vec<IncidentSummary>, AppError> {
+        let dir = self.incidents_dir();
+        let mut rows = Vec::new();
+        if !dir.exists() {
+            return Ok(rows);
+        }
+        let mut paths: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map_err(AppError::io(&dir))?
+            .filter_map(|e| e.ok().map(|e| e.path()))
+            .filter(|p| p.extension().is_some_and(|e| e == "toml"))
+            .collect();
+        paths.sort();
+        for p in paths {
+            let i = self.read_incident(&p)?;
+            rows.push(IncidentSummary {
+                name: p
+                    .file_stem()
+                    .map_or_else(String::new, |s| s.to_string_lossy().into_owned()),
+                path: p.display().to_string(),
+                stolen: i.stolen.len(),
+                sources: i.sources.len(),
+            });
+        }
+        Ok(rows)
+    }
+
+    /// Saves `incident` under its name (or at `path`), refusing to overwrite unless `force`.
+    pub fn save_incident(
+        &self,
+        incident: &Incident,
+        path: Option<&Path>,
+        force: bool,
+    ) -> Result<PathBuf, AppError> {
+        incident.validate().map_err(AppError::Invalid)?;
+        check_name(&incident.name)?;
+        let path = match path {
+            Some(p) => p.to_path_buf(),
+            None => {
+                let dir = self.incidents_dir();
+                std::fs::create_dir_all(&dir).map_err(AppError::io(&dir))?;
+                dir.join(format!("{}.toml", incident.name))
+            }
+        };
+        if path.exists() && !force {
+            return Err(AppError::Invalid(format!(
+                "{} exists (use --force to overwrite)",
+                path.display()
+            )));
+        }
+        // Written whole then renamed: a crash never leaves half an incident.
+        let tmp = path.with_extension("toml.tmp");
+        std::fs::write(&tmp, incident.to_toml()).map_err(AppError::io(&tmp))?;
+        std::fs::rename(&tmp, &path).map_err(AppError::io(&path))?;
+        Ok(path)
+    }
+}

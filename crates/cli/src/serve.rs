@@ -1,0 +1,107 @@
+//! `tracehound serve`: the HTTP API (crate `tracehound-server`) over the data dir, and
+//! `tracehound token`: its API tokens.
+
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use tracehound_server::{AppState, Caps, Config, Role, Tokens};
+
+use crate::args::{Global, ServeArgs, TokenCommand};
+use crate::output;
+
+pub(crate) fn run(global: &Global, args: &ServeArgs) -> anyhow::Result<()> {
+    let loopback = args.bind.ip().is_loopback();
+    let open_reads = args.open_reads || (loopback && !args.closed_reads);
+    let config = Config {
+        caps: Caps {
+            body_bytes: args.max_body,
+            page: args.max_page,
+            hops: args.max_hops,
+            batch: args.max_batch,
+            time: Duration::from_secs(args.max_seconds),
+            ..Caps::default()
+        },
+        open_reads,
+        cors_origins: args.cors_origin.clone(),
+        links: crate::links::load(args.links.as_deref())?,
+    };
+    let state = AppState::open(global.data(), config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the server's runtime")?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(args.bind)
+            .await
+            .with_context(|| format!("listening on {}", args.bind))?;
+        let addr = listener.local_addr()?;
+        eprintln!(
+            "serving {} on http://{addr} (API reference: http://{addr}/api/docs); reads {}, writes need a token; Ctrl-C stops",
+            global.data_dir().display(),
+            if open_reads { "open" } else { "need a token" }
+        );
+        if !loopback {
+            eprintln!("warning: {addr} is not loopback: the API is reachable from the network");
+        }
+        let stop = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        tracehound_server::serve(listener, state, stop)
+            .await
+            .context("serving")
+    })
+}
+
+pub(crate) fn token(global: &Global, cmd: TokenCommand) -> anyhow::Result<()> {
+    let dir = global.data_dir();
+    std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
+    let tokens = Tokens::in_dir(&dir);
+    match cmd {
+        TokenCommand::Create { name, role } => {
+            let role: Role = role.parse().map_err(anyhow::Error::msg)?;
+            let (token, record) = tokens.create(&name, role)?;
+            if global.json {
+                return output::json(
+                    &serde_json::json!({"token": token, "id": record.id, "name": record.name, "role": record.role}),
+                );
+            }
+            println!("{token}");
+            eprintln!(
+                "token {} for {} with role {}: shown this once, only its digest is kept",
+                record.id,
+                record.name,
+                role.name()
+            );
+        }
+        TokenCommand::List => {
+            let mut list = tokens.list()?;
+            for r in &mut list {
+                r.digest.clear();
+            }
+            if global.json {
+                return output::json(&list);
+            }
+            if list.is_empty() {
+                println!(
+                    "no tokens: `tracehound token create --name NAME --role read|analyst|admin`"
+                );
+            }
+            for r in list {
+                println!(
+                    "{}  {:<8} {}  (created {})",
+                    r.id,
+                    r.role.name(),
+                    r.name,
+                    output::time(r.created)
+                );
+            }
+        }
+        TokenCommand::Revoke { id } => {
+            if !tokens.revoke(&id)? {
+                bail!("no token with id {id} (see `tracehound token list`)");
+            }
+            println!("revoked {id}");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! tracehound's HTTP API: JSON over everything the CLI does with a data dir (status, blocks,
+//! txs, addresses, labels, incidents and their traces, screening, patterns, tokens), with its
+//! OpenAPI 3 document generated from the handlers at `/api/openapi.json` and a reference page
+//! at `/api/docs`.
+//!
+//! Security, by default: bound to loopback; every write needs a token whose role allows it
+//! ([`tokens`]); reads need one too unless the server was started with open reads (the
+//! default on loopback only); request bodies, page sizes, hop counts, batch sizes, result
+//! sizes and time are capped ([`Caps`]) and an error names the cap; CORS is off unless origins
+//! are configured; errors are structured ([`error`]) and never carry internals.
+//!
+//! Handlers are thin: each reads its request, calls the operation the CLI calls
+//! ([`tracehound_app`]) on a blocking thread under the time cap, and answers JSON.
+
+pub mod error;
+mod extract;
+mod routes;
+pub mod tokens;
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tracehound_app::DataDir;
+use tracehound_core::link::LinkConfig;
+use tracehound_store::Store;
+use utoipa::OpenApi;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+
+pub use error::{ApiError, ErrorBody};
+pub use tokens::{Role, TokenRecord, Tokens};
+
+/// Limits on what one request may ask for.
+#[derive(Debug, Clone)]
+pub struct Caps {
+    /// Largest request body, in bytes.
+    pub body_bytes: usize,
+    /// Most rows of one page (history, labels).
+    pub page: usize,
+    /// Most hops a trace may follow.
+    pub hops: u32,
+    /// Most addresses of one bulk screening.
+    pub batch: usize,
+    /// Most endpoints a trace result may hold.
+    pub endpoints: usize,
+    /// Most places and hops a trace may track (the engine's own caps).
+    pub trace_nodes: usize,
+    /// Longest a request may take.
+    pub time: Duration,
+}
+
+impl Default for Caps {
+    fn default() -> Self {
+        Caps {
+            body_bytes: 1 << 20,
+            page: 1000,
+            hops: 64,
+            batch: 10_000,
+            endpoints: 100_000,
+            trace_nodes: 2_000_000,
+            time: Duration::from_secs(60),
+        }
+    }
+}
+
+/// How the server runs.
+#[derive(Debug, Clone, Default)]
+pub struct Config {
+    /// Caps on requests.
+    pub caps: Caps,
+    /// Whether reads need no token (writes always do).
+    pub open_reads: bool,
+    /// Origins allowed to call the API from a browser (CORS); none: CORS off.
+    pub cors_origins: Vec<String>,
+    /// The link config traces follow (built-in merged with the user's `links.toml`).
+    pub links: LinkConfig,
+}
+
+/// What every handler reads: the data dir, its store (opened once) and the server's config.
+pub struct AppState {
+    data: DataDir,
+    store: Store,
+    tokens: Tokens,
+    config: Config,
+}
+
+impl AppState {
+    /// Opens the data dir's store for serving.
+    pub fn open(data: DataDir, config: Config) -> Result<Arc<AppState>, tracehound_app::AppError> {
+        let store = data.open_store()?;
+        let tokens = Tokens::in_dir(data.root());
+        Ok(Arc::new(AppState {
+            data,
+            store,
+            tokens,
+            config,
+        }))
+    }
+}
+
+/// The API's OpenAPI document (paths are added from the handlers by [`router`]).
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "tracehound",
+        description = "Blockchain forensics over one multi-chain store: addresses, txs, labels, incidents traced under a taint policy with proof paths, screening and laundering patterns. Amounts are integers in base units, as strings.",
+        license(name = "Apache-2.0")
+    ),
+    modifiers(&BearerAuth),
+    components(schemas(ErrorBody))
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl utoipa::Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        if let Some(c) = openapi.components.as_mut() {
+            c.add_security_scheme(
+                "token",
+                SecurityScheme::Http(
+                    HttpBuilder::new()
+                        .scheme(HttpAuthScheme::Bearer)
+                        .description(Some("An API token from `tracehound token create` (`th_…`)"))
+                        .build(),
+                ),
+            );
+        }
+    }
+}
+
+/// The API and its document.
+pub fn router(state: Arc<AppState>) -> Router {
+    let (api, doc) = routes::api(ApiDoc::openapi()).split_for_parts();
+    let doc = Arc::new(doc);
+    let mut app = api
+        .merge(routes::docs(doc))
+        .fallback(routes::not_found)
+        .with_state(Arc::clone(&state));
+    if !state.config.cors_origins.is_empty() {
+        let origins: Vec<axum::http::HeaderValue> = state
+            .config
+            .cors_origins
+            .iter()
+            .filter_map(|o| o.parse().ok())
+            .collect();
+        app = app.layer(
+            tower_http::cors::CorsLayer::new()
+                .allow_origin(origins)
+                .allow_methods([
+                    axum::http::Method::GET,
+                    axum::http::Method::POST,
+                    axum::http::Method::DELETE,
+                ])
+                .allow_headers([
+                    axum::http::header::AUTHORIZATION,
+                    axum::http::header::CONTENT_TYPE,
+                ]),
+        );
+    }
+    app
+}
+
+/// The OpenAPI document as served.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    routes::api(ApiDoc::openapi()).split_for_parts().1
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<AppState>,
+    shutdown: impl std::future::Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}

@@ -1,0 +1,896 @@
+//! The API's handlers, each with its OpenAPI description.
+
+use std::str::FromStr;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::State;
+use axum::response::{Html, IntoResponse};
+use serde::{Deserialize, Serialize};
+use tracehound_core::{Address, Chain, Hash32};
+use tracehound_labels::{Category, Filter, Tag, normalize};
+use tracehound_store::{AccountHistoryRow, AccountView, AddressHistoryRow, AddressView, TxView};
+use tracehound_trace::{Incident, Policy, Rules, SourceItem, StolenItem};
+use utoipa::{IntoParams, ToSchema};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::extract::{Admin, Analyst, Body, Caller, Params, PathParams};
+use crate::tokens::{Role, TokenRecord};
+use crate::{ApiError, AppState};
+
+type Shared = State<Arc<AppState>>;
+type Answer<T> = Result<Json<T>, ApiError>;
+
+/// Runs `f` on a blocking thread under the server's time cap.
+async fn blocking<T: Send + 'static>(
+    state: &Arc<AppState>,
+    f: impl FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let limit = state.config.caps.time;
+    let state = Arc::clone(state);
+    let work = tokio::task::spawn_blocking(move || f(&state));
+    match tokio::time::timeout(limit, work).await {
+        Ok(Ok(r)) => r,
+        Ok(Err(_)) => Err(ApiError::internal("the request failed inside the server")),
+        Err(_) => Err(ApiError::timeout(format!(
+            "the request took longer than the cap of {} s",
+            limit.as_secs()
+        ))
+        .field("time")),
+    }
+}
+
+fn chain(text: &str) -> Result<Chain, ApiError> {
+    Chain::from_str(text).map_err(|e| ApiError::bad_request(e.to_string()).field("chain"))
+}
+
+fn page(state: &AppState, limit: Option<usize>) -> Result<usize, ApiError> {
+    let cap = state.config.caps.page;
+    match limit {
+        None => Ok(cap.min(100)),
+        Some(n) if n > cap => Err(ApiError::cap(
+            "limit",
+            format!("limit {n} is over the page cap of {cap}"),
+        )),
+        Some(n) => Ok(n),
+    }
+}
+
+/// Every route of the API.
+pub(crate) fn api(doc: utoipa::openapi::OpenApi) -> OpenApiRouter<Arc<AppState>> {
+    OpenApiRouter::with_openapi(doc)
+        .routes(routes!(status))
+        .routes(routes!(block))
+        .routes(routes!(tx))
+        .routes(routes!(address))
+        .routes(routes!(labels_list, labels_add))
+        .routes(routes!(incidents_list, incidents_create))
+        .routes(routes!(incident_get))
+        .routes(routes!(incident_trace))
+        .routes(routes!(incident_result))
+        .routes(routes!(screen_one))
+        .routes(routes!(screen_bulk))
+        .routes(routes!(patterns))
+        .routes(routes!(tokens_list, tokens_create))
+        .routes(routes!(tokens_revoke))
+}
+
+/// The OpenAPI document and its reference page.
+pub(crate) fn docs(doc: Arc<utoipa::openapi::OpenApi>) -> axum::Router<Arc<AppState>> {
+    let json = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
+    axum::Router::new()
+        .route(
+            "/api/openapi.json",
+            axum::routing::get(move || {
+                let json = Arc::clone(&json);
+                async move {
+                    (
+                        [(axum::http::header::CONTENT_TYPE, "application/json")],
+                        json.as_str().to_owned(),
+                    )
+                }
+            }),
+        )
+        .route(
+            "/api/docs",
+            axum::routing::get(|| async { Html(include_str!("../assets/api-docs.html")) }),
+        )
+}
+
+/// Any path the API does not have.
+pub(crate) async fn not_found(uri: axum::http::Uri) -> impl IntoResponse {
+    ApiError::not_found(format!(
+        "no such API path: {} (see /api/docs)",
+        uri.path().chars().take(200).collect::<String>()
+    ))
+}
+
+// ---- status, blocks, txs, addresses ----
+
+/// The store's chains and their tips.
+#[derive(Debug, Serialize, ToSchema)]
+struct StatusBody {
+    /// The tracehound version serving.
+    version: &'static str,
+    /// Per chain: tip, txs, transfers or inputs/outputs, addresses.
+    #[schema(value_type = Vec<Object>)]
+    chains: Vec<tracehound_store::ChainStatus>,
+}
+
+/// What the store holds.
+#[utoipa::path(get, path = "/api/v1/status", tag = "store",
+    responses((status = 200, body = StatusBody), (status = 401, body = crate::ErrorBody)),
+    security((), ("token" = [])))]
+async fn status(State(s): Shared, caller: Caller) -> Answer<StatusBody> {
+    caller.require(Role::Read)?;
+    let chains = blocking(&s, |s| Ok(s.store.status()?)).await?;
+    Ok(Json(StatusBody {
+        version: env!("CARGO_PKG_VERSION"),
+        chains,
+    }))
+}
+
+/// A block's header.
+#[utoipa::path(get, path = "/api/v1/blocks/{chain}/{height}", tag = "store",
+    params(("chain" = String, Path, description = "Chain name: bitcoin, litecoin-regtest, evm-1, …"),
+           ("height" = u32, Path, description = "Block height")),
+    responses((status = 200, body = Object, description = "The block: height, hash, time"),
+              (status = 404, body = crate::ErrorBody)),
+    security((), ("token" = [])))]
+async fn block(
+    State(s): Shared,
+    caller: Caller,
+    PathParams((c, height)): PathParams<(String, u32)>,
+) -> Answer<tracehound_store::BlockInfo> {
+    caller.require(Role::Read)?;
+    let c = chain(&c)?;
+    let b = blocking(&s, move |s| Ok(s.store.block_at(c, height)?)).await?;
+    b.map(Json)
+        .ok_or_else(|| ApiError::not_found(format!("{c} has no block {height} in the store")))
+}
+
+/// A tx on every chain that has it: inputs and outputs (UTXO) or transfers (account).
+#[derive(Debug, Serialize, ToSchema)]
+struct TxBody {
+    /// UTXO txs with this id.
+    #[schema(value_type = Vec<Object>)]
+    utxo: Vec<TxView>,
+    /// Account-chain txs with this hash.
+    #[schema(value_type = Vec<Object>)]
+    account: Vec<tracehound_store::AccountTxView>,
+}
+
+/// Which chain to look in.
+#[derive(Debug, Deserialize, IntoParams)]
+struct ChainFilter {
+    /// Only this chain.
+    chain: Option<String>,
+}
+
+/// A tx by id.
+#[utoipa::path(get, path = "/api/v1/txs/{txid}", tag = "store",
+    params(("txid" = String, Path, description = "Tx id (hex, 0x optional)"), ChainFilter),
+    responses((status = 200, body = TxBody), (status = 400, body = crate::ErrorBody),
+              (status = 404, body = crate::ErrorBody)),
+    security((), ("token" = [])))]
+async fn tx(
+    State(s): Shared,
+    caller: Caller,
+    PathParams(txid): PathParams<String>,
+    Params(q): Params<ChainFilter>,
+) -> Answer<TxBody> {
+    caller.require(Role::Read)?;
+    let id: Hash32 = txid
+        .parse()
+        .map_err(|e| ApiError::bad_request(format!("txid: {e}")).field("txid"))?;
+    let c = q.chain.as_deref().map(chain).transpose()?;
+    let body = blocking(&s, move |s| {
+        Ok(TxBody {
+            utxo: s.store.tx(c, &id)?,
+            account: s.store.account_tx(c, &id)?,
+        })
+    })
+    .await?;
+    if body.utxo.is_empty() && body.account.is_empty() {
+        return Err(ApiError::not_found(format!("tx {id} is not in the store")));
+    }
+    Ok(Json(body))
+}
+
+/// A page.
+#[derive(Debug, Deserialize, IntoParams)]
+struct Page {
+    /// Rows to skip.
+    #[serde(default)]
+    offset: usize,
+    /// Rows to return (default 100, at most the page cap).
+    limit: Option<usize>,
+}
+
+/// An address: balances, labels and a page of its history.
+#[derive(Debug, Serialize, ToSchema)]
+struct AddressBody {
+    /// The chain.
+    chain: String,
+    /// Canonical text.
+    address: String,
+    /// UTXO view: received, spent, balance, tx count.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    utxo: Option<AddressView>,
+    /// Account view: balances per asset.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    account: Option<AccountView>,
+    /// Every label, strongest first, with source and confidence.
+    #[schema(value_type = Vec<Object>)]
+    labels: Vec<Tag>,
+    /// The page's offset.
+    offset: usize,
+    /// UTXO history rows.
+    #[schema(value_type = Vec<Object>)]
+    txs: Vec<AddressHistoryRow>,
+    /// Account history rows.
+    #[schema(value_type = Vec<Object>)]
+    transfers: Vec<AccountHistoryRow>,
+}
+
+/// An address with its labels and history.
+#[utoipa::path(get, path = "/api/v1/addresses/{chain}/{address}", tag = "store",
+    params(("chain" = String, Path), ("address" = String, Path), Page),
+    responses((status = 200, body = AddressBody), (status = 400, body = crate::ErrorBody),
+              (status = 404, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody)),
+    security((), ("token" = [])))]
+async fn address(
+    State(s): Shared,
+    caller: Caller,
+    PathParams((c, text)): PathParams<(String, String)>,
+    Params(p): Params<Page>,
+) -> Answer<AddressBody> {
+    caller.require(Role::Read)?;
+    let c = chain(&c)?;
+    let limit = page(&s, p.limit)?;
+    let addr = Address::parse(c, &text).map_err(|e| {
+        ApiError::bad_request(format!("not a valid {c} address: {e}")).field("address")
+    })?;
+    let body = blocking(&s, move |s| {
+        let utxo = s.store.address(&addr)?;
+        let account = s.store.account(&addr)?;
+        if utxo.is_none() && account.is_none() {
+            return Err(ApiError::not_found(format!(
+                "{} has never appeared on {c}",
+                addr.as_str()
+            )));
+        }
+        let txs = match &utxo {
+            Some(v) => s.store.address_history(c, v.id, p.offset, limit)?,
+            None => Vec::new(),
+        };
+        let transfers = match &account {
+            Some(v) => s.store.account_history(c, v.id, p.offset, limit)?,
+            None => Vec::new(),
+        };
+        let labels = match s.data.label_store()? {
+            Some(l) => l.tags_of(c, addr.as_str())?,
+            None => Vec::new(),
+        };
+        Ok(AddressBody {
+            chain: c.name(),
+            address: addr.as_str().to_string(),
+            utxo,
+            account,
+            labels,
+            offset: p.offset,
+            txs,
+            transfers,
+        })
+    })
+    .await?;
+    Ok(Json(body))
+}
+
+// ---- labels ----
+
+/// Which labels.
+#[derive(Debug, Deserialize, IntoParams)]
+struct LabelQuery {
+    /// Only this chain.
+    chain: Option<String>,
+    /// Only this category (exchange, mixer, sanctioned, theft, …).
+    category: Option<String>,
+    /// Only this source.
+    source: Option<String>,
+    /// Rows to skip.
+    #[serde(default)]
+    offset: usize,
+    /// Rows to return (default 100, at most the page cap).
+    limit: Option<usize>,
+}
+
+/// Labels, filtered and paged.
+#[utoipa::path(get, path = "/api/v1/labels", tag = "labels", params(LabelQuery),
+    responses((status = 200, body = Vec<Object>), (status = 400, body = crate::ErrorBody)),
+    security((), ("token" = [])))]
+async fn labels_list(
+    State(s): Shared,
+    caller: Caller,
+    Params(q): Params<LabelQuery>,
+) -> Answer<Vec<Tag>> {
+    caller.require(Role::Read)?;
+    let limit = page(&s, q.limit)?;
+    let filter = Filter {
+        chain: q.chain.as_deref().map(chain).transpose()?,
+        category: q
+            .category
+            .as_deref()
+            .map(Category::from_str)
+            .transpose()
+            .map_err(|e| ApiError::bad_request(e.to_string()).field("category"))?,
+        source: q.source,
+    };
+    let tags = blocking(&s, move |s| {
+        Ok(match s.data.label_store()? {
+            Some(l) => l
+                .list(&filter)?
+                .into_iter()
+                .skip(q.offset)
+                .take(limit)
+                .collect(),
+            None => Vec::new(),
+        })
+    })
+    .await?;
+    Ok(Json(tags))
+}
+
+/// An analyst's label.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewLabel {
+    /// The chain.
+    chain: String,
+    /// The address.
+    address: String,
+    /// The name (`Binance 14`, `Lazarus Group`).
+    label: String,
+    /// The category (exchange, mixer, sanctioned, theft, …).
+    category: String,
+    /// 0–100.
+    confidence: u8,
+    /// The analyst's name (the source becomes `analyst:<name>`).
+    analyst: String,
+    /// A note.
+    note: Option<String>,
+}
+
+/// Whether a label was added or replaced one of the same source.
+#[derive(Debug, Serialize, ToSchema)]
+struct LabelAdded {
+    /// It replaced the same source's label of the address.
+    replaced: bool,
+    /// The label as stored.
+    #[schema(value_type = Object)]
+    tag: Tag,
+}
+
+/// Adds an analyst's label (role analyst).
+#[utoipa::path(post, path = "/api/v1/labels", tag = "labels", request_body = NewLabel,
+    responses((status = 200, body = LabelAdded), (status = 400, body = crate::ErrorBody),
+              (status = 401, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody)),
+    security(("token" = [])))]
+async fn labels_add(State(s): Shared, _: Analyst, Body(n): Body<NewLabel>) -> Answer<LabelAdded> {
+    let c = chain(&n.chain)?;
+    let address = normalize::address(c, &n.address)
+        .map_err(|e| ApiError::bad_request(e.to_string()).field("address"))?;
+    let category = Category::from_str(&n.category)
+        .map_err(|e| ApiError::bad_request(e.to_string()).field("category"))?;
+    if n.confidence > 100 {
+        return Err(ApiError::bad_request("confidence is 0–100").field("confidence"));
+    }
+    let text_ok = |t: &str, max: usize| !t.is_empty() && t.chars().count() <= max;
+    if !text_ok(&n.label, 200) {
+        return Err(ApiError::bad_request("label must be 1–200 characters").field("label"));
+    }
+    if !text_ok(&n.analyst, 100) || n.analyst.contains(':') {
+        return Err(
+            ApiError::bad_request("analyst must be 1–100 characters without ':'").field("analyst"),
+        );
+    }
+    if n.note.as_deref().is_some_and(|t| t.chars().count() > 2000) {
+        return Err(ApiError::bad_request("note must be at most 2000 characters").field("note"));
+    }
+    let tag = Tag {
+        chain: c,
+        address: address.as_str().to_string(),
+        label: n.label,
+        category,
+        raw_category: n.category,
+        source: format!("{}{}", tracehound_labels::ANALYST_PREFIX, n.analyst),
+        confidence: n.confidence,
+        raw_confidence: "analyst".into(),
+        reference: None,
+        actor: None,
+        context: None,
+        note: n.note,
+        origin: String::new(),
+        added: tracehound_labels::now(),
+    };
+    let added = blocking(&s, move |s| {
+        let replaced = s.data.open_labels()?.add(&tag)?;
+        Ok(LabelAdded { replaced, tag })
+    })
+    .await?;
+    Ok(Json(added))
+}
+
+// ---- incidents ----
+
+/// Saved incidents.
+#[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents",
+    responses((status = 200, body = Vec<Object>)), security((), ("token" = [])))]
+async fn incidents_list(
+    State(s): Shared,
+    caller: Caller,
+) -> Answer<Vec<tracehound_app::IncidentSummary>> {
+    caller.require(Role::Read)?;
+    Ok(Json(blocking(&s, |s| Ok(s.data.list_incidents()?)).await?))
+}
+
+/// A new incident: stolen txs and/or source addresses on one chain.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewIncident {
+    /// Its name (a file name: no `/`, `\`, leading dot).
+    name: String,
+    /// Free text.
+    notes: Option<String>,
+    /// The chain of the txs and sources.
+    chain: String,
+    /// Stolen txs (all their outputs or transfers).
+    #[serde(default)]
+    txs: Vec<String>,
+    /// Source addresses: everything they sent from `since` on is stolen.
+    #[serde(default)]
+    sources: Vec<String>,
+    /// From this time (unix seconds) for sources.
+    since: Option<u64>,
+    /// Only these assets (`native` or token contracts).
+    #[serde(default)]
+    assets: Vec<String>,
+}
+
+/// Saves an incident (role analyst).
+#[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents", request_body = NewIncident,
+    responses((status = 200, body = Object, description = "The incident as saved"),
+              (status = 400, body = crate::ErrorBody), (status = 409, body = crate::ErrorBody)),
+    security(("token" = [])))]
+async fn incidents_create(
+    State(s): Shared,
+    _: Analyst,
+    Body(n): Body<NewIncident>,
+) -> Answer<Incident> {
+    let c = chain(&n.chain)?;
+    let batch = s.config.caps.batch;
+    if n.txs.len() + n.sources.len() > batch {
+        return Err(ApiError::cap(
+            "txs",
+            format!("an incident may name at most {batch} txs and sources"),
+        ));
+    }
+    let sources = n
+        .sources
+        .iter()
+        .map(|a| {
+            Address::parse(c, a)
+                .map(|a| SourceItem {
+                    chain: c.to_string(),
+                    address: a.as_str().to_string(),
+                    since: n.since,
+                })
+                .map_err(|e| ApiError::bad_request(format!("source {a:?}: {e}")).field("sources"))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let incident = Incident {
+        name: n.name,
+        notes: n.notes,
+        assets: n.assets,
+        stolen: n
+            .txs
+            .iter()
+            .map(|t| StolenItem {
+                chain: c.to_string(),
+                tx: t.clone(),
+                vout: None,
+                sub_index: None,
+                amount: None,
+            })
+            .collect(),
+        sources,
+    };
+    let saved = blocking(&s, move |s| {
+        s.data.save_incident(&incident, None, false)?;
+        Ok(incident)
+    })
+    .await?;
+    Ok(Json(saved))
+}
+
+/// A saved incident.
+#[utoipa::path(get, path = "/api/v1/incidents/{name}", tag = "incidents",
+    params(("name" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = crate::ErrorBody)),
+    security((), ("token" = [])))]
+async fn incident_get(
+    State(s): Shared,
+    caller: Caller,
+    PathParams(name): PathParams<String>,
+) -> Answer<Incident> {
+    caller.require(Role::Read)?;
+    let i = blocking(&s, move |s| {
+        let path = s.data.saved_incident_path(&name)?;
+        Ok(s.data.read_incident(&path)?)
+    })
+    .await?;
+    Ok(Json(i))
+}
+
+/// How to trace.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct TraceRequest {
+    /// haircut (default), poison, fifo, lifo or tiho.
+    policy: Option<String>,
+    /// Hops to follow (default and most: the hop cap).
+    max_hops: Option<u32>,
+    /// Do not follow swaps, bridges, mixers.
+    #[serde(default)]
+    no_links: bool,
+    /// Links matched with lower confidence (0–100) are not followed (default 50).
+    min_link_confidence: Option<u8>,
+}
+
+/// Traces a saved incident and saves the result (role analyst): every endpoint with its
+/// amount and proof path, the summary per asset, the links crossed and the patterns.
+#[utoipa::path(post, path = "/api/v1/incidents/{name}/trace", tag = "incidents",
+    params(("name" = String, Path)), request_body = TraceRequest,
+    responses((status = 200, body = Object, description = "The trace result, as `tracehound trace --json`"),
+              (status = 404, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody),
+              (status = 503, body = crate::ErrorBody)),
+    security(("token" = [])))]
+async fn incident_trace(
+    State(s): Shared,
+    _: Analyst,
+    PathParams(name): PathParams<String>,
+    Body(r): Body<TraceRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let policy: Policy = r
+        .policy
+        .as_deref()
+        .unwrap_or("haircut")
+        .parse()
+        .map_err(|e: String| ApiError::bad_request(e).field("policy"))?;
+    let caps = s.config.caps.clone();
+    let hops = r.max_hops.unwrap_or(caps.hops);
+    if hops > caps.hops {
+        return Err(ApiError::cap(
+            "max_hops",
+            format!("max_hops {hops} is over the cap of {}", caps.hops),
+        ));
+    }
+    if r.min_link_confidence.is_some_and(|c| c > 100) {
+        return Err(
+            ApiError::bad_request("min_link_confidence is 0–100").field("min_link_confidence")
+        );
+    }
+    let json = blocking(&s, move |s| {
+        let path = s.data.saved_incident_path(&name)?;
+        let incident = s.data.read_incident(&path)?;
+        let mut rules = Rules::new(policy);
+        rules.max_hops = hops;
+        rules.labels = s.data.trace_labels()?;
+        rules.caps.max_nodes = caps.trace_nodes;
+        rules.caps.max_edges = caps.trace_nodes;
+        rules.links.follow = !r.no_links;
+        if let Some(c) = r.min_link_confidence {
+            rules.links.min_confidence = c;
+        }
+        rules.links.config = s.config.links.clone();
+        let result = s.data.trace(&s.store, &incident, rules)?;
+        if result.endpoints.len() > caps.endpoints {
+            return Err(ApiError::cap(
+                "endpoints",
+                format!(
+                    "the trace has {} endpoints, over the cap of {}: lower max_hops",
+                    result.endpoints.len(),
+                    caps.endpoints
+                ),
+            ));
+        }
+        let json = serde_json::to_string(&result)
+            .map_err(|e| ApiError::internal(format!("encoding the result: {e}")))?;
+        save_result(&s.data, &name, &json)?;
+        Ok(json)
+    })
+    .await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        json,
+    ))
+}
+
+fn result_path(data: &tracehound_app::DataDir, name: &str) -> std::path::PathBuf {
+    data.incidents_dir().join(format!("{name}.result.json"))
+}
+
+fn save_result(data: &tracehound_app::DataDir, name: &str, json: &str) -> Result<(), ApiError> {
+    let path = result_path(data, name);
+    let tmp = path.with_extension("json.tmp");
+    let io = |e: std::io::Error| {
+        tracing::warn!("saving {}: {e}", path.display());
+        ApiError::internal("the server could not save the result; see its log")
+    };
+    std::fs::write(&tmp, json).map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)
+}
+
+/// The last saved trace result of an incident.
+#[utoipa::path(get, path = "/api/v1/incidents/{name}/result", tag = "incidents",
+    params(("name" = String, Path)),
+    responses((status = 200, body = Object), (status = 404, body = crate::ErrorBody)),
+    security((), ("token" = [])))]
+async fn incident_result(
+    State(s): Shared,
+    caller: Caller,
+    PathParams(name): PathParams<String>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require(Role::Read)?;
+    let json = blocking(&s, move |s| {
+        s.data.saved_incident_path(&name)?;
+        std::fs::read_to_string(result_path(&s.data, &name)).map_err(|_| {
+            ApiError::not_found(format!(
+                "incident {name:?} has not been traced yet: POST /api/v1/incidents/{name}/trace"
+            ))
+        })
+    })
+    .await?;
+    Ok((
+        [(axum::http::header::CONTENT_TYPE, "application/json")],
+        json,
+    ))
+}
+
+// ---- screening, patterns ----
+
+/// Screens one address against the exposure index and labels.
+#[utoipa::path(get, path = "/api/v1/screen/{chain}/{address}", tag = "screening",
+    params(("chain" = String, Path), ("address" = String, Path)),
+    responses((status = 200, body = Object, description = "Level, reasons, exposures with paths"),
+              (status = 400, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody)),
+    security((), ("token" = [])))]
+async fn screen_one(
+    State(s): Shared,
+    caller: Caller,
+    PathParams((c, text)): PathParams<(String, String)>,
+) -> Answer<tracehound_screen::Screening> {
+    caller.require(Role::Read)?;
+    let c = chain(&c)?;
+    let address = normalize::address(c, &text)
+        .map_err(|e| ApiError::bad_request(e.to_string()).field("address"))?;
+    let screening = blocking(&s, move |s| {
+        let index = s.data.exposure_index().map_err(no_index)?;
+        let reader = index.reader().map_err(tracehound_app::AppError::from)?;
+        let labels = s.data.label_store()?;
+        Ok(tracehound_app::screen(
+            &reader,
+            labels.as_ref(),
+            c,
+            address.as_str(),
+        )?)
+    })
+    .await?;
+    Ok(Json(screening))
+}
+
+fn no_index(e: tracehound_app::AppError) -> ApiError {
+    tracing::warn!("exposure index: {e}");
+    ApiError::not_found("no exposure index: run `tracehound screen index` first")
+}
+
+/// Addresses to screen at once.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct BulkScreen {
+    /// Each address with its chain.
+    addresses: Vec<ChainAddress>,
+}
+
+/// An address of a chain.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct ChainAddress {
+    /// The chain.
+    chain: String,
+    /// The address.
+    address: String,
+}
+
+/// Screens many addresses (at most the batch cap); a bad address fails the request naming
+/// its position.
+#[utoipa::path(post, path = "/api/v1/screen", tag = "screening", request_body = BulkScreen,
+    responses((status = 200, body = Vec<Object>), (status = 400, body = crate::ErrorBody),
+              (status = 422, body = crate::ErrorBody)),
+    security((), ("token" = [])))]
+async fn screen_bulk(
+    State(s): Shared,
+    caller: Caller,
+    Body(b): Body<BulkScreen>,
+) -> Answer<Vec<tracehound_screen::Screening>> {
+    caller.require(Role::Read)?;
+    let cap = s.config.caps.batch;
+    if b.addresses.len() > cap {
+        return Err(ApiError::cap(
+            "addresses",
+            format!(
+                "{} addresses is over the batch cap of {cap}",
+                b.addresses.len()
+            ),
+        ));
+    }
+    let mut wanted = Vec::with_capacity(b.addresses.len());
+    for (i, a) in b.addresses.iter().enumerate() {
+        let c = chain(&a.chain).map_err(|e| e.field(&format!("addresses[{i}].chain")))?;
+        let address = normalize::address(c, &a.address).map_err(|e| {
+            ApiError::bad_request(format!("addresses[{i}]: {e}"))
+                .field(&format!("addresses[{i}].address"))
+        })?;
+        wanted.push((c, address));
+    }
+    let out = blocking(&s, move |s| {
+        let index = s.data.exposure_index().map_err(no_index)?;
+        let reader = index.reader().map_err(tracehound_app::AppError::from)?;
+        let labels = s.data.label_store()?;
+        wanted
+            .iter()
+            .map(|(c, a)| {
+                Ok(tracehound_app::screen(
+                    &reader,
+                    labels.as_ref(),
+                    *c,
+                    a.as_str(),
+                )?)
+            })
+            .collect()
+    })
+    .await?;
+    Ok(Json(out))
+}
+
+/// How far around an address to look.
+#[derive(Debug, Deserialize, IntoParams)]
+struct PatternQuery {
+    /// Hops out from the address (default 2, at most 4).
+    hops: Option<u32>,
+}
+
+/// Laundering patterns around an address.
+#[utoipa::path(get, path = "/api/v1/patterns/{chain}/{address}", tag = "patterns",
+    params(("chain" = String, Path), ("address" = String, Path), PatternQuery),
+    responses((status = 200, body = Vec<Object>, description = "Detections: kind, score, txs, addresses, explanation"),
+              (status = 400, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody),
+              (status = 422, body = crate::ErrorBody)),
+    security((), ("token" = [])))]
+async fn patterns(
+    State(s): Shared,
+    caller: Caller,
+    PathParams((c, text)): PathParams<(String, String)>,
+    Params(q): Params<PatternQuery>,
+) -> Answer<Vec<tracehound_patterns::Detection>> {
+    caller.require(Role::Read)?;
+    let c = chain(&c)?;
+    let hops = q.hops.unwrap_or(2);
+    if hops > 4 {
+        return Err(ApiError::cap(
+            "hops",
+            format!("hops {hops} is over the cap of 4"),
+        ));
+    }
+    let addr = Address::parse(c, &text).map_err(|e| {
+        ApiError::bad_request(format!("not a valid {c} address: {e}")).field("address")
+    })?;
+    let found = blocking(&s, move |s| {
+        let labels = s.data.trace_labels()?;
+        let reach = tracehound_patterns::store::Reach {
+            hops,
+            ..Default::default()
+        };
+        let g = tracehound_patterns::store::around(&s.store, &labels, &addr, reach)
+            .map_err(tracehound_app::AppError::from)?;
+        Ok(tracehound_patterns::detect_all(
+            &g,
+            &tracehound_patterns::Config::default(),
+        ))
+    })
+    .await?;
+    Ok(Json(found))
+}
+
+// ---- tokens ----
+
+/// Every token (role admin); secrets are never shown again.
+#[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens",
+    responses((status = 200, body = Vec<TokenRecord>), (status = 401, body = crate::ErrorBody),
+              (status = 403, body = crate::ErrorBody)),
+    security(("token" = [])))]
+async fn tokens_list(State(s): Shared, _: Admin) -> Answer<Vec<TokenRecord>> {
+    let list = blocking(&s, |s| s.tokens.list().map_err(token_error)).await?;
+    Ok(Json(
+        list.into_iter()
+            .map(|mut r| {
+                r.digest.clear();
+                r
+            })
+            .collect(),
+    ))
+}
+
+fn token_error(e: crate::tokens::TokenError) -> ApiError {
+    match e {
+        crate::tokens::TokenError::Name => ApiError::bad_request(e.to_string()).field("name"),
+        other => {
+            tracing::warn!("tokens: {other}");
+            ApiError::internal("the server could not write its tokens; see its log")
+        }
+    }
+}
+
+/// A token to make.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+struct NewToken {
+    /// Who or what it is for.
+    name: String,
+    /// read, analyst or admin.
+    role: Role,
+}
+
+/// A made token: shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+struct TokenMade {
+    /// The token (`th_…`); only its digest is stored.
+    token: String,
+    /// Its record.
+    record: TokenRecord,
+}
+
+/// Makes a token (role admin).
+#[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = NewToken,
+    responses((status = 200, body = TokenMade), (status = 400, body = crate::ErrorBody),
+              (status = 401, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody)),
+    security(("token" = [])))]
+async fn tokens_create(State(s): Shared, _: Admin, Body(n): Body<NewToken>) -> Answer<TokenMade> {
+    let (token, mut record) = blocking(&s, move |s| {
+        s.tokens.create(&n.name, n.role).map_err(token_error)
+    })
+    .await?;
+    record.digest.clear();
+    Ok(Json(TokenMade { token, record }))
+}
+
+/// Revokes a token (role admin).
+#[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens",
+    params(("id" = String, Path)),
+    responses((status = 204), (status = 404, body = crate::ErrorBody)),
+    security(("token" = [])))]
+async fn tokens_revoke(
+    State(s): Shared,
+    _: Admin,
+    PathParams(id): PathParams<String>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    let found = blocking(&s, move |s| s.tokens.revoke(&id).map_err(token_error)).await?;
+    if found {
+        Ok(axum::http::StatusCode::NO_CONTENT)
+    } else {
+        Err(ApiError::not_found("no such token"))
+    }
+}

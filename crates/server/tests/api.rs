@@ -1,0 +1,717 @@
+//! The API's handlers through `tower::ServiceExt::oneshot`, on a store the test writes: a
+//! drain on an EVM chain split over two hops, one landing at an exchange deposit.
+//! Auth, caps, bad input and the trace itself, each answer checked.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Method, Request, StatusCode};
+use http_body_util::BodyExt;
+use serde_json::{Value, json};
+use tower::ServiceExt;
+use tracehound_app::DataDir;
+use tracehound_core::{
+    AccountBlock, AccountTransfer, AccountTx, Address, Amount, AssetId, Block, Chain, Hash32,
+    Transfer, TransferKind, TxRef,
+};
+use tracehound_server::{AppState, Caps, Config, Role, Tokens, router};
+use tracehound_store::StoreOptions;
+
+const CHAIN: Chain = Chain::Evm(31337);
+const ETH: u128 = 1_000_000_000_000_000_000;
+
+fn addr(n: u8) -> Address {
+    Address::evm(CHAIN, &[n; 20])
+}
+
+fn hex_addr(n: u8) -> String {
+    addr(n).as_str().to_string()
+}
+
+fn txid(n: u8) -> Hash32 {
+    Hash32([n; 32])
+}
+
+/// Block `height` holding one tx `from` → `to` of `eth` ether.
+fn block(height: u32, parent: Hash32, from: u8, to: u8, eth: u128) -> AccountBlock {
+    let hash = Hash32([0x80 + height as u8; 32]);
+    let tx = txid(height as u8 + 1);
+    AccountBlock {
+        block: Block {
+            chain: CHAIN,
+            height,
+            hash,
+            parent,
+            time: 1_735_700_000 + u64::from(height) * 12,
+            chainwork: None,
+        },
+        txs: vec![AccountTx {
+            hash: tx,
+            index: 0,
+            from: addr(from),
+            to: Some(addr(to)),
+            value: Amount::from_units(eth * ETH),
+            success: true,
+            gas_used: 21_000,
+            gas_price: 0,
+            created: None,
+        }],
+        transfers: vec![AccountTransfer {
+            transfer: Transfer {
+                tx: TxRef {
+                    chain: CHAIN,
+                    height,
+                    index: 0,
+                    txid: tx,
+                },
+                sub_index: 0,
+                kind: TransferKind::Native,
+                asset: AssetId::Native,
+                from: addr(from),
+                to: addr(to),
+                amount: Amount::from_units(eth * ETH),
+            },
+            source: "test".into(),
+        }],
+        tokens: Vec::new(),
+        links: Vec::new(),
+    }
+}
+
+/// The world: victim 1 drained by thief 2 (tx 0x01…), who splits 60/40 to 3 and 4; 3 pays
+/// exchange deposit 5.
+struct World {
+    _dir: tempfile::TempDir,
+    state: Arc<AppState>,
+    admin: String,
+    analyst: String,
+    reader: String,
+}
+
+fn world(open_reads: bool, caps: Caps) -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::new(dir.path(), StoreOptions::default());
+    {
+        let store = data.open_store().unwrap();
+        let mut parent = Hash32::ZERO;
+        let mut blocks = Vec::new();
+        for (h, (from, to, eth)) in [(9, 1, 100), (1, 2, 100), (2, 3, 60), (2, 4, 40), (3, 5, 60)]
+            .into_iter()
+            .enumerate()
+        {
+            let b = block(h as u32, parent, from, to, eth);
+            parent = b.block.hash;
+            blocks.push(b);
+        }
+        store.apply_account_blocks(&blocks).unwrap();
+    }
+    let tokens = Tokens::in_dir(dir.path());
+    let admin = tokens.create("admin", Role::Admin).unwrap().0;
+    let analyst = tokens.create("analyst", Role::Analyst).unwrap().0;
+    let reader = tokens.create("reader", Role::Read).unwrap().0;
+    let config = Config {
+        caps,
+        open_reads,
+        ..Config::default()
+    };
+    let state = AppState::open(data, config).unwrap();
+    World {
+        _dir: dir,
+        state,
+        admin,
+        analyst,
+        reader,
+    }
+}
+
+impl World {
+    async fn call(
+        &self,
+        method: Method,
+        uri: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder().method(method).uri(uri);
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let req = match body {
+            Some(b) => req
+                .header("content-type", "application/json")
+                .body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        self.send(req).await
+    }
+
+    async fn send(&self, req: Request<Body>) -> (StatusCode, Value) {
+        let resp = router(Arc::clone(&self.state)).oneshot(req).await.unwrap();
+        let status = resp.status();
+        let bytes = resp.into_body().collect().await.unwrap().to_bytes();
+        let v = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes)
+                .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(&bytes)))
+        };
+        (status, v)
+    }
+}
+
+/// The error code and field of an error answer.
+fn code(v: &Value) -> (&str, Option<&str>) {
+    (
+        v["error"]["code"].as_str().expect("an error body"),
+        v["error"]["field"].as_str(),
+    )
+}
+
+#[tokio::test]
+async fn reads_answer_what_the_store_holds() {
+    let w = world(true, Caps::default());
+    let (s, v) = w.call(Method::GET, "/api/v1/status", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v["chains"][0]["chain"], "evm-31337");
+    assert_eq!(v["chains"][0]["tip"]["height"], 4);
+
+    let (s, v) = w
+        .call(Method::GET, "/api/v1/blocks/evm-31337/2", None, None)
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["height"], 2);
+
+    let tx = format!("/api/v1/txs/{}", txid(2));
+    let (s, v) = w.call(Method::GET, &tx, None, None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["account"][0]["transfers"].as_array().unwrap().len(), 1);
+
+    let a = format!(
+        "/api/v1/addresses/evm-31337/{}?limit=1&offset=1",
+        hex_addr(2)
+    );
+    let (s, v) = w.call(Method::GET, &a, None, None).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["address"], hex_addr(2));
+    // Thief 2: in 100, out 60 and 40; the page holds the second row only.
+    assert_eq!(v["transfers"].as_array().unwrap().len(), 1);
+    assert_eq!(v["transfers"][0]["height"], 2);
+    assert_eq!(v["account"]["transfers"], 3);
+}
+
+#[tokio::test]
+async fn an_incident_is_created_traced_and_its_result_kept() {
+    let w = world(true, Caps::default());
+    // Label the exchange deposit, so the trace stops there as a point of intervention.
+    let label = json!({"chain": "evm-31337", "address": hex_addr(5), "label": "Exchange X deposit",
+        "category": "exchange", "confidence": 90, "analyst": "ana"});
+    let (s, v) = w
+        .call(
+            Method::POST,
+            "/api/v1/labels",
+            Some(&w.analyst),
+            Some(label),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["replaced"], false);
+
+    let incident = json!({"name": "drain", "chain": "evm-31337", "txs": [txid(2).to_string()],
+        "notes": "victim 1 drained"});
+    let (s, v) = w
+        .call(
+            Method::POST,
+            "/api/v1/incidents",
+            Some(&w.analyst),
+            Some(incident.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let (s, v) = w
+        .call(
+            Method::POST,
+            "/api/v1/incidents",
+            Some(&w.analyst),
+            Some(incident),
+        )
+        .await;
+    assert_eq!((s, code(&v).0), (StatusCode::CONFLICT, "conflict"));
+
+    let (s, v) = w.call(Method::GET, "/api/v1/incidents", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(v[0]["name"], "drain");
+
+    let (s, v) = w
+        .call(Method::GET, "/api/v1/incidents/drain/result", None, None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "{v}");
+
+    let (s, v) = w
+        .call(
+            Method::POST,
+            "/api/v1/incidents/drain/trace",
+            Some(&w.analyst),
+            Some(json!({"policy": "haircut"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    let endpoints = v["endpoints"].as_array().unwrap();
+    let at = |a: &str| {
+        endpoints
+            .iter()
+            .find(|e| e["address"] == a)
+            .unwrap_or_else(|| panic!("no endpoint {a} in {v}"))
+    };
+    let exchange = at(&hex_addr(5));
+    // Amounts are base units, as strings (u128 is past what JSON readers keep exact).
+    assert_eq!(exchange["amount"], json!((60 * ETH).to_string()));
+    assert_eq!(exchange["label"], "Exchange X deposit");
+    assert_eq!(exchange["stop"], "service");
+    // Its proof: the drain, the split, the deposit.
+    let path: Vec<&str> = exchange["path"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["tx"].as_str().unwrap())
+        .collect();
+    assert_eq!(path.len(), 3, "{path:?}");
+    assert_eq!(at(&hex_addr(4))["amount"], json!((40 * ETH).to_string()));
+
+    let (s, kept) = w
+        .call(Method::GET, "/api/v1/incidents/drain/result", None, None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(kept, v);
+}
+
+#[tokio::test]
+async fn writes_need_a_token_of_the_right_role() {
+    let w = world(true, Caps::default());
+    let incident = json!({"name": "x", "chain": "evm-31337", "txs": [txid(2).to_string()]});
+    let post = |t: Option<String>| {
+        let i = incident.clone();
+        let w = &w;
+        async move {
+            w.call(Method::POST, "/api/v1/incidents", t.as_deref(), Some(i))
+                .await
+        }
+    };
+    let (s, v) = post(None).await;
+    assert_eq!((s, code(&v).0), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    let (s, v) = post(Some(w.reader.clone())).await;
+    assert_eq!((s, code(&v).0), (StatusCode::FORBIDDEN, "forbidden"));
+    let (s, v) = post(Some(format!("{}0", w.analyst))).await;
+    assert_eq!((s, code(&v).0), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    let (s, v) = post(Some("Basic abc".into())).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED, "{v}");
+    // Nothing was saved by the refused calls.
+    let (_, v) = w.call(Method::GET, "/api/v1/incidents", None, None).await;
+    assert_eq!(v, json!([]));
+
+    // Tokens are the admin's: an analyst may not list them; an admin makes and revokes one.
+    let (s, _) = w
+        .call(Method::GET, "/api/v1/tokens", Some(&w.analyst), None)
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, made) = w
+        .call(
+            Method::POST,
+            "/api/v1/tokens",
+            Some(&w.admin),
+            Some(json!({"name": "ci", "role": "read"})),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{made}");
+    let (s, list) = w
+        .call(Method::GET, "/api/v1/tokens", Some(&w.admin), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(list.as_array().unwrap().len(), 4);
+    assert!(
+        list.to_string().find("digest").is_none(),
+        "digests listed: {list}"
+    );
+    let new = made["token"].as_str().unwrap();
+    let (s, _) = w.call(Method::GET, "/api/v1/status", Some(new), None).await;
+    assert_eq!(s, StatusCode::OK);
+    let id = made["record"]["id"].as_str().unwrap();
+    let (s, _) = w
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/tokens/{id}"),
+            Some(&w.admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = w.call(Method::GET, "/api/v1/status", Some(new), None).await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn closed_reads_need_a_token_too() {
+    let w = world(false, Caps::default());
+    let (s, v) = w.call(Method::GET, "/api/v1/status", None, None).await;
+    assert_eq!((s, code(&v).0), (StatusCode::UNAUTHORIZED, "unauthorized"));
+    let (s, _) = w
+        .call(Method::GET, "/api/v1/status", Some(&w.reader), None)
+        .await;
+    assert_eq!(s, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn caps_are_named_when_exceeded() {
+    let caps = Caps {
+        body_bytes: 300,
+        page: 10,
+        hops: 5,
+        batch: 2,
+        ..Caps::default()
+    };
+    let w = world(true, caps);
+    let a = format!("/api/v1/addresses/evm-31337/{}?limit=11", hex_addr(2));
+    let (s, v) = w.call(Method::GET, &a, None, None).await;
+    assert_eq!(
+        (s, code(&v)),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ("cap_exceeded", Some("limit"))
+        )
+    );
+
+    let big = json!({"name": "n", "chain": "evm-31337", "notes": "x".repeat(400)});
+    let (s, v) = w
+        .call(
+            Method::POST,
+            "/api/v1/incidents",
+            Some(&w.analyst),
+            Some(big),
+        )
+        .await;
+    assert_eq!(code(&v), ("cap_exceeded", Some("body")), "{s}");
+
+    let incident = json!({"name": "drain", "chain": "evm-31337", "txs": [txid(2).to_string()]});
+    w.call(
+        Method::POST,
+        "/api/v1/incidents",
+        Some(&w.analyst),
+        Some(incident),
+    )
+    .await;
+    let (s, v) = w
+        .call(
+            Method::POST,
+            "/api/v1/incidents/drain/trace",
+            Some(&w.analyst),
+            Some(json!({"max_hops": 6})),
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v)),
+        (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            ("cap_exceeded", Some("max_hops"))
+        )
+    );
+
+    let three = json!({"addresses": [
+        {"chain": "evm-31337", "address": hex_addr(1)},
+        {"chain": "evm-31337", "address": hex_addr(2)},
+        {"chain": "evm-31337", "address": hex_addr(3)}]});
+    let (s, v) = w
+        .call(Method::POST, "/api/v1/screen", None, Some(three))
+        .await;
+    assert_eq!(code(&v), ("cap_exceeded", Some("addresses")), "{s}");
+
+    let (_, v) = w
+        .call(
+            Method::GET,
+            &format!("/api/v1/patterns/evm-31337/{}?hops=9", hex_addr(2)),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(code(&v), ("cap_exceeded", Some("hops")));
+}
+
+/// A bad request: method, path, body, and the status, error code and field it must get.
+type Case<'a> = (
+    Method,
+    &'a str,
+    Option<Value>,
+    StatusCode,
+    &'a str,
+    Option<&'a str>,
+);
+
+#[tokio::test]
+async fn bad_input_gets_a_structured_error_and_changes_nothing() {
+    let w = world(true, Caps::default());
+    let cases: Vec<Case<'_>> = vec![
+        (
+            Method::GET,
+            "/api/v1/addresses/evm-31337/0xnothex",
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            Some("address"),
+        ),
+        (
+            Method::GET,
+            "/api/v1/addresses/dogecoin-9/0x00",
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            Some("chain"),
+        ),
+        (
+            Method::GET,
+            "/api/v1/addresses/evm-31337/0x0000000000000000000000000000000000000077",
+            None,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            None,
+        ),
+        (
+            Method::GET,
+            "/api/v1/txs/zz",
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            Some("txid"),
+        ),
+        (
+            Method::GET,
+            "/api/v1/blocks/evm-31337/notanumber",
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            None,
+        ),
+        (
+            Method::GET,
+            "/api/v1/blocks/evm-31337/99",
+            None,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            None,
+        ),
+        (
+            Method::GET,
+            "/api/v1/incidents/..%2F..%2Fetc%2Fpasswd",
+            None,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            None,
+        ),
+        (
+            Method::GET,
+            "/api/v1/labels?limit=ten",
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            None,
+        ),
+        (
+            Method::GET,
+            "/api/v1/labels?category=%3Cscript%3E",
+            None,
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            Some("category"),
+        ),
+        (
+            Method::GET,
+            "/api/v1/no/such/path",
+            None,
+            StatusCode::NOT_FOUND,
+            "not_found",
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/incidents",
+            Some(json!({"name": "../escape", "chain": "evm-31337", "txs": ["00"]})),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/incidents",
+            Some(json!({"name": "n", "chain": "evm-31337", "txs": "not a list"})),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            Some("txs"),
+        ),
+        (
+            Method::POST,
+            "/api/v1/incidents",
+            Some(json!({"name": "n", "chain": "evm-31337", "surprise": 1})),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/labels",
+            Some(
+                json!({"chain": "evm-31337", "address": "0x12", "label": "l", "category": "exchange", "confidence": 1, "analyst": "a"}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            Some("address"),
+        ),
+        (
+            Method::POST,
+            "/api/v1/labels",
+            Some(
+                json!({"chain": "evm-31337", "address": hex_addr(5), "label": "l", "category": "exchange", "confidence": 101, "analyst": "a"}),
+            ),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            Some("confidence"),
+        ),
+        (
+            Method::POST,
+            "/api/v1/incidents/none/trace",
+            Some(json!({})),
+            StatusCode::NOT_FOUND,
+            "not_found",
+            None,
+        ),
+        (
+            Method::POST,
+            "/api/v1/incidents/none/trace",
+            Some(json!({"policy": "guess"})),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            Some("policy"),
+        ),
+    ];
+    for (method, uri, body, status, want, field) in cases {
+        let (s, v) = w.call(method.clone(), uri, Some(&w.analyst), body).await;
+        assert_eq!(s, status, "{method} {uri}: {v}");
+        assert_eq!(code(&v).0, want, "{method} {uri}: {v}");
+        if field.is_some() {
+            assert_eq!(code(&v).1, field, "{method} {uri}: {v}");
+        }
+        let text = v.to_string();
+        assert!(
+            !text.contains("/tmp") && !text.contains("panicked"),
+            "internals in {text}"
+        );
+    }
+
+    // Malformed JSON and a wrong content type.
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/labels")
+        .header("authorization", format!("Bearer {}", w.analyst))
+        .header("content-type", "application/json")
+        .body(Body::from("{\"chain\": "))
+        .unwrap();
+    let (s, v) = w.send(req).await;
+    assert_eq!((s, code(&v).0), (StatusCode::BAD_REQUEST, "bad_request"));
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/labels")
+        .header("authorization", format!("Bearer {}", w.analyst))
+        .body(Body::from("chain=x"))
+        .unwrap();
+    let (s, _) = w.send(req).await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // None of it stored anything.
+    let (_, v) = w.call(Method::GET, "/api/v1/incidents", None, None).await;
+    assert_eq!(v, json!([]));
+    let (_, v) = w.call(Method::GET, "/api/v1/labels", None, None).await;
+    assert_eq!(v, json!([]));
+    assert!(!w.state_dir_has("incidents"));
+}
+
+impl World {
+    fn state_dir_has(&self, name: &str) -> bool {
+        self._dir.path().join(name).exists()
+    }
+}
+
+#[tokio::test]
+async fn labels_keep_markup_as_text() {
+    let w = world(true, Caps::default());
+    let evil = "<script>alert('x')</script>";
+    let label = json!({"chain": "evm-31337", "address": hex_addr(4), "label": evil,
+        "category": "exchange", "confidence": 50, "analyst": "ana"});
+    let (s, _) = w
+        .call(
+            Method::POST,
+            "/api/v1/labels",
+            Some(&w.analyst),
+            Some(label),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (_, v) = w
+        .call(Method::GET, "/api/v1/labels?chain=evm-31337", None, None)
+        .await;
+    // Stored and answered as the text it is; JSON escaping is the API's, HTML escaping the UI's.
+    assert_eq!(v[0]["label"], evil);
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_and_the_docs_page_renders_it() {
+    let w = world(true, Caps::default());
+    let (s, doc) = w.call(Method::GET, "/api/openapi.json", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(doc["openapi"].as_str().unwrap().chars().next(), Some('3'));
+    let paths = doc["paths"].as_object().unwrap();
+    for p in [
+        "/api/v1/status",
+        "/api/v1/blocks/{chain}/{height}",
+        "/api/v1/txs/{txid}",
+        "/api/v1/addresses/{chain}/{address}",
+        "/api/v1/labels",
+        "/api/v1/incidents",
+        "/api/v1/incidents/{name}",
+        "/api/v1/incidents/{name}/trace",
+        "/api/v1/incidents/{name}/result",
+        "/api/v1/screen/{chain}/{address}",
+        "/api/v1/screen",
+        "/api/v1/patterns/{chain}/{address}",
+        "/api/v1/tokens",
+        "/api/v1/tokens/{id}",
+    ] {
+        assert!(paths.contains_key(p), "{p} missing from the document");
+    }
+    assert!(doc["components"]["securitySchemes"]["token"].is_object());
+    let req = Request::builder()
+        .uri("/api/docs")
+        .body(Body::empty())
+        .unwrap();
+    let resp = router(Arc::clone(&w.state)).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let html = resp.into_body().collect().await.unwrap().to_bytes();
+    assert!(String::from_utf8_lossy(&html).contains("/api/openapi.json"));
+}
+
+#[tokio::test]
+async fn a_refused_write_is_refused_before_its_body_is_read() {
+    let w = world(true, Caps::default());
+    for token in [None, Some(w.reader.as_str())] {
+        let mut req = Request::builder()
+            .method(Method::POST)
+            .uri("/api/v1/incidents")
+            .header("content-type", "application/json");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let (s, v) = w.send(req.body(Body::from("not json")).unwrap()).await;
+        let want = if token.is_some() {
+            StatusCode::FORBIDDEN
+        } else {
+            StatusCode::UNAUTHORIZED
+        };
+        assert_eq!(s, want, "{v}");
+    }
+}
