@@ -12,7 +12,8 @@ use crate::{AppError, DataDir};
 pub struct IncidentSummary {
     /// Its name (the file's stem).
     pub name: String,
-    /// Where it is saved.
+    /// Where it is saved (not answered by the API: a path inside the server).
+    #[serde(skip_serializing)]
     pub path: String,
     /// Stolen txs or outputs it names.
     pub stolen: usize,
@@ -42,6 +43,45 @@ pub fn check_name(name: &str) -> Result<(), AppError> {
         )));
     }
     Ok(())
+}
+
+/// What a trace was run with (kept next to its result, cited by its evidence report).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub struct TraceSettings {
+    /// Taint policy.
+    pub policy: String,
+    /// Hops followed.
+    pub max_hops: u32,
+    /// Whether links were followed.
+    pub follow_links: bool,
+    /// Lowest link confidence followed.
+    pub min_link_confidence: u8,
+    /// Dust thresholds per asset, base units.
+    #[serde(default)]
+    pub dust: std::collections::BTreeMap<String, String>,
+}
+
+impl TraceSettings {
+    /// The settings of `rules`.
+    pub fn of(rules: &tracehound_trace::Rules) -> TraceSettings {
+        TraceSettings {
+            policy: rules.policy.to_string(),
+            max_hops: rules.max_hops,
+            follow_links: rules.links.follow,
+            min_link_confidence: rules.links.min_confidence,
+            dust: rules
+                .dust
+                .iter()
+                .map(|(a, u)| (a.clone(), u.to_string()))
+                .collect(),
+        }
+    }
+}
+
+fn write_whole(path: &Path, text: &str) -> Result<(), AppError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, text).map_err(AppError::io(&tmp))?;
+    std::fs::rename(&tmp, path).map_err(AppError::io(path))
 }
 
 impl DataDir {
@@ -136,5 +176,52 @@ impl DataDir {
         std::fs::write(&tmp, incident.to_toml()).map_err(AppError::io(&tmp))?;
         std::fs::rename(&tmp, &path).map_err(AppError::io(&path))?;
         Ok(path)
+    }
+
+    /// Where the last trace result of saved incident `name` is kept.
+    pub fn result_path(&self, name: &str) -> PathBuf {
+        self.incidents_dir().join(format!("{name}.result.json"))
+    }
+
+    /// Keeps `result` as the last trace result of saved incident `name` (its JSON, as
+    /// `tracehound trace --json` prints it) with the settings it was traced under; returns
+    /// the JSON.
+    pub fn save_result(
+        &self,
+        name: &str,
+        result: &tracehound_trace::TraceResult,
+        settings: &TraceSettings,
+    ) -> Result<String, AppError> {
+        check_name(name)?;
+        let json = serde_json::to_string(result)
+            .map_err(|e| AppError::Invalid(format!("encoding the trace result: {e}")))?;
+        let settings = serde_json::to_string(settings)
+            .map_err(|e| AppError::Invalid(format!("encoding the trace settings: {e}")))?;
+        // Settings first: a result is never kept without what it was traced under.
+        write_whole(&self.settings_path(name), &settings)?;
+        write_whole(&self.result_path(name), &json)?;
+        Ok(json)
+    }
+
+    fn settings_path(&self, name: &str) -> PathBuf {
+        self.incidents_dir().join(format!("{name}.settings.json"))
+    }
+
+    /// The settings the last kept result of `name` was traced under.
+    pub fn load_settings(&self, name: &str) -> Result<TraceSettings, AppError> {
+        let path = self.settings_path(name);
+        let text = std::fs::read_to_string(&path).map_err(AppError::io(&path))?;
+        serde_json::from_str(&text)
+            .map_err(|e| AppError::Invalid(format!("{}: {e}", path.display())))
+    }
+
+    /// The last trace result of saved incident `name`, as JSON.
+    pub fn load_result(&self, name: &str) -> Result<String, AppError> {
+        self.saved_incident_path(name)?;
+        std::fs::read_to_string(self.result_path(name)).map_err(|_| {
+            AppError::NotFound(format!(
+                "incident {name:?} has not been traced yet: POST /api/v1/incidents/{name}/trace"
+            ))
+        })
     }
 }

@@ -6,6 +6,7 @@
 //! incidents (`incidents/NAME.toml`), each chain's clustering and the exposure index.
 
 mod incidents;
+mod report;
 mod trace;
 
 use std::path::{Path, PathBuf};
@@ -16,7 +17,7 @@ use tracehound_screen::{ExposureIndex, Screening, screen_one};
 use tracehound_store::{Store, StoreOptions};
 use tracehound_trace::{Label, Labels};
 
-pub use incidents::{IncidentSummary, SavedIncident, check_name};
+pub use incidents::{IncidentSummary, SavedIncident, TraceSettings, check_name};
 pub use trace::{clustered_extent, tag_entities, tag_patterns, trace_graph};
 
 /// What went wrong in an operation, naming what it was working on.

@@ -111,6 +111,12 @@ pub(crate) enum Command {
     /// Laundering patterns (peel chains, fan-out, fan-in, gather-scatter, rapid hops, mixer
     /// use, chain hops, structuring) along a traced incident or around an address.
     Patterns(PatternsArgs),
+    /// Evidence report for a freeze request: every point of intervention of a saved
+    /// incident's last trace, with the path of txs that proves its amount.
+    #[command(
+        after_help = "Example:\n  tracehound trace --incident hot-wallet   # keeps the result of a saved incident\n  tracehound report --incident hot-wallet --format html --out report.html\n  tracehound report --incident hot-wallet --endpoint 0xabc… --format json"
+    )]
+    Report(ReportArgs),
     /// Serve the HTTP API (JSON, OpenAPI at /api/openapi.json, reference at /api/docs).
     #[command(
         after_help = "Example:\n  tracehound token create --name me --role analyst\n  tracehound serve --bind 127.0.0.1:8080\n  curl -H 'Authorization: Bearer th_…' localhost:8080/api/v1/status"
@@ -119,6 +125,22 @@ pub(crate) enum Command {
     /// API tokens: create (shown once, stored hashed), list, revoke.
     #[command(subcommand)]
     Token(TokenCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ReportArgs {
+    /// The saved incident (its last `tracehound trace --incident NAME` is reported).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) incident: String,
+    /// Only this endpoint address (else every point of intervention).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) endpoint: Option<String>,
+    /// html (self-contained; print it to PDF from any browser) or json.
+    #[arg(long, default_value = "html")]
+    pub(crate) format: String,
+    /// Write it here instead of to stdout.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]
@@ -154,6 +176,24 @@ pub(crate) struct ServeArgs {
     /// Cap: seconds a request may take.
     #[arg(long, default_value_t = 60)]
     pub(crate) max_seconds: u64,
+}
+
+impl ServeArgs {
+    /// Serving on `bind` with the default caps and link config `links`.
+    pub(crate) fn local(bind: std::net::SocketAddr, links: Option<PathBuf>) -> ServeArgs {
+        ServeArgs {
+            bind,
+            open_reads: false,
+            closed_reads: false,
+            cors_origin: Vec::new(),
+            links,
+            max_body: 1 << 20,
+            max_page: 1000,
+            max_hops: 64,
+            max_batch: 10_000,
+            max_seconds: 60,
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -839,6 +879,13 @@ pub(crate) struct DemoArgs {
     /// `trace.json` (then `tracehound sim score --truth DIR --result DIR/trace.json`).
     #[arg(long, value_name = "DIR")]
     pub(crate) out: Option<PathBuf>,
+    /// Then serve the cross-chain heist's data dir (API and web UI) until Ctrl-C, with the
+    /// traced incident saved as `cross-chain-heist`.
+    #[arg(long)]
+    pub(crate) serve: bool,
+    /// Where --serve listens (port 0: any free port, printed).
+    #[arg(long, default_value = "127.0.0.1:8080", requires = "serve")]
+    pub(crate) bind: std::net::SocketAddr,
 }
 
 #[derive(Debug, Subcommand)]

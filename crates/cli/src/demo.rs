@@ -304,6 +304,20 @@ pub(crate) fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
     print!("{}", truth_text(&score));
     crate::demo_cross::run(&global, &cross_dir, policy, &say)?;
     say(format!("done in {:.1} s.", start.elapsed().as_secs_f64()));
+    if args.serve {
+        let data_dir = cross_dir.join("store");
+        say(format!(
+            "7. serving the cross-chain heist's data dir (incident {:?}): open the address below in a browser",
+            crate::demo_cross::INCIDENT
+        ));
+        let mut served = global.clone();
+        served.data_dir = Some(data_dir);
+        let serve = crate::args::ServeArgs::local(args.bind, Some(cross_dir.join("links.toml")));
+        // `work` (the temporary scenario and store) lives until the server stops.
+        let served_result = crate::serve::run(&served, &serve);
+        drop(work);
+        return served_result;
+    }
     match &args.out {
         Some(d) => say(format!(
             "   the scenario is in {0}: score it yourself with \

@@ -180,6 +180,7 @@ pub(crate) fn run(
     let mut rules = Rules::new(policy);
     rules.labels = Labels::from_csv_file(&dir.join("labels.csv"))?;
     rules.links.config = links;
+    let settings = tracehound_app::TraceSettings::of(&rules);
     let t = Instant::now();
     let result = tracehound_trace::trace(&store, &incident, rules)
         .with_context(|| format!("tracing {:?}", incident.name))?;
@@ -231,6 +232,14 @@ pub(crate) fn run(
         o.remove("edges");
     }
     std::fs::write(dir.join("trace.json"), &trace_json)?;
+    keep_for_serving(
+        &store,
+        &store_dir,
+        &dir.join("labels.csv"),
+        &incident,
+        result,
+        &settings,
+    )?;
     Ok(CrossReport {
         ingested,
         trace,
@@ -343,4 +352,43 @@ fn short(tx: &str) -> String {
     } else {
         tx.to_string()
     }
+}
+
+/// The saved incident's name in the demo's data dir (what `demo --serve` shows).
+pub(crate) const INCIDENT: &str = "cross-chain-heist";
+
+/// Leaves the demo's data dir as an investigator's would be after this trace: the labels in
+/// its label store, the incident saved, its result (tagged with patterns) kept, so that
+/// `tracehound serve` (and `demo --serve`) shows it.
+fn keep_for_serving(
+    store: &tracehound_store::Store,
+    store_dir: &Path,
+    labels_csv: &Path,
+    incident: &Incident,
+    mut result: tracehound_trace::TraceResult,
+    settings: &tracehound_app::TraceSettings,
+) -> anyhow::Result<()> {
+    let data = tracehound_app::DataDir::new(store_dir, tracehound_store::StoreOptions::default());
+    let opts = tracehound_labels::ImportOptions {
+        chain: None,
+        skip_invalid: false,
+        source: Some("tracehound-sim".into()),
+        actors: None,
+    };
+    let parsed =
+        tracehound_labels::import::read_file(labels_csv, tracehound_labels::Format::Csv, &opts)?;
+    data.open_labels()?.import(
+        &parsed,
+        tracehound_labels::Format::Csv,
+        &labels_csv.display().to_string(),
+    )?;
+    let labels = data.trace_labels()?;
+    tracehound_app::tag_patterns(store, &labels, &mut result)?;
+    let saved = Incident {
+        name: INCIDENT.into(),
+        ..incident.clone()
+    };
+    data.save_incident(&saved, None, true)?;
+    data.save_result(INCIDENT, &result, settings)?;
+    Ok(())
 }

@@ -92,6 +92,7 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Screen(a) => screen::run(&global, &a),
         args::Command::Patterns(a) => patterns::run(&global, &a),
         args::Command::Serve(a) => serve::run(&global, &a),
+        args::Command::Report(a) => serve::report(&global, &a),
         args::Command::Token(c) => serve::token(&global, c),
         args::Command::Incident(args::IncidentCommand::Create(a)) => trace::create(&global, &a),
         args::Command::Incident(args::IncidentCommand::List) => trace::list(&global),

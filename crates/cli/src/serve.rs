@@ -1,12 +1,12 @@
 //! `tracehound serve`: the HTTP API (crate `tracehound-server`) over the data dir, and
-//! `tracehound token`: its API tokens.
+//! `tracehound token`: its API tokens; `tracehound report`: evidence reports.
 
 use std::time::Duration;
 
 use anyhow::{Context, bail};
 use tracehound_server::{AppState, Caps, Config, Role, Tokens};
 
-use crate::args::{Global, ServeArgs, TokenCommand};
+use crate::args::{Global, ReportArgs, ServeArgs, TokenCommand};
 use crate::output;
 
 pub(crate) fn run(global: &Global, args: &ServeArgs) -> anyhow::Result<()> {
@@ -102,6 +102,37 @@ pub(crate) fn token(global: &Global, cmd: TokenCommand) -> anyhow::Result<()> {
             }
             println!("revoked {id}");
         }
+    }
+    Ok(())
+}
+
+pub(crate) fn report(global: &Global, args: &ReportArgs) -> anyhow::Result<()> {
+    let data = global.data();
+    let store = data.open_store()?;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let evidence = data.evidence(&store, &args.incident, args.endpoint.as_deref(), now)?;
+    let text = match args.format.as_str() {
+        "html" => evidence.to_html(),
+        "json" => evidence.to_json(),
+        "pdf" => bail!(
+            "--format pdf: not built in; the HTML report is self-contained and prints cleanly: open it in any browser and print to PDF (or `chromium --headless --print-to-pdf=report.pdf report.html`)"
+        ),
+        other => bail!("--format {other:?}: html or json"),
+    };
+    match &args.out {
+        Some(path) => {
+            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+            eprintln!(
+                "evidence report of {:?}: {} points of intervention, inputs digest sha256:{} → {}",
+                args.incident,
+                evidence.points.len(),
+                evidence.digests.inputs_sha256,
+                path.display()
+            );
+        }
+        None => print!("{text}"),
     }
     Ok(())
 }

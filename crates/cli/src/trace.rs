@@ -111,9 +111,17 @@ pub(crate) fn run(global: &Global, args: &TraceArgs) -> anyhow::Result<()> {
         .as_deref()
         .map(tracehound_trace::prices::PriceTable::from_csv_file)
         .transpose()?;
+    let settings = tracehound_app::TraceSettings::of(&rules);
     let mut result = data.trace(&store, &incident, rules)?;
     if let Some(prices) = &prices {
         result.apply_prices(prices);
+    }
+    // A saved incident traced by name keeps its result, for `report` and the API.
+    if let Some(which) = &args.incident
+        && data.saved_incident_path(which).is_ok()
+        && !std::path::Path::new(which).exists()
+    {
+        data.save_result(which, &result, &settings)?;
     }
     if global.json {
         return output::json(&result);

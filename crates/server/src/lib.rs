@@ -1,7 +1,7 @@
 //! tracehound's HTTP API: JSON over everything the CLI does with a data dir (status, blocks,
 //! txs, addresses, labels, incidents and their traces, screening, patterns, tokens), with its
 //! OpenAPI 3 document generated from the handlers at `/api/openapi.json` and a reference page
-//! at `/api/docs`.
+//! at `/api/docs`; and the web UI at `/`.
 //!
 //! Security, by default: bound to loopback; every write needs a token whose role allows it
 //! ([`tokens`]); reads need one too unless the server was started with open reads (the
@@ -16,6 +16,7 @@ pub mod error;
 mod extract;
 mod routes;
 pub mod tokens;
+mod ui;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -136,7 +137,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let doc = Arc::new(doc);
     let mut app = api
         .merge(routes::docs(doc))
-        .fallback(routes::not_found)
+        .fallback(ui::asset)
         .with_state(Arc::clone(&state));
     if !state.config.cors_origins.is_empty() {
         let origins: Vec<axum::http::HeaderValue> = state

@@ -69,6 +69,7 @@ pub(crate) fn api(doc: utoipa::openapi::OpenApi) -> OpenApiRouter<Arc<AppState>>
         .routes(routes!(incident_get))
         .routes(routes!(incident_trace))
         .routes(routes!(incident_result))
+        .routes(routes!(incident_report))
         .routes(routes!(screen_one))
         .routes(routes!(screen_bulk))
         .routes(routes!(patterns))
@@ -596,6 +597,7 @@ async fn incident_trace(
             rules.links.min_confidence = c;
         }
         rules.links.config = s.config.links.clone();
+        let settings = tracehound_app::TraceSettings::of(&rules);
         let result = s.data.trace(&s.store, &incident, rules)?;
         if result.endpoints.len() > caps.endpoints {
             return Err(ApiError::cap(
@@ -607,31 +609,13 @@ async fn incident_trace(
                 ),
             ));
         }
-        let json = serde_json::to_string(&result)
-            .map_err(|e| ApiError::internal(format!("encoding the result: {e}")))?;
-        save_result(&s.data, &name, &json)?;
-        Ok(json)
+        Ok(s.data.save_result(&name, &result, &settings)?)
     })
     .await?;
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         json,
     ))
-}
-
-fn result_path(data: &tracehound_app::DataDir, name: &str) -> std::path::PathBuf {
-    data.incidents_dir().join(format!("{name}.result.json"))
-}
-
-fn save_result(data: &tracehound_app::DataDir, name: &str, json: &str) -> Result<(), ApiError> {
-    let path = result_path(data, name);
-    let tmp = path.with_extension("json.tmp");
-    let io = |e: std::io::Error| {
-        tracing::warn!("saving {}: {e}", path.display());
-        ApiError::internal("the server could not save the result; see its log")
-    };
-    std::fs::write(&tmp, json).map_err(io)?;
-    std::fs::rename(&tmp, &path).map_err(io)
 }
 
 /// The last saved trace result of an incident.
@@ -645,18 +629,72 @@ async fn incident_result(
     PathParams(name): PathParams<String>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require(Role::Read)?;
-    let json = blocking(&s, move |s| {
-        s.data.saved_incident_path(&name)?;
-        std::fs::read_to_string(result_path(&s.data, &name)).map_err(|_| {
-            ApiError::not_found(format!(
-                "incident {name:?} has not been traced yet: POST /api/v1/incidents/{name}/trace"
-            ))
-        })
-    })
-    .await?;
+    let json = blocking(&s, move |s| Ok(s.data.load_result(&name)?)).await?;
     Ok((
         [(axum::http::header::CONTENT_TYPE, "application/json")],
         json,
+    ))
+}
+
+/// Which report.
+#[derive(Debug, Deserialize, IntoParams)]
+struct ReportQuery {
+    /// html (default: a self-contained page that prints cleanly) or json.
+    format: Option<String>,
+    /// Only this endpoint address.
+    endpoint: Option<String>,
+}
+
+/// The evidence report of an incident's last trace, for a freeze request: every point of
+/// intervention with amount, path of txs, rules, labels with sources, link evidence, and a
+/// digest of the inputs to cite.
+#[utoipa::path(get, path = "/api/v1/incidents/{name}/report", tag = "incidents",
+    params(("name" = String, Path), ReportQuery),
+    responses((status = 200, description = "HTML page or JSON", content(
+                  (String = "text/html"), (Object = "application/json"))),
+              (status = 400, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody)),
+    security((), ("token" = [])))]
+async fn incident_report(
+    State(s): Shared,
+    caller: Caller,
+    PathParams(name): PathParams<String>,
+    Params(q): Params<ReportQuery>,
+) -> Result<impl IntoResponse, ApiError> {
+    caller.require(Role::Read)?;
+    let html = match q.format.as_deref() {
+        None | Some("html") => true,
+        Some("json") => false,
+        Some(other) => {
+            return Err(
+                ApiError::bad_request(format!("format {other:?}: html or json")).field("format"),
+            );
+        }
+    };
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let body = blocking(&s, move |s| {
+        let e = s
+            .data
+            .evidence(&s.store, &name, q.endpoint.as_deref(), now)?;
+        Ok(if html { e.to_html() } else { e.to_json() })
+    })
+    .await?;
+    let kind = if html {
+        "text/html; charset=utf-8"
+    } else {
+        "application/json"
+    };
+    Ok((
+        [
+            (axum::http::header::CONTENT_TYPE, kind),
+            // The page is inert: no script, nothing loaded from anywhere.
+            (
+                axum::http::header::CONTENT_SECURITY_POLICY,
+                "default-src 'none'; style-src 'unsafe-inline'",
+            ),
+        ],
+        body,
     ))
 }
 

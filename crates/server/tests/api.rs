@@ -715,3 +715,118 @@ async fn a_refused_write_is_refused_before_its_body_is_read() {
         assert_eq!(s, want, "{v}");
     }
 }
+
+#[tokio::test]
+async fn the_evidence_report_proves_each_point_of_intervention() {
+    let w = world(true, Caps::default());
+    let label = json!({"chain": "evm-31337", "address": hex_addr(5), "label": "<b>Exchange X</b> deposit",
+        "category": "exchange", "confidence": 90, "analyst": "ana", "note": "KYC'd account"});
+    w.call(
+        Method::POST,
+        "/api/v1/labels",
+        Some(&w.analyst),
+        Some(label),
+    )
+    .await;
+    let incident = json!({"name": "drain", "chain": "evm-31337", "txs": [txid(2).to_string()]});
+    w.call(
+        Method::POST,
+        "/api/v1/incidents",
+        Some(&w.analyst),
+        Some(incident),
+    )
+    .await;
+    let (s, v) = w
+        .call(Method::GET, "/api/v1/incidents/drain/report", None, None)
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND, "a report before any trace: {v}");
+    w.call(
+        Method::POST,
+        "/api/v1/incidents/drain/trace",
+        Some(&w.analyst),
+        Some(json!({"policy": "fifo", "max_hops": 10})),
+    )
+    .await;
+
+    let (s, r) = w
+        .call(
+            Method::GET,
+            "/api/v1/incidents/drain/report?format=json",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["rules"]["policy"], "fifo");
+    assert_eq!(r["rules"]["max_hops"], 10);
+    let points = r["points"].as_array().unwrap();
+    assert_eq!(points.len(), 1, "one freezable endpoint: {r}");
+    let p = &points[0];
+    assert_eq!(p["address"], hex_addr(5));
+    assert_eq!(p["amount"], json!((60 * ETH).to_string()));
+    assert_eq!(p["amount_shown"], "60 ETH");
+    assert_eq!(p["labels"][0]["source"], "analyst:ana");
+    let path = p["path"].as_array().unwrap();
+    let txs: Vec<&str> = path.iter().map(|h| h["tx"].as_str().unwrap()).collect();
+    let want: Vec<String> = [2u8, 3, 5]
+        .iter()
+        .map(|n| format!("0x{}", txid(*n)))
+        .collect();
+    assert_eq!(txs, want);
+    assert_eq!(path[0]["time_utc"], "2025-01-01 02:53:32 UTC"); // 1,735,700,012 s
+    assert_eq!(r["digests"]["tips"][0]["height"], 4);
+    assert_eq!(r["digests"]["inputs_sha256"].as_str().unwrap().len(), 64);
+    let stolen = &r["summary"][0]["figures"];
+    assert_eq!(stolen["stolen"], json!((100 * ETH).to_string()));
+    assert_eq!(stolen["intervention"], json!((60 * ETH).to_string()));
+
+    // The same as HTML: inert, self-contained, the label's markup shown as text.
+    let req = Request::builder()
+        .uri("/api/v1/incidents/drain/report")
+        .body(Body::empty())
+        .unwrap();
+    let resp = router(Arc::clone(&w.state)).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    let csp = resp.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    assert!(csp.starts_with("default-src 'none'"), "{csp}");
+    let html = String::from_utf8(
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(html.contains("&lt;b&gt;Exchange X&lt;/b&gt; deposit"));
+    assert!(!html.contains("<b>Exchange X</b>"));
+    assert!(!html.contains("<script") && !html.contains("http://") && !html.contains("https://"));
+    for t in &want {
+        assert!(html.contains(t.as_str()), "{t} missing");
+    }
+    assert!(html.contains(r["digests"]["inputs_sha256"].as_str().unwrap()));
+
+    // One endpoint only; an address that is no endpoint is refused.
+    let one = format!(
+        "/api/v1/incidents/drain/report?format=json&endpoint={}",
+        hex_addr(4)
+    );
+    let (_, r) = w.call(Method::GET, &one, None, None).await;
+    assert_eq!(r["points"][0]["address"], hex_addr(4));
+    assert_eq!(r["points"][0]["amount_shown"], "40 ETH");
+    let none = "/api/v1/incidents/drain/report?endpoint=0x0000000000000000000000000000000000000077";
+    let (s, _) = w.call(Method::GET, none, None, None).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let (s, v) = w
+        .call(
+            Method::GET,
+            "/api/v1/incidents/drain/report?format=pdf",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!((s, code(&v).1), (StatusCode::BAD_REQUEST, Some("format")));
+}

@@ -1313,6 +1313,39 @@ impl Store {
         })
     }
 
+    /// The symbol and decimals of `asset` on `chain` (`native`, or a token contract), as far as
+    /// the store knows them: for showing amounts, never for computing with them.
+    pub fn asset_info(
+        &self,
+        chain: Chain,
+        asset: &str,
+    ) -> Result<(Option<String>, Option<u8>), StoreError> {
+        let native = chain.native_asset();
+        if asset == "native" {
+            return Ok((Some(native.symbol.clone()), Some(native.decimals)));
+        }
+        if chain.family() != tracehound_core::ChainFamily::Account {
+            return Ok((None, None));
+        }
+        let Ok(contract) = Address::parse(chain, asset) else {
+            return Ok((None, None));
+        };
+        let payee = payee_of(&contract)?;
+        let c = chain.code();
+        self.with_account(chain, |l, db| {
+            let Some(id) = l.addrs.lookup(&payee)? else {
+                return Ok((None, None));
+            };
+            let rtx = db.begin_read()?;
+            let tokens = rtx.open_table(tables::TOKENS)?;
+            let meta = tokens
+                .get((c, id))?
+                .map(|t| decode_token(t.value()))
+                .transpose()?;
+            Ok(meta.map_or((None, None), |(_, _, s, d)| (s, d)))
+        })
+    }
+
     /// A page of an account's transfers in (height, tx, sub-index) order, with provenance.
     pub fn account_history(
         &self,
