@@ -64,6 +64,7 @@ pub(crate) fn api(doc: utoipa::openapi::OpenApi) -> OpenApiRouter<Arc<AppState>>
         .routes(routes!(block))
         .routes(routes!(tx))
         .routes(routes!(address))
+        .routes(routes!(search))
         .routes(routes!(labels_list, labels_add))
         .routes(routes!(incidents_list, incidents_create))
         .routes(routes!(incident_get))
@@ -289,6 +290,119 @@ async fn address(
     })
     .await?;
     Ok(Json(body))
+}
+
+/// What to look for.
+#[derive(Debug, Deserialize, IntoParams)]
+struct SearchQuery {
+    /// A tx id, an address (any stored chain), or text of a label, category, note or
+    /// incident name.
+    q: String,
+    /// Most hits (default 50, at most the page cap).
+    limit: Option<usize>,
+}
+
+/// One thing found.
+#[derive(Debug, Serialize, ToSchema)]
+struct Hit {
+    /// tx, address, label or incident.
+    kind: &'static str,
+    /// Its chain (none for an incident).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    chain: Option<String>,
+    /// The tx id, address or incident name.
+    id: String,
+    /// What it is, in words.
+    title: String,
+}
+
+/// Finds txs, addresses, labels and incidents.
+#[utoipa::path(get, path = "/api/v1/search", tag = "store", params(SearchQuery),
+    responses((status = 200, body = Vec<Hit>), (status = 400, body = crate::ErrorBody),
+              (status = 422, body = crate::ErrorBody)),
+    security((), ("token" = [])))]
+async fn search(
+    State(s): Shared,
+    caller: Caller,
+    Params(q): Params<SearchQuery>,
+) -> Answer<Vec<Hit>> {
+    caller.require(Role::Read)?;
+    let limit = match q.limit {
+        None => s.config.caps.page.min(50),
+        l => page(&s, l)?,
+    };
+    let text = q.q.trim().to_string();
+    if text.is_empty() || text.chars().count() > 200 {
+        return Err(ApiError::bad_request("q must be 1–200 characters").field("q"));
+    }
+    let hits = blocking(&s, move |s| {
+        let mut hits = Vec::new();
+        if let Ok(id) = text.parse::<Hash32>() {
+            for t in s.store.tx(None, &id)? {
+                hits.push(Hit {
+                    kind: "tx",
+                    chain: Some(t.chain.name()),
+                    id: t.txid.to_string(),
+                    title: format!("tx in block {}", t.height),
+                });
+            }
+            for t in s.store.account_tx(None, &id)? {
+                hits.push(Hit {
+                    kind: "tx",
+                    chain: Some(t.chain.name()),
+                    id: format!("0x{}", t.hash),
+                    title: format!("tx in block {}", t.height),
+                });
+            }
+        }
+        let labels = s.data.label_store()?;
+        for c in s.store.chains()? {
+            let Ok(a) = Address::parse(c, &text) else {
+                continue;
+            };
+            let known = s.store.address(&a)?.is_some() || s.store.account(&a)?.is_some();
+            if known {
+                let label = match &labels {
+                    Some(l) => l.strongest(c, a.as_str())?.map(|t| t.label),
+                    None => None,
+                };
+                hits.push(Hit {
+                    kind: "address",
+                    chain: Some(c.name()),
+                    id: a.as_str().to_string(),
+                    title: label.unwrap_or_else(|| "address".into()),
+                });
+            }
+        }
+        let needle = text.to_lowercase();
+        for i in s.data.list_incidents()? {
+            if i.name.to_lowercase().contains(&needle) {
+                hits.push(Hit {
+                    kind: "incident",
+                    chain: None,
+                    id: i.name,
+                    title: format!("incident: {} stolen, {} sources", i.stolen, i.sources),
+                });
+            }
+        }
+        if let Some(l) = &labels {
+            for t in l.search(&text)? {
+                if hits.len() >= limit {
+                    break;
+                }
+                hits.push(Hit {
+                    kind: "label",
+                    chain: Some(t.chain.name()),
+                    id: t.address,
+                    title: format!("{} ({}, {})", t.label, t.category.name(), t.source),
+                });
+            }
+        }
+        hits.truncate(limit);
+        Ok(hits)
+    })
+    .await?;
+    Ok(Json(hits))
 }
 
 // ---- labels ----

@@ -830,3 +830,63 @@ async fn the_evidence_report_proves_each_point_of_intervention() {
         .await;
     assert_eq!((s, code(&v).1), (StatusCode::BAD_REQUEST, Some("format")));
 }
+
+#[tokio::test]
+async fn search_finds_txs_addresses_labels_and_incidents() {
+    let w = world(true, Caps::default());
+    let label = json!({"chain": "evm-31337", "address": hex_addr(5), "label": "Exchange X deposit",
+        "category": "exchange", "confidence": 90, "analyst": "ana"});
+    w.call(
+        Method::POST,
+        "/api/v1/labels",
+        Some(&w.analyst),
+        Some(label),
+    )
+    .await;
+    let incident =
+        json!({"name": "exchange-drain", "chain": "evm-31337", "txs": [txid(2).to_string()]});
+    w.call(
+        Method::POST,
+        "/api/v1/incidents",
+        Some(&w.analyst),
+        Some(incident),
+    )
+    .await;
+    let find = |q: String| {
+        let w = &w;
+        async move {
+            let (s, v) = w
+                .call(Method::GET, &format!("/api/v1/search?q={q}"), None, None)
+                .await;
+            assert_eq!(s, StatusCode::OK, "{v}");
+            v.as_array()
+                .unwrap()
+                .iter()
+                .map(|h| {
+                    (
+                        h["kind"].as_str().unwrap().to_string(),
+                        h["id"].as_str().unwrap().to_string(),
+                    )
+                })
+                .collect::<Vec<_>>()
+        }
+    };
+    assert_eq!(
+        find(txid(3).to_string()).await,
+        [("tx".into(), format!("0x{}", txid(3)))]
+    );
+    let by_address = find(hex_addr(5)).await;
+    assert_eq!(by_address[0], ("address".into(), hex_addr(5)));
+    let by_text = find("exchange".into()).await;
+    assert!(
+        by_text.contains(&("incident".into(), "exchange-drain".into())),
+        "{by_text:?}"
+    );
+    assert!(
+        by_text.contains(&("label".into(), hex_addr(5))),
+        "{by_text:?}"
+    );
+    assert!(find("nothing-like-this".into()).await.is_empty());
+    let (s, v) = w.call(Method::GET, "/api/v1/search?q=", None, None).await;
+    assert_eq!((s, code(&v).1), (StatusCode::BAD_REQUEST, Some("q")));
+}
