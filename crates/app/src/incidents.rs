@@ -79,7 +79,11 @@ impl TraceSettings {
 }
 
 fn write_whole(path: &Path, text: &str) -> Result<(), AppError> {
-    let tmp = path.with_extension("tmp");
+    // A name of its own per write: concurrent saves of one file never rename each other's
+    // half-written temporary.
+    static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let tmp = path.with_extension(format!("tmp.{}.{n}", std::process::id()));
     std::fs::write(&tmp, text).map_err(AppError::io(&tmp))?;
     std::fs::rename(&tmp, path).map_err(AppError::io(path))
 }
@@ -172,9 +176,7 @@ impl DataDir {
             )));
         }
         // Written whole then renamed: a crash never leaves half an incident.
-        let tmp = path.with_extension("toml.tmp");
-        std::fs::write(&tmp, incident.to_toml()).map_err(AppError::io(&tmp))?;
-        std::fs::rename(&tmp, &path).map_err(AppError::io(&path))?;
+        write_whole(&path, &incident.to_toml())?;
         Ok(path)
     }
 

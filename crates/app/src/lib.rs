@@ -117,10 +117,20 @@ impl AppError {
 }
 
 /// A data dir: where the store, labels, incidents, clusterings and index live.
-#[derive(Debug, Clone)]
+///
+/// Its label store is opened once and shared by clones (a store file can be open once per
+/// process: a server's concurrent requests all read the one).
+#[derive(Clone)]
 pub struct DataDir {
     root: PathBuf,
     options: StoreOptions,
+    labels: std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<LabelStore>>>>,
+}
+
+impl std::fmt::Debug for DataDir {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataDir").field("root", &self.root).finish()
+    }
 }
 
 impl DataDir {
@@ -129,6 +139,7 @@ impl DataDir {
         DataDir {
             root: root.into(),
             options,
+            labels: std::sync::Arc::default(),
         }
     }
 
@@ -145,20 +156,33 @@ impl DataDir {
         )))
     }
 
-    /// Opens (or creates) the label store.
-    pub fn open_labels(&self) -> Result<LabelStore, AppError> {
-        LabelStore::open_in(&self.root).map_err(AppError::labels(format!(
+    /// The label store, created if there is none yet.
+    pub fn open_labels(&self) -> Result<std::sync::Arc<LabelStore>, AppError> {
+        let mut held = self.labels.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = held.as_ref() {
+            return Ok(std::sync::Arc::clone(l));
+        }
+        let opened = LabelStore::open_in(&self.root).map_err(AppError::labels(format!(
             "opening the label store in {}",
             self.root.display()
-        )))
+        )))?;
+        let opened = std::sync::Arc::new(opened);
+        *held = Some(std::sync::Arc::clone(&opened));
+        Ok(opened)
     }
 
     /// The label store, if labels were ever imported or added here.
-    pub fn label_store(&self) -> Result<Option<LabelStore>, AppError> {
-        LabelStore::open_existing_in(&self.root).map_err(AppError::labels(format!(
-            "opening the label store in {}",
-            self.root.display()
-        )))
+    pub fn label_store(&self) -> Result<Option<std::sync::Arc<LabelStore>>, AppError> {
+        let mut held = self.labels.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(l) = held.as_ref() {
+            return Ok(Some(std::sync::Arc::clone(l)));
+        }
+        let opened = LabelStore::open_existing_in(&self.root).map_err(AppError::labels(
+            format!("opening the label store in {}", self.root.display()),
+        ))?;
+        let opened = opened.map(std::sync::Arc::new);
+        held.clone_from(&opened);
+        Ok(opened)
     }
 
     /// The strongest label of every address in the label store, for a trace (none if there

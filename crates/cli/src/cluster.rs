@@ -97,7 +97,7 @@ pub(crate) fn run(global: &Global, args: &ClusterArgs) -> anyhow::Result<()> {
             Options {
                 change: args.change,
             },
-            labels.as_ref(),
+            labels.as_deref(),
             &rules,
         )
         .with_context(|| format!("clustering {chain}"))?;
@@ -245,7 +245,7 @@ pub(crate) fn show(global: &Global, args: &EntityShowArgs) -> anyhow::Result<()>
     let labels = crate::labels::label_store(global)?;
     let v = describe(
         &store,
-        labels.as_ref(),
+        labels.as_deref(),
         &clustering,
         entity,
         address,

@@ -390,5 +390,14 @@ fn keep_for_serving(
     };
     data.save_incident(&saved, None, true)?;
     data.save_result(INCIDENT, &result, settings)?;
+    // The exposure index, so that screening answers for the demo's addresses.
+    let tags = data.open_labels()?.strongest_all()?;
+    tracehound_screen::build(
+        store,
+        store_dir,
+        &[saved],
+        &tags,
+        &tracehound_screen::BuildOptions::default(),
+    )?;
     Ok(())
 }

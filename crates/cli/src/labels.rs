@@ -39,7 +39,7 @@ fn open(global: &Global) -> anyhow::Result<LabelStore> {
 }
 
 /// The data dir's label store, if labels were ever imported or added there.
-pub(crate) fn label_store(global: &Global) -> anyhow::Result<Option<LabelStore>> {
+pub(crate) fn label_store(global: &Global) -> anyhow::Result<Option<std::sync::Arc<LabelStore>>> {
     Ok(global.data().label_store()?)
 }
 

@@ -533,7 +533,7 @@ fn tx_label(index: u32) -> String {
 
 /// The label store of the data dir, if labels were imported: names for the addresses a
 /// command shows.
-struct Names(Option<tracehound_labels::LabelStore>);
+struct Names(Option<std::sync::Arc<tracehound_labels::LabelStore>>);
 
 impl Names {
     fn open(global: &Global) -> anyhow::Result<Names> {

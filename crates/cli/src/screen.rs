@@ -56,7 +56,7 @@ pub(crate) fn run(global: &Global, args: &ScreenArgs) -> anyhow::Result<()> {
             .map_err(|e| anyhow::anyhow!("{origin}: not a valid {chain} address: {e}"))?;
         results.push(tracehound_app::screen(
             &reader,
-            labels.as_ref(),
+            labels.as_deref(),
             *chain,
             address.as_str(),
         )?);
@@ -266,7 +266,7 @@ pub(crate) fn bench(global: &Global, a: &BenchScreenArgs) -> anyhow::Result<()> 
     for (chain, addr) in &sample {
         let t = Instant::now();
         let address = normalize::address(*chain, addr).map_err(anyhow::Error::msg)?;
-        let s = tracehound_app::screen(&reader, labels.as_ref(), *chain, address.as_str())?;
+        let s = tracehound_app::screen(&reader, labels.as_deref(), *chain, address.as_str())?;
         times.push(t.elapsed());
         flagged += usize::from(s.level != tracehound_screen::Level::None);
     }
@@ -288,7 +288,12 @@ pub(crate) fn bench(global: &Global, a: &BenchScreenArgs) -> anyhow::Result<()> 
                     for (chain, addr) in part {
                         let address =
                             normalize::address(*chain, addr).map_err(anyhow::Error::msg)?;
-                        let s = tracehound_app::screen(&reader, labels, *chain, address.as_str())?;
+                        let s = tracehound_app::screen(
+                            &reader,
+                            labels.map(|l| &**l),
+                            *chain,
+                            address.as_str(),
+                        )?;
                         n += s.reasons.len();
                     }
                     Ok(n)

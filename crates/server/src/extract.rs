@@ -192,3 +192,37 @@ impl FromRequestParts<Arc<AppState>> for Admin {
         Ok(Admin)
     }
 }
+
+/// An integer body field that also takes an integral float (`12.0`): JSON has one number
+/// type, and JSON Schema calls 12.0 an integer.
+pub(crate) fn integer<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    use serde::Deserialize as _;
+    let n = serde_json::Number::deserialize(d)?;
+    let whole = match (n.as_u64(), n.as_f64()) {
+        (Some(u), _) => Some(u),
+        (None, Some(f)) if f >= 0.0 && f.fract() == 0.0 && f <= u64::MAX as f64 => Some(f as u64),
+        _ => None,
+    };
+    whole
+        .and_then(|u| T::try_from(u).ok())
+        .ok_or_else(|| serde::de::Error::custom(format!("{n} is not a whole number in range")))
+}
+
+/// [`integer`] for an optional field (`null` or absent: none).
+pub(crate) fn integer_opt<'de, D, T>(d: D) -> Result<Option<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: TryFrom<u64>,
+{
+    use serde::Deserialize as _;
+    match Option::<serde_json::Number>::deserialize(d)? {
+        None => Ok(None),
+        Some(n) => integer(serde_json::Value::Number(n))
+            .map(Some)
+            .map_err(serde::de::Error::custom),
+    }
+}

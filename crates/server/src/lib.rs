@@ -136,7 +136,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let (api, doc) = routes::api(ApiDoc::openapi()).split_for_parts();
     let doc = Arc::new(doc);
     let mut app = api
-        .merge(routes::docs(doc))
+        .merge(routes::docs(doc, &state.config.caps))
         .fallback(ui::asset)
         .with_state(Arc::clone(&state));
     if !state.config.cors_origins.is_empty() {
@@ -163,9 +163,9 @@ pub fn router(state: Arc<AppState>) -> Router {
     app
 }
 
-/// The OpenAPI document as served.
-pub fn openapi() -> utoipa::openapi::OpenApi {
-    routes::api(ApiDoc::openapi()).split_for_parts().1
+/// The OpenAPI document as a server with `caps` serves it.
+pub fn openapi(caps: &Caps) -> serde_json::Value {
+    routes::document(&routes::api(ApiDoc::openapi()).split_for_parts().1, caps)
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves.

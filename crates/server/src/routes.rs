@@ -78,9 +78,22 @@ pub(crate) fn api(doc: utoipa::openapi::OpenApi) -> OpenApiRouter<Arc<AppState>>
         .routes(routes!(tokens_revoke))
 }
 
-/// The OpenAPI document and its reference page.
-pub(crate) fn docs(doc: Arc<utoipa::openapi::OpenApi>) -> axum::Router<Arc<AppState>> {
-    let json = Arc::new(doc.to_pretty_json().unwrap_or_else(|_| "{}".into()));
+/// The OpenAPI document as served: the one generated from the handlers, with this server's
+/// caps as the schema's limits and every answer described.
+pub(crate) fn document(doc: &utoipa::openapi::OpenApi, caps: &crate::Caps) -> serde_json::Value {
+    let mut value = serde_json::to_value(doc).unwrap_or_default();
+    with_caps(&mut value, caps);
+    describe_answers(&mut value);
+    value
+}
+
+/// The reference page and the document.
+pub(crate) fn docs(
+    doc: Arc<utoipa::openapi::OpenApi>,
+    caps: &crate::Caps,
+) -> axum::Router<Arc<AppState>> {
+    let value = document(&doc, caps);
+    let json = Arc::new(serde_json::to_string_pretty(&value).unwrap_or_else(|_| "{}".into()));
     axum::Router::new()
         .route(
             "/api/openapi.json",
@@ -98,6 +111,64 @@ pub(crate) fn docs(doc: Arc<utoipa::openapi::OpenApi>) -> axum::Router<Arc<AppSt
             "/api/docs",
             axum::routing::get(|| async { Html(include_str!("../assets/api-docs.html")) }),
         )
+}
+
+/// Writes the caps a server runs with into its document, so a client (or a schema-driven
+/// tester) knows them: most hops, rows a page, addresses a batch.
+fn with_caps(doc: &mut serde_json::Value, caps: &crate::Caps) {
+    let schemas = &mut doc["components"]["schemas"];
+    schemas["TraceRequest"]["properties"]["max_hops"]["maximum"] = caps.hops.into();
+    schemas["BulkScreen"]["properties"]["addresses"]["maxItems"] = caps.batch.into();
+    schemas["NewIncident"]["properties"]["txs"]["maxItems"] = caps.batch.into();
+    schemas["NewIncident"]["properties"]["sources"]["maxItems"] = caps.batch.into();
+    if let Some(paths) = doc["paths"].as_object_mut() {
+        for op in paths.values_mut().filter_map(|p| p.as_object_mut()) {
+            for o in op.values_mut() {
+                let Some(params) = o["parameters"].as_array_mut() else {
+                    continue;
+                };
+                for p in params.iter_mut().filter(|p| p["name"] == "limit") {
+                    p["schema"]["maximum"] = caps.page.into();
+                }
+            }
+        }
+    }
+}
+
+/// Gives every answer of the document the description OpenAPI requires, by status, where
+/// the handler's own says nothing.
+fn describe_answers(doc: &mut serde_json::Value) {
+    let text = |code: &str| match code {
+        "200" => "The answer",
+        "204" => "Done",
+        "400" => "Bad request: the message says what, the field where",
+        "401" => "No valid token, where one is needed",
+        "403" => "The token's role may not do this",
+        "404" => "Not found",
+        "409" => "It exists already",
+        "422" => "Over a cap of the server: the field names which",
+        "503" => "Took longer than the server's time cap",
+        _ => "See the body",
+    };
+    let Some(paths) = doc["paths"].as_object_mut() else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(|p| p.as_object_mut()) {
+        for op in item.values_mut() {
+            let Some(answers) = op["responses"].as_object_mut() else {
+                continue;
+            };
+            for (code, a) in answers.iter_mut() {
+                let missing = a
+                    .get("description")
+                    .and_then(|d| d.as_str())
+                    .is_none_or(str::is_empty);
+                if missing {
+                    a["description"] = text(code).into();
+                }
+            }
+        }
+    }
 }
 
 /// Any path the API does not have.
@@ -122,7 +193,7 @@ struct StatusBody {
 
 /// What the store holds.
 #[utoipa::path(get, path = "/api/v1/status", tag = "store",
-    responses((status = 200, body = StatusBody), (status = 401, body = crate::ErrorBody)),
+    responses((status = 503, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody), (status = 400, body = crate::ErrorBody), (status = 200, body = StatusBody), (status = 401, body = crate::ErrorBody)),
     security((), ("token" = [])))]
 async fn status(State(s): Shared, caller: Caller) -> Answer<StatusBody> {
     caller.require(Role::Read)?;
@@ -135,9 +206,9 @@ async fn status(State(s): Shared, caller: Caller) -> Answer<StatusBody> {
 
 /// A block's header.
 #[utoipa::path(get, path = "/api/v1/blocks/{chain}/{height}", tag = "store",
-    params(("chain" = String, Path, description = "Chain name: bitcoin, litecoin-regtest, evm-1, …"),
+    params(("chain" = String, Path, description = "Chain name: bitcoin, litecoin-regtest, evm-1, …", pattern = r"^(bitcoin(-testnet4?|-signet|-regtest|-cash)?|litecoin(-testnet|-regtest)?|dogecoin|zcash|ethereum|optimism|bsc|polygon|base|arbitrum|evm-[1-9][0-9]{0,8})$"),
            ("height" = u32, Path, description = "Block height")),
-    responses((status = 200, body = Object, description = "The block: height, hash, time"),
+    responses((status = 503, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody), (status = 400, body = crate::ErrorBody), (status = 200, body = Object, description = "The block: height, hash, time"),
               (status = 404, body = crate::ErrorBody)),
     security((), ("token" = [])))]
 async fn block(
@@ -165,15 +236,19 @@ struct TxBody {
 
 /// Which chain to look in.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ChainFilter {
     /// Only this chain.
+    #[param(
+        pattern = r"^(bitcoin(-testnet4?|-signet|-regtest|-cash)?|litecoin(-testnet|-regtest)?|dogecoin|zcash|ethereum|optimism|bsc|polygon|base|arbitrum|evm-[1-9][0-9]{0,8})$"
+    )]
     chain: Option<String>,
 }
 
 /// A tx by id.
 #[utoipa::path(get, path = "/api/v1/txs/{txid}", tag = "store",
-    params(("txid" = String, Path, description = "Tx id (hex, 0x optional)"), ChainFilter),
-    responses((status = 200, body = TxBody), (status = 400, body = crate::ErrorBody),
+    params(("txid" = String, Path, description = "Tx id (hex, 0x optional)", pattern = r"^(0x)?[0-9a-fA-F]{64}$"), ChainFilter),
+    responses((status = 503, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody), (status = 200, body = TxBody), (status = 400, body = crate::ErrorBody),
               (status = 404, body = crate::ErrorBody)),
     security((), ("token" = [])))]
 async fn tx(
@@ -202,6 +277,7 @@ async fn tx(
 
 /// A page.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct Page {
     /// Rows to skip.
     #[serde(default)]
@@ -240,8 +316,8 @@ struct AddressBody {
 
 /// An address with its labels and history.
 #[utoipa::path(get, path = "/api/v1/addresses/{chain}/{address}", tag = "store",
-    params(("chain" = String, Path), ("address" = String, Path), Page),
-    responses((status = 200, body = AddressBody), (status = 400, body = crate::ErrorBody),
+    params(("chain" = String, Path, pattern = r"^(bitcoin(-testnet4?|-signet|-regtest|-cash)?|litecoin(-testnet|-regtest)?|dogecoin|zcash|ethereum|optimism|bsc|polygon|base|arbitrum|evm-[1-9][0-9]{0,8})$"), ("address" = String, Path), Page),
+    responses((status = 503, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody), (status = 200, body = AddressBody), (status = 400, body = crate::ErrorBody),
               (status = 404, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody)),
     security((), ("token" = [])))]
 async fn address(
@@ -294,9 +370,11 @@ async fn address(
 
 /// What to look for.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct SearchQuery {
     /// A tx id, an address (any stored chain), or text of a label, category, note or
     /// incident name.
+    #[param(min_length = 1, max_length = 200, pattern = r"\S")]
     q: String,
     /// Most hits (default 50, at most the page cap).
     limit: Option<usize>,
@@ -318,7 +396,7 @@ struct Hit {
 
 /// Finds txs, addresses, labels and incidents.
 #[utoipa::path(get, path = "/api/v1/search", tag = "store", params(SearchQuery),
-    responses((status = 200, body = Vec<Hit>), (status = 400, body = crate::ErrorBody),
+    responses((status = 503, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody), (status = 200, body = Vec<Hit>), (status = 400, body = crate::ErrorBody),
               (status = 422, body = crate::ErrorBody)),
     security((), ("token" = [])))]
 async fn search(
@@ -409,10 +487,17 @@ async fn search(
 
 /// Which labels.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct LabelQuery {
     /// Only this chain.
+    #[param(
+        pattern = r"^(bitcoin(-testnet4?|-signet|-regtest|-cash)?|litecoin(-testnet|-regtest)?|dogecoin|zcash|ethereum|optimism|bsc|polygon|base|arbitrum|evm-[1-9][0-9]{0,8})$"
+    )]
     chain: Option<String>,
-    /// Only this category (exchange, mixer, sanctioned, theft, …).
+    /// Only this category (exchange, mixer, sanctioned, hacker, …).
+    #[param(
+        pattern = "^(exchange|deposit_address|hot_wallet|custodian|issuer|dex|bridge|defi|mixer|privacy|gambling|miner|payment|darknet_market|sanctioned|hacker|scam|ransomware|terrorism|blacklisted|other)$"
+    )]
     category: Option<String>,
     /// Only this source.
     source: Option<String>,
@@ -425,7 +510,7 @@ struct LabelQuery {
 
 /// Labels, filtered and paged.
 #[utoipa::path(get, path = "/api/v1/labels", tag = "labels", params(LabelQuery),
-    responses((status = 200, body = Vec<Object>), (status = 400, body = crate::ErrorBody)),
+    responses((status = 503, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody), (status = 200, body = Vec<Object>), (status = 400, body = crate::ErrorBody)),
     security((), ("token" = [])))]
 async fn labels_list(
     State(s): Shared,
@@ -464,18 +549,29 @@ async fn labels_list(
 #[serde(deny_unknown_fields)]
 struct NewLabel {
     /// The chain.
+    #[schema(
+        pattern = r"^(bitcoin(-testnet4?|-signet|-regtest|-cash)?|litecoin(-testnet|-regtest)?|dogecoin|zcash|ethereum|optimism|bsc|polygon|base|arbitrum|evm-[1-9][0-9]{0,8})$"
+    )]
     chain: String,
     /// The address.
     address: String,
     /// The name (`Binance 14`, `Lazarus Group`).
+    #[schema(min_length = 1, max_length = 200)]
     label: String,
-    /// The category (exchange, mixer, sanctioned, theft, …).
+    /// The category (exchange, mixer, sanctioned, hacker, …).
+    #[schema(
+        pattern = "^(exchange|deposit_address|hot_wallet|custodian|issuer|dex|bridge|defi|mixer|privacy|gambling|miner|payment|darknet_market|sanctioned|hacker|scam|ransomware|terrorism|blacklisted|other)$"
+    )]
     category: String,
     /// 0–100.
+    #[serde(deserialize_with = "crate::extract::integer")]
+    #[schema(maximum = 100)]
     confidence: u8,
     /// The analyst's name (the source becomes `analyst:<name>`).
+    #[schema(min_length = 1, max_length = 100, pattern = "^[^:]+$")]
     analyst: String,
     /// A note.
+    #[schema(max_length = 2000)]
     note: Option<String>,
 }
 
@@ -491,7 +587,7 @@ struct LabelAdded {
 
 /// Adds an analyst's label (role analyst).
 #[utoipa::path(post, path = "/api/v1/labels", tag = "labels", request_body = NewLabel,
-    responses((status = 200, body = LabelAdded), (status = 400, body = crate::ErrorBody),
+    responses((status = 503, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody), (status = 200, body = LabelAdded), (status = 400, body = crate::ErrorBody),
               (status = 401, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody)),
     security(("token" = [])))]
 async fn labels_add(State(s): Shared, _: Analyst, Body(n): Body<NewLabel>) -> Answer<LabelAdded> {
@@ -543,7 +639,7 @@ async fn labels_add(State(s): Shared, _: Analyst, Body(n): Body<NewLabel>) -> An
 
 /// Saved incidents.
 #[utoipa::path(get, path = "/api/v1/incidents", tag = "incidents",
-    responses((status = 200, body = Vec<Object>)), security((), ("token" = [])))]
+    responses((status = 503, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody), (status = 400, body = crate::ErrorBody), (status = 200, body = Vec<Object>)), security((), ("token" = [])))]
 async fn incidents_list(
     State(s): Shared,
     caller: Caller,
@@ -557,10 +653,14 @@ async fn incidents_list(
 #[serde(deny_unknown_fields)]
 struct NewIncident {
     /// Its name (a file name: no `/`, `\`, leading dot).
+    #[schema(min_length = 1, max_length = 200, pattern = r"^[^./\\][^/\\]*$")]
     name: String,
     /// Free text.
     notes: Option<String>,
     /// The chain of the txs and sources.
+    #[schema(
+        pattern = r"^(bitcoin(-testnet4?|-signet|-regtest|-cash)?|litecoin(-testnet|-regtest)?|dogecoin|zcash|ethereum|optimism|bsc|polygon|base|arbitrum|evm-[1-9][0-9]{0,8})$"
+    )]
     chain: String,
     /// Stolen txs (all their outputs or transfers).
     #[serde(default)]
@@ -569,6 +669,7 @@ struct NewIncident {
     #[serde(default)]
     sources: Vec<String>,
     /// From this time (unix seconds) for sources.
+    #[serde(default, deserialize_with = "crate::extract::integer_opt")]
     since: Option<u64>,
     /// Only these assets (`native` or token contracts).
     #[serde(default)]
@@ -577,7 +678,7 @@ struct NewIncident {
 
 /// Saves an incident (role analyst).
 #[utoipa::path(post, path = "/api/v1/incidents", tag = "incidents", request_body = NewIncident,
-    responses((status = 200, body = Object, description = "The incident as saved"),
+    responses((status = 503, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody), (status = 200, body = Object, description = "The incident as saved"),
               (status = 400, body = crate::ErrorBody), (status = 409, body = crate::ErrorBody)),
     security(("token" = [])))]
 async fn incidents_create(
@@ -587,11 +688,13 @@ async fn incidents_create(
 ) -> Answer<Incident> {
     let c = chain(&n.chain)?;
     let batch = s.config.caps.batch;
-    if n.txs.len() + n.sources.len() > batch {
-        return Err(ApiError::cap(
-            "txs",
-            format!("an incident may name at most {batch} txs and sources"),
-        ));
+    for (field, n) in [("txs", n.txs.len()), ("sources", n.sources.len())] {
+        if n > batch {
+            return Err(ApiError::cap(
+                field,
+                format!("an incident may name at most {batch} {field}"),
+            ));
+        }
     }
     let sources = n
         .sources
@@ -634,7 +737,7 @@ async fn incidents_create(
 /// A saved incident.
 #[utoipa::path(get, path = "/api/v1/incidents/{name}", tag = "incidents",
     params(("name" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = crate::ErrorBody)),
+    responses((status = 503, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody), (status = 400, body = crate::ErrorBody), (status = 200, body = Object), (status = 404, body = crate::ErrorBody)),
     security((), ("token" = [])))]
 async fn incident_get(
     State(s): Shared,
@@ -655,13 +758,17 @@ async fn incident_get(
 #[serde(deny_unknown_fields)]
 struct TraceRequest {
     /// haircut (default), poison, fifo, lifo or tiho.
+    #[schema(pattern = "^(haircut|poison|fifo|lifo|tiho)$")]
     policy: Option<String>,
     /// Hops to follow (default and most: the hop cap).
+    #[serde(default, deserialize_with = "crate::extract::integer_opt")]
     max_hops: Option<u32>,
     /// Do not follow swaps, bridges, mixers.
     #[serde(default)]
     no_links: bool,
     /// Links matched with lower confidence (0–100) are not followed (default 50).
+    #[serde(default, deserialize_with = "crate::extract::integer_opt")]
+    #[schema(maximum = 100)]
     min_link_confidence: Option<u8>,
 }
 
@@ -669,7 +776,7 @@ struct TraceRequest {
 /// amount and proof path, the summary per asset, the links crossed and the patterns.
 #[utoipa::path(post, path = "/api/v1/incidents/{name}/trace", tag = "incidents",
     params(("name" = String, Path)), request_body = TraceRequest,
-    responses((status = 200, body = Object, description = "The trace result, as `tracehound trace --json`"),
+    responses((status = 403, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody), (status = 400, body = crate::ErrorBody), (status = 200, body = Object, description = "The trace result, as `tracehound trace --json`"),
               (status = 404, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody),
               (status = 503, body = crate::ErrorBody)),
     security(("token" = [])))]
@@ -735,7 +842,7 @@ async fn incident_trace(
 /// The last saved trace result of an incident.
 #[utoipa::path(get, path = "/api/v1/incidents/{name}/result", tag = "incidents",
     params(("name" = String, Path)),
-    responses((status = 200, body = Object), (status = 404, body = crate::ErrorBody)),
+    responses((status = 503, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody), (status = 400, body = crate::ErrorBody), (status = 200, body = Object), (status = 404, body = crate::ErrorBody)),
     security((), ("token" = [])))]
 async fn incident_result(
     State(s): Shared,
@@ -752,8 +859,10 @@ async fn incident_result(
 
 /// Which report.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct ReportQuery {
     /// html (default: a self-contained page that prints cleanly) or json.
+    #[param(pattern = "^(html|json)$")]
     format: Option<String>,
     /// Only this endpoint address.
     endpoint: Option<String>,
@@ -764,7 +873,7 @@ struct ReportQuery {
 /// digest of the inputs to cite.
 #[utoipa::path(get, path = "/api/v1/incidents/{name}/report", tag = "incidents",
     params(("name" = String, Path), ReportQuery),
-    responses((status = 200, description = "HTML page or JSON", content(
+    responses((status = 503, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody), (status = 200, description = "HTML page or JSON", content(
                   (String = "text/html"), (Object = "application/json"))),
               (status = 400, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody)),
     security((), ("token" = [])))]
@@ -816,8 +925,8 @@ async fn incident_report(
 
 /// Screens one address against the exposure index and labels.
 #[utoipa::path(get, path = "/api/v1/screen/{chain}/{address}", tag = "screening",
-    params(("chain" = String, Path), ("address" = String, Path)),
-    responses((status = 200, body = Object, description = "Level, reasons, exposures with paths"),
+    params(("chain" = String, Path, pattern = r"^(bitcoin(-testnet4?|-signet|-regtest|-cash)?|litecoin(-testnet|-regtest)?|dogecoin|zcash|ethereum|optimism|bsc|polygon|base|arbitrum|evm-[1-9][0-9]{0,8})$"), ("address" = String, Path)),
+    responses((status = 503, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody), (status = 200, body = Object, description = "Level, reasons, exposures with paths"),
               (status = 400, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody)),
     security((), ("token" = [])))]
 async fn screen_one(
@@ -835,7 +944,7 @@ async fn screen_one(
         let labels = s.data.label_store()?;
         Ok(tracehound_app::screen(
             &reader,
-            labels.as_ref(),
+            labels.as_deref(),
             c,
             address.as_str(),
         )?)
@@ -862,6 +971,9 @@ struct BulkScreen {
 #[serde(deny_unknown_fields)]
 struct ChainAddress {
     /// The chain.
+    #[schema(
+        pattern = r"^(bitcoin(-testnet4?|-signet|-regtest|-cash)?|litecoin(-testnet|-regtest)?|dogecoin|zcash|ethereum|optimism|bsc|polygon|base|arbitrum|evm-[1-9][0-9]{0,8})$"
+    )]
     chain: String,
     /// The address.
     address: String,
@@ -870,7 +982,7 @@ struct ChainAddress {
 /// Screens many addresses (at most the batch cap); a bad address fails the request naming
 /// its position.
 #[utoipa::path(post, path = "/api/v1/screen", tag = "screening", request_body = BulkScreen,
-    responses((status = 200, body = Vec<Object>), (status = 400, body = crate::ErrorBody),
+    responses((status = 503, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody), (status = 200, body = Vec<Object>), (status = 400, body = crate::ErrorBody),
               (status = 422, body = crate::ErrorBody)),
     security((), ("token" = [])))]
 async fn screen_bulk(
@@ -907,7 +1019,7 @@ async fn screen_bulk(
             .map(|(c, a)| {
                 Ok(tracehound_app::screen(
                     &reader,
-                    labels.as_ref(),
+                    labels.as_deref(),
                     *c,
                     a.as_str(),
                 )?)
@@ -920,15 +1032,17 @@ async fn screen_bulk(
 
 /// How far around an address to look.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 struct PatternQuery {
     /// Hops out from the address (default 2, at most 4).
+    #[param(maximum = 4)]
     hops: Option<u32>,
 }
 
 /// Laundering patterns around an address.
 #[utoipa::path(get, path = "/api/v1/patterns/{chain}/{address}", tag = "patterns",
-    params(("chain" = String, Path), ("address" = String, Path), PatternQuery),
-    responses((status = 200, body = Vec<Object>, description = "Detections: kind, score, txs, addresses, explanation"),
+    params(("chain" = String, Path, pattern = r"^(bitcoin(-testnet4?|-signet|-regtest|-cash)?|litecoin(-testnet|-regtest)?|dogecoin|zcash|ethereum|optimism|bsc|polygon|base|arbitrum|evm-[1-9][0-9]{0,8})$"), ("address" = String, Path), PatternQuery),
+    responses((status = 503, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody), (status = 200, body = Vec<Object>, description = "Detections: kind, score, txs, addresses, explanation"),
               (status = 400, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody),
               (status = 422, body = crate::ErrorBody)),
     security((), ("token" = [])))]
@@ -971,7 +1085,7 @@ async fn patterns(
 
 /// Every token (role admin); secrets are never shown again.
 #[utoipa::path(get, path = "/api/v1/tokens", tag = "tokens",
-    responses((status = 200, body = Vec<TokenRecord>), (status = 401, body = crate::ErrorBody),
+    responses((status = 503, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody), (status = 400, body = crate::ErrorBody), (status = 200, body = Vec<TokenRecord>), (status = 401, body = crate::ErrorBody),
               (status = 403, body = crate::ErrorBody)),
     security(("token" = [])))]
 async fn tokens_list(State(s): Shared, _: Admin) -> Answer<Vec<TokenRecord>> {
@@ -1017,7 +1131,7 @@ struct TokenMade {
 
 /// Makes a token (role admin).
 #[utoipa::path(post, path = "/api/v1/tokens", tag = "tokens", request_body = NewToken,
-    responses((status = 200, body = TokenMade), (status = 400, body = crate::ErrorBody),
+    responses((status = 503, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody), (status = 200, body = TokenMade), (status = 400, body = crate::ErrorBody),
               (status = 401, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody)),
     security(("token" = [])))]
 async fn tokens_create(State(s): Shared, _: Admin, Body(n): Body<NewToken>) -> Answer<TokenMade> {
@@ -1032,7 +1146,7 @@ async fn tokens_create(State(s): Shared, _: Admin, Body(n): Body<NewToken>) -> A
 /// Revokes a token (role admin).
 #[utoipa::path(delete, path = "/api/v1/tokens/{id}", tag = "tokens",
     params(("id" = String, Path)),
-    responses((status = 204), (status = 404, body = crate::ErrorBody)),
+    responses((status = 503, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody), (status = 400, body = crate::ErrorBody), (status = 204), (status = 404, body = crate::ErrorBody)),
     security(("token" = [])))]
 async fn tokens_revoke(
     State(s): Shared,

@@ -98,6 +98,8 @@ pub enum TokenError {
 #[derive(Debug)]
 pub struct Tokens {
     path: PathBuf,
+    /// Changes are read-modify-write of the one file: one at a time.
+    writing: std::sync::Mutex<()>,
 }
 
 fn digest(secret: &str) -> String {
@@ -109,6 +111,7 @@ impl Tokens {
     pub fn in_dir(dir: &Path) -> Tokens {
         Tokens {
             path: dir.join("tokens.json"),
+            writing: std::sync::Mutex::new(()),
         }
     }
 
@@ -140,7 +143,9 @@ impl Tokens {
             source,
         })?;
         // Whole or not at all: a crash mid-write never loses the other tokens.
-        let tmp = self.path.with_extension("json.tmp");
+        let tmp = self
+            .path
+            .with_extension(format!("json.tmp.{}", std::process::id()));
         std::fs::write(&tmp, json).map_err(io)?;
         restrict(&tmp);
         std::fs::rename(&tmp, &self.path).map_err(io)
@@ -164,6 +169,7 @@ impl Tokens {
                 .map_or(0, |d| d.as_secs()),
             digest: digest(&secret),
         };
+        let _one = self.writing.lock().unwrap_or_else(|e| e.into_inner());
         let mut all = self.list()?;
         all.push(record.clone());
         self.write(&all)?;
@@ -172,6 +178,7 @@ impl Tokens {
 
     /// Removes token `id`; whether it existed.
     pub fn revoke(&self, id: &str) -> Result<bool, TokenError> {
+        let _one = self.writing.lock().unwrap_or_else(|e| e.into_inner());
         let mut all = self.list()?;
         let before = all.len();
         all.retain(|r| r.id != id);
