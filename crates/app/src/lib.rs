@@ -116,6 +116,9 @@ impl AppError {
     }
 }
 
+/// Something opened once and shared by a data dir's clones.
+type Held<T> = std::sync::Arc<std::sync::Mutex<Option<T>>>;
+
 /// A data dir: where the store, labels, incidents, clusterings and index live.
 ///
 /// Its label store is opened once and shared by clones (a store file can be open once per
@@ -124,7 +127,10 @@ impl AppError {
 pub struct DataDir {
     root: PathBuf,
     options: StoreOptions,
-    labels: std::sync::Arc<std::sync::Mutex<Option<std::sync::Arc<LabelStore>>>>,
+    labels: Held<std::sync::Arc<LabelStore>>,
+    /// The exposure index as last opened, with which file it was (a rebuilt index is a new
+    /// file, and is reopened).
+    index: Held<(FileId, std::sync::Arc<ExposureIndex>)>,
 }
 
 impl std::fmt::Debug for DataDir {
@@ -140,6 +146,7 @@ impl DataDir {
             root: root.into(),
             options,
             labels: std::sync::Arc::default(),
+            index: std::sync::Arc::default(),
         }
     }
 
@@ -210,10 +217,42 @@ impl DataDir {
         Ok(labels)
     }
 
-    /// The exposure index (`tracehound screen index`).
-    pub fn exposure_index(&self) -> Result<ExposureIndex, AppError> {
-        Ok(ExposureIndex::open_in(&self.root)?)
+    /// The exposure index (`tracehound screen index`), opened once and shared; reopened when
+    /// the index was rebuilt since.
+    pub fn exposure_index(&self) -> Result<std::sync::Arc<ExposureIndex>, AppError> {
+        let path = ExposureIndex::path_in(&self.root);
+        let file = file_id(&path);
+        let mut held = self.index.lock().unwrap_or_else(|e| e.into_inner());
+        if let (Some((was, index)), Some(now)) = (held.as_ref(), file)
+            && *was == now
+        {
+            return Ok(std::sync::Arc::clone(index));
+        }
+        *held = None;
+        let index = std::sync::Arc::new(ExposureIndex::open_in(&self.root)?);
+        if let Some(now) = file {
+            *held = Some((now, std::sync::Arc::clone(&index)));
+        }
+        Ok(index)
     }
+}
+
+/// Which file a path names: its device and inode (redb writes to a file it opens, so its
+/// modification time is no identity).
+#[cfg(unix)]
+type FileId = (u64, u64);
+#[cfg(not(unix))]
+type FileId = std::time::SystemTime;
+
+#[cfg(unix)]
+fn file_id(path: &Path) -> Option<FileId> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
+}
+
+#[cfg(not(unix))]
+fn file_id(path: &Path) -> Option<FileId> {
+    std::fs::metadata(path).and_then(|m| m.created()).ok()
 }
 
 /// Screens one canonical address of `chain` against the exposure index and the labels.

@@ -954,8 +954,11 @@ async fn screen_one(
 }
 
 fn no_index(e: tracehound_app::AppError) -> ApiError {
+    if e.to_string().contains("not built yet") {
+        return ApiError::not_found("no exposure index: run `tracehound screen index` first");
+    }
     tracing::warn!("exposure index: {e}");
-    ApiError::not_found("no exposure index: run `tracehound screen index` first")
+    ApiError::internal("the server could not read its exposure index; see its log")
 }
 
 /// Addresses to screen at once.

@@ -89,6 +89,28 @@ struct World {
 }
 
 fn world(open_reads: bool, caps: Caps) -> World {
+    world_with(open_reads, caps, false)
+}
+
+/// The drain as an incident of `tracehound screen index`.
+fn drain() -> tracehound_trace::Incident {
+    tracehound_trace::Incident {
+        name: "drain".into(),
+        notes: None,
+        assets: Vec::new(),
+        stolen: vec![tracehound_trace::StolenItem {
+            chain: "evm-31337".into(),
+            tx: txid(2).to_string(),
+            vout: None,
+            sub_index: None,
+            amount: None,
+        }],
+        sources: Vec::new(),
+    }
+}
+
+/// The world, with its exposure index built (from the drain) when `index`.
+fn world_with(open_reads: bool, caps: Caps, index: bool) -> World {
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::new(dir.path(), StoreOptions::default());
     {
@@ -104,6 +126,10 @@ fn world(open_reads: bool, caps: Caps) -> World {
             blocks.push(b);
         }
         store.apply_account_blocks(&blocks).unwrap();
+        if index {
+            let options = tracehound_screen::BuildOptions::default();
+            tracehound_screen::build(&store, dir.path(), &[drain()], &[], &options).unwrap();
+        }
     }
     let tokens = Tokens::in_dir(dir.path());
     let admin = tokens.create("admin", Role::Admin).unwrap().0;
@@ -889,4 +915,42 @@ async fn search_finds_txs_addresses_labels_and_incidents() {
     assert!(find("nothing-like-this".into()).await.is_empty());
     let (s, v) = w.call(Method::GET, "/api/v1/search?q=", None, None).await;
     assert_eq!((s, code(&v).1), (StatusCode::BAD_REQUEST, Some("q")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_reads_share_the_stores() {
+    let w = world_with(true, Caps::default(), true);
+    let mut tasks = Vec::new();
+    for i in 0..96u8 {
+        let state = Arc::clone(&w.state);
+        let uri = match i % 4 {
+            0 => format!("/api/v1/addresses/evm-31337/{}", hex_addr(2 + i % 4)),
+            1 => "/api/v1/labels?chain=evm-31337".to_string(),
+            2 => format!("/api/v1/search?q={}", hex_addr(5)),
+            _ => format!("/api/v1/screen/evm-31337/{}", hex_addr(2 + i % 4)),
+        };
+        tasks.push(tokio::spawn(async move {
+            let req = Request::builder().uri(&uri).body(Body::empty()).unwrap();
+            let resp = router(state).oneshot(req).await.unwrap();
+            let status = resp.status();
+            let body = resp.into_body().collect().await.unwrap().to_bytes();
+            (uri, status, body)
+        }));
+    }
+    for t in tasks {
+        let (uri, status, body) = t.await.unwrap();
+        assert_eq!(
+            status,
+            StatusCode::OK,
+            "{uri}: {}",
+            String::from_utf8_lossy(&body)
+        );
+        if uri.contains("/screen/") && uri.contains(&hex_addr(5)) {
+            let v: Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(
+                v["level"], "high",
+                "the deposit that received 60 of the stolen 100"
+            );
+        }
+    }
 }
