@@ -113,14 +113,8 @@ pub(crate) enum Command {
     Patterns(PatternsArgs),
     /// Evidence report for a freeze request: every point of intervention of a saved
     /// incident's last trace, with the path of txs that proves its amount.
-    #[command(
-        after_help = "Example:\n  tracehound trace --incident hot-wallet   # keeps the result of a saved incident\n  tracehound report --incident hot-wallet --format html --out report.html\n  tracehound report --incident hot-wallet --endpoint 0xabc… --format json"
-    )]
     Report(ReportArgs),
     /// Serve the HTTP API (JSON, OpenAPI at /api/openapi.json, reference at /api/docs).
-    #[command(
-        after_help = "Example:\n  tracehound token create --name me --role analyst\n  tracehound serve --bind 127.0.0.1:8080\n  curl -H 'Authorization: Bearer th_…' localhost:8080/api/v1/status"
-    )]
     Serve(ServeArgs),
     /// API tokens: create (shown once, stored hashed), list, revoke.
     #[command(subcommand)]
@@ -199,7 +193,6 @@ impl ServeArgs {
 #[derive(Debug, Subcommand)]
 pub(crate) enum TokenCommand {
     /// Make a token; it is printed once and only its digest is kept.
-    #[command(after_help = "Example:\n  tracehound token create --name exchange-x --role read")]
     Create {
         /// Who or what it is for.
         #[arg(long)]

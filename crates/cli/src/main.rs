@@ -8,6 +8,7 @@ mod bench;
 mod cluster;
 mod demo;
 mod demo_cross;
+mod examples;
 mod import;
 mod ingest;
 mod ingest_evm;
@@ -25,7 +26,7 @@ mod trace;
 
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, FromArgMatches};
 
 /// `tracehound … | head` should end quietly, as any Unix tool does: Rust ignores SIGPIPE, so
 /// printing into a closed pipe would panic instead.
@@ -39,7 +40,11 @@ fn restore_sigpipe() {
 
 fn main() -> ExitCode {
     restore_sigpipe();
-    let cli = args::Cli::parse();
+    let matches = examples::with_examples(args::Cli::command()).get_matches();
+    let cli = match args::Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(e) => e.exit(),
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
