@@ -155,9 +155,21 @@ impl Evidence {
     }
 
     fn summary_html(&self, h: &mut String) {
-        h.push_str("<h3>Where the stolen value is</h3><table><tr><th>Chain</th><th>Asset</th>");
+        // One column per chain and asset, one row per figure: fits a printed page however
+        // many figures there are.
+        h.push_str("<h3>Where the stolen value is</h3><table><tr><th></th>");
+        for s in &self.summary {
+            let _ = write!(
+                h,
+                "<th class=\"num\">{} on {}</th>",
+                esc(s.symbol.as_deref().unwrap_or(&s.asset)),
+                esc(&s.chain)
+            );
+        }
+        h.push_str("</tr>");
         const ROWS: [(&str, &str); 9] = [
             ("stolen", "Stolen"),
+            ("linked_in", "Arrived through links"),
             ("intervention", "At points of intervention"),
             ("still_moving", "Still moving"),
             ("dark", "Dark"),
@@ -165,29 +177,19 @@ impl Evidence {
             ("fees", "Fees"),
             ("unresolved", "Unresolved"),
             ("linked_out", "Left through links"),
-            ("linked_in", "Arrived through links"),
         ];
-        for (_, title) in ROWS {
-            let _ = write!(h, "<th class=\"num\">{title}</th>");
-        }
-        h.push_str("</tr>");
-        for s in &self.summary {
-            let _ = write!(
-                h,
-                "<tr><td>{}</td><td class=\"mono\">{}</td>",
-                esc(&s.chain),
-                esc(s.symbol.as_deref().unwrap_or(&s.asset))
-            );
-            for (k, _) in ROWS {
+        for (key, title) in ROWS {
+            let _ = write!(h, "<tr><th>{title}</th>");
+            for s in &self.summary {
                 let _ = write!(
                     h,
                     "<td class=\"num\">{}</td>",
-                    esc(s.shown.get(k).map_or("", String::as_str))
+                    esc(s.shown.get(key).map_or("", String::as_str))
                 );
             }
             h.push_str("</tr>");
         }
-        h.push_str("</table>");
+        h.push_str("</table><p class=\"muted\">Per asset, stolen plus arrived through links equals the rest: at points of intervention, still moving, dark, dust, fees, unresolved and left through links.</p>");
     }
 }
 
