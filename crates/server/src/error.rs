@@ -111,7 +111,7 @@ impl From<AppError> for ApiError {
                     ApiError::bad_request(format!("incident {incident:?}: {what}"))
                 }
                 tracehound_trace::TraceError::Unknown(what) => {
-                    ApiError::not_found(format!("tracing {incident:?}: {what} is not in the store"))
+                    ApiError::not_found(format!("tracing {incident:?}: not in the store: {what}"))
                 }
                 other => {
                     tracing::warn!("trace of {incident:?} failed: {other}");

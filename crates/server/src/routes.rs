@@ -45,6 +45,22 @@ fn chain(text: &str) -> Result<Chain, ApiError> {
     Chain::from_str(text).map_err(|e| ApiError::bad_request(e.to_string()).field("chain"))
 }
 
+/// The last unix second of the year 9999: later times are no times.
+const LAST_TIME: u64 = 253_402_300_799;
+
+/// Most rows a page may skip: past it a request is absurd (and documented as such).
+const MAX_OFFSET: usize = 1_000_000_000;
+
+fn offset(offset: usize) -> Result<usize, ApiError> {
+    if offset > MAX_OFFSET {
+        return Err(ApiError::cap(
+            "offset",
+            format!("offset {offset} is over the cap of {MAX_OFFSET}"),
+        ));
+    }
+    Ok(offset)
+}
+
 fn page(state: &AppState, limit: Option<usize>) -> Result<usize, ApiError> {
     let cap = state.config.caps.page;
     match limit {
@@ -124,7 +140,7 @@ fn with_caps(doc: &mut serde_json::Value, caps: &crate::Caps) {
     if let Some(paths) = doc["paths"].as_object_mut() {
         for op in paths.values_mut().filter_map(|p| p.as_object_mut()) {
             for o in op.values_mut() {
-                let Some(params) = o["parameters"].as_array_mut() else {
+                let Some(params) = o.get_mut("parameters").and_then(|p| p.as_array_mut()) else {
                     continue;
                 };
                 for p in params.iter_mut().filter(|p| p["name"] == "limit") {
@@ -155,7 +171,7 @@ fn describe_answers(doc: &mut serde_json::Value) {
     };
     for item in paths.values_mut().filter_map(|p| p.as_object_mut()) {
         for op in item.values_mut() {
-            let Some(answers) = op["responses"].as_object_mut() else {
+            let Some(answers) = op.get_mut("responses").and_then(|r| r.as_object_mut()) else {
                 continue;
             };
             for (code, a) in answers.iter_mut() {
@@ -281,6 +297,7 @@ async fn tx(
 struct Page {
     /// Rows to skip.
     #[serde(default)]
+    #[param(maximum = 1_000_000_000)]
     offset: usize,
     /// Rows to return (default 100, at most the page cap).
     limit: Option<usize>,
@@ -329,6 +346,7 @@ async fn address(
     caller.require(Role::Read)?;
     let c = chain(&c)?;
     let limit = page(&s, p.limit)?;
+    offset(p.offset)?;
     let addr = Address::parse(c, &text).map_err(|e| {
         ApiError::bad_request(format!("not a valid {c} address: {e}")).field("address")
     })?;
@@ -503,6 +521,7 @@ struct LabelQuery {
     source: Option<String>,
     /// Rows to skip.
     #[serde(default)]
+    #[param(maximum = 1_000_000_000)]
     offset: usize,
     /// Rows to return (default 100, at most the page cap).
     limit: Option<usize>,
@@ -519,6 +538,7 @@ async fn labels_list(
 ) -> Answer<Vec<Tag>> {
     caller.require(Role::Read)?;
     let limit = page(&s, q.limit)?;
+    offset(q.offset)?;
     let filter = Filter {
         chain: q.chain.as_deref().map(chain).transpose()?,
         category: q
@@ -664,12 +684,14 @@ struct NewIncident {
     chain: String,
     /// Stolen txs (all their outputs or transfers).
     #[serde(default)]
+    #[schema(value_type = Vec<String>, pattern = r"^(0x)?[0-9a-fA-F]{64}$")]
     txs: Vec<String>,
     /// Source addresses: everything they sent from `since` on is stolen.
     #[serde(default)]
     sources: Vec<String>,
     /// From this time (unix seconds) for sources.
     #[serde(default, deserialize_with = "crate::extract::integer_opt")]
+    #[schema(maximum = 253_402_300_799_u64)]
     since: Option<u64>,
     /// Only these assets (`native` or token contracts).
     #[serde(default)]
@@ -694,6 +716,27 @@ async fn incidents_create(
                 field,
                 format!("an incident may name at most {batch} {field}"),
             ));
+        }
+    }
+    if n.since.is_some_and(|t| t > LAST_TIME) {
+        return Err(
+            ApiError::bad_request("since is a unix time before the year 10000").field("since"),
+        );
+    }
+    for (i, t) in n.txs.iter().enumerate() {
+        if t.parse::<Hash32>().is_err() {
+            return Err(ApiError::bad_request(format!(
+                "txs[{i}]: {t:?} is not a tx id (64 hex digits)"
+            ))
+            .field(&format!("txs[{i}]")));
+        }
+    }
+    for (i, a) in n.assets.iter().enumerate() {
+        if a != "native" && Address::parse(c, a).is_err() {
+            return Err(ApiError::bad_request(format!(
+                "assets[{i}]: {a:?} is neither `native` nor a token contract on {c}"
+            ))
+            .field(&format!("assets[{i}]")));
         }
     }
     let sources = n

@@ -288,9 +288,7 @@ pub fn trace(store: &Store, incident: &Incident, rules: Rules) -> Result<TraceRe
         if stored.contains(&c) {
             Ok(c)
         } else {
-            Err(TraceError::Incident(format!(
-                "chain {c} is not in the store (ingest it first)"
-            )))
+            Err(TraceError::Unknown(format!("chain {c} (ingest it first)")))
         }
     };
     let asset_ok = |a: &str| {
@@ -309,12 +307,7 @@ pub fn trace(store: &Store, incident: &Incident, rules: Rules) -> Result<TraceRe
                     )));
                 }
                 let g = utxo_graph(&mut graphs, store, chain)?;
-                let not_found = || {
-                    TraceError::Incident(format!(
-                        "stolen tx {} is not in the store's {chain}",
-                        s.tx
-                    ))
-                };
+                let not_found = || TraceError::Unknown(format!("stolen tx {} of {chain}", s.tx));
                 let id = g.find(&s.tx).map_err(|_| not_found())?;
                 let tx = g.tx(id).map_err(|_| not_found())?;
                 let txid = g.txid(id)?;
@@ -339,12 +332,9 @@ pub fn trace(store: &Store, incident: &Incident, rules: Rules) -> Result<TraceRe
                     )));
                 }
                 let views = store.account_tx(Some(chain), &hash(chain, &s.tx)?)?;
-                let view = views.first().ok_or_else(|| {
-                    TraceError::Incident(format!(
-                        "stolen tx {} is not in the store's {chain}",
-                        s.tx
-                    ))
-                })?;
+                let view = views
+                    .first()
+                    .ok_or_else(|| TraceError::Unknown(format!("stolen tx {} of {chain}", s.tx)))?;
                 let picked: Vec<_> = view
                     .transfers
                     .iter()
@@ -410,9 +400,7 @@ pub fn trace(store: &Store, incident: &Incident, rules: Rules) -> Result<TraceRe
         match chain.family() {
             ChainFamily::Account => {
                 if store.account(&addr)?.is_none() {
-                    return Err(TraceError::Incident(format!(
-                        "source {addr} is not in the store's {chain}"
-                    )));
+                    return Err(TraceError::Unknown(format!("source {addr} on {chain}")));
                 }
                 entry.1.push(AccountSeed::Source {
                     address: addr.as_str().to_string(),
@@ -468,9 +456,7 @@ fn utxo_source_seeds(
 ) -> Result<Vec<UtxoSeed>, TraceError> {
     let chain = addr.chain();
     let Some(view) = store.address(addr)? else {
-        return Err(TraceError::Incident(format!(
-            "source {addr} is not in the store's {chain}"
-        )));
+        return Err(TraceError::Unknown(format!("source {addr} on {chain}")));
     };
     if view.tx_count > limit as u64 {
         return Err(TraceError::Cap {

@@ -142,7 +142,7 @@ fn a_source_address_traces_what_left_it_and_bad_incidents_fail_clearly() {
     bad.stolen[0].tx = "00".repeat(32);
     let e = trace(&store, &bad, Rules::new(Policy::Haircut)).unwrap_err();
     assert!(
-        matches!(e, TraceError::Incident(_)) && e.to_string().contains("not in the store"),
+        matches!(e, TraceError::Unknown(_)) && e.to_string().contains("not in the store"),
         "{e}"
     );
     let mut bad = incident();
