@@ -17,7 +17,7 @@ mod model;
 
 pub use model::{
     AssetFacts, ChainTip, Evidence, HopDoc, Inputs, LabelDoc, LinkDoc, PointDoc, RulesDoc,
-    SummaryDoc,
+    SummaryDoc, utc,
 };
 
 /// What is wrong with a report's inputs.

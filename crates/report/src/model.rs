@@ -353,7 +353,7 @@ fn shown(units_text: &str, facts: &AssetFacts, asset: &str) -> String {
 }
 
 /// Unix seconds as `YYYY-MM-DD hh:mm:ss UTC` (proleptic Gregorian; integer only).
-pub(crate) fn utc(secs: u64) -> String {
+pub fn utc(secs: u64) -> String {
     let days = i64::try_from(secs / 86_400).unwrap_or(0);
     let rem = secs % 86_400;
     // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).

@@ -158,11 +158,28 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for PathPar
     }
 }
 
-/// A caller whose token has role analyst or above, checked before the body is read (so a
-/// refused write never gets as far as parsing).
-pub(crate) struct Analyst;
+/// A role a write needs, as a type (so the check is an extractor, run before the body is
+/// read: a refused write never gets as far as parsing).
+pub(crate) trait Needed {
+    const ROLE: Role;
+}
 
-impl FromRequestParts<Arc<AppState>> for Analyst {
+/// Role analyst or above.
+pub(crate) struct AnalystRole;
+impl Needed for AnalystRole {
+    const ROLE: Role = Role::Analyst;
+}
+
+/// Role admin.
+pub(crate) struct AdminRole;
+impl Needed for AdminRole {
+    const ROLE: Role = Role::Admin;
+}
+
+/// A caller whose token has role `R::ROLE` or above.
+pub(crate) struct Writer<R>(std::marker::PhantomData<R>);
+
+impl<R: Needed + Send> FromRequestParts<Arc<AppState>> for Writer<R> {
     type Rejection = ApiError;
 
     async fn from_request_parts(
@@ -171,27 +188,15 @@ impl FromRequestParts<Arc<AppState>> for Analyst {
     ) -> Result<Self, Self::Rejection> {
         Caller::from_request_parts(parts, state)
             .await?
-            .require(Role::Analyst)?;
-        Ok(Analyst)
+            .require(R::ROLE)?;
+        Ok(Writer(std::marker::PhantomData))
     }
 }
 
-/// A caller whose token has role admin, checked before the body is read.
-pub(crate) struct Admin;
-
-impl FromRequestParts<Arc<AppState>> for Admin {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &Arc<AppState>,
-    ) -> Result<Self, Self::Rejection> {
-        Caller::from_request_parts(parts, state)
-            .await?
-            .require(Role::Admin)?;
-        Ok(Admin)
-    }
-}
+/// An analyst's write.
+pub(crate) type Analyst = Writer<AnalystRole>;
+/// An admin's write.
+pub(crate) type Admin = Writer<AdminRole>;
 
 /// An integer body field that also takes an integral float (`12.0`): JSON has one number
 /// type, and JSON Schema calls 12.0 an integer.

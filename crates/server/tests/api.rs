@@ -186,6 +186,33 @@ impl World {
     }
 }
 
+impl World {
+    /// Labels deposit address 5 as an exchange's (as analyst `ana`), so traces stop there.
+    async fn label_deposit(&self, label: &str) -> (StatusCode, Value) {
+        let body = json!({"chain": "evm-31337", "address": hex_addr(5), "label": label,
+            "category": "exchange", "confidence": 90, "analyst": "ana"});
+        self.call(
+            Method::POST,
+            "/api/v1/labels",
+            Some(&self.analyst),
+            Some(body),
+        )
+        .await
+    }
+
+    /// Saves the drain (tx 0x02…) as incident `name`.
+    async fn save_drain(&self, name: &str) -> (StatusCode, Value) {
+        let body = json!({"name": name, "chain": "evm-31337", "txs": [txid(2).to_string()]});
+        self.call(
+            Method::POST,
+            "/api/v1/incidents",
+            Some(&self.analyst),
+            Some(body),
+        )
+        .await
+    }
+}
+
 /// The error code and field of an error answer.
 fn code(v: &Value) -> (&str, Option<&str>) {
     (
@@ -230,16 +257,7 @@ async fn reads_answer_what_the_store_holds() {
 async fn an_incident_is_created_traced_and_its_result_kept() {
     let w = world(true, Caps::default());
     // Label the exchange deposit, so the trace stops there as a point of intervention.
-    let label = json!({"chain": "evm-31337", "address": hex_addr(5), "label": "Exchange X deposit",
-        "category": "exchange", "confidence": 90, "analyst": "ana"});
-    let (s, v) = w
-        .call(
-            Method::POST,
-            "/api/v1/labels",
-            Some(&w.analyst),
-            Some(label),
-        )
-        .await;
+    let (s, v) = w.label_deposit("Exchange X deposit").await;
     assert_eq!(s, StatusCode::OK, "{v}");
     assert_eq!(v["replaced"], false);
 
@@ -417,14 +435,7 @@ async fn caps_are_named_when_exceeded() {
         .await;
     assert_eq!(code(&v), ("cap_exceeded", Some("body")), "{s}");
 
-    let incident = json!({"name": "drain", "chain": "evm-31337", "txs": [txid(2).to_string()]});
-    w.call(
-        Method::POST,
-        "/api/v1/incidents",
-        Some(&w.analyst),
-        Some(incident),
-    )
-    .await;
+    w.save_drain("drain").await;
     let (s, v) = w
         .call(
             Method::POST,
@@ -745,23 +756,8 @@ async fn a_refused_write_is_refused_before_its_body_is_read() {
 #[tokio::test]
 async fn the_evidence_report_proves_each_point_of_intervention() {
     let w = world(true, Caps::default());
-    let label = json!({"chain": "evm-31337", "address": hex_addr(5), "label": "<b>Exchange X</b> deposit",
-        "category": "exchange", "confidence": 90, "analyst": "ana", "note": "KYC'd account"});
-    w.call(
-        Method::POST,
-        "/api/v1/labels",
-        Some(&w.analyst),
-        Some(label),
-    )
-    .await;
-    let incident = json!({"name": "drain", "chain": "evm-31337", "txs": [txid(2).to_string()]});
-    w.call(
-        Method::POST,
-        "/api/v1/incidents",
-        Some(&w.analyst),
-        Some(incident),
-    )
-    .await;
+    w.label_deposit("<b>Exchange X</b> deposit").await;
+    w.save_drain("drain").await;
     let (s, v) = w
         .call(Method::GET, "/api/v1/incidents/drain/report", None, None)
         .await;
@@ -860,24 +856,8 @@ async fn the_evidence_report_proves_each_point_of_intervention() {
 #[tokio::test]
 async fn search_finds_txs_addresses_labels_and_incidents() {
     let w = world(true, Caps::default());
-    let label = json!({"chain": "evm-31337", "address": hex_addr(5), "label": "Exchange X deposit",
-        "category": "exchange", "confidence": 90, "analyst": "ana"});
-    w.call(
-        Method::POST,
-        "/api/v1/labels",
-        Some(&w.analyst),
-        Some(label),
-    )
-    .await;
-    let incident =
-        json!({"name": "exchange-drain", "chain": "evm-31337", "txs": [txid(2).to_string()]});
-    w.call(
-        Method::POST,
-        "/api/v1/incidents",
-        Some(&w.analyst),
-        Some(incident),
-    )
-    .await;
+    w.label_deposit("Exchange X deposit").await;
+    w.save_drain("exchange-drain").await;
     let find = |q: String| {
         let w = &w;
         async move {
