@@ -5,6 +5,7 @@
 //! A data dir holds the store (`store.redb` and its files), the label store, the saved
 //! incidents (`incidents/NAME.toml`), each chain's clustering and the exposure index.
 
+mod entities;
 mod incidents;
 mod report;
 mod trace;
@@ -116,6 +117,10 @@ impl AppError {
     }
 }
 
+/// Loaded clusterings by chain, with the file each was loaded from.
+type Clusterings =
+    std::collections::HashMap<Chain, (FileId, std::sync::Arc<tracehound_cluster::Clustering>)>;
+
 /// Something opened once and shared by a data dir's clones.
 type Held<T> = std::sync::Arc<std::sync::Mutex<Option<T>>>;
 
@@ -131,6 +136,8 @@ pub struct DataDir {
     /// The exposure index as last opened, with which file it was (a rebuilt index is a new
     /// file, and is reopened).
     index: Held<(FileId, std::sync::Arc<ExposureIndex>)>,
+    /// Each chain's clustering as last loaded, with which file it was.
+    clusterings: std::sync::Arc<std::sync::Mutex<Clusterings>>,
 }
 
 impl std::fmt::Debug for DataDir {
@@ -147,6 +154,7 @@ impl DataDir {
             options,
             labels: std::sync::Arc::default(),
             index: std::sync::Arc::default(),
+            clusterings: std::sync::Arc::default(),
         }
     }
 
@@ -240,18 +248,18 @@ impl DataDir {
 /// Which file a path names: its device and inode (redb writes to a file it opens, so its
 /// modification time is no identity).
 #[cfg(unix)]
-type FileId = (u64, u64);
+pub(crate) type FileId = (u64, u64);
 #[cfg(not(unix))]
-type FileId = std::time::SystemTime;
+pub(crate) type FileId = std::time::SystemTime;
 
 #[cfg(unix)]
-fn file_id(path: &Path) -> Option<FileId> {
+pub(crate) fn file_id(path: &Path) -> Option<FileId> {
     use std::os::unix::fs::MetadataExt;
     std::fs::metadata(path).ok().map(|m| (m.dev(), m.ino()))
 }
 
 #[cfg(not(unix))]
-fn file_id(path: &Path) -> Option<FileId> {
+pub(crate) fn file_id(path: &Path) -> Option<FileId> {
     std::fs::metadata(path).and_then(|m| m.created()).ok()
 }
 

@@ -390,6 +390,19 @@ fn keep_for_serving(
     };
     data.save_incident(&saved, None, true)?;
     data.save_result(INCIDENT, &result, settings)?;
+    // Both chains clustered (co-spend; EVM deposit addresses from the exchange labels), so
+    // addresses show their entities.
+    let labels_store = data.open_labels()?;
+    for chain in store.chains()? {
+        let (clustering, _) = tracehound_cluster::cluster_chain(
+            store,
+            chain,
+            tracehound_cluster::Options::default(),
+            Some(&labels_store),
+            &tracehound_cluster::deposit::DepositRules::default(),
+        )?;
+        clustering.save(&tracehound_cluster::Clustering::path_in(store_dir, chain))?;
+    }
     // The exposure index, so that screening answers for the demo's addresses.
     let tags = data.open_labels()?.strongest_all()?;
     tracehound_screen::build(

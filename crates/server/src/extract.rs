@@ -122,6 +122,32 @@ impl<T: DeserializeOwned> FromRequest<Arc<AppState>> for Body<T> {
     }
 }
 
+/// A text body (an uploaded file), read up to the body cap.
+pub(crate) struct Text(pub(crate) String);
+
+impl FromRequest<Arc<AppState>> for Text {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let cap = state.config.caps.body_bytes;
+        let bytes = axum::body::to_bytes(req.into_body(), cap)
+            .await
+            .map_err(|_| {
+                ApiError::cap(
+                    "body",
+                    format!("the request body is over the cap of {cap} bytes"),
+                )
+            })?;
+        String::from_utf8(bytes.to_vec()).map(Text).map_err(|e| {
+            ApiError::bad_request(format!(
+                "the body is not UTF-8 text (byte {})",
+                e.utf8_error().valid_up_to()
+            ))
+            .field("body")
+        })
+    }
+}
+
 /// Query parameters.
 pub(crate) struct Params<T>(pub(crate) T);
 

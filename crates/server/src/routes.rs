@@ -15,7 +15,7 @@ use utoipa::{IntoParams, ToSchema};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::extract::{Admin, Analyst, Body, Caller, Params, PathParams};
+use crate::extract::{Admin, Analyst, Body, Caller, Params, PathParams, Text};
 use crate::tokens::{Role, TokenRecord};
 use crate::{ApiError, AppState};
 
@@ -82,6 +82,8 @@ pub(crate) fn api(doc: utoipa::openapi::OpenApi) -> OpenApiRouter<Arc<AppState>>
         .routes(routes!(address))
         .routes(routes!(search))
         .routes(routes!(labels_list, labels_add))
+        .routes(routes!(labels_import))
+        .routes(routes!(entity))
         .routes(routes!(incidents_list, incidents_create))
         .routes(routes!(incident_get))
         .routes(routes!(incident_trace))
@@ -321,6 +323,9 @@ struct AddressBody {
     /// Every label, strongest first, with source and confidence.
     #[schema(value_type = Vec<Object>)]
     labels: Vec<Tag>,
+    /// Its entity's id, when the chain is clustered (`GET /api/v1/entities/{chain}/{id}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    entity: Option<u32>,
     /// The page's offset.
     offset: usize,
     /// UTXO history rows.
@@ -371,12 +376,14 @@ async fn address(
             Some(l) => l.tags_of(c, addr.as_str())?,
             None => Vec::new(),
         };
+        let entity = s.data.entity_of(&s.store, &addr)?;
         Ok(AddressBody {
             chain: c.name(),
             address: addr.as_str().to_string(),
             utxo,
             account,
             labels,
+            entity,
             offset: p.offset,
             txs,
             transfers,
@@ -653,6 +660,127 @@ async fn labels_add(State(s): Shared, _: Analyst, Body(n): Body<NewLabel>) -> An
     })
     .await?;
     Ok(Json(added))
+}
+
+/// How to read an uploaded label file.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct ImportQuery {
+    /// tagpack (GraphSense YAML), ofac (a sanctioned_addresses_<ASSET>.txt), etherscan
+    /// (explorer label dump JSON) or csv (chain,address,label,category,source,confidence).
+    #[param(pattern = "^(tagpack|ofac|etherscan|csv)$")]
+    format: String,
+    /// The source the labels are stored under (replacing that source's earlier import).
+    #[param(min_length = 1, max_length = 200, pattern = r"^[^:][^\s]*$")]
+    source: String,
+    /// The file's name (OFAC and explorer files name their chain in it).
+    file_name: Option<String>,
+    /// The chain of every address (instead of the file's own).
+    #[param(
+        pattern = r"^(bitcoin(-testnet4?|-signet|-regtest|-cash)?|litecoin(-testnet|-regtest)?|dogecoin|zcash|ethereum|optimism|bsc|polygon|base|arbitrum|evm-[1-9][0-9]{0,8})$"
+    )]
+    chain: Option<String>,
+    /// Skip bad records (counted) instead of refusing the file at the first.
+    #[serde(default)]
+    skip_invalid: bool,
+}
+
+/// What an import did.
+#[derive(Debug, Serialize, ToSchema)]
+struct Imported {
+    /// Imported, skipped, duplicates, replaced; the source.
+    #[schema(value_type = Object)]
+    report: tracehound_labels::ImportReport,
+    /// Each skipped record and why (with `skip_invalid`).
+    skipped: Vec<String>,
+}
+
+/// Imports a label file (role analyst): the body is the file (at most the body cap). A bad
+/// record refuses the whole file, naming its place, unless `skip_invalid`; nothing is stored
+/// from a refused file.
+#[utoipa::path(post, path = "/api/v1/labels/import", tag = "labels", params(ImportQuery),
+    request_body(content = String, content_type = "text/plain", description = "The file"),
+    responses((status = 200, body = Imported)),
+    security(("token" = [])))]
+async fn labels_import(
+    State(s): Shared,
+    _: Analyst,
+    Params(q): Params<ImportQuery>,
+    Text(text): Text,
+) -> Answer<Imported> {
+    let format: tracehound_labels::Format = q
+        .format
+        .parse()
+        .map_err(|e: String| ApiError::bad_request(e).field("format"))?;
+    if q.source.is_empty() || q.source.starts_with(tracehound_labels::ANALYST_PREFIX) {
+        return Err(ApiError::bad_request(
+            "source must name the data set (imports cannot write analysts' labels)",
+        )
+        .field("source"));
+    }
+    let opts = tracehound_labels::ImportOptions {
+        chain: q.chain.as_deref().map(chain).transpose()?,
+        skip_invalid: q.skip_invalid,
+        source: Some(q.source.clone()),
+        actors: None,
+    };
+    let file_name = q
+        .file_name
+        .unwrap_or_else(|| format!("upload.{}", q.format));
+    let imported = blocking(&s, move |s| {
+        let parsed = tracehound_labels::import::read_str(
+            &format!("upload {file_name}"),
+            &file_name,
+            &text,
+            format,
+            &opts,
+        )
+        .map_err(|e| ApiError::bad_request(e.to_string()).field("body"))?;
+        let report = s
+            .data
+            .open_labels()?
+            .import(&parsed, format, &format!("api:{file_name}"))?;
+        Ok(Imported {
+            report,
+            skipped: parsed.skipped.iter().map(ToString::to_string).collect(),
+        })
+    })
+    .await?;
+    Ok(Json(imported))
+}
+
+/// How many members to show.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+struct EntityQuery {
+    /// Members (and their labels) shown (default 20, at most the page cap).
+    limit: Option<usize>,
+}
+
+/// An entity of a clustered chain, by its id or by a member address: size, members with
+/// labels, and the evidence that joined them (with an address: the path from it).
+#[utoipa::path(get, path = "/api/v1/entities/{chain}/{which}", tag = "store",
+    params(("chain" = String, Path, pattern = r"^(bitcoin(-testnet4?|-signet|-regtest|-cash)?|litecoin(-testnet|-regtest)?|dogecoin|zcash|ethereum|optimism|bsc|polygon|base|arbitrum|evm-[1-9][0-9]{0,8})$"),
+           ("which" = String, Path, description = "An entity id or a member address"), EntityQuery),
+    responses((status = 200, body = Object, description = "The entity")),
+    security((), ("token" = [])))]
+async fn entity(
+    State(s): Shared,
+    caller: Caller,
+    PathParams((c, which)): PathParams<(String, String)>,
+    Params(q): Params<EntityQuery>,
+) -> Answer<tracehound_cluster::EntityView> {
+    caller.require(Role::Read)?;
+    let c = chain(&c)?;
+    let limit = match q.limit {
+        None => 20,
+        l => page(&s, l)?,
+    };
+    let v = blocking(&s, move |s| {
+        Ok(s.data.entity(&s.store, c, &which, limit)?)
+    })
+    .await?;
+    Ok(Json(v))
 }
 
 // ---- incidents ----

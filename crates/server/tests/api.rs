@@ -109,7 +109,8 @@ fn drain() -> tracehound_trace::Incident {
     }
 }
 
-/// The world, with its exposure index built (from the drain) when `index`.
+/// The world, with its exposure index built (from the drain) and the chain clustered when
+/// `index`.
 fn world_with(open_reads: bool, caps: Caps, index: bool) -> World {
     let dir = tempfile::tempdir().unwrap();
     let data = DataDir::new(dir.path(), StoreOptions::default());
@@ -129,6 +130,17 @@ fn world_with(open_reads: bool, caps: Caps, index: bool) -> World {
         if index {
             let options = tracehound_screen::BuildOptions::default();
             tracehound_screen::build(&store, dir.path(), &[drain()], &[], &options).unwrap();
+            let (clustering, _) = tracehound_cluster::cluster_chain(
+                &store,
+                CHAIN,
+                tracehound_cluster::Options::default(),
+                None,
+                &tracehound_cluster::deposit::DepositRules::default(),
+            )
+            .unwrap();
+            clustering
+                .save(&tracehound_cluster::Clustering::path_in(dir.path(), CHAIN))
+                .unwrap();
         }
     }
     let tokens = Tokens::in_dir(dir.path());
@@ -718,6 +730,10 @@ async fn the_openapi_document_lists_every_route_and_the_docs_page_renders_it() {
         "/api/v1/patterns/{chain}/{address}",
         "/api/v1/tokens",
         "/api/v1/tokens/{id}",
+        "/api/v1/labels/import",
+        "/api/v1/entities/{chain}/{which}",
+        "/api/v1/incidents/{name}/report",
+        "/api/v1/search",
     ] {
         assert!(paths.contains_key(p), "{p} missing from the document");
     }
@@ -933,4 +949,119 @@ async fn concurrent_reads_share_the_stores() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn label_files_import_whole_or_not_at_all() {
+    let w = world(true, Caps::default());
+    let csv = format!(
+        "chain,address,label,category,source,confidence\n\
+         evm-31337,{},Exchange X <b>deposit</b>,exchange,case-7,0.9\n\
+         evm-31337,{},Mixer pool,mixer,case-7,0.8\n",
+        hex_addr(5),
+        hex_addr(4)
+    );
+    let upload = |body: String, query: &str| {
+        Request::builder()
+            .method(Method::POST)
+            .uri(format!("/api/v1/labels/import?{query}"))
+            .header("authorization", format!("Bearer {}", w.analyst))
+            .header("content-type", "text/csv")
+            .body(Body::from(body))
+            .unwrap()
+    };
+    // A bad record refuses the file, naming where; nothing is stored.
+    let bad = format!("{csv}evm-31337,0xnot-an-address,x,exchange,case-7,0.5\n");
+    let (s, v) = w.send(upload(bad, "format=csv&source=case-7")).await;
+    assert_eq!(
+        (s, code(&v).1),
+        (StatusCode::BAD_REQUEST, Some("body")),
+        "{v}"
+    );
+    assert!(
+        v["error"]["message"].as_str().unwrap().contains("line 4"),
+        "{v}"
+    );
+    let (_, listed) = w.call(Method::GET, "/api/v1/labels", None, None).await;
+    assert_eq!(listed, json!([]));
+
+    let (s, v) = w.send(upload(csv, "format=csv&source=case-7")).await;
+    assert_eq!(s, StatusCode::OK, "{v}");
+    assert_eq!(v["report"]["imported"], 2);
+    let (_, listed) = w
+        .call(Method::GET, "/api/v1/labels?category=mixer", None, None)
+        .await;
+    assert_eq!(listed[0]["address"], hex_addr(4));
+    assert_eq!(listed[0]["source"], "case-7");
+
+    // Imports cannot pose as an analyst; a reader cannot import.
+    let (s, _) = w
+        .send(upload("x".into(), "format=csv&source=analyst:eve"))
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    let mut req = upload("x".into(), "format=csv&source=s");
+    req.headers_mut().insert(
+        "authorization",
+        format!("Bearer {}", w.reader).parse().unwrap(),
+    );
+    let (s, _) = w.send(req).await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test]
+async fn entities_answer_by_id_and_by_member() {
+    let w = world(true, Caps::default());
+    let (s, v) = w
+        .call(
+            Method::GET,
+            &format!("/api/v1/entities/evm-31337/{}", hex_addr(5)),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v).0),
+        (StatusCode::NOT_FOUND, "not_found"),
+        "not clustered yet: {v}"
+    );
+    let w = world_with(true, Caps::default(), true);
+    let (s, by_member) = w
+        .call(
+            Method::GET,
+            &format!("/api/v1/entities/evm-31337/{}", hex_addr(5)),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{by_member}");
+    let id = by_member["entity"].as_u64().unwrap();
+    let (s, by_id) = w
+        .call(
+            Method::GET,
+            &format!("/api/v1/entities/evm-31337/{id}"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{by_id}");
+    assert_eq!(by_id["entity"], by_member["entity"]);
+    assert_eq!(by_id["size"], by_member["size"]);
+    let (_, a) = w
+        .call(
+            Method::GET,
+            &format!("/api/v1/addresses/evm-31337/{}", hex_addr(5)),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(a["entity"].as_u64(), Some(id));
+    let (s, _) = w
+        .call(
+            Method::GET,
+            "/api/v1/entities/evm-31337/4000000",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
 }

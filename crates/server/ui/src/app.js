@@ -968,11 +968,27 @@
       a.account ? h('div.card', null, h('h2', null, 'Balances'),
         renderTable((a.account.balances || []).map((b) => ({ asset: b.asset === 'native' ? 'native' : b.asset, symbol: b.symbol, balance: h('span', null, amountEl(b.balance, chain, b.asset)), received: h('span', null, amountEl(b.received, chain, b.asset)), sent: h('span', null, amountEl(b.sent, chain, b.asset)), transfers: b.transfers })), { chain })) : null,
       !a.utxo && !a.account ? h('div.notice', null, 'This address has no history in the store.') : null,
+      a.entity != null ? entityCard(chain, address) : null,
       pager,
       (a.txs && a.txs.length) ? h('div.card', null, h('h2', null, 'Transactions'),
         renderTable(a.txs.map((t) => ({ height: t.height, time: t.time, txid: t.txid, received: t.received, sent: t.sent })), { chain })) : null,
       (a.transfers && a.transfers.length) ? h('div.card', null, h('h2', null, 'Transfers'),
         renderTable(a.transfers.map((t) => ({ height: t.height, time: t.time, txid: t.txid, kind: t.kind, asset: t.asset === 'native' ? 'native' : assetName(chain, t.asset), from: t.from, to: t.to, received: h('span', null, amountEl(t.received, chain, t.asset)), sent: h('span', null, amountEl(t.sent, chain, t.asset)), source: t.source })), { chain })) : null);
+  }
+
+  // The address's entity (`tracehound cluster`): size, members with labels, and the evidence
+  // path that joined this address to it; filled in when the API answers.
+  function entityCard(chain, address) {
+    const card = h('div.card#entity', null, h('h2', null, 'Entity'), h('div.loading', null, 'Loading…'));
+    api('/api/v1/entities/' + enc(chain) + '/' + enc(address) + '?limit=20').then((e) => {
+      fill(card,
+        h('h2', null, 'Entity ' + e.entity),
+        h('p', null, String(e.size) + ' address' + (e.size === 1 ? '' : 'es') + ' · named by ', link('#/address/' + enc(chain) + '/' + enc(e.entity_address), short(e.entity_address, 10, 6), { className: 'mono', title: e.entity_address })),
+        (e.labels && e.labels.length) ? renderTable(e.labels, { chain }) : h('p.muted', null, 'no member is labeled'),
+        (e.evidence && e.evidence.length) ? h('div', null, h('h3', null, 'Evidence joining this address'), renderTable(e.evidence, { chain })) : null,
+        (e.members && e.members.length) ? h('details', null, h('summary', null, 'members shown: ' + e.members.length), renderTable(e.members, { chain })) : null);
+    }).catch((err) => fill(card, h("h2", null, "Entity"), errorBox(err)));
+    return card;
   }
 
   // ---------------------------------------------------------------- tx page

@@ -342,6 +342,14 @@ async function main() {
   await page.goto(`${ui.url}/#/address/${poiAsset.chain}/${poi.address}`);
   await page.waitForSelector('#address-id');
   check('address page shows the address', (await page.textContent('#address-id')) === poi.address);
+  {
+    // Its entity (the demo's chains are clustered), as the API answers it.
+    const ent = await getJson(`${API}/api/v1/entities/${poiAsset.chain}/${poi.address}?limit=20`);
+    await page.waitForSelector('#entity h2:not(:empty)');
+    await page.waitForFunction(() => !document.querySelector('#entity .loading'));
+    const title = await page.textContent('#entity h2');
+    check('address page shows its entity', ent.status === 200 && title === 'Entity ' + ent.body.entity, `${title} (API: ${ent.status} ${ent.body && ent.body.entity})`);
+  }
   await page.screenshot({ path: join(shots, 'address.png'), fullPage: true });
   await page.goto(`${ui.url}/#/address/${poiAsset.chain}/${poi.address}?limit=2`);
   await page.waitForSelector('#address-id');
