@@ -62,7 +62,7 @@ impl DataDir {
             }
         };
         let labels = self.label_store()?;
-        Ok(tracehound_cluster::describe(
+        tracehound_cluster::describe(
             store,
             labels.as_deref(),
             &clustering,
@@ -73,7 +73,7 @@ impl DataDir {
         .map_err(|e| match e {
             tracehound_cluster::ClusterError::Input(m) => AppError::NotFound(m),
             other => AppError::from(other),
-        })?)
+        })
     }
 
     /// The entity id of `address`, if its chain is clustered and it is in the clustering.
