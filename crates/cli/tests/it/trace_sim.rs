@@ -224,7 +224,7 @@ fn trace_finds_the_simulated_heist_at_its_resting_places() {
     )
     .unwrap();
     let bad = tracehound(&data, &["trace", "--incident", f.to_str().unwrap()]);
-    assert!(String::from_utf8_lossy(&bad.stderr).contains("is not in the store"));
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("not in the store: stolen tx"));
     // An absurd request is capped with a message naming the flag.
     let capped = tracehound(
         &data,
