@@ -83,6 +83,18 @@ impl FromRequestParts<Arc<AppState>> for Caller {
     }
 }
 
+/// The request's body, refused past `cap` bytes.
+async fn capped_body(req: Request, cap: usize) -> Result<axum::body::Bytes, ApiError> {
+    axum::body::to_bytes(req.into_body(), cap)
+        .await
+        .map_err(|_| {
+            ApiError::cap(
+                "body",
+                format!("the request body is over the cap of {cap} bytes"),
+            )
+        })
+}
+
 /// A JSON body, read up to the body cap.
 pub(crate) struct Body<T>(pub(crate) T);
 
@@ -101,14 +113,7 @@ impl<T: DeserializeOwned> FromRequest<Arc<AppState>> for Body<T> {
                 "the body must be JSON (Content-Type: application/json)",
             ));
         }
-        let bytes = axum::body::to_bytes(req.into_body(), cap)
-            .await
-            .map_err(|_| {
-                ApiError::cap(
-                    "body",
-                    format!("the request body is over the cap of {cap} bytes"),
-                )
-            })?;
+        let bytes = capped_body(req, cap).await?;
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize(de) {
             Ok(v) => Ok(Body(v)),
@@ -130,14 +135,7 @@ impl FromRequest<Arc<AppState>> for Text {
 
     async fn from_request(req: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
         let cap = state.config.caps.body_bytes;
-        let bytes = axum::body::to_bytes(req.into_body(), cap)
-            .await
-            .map_err(|_| {
-                ApiError::cap(
-                    "body",
-                    format!("the request body is over the cap of {cap} bytes"),
-                )
-            })?;
+        let bytes = capped_body(req, cap).await?;
         String::from_utf8(bytes.to_vec()).map(Text).map_err(|e| {
             ApiError::bad_request(format!(
                 "the body is not UTF-8 text (byte {})",
