@@ -700,7 +700,7 @@ struct Imported {
 /// from a refused file.
 #[utoipa::path(post, path = "/api/v1/labels/import", tag = "labels", params(ImportQuery),
     request_body(content = String, content_type = "text/plain", description = "The file"),
-    responses((status = 200, body = Imported)),
+    responses((status = 503, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody), (status = 400, body = crate::ErrorBody), (status = 200, body = Imported)),
     security(("token" = [])))]
 async fn labels_import(
     State(s): Shared,
@@ -762,7 +762,7 @@ struct EntityQuery {
 #[utoipa::path(get, path = "/api/v1/entities/{chain}/{which}", tag = "store",
     params(("chain" = String, Path, pattern = r"^(bitcoin(-testnet4?|-signet|-regtest|-cash)?|litecoin(-testnet|-regtest)?|dogecoin|zcash|ethereum|optimism|bsc|polygon|base|arbitrum|evm-[1-9][0-9]{0,8})$"),
            ("which" = String, Path, description = "An entity id or a member address"), EntityQuery),
-    responses((status = 200, body = Object, description = "The entity")),
+    responses((status = 503, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody), (status = 400, body = crate::ErrorBody), (status = 200, body = Object, description = "The entity")),
     security((), ("token" = [])))]
 async fn entity(
     State(s): Shared,
