@@ -375,14 +375,14 @@ fn account(
         for r in hist {
             println!(
                 "  {:>8} #{:<5} .{:<3} {}  {}  {}  +{} -{}  [{}]",
-                r.height,
-                tx_label(r.tx_index),
-                r.sub_index,
-                r.txid,
-                output::time(r.time),
-                r.asset,
-                r.received,
-                r.sent,
+                r.flow.height,
+                tx_label(r.flow.tx_index),
+                r.flow.sub_index,
+                r.flow.txid,
+                output::time(r.flow.time),
+                r.flow.asset,
+                r.flow.received,
+                r.flow.sent,
                 r.source
             );
         }

@@ -99,31 +99,12 @@ pub struct AccountView {
     pub transfers: u64,
 }
 
-/// One transfer in an account's history.
+/// One transfer in an account's history, with its provenance.
 #[derive(Debug, Clone, Serialize, PartialEq, Eq)]
 pub struct AccountHistoryRow {
-    /// Block height.
-    pub height: u32,
-    /// Tx index (`u32::MAX` for block-level transfers: rewards, withdrawals).
-    pub tx_index: u32,
-    /// Order inside the tx.
-    pub sub_index: u32,
-    /// Tx hash (the block hash for block-level transfers).
-    pub txid: Hash32,
-    /// Block time.
-    pub time: u64,
-    /// What moved.
-    pub kind: TransferKind,
-    /// `native` or the token contract.
-    pub asset: String,
-    /// Payer.
-    pub from: String,
-    /// Payee.
-    pub to: String,
-    /// Received by the account.
-    pub received: Amount,
-    /// Sent by the account.
-    pub sent: Amount,
+    /// The transfer as the account saw it.
+    #[serde(flatten)]
+    pub flow: AccountFlow,
     /// Provenance.
     pub source: String,
 }
@@ -1378,18 +1359,22 @@ impl Store {
                     return Err(missing());
                 };
                 let t = TransferRecord::at_in_block(ts.value(), f.row_at, f.slot, f.sub)?;
+                // Payer, payee and kind from the block's own record (the flow's copies are
+                // what `account_flows` reads; a test holds the two equal).
                 out.push(AccountHistoryRow {
-                    height: f.height,
-                    tx_index: index_of(f.slot),
-                    sub_index: f.sub,
-                    txid: f.tx.unwrap_or(rec.hash),
-                    time: rec.time,
-                    kind: t.kind,
-                    asset: l.asset_text(f.asset)?,
-                    from: l.text(t.from)?,
-                    to: l.text(t.to)?,
-                    received: Amount::from_units(f.received),
-                    sent: Amount::from_units(f.sent),
+                    flow: AccountFlow {
+                        height: f.height,
+                        tx_index: index_of(f.slot),
+                        sub_index: f.sub,
+                        txid: f.tx.unwrap_or(rec.hash),
+                        time: rec.time,
+                        kind: t.kind,
+                        asset: l.asset_text(f.asset)?,
+                        from: l.text(t.from)?,
+                        to: l.text(t.to)?,
+                        received: Amount::from_units(f.received),
+                        sent: Amount::from_units(f.sent),
+                    },
                     source: t.source,
                 });
                 Ok(())
@@ -1589,7 +1574,10 @@ mod tests {
 
         let id = store.account(&addr(1)).unwrap().unwrap().id;
         let rows = store.account_history(CHAIN, id, 0, 100).unwrap();
-        let order: Vec<(u32, u32)> = rows.iter().map(|r| (r.height, r.tx_index)).collect();
+        let order: Vec<(u32, u32)> = rows
+            .iter()
+            .map(|r| (r.flow.height, r.flow.tx_index))
+            .collect();
         assert_eq!(
             order,
             [
@@ -1601,12 +1589,12 @@ mod tests {
                 (1, u32::MAX)
             ]
         );
-        assert_eq!(rows[0].from, "mint:opening");
+        assert_eq!(rows[0].flow.from, "mint:opening");
         assert_eq!(
-            rows[0].txid, b0.block.hash,
+            rows[0].flow.txid, b0.block.hash,
             "an opening's id is its block's hash"
         );
-        assert_eq!(rows[1].txid, b0.txs[0].hash);
+        assert_eq!(rows[1].flow.txid, b0.txs[0].hash);
 
         // A tx shows its own transfers only, not the openings sitting next to it.
         let tx = store.account_tx(Some(CHAIN), &b0.txs[0].hash).unwrap();
@@ -1684,6 +1672,7 @@ mod tests {
             s.account_history(CHAIN, id, offset, limit)
                 .unwrap()
                 .into_iter()
+                .map(|r| r.flow)
                 .map(|r| (r.height, r.tx_index, r.sub_index, r.received, r.sent))
                 .collect::<Vec<_>>()
         };
@@ -1733,22 +1722,7 @@ mod tests {
                 "addr({n}) has {} transfers",
                 history.len()
             );
-            let without: Vec<AccountFlow> = history
-                .iter()
-                .map(|r| AccountFlow {
-                    height: r.height,
-                    tx_index: r.tx_index,
-                    sub_index: r.sub_index,
-                    txid: r.txid,
-                    time: r.time,
-                    kind: r.kind,
-                    asset: r.asset.clone(),
-                    from: r.from.clone(),
-                    to: r.to.clone(),
-                    received: r.received,
-                    sent: r.sent,
-                })
-                .collect();
+            let without: Vec<AccountFlow> = history.iter().map(|r| r.flow.clone()).collect();
             assert_eq!(flows, without);
             assert_eq!(store.account_flows(CHAIN, id, 1, 2).unwrap(), without[1..3]);
         }

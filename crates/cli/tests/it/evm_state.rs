@@ -270,10 +270,13 @@ fn opening_balances_make_every_stored_balance_absolute() {
     let opened = store.account_history(CHAIN, id, 0, 1).unwrap();
     drop(store);
     // Dev account 0 deploys in block 1: its genesis allocation opens its history.
-    assert_eq!(opened[0].from, "mint:opening");
+    assert_eq!(opened[0].flow.from, "mint:opening");
     assert_eq!(opened[0].source, "opening:0");
-    assert_eq!(opened[0].height, 1);
-    assert_eq!(opened[0].received.units(), c.balance(&c.accounts[0], 0));
+    assert_eq!(opened[0].flow.height, 1);
+    assert_eq!(
+        opened[0].flow.received.units(),
+        c.balance(&c.accounts[0], 0)
+    );
 
     // From a later block (after the contracts and the first token hand-outs), in two runs.
     let later = work.path().join("later");
