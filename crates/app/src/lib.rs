@@ -230,6 +230,11 @@ impl DataDir {
     pub fn exposure_index(&self) -> Result<std::sync::Arc<ExposureIndex>, AppError> {
         let path = ExposureIndex::path_in(&self.root);
         let file = file_id(&path);
+        if file.is_none() {
+            return Err(AppError::NotFound(
+                "no exposure index: run `tracehound screen index` first".into(),
+            ));
+        }
         let mut held = self.index.lock().unwrap_or_else(|e| e.into_inner());
         if let (Some((was, index)), Some(now)) = (held.as_ref(), file)
             && *was == now

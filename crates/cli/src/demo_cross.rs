@@ -404,7 +404,7 @@ fn keep_for_serving(
         clustering.save(&tracehound_cluster::Clustering::path_in(store_dir, chain))?;
     }
     // The exposure index, so that screening answers for the demo's addresses.
-    let tags = data.open_labels()?.strongest_all()?;
+    let tags = labels_store.strongest_all()?;
     tracehound_screen::build(
         store,
         store_dir,

@@ -154,11 +154,11 @@ impl<T: DeserializeOwned + Send, S: Send + Sync> FromRequestParts<S> for Params<
 
     async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
         let q = parts.uri.query().unwrap_or_default();
-        serde_urlencoded_like(q).map(Params)
+        query_of(q).map(Params)
     }
 }
 
-fn serde_urlencoded_like<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
+fn query_of<T: DeserializeOwned>(q: &str) -> Result<T, ApiError> {
     axum::extract::Query::<T>::try_from_uri(
         &format!("/?{q}")
             .parse()

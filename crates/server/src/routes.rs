@@ -1110,7 +1110,7 @@ async fn screen_one(
     let address = normalize::address(c, &text)
         .map_err(|e| ApiError::bad_request(e.to_string()).field("address"))?;
     let screening = blocking(&s, move |s| {
-        let index = s.data.exposure_index().map_err(no_index)?;
+        let index = s.data.exposure_index()?;
         let reader = index.reader().map_err(tracehound_app::AppError::from)?;
         let labels = s.data.label_store()?;
         Ok(tracehound_app::screen(
@@ -1122,14 +1122,6 @@ async fn screen_one(
     })
     .await?;
     Ok(Json(screening))
-}
-
-fn no_index(e: tracehound_app::AppError) -> ApiError {
-    if e.to_string().contains("not built yet") {
-        return ApiError::not_found("no exposure index: run `tracehound screen index` first");
-    }
-    tracing::warn!("exposure index: {e}");
-    ApiError::internal("the server could not read its exposure index; see its log")
 }
 
 /// Addresses to screen at once.
@@ -1185,7 +1177,7 @@ async fn screen_bulk(
         wanted.push((c, address));
     }
     let out = blocking(&s, move |s| {
-        let index = s.data.exposure_index().map_err(no_index)?;
+        let index = s.data.exposure_index()?;
         let reader = index.reader().map_err(tracehound_app::AppError::from)?;
         let labels = s.data.label_store()?;
         wanted
