@@ -129,7 +129,8 @@ pub(crate) struct ReportArgs {
     /// Only this endpoint address (else every point of intervention).
     #[arg(long, value_name = "ADDR")]
     pub(crate) endpoint: Option<String>,
-    /// html (self-contained; print it to PDF from any browser) or json.
+    /// html (self-contained, prints cleanly), json, or pdf (A4, standard fonts, no browser
+    /// needed).
     #[arg(long, default_value = "html")]
     pub(crate) format: String,
     /// Write it here instead of to stdout.

@@ -1,6 +1,7 @@
 //! `tracehound serve`: the HTTP API (crate `tracehound-server`) over the data dir, and
 //! `tracehound token`: its API tokens; `tracehound report`: evidence reports.
 
+use std::io::{IsTerminal, Write};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -132,17 +133,15 @@ pub(crate) fn report(global: &Global, args: &ReportArgs) -> anyhow::Result<()> {
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
     let evidence = data.evidence(&store, &args.incident, args.endpoint.as_deref(), now)?;
-    let text = match args.format.as_str() {
-        "html" => evidence.to_html(),
-        "json" => evidence.to_json(),
-        "pdf" => bail!(
-            "--format pdf: not built in; the HTML report is self-contained and prints cleanly: open it in any browser and print to PDF (or `chromium --headless --print-to-pdf=report.pdf report.html`)"
-        ),
-        other => bail!("--format {other:?}: html or json"),
+    let bytes = match args.format.as_str() {
+        "html" => evidence.to_html().into_bytes(),
+        "json" => evidence.to_json().into_bytes(),
+        "pdf" => evidence.to_pdf(),
+        other => bail!("--format {other:?}: html, json or pdf"),
     };
     match &args.out {
         Some(path) => {
-            std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))?;
+            std::fs::write(path, &bytes).with_context(|| format!("writing {}", path.display()))?;
             eprintln!(
                 "evidence report of {:?}: {} points of intervention, inputs digest sha256:{} → {}",
                 args.incident,
@@ -151,7 +150,12 @@ pub(crate) fn report(global: &Global, args: &ReportArgs) -> anyhow::Result<()> {
                 path.display()
             );
         }
-        None => print!("{text}"),
+        None if args.format == "pdf" && std::io::stdout().is_terminal() => {
+            bail!("--format pdf writes binary: give --out FILE or redirect stdout to a file")
+        }
+        None => std::io::stdout()
+            .write_all(&bytes)
+            .context("writing the report to stdout")?,
     }
     Ok(())
 }

@@ -38,6 +38,20 @@ th { background: #eee; }
 @media print { body { margin: 0; max-width: none; } h2 { page-break-before: always; } h2.first { page-break-before: avoid; } a { color: inherit; text-decoration: none; } }
 ";
 
+/// The figures of the summary table, in the order both the HTML and the PDF show them: the
+/// value in first, then where it went.
+pub(crate) const SUMMARY_ROWS: [(&str, &str); 9] = [
+    ("stolen", "Stolen"),
+    ("linked_in", "Arrived through links"),
+    ("intervention", "At points of intervention"),
+    ("still_moving", "Still moving"),
+    ("dark", "Dark"),
+    ("dust", "Dust"),
+    ("fees", "Fees"),
+    ("unresolved", "Unresolved"),
+    ("linked_out", "Left through links"),
+];
+
 impl Evidence {
     /// The report as a self-contained HTML page.
     pub fn to_html(&self) -> String {
@@ -167,18 +181,7 @@ impl Evidence {
             );
         }
         h.push_str("</tr>");
-        const ROWS: [(&str, &str); 9] = [
-            ("stolen", "Stolen"),
-            ("linked_in", "Arrived through links"),
-            ("intervention", "At points of intervention"),
-            ("still_moving", "Still moving"),
-            ("dark", "Dark"),
-            ("dust", "Dust"),
-            ("fees", "Fees"),
-            ("unresolved", "Unresolved"),
-            ("linked_out", "Left through links"),
-        ];
-        for (key, title) in ROWS {
+        for (key, title) in SUMMARY_ROWS {
             let _ = write!(h, "<tr><th>{title}</th>");
             for s in &self.summary {
                 let _ = write!(

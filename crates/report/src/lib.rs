@@ -8,12 +8,14 @@
 //!
 //! [`Evidence::build`] reads a trace result (the JSON `tracehound trace --json` prints and the
 //! API keeps) with the facts the caller looked up (labels with sources, asset decimals, the
-//! store's tips); [`Evidence::to_html`] renders one self-contained page that prints cleanly
-//! and [`Evidence::to_json`] the same content as JSON. Amounts stay integers in base units;
-//! decimals only shape how they are shown.
+//! store's tips); [`Evidence::to_html`] renders one self-contained page that prints cleanly,
+//! [`Evidence::to_pdf`] the same content as a paginated A4 PDF (every page footed with the
+//! incident, its page number and the digest to cite) and [`Evidence::to_json`] as JSON.
+//! Amounts stay integers in base units; decimals only shape how they are shown.
 
 mod html;
 mod model;
+mod pdf;
 
 pub use model::{
     AssetFacts, ChainTip, Evidence, HopDoc, Inputs, LabelDoc, LinkDoc, PointDoc, RulesDoc,

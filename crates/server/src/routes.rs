@@ -1032,8 +1032,8 @@ async fn incident_result(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 struct ReportQuery {
-    /// html (default: a self-contained page that prints cleanly) or json.
-    #[param(pattern = "^(html|json)$")]
+    /// html (default: a self-contained page that prints cleanly), json, or pdf (A4).
+    #[param(pattern = "^(html|json|pdf)$")]
     format: Option<String>,
     /// Only this endpoint address.
     endpoint: Option<String>,
@@ -1044,8 +1044,8 @@ struct ReportQuery {
 /// digest of the inputs to cite.
 #[utoipa::path(get, path = "/api/v1/incidents/{name}/report", tag = "incidents",
     params(("name" = String, Path), ReportQuery),
-    responses((status = 503, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody), (status = 200, description = "HTML page or JSON", content(
-                  (String = "text/html"), (Object = "application/json"))),
+    responses((status = 503, body = crate::ErrorBody), (status = 422, body = crate::ErrorBody), (status = 403, body = crate::ErrorBody), (status = 401, body = crate::ErrorBody), (status = 200, description = "HTML page, JSON or PDF", content(
+                  (String = "text/html"), (Object = "application/json"), (Vec<u8> = "application/pdf"))),
               (status = 400, body = crate::ErrorBody), (status = 404, body = crate::ErrorBody)),
     security((), ("token" = [])))]
 async fn incident_report(
@@ -1055,12 +1055,14 @@ async fn incident_report(
     Params(q): Params<ReportQuery>,
 ) -> Result<impl IntoResponse, ApiError> {
     caller.require(Role::Read)?;
-    let html = match q.format.as_deref() {
-        None | Some("html") => true,
-        Some("json") => false,
+    let format = match q.format.as_deref() {
+        None | Some("html") => ReportFormat::Html,
+        Some("json") => ReportFormat::Json,
+        Some("pdf") => ReportFormat::Pdf,
         Some(other) => {
             return Err(
-                ApiError::bad_request(format!("format {other:?}: html or json")).field("format"),
+                ApiError::bad_request(format!("format {other:?}: html, json or pdf"))
+                    .field("format"),
             );
         }
     };
@@ -1071,13 +1073,17 @@ async fn incident_report(
         let e = s
             .data
             .evidence(&s.store, &name, q.endpoint.as_deref(), now)?;
-        Ok(if html { e.to_html() } else { e.to_json() })
+        Ok(match format {
+            ReportFormat::Html => e.to_html().into_bytes(),
+            ReportFormat::Json => e.to_json().into_bytes(),
+            ReportFormat::Pdf => e.to_pdf(),
+        })
     })
     .await?;
-    let kind = if html {
-        "text/html; charset=utf-8"
-    } else {
-        "application/json"
+    let kind = match format {
+        ReportFormat::Html => "text/html; charset=utf-8",
+        ReportFormat::Json => "application/json",
+        ReportFormat::Pdf => "application/pdf",
     };
     Ok((
         [
@@ -1090,6 +1096,14 @@ async fn incident_report(
         ],
         body,
     ))
+}
+
+/// What an evidence report is rendered as.
+#[derive(Debug, Clone, Copy)]
+enum ReportFormat {
+    Html,
+    Json,
+    Pdf,
 }
 
 // ---- screening, patterns ----

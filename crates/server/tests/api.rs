@@ -293,6 +293,9 @@ async fn an_incident_is_created_traced_and_its_result_kept() {
         )
         .await;
     assert_eq!((s, code(&v).0), (StatusCode::CONFLICT, "conflict"));
+    let message = v["error"]["message"].as_str().unwrap();
+    assert!(message.starts_with("incident \"drain\" exists"), "{message}");
+    assert!(!message.contains('/'), "no server path in an error: {message}");
 
     let (s, v) = w.call(Method::GET, "/api/v1/incidents", None, None).await;
     assert_eq!(s, StatusCode::OK);
@@ -861,12 +864,28 @@ async fn the_evidence_report_proves_each_point_of_intervention() {
     let (s, v) = w
         .call(
             Method::GET,
-            "/api/v1/incidents/drain/report?format=pdf",
+            "/api/v1/incidents/drain/report?format=docx",
             None,
             None,
         )
         .await;
     assert_eq!((s, code(&v).1), (StatusCode::BAD_REQUEST, Some("format")));
+
+    // As PDF: a PDF file naming the digest (its text layout is the report crate's test).
+    let req = Request::builder()
+        .uri("/api/v1/incidents/drain/report?format=pdf")
+        .body(Body::empty())
+        .unwrap();
+    let resp = router(Arc::clone(&w.state)).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "application/pdf");
+    let pdf = resp.into_body().collect().await.unwrap().to_bytes();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let digest = r["digests"]["inputs_sha256"].as_str().unwrap();
+    assert!(
+        pdf.windows(digest.len()).any(|w| w == digest.as_bytes()),
+        "the inputs digest is in the PDF's footer text"
+    );
 }
 
 #[tokio::test]
