@@ -32,9 +32,13 @@
 //!   calldata is an entry (its destination from the memo); a vault paying out with `OUT:<tx>`
 //!   (or `REFUND:<tx>`) is an exit naming the entry.
 //! - **Router events** (`[[vault]] routers`): THORChain router `Deposit` events with a swap
-//!   memo are entries, their leg the transfer of the event's amount into the router or vault;
+//!   memo are entries, their leg the transfer of the event's amount into the router or the
+//!   vault the event names (the vaults themselves need not be configured: they rotate);
 //!   `TransferOut` events with `OUT:`/`REFUND:` memos are exits, their leg the transfer of the
-//!   event's amount to the payee. Events of contracts not configured as routers make no fact.
+//!   event's amount to the payee; `TransferOutAndCall` events (an outbound handed to a DEX
+//!   aggregator) are exits whose leg is the ether paid to the aggregator, with the final asset,
+//!   recipient and minimum out in the evidence. Vault-to-vault moves (`TransferAllowance`,
+//!   `VaultTransfer`) are no link. Events of contracts not configured as routers make no fact.
 //!
 //! What is recognised but cannot be linked (an event whose amounts do not match the
 //! transfers, a malformed memo, a deposit without its transfer) is left out, counted by
@@ -69,18 +73,33 @@ mod v2 {
     }
 }
 
-/// THORChain's router (`THORChain_Router.sol` in thorchain/ethereum, versions 3 and 4, as
-/// verified on Etherscan): users call `deposit(address vault, address asset, uint amount,
-/// string memo)` or `depositWithExpiry(…, uint expiration)`, which forwards the value to the
-/// vault (or holds the token for it) and emits `Deposit`; vaults pay out through
-/// `transferOut(address to, address asset, uint amount, string memo)`, which emits
-/// `TransferOut`. `asset` is the zero address for the native coin.
+/// THORChain's router (`THORChain_Router.sol`, versions 2 to 4.1, as verified on Etherscan;
+/// every version has the same `Deposit` and `TransferOut`): users call `deposit(address vault,
+/// address asset, uint amount, string memo)` or `depositWithExpiry(…, uint expiration)`, which
+/// forwards the value to the vault (or holds the token for it) and emits `Deposit`; vaults pay
+/// out through `transferOut(address to, address asset, uint amount, string memo)`, which emits
+/// `TransferOut`, or (version 4) `transferOutAndCall(address target, address finalToken,
+/// address to, uint amountOutMin, string memo)`, which hands the ether to a DEX aggregator
+/// (`target.swapOut(finalToken, to, amountOutMin)`; if that call fails, the ether goes to `to`)
+/// and emits `TransferOutAndCall`. `asset` is the zero address for the native coin.
+/// `transferAllowance` and `returnVaultAssets` move a vault's holdings to another vault of
+/// THORChain (churns), emitting `TransferAllowance` and `VaultTransfer`.
 mod router {
     alloy::sol! {
         /// Value in for `to` (the vault), with the user's memo.
         event Deposit(address indexed to, address indexed asset, uint256 amount, string memo);
         /// A vault's payment to `to`, its memo `OUT:<inbound tx>` or `REFUND:<inbound tx>`.
         event TransferOut(address indexed vault, address indexed to, address asset, uint256 amount, string memo);
+        /// A vault's payment of `amount` ether to the aggregator `target`, to be swapped to
+        /// `finalAsset` (a token contract) for `to`, at least `amountOutMin` of it; its memo
+        /// `OUT:<inbound tx>`.
+        event TransferOutAndCall(address indexed vault, address target, uint256 amount, address finalAsset, address to, uint256 amountOutMin, string memo);
+        /// The router's book of a token moved from one vault to another (no transfer).
+        event TransferAllowance(address indexed oldVault, address indexed newVault, address asset, uint256 amount, string memo);
+        /// A batch of allowances moved from one vault to another (the ether sent along goes
+        /// to the new vault).
+        struct Coin { address asset; uint256 amount; }
+        event VaultTransfer(address indexed oldVault, address indexed newVault, Coin[] coins, string memo);
     }
 }
 
@@ -91,8 +110,8 @@ mod v3 {
     }
 }
 
-/// The built-in link config (Tornado Cash's ETH pools on Ethereum), always merged under a
-/// user's file.
+/// The built-in link config (Tornado Cash's ETH pools and THORChain's routers on Ethereum),
+/// always merged under a user's file.
 const DEFAULT_CONFIG: &str = include_str!("../data/links-default.toml");
 
 /// Where ERC-20 mints come from and burns go to.
@@ -1149,13 +1168,116 @@ impl LinkDecoder {
     }
 }
 
+/// A THORChain router event that makes a link.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum RouterEvent {
+    Deposit,
+    TransferOut,
+    TransferOutAndCall,
+}
+
+impl RouterEvent {
+    fn of(topic0: &B256) -> Option<RouterEvent> {
+        match *topic0 {
+            router::Deposit::SIGNATURE_HASH => Some(RouterEvent::Deposit),
+            router::TransferOut::SIGNATURE_HASH => Some(RouterEvent::TransferOut),
+            router::TransferOutAndCall::SIGNATURE_HASH => Some(RouterEvent::TransferOutAndCall),
+            _ => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            RouterEvent::Deposit => "Deposit",
+            RouterEvent::TransferOut => "TransferOut",
+            RouterEvent::TransferOutAndCall => "TransferOutAndCall",
+        }
+    }
+}
+
+/// What a router event says, as its leg must match it.
+struct RouterLog {
+    /// `Deposit`: the vault; `TransferOut`: the payee; `TransferOutAndCall`: the aggregator.
+    party: EvmAddress,
+    /// Who else may have been paid: `TransferOutAndCall`'s `to`, whom the router pays
+    /// directly when the aggregator's call fails.
+    fallback: Option<EvmAddress>,
+    asset: EvmAddress,
+    amount: U256,
+    memo: String,
+    /// Evidence beyond the memo (`TransferOutAndCall`: where the value was meant to end).
+    detail: String,
+}
+
 impl LinkDecoder {
+    fn decode_router_log(
+        &self,
+        event: RouterEvent,
+        data: &LogData,
+    ) -> alloy::sol_types::Result<RouterLog> {
+        Ok(match event {
+            RouterEvent::Deposit => {
+                let e = router::Deposit::decode_log_data(data)?;
+                RouterLog {
+                    party: e.to,
+                    fallback: None,
+                    asset: e.asset,
+                    amount: e.amount,
+                    memo: e.memo,
+                    detail: String::new(),
+                }
+            }
+            RouterEvent::TransferOut => {
+                let e = router::TransferOut::decode_log_data(data)?;
+                RouterLog {
+                    party: e.to,
+                    fallback: None,
+                    asset: e.asset,
+                    amount: e.amount,
+                    memo: e.memo,
+                    detail: String::new(),
+                }
+            }
+            RouterEvent::TransferOutAndCall => {
+                let e = router::TransferOutAndCall::decode_log_data(data)?;
+                let chain = self.chain;
+                RouterLog {
+                    party: e.target,
+                    fallback: Some(e.to),
+                    // The router passes on the ether the vault sent with its call: native only.
+                    asset: EvmAddress::ZERO,
+                    amount: e.amount,
+                    detail: format!(
+                        " target {} final asset {} to {} amount out min {}",
+                        text_of(chain, &e.target),
+                        text_of(chain, &e.finalAsset),
+                        text_of(chain, &e.to),
+                        e.amountOutMin
+                    ),
+                    memo: e.memo,
+                }
+            }
+        })
+    }
+
     /// THORChain router events: a `Deposit` whose memo is a swap is an entry, its leg the
-    /// transfer bringing that amount of the asset into the router or the vault (the tx's
-    /// value, or the user's ERC-20 transfer); a `TransferOut` with `OUT:`/`REFUND:` is an exit
-    /// naming the inbound, its leg the transfer of that amount to the payee. Only configured
+    /// transfer bringing that amount of the asset into the router or the vault the event names
+    /// (the tx's value, or the user's ERC-20 transfer; no vault need be configured: vaults
+    /// rotate, the event names the current one); a `TransferOut` with `OUT:`/`REFUND:` is an
+    /// exit naming the inbound, its leg the transfer of that amount to the payee; a
+    /// `TransferOutAndCall` with `OUT:` is an exit whose leg is the ether paid to the
+    /// aggregator (`target`), or to the final recipient when the aggregator's call failed
+    /// and the router paid it directly; its evidence names the aggregator, the final asset,
+    /// the recipient and the minimum out, where the value was meant to end. Only configured
     /// routers (`[[vault]] routers`) make facts: any contract can emit these events, and a
     /// fake one must not link anything (counted, so that a missing router shows).
+    ///
+    /// `TransferAllowance` and `VaultTransfer` make no link and are not counted: they move
+    /// holdings between THORChain's own vaults when the vault set rotates (the router's book of
+    /// which vault owns the tokens it holds; the ether sent along goes from the old vault to the
+    /// new one), so no user's value enters or leaves THORChain there. Linking them would claim
+    /// an inbound or an outbound that never was; a trace simply follows the ether from vault to
+    /// vault as an ordinary transfer.
     fn router_events(&self, v: &TxView<'_>, out: &mut Vec<LinkFact>, skips: &mut Skips) {
         // Transfers already a leg of this tx's facts (two deposits of one amount in one tx
         // take one transfer each).
@@ -1173,10 +1295,16 @@ impl LinkDecoder {
             let Some(topic0) = log.topics.first() else {
                 continue;
             };
-            let deposit = *topic0 == router::Deposit::SIGNATURE_HASH;
-            if !deposit && *topic0 != router::TransferOut::SIGNATURE_HASH {
+            // Vault-to-vault moves: no link (see above), and nothing to count.
+            if *topic0 == router::TransferAllowance::SIGNATURE_HASH
+                || *topic0 == router::VaultTransfer::SIGNATURE_HASH
+            {
                 continue;
             }
+            let Some(event) = RouterEvent::of(topic0) else {
+                continue;
+            };
+            let deposit = event == RouterEvent::Deposit;
             let index = log.log_index.to::<u64>();
             let contract = text_of(self.chain, &log.address);
             let Some(service) = self.routers.get(&log.address) else {
@@ -1188,28 +1316,22 @@ impl LinkDecoder {
                 continue;
             };
             let data = LogData::new_unchecked(log.topics.clone(), log.data.clone());
-            // (payee or vault, asset, amount, memo)
-            let decoded = if deposit {
-                router::Deposit::decode_log_data(&data).map(|e| (e.to, e.asset, e.amount, e.memo))
-            } else {
-                router::TransferOut::decode_log_data(&data)
-                    .map(|e| (e.to, e.asset, e.amount, e.memo))
-            };
-            let (party, asset, amount, text) = match decoded {
+            let decoded = match self.decode_router_log(event, &data) {
                 Ok(d) => d,
                 Err(e) => {
                     skips.add(
                         "router event does not decode",
                         v.tx,
-                        &format!("log {index}: {e}"),
+                        &format!("log {index} ({}): {e}", event.name()),
                     );
                     continue;
                 }
             };
-            let Ok(amount) = u128::try_from(amount) else {
+            let Ok(amount) = u128::try_from(decoded.amount) else {
                 skips.add("router event amount beyond 128 bits", v.tx, &contract);
                 continue;
             };
+            let text = decoded.memo;
             let memo = match memo::parse(&text) {
                 Ok(m) => m,
                 Err(e) => {
@@ -1217,17 +1339,25 @@ impl LinkDecoder {
                     continue;
                 }
             };
-            let event = if deposit { "Deposit" } else { "TransferOut" };
-            let evidence = format!("log:{index}:{service} {event} memo {text:?}");
-            let asset = if asset.is_zero() {
+            let evidence = format!(
+                "log:{index}:{service} {} memo {text:?}{}",
+                event.name(),
+                decoded.detail
+            );
+            let asset = if decoded.asset.is_zero() {
                 "native".to_string()
             } else {
-                text_of(self.chain, &asset).to_ascii_lowercase()
+                text_of(self.chain, &decoded.asset).to_ascii_lowercase()
             };
-            let party = text_of(self.chain, &party);
+            let party = text_of(self.chain, &decoded.party);
+            // Whom an outbound may have paid, in order of preference.
+            let payees: Vec<String> = std::iter::once(&decoded.party)
+                .chain(decoded.fallback.as_ref())
+                .map(|a| text_of(self.chain, a))
+                .collect();
             // The transfers that could carry the event's value: inbound, paid into the router
             // or the vault by someone else (the router forwarding to the vault is not the
-            // user's payment); outbound, paid to the payee by the router or the vault.
+            // user's payment); outbound, paid to a payee by the router or the vault.
             let candidates: Vec<&EvmTransfer> = v
                 .transfers
                 .iter()
@@ -1240,27 +1370,35 @@ impl LinkDecoder {
                             (tr.to.as_str() == contract || tr.to.as_str() == party)
                                 && tr.from.as_str() != contract
                         } else {
-                            tr.to.as_str() == party
+                            payees.iter().any(|p| tr.to.as_str() == p)
                                 && (tr.from.as_str() == contract || tr.from == v.tx.from)
                         }
                 })
                 .collect();
             if candidates.is_empty() {
                 skips.add(
-                    if deposit {
-                        "router Deposit without a transfer into the router or vault"
-                    } else {
-                        "router TransferOut without its transfer to the payee (no traces?)"
+                    match event {
+                        RouterEvent::Deposit => {
+                            "router Deposit without a transfer into the router or vault"
+                        }
+                        RouterEvent::TransferOut => {
+                            "router TransferOut without its transfer to the payee (no traces?)"
+                        }
+                        RouterEvent::TransferOutAndCall => {
+                            "router TransferOutAndCall without its transfer to the aggregator or recipient (no traces?)"
+                        }
                     },
                     v.tx,
                     &evidence,
                 );
                 continue;
             }
-            let Some(t) = candidates
-                .iter()
-                .find(|t| t.transfer.amount.units() == amount)
-            else {
+            let found = payees.iter().find_map(|p| {
+                candidates.iter().find(|t| {
+                    t.transfer.amount.units() == amount && (deposit || t.transfer.to.as_str() == p)
+                })
+            });
+            let Some(t) = found else {
                 skips.add(
                     "router event amount does not match its transfer",
                     v.tx,
@@ -1305,9 +1443,15 @@ impl LinkDecoder {
                         evidence,
                     }),
                 (_, true) => skips.add("router Deposit memo is not a swap", v.tx, &evidence),
-                (_, false) => {
-                    skips.add("router TransferOut memo names no inbound", v.tx, &evidence)
-                }
+                (_, false) => skips.add(
+                    if event == RouterEvent::TransferOut {
+                        "router TransferOut memo names no inbound"
+                    } else {
+                        "router TransferOutAndCall memo names no inbound"
+                    },
+                    v.tx,
+                    &evidence,
+                ),
             }
         }
     }
@@ -1361,6 +1505,30 @@ mod tests {
     }
 
     #[test]
+    fn default_config_names_thorchains_mainnet_routers_and_no_vault() {
+        let c = default_config();
+        let [thorchain] = c.vaults.as_slice() else {
+            panic!("{:?}", c.vaults)
+        };
+        assert_eq!(thorchain.name, "thorchain");
+        assert!(thorchain.vaults.is_empty(), "vaults rotate: none is listed");
+        let d = LinkDecoder::builtin(Chain::Evm(1));
+        let mut routers: Vec<String> = d.routers.keys().map(|a| format!("{a:#x}")).collect();
+        routers.sort();
+        assert_eq!(
+            routers,
+            [
+                "0x3624525075b88b24ecc29ce226b0cec1ffcb6976", // v3
+                "0xc145990e84155416144c532e31f89b840ca8c2ce", // v2
+                "0xd37bbe5744d730a1d98d8dc97c42f0ca46ad7146", // v4.1
+            ]
+        );
+        assert!(d.routers.values().all(|s| s == "thorchain"));
+        assert!(d.vaults.is_empty());
+        assert!(LinkDecoder::builtin(Chain::Evm(56)).routers.is_empty());
+    }
+
+    #[test]
     fn bad_signatures_and_roles_are_named() {
         let mut c = default_config();
         c.mixers[0].deposit[0].signature = "Deposit(bytes33 x)".into();
@@ -1375,6 +1543,450 @@ mod tests {
         assert!(
             e.contains("withdrawal[0].party") && e.contains("no field \"recipient\""),
             "{e}"
+        );
+    }
+
+    #[test]
+    fn router_topics_are_the_mainnet_ones() {
+        // topic0 of each event of THORChain's router, as its logs on Ethereum carry them.
+        for (topic, expected) in [
+            (
+                router::Deposit::SIGNATURE_HASH,
+                "ef519b7eb82aaf6ac376a6df2d793843ebfd593de5f1a0601d3cc6ab49ebb395",
+            ),
+            (
+                router::TransferOut::SIGNATURE_HASH,
+                "a9cd03aa3c1b4515114539cd53d22085129d495cb9e9f9af77864526240f1bf7",
+            ),
+            (
+                router::TransferOutAndCall::SIGNATURE_HASH,
+                "8e5841bcd195b858d53b38bcf91b38d47f3bc800469b6812d35451ab619c6f6c",
+            ),
+            (
+                router::TransferAllowance::SIGNATURE_HASH,
+                "05b90458f953d3fcb2d7fb25616a2fddeca749d0c47cc5c9832d0266b5346eea",
+            ),
+            (
+                router::VaultTransfer::SIGNATURE_HASH,
+                "281daef48d91e5cd3d32db0784f6af69cd8d8d2e8c612a3568dca51ded51e08f",
+            ),
+        ] {
+            assert_eq!(format!("{topic:x}"), expected);
+        }
+    }
+
+    /// THORChain's router on Ethereum mainnet, its logs hand-built with alloy's encoder.
+    mod thorchain {
+        use super::*;
+        use alloy::primitives::U64;
+        use tracehound_core::{Amount, Hash32, Transfer, TxRef};
+
+        use crate::model::TraceAction;
+
+        pub(super) const CHAIN: Chain = Chain::Evm(1);
+        /// The router v4.1 (lower case, as the store writes addresses).
+        pub(super) const ROUTER: &str = "0xd37bbe5744d730a1d98d8dc97c42f0ca46ad7146";
+        /// An asgard vault EOA (vaults rotate: none is configured, the events name them).
+        pub(super) const VAULT: &str = "0x4444444444444444444444444444444444444444";
+        pub(super) const USER: &str = "0x1111111111111111111111111111111111111111";
+        pub(super) const PAYEE: &str = "0x8888888888888888888888888888888888888888";
+        /// A DEX aggregator a `TransferOutAndCall` pays.
+        pub(super) const AGGREGATOR: &str = "0x7777777777777777777777777777777777777777";
+        /// USDT on Ethereum, a final asset.
+        pub(super) const USDT: &str = "0xdac17f958d2ee523a2206206994597c13d831ec7";
+        pub(super) const INBOUND: &str =
+            "67F019E338BE8682A7D2C988277B8F32FC197F429CC43AA9B195C14F9597741E";
+
+        pub(super) fn a(s: &str) -> EvmAddress {
+            s.parse().unwrap()
+        }
+
+        fn address(s: &str) -> Address {
+            Address::parse(CHAIN, s).unwrap()
+        }
+
+        /// The built-in decoder of Ethereum mainnet (THORChain's routers, no vault).
+        pub(super) fn decoder() -> LinkDecoder {
+            LinkDecoder::builtin(CHAIN)
+        }
+
+        pub(super) fn tx(from: &str, to: &str, value: u128) -> EvmTx {
+            EvmTx {
+                hash: Hash32::from_internal([7; 32]),
+                index: 3,
+                from: address(from),
+                to: Some(address(to)),
+                value: Amount::from_units(value),
+                status: TxStatus::Success,
+                gas_used: 60_000,
+                effective_gas_price: 9,
+                blob_gas_used: None,
+                blob_gas_price: None,
+                created_contract: None,
+                tx_type: 2,
+            }
+        }
+
+        /// An ether transfer of `tx`: its value (`sub` 0) or an internal call.
+        pub(super) fn ether(
+            tx: &EvmTx,
+            sub: u32,
+            from: &str,
+            to: &str,
+            amount: u128,
+        ) -> EvmTransfer {
+            EvmTransfer {
+                transfer: Transfer {
+                    tx: TxRef {
+                        chain: CHAIN,
+                        height: 20_000_000,
+                        index: tx.index,
+                        txid: tx.hash,
+                    },
+                    sub_index: sub,
+                    kind: if sub == 0 {
+                        TransferKind::Native
+                    } else {
+                        TransferKind::Internal
+                    },
+                    asset: AssetId::Native,
+                    from: address(from),
+                    to: address(to),
+                    amount: Amount::from_units(amount),
+                },
+                source: if sub == 0 {
+                    TransferSource::TxValue
+                } else {
+                    TransferSource::Trace {
+                        trace_address: vec![sub - 1],
+                        action: TraceAction::Call,
+                    }
+                },
+            }
+        }
+
+        pub(super) fn log(emitter: &str, index: u64, data: &LogData) -> WireLog {
+            WireLog {
+                address: a(emitter),
+                topics: data.topics().to_vec(),
+                data: data.data.clone(),
+                log_index: U64::from(index),
+                transaction_hash: None,
+                block_hash: None,
+                removed: false,
+            }
+        }
+
+        pub(super) fn run(
+            tx: &EvmTx,
+            logs: &[WireLog],
+            transfers: &[EvmTransfer],
+        ) -> (Vec<LinkFact>, Vec<(String, u64)>) {
+            let (mut out, mut skips) = (Vec::new(), Skips::default());
+            let view = TxView {
+                tx,
+                memo: None,
+                logs,
+                transfers,
+                wraps: &[],
+            };
+            decoder().decode_tx(&view, &mut out, &mut skips);
+            (out, skips.into_vec())
+        }
+
+        pub(super) fn deposit(vault: &str, amount: u128, memo: &str) -> LogData {
+            router::Deposit {
+                to: a(vault),
+                asset: EvmAddress::ZERO,
+                amount: U256::from(amount),
+                memo: memo.into(),
+            }
+            .encode_log_data()
+        }
+
+        pub(super) fn transfer_out(amount: u128, memo: &str) -> LogData {
+            router::TransferOut {
+                vault: a(VAULT),
+                to: a(PAYEE),
+                asset: EvmAddress::ZERO,
+                amount: U256::from(amount),
+                memo: memo.into(),
+            }
+            .encode_log_data()
+        }
+
+        pub(super) fn transfer_out_and_call(amount: u128, memo: &str) -> LogData {
+            router::TransferOutAndCall {
+                vault: a(VAULT),
+                target: a(AGGREGATOR),
+                amount: U256::from(amount),
+                finalAsset: a(USDT),
+                to: a(PAYEE),
+                amountOutMin: U256::from(1_234_567u64),
+                memo: memo.into(),
+            }
+            .encode_log_data()
+        }
+    }
+
+    #[test]
+    fn a_mainnet_router_deposit_with_a_swap_memo_is_an_entry() {
+        use thorchain::*;
+        let memo = "SWAP:BTC.BTC:bc1qtgsttdcy3z67hegc36l99egdm36va0m5r0gece:24000000";
+        // The user pays the router (the tx's value), the router forwards it to the vault the
+        // event names — a vault no config lists.
+        let t = tx(USER, ROUTER, 5_000);
+        let transfers = [
+            ether(&t, 0, USER, ROUTER, 5_000),
+            ether(&t, 1, ROUTER, VAULT, 5_000),
+        ];
+        let (out, skips) = run(
+            &t,
+            &[log(ROUTER, 4, &deposit(VAULT, 5_000, memo))],
+            &transfers,
+        );
+        assert!(skips.is_empty(), "{skips:?}");
+        let [
+            LinkFact::Entry {
+                kind,
+                service,
+                contract,
+                leg,
+                id,
+                destination,
+                gas_price,
+                evidence,
+            },
+        ] = out.as_slice()
+        else {
+            panic!("{out:?}")
+        };
+        assert_eq!(
+            (*kind, service.as_str(), contract.as_str()),
+            (LinkKind::ChainSwap, "thorchain", ROUTER)
+        );
+        assert_eq!(
+            (leg.leg, leg.asset.as_str(), leg.amount, leg.party.as_str()),
+            (0, "native", 5_000, USER),
+            "the user's payment, not the router's forwarding"
+        );
+        assert_eq!(*id, None);
+        assert_eq!(
+            destination.as_ref(),
+            Some(&Destination {
+                chain: Some("BTC".into()),
+                address: "bc1qtgsttdcy3z67hegc36l99egdm36va0m5r0gece".into(),
+                min_out: Some(24_000_000),
+            })
+        );
+        assert_eq!(*gas_price, Some(9));
+        assert_eq!(evidence, &format!("log:4:thorchain Deposit memo {memo:?}"));
+    }
+
+    #[test]
+    fn a_mainnet_router_transfer_out_is_an_exit_naming_the_inbound() {
+        use thorchain::*;
+        let memo = format!("OUT:{INBOUND}");
+        // The vault calls `transferOut` with the ether, the router pays the payee.
+        let t = tx(VAULT, ROUTER, 700);
+        let transfers = [
+            ether(&t, 0, VAULT, ROUTER, 700),
+            ether(&t, 1, ROUTER, PAYEE, 700),
+        ];
+        let (out, skips) = run(&t, &[log(ROUTER, 0, &transfer_out(700, &memo))], &transfers);
+        assert!(skips.is_empty(), "{skips:?}");
+        let [
+            LinkFact::Exit {
+                kind,
+                contract,
+                leg,
+                reference,
+                relayer,
+                evidence,
+                ..
+            },
+        ] = out.as_slice()
+        else {
+            panic!("{out:?}")
+        };
+        assert_eq!((*kind, contract.as_str()), (LinkKind::ChainSwap, ROUTER));
+        assert_eq!(
+            (leg.leg, leg.asset.as_str(), leg.amount, leg.party.as_str()),
+            (1, "native", 700, PAYEE)
+        );
+        assert_eq!(reference.as_deref(), Some(INBOUND));
+        assert_eq!(*relayer, None);
+        assert_eq!(
+            evidence,
+            &format!("log:0:thorchain TransferOut memo {memo:?}")
+        );
+    }
+
+    #[test]
+    fn a_mainnet_router_transfer_out_and_call_is_an_exit_to_the_aggregator() {
+        use thorchain::*;
+        let memo = format!("OUT:{INBOUND}");
+        // The vault hands 900 wei to the router, which calls the aggregator with them.
+        let t = tx(VAULT, ROUTER, 900);
+        let transfers = [
+            ether(&t, 0, VAULT, ROUTER, 900),
+            ether(&t, 1, ROUTER, AGGREGATOR, 900),
+        ];
+        let logs = [log(ROUTER, 2, &transfer_out_and_call(900, &memo))];
+        let (out, skips) = run(&t, &logs, &transfers);
+        assert!(skips.is_empty(), "{skips:?}");
+        let [
+            LinkFact::Exit {
+                kind,
+                service,
+                contract,
+                leg,
+                reference,
+                gas_price,
+                evidence,
+                ..
+            },
+        ] = out.as_slice()
+        else {
+            panic!("{out:?}")
+        };
+        assert_eq!(
+            (*kind, service.as_str(), contract.as_str()),
+            (LinkKind::ChainSwap, "thorchain", ROUTER)
+        );
+        assert_eq!(
+            (leg.leg, leg.asset.as_str(), leg.amount, leg.party.as_str()),
+            (1, "native", 900, AGGREGATOR)
+        );
+        assert_eq!(reference.as_deref(), Some(INBOUND));
+        assert_eq!(*gas_price, Some(9));
+        assert_eq!(
+            evidence,
+            &format!(
+                "log:2:thorchain TransferOutAndCall memo {memo:?} target {AGGREGATOR} \
+                 final asset {USDT} to {PAYEE} amount out min 1234567"
+            )
+        );
+        // The aggregator's call failed: the router paid the recipient directly.
+        let transfers = [
+            ether(&t, 0, VAULT, ROUTER, 900),
+            ether(&t, 1, ROUTER, PAYEE, 900),
+        ];
+        let (out, skips) = run(&t, &logs, &transfers);
+        assert!(skips.is_empty(), "{skips:?}");
+        let [LinkFact::Exit { leg, .. }] = out.as_slice() else {
+            panic!("{out:?}")
+        };
+        assert_eq!((leg.leg, leg.party.as_str()), (1, PAYEE));
+    }
+
+    #[test]
+    fn vault_to_vault_router_events_make_no_link_and_are_not_counted() {
+        use thorchain::*;
+        let new_vault = "0x6666666666666666666666666666666666666666";
+        let t = tx(VAULT, ROUTER, 50);
+        // `returnVaultAssets`: the ether sent along goes to the new vault.
+        let transfers = [
+            ether(&t, 0, VAULT, ROUTER, 50),
+            ether(&t, 1, ROUTER, new_vault, 50),
+        ];
+        let churn = "MIGRATE:3494355";
+        let vault_transfer = router::VaultTransfer {
+            oldVault: a(VAULT),
+            newVault: a(new_vault),
+            coins: vec![router::Coin {
+                asset: a(USDT),
+                amount: U256::from(10u64),
+            }],
+            memo: churn.into(),
+        }
+        .encode_log_data();
+        let allowance = router::TransferAllowance {
+            oldVault: a(VAULT),
+            newVault: a(new_vault),
+            asset: a(USDT),
+            amount: U256::from(10u64),
+            memo: churn.into(),
+        }
+        .encode_log_data();
+        let logs = [log(ROUTER, 0, &vault_transfer), log(ROUTER, 1, &allowance)];
+        let (out, skips) = run(&t, &logs, &transfers);
+        assert!(out.is_empty(), "{out:?}");
+        assert!(skips.is_empty(), "{skips:?}");
+    }
+
+    #[test]
+    fn router_events_that_cannot_be_linked_at_mainnet_are_counted() {
+        use thorchain::*;
+        let out_memo = format!("OUT:{INBOUND}");
+        let t = tx(VAULT, ROUTER, 900);
+        let paid = [
+            ether(&t, 0, VAULT, ROUTER, 900),
+            ether(&t, 1, ROUTER, AGGREGATOR, 900),
+        ];
+        let good = transfer_out_and_call(900, &out_memo);
+        // The right topic, a body cut short.
+        let cut = LogData::new_unchecked(
+            good.topics().to_vec(),
+            good.data.slice(..good.data.len() - 40),
+        );
+        // A Deposit without its indexed asset.
+        let deposit_topics = deposit(VAULT, 900, "=:b:bc1qx");
+        let short_topics = LogData::new_unchecked(
+            deposit_topics.topics()[..2].to_vec(),
+            deposit_topics.data.clone(),
+        );
+        let spoof = "0x3333333333333333333333333333333333333333";
+        let cases: Vec<(WireLog, &str)> = vec![
+            (log(ROUTER, 0, &cut), "router event does not decode"),
+            (
+                log(ROUTER, 0, &short_topics),
+                "router event does not decode",
+            ),
+            // `OUT:` with a tx id that is no tx id.
+            (
+                log(ROUTER, 0, &transfer_out_and_call(900, "OUT:67F019E338BE")),
+                "malformed router memo",
+            ),
+            (
+                log(ROUTER, 0, &transfer_out(900, "OUT:XYZ")),
+                "malformed router memo",
+            ),
+            // The same event from a contract that is not THORChain's router.
+            (
+                log(spoof, 0, &good),
+                "router event from a contract not configured as a router",
+            ),
+            (
+                log(spoof, 0, &deposit(VAULT, 900, "=:b:bc1qx")),
+                "router event from a contract not configured as a router",
+            ),
+            // More than the router paid out.
+            (
+                log(ROUTER, 0, &transfer_out_and_call(901, &out_memo)),
+                "router event amount does not match its transfer",
+            ),
+            // A swap memo on an outbound.
+            (
+                log(ROUTER, 0, &transfer_out_and_call(900, "=:b:bc1qx")),
+                "router TransferOutAndCall memo names no inbound",
+            ),
+        ];
+        for (l, reason) in cases {
+            let (out, skips) = run(&t, std::slice::from_ref(&l), &paid);
+            assert!(out.is_empty(), "{reason}: {out:?}");
+            assert_eq!(skips, vec![(reason.to_string(), 1)], "{reason}");
+        }
+        // No traces: the router's payment to the aggregator is not seen.
+        let (out, skips) = run(&t, &[log(ROUTER, 0, &good)], &paid[..1]);
+        assert!(out.is_empty(), "{out:?}");
+        assert_eq!(
+            skips,
+            vec![(
+                "router TransferOutAndCall without its transfer to the aggregator or recipient (no traces?)"
+                    .to_string(),
+                1
+            )]
         );
     }
 

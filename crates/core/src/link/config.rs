@@ -137,10 +137,13 @@ pub struct VaultConfig {
     /// Name (`thorchain`, `sim-chainswap`).
     pub name: String,
     /// Its vault addresses on each chain (EVM EOAs, UTXO wallets): a payment to one with a
-    /// memo is an inbound, a payment from one with an `OUT:` memo an outbound.
+    /// memo is an inbound, a payment from one with an `OUT:` memo an outbound. May be empty
+    /// when routers are given: THORChain's vaults rotate, and its router's events name them.
+    #[serde(default)]
     pub vaults: Vec<Place>,
     /// Its router contracts on EVM chains (THORChain's `THORChain_Router`): their `Deposit`
-    /// events are inbounds (the memo in the event), their `TransferOut` events outbounds.
+    /// events are inbounds (the memo in the event), their `TransferOut` and
+    /// `TransferOutAndCall` events outbounds.
     /// Router events of contracts not listed here make no link (anyone can emit them), they
     /// are only counted.
     #[serde(default)]
@@ -329,8 +332,12 @@ impl LinkConfig {
                     ));
                 }
             }
-            if v.vaults.is_empty() {
-                return Err(err(entry, "vaults".into(), "no vault address".into()));
+            if v.vaults.is_empty() && v.routers.is_empty() {
+                return Err(err(
+                    entry,
+                    "vaults".into(),
+                    "no vault address and no router".into(),
+                ));
             }
         }
         for m in &self.mixers {
@@ -422,6 +429,25 @@ vaults = [{ chain = "litecoin-regtest", address = "VAULT" }]
             (e.entry.as_str(), e.field.as_str()),
             ("vault \"v\"", "routers[0].chain")
         );
+    }
+
+    #[test]
+    fn a_vault_entry_needs_a_vault_or_a_router() {
+        let router = "[[vault]]\nname = \"thorchain\"\n\
+                      routers = [{ chain = \"evm-1\", address = \"0xD37BbE5744D730a1d98d8DC97c42F0Ca46aD7146\" }]\n";
+        let c = LinkConfig::from_toml(router, "a.toml").unwrap();
+        assert!(c.vaults[0].vaults.is_empty());
+        assert_eq!(c.vaults[0].routers.len(), 1);
+        for neither in [
+            "[[vault]]\nname = \"thorchain\"\n",
+            "[[vault]]\nname = \"thorchain\"\nvaults = []\nrouters = []\n",
+        ] {
+            let e = LinkConfig::from_toml(neither, "a.toml").unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                "a.toml: vault \"thorchain\": vaults: no vault address and no router"
+            );
+        }
     }
 
     #[test]
