@@ -161,18 +161,19 @@ impl DataDir {
     ) -> Result<PathBuf, AppError> {
         incident.validate().map_err(AppError::Invalid)?;
         check_name(&incident.name)?;
-        let path = match path {
-            Some(p) => p.to_path_buf(),
+        let (path, shown) = match path {
+            Some(p) => (p.to_path_buf(), p.display().to_string()),
             None => {
                 let dir = self.incidents_dir();
                 std::fs::create_dir_all(&dir).map_err(AppError::io(&dir))?;
-                dir.join(format!("{}.toml", incident.name))
+                // Named, not pathed: the message may reach an API client.
+                let shown = format!("incident {:?}", incident.name);
+                (dir.join(format!("{}.toml", incident.name)), shown)
             }
         };
         if path.exists() && !force {
-            return Err(AppError::Invalid(format!(
-                "{} exists (use --force to overwrite)",
-                path.display()
+            return Err(AppError::Exists(format!(
+                "{shown} exists (use --force to overwrite)"
             )));
         }
         // Written whole then renamed: a crash never leaves half an incident.

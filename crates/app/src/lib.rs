@@ -64,6 +64,9 @@ pub enum AppError {
     /// The request itself is wrong: the message says what and how to fix it.
     #[error("{0}")]
     Invalid(String),
+    /// What would be created exists already (an incident of that name).
+    #[error("{0}")]
+    Exists(String),
     /// A file of the data dir could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -41,7 +41,10 @@ fn saved_incidents_list_and_read_back() {
 
     // A second save under the same name is refused unless forced; no temp file is left.
     let again = data.save_incident(&incident("hot-wallet"), None, false);
-    assert!(matches!(again, Err(AppError::Invalid(m)) if m.contains("exists")));
+    assert!(
+        matches!(&again, Err(AppError::Exists(m)) if m == "incident \"hot-wallet\" exists (use --force to overwrite)"),
+        "{again:?}"
+    );
     data.save_incident(&incident("hot-wallet"), None, true)
         .unwrap();
     let files: Vec<_> = std::fs::read_dir(data.incidents_dir()).unwrap().collect();

@@ -100,7 +100,7 @@ impl From<AppError> for ApiError {
     fn from(e: AppError) -> Self {
         match e {
             AppError::NotFound(m) => ApiError::not_found(m),
-            AppError::Invalid(m) if m.contains("exists") => ApiError::conflict(m),
+            AppError::Exists(m) => ApiError::conflict(m),
             AppError::Invalid(m) => ApiError::bad_request(m),
             AppError::Trace { incident, source } => match *source {
                 tracehound_trace::TraceError::Cap { what, limit, flag } => ApiError::cap(
