@@ -496,12 +496,12 @@ fn history_flows(
     id: u64,
     offset: usize,
     limit: usize,
-    mut f: impl FnMut(&Flow, &BlockRecord) -> Result<(), StoreError>,
+    stamps: &mut BlockStamps,
+    mut f: impl FnMut(&Flow, BlockStamp) -> Result<(), StoreError>,
 ) -> Result<(), StoreError> {
     let c = chain.code();
     let adj = rtx.open_table(tables::ACCOUNT_ADJ)?;
     let blocks = rtx.open_table(tables::BLOCKS)?;
-    let mut block: Option<(u32, BlockRecord)> = None;
     let (mut skip, mut taken) = (offset, 0);
     for row in adj.range((c, id, 0, 0, 0)..=(c, id, u32::MAX, u32::MAX, u32::MAX))? {
         if taken >= limit {
@@ -517,22 +517,71 @@ fn history_flows(
             if taken >= limit {
                 break;
             }
-            if block.as_ref().is_none_or(|(h, _)| *h != flow.height) {
-                let rec = blocks
-                    .get((c, flow.height))?
-                    .ok_or_else(|| StoreError::Corrupt {
-                        table: "account_adj_runs",
-                        what: format!("{chain} points at a missing block {}", flow.height),
-                    })?;
-                block = Some((flow.height, BlockRecord::decode(rec.value())?));
-            }
-            if let Some((_, rec)) = &block {
-                f(flow, rec)?;
-            }
+            let stamp = match stamps.0.get(&flow.height) {
+                Some(s) => *s,
+                None => {
+                    let rec = blocks
+                        .get((c, flow.height))?
+                        .ok_or_else(|| StoreError::Corrupt {
+                            table: "account_adj_runs",
+                            what: format!("{chain} points at a missing block {}", flow.height),
+                        })?;
+                    let rec = BlockRecord::decode(rec.value())?;
+                    let s = BlockStamp {
+                        hash: rec.hash,
+                        time: rec.time,
+                    };
+                    stamps.0.insert(flow.height, s);
+                    s
+                }
+            };
+            f(flow, stamp)?;
             taken += 1;
         }
     }
     Ok(())
+}
+
+/// A block's hash and time: what a history row needs of its block.
+#[derive(Debug, Clone, Copy)]
+struct BlockStamp {
+    hash: Hash32,
+    time: u64,
+}
+
+/// The hashes and times of one account chain's blocks already read, kept across the history
+/// reads of one reader (a trace reads thousands of histories crossing the same blocks).
+/// Only valid for the chain and store state it was filled from.
+#[derive(Debug, Default)]
+pub struct BlockStamps(HashMap<u32, BlockStamp>);
+
+/// An account's transfer with its parties and asset as the store's address ids: for readers
+/// of many histories (a trace), which name each address once instead of once per transfer
+/// ([`Store::account_address`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowIds {
+    /// Block height.
+    pub height: u32,
+    /// Tx index (`u32::MAX` for block-level transfers).
+    pub tx_index: u32,
+    /// Order inside the tx.
+    pub sub_index: u32,
+    /// Tx hash (the block hash for block-level transfers).
+    pub txid: Hash32,
+    /// Block time.
+    pub time: u64,
+    /// What moved.
+    pub kind: TransferKind,
+    /// 0 for the native coin, else the token contract (resolve it with [`Store::account_asset`]).
+    pub asset: u64,
+    /// Payer's address id.
+    pub from: u64,
+    /// Payee's address id.
+    pub to: u64,
+    /// Base units received by the account.
+    pub received: u128,
+    /// Base units sent by the account.
+    pub sent: u128,
 }
 
 /// The key of a run: (account, and its first flow's height, slot and sub-index).
@@ -1342,7 +1391,8 @@ impl Store {
             let mut out = Vec::new();
             // Flows run in time order: each block's transfers row is fetched once.
             let mut row: Option<(u32, redb::AccessGuard<'_, &'static [u8]>)> = None;
-            history_flows(&rtx, chain, id, offset, limit, |f, rec| {
+            let mut stamps = BlockStamps::default();
+            history_flows(&rtx, chain, id, offset, limit, &mut stamps, |f, rec| {
                 let missing = || StoreError::Corrupt {
                     table: "account_adj_runs",
                     what: format!(
@@ -1393,38 +1443,75 @@ impl Store {
         offset: usize,
         limit: usize,
     ) -> Result<Vec<AccountFlow>, StoreError> {
-        self.with_account(chain, |l, db| {
+        let flows = self.account_flow_ids(chain, id, offset, limit, &mut BlockStamps::default())?;
+        self.with_account(chain, |l, _| {
+            flows
+                .into_iter()
+                .map(|f| {
+                    Ok(AccountFlow {
+                        height: f.height,
+                        tx_index: f.tx_index,
+                        sub_index: f.sub_index,
+                        txid: f.txid,
+                        time: f.time,
+                        kind: f.kind,
+                        asset: l.asset_text(f.asset)?,
+                        from: l.text(f.from)?,
+                        to: l.text(f.to)?,
+                        received: Amount::from_units(f.received),
+                        sent: Amount::from_units(f.sent),
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// [`account_flows`](Store::account_flows) with addresses as ids, the blocks' hashes and
+    /// times read through `stamps` (kept by a reader of many histories of this chain).
+    pub fn account_flow_ids(
+        &self,
+        chain: Chain,
+        id: u64,
+        offset: usize,
+        limit: usize,
+        stamps: &mut BlockStamps,
+    ) -> Result<Vec<FlowIds>, StoreError> {
+        self.with_account(chain, |_, db| {
             let rtx = db.begin_read()?;
             let mut out = Vec::new();
-            let me = l.text(id)?;
-            history_flows(&rtx, chain, id, offset, limit, |f, rec| {
-                let other = if f.counterparty == id {
-                    me.clone()
-                } else {
-                    l.text(f.counterparty)?
-                };
+            history_flows(&rtx, chain, id, offset, limit, stamps, |f, block| {
                 let (from, to) = if f.pays {
-                    (me.clone(), other)
+                    (id, f.counterparty)
                 } else {
-                    (other, me.clone())
+                    (f.counterparty, id)
                 };
-                out.push(AccountFlow {
+                out.push(FlowIds {
                     height: f.height,
                     tx_index: index_of(f.slot),
                     sub_index: f.sub,
-                    txid: f.tx.unwrap_or(rec.hash),
-                    time: rec.time,
+                    txid: f.tx.unwrap_or(block.hash),
+                    time: block.time,
                     kind: f.kind,
-                    asset: l.asset_text(f.asset)?,
+                    asset: f.asset,
                     from,
                     to,
-                    received: Amount::from_units(f.received),
-                    sent: Amount::from_units(f.sent),
+                    received: f.received,
+                    sent: f.sent,
                 });
                 Ok(())
             })?;
             Ok(out)
         })
+    }
+
+    /// The address of account chain `chain`'s address id `id` (as [`FlowIds`] name them).
+    pub fn account_address(&self, chain: Chain, id: u64) -> Result<String, StoreError> {
+        self.with_account(chain, |l, _| l.text(id))
+    }
+
+    /// The asset of a [`FlowIds::asset`]: `native` or the token contract.
+    pub fn account_asset(&self, chain: Chain, asset: u64) -> Result<String, StoreError> {
+        self.with_account(chain, |l, _| l.asset_text(asset))
     }
 
     /// Every transfer of `chain` in order as (height, tx index, sub-index, kind, asset, from,

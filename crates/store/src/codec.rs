@@ -85,10 +85,6 @@ impl<'a> Dec<'a> {
         self.bytes = rest;
         Ok(head)
     }
-    /// How many bytes are left to read.
-    pub(crate) fn remaining(&self) -> usize {
-        self.bytes.len()
-    }
     /// Whether the record is read to its end.
     pub(crate) fn is_empty(&self) -> bool {
         self.bytes.is_empty()

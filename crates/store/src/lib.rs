@@ -57,7 +57,7 @@ use tracehound_core::{Chain, Hash32, OutPoint};
 
 pub use account::{
     AccountBlock, AccountFlow, AccountHistoryRow, AccountTransfer, AccountTx, AccountTxView,
-    AccountView, AssetBalance, TokenInfo, TransferView,
+    AccountView, AssetBalance, BlockStamps, FlowIds, TokenInfo, TransferView,
 };
 pub use export::ExportSummary;
 pub use link_facts::FactRef;

@@ -1,13 +1,15 @@
 //! Link facts (swaps, wraps, bridge, chain-swap and mixer legs; see
-//! [`tracehound_core::link`]) kept per block, in the same transaction as the block, with an
-//! index of their match keys so the far side of a link is found without a scan. An unwind
+//! [`tracehound_core::link`]) kept with their block, in the same transaction, one row per fact;
+//! with an index of their match keys, so the far side of a link is found without a scan, and
+//! each block's fact inputs apart, so a trace asking whether a transfer enters a link reads a
+//! few bytes and then only the fact it enters (a block can hold hundreds of swaps). An unwind
 //! removes them with their blocks.
 
 use redb::{ReadableDatabase, ReadableTable, WriteTransaction};
 use tracehound_core::{Chain, LinkFact};
 
 use crate::codec::{Dec, Enc};
-use crate::tables::{LINK_FACTS, LINK_KEYS};
+use crate::tables::{LINK_FACTS, LINK_INPUTS, LINK_KEYS};
 use crate::{Store, StoreError};
 
 /// Where a fact sits: its chain, block height and position among the block's facts.
@@ -21,69 +23,63 @@ pub struct FactRef {
     pub index: u32,
 }
 
-/// A block's facts as one row: a header of (input tx + 1 or 0, input leg, length) per fact,
-/// then each fact's JSON. The header lets a trace find the fact a transfer or output enters
-/// without decoding the block's others (a block can hold hundreds of swaps).
-fn encode(facts: &[LinkFact]) -> Result<Vec<u8>, StoreError> {
-    let mut head = Enc::default();
-    let mut body = Vec::new();
-    head.u64(facts.len() as u64);
+/// A fact as its row: its JSON (the fact types are serde's, and rare next to transfers).
+fn encode(f: &LinkFact) -> Result<Vec<u8>, StoreError> {
+    serde_json::to_vec(f).map_err(|e| StoreError::Corrupt {
+        table: "link_facts",
+        what: format!("cannot encode link facts: {e}"),
+    })
+}
+
+/// A block's fact inputs as a [`LINK_INPUTS`] row: the count, then per fact (input tx + 1
+/// or 0, input leg).
+fn encode_inputs(facts: &[LinkFact]) -> Vec<u8> {
+    let mut e = Enc::default();
+    e.u64(facts.len() as u64);
     for f in facts {
-        let json = serde_json::to_vec(f).map_err(|e| StoreError::Corrupt {
-            table: "link_facts",
-            what: format!("cannot encode link facts: {e}"),
-        })?;
         let (tx, leg) = f
             .input()
             .map_or((0, 0), |l| (u64::from(l.tx_index) + 1, u64::from(l.leg)));
-        head.u64(tx).u64(leg).u64(json.len() as u64);
-        body.extend_from_slice(&json);
+        e.u64(tx).u64(leg);
     }
-    head.0.extend_from_slice(&body);
-    Ok(head.0)
+    e.0
 }
 
-/// The header of a block's row: per fact (input tx + 1 or 0, input leg, JSON range), and
-/// where the JSON starts.
-fn header(bytes: &[u8]) -> Result<Vec<(u64, u64, std::ops::Range<usize>)>, StoreError> {
-    let mut d = Dec::new(bytes, "link_facts");
+fn decode_inputs(
+    bytes: &[u8],
+    chain: Chain,
+    height: u32,
+) -> Result<Vec<Option<(u32, u32)>>, StoreError> {
+    let mut d = Dec::new(bytes, "link_inputs");
     let n = d.u64()?;
-    let mut out = Vec::new();
-    let mut at = 0usize;
-    for _ in 0..n {
-        let (tx, leg, len) = (d.u64()?, d.u64()?, d.u64()?);
-        let len = usize::try_from(len).unwrap_or(usize::MAX);
-        out.push((tx, leg, at..at.saturating_add(len)));
-        at = at.saturating_add(len);
+    let corrupt = |what: String| StoreError::Corrupt {
+        table: "link_inputs",
+        what: format!("{chain} block {height}: {what}"),
+    };
+    // Each entry takes at least two bytes: a count beyond that is no count.
+    if n > bytes.len() as u64 {
+        return Err(corrupt(format!("{n} inputs in {} bytes", bytes.len())));
     }
-    let start = bytes.len() - d.remaining();
-    for e in &mut out {
-        e.2 = e.2.start + start..e.2.end.saturating_add(start);
+    let mut out = Vec::with_capacity(usize::try_from(n).unwrap_or(0));
+    for _ in 0..n {
+        let (tx, leg) = (d.u64()?, d.u64()?);
+        let Some(tx) = tx.checked_sub(1) else {
+            out.push(None);
+            continue;
+        };
+        match (u32::try_from(tx), u32::try_from(leg)) {
+            (Ok(tx), Ok(leg)) => out.push(Some((tx, leg))),
+            _ => return Err(corrupt(format!("input ({tx}, {leg}) out of range"))),
+        }
     }
     Ok(out)
 }
 
-fn decode_one(
-    bytes: &[u8],
-    at: std::ops::Range<usize>,
-    chain: Chain,
-    height: u32,
-) -> Result<LinkFact, StoreError> {
-    let corrupt = |what: String| StoreError::Corrupt {
+fn decode(json: &[u8], chain: Chain, height: u32, index: u32) -> Result<LinkFact, StoreError> {
+    serde_json::from_slice(json).map_err(|e| StoreError::Corrupt {
         table: "link_facts",
-        what: format!("{chain} block {height}: {what}"),
-    };
-    let json = bytes
-        .get(at)
-        .ok_or_else(|| corrupt("a fact runs past the end of the row".into()))?;
-    serde_json::from_slice(json).map_err(|e| corrupt(e.to_string()))
-}
-
-fn decode(bytes: &[u8], chain: Chain, height: u32) -> Result<Vec<LinkFact>, StoreError> {
-    header(bytes)?
-        .into_iter()
-        .map(|(_, _, at)| decode_one(bytes, at, chain, height))
-        .collect()
+        what: format!("{chain} block {height} fact {index}: {e}"),
+    })
 }
 
 /// Writes the facts of blocks (height, facts) of `chain` (none are written for a block
@@ -100,11 +96,13 @@ pub(crate) fn put<'a>(
         return Ok(());
     }
     let mut rows = wtx.open_table(LINK_FACTS)?;
+    let mut inputs = wtx.open_table(LINK_INPUTS)?;
     let mut keys = wtx.open_multimap_table(LINK_KEYS)?;
     for (height, facts) in blocks {
-        rows.insert((c, height), encode(facts)?.as_slice())?;
+        inputs.insert((c, height), encode_inputs(facts).as_slice())?;
         for (i, f) in facts.iter().enumerate() {
             let i = u32::try_from(i).unwrap_or(u32::MAX);
+            rows.insert((c, height, i), encode(f)?.as_slice())?;
             for k in f.keys() {
                 keys.insert(k.as_str(), (c, height, i))?;
             }
@@ -121,22 +119,28 @@ pub(crate) fn remove_from(
 ) -> Result<(), StoreError> {
     let c = chain.code();
     let mut rows = wtx.open_table(LINK_FACTS)?;
+    let mut inputs = wtx.open_table(LINK_INPUTS)?;
     let mut keys = wtx.open_multimap_table(LINK_KEYS)?;
-    let stale: Vec<(u32, Vec<u8>)> = rows
-        .range((c, from)..=(c, u32::MAX))?
+    let stale: Vec<((u32, u32), Vec<u8>)> = rows
+        .range((c, from, 0)..=(c, u32::MAX, u32::MAX))?
         .map(|r| {
             let (k, v) = r?;
-            Ok((k.value().1, v.value().to_vec()))
+            let (_, height, index) = k.value();
+            Ok(((height, index), v.value().to_vec()))
         })
         .collect::<Result<_, StoreError>>()?;
-    for (height, bytes) in stale {
-        for (i, f) in decode(&bytes, chain, height)?.iter().enumerate() {
-            let i = u32::try_from(i).unwrap_or(u32::MAX);
-            for k in f.keys() {
-                keys.remove(k.as_str(), (c, height, i))?;
-            }
+    for ((height, index), json) in stale {
+        for k in decode(&json, chain, height, index)?.keys() {
+            keys.remove(k.as_str(), (c, height, index))?;
         }
-        rows.remove((c, height))?;
+        rows.remove((c, height, index))?;
+    }
+    let heights: Vec<u32> = inputs
+        .range((c, from)..=(c, u32::MAX))?
+        .map(|r| Ok(r?.0.value().1))
+        .collect::<Result<_, StoreError>>()?;
+    for height in heights {
+        inputs.remove((c, height))?;
     }
     Ok(())
 }
@@ -150,43 +154,53 @@ impl Store {
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
             Err(e) => return Err(e.into()),
         };
+        let c = chain.code();
+        rows.range((c, height, 0)..=(c, height, u32::MAX))?
+            .map(|r| {
+                let (k, v) = r?;
+                decode(v.value(), chain, height, k.value().2)
+            })
+            .collect()
+    }
+
+    /// The inputs of `chain`'s block at `height`'s facts, in fact order: (tx index, leg) of
+    /// the movement a fact's input is (a transfer's sub-index, or a UTXO vout), none for a
+    /// fact without input. Only these are read, not the facts: a reader keeps them per block and
+    /// decodes just the fact a transfer enters ([`link_fact_at`](Store::link_fact_at)).
+    pub fn link_fact_inputs(
+        &self,
+        chain: Chain,
+        height: u32,
+    ) -> Result<Vec<Option<(u32, u32)>>, StoreError> {
+        let rtx = self.db.begin_read()?;
+        let rows = match rtx.open_table(LINK_INPUTS) {
+            Ok(t) => t,
+            Err(redb::TableError::TableDoesNotExist(_)) => return Ok(Vec::new()),
+            Err(e) => return Err(e.into()),
+        };
         match rows.get((chain.code(), height))? {
-            Some(v) => decode(v.value(), chain, height),
+            Some(v) => decode_inputs(v.value(), chain, height),
             None => Ok(Vec::new()),
         }
     }
 
-    /// The fact of `chain`'s block at `height` whose input is movement `leg` (a transfer's
-    /// sub-index, or a UTXO vout) of tx `tx_index`, if any; only that fact is decoded.
-    pub fn link_fact_at_input(
+    /// Fact `index` of `chain`'s block at `height`, if there is one; only it is decoded.
+    pub fn link_fact_at(
         &self,
         chain: Chain,
         height: u32,
-        tx_index: u32,
-        leg: u32,
-    ) -> Result<Option<(FactRef, LinkFact)>, StoreError> {
+        index: u32,
+    ) -> Result<Option<LinkFact>, StoreError> {
         let rtx = self.db.begin_read()?;
         let rows = match rtx.open_table(LINK_FACTS) {
             Ok(t) => t,
             Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let Some(v) = rows.get((chain.code(), height))? else {
-            return Ok(None);
-        };
-        let bytes = v.value();
-        let want = (u64::from(tx_index) + 1, u64::from(leg));
-        for (index, (tx, l, at)) in header(bytes)?.into_iter().enumerate() {
-            if (tx, l) == want {
-                let at_ref = FactRef {
-                    chain,
-                    height,
-                    index: u32::try_from(index).unwrap_or(u32::MAX),
-                };
-                return Ok(Some((at_ref, decode_one(bytes, at, chain, height)?)));
-            }
+        match rows.get((chain.code(), height, index))? {
+            Some(v) => Ok(Some(decode(v.value(), chain, height, index)?)),
+            None => Ok(None),
         }
-        Ok(None)
     }
 
     /// The facts indexed under match key `key` (see [`LinkFact::keys`]), in chain and block
@@ -205,12 +219,8 @@ impl Store {
             let Some(chain) = Chain::from_code(c) else {
                 continue;
             };
-            let Some(bytes) = rows.get((c, height))? else {
-                continue;
-            };
-            let bytes = bytes.value();
-            if let Some((_, _, at)) = header(bytes)?.into_iter().nth(index as usize) {
-                let fact = decode_one(bytes, at, chain, height)?;
+            if let Some(json) = rows.get((c, height, index))? {
+                let fact = decode(json.value(), chain, height, index)?;
                 out.push((
                     FactRef {
                         chain,
@@ -238,9 +248,11 @@ impl Store {
             Err(e) => return Err(e.into()),
         };
         let c = chain.code();
-        for r in rows.range((c, 0)..=(c, u32::MAX))? {
+        for r in rows.range((c, 0, 0)..=(c, u32::MAX, u32::MAX))? {
             let (k, v) = r?;
-            for f in decode(v.value(), chain, k.value().1)? {
+            let (_, height, index) = k.value();
+            {
+                let f = decode(v.value(), chain, height, index)?;
                 let side = match f {
                     LinkFact::Within { .. } => "within",
                     LinkFact::Entry { .. } => "entry",

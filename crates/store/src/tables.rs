@@ -44,15 +44,21 @@ pub(crate) const BALANCES: TableDefinition<'_, (u32, u64, u64), &[u8]> =
 /// (chain, token contract's address id) → name, symbol, decimals.
 pub(crate) const TOKENS: TableDefinition<'_, (u32, u64), &[u8]> = TableDefinition::new("tokens");
 
-/// Link facts per block: (chain, height) → the block's facts as JSON (see `link_facts`).
-pub(crate) const LINK_FACTS: TableDefinition<'_, (u32, u32), &[u8]> =
+/// Link facts: (chain, height, position among the block's facts) → the fact as JSON (see
+/// `link_facts`).
+pub(crate) const LINK_FACTS: TableDefinition<'_, (u32, u32, u32), &[u8]> =
     TableDefinition::new("link_facts");
+/// The inputs of a block's link facts: (chain, height) → per fact (input tx + 1 or 0, input
+/// leg), apart from the facts so that asking whether a transfer enters a link reads a few
+/// bytes, not the block's facts.
+pub(crate) const LINK_INPUTS: TableDefinition<'_, (u32, u32), &[u8]> =
+    TableDefinition::new("link_inputs");
 /// Match keys of link facts → (chain, height, position in the block's facts).
 pub(crate) const LINK_KEYS: redb::MultimapTableDefinition<'_, &str, (u32, u32, u32)> =
     redb::MultimapTableDefinition::new("link_keys");
 
 /// The schema this build reads and writes. Bump on any change to keys or records.
-pub(crate) const SCHEMA_VERSION: &str = "7";
+pub(crate) const SCHEMA_VERSION: &str = "8";
 
 /// Per-chain counters.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

@@ -247,6 +247,23 @@ fn facts_are_read_back_exactly_and_found_by_every_key() {
         assert_eq!(store.link_facts(EVM, b.block.height).unwrap(), b.links);
     }
     assert!(store.link_facts(UTXO, 9).unwrap().is_empty(), "no block");
+    // Read one by one through the header, each fact and its input are the whole row's.
+    let rows = s.utxo.iter().map(|b| (UTXO, b.block.height, &b.links));
+    for (chain, h, links) in rows.chain(s.evm.iter().map(|b| (EVM, b.block.height, &b.links))) {
+        let inputs = store.link_fact_inputs(chain, h).unwrap();
+        assert_eq!(inputs.len(), links.len());
+        for (i, (fact, input)) in links.iter().zip(&inputs).enumerate() {
+            let index = u32::try_from(i).unwrap();
+            assert_eq!(
+                store.link_fact_at(chain, h, index).unwrap().as_ref(),
+                Some(fact)
+            );
+            assert_eq!(*input, fact.input().map(|l| (l.tx_index, l.leg)));
+        }
+        let past = u32::try_from(links.len()).unwrap();
+        assert_eq!(store.link_fact_at(chain, h, past).unwrap(), None);
+    }
+    assert!(store.link_fact_inputs(UTXO, 9).unwrap().is_empty());
     let expected = expected_of(&s.utxo, &s.evm);
     assert_eq!(all_facts(&store), expected);
     assert_found_by_every_key(&store, &expected);

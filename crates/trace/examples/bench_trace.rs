@@ -36,11 +36,11 @@ fn main() {
             tx: u32::try_from(i % 100).unwrap_or(0),
             sub: 0,
             time: (i / 100) as u64 * 12,
-            txid: format!("0x{i:064x}"),
+            txid: format!("{i:064x}").parse().unwrap_or_default(),
             fee: false,
             asset: "native".into(),
-            from: addr(rng.usize(..addresses)),
-            to: addr(rng.usize(..addresses)),
+            from: addr(rng.usize(..addresses)).into(),
+            to: addr(rng.usize(..addresses)).into(),
             amount: u128::from(rng.u64(1..1_000_000_000_000_000_000)),
         })
         .collect();

@@ -461,12 +461,7 @@ impl Tracker {
         ev: &AccountEvent,
         l: &Linked,
     ) -> Result<(), TraceError> {
-        let node = self.node(
-            chain,
-            ev.to.as_str().into(),
-            ev.asset.as_str().into(),
-            l.depth,
-        )?;
+        let node = self.node(chain, Arc::clone(&ev.to), Arc::clone(&ev.asset), l.depth)?;
         let mut hop = l.hop.clone();
         hop.tainted = l.taint;
         self.edge(l.from, node, hop)?;
@@ -1018,8 +1013,8 @@ pub enum AccountSeed {
 struct Acct {
     hist: std::sync::Arc<[AccountEvent]>,
     cursor: usize,
-    ledgers: HashMap<String, Ledger>,
-    nodes: HashMap<String, usize>,
+    ledgers: foldhash::HashMap<Arc<str>, Ledger>,
+    nodes: foldhash::HashMap<Arc<str>, usize>,
     depth: u32,
     source_since: Option<u64>,
     /// A source's stolen assets (all if empty).
@@ -1031,6 +1026,11 @@ impl Acct {
         self.hist.get(self.cursor).is_some_and(|e| e.key() == key)
     }
 }
+
+/// A tainted account's next transfer: its order, its time, the account, its index in the
+/// account's history (the time rides along so the walks can be stepped in time order without
+/// a lookup).
+type NextTransfer = (EventKey, u64, Arc<str>, usize);
 
 /// Taint a seed brings to a transfer: stolen there, or carried to it by links.
 #[derive(Default)]
@@ -1051,8 +1051,8 @@ struct Linked {
 /// one's next transfer, and seeded transfers (stolen, or where links deliver taint).
 pub struct AccountWalk {
     chain: Chain,
-    accts: HashMap<String, Acct>,
-    heap: BinaryHeap<Reverse<(EventKey, String, usize)>>,
+    accts: foldhash::HashMap<Arc<str>, Acct>,
+    heap: BinaryHeap<Reverse<NextTransfer>>,
     seeds: BTreeMap<EventKey, (AccountEvent, SeedIn)>,
     /// The last transfer applied.
     now: Option<EventKey>,
@@ -1063,7 +1063,7 @@ impl AccountWalk {
     pub fn new(chain: Chain) -> AccountWalk {
         AccountWalk {
             chain,
-            accts: HashMap::new(),
+            accts: foldhash::HashMap::default(),
             heap: BinaryHeap::new(),
             seeds: BTreeMap::new(),
             now: None,
@@ -1100,7 +1100,7 @@ impl AccountWalk {
                         assets.is_empty() || assets.iter().any(|x| x.eq_ignore_ascii_case(a))
                     };
                     if !hist[start..].iter().any(|e| {
-                        e.from == *address
+                        *e.from == **address
                             && stolen_asset(&e.asset)
                             && t.rules.until.is_none_or(|u| e.time <= u)
                     }) {
@@ -1115,15 +1115,16 @@ impl AccountWalk {
                     }
                     let ledgers = prefix_ledgers(policy, address, &hist[..start]);
                     if let Some(e) = hist.get(start) {
-                        self.heap.push(Reverse((e.key(), address.clone(), start)));
+                        self.heap
+                            .push(Reverse((e.key(), e.time, address.as_str().into(), start)));
                     }
                     self.accts.insert(
-                        address.clone(),
+                        address.as_str().into(),
                         Acct {
                             hist,
                             cursor: start,
                             ledgers,
-                            nodes: HashMap::new(),
+                            nodes: foldhash::HashMap::default(),
                             depth: 0,
                             source_since: Some(*since),
                             source_assets: assets.clone(),
@@ -1137,12 +1138,7 @@ impl AccountWalk {
 
     /// When the next transfer to apply happened.
     fn next_time(&self) -> Option<u64> {
-        let h = self.heap.peek().and_then(|Reverse((_, addr, cur))| {
-            self.accts
-                .get(addr)
-                .and_then(|a| a.hist.get(*cur))
-                .map(|e| e.time)
-        });
+        let h = self.heap.peek().map(|Reverse((_, time, _, _))| *time);
         let s = self.seeds.first_key_value().map(|(_, (e, _))| e.time);
         match (h, s) {
             (Some(a), Some(b)) => Some(a.min(b)),
@@ -1157,12 +1153,12 @@ impl AccountWalk {
         graph: &mut dyn AccountGraph,
         linker: &mut Linker<'_>,
     ) -> Result<(), TraceError> {
-        let from_heap = self.heap.peek().map(|Reverse((k, _, _))| *k);
+        let from_heap = self.heap.peek().map(|Reverse((k, _, _, _))| *k);
         let from_seed = self.seeds.first_key_value().map(|(k, _)| *k);
         let (ev, seed) = match (from_heap, from_seed) {
             (None, None) => return Ok(()),
             (Some(h), s) if s.is_none_or(|s| h < s) => {
-                let Some(Reverse((_, addr, cur))) = self.heap.pop() else {
+                let Some(Reverse((_, _, addr, cur))) = self.heap.pop() else {
                     return Ok(());
                 };
                 let Some(a) = self.accts.get(&addr) else {
@@ -1191,7 +1187,7 @@ impl AccountWalk {
                 if seed.stolen > 0 {
                     t.note(format!(
                         "stolen transfer {} at {} is after the time limit: not traced",
-                        ev.txid,
+                        ev.tx_text(),
                         ev.at()
                     ));
                 }
@@ -1250,8 +1246,8 @@ impl AccountWalk {
                 None => {
                     let n = t.node(
                         self.chain,
-                        ev.to.as_str().into(),
-                        ev.asset.as_str().into(),
+                        Arc::clone(&ev.to),
+                        Arc::clone(&ev.asset),
                         a.depth,
                     )?;
                     a.nodes.insert(ev.asset.clone(), n);
@@ -1260,7 +1256,7 @@ impl AccountWalk {
             };
             let mut hop = linked.hop;
             hop.tainted = taint;
-            hop.to = ev.to.as_str().into();
+            hop.to = Arc::clone(&ev.to);
             return t.edge(linked.from, node, hop);
         }
         self.apply(
@@ -1278,13 +1274,13 @@ impl AccountWalk {
     /// What is left in tainted ledgers rests there.
     fn finish(self, t: &mut Tracker) -> Result<(), TraceError> {
         let chain = self.chain;
-        let mut names: Vec<&String> = self.accts.keys().collect();
+        let mut names: Vec<&Arc<str>> = self.accts.keys().collect();
         names.sort();
         let mut rest = Vec::new();
         for name in names {
             let a = &self.accts[name];
             let moves_later = a.cursor < a.hist.len();
-            let mut assets: Vec<(&String, &Ledger)> = a.ledgers.iter().collect();
+            let mut assets: Vec<(&Arc<str>, &Ledger)> = a.ledgers.iter().collect();
             assets.sort_by(|x, y| x.0.cmp(y.0));
             for (asset, l) in assets {
                 if l.unknown() > 0 {
@@ -1311,7 +1307,7 @@ impl AccountWalk {
         for (name, asset, node, depth, taint, stop) in rest {
             let node = match node {
                 Some(n) => n,
-                None => t.node(chain, name.as_str().into(), asset.as_str().into(), depth)?,
+                None => t.node(chain, Arc::clone(&name), Arc::clone(&asset), depth)?,
             };
             t.end(node, taint, stop);
         }
@@ -1361,12 +1357,8 @@ impl AccountWalk {
                 from_node = Some(match a.nodes.get(&ev.asset) {
                     Some(&n) => n,
                     None => {
-                        let n = t.node(
-                            chain,
-                            ev.from.as_str().into(),
-                            ev.asset.as_str().into(),
-                            a.depth,
-                        )?;
+                        let n =
+                            t.node(chain, Arc::clone(&ev.from), Arc::clone(&ev.asset), a.depth)?;
                         a.nodes.insert(ev.asset.clone(), n);
                         n
                     }
@@ -1376,7 +1368,7 @@ impl AccountWalk {
                 a.cursor += 1;
                 if let Some(next) = a.hist.get(a.cursor) {
                     self.heap
-                        .push(Reverse((next.key(), ev.from.clone(), a.cursor)));
+                        .push(Reverse((next.key(), next.time, ev.from.clone(), a.cursor)));
                 }
             }
         }
@@ -1390,7 +1382,7 @@ impl AccountWalk {
                 .is_some_and(|i| i.asset.eq_ignore_ascii_case(&ev.asset))
         {
             let cap = t.rules.caps.max_history;
-            let from_text: Arc<str> = ev.from.as_str().into();
+            let from_text: Arc<str> = Arc::clone(&ev.from);
             t.follow(
                 linker,
                 &mut |_, a, before| first_funder(&mut *graph, a, before, cap),
@@ -1410,12 +1402,12 @@ impl AccountWalk {
         };
         let hop = |tainted: u128, rule: String| Hop {
             chain: chain.name().into(),
-            tx: ev.txid.as_str().into(),
+            tx: ev.tx_text().into(),
             at: ev.at().into(),
             time: ev.time,
-            from: ev.from.as_str().into(),
-            to: ev.to.as_str().into(),
-            asset: ev.asset.as_str().into(),
+            from: Arc::clone(&ev.from),
+            to: Arc::clone(&ev.to),
+            asset: Arc::clone(&ev.asset),
             value: ev.amount,
             tainted,
             rule: rule.into(),
@@ -1441,7 +1433,7 @@ impl AccountWalk {
                 taint += x;
                 let mut h = l.hop;
                 h.tainted = x;
-                h.to = ev.to.as_str().into();
+                h.to = Arc::clone(&ev.to);
                 parts.push((l.from, h, l.depth));
             }
         }
@@ -1454,19 +1446,15 @@ impl AccountWalk {
             a.cursor += 1;
             if let Some(next) = a.hist.get(a.cursor) {
                 self.heap
-                    .push(Reverse((next.key(), ev.to.clone(), a.cursor)));
+                    .push(Reverse((next.key(), next.time, ev.to.clone(), a.cursor)));
             }
             if taint > 0 {
                 a.depth = a.depth.min(depth);
                 let node = match a.nodes.get(&ev.asset) {
                     Some(&n) => n,
                     None => {
-                        let n = t.node(
-                            chain,
-                            ev.to.as_str().into(),
-                            ev.asset.as_str().into(),
-                            a.depth,
-                        )?;
+                        let n =
+                            t.node(chain, Arc::clone(&ev.to), Arc::clone(&ev.asset), a.depth)?;
                         a.nodes.insert(ev.asset.clone(), n);
                         n
                     }
@@ -1493,12 +1481,7 @@ impl AccountWalk {
         } else {
             None
         };
-        let node = t.node(
-            chain,
-            ev.to.as_str().into(),
-            ev.asset.as_str().into(),
-            depth,
-        )?;
+        let node = t.node(chain, Arc::clone(&ev.to), Arc::clone(&ev.asset), depth)?;
         for (from, h, _) in parts {
             if h.tainted > 0 {
                 t.edge(from, node, h)?;
@@ -1514,7 +1497,7 @@ impl AccountWalk {
         if hist.get(idx).is_none_or(|e| e.key() != key) {
             return Err(TraceError::Data(format!(
                 "{chain}: transfer {} ({}) is missing from the history of its receiver {}",
-                ev.txid,
+                ev.tx_text(),
                 ev.at(),
                 ev.to
             )));
@@ -1537,9 +1520,9 @@ impl AccountWalk {
         ledger.receive(Parcel::new(ev.amount, taint));
         if let Some(next) = hist.get(idx + 1) {
             self.heap
-                .push(Reverse((next.key(), ev.to.clone(), idx + 1)));
+                .push(Reverse((next.key(), next.time, ev.to.clone(), idx + 1)));
         }
-        let mut nodes = HashMap::new();
+        let mut nodes = foldhash::HashMap::default();
         nodes.insert(ev.asset.clone(), node);
         self.accts.insert(
             ev.to.clone(),
@@ -1574,9 +1557,9 @@ fn first_funder(
         .iter()
         .take_while(|e| e.time <= before)
         .find(|e| {
-            !e.fee && e.asset == "native" && e.to.eq_ignore_ascii_case(address) && e.from != e.to
+            !e.fee && &*e.asset == "native" && e.to.eq_ignore_ascii_case(address) && e.from != e.to
         })
-        .map(|e| e.from.clone()))
+        .map(|e| e.from.to_string()))
 }
 
 /// Traces account chain `chain` from `seeds`, following no links.
@@ -1697,16 +1680,16 @@ fn prefix_ledgers(
     policy: Policy,
     address: &str,
     before: &[AccountEvent],
-) -> HashMap<String, Ledger> {
-    let mut bal: HashMap<String, u128> = HashMap::new();
+) -> foldhash::HashMap<Arc<str>, Ledger> {
+    let mut bal: foldhash::HashMap<Arc<str>, u128> = foldhash::HashMap::default();
     for e in before {
         // Sent beyond the balance: clean value that was already there (partial data), so a
         // transfer to oneself leaves at least its amount.
         let b = bal.entry(e.asset.clone()).or_default();
-        if e.from == address {
+        if *e.from == *address {
             *b = b.saturating_sub(e.amount);
         }
-        if e.to == address {
+        if *e.to == *address {
             *b += e.amount;
         }
     }

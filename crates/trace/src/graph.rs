@@ -122,17 +122,17 @@ pub struct AccountEvent {
     pub sub: u32,
     /// Block time.
     pub time: u64,
-    /// Tx hash.
-    pub txid: String,
+    /// Tx hash (text only for the few transfers that carry taint: a trace reads millions).
+    pub txid: tracehound_core::Hash32,
     /// A gas fee (ordered after the tx's other transfers, TRACING.md: the fee is the last
     /// share).
     pub fee: bool,
     /// `native` or the token contract.
-    pub asset: String,
+    pub asset: Arc<str>,
     /// Payer.
-    pub from: String,
+    pub from: Arc<str>,
     /// Payee.
-    pub to: String,
+    pub to: Arc<str>,
     /// Base units.
     pub amount: u128,
 }
@@ -141,6 +141,11 @@ pub struct AccountEvent {
 pub type EventKey = (u32, u32, u8, u32);
 
 impl AccountEvent {
+    /// Its tx hash as shown: `0x` and lowercase hex.
+    pub fn tx_text(&self) -> String {
+        format!("0x{}", self.txid)
+    }
+
     /// Its place in the order transfers apply.
     pub fn key(&self) -> EventKey {
         (self.height, self.tx, u8::from(self.fee), self.sub)
@@ -173,11 +178,14 @@ impl MemAccounts {
             std::collections::HashMap::new();
         for e in events {
             by_address
-                .entry(e.from.clone())
+                .entry(e.from.to_string())
                 .or_default()
                 .push(e.clone());
             if e.to != e.from {
-                by_address.entry(e.to.clone()).or_default().push(e.clone());
+                by_address
+                    .entry(e.to.to_string())
+                    .or_default()
+                    .push(e.clone());
             }
         }
         MemAccounts {

@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use tracehound_core::{Address, Chain, ChainFamily, Hash32, TransferKind};
-use tracehound_store::{Store, UtxoLinks};
+use tracehound_store::{BlockStamps, Store, UtxoLinks};
 
 use crate::TraceError;
 use crate::engine::{AccountSeed, Graphs, Rules, Tracker, UtxoSeed, run};
@@ -103,11 +104,15 @@ impl UtxoGraph for StoreUtxo<'_> {
 }
 
 /// An account chain of the store. Histories read are kept (a link's far side and the mixer
-/// heuristics read the same addresses again), up to [`HISTORY_CACHE`] of them.
+/// heuristics read the same addresses again), up to [`HISTORY_CACHE`] of them; each address,
+/// asset and block is named once per trace, however many histories it appears in.
 pub struct StoreAccounts<'s> {
     store: &'s Store,
     chain: Chain,
-    read: std::collections::HashMap<String, std::sync::Arc<[AccountEvent]>>,
+    read: foldhash::HashMap<Arc<str>, Arc<[AccountEvent]>>,
+    names: foldhash::HashMap<u64, Arc<str>>,
+    assets: foldhash::HashMap<u64, Arc<str>>,
+    stamps: BlockStamps,
 }
 
 /// Histories kept by [`StoreAccounts`] before it starts over.
@@ -119,26 +124,24 @@ impl<'s> StoreAccounts<'s> {
         StoreAccounts {
             store,
             chain,
-            read: std::collections::HashMap::new(),
+            read: foldhash::HashMap::default(),
+            names: foldhash::HashMap::default(),
+            assets: foldhash::HashMap::default(),
+            stamps: BlockStamps::default(),
         }
     }
 }
 
 impl AccountGraph for StoreAccounts<'_> {
-    fn history(
-        &mut self,
-        address: &str,
-        limit: usize,
-    ) -> Result<std::sync::Arc<[AccountEvent]>, TraceError> {
+    fn history(&mut self, address: &str, limit: usize) -> Result<Arc<[AccountEvent]>, TraceError> {
         if let Some(h) = self.read.get(address) {
-            return Ok(std::sync::Arc::clone(h));
+            return Ok(Arc::clone(h));
         }
         let h = self.read_history(address, limit)?;
         if self.read.len() >= HISTORY_CACHE {
             self.read.clear();
         }
-        self.read
-            .insert(address.to_string(), std::sync::Arc::clone(&h));
+        self.read.insert(address.into(), Arc::clone(&h));
         Ok(h)
     }
 }
@@ -148,10 +151,10 @@ impl StoreAccounts<'_> {
         &mut self,
         address: &str,
         limit: usize,
-    ) -> Result<std::sync::Arc<[AccountEvent]>, TraceError> {
+    ) -> Result<Arc<[AccountEvent]>, TraceError> {
         let addr = Address::from_canonical(self.chain, address.to_string());
         let Some(view) = self.store.account(&addr)? else {
-            return Ok(std::sync::Arc::from(Vec::new()));
+            return Ok(Arc::from(Vec::new()));
         };
         if view.transfers > limit as u64 {
             return Err(TraceError::Cap {
@@ -160,30 +163,61 @@ impl StoreAccounts<'_> {
                 flag: "--max-history",
             });
         }
-        let rows = self.store.account_flows(self.chain, view.id, 0, limit)?;
-        let mut out: Vec<AccountEvent> = rows
-            .into_iter()
-            .filter(|r| r.kind != TransferKind::Nft)
-            .map(|r| AccountEvent {
+        let rows = self
+            .store
+            .account_flow_ids(self.chain, view.id, 0, limit, &mut self.stamps)?;
+        let me: Arc<str> = match self.names.get(&view.id) {
+            Some(n) => Arc::clone(n),
+            None => {
+                let n: Arc<str> = address.into();
+                self.names.insert(view.id, Arc::clone(&n));
+                n
+            }
+        };
+        let mut out = Vec::with_capacity(rows.len());
+        for r in rows.into_iter().filter(|r| r.kind != TransferKind::Nft) {
+            // One side is the account itself: only the other is looked up.
+            let (from, to) = if r.from == view.id && r.to == view.id {
+                (Arc::clone(&me), Arc::clone(&me))
+            } else if r.from == view.id {
+                (Arc::clone(&me), self.name(r.to)?)
+            } else {
+                (self.name(r.from)?, Arc::clone(&me))
+            };
+            out.push(AccountEvent {
                 height: r.height,
                 tx: r.tx_index,
                 sub: r.sub_index,
                 time: r.time,
-                txid: format!("0x{}", hex_lower(&r.txid)),
+                txid: r.txid,
                 fee: r.kind == TransferKind::Fee,
-                asset: r.asset,
-                amount: r.received.units().max(r.sent.units()),
-                from: r.from,
-                to: r.to,
-            })
-            .collect();
+                asset: self.asset(r.asset)?,
+                amount: r.received.max(r.sent),
+                from,
+                to,
+            });
+        }
         out.sort_by_key(AccountEvent::key);
         Ok(out.into())
     }
-}
 
-fn hex_lower(h: &Hash32) -> String {
-    h.to_string()
+    fn name(&mut self, id: u64) -> Result<Arc<str>, TraceError> {
+        if let Some(n) = self.names.get(&id) {
+            return Ok(Arc::clone(n));
+        }
+        let n: Arc<str> = self.store.account_address(self.chain, id)?.into();
+        self.names.insert(id, Arc::clone(&n));
+        Ok(n)
+    }
+
+    fn asset(&mut self, asset: u64) -> Result<Arc<str>, TraceError> {
+        if let Some(n) = self.assets.get(&asset) {
+            return Ok(Arc::clone(n));
+        }
+        let n: Arc<str> = self.store.account_asset(self.chain, asset)?.into();
+        self.assets.insert(asset, Arc::clone(&n));
+        Ok(n)
+    }
 }
 
 /// Every chain of the store, each opened on first use.
@@ -210,13 +244,23 @@ impl Graphs for StoreGraphs<'_> {
 struct StoreLinks<'s> {
     store: &'s Store,
     times: std::collections::HashMap<(Chain, u32), u64>,
+    /// Per block read: its facts' inputs (tx index, leg) → fact index, sorted. A trace asks
+    /// for every tainted transfer whether it enters a link; most blocks hold no fact at all.
+    inputs: foldhash::HashMap<(Chain, u32), Vec<FactInput>>,
 }
+
+/// A fact's input movement (tx index, leg) and the fact's index in its block.
+type FactInput = ((u32, u32), u32);
+
+/// Blocks whose fact inputs [`StoreLinks`] keeps before it starts over.
+const INPUTS_CACHE: usize = 1_000_000;
 
 impl<'s> StoreLinks<'s> {
     fn new(store: &'s Store) -> Self {
         StoreLinks {
             store,
             times: std::collections::HashMap::new(),
+            inputs: foldhash::HashMap::default(),
         }
     }
 }
@@ -237,10 +281,40 @@ impl LinkView for StoreLinks<'_> {
         tx_index: u32,
         leg: u32,
     ) -> Result<Option<(u32, tracehound_core::LinkFact)>, TraceError> {
-        let found = self
+        if !self.inputs.contains_key(&(chain, height)) {
+            if self.inputs.len() >= INPUTS_CACHE {
+                self.inputs.clear();
+            }
+            let mut inputs: Vec<FactInput> = self
+                .store
+                .link_fact_inputs(chain, height)?
+                .into_iter()
+                .zip(0u32..)
+                .filter_map(|(input, index)| Some((input?, index)))
+                .collect();
+            inputs.sort_unstable();
+            self.inputs.insert((chain, height), inputs);
+        }
+        let Some(inputs) = self.inputs.get(&(chain, height)) else {
+            return Ok(None);
+        };
+        // The first fact entered by this movement, as a block's row lists them.
+        let at = inputs.partition_point(|(k, _)| *k < (tx_index, leg));
+        let Some(&(k, index)) = inputs.get(at) else {
+            return Ok(None);
+        };
+        if k != (tx_index, leg) {
+            return Ok(None);
+        }
+        let fact = self
             .store
-            .link_fact_at_input(chain, height, tx_index, leg)?;
-        Ok(found.map(|(at, f)| (at.index, f)))
+            .link_fact_at(chain, height, index)?
+            .ok_or_else(|| {
+                TraceError::Data(format!(
+                    "{chain} block {height}: link fact {index} vanished"
+                ))
+            })?;
+        Ok(Some((index, fact)))
     }
 
     fn lookup(
@@ -377,11 +451,11 @@ pub fn trace(store: &Store, incident: &Incident, rules: Rules) -> Result<TraceRe
                             tx: view.index,
                             sub: t.sub_index,
                             time: view.time,
-                            txid: format!("0x{}", view.hash),
+                            txid: view.hash,
                             fee: false,
-                            asset: t.asset.clone(),
-                            from: t.from.clone(),
-                            to: t.to.clone(),
+                            asset: t.asset.as_str().into(),
+                            from: t.from.as_str().into(),
+                            to: t.to.as_str().into(),
                             amount,
                         },
                         stolen,

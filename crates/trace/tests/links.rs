@@ -40,7 +40,7 @@ fn ev(height: u32, sub: u32, asset: &str, from: &str, to: &str, amount: u128) ->
         tx: 0,
         sub,
         time: 1_000 + u64::from(height) * 12,
-        txid: tx(height),
+        txid: tx(height).parse().unwrap(),
         fee: false,
         asset: asset.into(),
         from: from.into(),

@@ -57,11 +57,11 @@ fn account_case() -> impl Strategy<Value = AccountCase> {
                         tx: index,
                         sub,
                         time: u64::from(height) * 12,
-                        txid: format!("0x{n:064x}"),
+                        txid: format!("{n:064x}").parse().unwrap(),
                         fee,
                         asset: asset.into(),
-                        from: addr(from),
-                        to,
+                        from: addr(from).into(),
+                        to: to.into(),
                         amount,
                     };
                 // The fee comes first in sub-index order, as EVM ingest writes it; it applies last.
@@ -176,14 +176,14 @@ fn reference_account(case: &AccountCase, policy: Policy) -> BTreeMap<(String, St
     for i in order {
         let e = &case.events[i];
         let mut taint = ledgers
-            .entry((e.from.clone(), e.asset.clone()))
+            .entry((e.from.to_string(), e.asset.to_string()))
             .or_default()
             .send(policy, e.amount);
         if let Some(&s) = seeds.get(&i) {
             taint += s.min(e.amount - taint);
         }
         ledgers
-            .entry((e.to.clone(), e.asset.clone()))
+            .entry((e.to.to_string(), e.asset.to_string()))
             .or_default()
             .receive(e.amount, taint);
     }
