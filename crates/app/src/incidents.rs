@@ -78,6 +78,34 @@ impl TraceSettings {
     }
 }
 
+impl TraceSettings {
+    /// Rules that trace again as these settings did, with `labels` and the link `config`
+    /// (what a watcher re-traces a kept incident with after each new block).
+    pub fn rules(
+        &self,
+        labels: tracehound_trace::Labels,
+        config: tracehound_core::LinkConfig,
+    ) -> Result<tracehound_trace::Rules, AppError> {
+        let policy = self
+            .policy
+            .parse()
+            .map_err(|e: String| AppError::Invalid(format!("kept trace settings: {e}")))?;
+        let mut rules = tracehound_trace::Rules::new(policy);
+        rules.max_hops = self.max_hops;
+        rules.labels = labels;
+        rules.links.follow = self.follow_links;
+        rules.links.min_confidence = self.min_link_confidence;
+        rules.links.config = config;
+        for (asset, units) in &self.dust {
+            let units = units.parse().map_err(|_| {
+                AppError::Invalid(format!("kept trace settings: dust {asset}={units:?}"))
+            })?;
+            rules.dust.insert(asset.clone(), units);
+        }
+        Ok(rules)
+    }
+}
+
 fn write_whole(path: &Path, text: &str) -> Result<(), AppError> {
     // A name of its own per write: concurrent saves of one file never rename each other's
     // half-written temporary.

@@ -70,3 +70,31 @@ fn names_cannot_reach_out_of_the_incidents_folder() {
     }
     assert!(!data.incidents_dir().exists());
 }
+
+#[test]
+fn kept_settings_give_back_the_rules_they_were_taken_from() {
+    let mut rules = tracehound_trace::Rules::new("lifo".parse().unwrap());
+    rules.max_hops = 7;
+    rules.links.follow = false;
+    rules.links.min_confidence = 70;
+    rules.dust.insert("native".into(), 5_000);
+    let settings = tracehound_app::TraceSettings::of(&rules);
+    let again = settings
+        .rules(tracehound_trace::Labels::default(), Default::default())
+        .unwrap();
+    assert_eq!(tracehound_app::TraceSettings::of(&again), settings);
+    assert_eq!(again.policy.to_string(), "lifo");
+
+    let mut bad = settings.clone();
+    bad.policy = "guess".into();
+    assert!(matches!(
+        bad.rules(tracehound_trace::Labels::default(), Default::default()),
+        Err(AppError::Invalid(m)) if m.starts_with("kept trace settings")
+    ));
+    let mut bad = settings;
+    bad.dust.insert("native".into(), "lots".into());
+    assert!(
+        bad.rules(tracehound_trace::Labels::default(), Default::default())
+            .is_err()
+    );
+}

@@ -119,6 +119,118 @@ pub(crate) enum Command {
     /// API tokens: create (shown once, stored hashed), list, revoke.
     #[command(subcommand)]
     Token(TokenCommand),
+    /// Follow a chain's tip over JSON-RPC: ingest each new block (unwinding reorgs), trace
+    /// the saved incidents again and raise alerts, delivered to webhook subscriptions.
+    Watch(WatchArgs),
+    /// Alerts raised by `tracehound watch` (the data dir's outbox).
+    #[command(subcommand)]
+    Alerts(AlertsCommand),
+    /// Webhook subscriptions: where `tracehound watch` delivers alerts (signed, retried).
+    #[command(subcommand)]
+    Subscription(SubscriptionCommand),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct WatchArgs {
+    /// Several chains at once: a TOML file of `[[chain]]` entries (chain, rpc, rpc_cookie or
+    /// rpc_user and rpc_password, links, incidents, poll_ms, confirmations, alert_history,
+    /// opening_balances).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["chain", "rpc"])]
+    pub(crate) config: Option<PathBuf>,
+    /// The chain (a UTXO chain such as litecoin-regtest, or an EVM chain).
+    #[arg(long, requires = "rpc")]
+    pub(crate) chain: Option<Chain>,
+    /// The node's JSON-RPC URL.
+    #[arg(long, requires = "chain")]
+    pub(crate) rpc: Option<String>,
+    /// UTXO node: its .cookie file.
+    #[arg(long, conflicts_with_all = ["rpc_user", "rpc_password"])]
+    pub(crate) rpc_cookie: Option<PathBuf>,
+    /// UTXO node: RPC user.
+    #[arg(long, requires = "rpc_password")]
+    pub(crate) rpc_user: Option<String>,
+    /// UTXO node: RPC password.
+    #[arg(
+        long,
+        requires = "rpc_user",
+        env = "TRACEHOUND_RPC_PASSWORD",
+        hide_env_values = true
+    )]
+    pub(crate) rpc_password: Option<String>,
+    /// The link config the chain is ingested with (as `tracehound ingest --links`).
+    #[arg(long, value_name = "FILE")]
+    pub(crate) links: Option<PathBuf>,
+    /// Only these saved incidents (repeatable; default: every saved incident traced once).
+    #[arg(long, value_name = "NAME")]
+    pub(crate) incident: Vec<String>,
+    /// How often to ask the node for new blocks, in milliseconds.
+    #[arg(long, default_value_t = 1000)]
+    pub(crate) poll_ms: u64,
+    /// Confirmations an alert's block needs before the alert is final (carried in the alert).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) confirmations: u32,
+    /// One cycle (catch up, alert, deliver what is due), then exit.
+    #[arg(long)]
+    pub(crate) once: bool,
+    /// Raise alerts for an incident's whole trace the first time it is watched (default:
+    /// only for blocks after the watch starts).
+    #[arg(long)]
+    pub(crate) alert_history: bool,
+    /// Do not deliver webhooks from this process (alerts are still kept in the outbox).
+    #[arg(long)]
+    pub(crate) no_deliver: bool,
+    /// EVM: do not read opening balances of new accounts.
+    #[arg(long)]
+    pub(crate) no_opening_balances: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum AlertsCommand {
+    /// Alerts in the order raised, with their delivery status per subscription.
+    List {
+        /// Only alerts after this sequence number.
+        #[arg(long, default_value_t = 0)]
+        after: u64,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// A dead delivery back to pending (after fixing the receiver).
+    Redeliver {
+        /// The subscription's id.
+        #[arg(long)]
+        subscription: String,
+        /// The alert's sequence number (`tracehound alerts list`).
+        #[arg(long)]
+        seq: u64,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum SubscriptionCommand {
+    /// Add a webhook; its signing secret is printed once.
+    Add {
+        /// Where to POST alerts (http or https).
+        #[arg(long)]
+        url: String,
+        /// Only these kinds (repeatable): taint_moved, reached_service, exposure, sanctioned,
+        /// pattern, retraction (default: all).
+        #[arg(long)]
+        kind: Vec<String>,
+        /// Only alerts of these incidents (repeatable; default: all).
+        #[arg(long)]
+        incident: Vec<String>,
+        /// The signing secret (default: 32 random bytes, printed once).
+        #[arg(long, env = "TRACEHOUND_WEBHOOK_SECRET", hide_env_values = true)]
+        secret: Option<String>,
+    },
+    /// List subscriptions (never their secrets).
+    List,
+    /// Remove a subscription by id.
+    Remove {
+        /// The subscription's id.
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]
@@ -171,6 +283,10 @@ pub(crate) struct ServeArgs {
     /// Cap: seconds a request may take.
     #[arg(long, default_value_t = 60)]
     pub(crate) max_seconds: u64,
+    /// Also follow chains live, as `tracehound watch --config FILE` does, in this process: its
+    /// alerts, webhook subscriptions and ingest progress are then served too.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) watch: Option<PathBuf>,
 }
 
 impl ServeArgs {
@@ -187,6 +303,7 @@ impl ServeArgs {
             max_hops: 64,
             max_batch: 10_000,
             max_seconds: 60,
+            watch: None,
         }
     }
 }

@@ -120,6 +120,24 @@ const EXAMPLES: &[(&str, &str)] = &[
     ),
     ("token list", "tracehound token list"),
     ("token revoke", "tracehound token revoke 3f2a9c1d0b7e4f55"),
+    (
+        "watch",
+        "tracehound subscription add --url https://hooks.example.org/tracehound\n  tracehound watch --chain bitcoin --rpc http://127.0.0.1:8332 --rpc-cookie ~/.bitcoin/.cookie\n  tracehound watch --chain ethereum --rpc http://127.0.0.1:8545 --incident hot-wallet --confirmations 12",
+    ),
+    ("alerts list", "tracehound alerts list --after 120 --json"),
+    (
+        "alerts redeliver",
+        "tracehound alerts redeliver --subscription wh_0141386307a10f40 --seq 42",
+    ),
+    (
+        "subscription add",
+        "tracehound subscription add --url https://hooks.example.org/tracehound --kind reached_service --incident hot-wallet",
+    ),
+    ("subscription list", "tracehound subscription list"),
+    (
+        "subscription remove",
+        "tracehound subscription remove wh_0141386307a10f40",
+    ),
 ];
 
 /// `cmd` with an example after the help of each of its commands.

@@ -3,6 +3,7 @@
 //! This binary is thin: it parses arguments ([`args`]), sets up logging, and hands each
 //! command to its module. Errors are printed as `error:` with each cause on its own line.
 
+mod alerts;
 mod args;
 mod bench;
 mod cluster;
@@ -23,6 +24,7 @@ mod screen;
 mod serve;
 mod sim;
 mod trace;
+mod watch;
 
 use std::process::ExitCode;
 
@@ -99,6 +101,9 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Serve(a) => serve::run(&global, &a),
         args::Command::Report(a) => serve::report(&global, &a),
         args::Command::Token(c) => serve::token(&global, c),
+        args::Command::Watch(a) => watch::run(&global, &a),
+        args::Command::Alerts(c) => alerts::alerts(&global, c),
+        args::Command::Subscription(c) => alerts::subscription(&global, c),
         args::Command::Incident(args::IncidentCommand::Create(a)) => trace::create(&global, &a),
         args::Command::Incident(args::IncidentCommand::List) => trace::list(&global),
         args::Command::Incident(args::IncidentCommand::Show { which }) => {

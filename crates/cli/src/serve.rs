@@ -2,6 +2,8 @@
 //! `tracehound token`: its API tokens; `tracehound report`: evidence reports.
 
 use std::io::{IsTerminal, Write};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::{Context, bail};
@@ -26,11 +28,20 @@ pub(crate) fn run(global: &Global, args: &ServeArgs) -> anyhow::Result<()> {
         cors_origins: args.cors_origin.clone(),
         links: crate::links::load(args.links.as_deref())?,
     };
+    let watch_specs = match &args.watch {
+        Some(path) => Some(crate::watch::load_config(path)?),
+        None => None,
+    };
     let state = AppState::open(global.data(), config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the server's runtime")?;
+    let stop_watch = Arc::new(AtomicBool::new(false));
+    let watching = match watch_specs {
+        Some(specs) => Some(start_watching(&runtime, &state, specs, &stop_watch)?),
+        None => None,
+    };
     runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(args.bind)
             .await
@@ -69,7 +80,69 @@ pub(crate) fn run(global: &Global, args: &ServeArgs) -> anyhow::Result<()> {
         tracehound_server::serve(listener, state, stop)
             .await
             .context("serving")
-    })
+    })?;
+    stop_watch.store(true, Ordering::Relaxed);
+    if let Some((chains, delivery)) = watching {
+        chains
+            .join()
+            .unwrap_or_else(|_| Err(anyhow::anyhow!("the watch panicked")))?;
+        runtime.block_on(delivery)??;
+    }
+    Ok(())
+}
+
+type Watching = (
+    std::thread::JoinHandle<anyhow::Result<()>>,
+    tokio::task::JoinHandle<Result<(), tracehound_monitor::MonitorError>>,
+);
+
+/// Follows `specs`' chains on threads of their own and delivers webhooks on the server's
+/// runtime, until `stop` is set.
+fn start_watching(
+    runtime: &tokio::runtime::Runtime,
+    state: &Arc<AppState>,
+    specs: Vec<crate::watch::ChainSpec>,
+    stop: &Arc<AtomicBool>,
+) -> anyhow::Result<Watching> {
+    let Some(outbox) = state.outbox().cloned() else {
+        bail!(
+            "--watch: the alert outbox {} is held by another process (a `tracehound watch`?): stop it first",
+            tracehound_server::outbox_path(state.data().root()).display()
+        );
+    };
+    let delivery = runtime.spawn(crate::watch::deliver_until(
+        Arc::clone(&outbox),
+        Arc::clone(stop),
+    ));
+    let (state, stop) = (Arc::clone(state), Arc::clone(stop));
+    let chains = std::thread::spawn(move || -> anyhow::Result<()> {
+        let shared = crate::watch::Shared::new(
+            state.data(),
+            state.store(),
+            &outbox,
+            Some(state.watch_board().as_ref()),
+        )?;
+        std::thread::scope(|s| {
+            let handles: Vec<_> = specs
+                .iter()
+                .map(|spec| {
+                    let (shared, stop) = (&shared, &stop);
+                    s.spawn(move || {
+                        // A chain failing for good is shown on the status board; the server
+                        // and the other chains go on.
+                        if let Err(e) = crate::watch::follow(shared, spec, stop, false, false) {
+                            eprintln!("error: {e:#}");
+                        }
+                    })
+                })
+                .collect();
+            for h in handles {
+                let _ = h.join();
+            }
+        });
+        Ok(())
+    });
+    Ok((chains, delivery))
 }
 
 pub(crate) fn token(global: &Global, cmd: TokenCommand) -> anyhow::Result<()> {

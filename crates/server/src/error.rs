@@ -20,7 +20,7 @@ pub struct ErrorBody {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct ErrorDetail {
     /// A stable machine-readable code: `bad_request`, `unauthorized`, `forbidden`,
-    /// `not_found`, `too_large`, `cap_exceeded`, `timeout`, `conflict`, `internal`.
+    /// `not_found`, `too_large`, `cap_exceeded`, `timeout`, `unavailable`, `conflict`, `internal`.
     pub code: &'static str,
     /// What was wrong, for a person.
     pub message: String,
@@ -74,6 +74,10 @@ impl ApiError {
     /// The work took longer than the server allows.
     pub fn timeout(message: impl Into<String>) -> Self {
         Self::new(StatusCode::SERVICE_UNAVAILABLE, "timeout", message)
+    }
+    /// What was asked is not available from this server now (the message says why).
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
     }
     /// The server failed; the message says what it was doing, not how.
     pub fn internal(message: impl Into<String>) -> Self {

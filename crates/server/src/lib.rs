@@ -12,11 +12,13 @@
 //! Handlers are thin: each reads its request, calls the operation the CLI calls
 //! ([`tracehound_app`]) on a blocking thread under the time cap, and answers JSON.
 
+mod alerts;
 pub mod error;
 mod extract;
 mod routes;
 pub mod tokens;
 mod ui;
+pub mod watch;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -31,6 +33,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 
 pub use error::{ApiError, ErrorBody};
 pub use tokens::{Role, TokenRecord, Tokens};
+pub use watch::{ChainWatch, WatchBoard};
 
 /// Limits on what one request may ask for.
 #[derive(Debug, Clone)]
@@ -78,26 +81,63 @@ pub struct Config {
     pub links: LinkConfig,
 }
 
-/// What every handler reads: the data dir, its store (opened once) and the server's config.
+/// What every handler reads: the data dir, its store (opened once), the alert outbox, what
+/// the chains being watched in this process are doing, and the server's config.
 pub struct AppState {
     data: DataDir,
     store: Store,
     tokens: Tokens,
     config: Config,
+    /// The data dir's alert outbox; none when another process (a `tracehound watch`) holds it.
+    alerts: Result<Arc<tracehound_monitor::Outbox>, String>,
+    watch: Arc<WatchBoard>,
 }
 
 impl AppState {
-    /// Opens the data dir's store for serving.
+    /// Opens the data dir's store and alert outbox for serving.
     pub fn open(data: DataDir, config: Config) -> Result<Arc<AppState>, tracehound_app::AppError> {
         let store = data.open_store()?;
         let tokens = Tokens::in_dir(data.root());
+        let alerts = tracehound_monitor::Outbox::open(&outbox_path(data.root()))
+            .map(Arc::new)
+            .map_err(|e| {
+                tracing::warn!("alerts are not served: {e}");
+                "the alert outbox is held by another process (a `tracehound watch`?): stop it and watch from this server (`tracehound serve --watch FILE`)".to_string()
+            });
         Ok(Arc::new(AppState {
             data,
             store,
             tokens,
             config,
+            alerts,
+            watch: Arc::new(WatchBoard::default()),
         }))
     }
+
+    /// The data dir served.
+    pub fn data(&self) -> &DataDir {
+        &self.data
+    }
+
+    /// Its store (a watcher in this process ingests into it while handlers read).
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    /// The alert outbox, if this process holds it.
+    pub fn outbox(&self) -> Option<&Arc<tracehound_monitor::Outbox>> {
+        self.alerts.as_ref().ok()
+    }
+
+    /// What the chains watched by this process are doing (`GET /api/v1/status`).
+    pub fn watch_board(&self) -> &Arc<WatchBoard> {
+        &self.watch
+    }
+}
+
+/// The alert outbox of a data dir (`tracehound watch` fills it; the server serves it).
+pub fn outbox_path(data_dir: &std::path::Path) -> std::path::PathBuf {
+    data_dir.join("alerts.redb")
 }
 
 /// The API's OpenAPI document (paths are added from the handlers by [`router`]).

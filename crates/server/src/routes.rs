@@ -23,7 +23,7 @@ type Shared = State<Arc<AppState>>;
 type Answer<T> = Result<Json<T>, ApiError>;
 
 /// Runs `f` on a blocking thread under the server's time cap.
-async fn blocking<T: Send + 'static>(
+pub(crate) async fn blocking<T: Send + 'static>(
     state: &Arc<AppState>,
     f: impl FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
 ) -> Result<T, ApiError> {
@@ -94,7 +94,17 @@ pub(crate) fn api(doc: utoipa::openapi::OpenApi) -> OpenApiRouter<Arc<AppState>>
         .routes(routes!(patterns))
         .routes(routes!(tokens_list, tokens_create))
         .routes(routes!(tokens_revoke))
+        .pipe(crate::alerts::routes)
 }
+
+/// `x.pipe(f)` is `f(x)`: keeps the route list one chain.
+trait Pipe: Sized {
+    fn pipe<T>(self, f: impl FnOnce(Self) -> T) -> T {
+        f(self)
+    }
+}
+
+impl<T> Pipe for T {}
 
 /// The OpenAPI document as served: the one generated from the handlers, with this server's
 /// caps as the schema's limits and every answer described.
@@ -207,6 +217,11 @@ struct StatusBody {
     /// Per chain: tip, txs, transfers or inputs/outputs, addresses.
     #[schema(value_type = Vec<Object>)]
     chains: Vec<tracehound_store::ChainStatus>,
+    /// The chains this server follows live (`serve --watch`): ingest progress, the node's
+    /// reachability, alerts raised.
+    watching: Vec<crate::ChainWatch>,
+    /// Whether alerts and subscriptions are served (the outbox is this process's).
+    alerts: bool,
 }
 
 /// What the store holds.
@@ -219,6 +234,8 @@ async fn status(State(s): Shared, caller: Caller) -> Answer<StatusBody> {
     Ok(Json(StatusBody {
         version: env!("CARGO_PKG_VERSION"),
         chains,
+        watching: s.watch.chains(),
+        alerts: s.alerts.is_ok(),
     }))
 }
 

@@ -294,8 +294,14 @@ async fn an_incident_is_created_traced_and_its_result_kept() {
         .await;
     assert_eq!((s, code(&v).0), (StatusCode::CONFLICT, "conflict"));
     let message = v["error"]["message"].as_str().unwrap();
-    assert!(message.starts_with("incident \"drain\" exists"), "{message}");
-    assert!(!message.contains('/'), "no server path in an error: {message}");
+    assert!(
+        message.starts_with("incident \"drain\" exists"),
+        "{message}"
+    );
+    assert!(
+        !message.contains('/'),
+        "no server path in an error: {message}"
+    );
 
     let (s, v) = w.call(Method::GET, "/api/v1/incidents", None, None).await;
     assert_eq!(s, StatusCode::OK);
@@ -1079,6 +1085,152 @@ async fn entities_answer_by_id_and_by_member() {
             Method::GET,
             "/api/v1/entities/evm-31337/4000000",
             None,
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn alerts_and_webhook_subscriptions_are_served_and_streamed() {
+    let w = world(true, Caps::default());
+    let (s, v) = w.call(Method::GET, "/api/v1/alerts", None, None).await;
+    assert_eq!((s, v), (StatusCode::OK, json!([])));
+    let (s, v) = w.call(Method::GET, "/api/v1/status", None, None).await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        (v["alerts"].clone(), v["watching"].clone()),
+        (json!(true), json!([]))
+    );
+
+    // Subscriptions are the admin's; the secret is shown once, never listed.
+    let hook = json!({"url": "http://127.0.0.1:9/hook", "kinds": ["reached_service"]});
+    let (s, _) = w
+        .call(
+            Method::POST,
+            "/api/v1/subscriptions",
+            Some(&w.analyst),
+            Some(hook.clone()),
+        )
+        .await;
+    assert_eq!(s, StatusCode::FORBIDDEN);
+    let (s, made) = w
+        .call(
+            Method::POST,
+            "/api/v1/subscriptions",
+            Some(&w.admin),
+            Some(hook),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{made}");
+    let secret = made["secret"].as_str().unwrap();
+    assert_eq!(secret.len(), 64);
+    let id = made["subscription"]["id"].as_str().unwrap().to_string();
+    let (_, listed) = w
+        .call(Method::GET, "/api/v1/subscriptions", Some(&w.admin), None)
+        .await;
+    assert_eq!(listed[0]["id"], id.as_str());
+    assert!(!listed.to_string().contains(secret), "{listed}");
+    for (bad, field) in [
+        (json!({"url": "ftp://example.org/x"}), "url"),
+        (json!({"url": "http://user:pw@example.org/x"}), "url"),
+        (
+            json!({"url": "http://example.org/x", "kinds": ["rumour"]}),
+            "kinds",
+        ),
+    ] {
+        let (s, v) = w
+            .call(
+                Method::POST,
+                "/api/v1/subscriptions",
+                Some(&w.admin),
+                Some(bad.clone()),
+            )
+            .await;
+        assert_eq!(
+            (s, code(&v).1),
+            (StatusCode::BAD_REQUEST, Some(field)),
+            "{bad}: {v}"
+        );
+        assert!(!v.to_string().contains("pw@"), "no credentials echoed: {v}");
+    }
+
+    // An alert raised (as `watch` raises them): listed with its pending delivery, streamed.
+    let outbox = w.state.outbox().unwrap();
+    let alert = tracehound_monitor::Alert::builder(
+        tracehound_monitor::AlertKind::ReachedService,
+        "evm-31337",
+        4,
+        "ab".repeat(32),
+    )
+    .incident("drain")
+    .address(hex_addr(5))
+    .amount("native", 60 * ETH)
+    .summary("<b>60 ETH</b> reached Exchange X")
+    .build();
+    let seq = outbox.push(&alert).unwrap().unwrap();
+    let (_, v) = w
+        .call(Method::GET, "/api/v1/alerts?after=0", None, None)
+        .await;
+    assert_eq!(v[0]["seq"], seq);
+    assert_eq!(v[0]["alert"]["id"], alert.id.as_str());
+    assert_eq!(v[0]["alert"]["amount"], (60 * ETH).to_string());
+    assert_eq!(v[0]["deliveries"][0]["subscription"], id.as_str());
+    assert_eq!(v[0]["deliveries"][0]["state"], "pending");
+    let (s, v) = w
+        .call(Method::GET, "/api/v1/alerts?limit=100000", None, None)
+        .await;
+    assert_eq!(
+        (s, code(&v).1),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("limit"))
+    );
+
+    let req = Request::builder()
+        .uri("/api/v1/alerts/stream?after=0&seconds=1")
+        .body(Body::empty())
+        .unwrap();
+    let resp = router(Arc::clone(&w.state)).oneshot(req).await.unwrap();
+    assert_eq!(resp.status(), StatusCode::OK);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    let text = String::from_utf8(
+        resp.into_body()
+            .collect()
+            .await
+            .unwrap()
+            .to_bytes()
+            .to_vec(),
+    )
+    .unwrap();
+    assert!(text.contains("event: alert"), "{text}");
+    assert!(text.contains(&format!("id: {seq}")), "{text}");
+    assert!(text.contains(&alert.id), "{text}");
+    let (s, v) = w
+        .call(
+            Method::GET,
+            "/api/v1/alerts/stream?seconds=100000",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(
+        (s, code(&v).1),
+        (StatusCode::UNPROCESSABLE_ENTITY, Some("seconds"))
+    );
+
+    let (s, _) = w
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/subscriptions/{id}"),
+            Some(&w.admin),
+            None,
+        )
+        .await;
+    assert_eq!(s, StatusCode::NO_CONTENT);
+    let (s, _) = w
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/subscriptions/{id}"),
+            Some(&w.admin),
             None,
         )
         .await;

@@ -15,3 +15,4 @@ mod links_sim;
 mod litecoind;
 mod sim;
 mod trace_sim;
+mod watch;

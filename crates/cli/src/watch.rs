@@ -1,0 +1,746 @@
+//! `tracehound watch`: follow one chain's tip over JSON-RPC and alert as tainted value moves.
+//!
+//! Each cycle ingests the node's new blocks through the same code as `tracehound ingest`
+//! (unwinding the store where the node's best chain moved), then:
+//! - retracts every alert raised on a block that is no longer on the chain (a reorg);
+//! - traces every watched incident again under the settings it was last traced with, keeps
+//!   the result, and raises an alert for each tainted hop and each point of intervention
+//!   reached in a block above the incident's watermark on this chain;
+//! - pushes the alerts into the data dir's outbox (`alerts.redb`), from which a task of the
+//!   same process delivers them to the webhook subscriptions.
+//!
+//! Crash safety comes from the order: alerts are pushed before the watermark moves, and an
+//! alert's id is derived from what it is about (incident, chain, block hash, tx, address,
+//! asset), so a cycle repeated after a crash raises the same ids and the outbox keeps each once.
+//! Re-tracing is whole, not incremental: a trace of an incident of a few hundred hops takes
+//! tens of milliseconds (see the README), well within a block.
+
+use std::collections::{BTreeMap, HashSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde::{Deserialize, Serialize};
+use tracehound_btc::rpc::{RpcAuth, RpcClient, RpcOptions};
+use tracehound_core::{Chain, ChainFamily, LinkConfig};
+use tracehound_monitor::{Alert, AlertKind, DeliveryConfig, Outbox};
+use tracehound_server::WatchBoard;
+use tracehound_store::Store;
+use tracehound_trace::{Hop, TraceResult};
+
+use crate::args::{Global, WatchArgs};
+use crate::ingest_evm::EvmIngestOptions;
+
+/// The outbox of a data dir.
+pub(crate) fn outbox_path(data_dir: &Path) -> PathBuf {
+    tracehound_server::outbox_path(data_dir)
+}
+
+/// Where each watched incident's watermark (the height up to which it was alerted) lives.
+fn state_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("watch-state.json")
+}
+
+/// Watermarks per chain and incident: alerts were raised for blocks up to this height.
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct WatchState {
+    marks: BTreeMap<String, BTreeMap<String, u32>>,
+}
+
+impl WatchState {
+    fn load(path: &Path) -> anyhow::Result<WatchState> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => serde_json::from_str(&text)
+                .with_context(|| format!("{}: not a watch state", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(WatchState::default()),
+            Err(e) => Err(e).with_context(|| format!("reading {}", path.display())),
+        }
+    }
+
+    fn save(&self, path: &Path) -> anyhow::Result<()> {
+        let tmp = path.with_extension("json.tmp");
+        std::fs::write(&tmp, serde_json::to_vec_pretty(self)?)
+            .with_context(|| format!("writing {}", tmp.display()))?;
+        std::fs::rename(&tmp, path).with_context(|| format!("writing {}", path.display()))
+    }
+}
+
+/// One chain to follow: from `tracehound watch`'s flags or a `[[chain]]` of a watch config.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct ChainSpec {
+    /// The chain's name (`bitcoin`, `litecoin-regtest`, `ethereum`, `evm-31337`, …).
+    pub(crate) chain: String,
+    /// The node's JSON-RPC URL.
+    pub(crate) rpc: String,
+    /// UTXO node: its cookie file.
+    #[serde(default)]
+    pub(crate) rpc_cookie: Option<PathBuf>,
+    /// UTXO node: user and password.
+    #[serde(default)]
+    pub(crate) rpc_user: Option<String>,
+    #[serde(default)]
+    pub(crate) rpc_password: Option<String>,
+    /// The link config the chain is ingested with.
+    #[serde(default)]
+    pub(crate) links: Option<PathBuf>,
+    /// Only these saved incidents (default: every saved incident traced once).
+    #[serde(default)]
+    pub(crate) incidents: Vec<String>,
+    /// How often to ask the node for new blocks.
+    #[serde(default = "default_poll_ms")]
+    pub(crate) poll_ms: u64,
+    /// Confirmations an alert's block needs before the alert is final.
+    #[serde(default = "default_confirmations")]
+    pub(crate) confirmations: u32,
+    /// Alert on an incident's whole trace the first time it is watched.
+    #[serde(default)]
+    pub(crate) alert_history: bool,
+    /// EVM: read opening balances of new accounts.
+    #[serde(default = "default_true")]
+    pub(crate) opening_balances: bool,
+}
+
+fn default_poll_ms() -> u64 {
+    1000
+}
+
+fn default_confirmations() -> u32 {
+    1
+}
+
+fn default_true() -> bool {
+    true
+}
+
+/// A watch config: `[[chain]]` entries, one per chain followed at once.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct WatchConfig {
+    chain: Vec<ChainSpec>,
+}
+
+/// The chains of a watch config file, each checked (names, URLs, auth).
+pub(crate) fn load_config(path: &Path) -> anyhow::Result<Vec<ChainSpec>> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("reading watch config {}", path.display()))?;
+    let config: WatchConfig =
+        toml::from_str(&text).with_context(|| format!("watch config {}", path.display()))?;
+    if config.chain.is_empty() {
+        bail!("watch config {}: no [[chain]] to follow", path.display());
+    }
+    let mut seen = HashSet::new();
+    for (i, spec) in config.chain.iter().enumerate() {
+        let at = || {
+            format!(
+                "watch config {}: [[chain]] #{} ({:?})",
+                path.display(),
+                i + 1,
+                spec.chain
+            )
+        };
+        let chain: Chain = spec
+            .chain
+            .parse()
+            .map_err(|e| anyhow::anyhow!("{}: {e}", at()))?;
+        if !seen.insert(chain) {
+            bail!("{}: the chain is listed twice", at());
+        }
+        if !(spec.rpc.starts_with("http://") || spec.rpc.starts_with("https://")) {
+            bail!("{}: rpc {:?} is no http(s) URL", at(), spec.rpc);
+        }
+        if spec.rpc_user.is_some() != spec.rpc_password.is_some() {
+            bail!("{}: rpc_user and rpc_password go together", at());
+        }
+        if spec.poll_ms == 0 {
+            bail!("{}: poll_ms must be at least 1", at());
+        }
+    }
+    Ok(config.chain)
+}
+
+impl ChainSpec {
+    fn of_args(args: &WatchArgs) -> ChainSpec {
+        ChainSpec {
+            chain: args.chain.map(|c| c.name()).unwrap_or_default(),
+            rpc: args.rpc.clone().unwrap_or_default(),
+            rpc_cookie: args.rpc_cookie.clone(),
+            rpc_user: args.rpc_user.clone(),
+            rpc_password: args.rpc_password.clone(),
+            links: args.links.clone(),
+            incidents: args.incident.clone(),
+            poll_ms: args.poll_ms,
+            confirmations: args.confirmations,
+            alert_history: args.alert_history,
+            opening_balances: !args.no_opening_balances,
+        }
+    }
+}
+
+/// What every chain's loop shares: the data dir, its store and outbox, the watermarks, and
+/// (in a server) the board the status endpoint reads.
+pub(crate) struct Shared<'a> {
+    pub(crate) data: &'a tracehound_app::DataDir,
+    pub(crate) store: &'a Store,
+    pub(crate) outbox: &'a Outbox,
+    pub(crate) board: Option<&'a WatchBoard>,
+    state: Mutex<WatchState>,
+    state_file: PathBuf,
+}
+
+impl<'a> Shared<'a> {
+    pub(crate) fn new(
+        data: &'a tracehound_app::DataDir,
+        store: &'a Store,
+        outbox: &'a Outbox,
+        board: Option<&'a WatchBoard>,
+    ) -> anyhow::Result<Shared<'a>> {
+        let state_file = state_path(data.root());
+        Ok(Shared {
+            data,
+            store,
+            outbox,
+            board,
+            state: Mutex::new(WatchState::load(&state_file)?),
+            state_file,
+        })
+    }
+}
+
+/// The node being followed.
+enum Source {
+    Utxo(RpcClient),
+    Evm(Box<tracehound_evm::BlockingEvmClient>),
+}
+
+/// What one cycle did (printed per cycle with --json, for scripts and tests).
+#[derive(Debug, Default, Serialize)]
+struct CycleReport {
+    chain: String,
+    tip: Option<u32>,
+    blocks: u64,
+    unwound: u64,
+    retracted: usize,
+    alerts: usize,
+    incidents: usize,
+    millis: u128,
+}
+
+pub(crate) fn run(global: &Global, args: &WatchArgs) -> anyhow::Result<()> {
+    let specs = match (&args.config, &args.chain, &args.rpc) {
+        (Some(path), _, _) => load_config(path)?,
+        (None, Some(_), Some(_)) => vec![ChainSpec::of_args(args)],
+        _ => bail!("give --chain and --rpc, or --config FILE"),
+    };
+    let data = global.data();
+    let store = data.open_store()?;
+    let outbox = Arc::new(
+        Outbox::open(&outbox_path(data.root()))
+            .context("opening the alert outbox of the data dir")?,
+    );
+    let stop = Arc::new(AtomicBool::new(false));
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()?;
+    watch_signals(&runtime, &stop);
+    let delivery = (!args.no_deliver)
+        .then(|| runtime.spawn(deliver_until(Arc::clone(&outbox), Arc::clone(&stop))));
+    let shared = Shared::new(&data, &store, &outbox, None)?;
+    let results: Vec<anyhow::Result<()>> = std::thread::scope(|s| {
+        let handles: Vec<_> = specs
+            .iter()
+            .map(|spec| {
+                let (shared, stop) = (&shared, &stop);
+                s.spawn(move || {
+                    let r = follow(shared, spec, stop, args.once, global.json);
+                    if r.is_err() && !args.once {
+                        // One chain failing for good stops the others: the watch is one job.
+                        stop.store(true, Ordering::Relaxed);
+                    }
+                    r
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| {
+                h.join()
+                    .unwrap_or_else(|_| Err(anyhow::anyhow!("a chain's watch panicked")))
+            })
+            .collect()
+    });
+    if args.once && delivery.is_some() {
+        // One pass over what is due, so `--once` delivers what it raised.
+        let client = tracehound_monitor::client()?;
+        runtime.block_on(tracehound_monitor::deliver_due(
+            &outbox,
+            &client,
+            &DeliveryConfig::default(),
+            unix_now_ms(),
+        ))?;
+    }
+    stop.store(true, Ordering::Relaxed);
+    if let Some(d) = delivery {
+        runtime.block_on(d)??;
+    }
+    results.into_iter().collect()
+}
+
+/// Delivers webhooks until `stop` is set.
+pub(crate) async fn deliver_until(
+    outbox: Arc<Outbox>,
+    stop: Arc<AtomicBool>,
+) -> Result<(), tracehound_monitor::MonitorError> {
+    tracehound_monitor::deliver(outbox, DeliveryConfig::default(), async move {
+        while !stop.load(Ordering::Relaxed) {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    })
+    .await
+}
+
+/// Follows one chain until `stop` is set (or for one cycle with `once`): a node that cannot
+/// be reached is waited for, loudly; anything else ends the watch of this chain.
+pub(crate) fn follow(
+    shared: &Shared<'_>,
+    spec: &ChainSpec,
+    stop: &AtomicBool,
+    once: bool,
+    json: bool,
+) -> anyhow::Result<()> {
+    let chain: Chain = spec.chain.parse().map_err(anyhow::Error::msg)?;
+    let links = crate::links::load(spec.links.as_deref())?;
+    let node = redacted(&spec.rpc);
+    let board = |f: &dyn Fn(&mut tracehound_server::ChainWatch)| {
+        if let Some(b) = shared.board {
+            b.update(&chain.name(), |w| {
+                w.node.clone_from(&node);
+                f(w);
+            });
+        }
+    };
+    let mut source = None;
+    let mut first = true;
+    while !stop.load(Ordering::Relaxed) {
+        let outcome = (|| {
+            if source.is_none() {
+                source = Some(connect(chain, spec, &links)?);
+            }
+            let Some(src) = &source else {
+                bail!("no source");
+            };
+            cycle(shared, chain, src, spec, &links, first)
+        })();
+        let report = match outcome {
+            Ok(r) => r,
+            Err(e) if is_connection(&e) && !once => {
+                let text = format!("{e:#}");
+                board(&|w| {
+                    w.node_reachable = false;
+                    w.error = Some(text.clone());
+                });
+                eprintln!("watch {chain}: the node at {node} is unreachable ({e:#}); retrying");
+                sleep_unless_stopped(stop, Duration::from_millis(spec.poll_ms.max(1000)));
+                continue;
+            }
+            Err(e) => {
+                let text = format!("{e:#}");
+                board(&|w| w.error = Some(text.clone()));
+                return Err(e.context(format!("watching {chain}")));
+            }
+        };
+        {
+            let state = shared
+                .state
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            state.save(&shared.state_file)?;
+        }
+        first = false;
+        board(&|w| {
+            w.node_reachable = true;
+            w.error = None;
+            w.tip = report.tip;
+            w.cycles += 1;
+            w.blocks += report.blocks;
+            w.unwound += report.unwound;
+            w.alerts += report.alerts as u64;
+            w.retracted += report.retracted as u64;
+            w.last_cycle_at = Some(unix_now());
+            w.last_cycle_ms = Some(u64::try_from(report.millis).unwrap_or(u64::MAX));
+        });
+        if json {
+            println!("{}", serde_json::to_string(&report)?);
+        } else if report.blocks > 0 || report.unwound > 0 || report.alerts > 0 {
+            eprintln!(
+                "watch {chain}: tip {}, {} new blocks, {} unwound, {} alerts, {} retracted ({} ms)",
+                report.tip.map_or("-".into(), |t| t.to_string()),
+                report.blocks,
+                report.unwound,
+                report.alerts,
+                report.retracted,
+                report.millis
+            );
+        }
+        if once {
+            break;
+        }
+        sleep_unless_stopped(stop, Duration::from_millis(spec.poll_ms));
+    }
+    Ok(())
+}
+
+/// A URL without its user and password.
+fn redacted(url: &str) -> String {
+    match (url.find("://"), url.find('@')) {
+        (Some(scheme), Some(at)) if at > scheme => {
+            format!("{}{}", &url[..scheme + 3], &url[at + 1..])
+        }
+        _ => url.to_string(),
+    }
+}
+
+fn connect(chain: Chain, spec: &ChainSpec, links: &LinkConfig) -> anyhow::Result<Source> {
+    Ok(match chain.family() {
+        ChainFamily::Utxo => {
+            let auth = match (&spec.rpc_cookie, &spec.rpc_user, &spec.rpc_password) {
+                (Some(cookie), _, _) => RpcAuth::CookieFile(cookie.clone()),
+                (None, Some(user), Some(password)) => RpcAuth::UserPass {
+                    user: user.clone(),
+                    password: password.clone(),
+                },
+                _ => RpcAuth::None,
+            };
+            Source::Utxo(RpcClient::new(
+                spec.rpc.clone(),
+                auth,
+                RpcOptions::default(),
+            ))
+        }
+        ChainFamily::Account => Source::Evm(Box::new(crate::ingest_evm::connect(
+            chain,
+            &spec.rpc,
+            &[],
+            16,
+            links.clone(),
+        )?)),
+    })
+}
+
+/// One cycle: catch up with the node, retract what a reorg removed, alert on new taint.
+fn cycle(
+    shared: &Shared<'_>,
+    chain: Chain,
+    source: &Source,
+    spec: &ChainSpec,
+    links: &LinkConfig,
+    first: bool,
+) -> anyhow::Result<CycleReport> {
+    let started = Instant::now();
+    let (data, store, outbox) = (shared.data, shared.store, shared.outbox);
+    let before = store.tip(chain)?.map(|t| t.height);
+    let ingested = match source {
+        Source::Utxo(client) => {
+            crate::ingest::ingest_rpc(store, client, chain, None, 250_000, false, links)?
+        }
+        Source::Evm(client) => crate::ingest_evm::ingest(
+            store,
+            client,
+            &EvmIngestOptions {
+                from: None,
+                to: None,
+                batch_blocks: 1000,
+                batch_txs: 20_000,
+                opening_balances: spec.opening_balances,
+                show: false,
+            },
+        )?,
+    };
+    let tip = store.tip(chain)?.map(|t| t.height);
+    let mut report = CycleReport {
+        chain: chain.name(),
+        tip,
+        blocks: ingested.blocks,
+        unwound: ingested.unwound,
+        ..CycleReport::default()
+    };
+    if ingested.unwound > 0 || first {
+        report.retracted = retract_stale(store, outbox, chain)?;
+    }
+    let mut state = shared
+        .state
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let marks = state.marks.entry(chain.name()).or_default();
+    // What was alerted above the fork is alerted again from the new branch (new block
+    // hashes: new ids).
+    if let Some(fork) = ingested.from_height.filter(|_| ingested.unwound > 0) {
+        for mark in marks.values_mut() {
+            *mark = (*mark).min(fork.saturating_sub(1));
+        }
+    }
+    let Some(tip) = tip else {
+        return Ok(report);
+    };
+    let changed = tip != before.unwrap_or(u32::MAX) || ingested.unwound > 0 || first;
+    if !changed {
+        report.millis = started.elapsed().as_millis();
+        return Ok(report);
+    }
+    let incidents = watched_incidents(data, &spec.incidents)?;
+    report.incidents = incidents.len();
+    let labels = data.trace_labels()?;
+    for name in incidents {
+        // A new incident starts at the tip: its history is in its trace, not in alerts.
+        let mark = *marks
+            .entry(name.clone())
+            .or_insert(if spec.alert_history { 0 } else { tip });
+        if mark >= tip {
+            continue;
+        }
+        let path = data.saved_incident_path(&name)?;
+        let incident = data.read_incident(&path)?;
+        let settings = data.load_settings(&name)?;
+        let rules = settings.rules(labels.clone(), links.clone())?;
+        let result = data
+            .trace(store, &incident, rules)
+            .with_context(|| format!("tracing incident {name:?} again"))?;
+        data.save_result(&name, &result, &settings)?;
+        for alert in alerts_of(store, chain, &name, &result, mark, spec.confirmations)? {
+            if outbox.push(&alert)?.is_some() {
+                report.alerts += 1;
+            }
+        }
+        marks.insert(name, tip);
+    }
+    report.millis = started.elapsed().as_millis();
+    Ok(report)
+}
+
+/// The incidents to re-trace: those named, else every saved incident traced at least once.
+fn watched_incidents(
+    data: &tracehound_app::DataDir,
+    named: &[String],
+) -> anyhow::Result<Vec<String>> {
+    if !named.is_empty() {
+        for name in named {
+            data.load_settings(name).with_context(|| {
+                format!("incident {name:?} has no kept trace: run `tracehound trace --incident {name}` once")
+            })?;
+        }
+        return Ok(named.to_vec());
+    }
+    Ok(data
+        .list_incidents()?
+        .into_iter()
+        .map(|i| i.name)
+        .filter(|n| data.load_settings(n).is_ok())
+        .collect())
+}
+
+/// Retracts every alert of `chain` whose block is no longer the store's block at its height.
+fn retract_stale(store: &Store, outbox: &Outbox, chain: Chain) -> anyhow::Result<usize> {
+    let name = chain.name();
+    let mut retracted: HashSet<String> = HashSet::new();
+    let mut live: Vec<Alert> = Vec::new();
+    let mut after = 0;
+    loop {
+        let page = outbox.alerts(after, 1000)?;
+        let Some(&(last, _)) = page.last() else {
+            break;
+        };
+        after = last;
+        for (_, a) in page {
+            if a.chain != name {
+                continue;
+            }
+            match (a.kind, &a.retracts) {
+                (AlertKind::Retraction, Some(of)) => {
+                    retracted.insert(of.clone());
+                }
+                _ => live.push(a),
+            }
+        }
+    }
+    let now = unix_now();
+    let mut n = 0;
+    for a in live.iter().filter(|a| !retracted.contains(&a.id)) {
+        let current = store.block_at(chain, a.height)?.map(|b| b.hash.to_string());
+        if current.as_deref() == Some(a.block_hash.as_str()) {
+            continue;
+        }
+        let reason = match current {
+            Some(h) => format!(
+                "block {} at height {} was replaced by {h}",
+                a.block_hash, a.height
+            ),
+            None => format!(
+                "block {} at height {} is no longer on the chain",
+                a.block_hash, a.height
+            ),
+        };
+        if outbox.push(&Alert::retraction(a, &reason, now))?.is_some() {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// The alerts of a trace of incident `name` for blocks of `chain` above `mark`: a point of
+/// intervention reached, and each tainted hop.
+fn alerts_of(
+    store: &Store,
+    chain: Chain,
+    name: &str,
+    result: &TraceResult,
+    mark: u32,
+    confirmations: u32,
+) -> anyhow::Result<Vec<Alert>> {
+    let chain_name = chain.name();
+    let mut hashes: BTreeMap<u32, String> = BTreeMap::new();
+    let mut hash_at = |h: u32| -> anyhow::Result<String> {
+        if let Some(x) = hashes.get(&h) {
+            return Ok(x.clone());
+        }
+        let Some(b) = store.block_at(chain, h)? else {
+            bail!("{chain}: a traced hop is in block {h}, which the store does not hold");
+        };
+        let x = b.hash.to_string();
+        hashes.insert(h, x.clone());
+        Ok(x)
+    };
+    let now = unix_now();
+    let mut out = Vec::new();
+    for e in &result.endpoints {
+        let Some(last) = e.path.last() else { continue };
+        let Some(height) = height_of(last).filter(|h| *h > mark) else {
+            continue;
+        };
+        if e.chain != chain_name || (e.freezable_by.is_none() && e.category.is_none()) {
+            continue;
+        }
+        let who = e.label.as_deref().unwrap_or(&e.address);
+        let summary = format!(
+            "incident {name}: {} {} reached {who}{}{} in tx {}",
+            e.amount,
+            e.asset,
+            e.category
+                .as_deref()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default(),
+            e.freezable_by
+                .as_deref()
+                .map(|f| format!(", which the {f} can freeze"))
+                .unwrap_or_default(),
+            last.tx
+        );
+        out.push(
+            Alert::builder(
+                AlertKind::ReachedService,
+                &chain_name,
+                height,
+                hash_at(height)?,
+            )
+            .incident(name)
+            .tx(&*last.tx)
+            .address(&e.address)
+            .amount(&e.asset, e.amount)
+            .summary(summary)
+            .evidence(serde_json::json!({
+                "label": e.label,
+                "category": e.category,
+                "freezable_by": e.freezable_by,
+                "hops": e.hops,
+                "path": e.path,
+            }))
+            .confirmations_needed(confirmations)
+            .raised_at(now)
+            .build(),
+        );
+    }
+    for hop in &result.edges {
+        if &*hop.chain != chain_name.as_str() || hop.tainted == 0 {
+            continue;
+        }
+        let Some(height) = height_of(hop).filter(|h| *h > mark) else {
+            continue;
+        };
+        let summary = format!(
+            "incident {name}: {} {} tainted moved {} → {} in tx {}",
+            hop.tainted, hop.asset, hop.from, hop.to, hop.tx
+        );
+        out.push(
+            Alert::builder(AlertKind::TaintMoved, &chain_name, height, hash_at(height)?)
+                .incident(name)
+                .tx(&*hop.tx)
+                .address(&*hop.to)
+                .amount(&*hop.asset, hop.tainted)
+                .summary(summary)
+                .evidence(serde_json::json!({ "hop": hop }))
+                .confirmations_needed(confirmations)
+                .raised_at(now)
+                .build(),
+        );
+    }
+    Ok(out)
+}
+
+/// A hop's block height (its `at` starts with it).
+fn height_of(hop: &Hop) -> Option<u32> {
+    hop.at.split(':').next()?.parse().ok()
+}
+
+fn unix_now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+/// Whether `e` is a node that cannot be reached (worth waiting for) rather than bad data.
+fn is_connection(e: &anyhow::Error) -> bool {
+    let text = format!("{e:#}").to_lowercase();
+    [
+        "connection refused",
+        "connect",
+        "timed out",
+        "unreachable",
+        "reset by peer",
+    ]
+    .iter()
+    .any(|w| text.contains(w))
+}
+
+fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) {
+    let until = Instant::now() + total;
+    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
+        std::thread::sleep(Duration::from_millis(20).min(total));
+    }
+}
+
+fn watch_signals(runtime: &tokio::runtime::Runtime, stop: &Arc<AtomicBool>) {
+    let stop = Arc::clone(stop);
+    runtime.spawn(async move {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+}
