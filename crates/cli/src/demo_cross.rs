@@ -390,6 +390,18 @@ fn keep_for_serving(
     };
     data.save_incident(&saved, None, true)?;
     data.save_result(INCIDENT, &result, settings)?;
+    // The alerts a watch of the heist from its first block would have raised (`tracehound
+    // alerts list`, the UI's alerts page).
+    let outbox = tracehound_monitor::Outbox::open(&crate::watch::outbox_path(store_dir))?;
+    for chain in store.chains()? {
+        let mut alerts = crate::watch::alerts_of(store, chain, INCIDENT, &result, 0, 1)?;
+        alerts.extend(crate::watch::pattern_alerts(
+            store, chain, INCIDENT, &labels, &result, 0, 1,
+        )?);
+        for alert in alerts {
+            outbox.push(&alert)?;
+        }
+    }
     // Both chains clustered (co-spend; EVM deposit addresses from the exchange labels), so
     // addresses show their entities.
     let labels_store = data.open_labels()?;

@@ -43,10 +43,13 @@ fn state_path(data_dir: &Path) -> PathBuf {
     data_dir.join("watch-state.json")
 }
 
-/// Watermarks per chain and incident: alerts were raised for blocks up to this height.
+/// Watermarks per chain and incident: alerts were raised for blocks up to this height; and
+/// per chain and sanctioned address, how many of its transfers or txs were seen.
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct WatchState {
     marks: BTreeMap<String, BTreeMap<String, u32>>,
+    #[serde(default)]
+    sanctioned: BTreeMap<String, BTreeMap<String, u64>>,
 }
 
 impl WatchState {
@@ -509,15 +512,202 @@ fn cycle(
             .trace(store, &incident, rules)
             .with_context(|| format!("tracing incident {name:?} again"))?;
         data.save_result(&name, &result, &settings)?;
-        for alert in alerts_of(store, chain, &name, &result, mark, spec.confirmations)? {
+        let mut alerts = alerts_of(store, chain, &name, &result, mark, spec.confirmations)?;
+        alerts.extend(pattern_alerts(
+            store,
+            chain,
+            &name,
+            &labels,
+            &result,
+            mark,
+            spec.confirmations,
+        )?);
+        for alert in alerts {
             if outbox.push(&alert)?.is_some() {
                 report.alerts += 1;
             }
         }
         marks.insert(name, tip);
     }
+    let seen = state.sanctioned.entry(chain.name()).or_default();
+    for alert in sanctioned_alerts(store, chain, &labels, seen, spec)? {
+        if outbox.push(&alert)?.is_some() {
+            report.alerts += 1;
+        }
+    }
     report.millis = started.elapsed().as_millis();
     Ok(report)
+}
+
+/// Laundering patterns detected on an incident's trace whose latest tx is in a block of
+/// `chain` above `mark`: one alert per pattern and its txs.
+pub(crate) fn pattern_alerts(
+    store: &Store,
+    chain: Chain,
+    name: &str,
+    labels: &tracehound_trace::Labels,
+    result: &TraceResult,
+    mark: u32,
+    confirmations: u32,
+) -> anyhow::Result<Vec<Alert>> {
+    let chain_name = chain.name();
+    let heights: BTreeMap<&str, u32> = result
+        .edges
+        .iter()
+        .filter(|h| *h.chain == *chain_name)
+        .filter_map(|h| Some((&*h.tx, height_of(h)?)))
+        .collect();
+    let graph = tracehound_app::trace_graph(store, labels, result)?;
+    let found = tracehound_patterns::detect_all(&graph, &tracehound_patterns::Config::default());
+    let mut out = Vec::new();
+    for d in found.iter().filter(|d| d.chain == chain_name) {
+        let Some((tx, height)) = d
+            .txs
+            .iter()
+            .filter_map(|t| Some((t, *heights.get(t.as_str())?)))
+            .max_by_key(|(_, h)| *h)
+        else {
+            continue;
+        };
+        if height <= mark {
+            continue;
+        }
+        let Some(block) = store.block_at(chain, height)? else {
+            continue;
+        };
+        let mut alert = Alert::builder(
+            AlertKind::Pattern,
+            &chain_name,
+            height,
+            block.hash.to_string(),
+        )
+        .incident(name)
+        .rule(d.kind.name())
+        .tx(tx.clone())
+        .summary(format!(
+            "incident {name}: {} (score {}): {}",
+            d.kind.name(),
+            d.score,
+            d.explanation
+        ))
+        .evidence(serde_json::json!({
+            "pattern": d.kind.name(),
+            "score": d.score,
+            "txs": d.txs,
+            "addresses": d.addresses,
+            "explanation": d.explanation,
+        }))
+        .confirmations_needed(confirmations);
+        if let Some(first) = d.addresses.first() {
+            alert = alert.address(first.clone());
+        }
+        out.push(alert.raised_at(unix_now()).build());
+    }
+    Ok(out)
+}
+
+/// Transfers of addresses labeled sanctioned on `chain` that the watch has not seen yet
+/// (`seen`: per address, how many of its transfers or txs were seen; an address seen for the
+/// first time is counted, not alerted, unless the chain's `alert_history` is on).
+fn sanctioned_alerts(
+    store: &Store,
+    chain: Chain,
+    labels: &tracehound_trace::Labels,
+    seen: &mut BTreeMap<String, u64>,
+    spec: &ChainSpec,
+) -> anyhow::Result<Vec<Alert>> {
+    let chain_name = chain.name();
+    let mut out = Vec::new();
+    for (c, address, label) in labels.iter() {
+        if c != chain || label.category != "sanctioned" {
+            continue;
+        }
+        let addr = tracehound_core::Address::from_canonical(chain, address.to_string());
+        // (id, how many entries its history has now)
+        let now = match chain.family() {
+            ChainFamily::Utxo => store.address(&addr)?.map(|v| (v.id, v.tx_count)),
+            ChainFamily::Account => store.account(&addr)?.map(|v| (v.id, v.transfers)),
+        };
+        let Some((id, count)) = now else { continue };
+        let before = match seen.get(address) {
+            Some(&n) => n.min(count), // fewer after a reorg unwound some
+            None if spec.alert_history => 0,
+            None => count,
+        };
+        seen.insert(address.to_string(), count);
+        if count <= before {
+            continue;
+        }
+        let offset = usize::try_from(before).unwrap_or(usize::MAX);
+        let limit = usize::try_from(count - before)
+            .unwrap_or(usize::MAX)
+            .min(10_000);
+        // (height, tx, asset, received, sent)
+        let rows: Vec<(u32, String, String, u128, u128)> = match chain.family() {
+            ChainFamily::Utxo => store
+                .address_history(chain, id, offset, limit)?
+                .into_iter()
+                .map(|r| {
+                    (
+                        r.height,
+                        r.txid.to_string(),
+                        "native".to_string(),
+                        r.received.units(),
+                        r.sent.units(),
+                    )
+                })
+                .collect(),
+            ChainFamily::Account => store
+                .account_history(chain, id, offset, limit)?
+                .into_iter()
+                .map(|r| {
+                    let f = r.flow;
+                    (
+                        f.height,
+                        format!("0x{}", f.txid),
+                        f.asset,
+                        f.received.units(),
+                        f.sent.units(),
+                    )
+                })
+                .collect(),
+        };
+        for (height, tx, asset, received, sent) in rows {
+            let Some(block) = store.block_at(chain, height)? else {
+                continue;
+            };
+            let (verb, amount) = if sent > 0 {
+                ("sent", sent)
+            } else {
+                ("received", received)
+            };
+            out.push(
+                Alert::builder(
+                    AlertKind::Sanctioned,
+                    &chain_name,
+                    height,
+                    block.hash.to_string(),
+                )
+                .tx(tx.clone())
+                .address(address)
+                .amount(&asset, amount)
+                .summary(format!(
+                    "sanctioned address {address} ({}, per {}) {verb} {amount} {asset} in tx {tx}",
+                    label.label, label.source
+                ))
+                .evidence(serde_json::json!({
+                    "label": label.label,
+                    "source": label.source,
+                    "received": received.to_string(),
+                    "sent": sent.to_string(),
+                }))
+                .confirmations_needed(spec.confirmations)
+                .raised_at(unix_now())
+                .build(),
+            );
+        }
+    }
+    Ok(out)
 }
 
 /// The incidents to re-trace: those named, else every saved incident traced at least once.
@@ -591,7 +781,7 @@ fn retract_stale(store: &Store, outbox: &Outbox, chain: Chain) -> anyhow::Result
 
 /// The alerts of a trace of incident `name` for blocks of `chain` above `mark`: a point of
 /// intervention reached, and each tainted hop.
-fn alerts_of(
+pub(crate) fn alerts_of(
     store: &Store,
     chain: Chain,
     name: &str,

@@ -100,6 +100,10 @@ pub struct Alert {
     pub confirmations_needed: u32,
     /// For a [`AlertKind::Retraction`]: the id of the alert withdrawn.
     pub retracts: Option<String>,
+    /// Which rule of its kind raised it, when a kind has several (a pattern alert: the
+    /// pattern, `peel_chain`, `fan_out`, …): part of what identifies it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rule: Option<String>,
     /// When it was raised, unix seconds.
     pub raised_at: u64,
 }
@@ -136,6 +140,7 @@ impl Alert {
                 evidence: serde_json::Value::Null,
                 confirmations_needed: 0,
                 retracts: None,
+                rule: None,
                 raised_at: crate::now_ms() / 1000,
             },
         }
@@ -165,6 +170,7 @@ impl Alert {
             }),
             confirmations_needed: 0,
             retracts: Some(of.id.clone()),
+            rule: of.rule.clone(),
             raised_at: now,
         };
         alert.id = alert.derive_id();
@@ -173,13 +179,13 @@ impl Alert {
 
     /// The id this alert's identifying fields give: lowercase hex SHA-256 over a domain tag
     /// and, length-prefixed (so no two field lists collide), kind, incident, chain, height,
-    /// block hash, tx, address, asset, amount and `retracts`. Summary, evidence,
+    /// block hash, tx, address, asset, amount, `retracts` and `rule`. Summary, evidence,
     /// confirmations and `raised_at` are left out: they describe, they do not identify.
     pub fn derive_id(&self) -> String {
         let mut h = Sha256::new();
         h.update(b"tracehound-alert/1");
         let height = self.height.to_string();
-        let fields: [Option<&str>; 10] = [
+        let fields: [Option<&str>; 11] = [
             Some(self.kind.as_str()),
             self.incident.as_deref(),
             Some(&self.chain),
@@ -190,6 +196,7 @@ impl Alert {
             self.asset.as_deref(),
             self.amount.as_deref(),
             self.retracts.as_deref(),
+            self.rule.as_deref(),
         ];
         for field in fields {
             match field {
@@ -236,6 +243,12 @@ impl Alert {
 }
 
 impl AlertBuilder {
+    /// Which rule of its kind raised it (a pattern's kind).
+    pub fn rule(mut self, rule: impl Into<String>) -> Self {
+        self.alert.rule = Some(rule.into());
+        self
+    }
+
     /// The incident it is about.
     pub fn incident(mut self, incident: impl Into<String>) -> Self {
         self.alert.incident = Some(incident.into());
@@ -328,6 +341,14 @@ mod tests {
             .amount("ETH", 15)
             .build();
         assert_ne!(a.id, d.id, "another block (a reorg) is another alert");
+        let peel = base().rule("peel_chain").build();
+        let fan = base().rule("fan_out").build();
+        assert!(
+            a.id != peel.id && peel.id != fan.id,
+            "two patterns on one tx are two alerts"
+        );
+        let back = Alert::retraction(&peel, "reorg", 3);
+        assert_eq!(back.rule.as_deref(), Some("peel_chain"));
     }
 
     #[test]

@@ -80,6 +80,11 @@ impl Labels {
         self.map.get(&(chain, address.to_string()))
     }
 
+    /// Every label as (chain, address, label), in no particular order.
+    pub fn iter(&self) -> impl Iterator<Item = (Chain, &str, &Label)> {
+        self.map.iter().map(|((c, a), l)| (*c, a.as_str(), l))
+    }
+
     /// How many labels.
     pub fn len(&self) -> usize {
         self.map.len()
