@@ -997,6 +997,13 @@ pub(crate) struct DemoArgs {
     /// Where --serve listens (port 0: any free port, printed).
     #[arg(long, default_value = "127.0.0.1:8080", requires = "serve")]
     pub(crate) bind: std::net::SocketAddr,
+    /// With --serve: replay the heist live, block by block after the drain, while the server
+    /// watches the replayed nodes and raises alerts (the alerts page shows them as they come).
+    #[arg(long, requires = "serve")]
+    pub(crate) live: bool,
+    /// With --live: milliseconds between two blocks.
+    #[arg(long, default_value_t = 1000, requires = "live")]
+    pub(crate) live_ms: u64,
 }
 
 #[derive(Debug, Subcommand)]

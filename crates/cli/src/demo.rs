@@ -304,6 +304,17 @@ pub(crate) fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
     print!("{}", truth_text(&score));
     crate::demo_cross::run(&global, &cross_dir, policy, &say)?;
     say(format!("done in {:.1} s.", start.elapsed().as_secs_f64()));
+    if args.serve && args.live {
+        let served = crate::demo_live::serve(
+            &global,
+            &cross_dir,
+            args.bind,
+            std::time::Duration::from_millis(args.live_ms.max(1)),
+            &say,
+        );
+        drop(work);
+        return served;
+    }
     if args.serve {
         let data_dir = cross_dir.join("store");
         say(format!(

@@ -250,7 +250,7 @@ pub(crate) fn run(
 }
 
 /// An embedded file of the recorded scenario.
-fn embedded(name: &str) -> anyhow::Result<&'static [u8]> {
+pub(crate) fn embedded(name: &str) -> anyhow::Result<&'static [u8]> {
     FILES
         .iter()
         .find(|(n, _)| *n == name)
@@ -357,18 +357,11 @@ fn short(tx: &str) -> String {
 /// The saved incident's name in the demo's data dir (what `demo --serve` shows).
 pub(crate) const INCIDENT: &str = "cross-chain-heist";
 
-/// Leaves the demo's data dir as an investigator's would be after this trace: the labels in
-/// its label store, the incident saved, its result (tagged with patterns) kept, so that
-/// `tracehound serve` (and `demo --serve`) shows it.
-fn keep_for_serving(
-    store: &tracehound_store::Store,
-    store_dir: &Path,
+/// Imports the simulator's labels into `data`'s label store (source `tracehound-sim`).
+pub(crate) fn import_labels(
+    data: &tracehound_app::DataDir,
     labels_csv: &Path,
-    incident: &Incident,
-    mut result: tracehound_trace::TraceResult,
-    settings: &tracehound_app::TraceSettings,
 ) -> anyhow::Result<()> {
-    let data = tracehound_app::DataDir::new(store_dir, tracehound_store::StoreOptions::default());
     let opts = tracehound_labels::ImportOptions {
         chain: None,
         skip_invalid: false,
@@ -382,6 +375,22 @@ fn keep_for_serving(
         tracehound_labels::Format::Csv,
         &labels_csv.display().to_string(),
     )?;
+    Ok(())
+}
+
+/// Leaves the demo's data dir as an investigator's would be after this trace: the labels in
+/// its label store, the incident saved, its result (tagged with patterns) kept, so that
+/// `tracehound serve` (and `demo --serve`) shows it.
+fn keep_for_serving(
+    store: &tracehound_store::Store,
+    store_dir: &Path,
+    labels_csv: &Path,
+    incident: &Incident,
+    mut result: tracehound_trace::TraceResult,
+    settings: &tracehound_app::TraceSettings,
+) -> anyhow::Result<()> {
+    let data = tracehound_app::DataDir::new(store_dir, tracehound_store::StoreOptions::default());
+    import_labels(&data, labels_csv)?;
     let labels = data.trace_labels()?;
     tracehound_app::tag_patterns(store, &labels, &mut result)?;
     let saved = Incident {

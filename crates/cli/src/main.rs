@@ -9,6 +9,7 @@ mod bench;
 mod cluster;
 mod demo;
 mod demo_cross;
+mod demo_live;
 mod examples;
 mod import;
 mod ingest;

@@ -55,6 +55,13 @@ impl Recording {
 pub(crate) enum Mode {
     /// Answers from a recording.
     Replay(Recording),
+    /// Answers from a recording as a node whose tip is `tip` (raised from outside as time
+    /// goes on): the tip calls (`getblockchaininfo`, `eth_blockNumber`) say so, and blocks
+    /// above it are not there yet. What `tracehound demo --live` watches.
+    Live {
+        recording: Recording,
+        tip: Arc<std::sync::atomic::AtomicU32>,
+    },
     /// Forwards to a node (URL, optional `user:password`) and records its answers.
     Record {
         upstream: String,
@@ -196,11 +203,11 @@ fn answer(agent: &ureq::Agent, mode: &mut Mode, call: &Value) -> anyhow::Result<
     let key = Recording::key(call);
     let id = call.get("id").cloned().unwrap_or(Value::Null);
     let mut out = match mode {
-        Mode::Replay(r) => match r.calls.get(&key) {
-            Some(a) => a.clone(),
-            None => json!({"jsonrpc": "2.0", "error": {"code": -32601,
-                "message": format!("not in the recording of {}: {key}", r.source)}}),
-        },
+        Mode::Replay(r) => replayed(r, &key),
+        Mode::Live { recording, tip } => {
+            let tip = tip.load(std::sync::atomic::Ordering::Relaxed);
+            live(recording, &key, call, tip)
+        }
         Mode::Record {
             upstream,
             auth,
@@ -232,6 +239,57 @@ fn answer(agent: &ureq::Agent, mode: &mut Mode, call: &Value) -> anyhow::Result<
         o.insert("id".into(), id);
     }
     Ok(out)
+}
+
+fn replayed(r: &Recording, key: &str) -> Value {
+    match r.calls.get(key) {
+        Some(a) => a.clone(),
+        None => json!({"jsonrpc": "2.0", "error": {"code": -32601,
+            "message": format!("not in the recording of {}: {key}", r.source)}}),
+    }
+}
+
+/// The answer of a node whose tip is `tip`: the recording's, with the tip calls saying `tip`
+/// and blocks above it refused as not there yet.
+fn live(r: &Recording, key: &str, call: &Value, tip: u32) -> Value {
+    let params = call.get("params").cloned().unwrap_or(json!([]));
+    let first = params.get(0);
+    let not_yet = || {
+        json!({"jsonrpc": "2.0", "error": {"code": -8,
+            "message": format!("block above the tip {tip} is not there yet")}})
+    };
+    match call["method"].as_str().unwrap_or_default() {
+        "eth_blockNumber" => json!({"jsonrpc": "2.0", "result": format!("0x{tip:x}")}),
+        "getblockchaininfo" => {
+            let mut a = replayed(r, key);
+            let best = replayed(r, &json!(["getblockhash", [tip]]).to_string());
+            if let Some(o) = a.get_mut("result").and_then(Value::as_object_mut) {
+                o.insert("blocks".into(), json!(tip));
+                o.insert("headers".into(), json!(tip));
+                o.insert("bestblockhash".into(), best["result"].clone());
+                // The recording's chain work is its last tip's; without the work at `tip` the
+                // node says none (the store compares work only when the chains fork).
+                o.remove("chainwork");
+            }
+            a
+        }
+        "getblockhash"
+            if first
+                .and_then(Value::as_u64)
+                .is_some_and(|h| h > u64::from(tip)) =>
+        {
+            not_yet()
+        }
+        "eth_getBlockByNumber" | "trace_block" | "eth_getBlockReceipts"
+            if first
+                .and_then(Value::as_str)
+                .and_then(|h| u64::from_str_radix(h.trim_start_matches("0x"), 16).ok())
+                .is_some_and(|h| h > u64::from(tip)) =>
+        {
+            not_yet()
+        }
+        _ => replayed(r, key),
+    }
 }
 
 #[cfg(test)]

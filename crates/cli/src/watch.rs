@@ -478,13 +478,6 @@ fn cycle(
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
     let marks = state.marks.entry(chain.name()).or_default();
-    // What was alerted above the fork is alerted again from the new branch (new block
-    // hashes: new ids).
-    if let Some(fork) = ingested.from_height.filter(|_| ingested.unwound > 0) {
-        for mark in marks.values_mut() {
-            *mark = (*mark).min(fork.saturating_sub(1));
-        }
-    }
     let Some(tip) = tip else {
         return Ok(report);
     };
@@ -497,11 +490,12 @@ fn cycle(
     report.incidents = incidents.len();
     let labels = data.trace_labels()?;
     for name in incidents {
-        // A new incident starts at the tip: its history is in its trace, not in alerts.
-        let mark = *marks
+        // Alerts are for blocks after the watch of an incident started: its history is in
+        // its trace, not in alerts.
+        let start = *marks
             .entry(name.clone())
             .or_insert(if spec.alert_history { 0 } else { tip });
-        if mark >= tip {
+        if start >= tip {
             continue;
         }
         let path = data.saved_incident_path(&name)?;
@@ -512,22 +506,50 @@ fn cycle(
             .trace(store, &incident, rules)
             .with_context(|| format!("tracing incident {name:?} again"))?;
         data.save_result(&name, &result, &settings)?;
-        let mut alerts = alerts_of(store, chain, &name, &result, mark, spec.confirmations)?;
-        alerts.extend(pattern_alerts(
+        // What this trace says happened after the start, against what was alerted: new
+        // alerts go out, and alerts the trace no longer supports are retracted (a later block
+        // can change how a link or a mixer was matched, and patterns come and go).
+        let mut want = alerts_of(store, chain, &name, &result, start, spec.confirmations)?;
+        want.extend(pattern_alerts(
             store,
             chain,
             &name,
             &labels,
             &result,
-            mark,
+            start,
             spec.confirmations,
         )?);
-        for alert in alerts {
-            if outbox.push(&alert)?.is_some() {
+        let alerted = alerted_of(outbox, chain, &name)?;
+        let wanted: HashSet<&str> = want.iter().map(|a| a.id.as_str()).collect();
+        for alert in &want {
+            let again = match alerted.get(&alert.id) {
+                Some(Alerted { live: Some(_), .. }) => continue,
+                // Supported again after a retraction: raised again under a new revision.
+                Some(Alerted {
+                    live: None,
+                    revision,
+                }) => alert.reissued(revision + 1),
+                None => alert.clone(),
+            };
+            if outbox.push(&again)?.is_some() {
                 report.alerts += 1;
             }
         }
-        marks.insert(name, tip);
+        let reason = format!(
+            "no longer in the trace as of {chain} block {tip} (a later block changed how value \
+             was matched through a link or mixer, or the pattern is gone)"
+        );
+        for (base, a) in &alerted {
+            let Some(live) = a.live.as_ref().filter(|_| !wanted.contains(base.as_str())) else {
+                continue;
+            };
+            if outbox
+                .push(&Alert::retraction(live, &reason, unix_now()))?
+                .is_some()
+            {
+                report.retracted += 1;
+            }
+        }
     }
     let seen = state.sanctioned.entry(chain.name()).or_default();
     for alert in sanctioned_alerts(store, chain, &labels, seen, spec)? {
@@ -731,6 +753,60 @@ fn watched_incidents(
         .collect())
 }
 
+/// What was alerted of one event (an alert's first id): its alert now in force, if one is,
+/// and its latest revision.
+struct Alerted {
+    live: Option<Alert>,
+    revision: u32,
+}
+
+/// The alerts a trace of incident `name` raised on `chain` (moves, services reached,
+/// patterns), by the id of their first revision.
+fn alerted_of(
+    outbox: &Outbox,
+    chain: Chain,
+    name: &str,
+) -> anyhow::Result<BTreeMap<String, Alerted>> {
+    let chain_name = chain.name();
+    let mut raised: Vec<Alert> = Vec::new();
+    let mut retracted = HashSet::new();
+    let mut after = 0;
+    loop {
+        let page = outbox.alerts(after, 1000)?;
+        let Some(&(last, _)) = page.last() else {
+            break;
+        };
+        after = last;
+        for (_, a) in page {
+            if a.chain != chain_name || a.incident.as_deref() != Some(name) {
+                continue;
+            }
+            match (a.kind, &a.retracts) {
+                (AlertKind::Retraction, Some(of)) => {
+                    retracted.insert(of.clone());
+                }
+                (AlertKind::TaintMoved | AlertKind::ReachedService | AlertKind::Pattern, _) => {
+                    raised.push(a);
+                }
+                _ => {}
+            }
+        }
+    }
+    let mut out: BTreeMap<String, Alerted> = BTreeMap::new();
+    for a in raised {
+        let base = a.reissued(0).id;
+        let entry = out.entry(base).or_insert(Alerted {
+            live: None,
+            revision: 0,
+        });
+        entry.revision = entry.revision.max(a.revision);
+        if !retracted.contains(&a.id) {
+            entry.live = Some(a);
+        }
+    }
+    Ok(out)
+}
+
 /// Retracts every alert of `chain` whose block is no longer the store's block at its height.
 fn retract_stale(store: &Store, outbox: &Outbox, chain: Chain) -> anyhow::Result<usize> {
     let name = chain.name();
@@ -804,18 +880,29 @@ pub(crate) fn alerts_of(
     };
     let now = unix_now();
     let mut out = Vec::new();
-    for e in &result.endpoints {
-        let Some(last) = e.path.last() else { continue };
-        let Some(height) = height_of(last).filter(|h| *h > mark) else {
+    // Each tainted arrival at a service is an alert of its own, for the amount that hop
+    // brought: what happened in that block, not the balance as of this trace (which later
+    // blocks change), so watching block by block raises what one trace of the end raises.
+    let services: BTreeMap<&str, &tracehound_trace::Endpoint> = result
+        .endpoints
+        .iter()
+        .filter(|e| e.chain == chain_name && (e.freezable_by.is_some() || e.category.is_some()))
+        .map(|e| (e.address.as_str(), e))
+        .collect();
+    for hop in &result.edges {
+        let Some(e) = services.get(&*hop.to) else {
             continue;
         };
-        if e.chain != chain_name || (e.freezable_by.is_none() && e.category.is_none()) {
+        if &*hop.chain != chain_name.as_str() || hop.tainted == 0 || *hop.asset != *e.asset {
             continue;
         }
+        let Some(height) = height_of(hop).filter(|h| *h > mark) else {
+            continue;
+        };
         let who = e.label.as_deref().unwrap_or(&e.address);
         let summary = format!(
             "incident {name}: {} {} reached {who}{}{} in tx {}",
-            e.amount,
+            hop.tainted,
             e.asset,
             e.category
                 .as_deref()
@@ -825,7 +912,7 @@ pub(crate) fn alerts_of(
                 .as_deref()
                 .map(|f| format!(", which the {f} can freeze"))
                 .unwrap_or_default(),
-            last.tx
+            hop.tx
         );
         out.push(
             Alert::builder(
@@ -835,14 +922,16 @@ pub(crate) fn alerts_of(
                 hash_at(height)?,
             )
             .incident(name)
-            .tx(&*last.tx)
+            .tx(&*hop.tx)
             .address(&e.address)
-            .amount(&e.asset, e.amount)
+            .amount(&e.asset, hop.tainted)
             .summary(summary)
             .evidence(serde_json::json!({
                 "label": e.label,
                 "category": e.category,
                 "freezable_by": e.freezable_by,
+                "arrival": hop,
+                "resting_now": e.amount.to_string(),
                 "hops": e.hops,
                 "path": e.path,
             }))

@@ -104,6 +104,10 @@ pub struct Alert {
     /// pattern, `peel_chain`, `fan_out`, …): part of what identifies it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rule: Option<String>,
+    /// Raised again after a retraction (the same event, supported once more): 1, 2, …; 0
+    /// the first time. Part of the id, so a re-raised alert is delivered again.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub revision: u32,
     /// When it was raised, unix seconds.
     pub raised_at: u64,
 }
@@ -141,6 +145,7 @@ impl Alert {
                 confirmations_needed: 0,
                 retracts: None,
                 rule: None,
+                revision: 0,
                 raised_at: crate::now_ms() / 1000,
             },
         }
@@ -171,6 +176,7 @@ impl Alert {
             confirmations_needed: 0,
             retracts: Some(of.id.clone()),
             rule: of.rule.clone(),
+            revision: 0,
             raised_at: now,
         };
         alert.id = alert.derive_id();
@@ -198,7 +204,10 @@ impl Alert {
             self.retracts.as_deref(),
             self.rule.as_deref(),
         ];
-        for field in fields {
+        let revision = self.revision.to_string();
+        // Revision 0 adds nothing: first alerts keep the ids they always had.
+        let revision = (self.revision > 0).then_some(Some(revision.as_str()));
+        for field in fields.into_iter().chain(revision) {
             match field {
                 // A missing field and an empty one must differ.
                 None => h.update([0u8]),
@@ -239,6 +248,20 @@ impl Alert {
             )),
             _ => None,
         }
+    }
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
+}
+
+impl Alert {
+    /// This alert raised again after a retraction, as revision `revision` (its id changes).
+    pub fn reissued(&self, revision: u32) -> Alert {
+        let mut a = self.clone();
+        a.revision = revision;
+        a.id = a.derive_id();
+        a
     }
 }
 
@@ -349,6 +372,13 @@ mod tests {
         );
         let back = Alert::retraction(&peel, "reorg", 3);
         assert_eq!(back.rule.as_deref(), Some("peel_chain"));
+        let again = peel.reissued(1);
+        assert!(again.id != peel.id && again.id != peel.reissued(2).id);
+        assert_eq!(
+            again.reissued(0).id,
+            peel.id,
+            "revision 0 is the first alert"
+        );
     }
 
     #[test]
