@@ -159,24 +159,7 @@ pub(crate) fn run(
     }
 
     // Trace the drain across both chains.
-    let incident = Incident {
-        name: format!("cross-chain heist (seed {})", truth.seed),
-        notes: Some(format!("drained from {}", truth.incident.victim)),
-        assets: Vec::new(),
-        stolen: truth
-            .incident
-            .txs
-            .iter()
-            .map(|tx| StolenItem {
-                chain: format!("evm-{}", truth.chain_id),
-                tx: tx.clone(),
-                vout: None,
-                sub_index: None,
-                amount: None,
-            })
-            .collect(),
-        sources: Vec::new(),
-    };
+    let incident = incident_of(&truth, &format!("cross-chain heist (seed {})", truth.seed));
     let mut rules = Rules::new(policy);
     rules.labels = Labels::from_csv_file(&dir.join("labels.csv"))?;
     rules.links.config = links;
@@ -356,6 +339,28 @@ fn short(tx: &str) -> String {
 
 /// The saved incident's name in the demo's data dir (what `demo --serve` shows).
 pub(crate) const INCIDENT: &str = "cross-chain-heist";
+
+/// The heist as an incident named `name`: every transfer of the drain txs is stolen.
+pub(crate) fn incident_of(truth: &GroundTruth, name: &str) -> Incident {
+    Incident {
+        name: name.into(),
+        notes: Some(format!("drained from {}", truth.incident.victim)),
+        assets: Vec::new(),
+        stolen: truth
+            .incident
+            .txs
+            .iter()
+            .map(|tx| StolenItem {
+                chain: format!("evm-{}", truth.chain_id),
+                tx: tx.clone(),
+                vout: None,
+                sub_index: None,
+                amount: None,
+            })
+            .collect(),
+        sources: Vec::new(),
+    }
+}
 
 /// Imports the simulator's labels into `data`'s label store (source `tracehound-sim`).
 pub(crate) fn import_labels(

@@ -17,7 +17,7 @@ use tracehound_btc::rpc::{RpcAuth, RpcClient, RpcOptions};
 use tracehound_core::{Chain, Hash32};
 use tracehound_sim::GroundTruth;
 use tracehound_store::Store;
-use tracehound_trace::{Incident, Rules, StolenItem};
+use tracehound_trace::Rules;
 
 use crate::args::Global;
 use crate::demo_cross::INCIDENT;
@@ -114,24 +114,7 @@ pub(crate) fn serve(
             },
         )?;
         crate::demo_cross::import_labels(&data, &cross_dir.join("labels.csv"))?;
-        let incident = Incident {
-            name: INCIDENT.into(),
-            notes: Some(format!("drained from {}", truth.incident.victim)),
-            assets: Vec::new(),
-            stolen: truth
-                .incident
-                .txs
-                .iter()
-                .map(|tx| StolenItem {
-                    chain: evm.name(),
-                    tx: tx.clone(),
-                    vout: None,
-                    sub_index: None,
-                    amount: None,
-                })
-                .collect(),
-            sources: Vec::new(),
-        };
+        let incident = crate::demo_cross::incident_of(&truth, INCIDENT);
         data.save_incident(&incident, None, true)?;
         let mut rules = Rules::new(tracehound_trace::Policy::Haircut);
         rules.labels = data.trace_labels()?;

@@ -768,30 +768,14 @@ fn alerted_of(
     name: &str,
 ) -> anyhow::Result<BTreeMap<String, Alerted>> {
     let chain_name = chain.name();
-    let mut raised: Vec<Alert> = Vec::new();
-    let mut retracted = HashSet::new();
-    let mut after = 0;
-    loop {
-        let page = outbox.alerts(after, 1000)?;
-        let Some(&(last, _)) = page.last() else {
-            break;
-        };
-        after = last;
-        for (_, a) in page {
-            if a.chain != chain_name || a.incident.as_deref() != Some(name) {
-                continue;
-            }
-            match (a.kind, &a.retracts) {
-                (AlertKind::Retraction, Some(of)) => {
-                    retracted.insert(of.clone());
-                }
-                (AlertKind::TaintMoved | AlertKind::ReachedService | AlertKind::Pattern, _) => {
-                    raised.push(a);
-                }
-                _ => {}
-            }
-        }
-    }
+    let (raised, retracted) = in_force(outbox, |a| {
+        a.chain == chain_name
+            && a.incident.as_deref() == Some(name)
+            && matches!(
+                a.kind,
+                AlertKind::TaintMoved | AlertKind::ReachedService | AlertKind::Pattern
+            )
+    })?;
     let mut out: BTreeMap<String, Alerted> = BTreeMap::new();
     for a in raised {
         let base = a.reissued(0).id;
@@ -807,11 +791,13 @@ fn alerted_of(
     Ok(out)
 }
 
-/// Retracts every alert of `chain` whose block is no longer the store's block at its height.
-fn retract_stale(store: &Store, outbox: &Outbox, chain: Chain) -> anyhow::Result<usize> {
-    let name = chain.name();
-    let mut retracted: HashSet<String> = HashSet::new();
-    let mut live: Vec<Alert> = Vec::new();
+/// The alerts of the outbox that `keep` keeps, and the ids of every alert retracted.
+fn in_force(
+    outbox: &Outbox,
+    keep: impl Fn(&Alert) -> bool,
+) -> anyhow::Result<(Vec<Alert>, HashSet<String>)> {
+    let mut kept = Vec::new();
+    let mut retracted = HashSet::new();
     let mut after = 0;
     loop {
         let page = outbox.alerts(after, 1000)?;
@@ -820,17 +806,22 @@ fn retract_stale(store: &Store, outbox: &Outbox, chain: Chain) -> anyhow::Result
         };
         after = last;
         for (_, a) in page {
-            if a.chain != name {
-                continue;
-            }
             match (a.kind, &a.retracts) {
                 (AlertKind::Retraction, Some(of)) => {
                     retracted.insert(of.clone());
                 }
-                _ => live.push(a),
+                _ if keep(&a) => kept.push(a),
+                _ => {}
             }
         }
     }
+    Ok((kept, retracted))
+}
+
+/// Retracts every alert of `chain` whose block is no longer the store's block at its height.
+fn retract_stale(store: &Store, outbox: &Outbox, chain: Chain) -> anyhow::Result<usize> {
+    let name = chain.name();
+    let (live, retracted) = in_force(outbox, |a| a.chain == name)?;
     let now = unix_now();
     let mut n = 0;
     for a in live.iter().filter(|a| !retracted.contains(&a.id)) {
