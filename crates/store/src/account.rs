@@ -1279,6 +1279,21 @@ impl Store {
         Ok(out)
     }
 
+    /// The store's id of account-chain `address`, if it has one: all a reader of its flows
+    /// needs ([`account_flow_ids`](Store::account_flow_ids)), without its balances.
+    pub fn account_id(&self, address: &Address) -> Result<Option<u64>, StoreError> {
+        let chain = address.chain();
+        if chain.family() != tracehound_core::ChainFamily::Account
+            || !self.chains()?.contains(&chain)
+        {
+            return Ok(None);
+        }
+        let Some(payee) = address.to_payee() else {
+            return Ok(None);
+        };
+        self.with_account(chain, |l, _| l.addrs.lookup(&payee))
+    }
+
     /// The account `address` with its balance in every asset, if the store has seen it.
     pub fn account(&self, address: &Address) -> Result<Option<AccountView>, StoreError> {
         let chain = address.chain();

@@ -111,6 +111,8 @@ pub struct StoreAccounts<'s> {
     chain: Chain,
     read: foldhash::HashMap<Arc<str>, Arc<[AccountEvent]>>,
     names: foldhash::HashMap<u64, Arc<str>>,
+    /// The reverse of `names`: a counterparty's history is read by the id its flows gave.
+    ids: foldhash::HashMap<Arc<str>, u64>,
     assets: foldhash::HashMap<u64, Arc<str>>,
     stamps: BlockStamps,
 }
@@ -126,6 +128,7 @@ impl<'s> StoreAccounts<'s> {
             chain,
             read: foldhash::HashMap::default(),
             names: foldhash::HashMap::default(),
+            ids: foldhash::HashMap::default(),
             assets: foldhash::HashMap::default(),
             stamps: BlockStamps::default(),
         }
@@ -152,34 +155,47 @@ impl StoreAccounts<'_> {
         address: &str,
         limit: usize,
     ) -> Result<Arc<[AccountEvent]>, TraceError> {
-        let addr = Address::from_canonical(self.chain, address.to_string());
-        let Some(view) = self.store.account(&addr)? else {
-            return Ok(Arc::from(Vec::new()));
+        // An address met as a counterparty is known by id; a source is looked up once.
+        let id = match self.ids.get(address) {
+            Some(&id) => id,
+            None => {
+                let addr = Address::from_canonical(self.chain, address.to_string());
+                match self.store.account_id(&addr)? {
+                    Some(id) => id,
+                    None => return Ok(Arc::from(Vec::new())),
+                }
+            }
         };
-        if view.transfers > limit as u64 {
+        // One more than the cap tells a history over it without counting it first.
+        let rows = self.store.account_flow_ids(
+            self.chain,
+            id,
+            0,
+            limit.saturating_add(1),
+            &mut self.stamps,
+        )?;
+        if rows.len() > limit {
             return Err(TraceError::Cap {
-                what: format!("{address} has {} transfers", view.transfers),
+                what: format!("{address} has more than {limit} transfers"),
                 limit: limit as u64,
                 flag: "--max-history",
             });
         }
-        let rows = self
-            .store
-            .account_flow_ids(self.chain, view.id, 0, limit, &mut self.stamps)?;
-        let me: Arc<str> = match self.names.get(&view.id) {
+        let me: Arc<str> = match self.names.get(&id) {
             Some(n) => Arc::clone(n),
             None => {
                 let n: Arc<str> = address.into();
-                self.names.insert(view.id, Arc::clone(&n));
+                self.names.insert(id, Arc::clone(&n));
+                self.ids.insert(Arc::clone(&n), id);
                 n
             }
         };
         let mut out = Vec::with_capacity(rows.len());
         for r in rows.into_iter().filter(|r| r.kind != TransferKind::Nft) {
             // One side is the account itself: only the other is looked up.
-            let (from, to) = if r.from == view.id && r.to == view.id {
+            let (from, to) = if r.from == id && r.to == id {
                 (Arc::clone(&me), Arc::clone(&me))
-            } else if r.from == view.id {
+            } else if r.from == id {
                 (Arc::clone(&me), self.name(r.to)?)
             } else {
                 (self.name(r.from)?, Arc::clone(&me))
@@ -207,6 +223,7 @@ impl StoreAccounts<'_> {
         }
         let n: Arc<str> = self.store.account_address(self.chain, id)?.into();
         self.names.insert(id, Arc::clone(&n));
+        self.ids.insert(Arc::clone(&n), id);
         Ok(n)
     }
 
