@@ -892,9 +892,8 @@ pub(crate) fn alerts_of(
         };
         let who = e.label.as_deref().unwrap_or(&e.address);
         let summary = format!(
-            "incident {name}: {} {} reached {who}{}{} in tx {}",
-            hop.tainted,
-            e.asset,
+            "incident {name}: {} reached {who}{}{} in tx {}",
+            shown(store, chain, &e.asset, hop.tainted),
             e.category
                 .as_deref()
                 .map(|c| format!(" ({c})"))
@@ -939,8 +938,11 @@ pub(crate) fn alerts_of(
             continue;
         };
         let summary = format!(
-            "incident {name}: {} {} tainted moved {} → {} in tx {}",
-            hop.tainted, hop.asset, hop.from, hop.to, hop.tx
+            "incident {name}: {} tainted moved {} → {} in tx {}",
+            shown(store, chain, &hop.asset, hop.tainted),
+            hop.from,
+            hop.to,
+            hop.tx
         );
         out.push(
             Alert::builder(AlertKind::TaintMoved, &chain_name, height, hash_at(height)?)
@@ -956,6 +958,20 @@ pub(crate) fn alerts_of(
         );
     }
     Ok(out)
+}
+
+/// `amount` of `asset` as people read it: with the asset's decimals and symbol when the
+/// store knows them, else in base units with the asset named (the alert's `amount` field
+/// stays the exact integer either way).
+fn shown(store: &Store, chain: Chain, asset: &str, amount: u128) -> String {
+    match store.asset_info(chain, asset) {
+        Ok((symbol, Some(decimals))) => format!(
+            "{} {}",
+            tracehound_report::format_units(amount, decimals),
+            symbol.unwrap_or_else(|| asset.to_string())
+        ),
+        _ => format!("{amount} base units of {asset}"),
+    }
 }
 
 /// A hop's block height (its `at` starts with it).

@@ -172,7 +172,10 @@ async fn alerts_stream(
             }
         },
     );
-    Ok(Sse::new(stream).keep_alive(KeepAlive::default()))
+    // A comment first: a client sees the stream open at once, not at the first alert or
+    // keep-alive.
+    let hello = futures_util::stream::once(async { Ok(Event::default().comment("connected")) });
+    Ok(Sse::new(futures_util::StreamExt::chain(hello, stream)).keep_alive(KeepAlive::default()))
 }
 
 /// Subscriptions (never their secrets).

@@ -484,7 +484,7 @@
         case 'address': return await viewAddress(rest[0], rest.slice(1).join('/'), query);
         case 'tx': return await viewTx(rest.join('/'), query);
         case 'screen': return await viewScreen(rest[0], rest.slice(1).join('/'));
-        case 'alerts': return await viewAlerts();
+        case 'alerts': return await viewAlerts(query);
         case 'search': return await viewSearch(rest.join('/'));
         default: return setView('Not found', h('h1', null, 'Not found'), h('p', null, 'No page here: ', link('#/', 'incidents')));
       }
@@ -565,6 +565,20 @@
     return form;
   }
 
+  /** One hop of a trace (a proof path step): tx link, from → to, tainted of value, rule, link details. */
+  function hopView(e, i) {
+    const hp = e.hop || e;
+    const ek = hp.edge || {};
+    return h('div', { className: 'path-hop' + (ek.kind === 'link' ? ' link' : ''), dataset: { tx: hp.tx } },
+      h('div', null, h('strong', null, (i !== undefined ? '#' + (i + 1) + ' ' : '')), link('#/tx/' + enc(hp.tx), short(hp.tx, 12, 8), { className: 'mono tx-link', title: hp.tx }),
+        ' ', h('span.muted', null, fmtTime(hp.time), hp.at ? ' · at ' + hp.at : '')),
+      h('div.mono', null, short(hp.from, 8, 6), ' → ', short(hp.to, 8, 6), h('span.muted', null, ' (' + hp.chain + ')')),
+      h('div', null, 'tainted ', amountEl(hp.tainted, hp.chain, hp.asset), h('span.muted', null, ' of '), amountEl(hp.value, hp.chain, hp.asset)),
+      h('div.rule', null, 'rule: ', String(hp.rule || ''), ek.kind && ek.kind !== 'link' ? ' · ' + ek.kind : ''),
+      ek.kind === 'link' ? h('div.rule', null, ek.link + ' via ' + (ek.service || '?') + ', confidence ' + (ek.confidence ?? '?') + ': ',
+        amountEl(ek.amount_in, ek.chain_in, ek.asset_in), ' on ' + ek.chain_in + ' → ', amountEl(ek.amount_out, ek.chain_out, ek.asset_out), ' on ' + ek.chain_out,
+        ek.evidence ? h('div', null, 'evidence: ' + ek.evidence) : null) : null);
+  }
   function renderIncident(name, result, query, live) {
     const T = prepareTrace(result);
     // Learn token decimals in the background (address balances name symbol and decimals).
@@ -778,19 +792,6 @@
       const n = cy.getElementById(id);
       if (n && n.length) { n.select(); }
       showNode(id);
-    }
-    function hopView(e, i) {
-      const hp = e.hop || e;
-      const ek = hp.edge || {};
-      return h('div', { className: 'path-hop' + (ek.kind === 'link' ? ' link' : ''), dataset: { tx: hp.tx } },
-        h('div', null, h('strong', null, (i !== undefined ? '#' + (i + 1) + ' ' : '')), link('#/tx/' + enc(hp.tx), short(hp.tx, 12, 8), { className: 'mono tx-link', title: hp.tx }),
-          ' ', h('span.muted', null, fmtTime(hp.time), hp.at ? ' · at ' + hp.at : '')),
-        h('div.mono', null, short(hp.from, 8, 6), ' → ', short(hp.to, 8, 6), h('span.muted', null, ' (' + hp.chain + ')')),
-        h('div', null, 'tainted ', amountEl(hp.tainted, hp.chain, hp.asset), h('span.muted', null, ' of '), amountEl(hp.value, hp.chain, hp.asset)),
-        h('div.rule', null, 'rule: ', String(hp.rule || ''), ek.kind && ek.kind !== 'link' ? ' · ' + ek.kind : ''),
-        ek.kind === 'link' ? h('div.rule', null, ek.link + ' via ' + (ek.service || '?') + ', confidence ' + (ek.confidence ?? '?') + ': ',
-          amountEl(ek.amount_in, ek.chain_in, ek.asset_in), ' on ' + ek.chain_in + ' → ', amountEl(ek.amount_out, ek.chain_out, ek.asset_out), ' on ' + ek.chain_out,
-          ek.evidence ? h('div', null, 'evidence: ' + ek.evidence) : null) : null);
     }
     function showEdge(id) {
       const e = graph.edges.find((x) => x.id === id);
@@ -1087,16 +1088,451 @@
 
   // ---------------------------------------------------------------- alerts
 
-  async function viewAlerts() {
-    setView('Alerts', h('h1', null, 'Alerts'), h('div.loading', null, 'Loading…'));
+  const ALERT_KINDS = ['taint_moved', 'reached_service', 'exposure', 'sanctioned', 'pattern', 'retraction'];
+  const ALERTS_STEP = 500; // rows drawn at a time ("show more" adds as many again)
+  const ALERTS_PAGES = 200; // pages of the API read at most on opening (200 × 1000 alerts)
+  const WATCH_EVERY_MS = 5000; // the watching panel's refresh
+
+  /**
+   * The alerts page's model, without the DOM: rows ({seq, alert, deliveries}) in any order,
+   * duplicates allowed → { list: newest first (by seq), retractedBy: Map(alert id → the row of
+   * the retraction that withdraws it) }. Exposed on window.tracehoundUI for tests.
+   */
+  function alertsModel(rows) {
+    const bySeq = new Map();
+    for (const r of rows) if (r && r.alert && Number.isFinite(Number(r.seq))) bySeq.set(Number(r.seq), r);
+    const list = [...bySeq.values()].sort((a, b) => Number(b.seq) - Number(a.seq));
+    const retractedBy = new Map();
+    for (let i = list.length - 1; i >= 0; i--) { // the first retraction of an alert names it
+      const a = list[i].alert;
+      if (a.kind === 'retraction' && a.retracts && !retractedBy.has(a.retracts)) retractedBy.set(a.retracts, list[i]);
+    }
+    return { list, retractedBy };
+  }
+  /** Deliveries → "2 delivered, 1 dead" (states in this order: delivered, pending, dead, others). */
+  function deliverySummary(deliveries) {
+    const counts = new Map();
+    for (const d of deliveries || []) counts.set(String(d.state), (counts.get(String(d.state)) || 0) + 1);
+    const order = ['delivered', 'pending', 'dead', ...[...counts.keys()].filter((k) => !['delivered', 'pending', 'dead'].includes(k)).sort()];
+    return order.filter((k) => counts.get(k)).map((k) => counts.get(k) + ' ' + k).join(', ');
+  }
+  /** Whether a row passes the page's filters: kind ('' any), incident ('' any, NO_INCIDENT none). */
+  const NO_INCIDENT = '\u0000none';
+  function alertMatches(r, f) {
+    const a = r.alert;
+    if (f.kind && a.kind !== f.kind) return false;
+    if (f.incident === NO_INCIDENT ? !!a.incident : (f.incident && a.incident !== f.incident)) return false;
+    return true;
+  }
+  function kindClass(kind) { return ALERT_KINDS.includes(kind) ? 'kind-' + kind : 'kind-other'; }
+  function kindBadge(kind) { return h('span', { className: 'pill kind ' + kindClass(kind), title: String(kind) }, String(kind || '?').replace(/_/g, ' ')); }
+  function ago(unixSeconds) {
+    const s = Math.max(0, Math.round(Date.now() / 1000 - Number(unixSeconds)));
+    if (!Number.isFinite(s)) return '';
+    if (s < 90) return s + ' s ago';
+    if (s < 5400) return Math.round(s / 60) + ' min ago';
+    if (s < 172800) return Math.round(s / 3600) + ' h ago';
+    return Math.round(s / 86400) + ' days ago';
+  }
+  function jsonText(v) { return JSON.stringify(v, (k, x) => (typeof x === 'bigint' ? x.toString() : x), 2); }
+
+  /** The expanded view of an alert: its evidence (proof path, pattern, hop…), block and deliveries. */
+  function alertDetail(r, model) {
+    const a = r.alert;
+    const ev = a.evidence && typeof a.evidence === 'object' ? a.evidence : {};
+    const chain = a.chain;
+    const addrLink = (x) => link('#/address/' + enc(chain) + '/' + enc(x), x, { className: 'mono' });
+    const txLink = (x) => link('#/tx/' + enc(x) + '?chain=' + enc(chain), x, { className: 'mono tx-link', dataset: { tx: x } });
+    let body = null;
+    if (a.kind === 'reached_service') {
+      const path = Array.isArray(ev.path) ? ev.path : [];
+      body = [
+        h('dl.kv', null,
+          h('dt', null, 'service'), h('dd', null, ev.label ? String(ev.label) : h('span.muted', null, 'unlabeled')),
+          h('dt', null, 'category'), h('dd', null, ev.category ? String(ev.category) : '—'),
+          h('dt', null, 'freezable by'), h('dd', null, ev.freezable_by ? h('strong', null, String(ev.freezable_by)) : '—'),
+          h('dt', null, 'hops'), h('dd', null, String(ev.hops ?? path.length))),
+        h('h3', null, 'Proof path (' + path.length + ' hop' + (path.length === 1 ? '' : 's') + ')'),
+        h('div.proof-path', null, path.map((hp, i) => hopView(hp, i))),
+      ];
+    } else if (a.kind === 'taint_moved') {
+      body = ev.hop ? [h('h3', null, 'Hop'), h('div.proof-path', null, hopView(ev.hop))] : null;
+    } else if (a.kind === 'pattern') {
+      const txs = Array.isArray(ev.txs) ? ev.txs : [];
+      const addrs = Array.isArray(ev.addresses) ? ev.addresses : [];
+      body = [
+        h('dl.kv', null,
+          h('dt', null, 'pattern'), h('dd', null, String(ev.pattern ?? a.rule ?? '')),
+          h('dt', null, 'score'), h('dd', null, String(ev.score ?? '')),
+          h('dt', null, 'explanation'), h('dd.pattern-explanation', null, String(ev.explanation ?? ''))),
+        h('div.alert-lists', null,
+          h('div', null, h('h3', null, 'Transactions (' + txs.length + ')'), h('ol.pattern-txs', null, txs.slice(0, 300).map((t) => h('li', null, txLink(String(t))))),
+            txs.length > 300 ? h('p.muted', null, '… and ' + (txs.length - 300) + ' more') : null),
+          h('div', null, h('h3', null, 'Addresses (' + addrs.length + ')'), h('ol.pattern-addresses', null, addrs.slice(0, 300).map((x) => h('li', null, addrLink(String(x))))),
+            addrs.length > 300 ? h('p.muted', null, '… and ' + (addrs.length - 300) + ' more') : null)),
+      ];
+    } else if (a.kind === 'retraction') {
+      const of = model.list.find((x) => x.alert.id === a.retracts);
+      body = h('dl.kv', null,
+        h('dt', null, 'reason'), h('dd', null, String(ev.reason ?? '')),
+        h('dt', null, 'withdraws'), h('dd', null, of ? '#' + of.seq + ' ' : '', kindBadge(ev.retracted_kind || (of && of.alert.kind)), ' ', String(ev.retracted_summary ?? (of ? of.alert.summary : ''))),
+        h('dt', null, 'its id'), h('dd.mono', null, String(a.retracts ?? '')));
+    } else if (Object.keys(ev).length) {
+      body = renderKv(ev, { chain });
+    }
+    const retraction = model.retractedBy.get(a.id);
+    const deliveries = r.deliveries || [];
+    return h('div.alert-detail-body', null,
+      retraction ? h('div.notice.retracted-note', null, h('strong', null, 'Retracted'), ' by #' + retraction.seq + ': ', String((retraction.alert.evidence && retraction.alert.evidence.reason) || retraction.alert.summary || '')) : null,
+      h('p.alert-summary-full', null, String(a.summary || '')),
+      body,
+      h('h3', null, 'Alert'),
+      h('dl.kv', null,
+        h('dt', null, 'id'), h('dd.mono', null, String(a.id)),
+        h('dt', null, 'block'), h('dd', null, chain + ' ' + a.height + ' ', h('span.mono.muted', null, String(a.block_hash || ''))),
+        a.tx ? [h('dt', null, 'tx'), h('dd', null, txLink(a.tx))] : null,
+        a.address ? [h('dt', null, 'address'), h('dd', null, /^[A-Za-z0-9]+$/.test(a.address) ? addrLink(a.address) : h('span.mono', null, a.address))] : null,
+        a.amount != null ? [h('dt', null, 'amount'), h('dd', null, amountEl(a.amount, chain, a.asset || 'native'), a.asset && a.asset !== 'native' ? h('span.muted.mono', null, ' ' + a.asset) : null)] : null,
+        a.rule ? [h('dt', null, 'rule'), h('dd', null, String(a.rule))] : null,
+        h('dt', null, 'raised'), h('dd', null, fmtTime(a.raised_at)),
+        h('dt', null, 'confirmations needed'), h('dd', null, String(a.confirmations_needed ?? ''))),
+      h('h3', null, 'Deliveries'),
+      deliveries.length ? renderTable(deliveries.map((d) => ({
+        subscription: d.subscription, state: d.state, attempts: d.attempts, last_status: d.last_status, last_error: d.last_error,
+        next_attempt: d.next_attempt_ms ? fmtTime(Number(d.next_attempt_ms) / 1000) : null,
+        delivered: d.delivered_at_ms ? fmtTime(Number(d.delivered_at_ms) / 1000) : null,
+      })), null) : h('p.muted', null, 'No webhook subscription received it.'),
+      h('details.raw', null, h('summary', null, 'evidence as JSON'), h('pre.mono', null, jsonText(a.evidence))));
+  }
+
+  /** The watching panel: the chains this server follows live (GET /api/v1/status). */
+  function renderWatching(status) {
+    const w = (status && status.watching) || [];
+    if (!w.length) {
+      return h('p.muted#watching-none', null, 'This server follows no chain live, so no new alerts will arrive here. Start it with ',
+        h('code', null, 'tracehound serve --watch FILE'), ' (FILE: the watch config, as for ', h('code', null, 'tracehound watch --config FILE'), ').');
+    }
+    return h('table#watching-table', null,
+      h('thead', null, h('tr', null, ['chain', 'node', 'tip', 'last cycle', 'blocks', 'unwound', 'alerts', 'retracted'].map((k) => h('th', null, k)))),
+      h('tbody', null, w.map((c) => h('tr', { dataset: { chain: c.chain } },
+        h('td', null, String(c.chain)),
+        h('td', null, h('span', { className: 'pill ' + (c.node_reachable ? 'level-low' : 'level-high') }, c.node_reachable ? 'reachable' : 'unreachable'), ' ', h('span.mono.muted', null, String(c.node || '')),
+          c.error ? h('div.error-text', null, String(c.error)) : null),
+        h('td', null, c.tip == null ? '—' : String(c.tip)),
+        h('td', null, c.last_cycle_at ? ago(c.last_cycle_at) : 'none yet', c.last_cycle_ms != null ? h('span.muted', null, ' (' + c.last_cycle_ms + ' ms, ' + (c.cycles ?? 0) + ' cycles)') : null),
+        h('td', null, String(c.blocks ?? 0)),
+        h('td', null, String(c.unwound ?? 0)),
+        h('td', null, String(c.alerts ?? 0)),
+        h('td', null, String(c.retracted ?? 0))))));
+  }
+
+  async function viewAlerts(query) {
+    query = query || new URLSearchParams();
+    let closed = false;
+    let es = null;
+    let retryTimer = null;
+    let retryMs = 1000;
+    let watchTimer = null;
+    let flushTimer = null;
+    let deliveryTimer = null;
+    let rows = []; // every alert read, as {seq, alert, deliveries}
+    let model = alertsModel([]);
+    let lastSeq = 0;
+    let shownLimit = ALERTS_STEP;
+    const expanded = new Set(); // seqs
+    const fresh = new Map(); // seq → until (ms): highlighted as new
+    const filters = { kind: query.get('kind') || '', incident: query.get('incident') || '' };
+
+    const liveEl = h('span#alerts-live', { className: 'live', dataset: { state: 'connecting' } }, 'connecting…');
+    const watchBox = h('div#watching-body', null, h('div.loading', null, 'Loading…'));
+    const kindSel = h('select#alerts-kind', { 'aria-label': 'kind' });
+    const incSel = h('select#alerts-incident', { 'aria-label': 'incident' });
+    const countEl = h('span#alerts-count.count');
+    const tbody = h('tbody');
+    const table = h('table#alerts-table', null,
+      h('thead', null, h('tr', null, ['#', 'raised', 'kind', 'chain', 'height', 'incident', 'summary', 'amount', 'tx', 'address', 'deliveries'].map((k) => h('th', { className: k === 'amount' ? 'num' : '' }, k)))),
+      tbody);
+    const more = h('button#alerts-more', { type: 'button', hidden: true, onclick: () => { shownLimit += ALERTS_STEP; renderRows(); } }, 'Show more');
+    const emptyBox = h('div');
+    const body = h('div#alerts-body', null, h('div.loading', null, 'Loading alerts…'));
+    setView('Alerts',
+      h('div.title-row', null, h('h1', null, 'Alerts'), liveEl),
+      h('div.card#watching', null, h('h2', null, 'Watching'), watchBox),
+      body);
+    currentCleanup = () => {
+      closed = true;
+      if (es) { es.close(); es = null; }
+      clearTimeout(retryTimer); clearInterval(watchTimer); clearTimeout(flushTimer); clearTimeout(deliveryTimer);
+      delete document.body.dataset.alertsReady;
+    };
+    function setLive(state, text) {
+      liveEl.dataset.state = state;
+      liveEl.textContent = text;
+    }
+
+    // Watching panel, refreshed while the page is open.
+    async function refreshWatching() {
+      try {
+        const s = await api('/api/v1/status');
+        if (!closed) fill(watchBox, renderWatching(s));
+        return s;
+      } catch (e) {
+        if (!closed) fill(watchBox, h('p.muted', null, 'status: ' + e.message));
+        return null;
+      }
+    }
+    const status = await refreshWatching();
+    if (closed) return;
+    watchTimer = setInterval(refreshWatching, WATCH_EVERY_MS);
+    if (status && status.alerts === false) return notServed();
+
+    // Every alert, oldest first, a page at a time.
+    let limit = 1000;
     try {
-      const r = await api('/api/v1/alerts');
-      const rows = Array.isArray(r) ? r : (r && (r.alerts || r.items)) || [];
-      setView('Alerts', h('h1', null, 'Alerts'), rows.length ? renderTable(rows, null) : h('div.notice', null, 'No alerts.'));
+      for (let page = 0; page < ALERTS_PAGES; page++) {
+        let r;
+        try {
+          r = await api('/api/v1/alerts?after=' + lastSeq + '&limit=' + limit);
+        } catch (e) {
+          if (e instanceof ApiError && e.field === 'limit' && limit > 100) { limit = 100; page--; continue; }
+          throw e;
+        }
+        if (closed) return;
+        const got = Array.isArray(r) ? r : [];
+        rows = rows.concat(got);
+        for (const x of got) lastSeq = Math.max(lastSeq, Number(x.seq));
+        if (got.length) fill(body, h('div.loading', null, 'Loading alerts… ' + rows.length));
+        if (got.length < limit) break;
+      }
     } catch (e) {
-      if (e.status === 404) {
-        setView('Alerts', h('h1', null, 'Alerts'), h('div.notice#alerts-empty', null, 'No alerts yet — live watch comes with ', h('code', null, 'tracehound watch'), '.'));
-      } else setView('Alerts', h('h1', null, 'Alerts'), errorBox(e));
+      if (closed) return;
+      if (e instanceof ApiError && e.status === 503) return notServed(e.message);
+      fill(body, errorBox(e));
+      setLive('off', 'not live');
+      return;
+    }
+    model = alertsModel(rows);
+    fill(body,
+      h('div.toolbar.alerts-toolbar', null, h('label', null, 'kind ', kindSel), h('label', null, 'incident ', incSel), countEl),
+      emptyBox, h('div#alerts-scroll', null, table), h('div.pager', null, more));
+    kindSel.addEventListener('change', () => { filters.kind = kindSel.value; filterChanged(); });
+    incSel.addEventListener('change', () => { filters.incident = incSel.value; filterChanged(); });
+    tbody.addEventListener('click', (ev) => {
+      if (ev.target.closest('a, button, summary, input, select, .alert-detail')) return;
+      const tr = ev.target.closest('tr.alert-row');
+      if (tr) toggle(tr);
+    });
+    tbody.addEventListener('keydown', (ev) => {
+      const tr = ev.target.closest && ev.target.closest('tr.alert-row');
+      if (tr && ev.target === tr && (ev.key === 'Enter' || ev.key === ' ')) { ev.preventDefault(); toggle(tr); }
+    });
+    fillSelects();
+    renderRows();
+    document.body.dataset.alertsReady = '1';
+    learnTokens();
+    connect();
+
+    function notServed(why) {
+      setLive('off', 'not live');
+      fill(body, h('div.notice#alerts-off', null, h('strong', null, 'Alerts are not served by this server. '),
+        'Its data dir\'s alert outbox is held by a separate ', h('code', null, 'tracehound watch'), ' process: read them there with ',
+        h('code', null, 'tracehound alerts list'), ', or run the watch inside the server with ', h('code', null, 'tracehound serve --watch FILE'), '.',
+        why ? h('div.muted', null, String(why)) : null));
+      document.body.dataset.alertsReady = '1';
+    }
+    function filterChanged() {
+      shownLimit = ALERTS_STEP;
+      const q = new URLSearchParams();
+      if (filters.kind) q.set('kind', filters.kind);
+      if (filters.incident) q.set('incident', filters.incident);
+      const qs = q.toString();
+      history.replaceState(null, '', '#/alerts' + (qs ? '?' + qs : ''));
+      renderRows();
+    }
+    function fillSelects() {
+      const kinds = new Map();
+      const incs = new Map();
+      for (const r of model.list) {
+        kinds.set(r.alert.kind, (kinds.get(r.alert.kind) || 0) + 1);
+        const k = r.alert.incident ? String(r.alert.incident) : NO_INCIDENT;
+        incs.set(k, (incs.get(k) || 0) + 1);
+      }
+      const kindList = ALERT_KINDS.concat([...kinds.keys()].filter((k) => !ALERT_KINDS.includes(k)).sort());
+      if (filters.kind && !kindList.includes(filters.kind)) kindList.push(filters.kind);
+      fill(kindSel, h('option', { value: '' }, 'all (' + model.list.length + ')'),
+        kindList.map((k) => h('option', { value: k }, k.replace(/_/g, ' ') + ' (' + (kinds.get(k) || 0) + ')')));
+      kindSel.value = filters.kind;
+      const incList = [...incs.keys()].filter((k) => k !== NO_INCIDENT).sort();
+      if (filters.incident && filters.incident !== NO_INCIDENT && !incList.includes(filters.incident)) incList.push(filters.incident);
+      fill(incSel, h('option', { value: '' }, 'all'),
+        incList.map((k) => h('option', { value: k }, k + ' (' + (incs.get(k) || 0) + ')')),
+        incs.has(NO_INCIDENT) || filters.incident === NO_INCIDENT ? h('option', { value: NO_INCIDENT }, 'no incident (' + (incs.get(NO_INCIDENT) || 0) + ')') : null);
+      incSel.value = filters.incident;
+    }
+    function rowFor(r) {
+      const a = r.alert;
+      const chain = String(a.chain || '');
+      const retracted = model.retractedBy.get(a.id);
+      const seq = String(r.seq);
+      const isFresh = (fresh.get(Number(r.seq)) || 0) > Date.now();
+      return h('tr', {
+        className: 'alert-row' + (retracted ? ' retracted' : '') + (isFresh ? ' fresh' : '') + (expanded.has(Number(r.seq)) ? ' open' : ''),
+        dataset: { seq, kind: String(a.kind), id: String(a.id) }, tabindex: '0', 'aria-expanded': expanded.has(Number(r.seq)) ? 'true' : 'false',
+        title: 'click for the evidence',
+      },
+      h('td.seq', null, seq),
+      h('td.nowrap', { title: fmtTime(a.raised_at) }, fmtTime(a.raised_at).slice(5, 16)),
+      h('td.kind-cell', null, kindBadge(a.kind), retracted ? h('span.pill.retracted-badge', { title: 'withdrawn by #' + retracted.seq }, 'retracted') : null),
+      h('td', null, chain),
+      h('td', null, String(a.height ?? '')),
+      h('td.incident', { title: a.incident ? String(a.incident) : null }, a.incident ? link('#/incident/' + enc(a.incident), String(a.incident)) : h('span.muted', null, '—')),
+      h('td.summary', { title: String(a.summary || '') }, h('div.clamp', null, String(a.summary || ''))),
+      h('td.num', null, a.amount != null ? amountEl(a.amount, chain, a.asset || 'native') : h('span.muted', null, '—')),
+      h('td', null, a.tx ? link('#/tx/' + enc(a.tx) + '?chain=' + enc(chain), short(a.tx, 8, 6), { className: 'mono', title: a.tx }) : h('span.muted', null, '—')),
+      h('td', null, !a.address ? h('span.muted', null, '—') : /^[A-Za-z0-9]+$/.test(a.address) ? link('#/address/' + enc(chain) + '/' + enc(a.address), short(a.address, 8, 6), { className: 'mono', title: a.address }) : h('span.mono', { title: a.address }, short(a.address, 8, 6))),
+      deliveryCell(r));
+    }
+    function deliveryCell(r) {
+      const d = r.deliveries || [];
+      const text = deliverySummary(d);
+      const dead = d.filter((x) => x.state === 'dead' && x.last_error).map((x) => x.subscription + ': ' + x.last_error);
+      return h('td.deliveries', { className: 'deliveries' + (d.some((x) => x.state === 'dead') ? ' has-dead' : ''), title: dead.join('\n') || null }, text || h('span.muted', null, '—'));
+    }
+    function detailRow(r) {
+      return h('tr.alert-detail', { dataset: { seq: String(r.seq) } }, h('td', { colSpan: 11 }, alertDetail(r, model)));
+    }
+    function renderRows() {
+      const matching = model.list.filter((r) => alertMatches(r, filters));
+      const shown = matching.slice(0, shownLimit);
+      const frag = document.createDocumentFragment();
+      for (const r of shown) {
+        frag.appendChild(rowFor(r));
+        if (expanded.has(Number(r.seq))) frag.appendChild(detailRow(r));
+      }
+      fill(tbody, frag);
+      countEl.dataset.total = String(model.list.length);
+      countEl.dataset.matching = String(matching.length);
+      countEl.dataset.shown = String(shown.length);
+      countEl.textContent = (matching.length === model.list.length ? model.list.length + ' alerts' : matching.length + ' of ' + model.list.length + ' alerts') +
+        (shown.length < matching.length ? ' · showing the newest ' + shown.length : '');
+      more.hidden = shown.length >= matching.length;
+      more.textContent = 'Show ' + Math.min(ALERTS_STEP, matching.length - shown.length) + ' more (' + (matching.length - shown.length) + ' not shown)';
+      table.hidden = !shown.length;
+      fill(emptyBox, !model.list.length
+        ? h('div.notice#alerts-empty', null, 'No alerts yet. New ones appear here as the watched chains raise them.')
+        : (!shown.length ? h('p.muted#alerts-none', null, 'No alert matches these filters.') : null));
+    }
+    function toggle(tr) {
+      const seq = Number(tr.dataset.seq);
+      const r = model.list.find((x) => Number(x.seq) === seq);
+      if (!r) return;
+      if (expanded.has(seq)) {
+        expanded.delete(seq);
+        const next = tr.nextElementSibling;
+        if (next && next.classList.contains('alert-detail')) next.remove();
+        tr.classList.remove('open');
+        tr.setAttribute('aria-expanded', 'false');
+      } else {
+        expanded.add(seq);
+        tr.after(detailRow(r));
+        tr.classList.add('open');
+        tr.setAttribute('aria-expanded', 'true');
+      }
+    }
+    // Token decimals: the address balances of one alert's address per token (at most 20 tokens).
+    async function learnTokens() {
+      const want = new Map();
+      for (const r of model.list) {
+        const a = r.alert;
+        if (!a.asset || a.asset === 'native' || !a.address || a.amount == null) continue;
+        const k = a.chain + '|' + String(a.asset).toLowerCase();
+        if (!tokenMeta.has(k) && !want.has(k) && want.size < 20) want.set(k, a);
+      }
+      let learnt = false;
+      for (const a of want.values()) {
+        try {
+          const r = await api('/api/v1/addresses/' + enc(a.chain) + '/' + enc(a.address) + '?limit=1');
+          for (const b of (r.account && r.account.balances) || []) { learnToken(a.chain, b.asset, b.symbol, b.decimals); learnt = true; }
+        } catch (_) { /* base units are shown */ }
+        if (closed) return;
+      }
+      if (learnt) renderRows();
+    }
+
+    // Live: one EventSource at a time from the last seq seen; when it ends (the server's time
+    // cap) or fails, a new one starts from the new last seq (Last-Event-ID is not relied on).
+    // It starts one before the last seq seen: that alert (already shown, so dropped) comes at
+    // once and proves the stream open — the browser reports "open" only on the first bytes,
+    // and an idle stream sends none before its keep-alive (15 s).
+    function connect() {
+      if (closed) return;
+      let opened = false;
+      const src = new EventSource('/api/v1/alerts/stream?after=' + Math.max(0, lastSeq - 1));
+      es = src;
+      src.onopen = () => { if (es !== src) return; opened = true; retryMs = 1000; setLive('connected', '● live'); };
+      src.addEventListener('alert', (ev) => { if (es === src) onAlert(ev); });
+      src.onerror = () => {
+        if (es !== src) return;
+        src.close();
+        es = null;
+        if (closed) return;
+        if (opened) {
+          retryTimer = setTimeout(connect, 300); // the stream reached its end: a new one
+        } else {
+          setLive('reconnecting', 'reconnecting…');
+          retryTimer = setTimeout(connect, retryMs);
+          retryMs = Math.min(30000, retryMs * 2);
+        }
+      };
+    }
+    const incoming = [];
+    function onAlert(ev) {
+      const seq = Number(ev.lastEventId);
+      if (!Number.isSafeInteger(seq) || seq <= 0) return;
+      let alert;
+      try { alert = parseJsonExact(ev.data); } catch (_) { return; }
+      if (!alert || typeof alert !== 'object') return;
+      if (seq > lastSeq) lastSeq = seq;
+      incoming.push({ seq, alert, deliveries: [] });
+      if (!flushTimer) flushTimer = setTimeout(flush, 100);
+    }
+    function flush() {
+      flushTimer = null;
+      if (closed || !incoming.length) return;
+      const known = new Set(model.list.map((r) => Number(r.seq)));
+      const batch = incoming.splice(0).filter((r) => !known.has(r.seq));
+      if (!batch.length) return;
+      const until = Date.now() + 4000;
+      for (const r of batch) fresh.set(r.seq, until);
+      setTimeout(() => { for (const [s, t] of fresh) if (t <= Date.now()) fresh.delete(s); }, 4100);
+      model = alertsModel(batch.concat(model.list));
+      fillSelects();
+      renderRows();
+      scheduleDeliveries(batch);
+    }
+    // Deliveries of streamed alerts: read once a little later (the stream carries the alert only).
+    const needDeliveries = new Set();
+    function scheduleDeliveries(batch) {
+      for (const r of batch) needDeliveries.add(r.seq);
+      clearTimeout(deliveryTimer);
+      deliveryTimer = setTimeout(async () => {
+        if (closed || !needDeliveries.size) return;
+        const seqs = [...needDeliveries].sort((x, y) => x - y);
+        needDeliveries.clear();
+        const from = seqs[0] - 1;
+        const n = Math.min(1000, seqs[seqs.length - 1] - from);
+        try {
+          const got = await api('/api/v1/alerts?after=' + from + '&limit=' + n);
+          if (closed) return;
+          for (const g of Array.isArray(got) ? got : []) {
+            const r = model.list.find((x) => Number(x.seq) === Number(g.seq));
+            if (!r) continue;
+            r.deliveries = g.deliveries || [];
+            const cell = tbody.querySelector('tr.alert-row[data-seq="' + Number(g.seq) + '"] td.deliveries');
+            if (cell) cell.replaceWith(deliveryCell(r));
+          }
+        } catch (_) { /* the summary stays empty until the page is opened again */ }
+      }, 2000);
     }
   }
 
@@ -1193,6 +1629,6 @@
     route();
   }
   // exposed for tests and the console; no data flows in through it
-  window.tracehoundUI = { formatUnits, fmtAmount, classify, buildGraph, prepareTrace };
+  window.tracehoundUI = { formatUnits, fmtAmount, classify, buildGraph, prepareTrace, alertsModel, deliverySummary, alertMatches };
   if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start); else start();
 })();
