@@ -50,6 +50,9 @@ struct WatchState {
     marks: BTreeMap<String, BTreeMap<String, u32>>,
     #[serde(default)]
     sanctioned: BTreeMap<String, BTreeMap<String, u64>>,
+    /// Per chain, the height sanctioned transfers are alerted above (the first cycle's tip).
+    #[serde(default)]
+    sanctioned_start: BTreeMap<String, u32>,
 }
 
 impl WatchState {
@@ -477,7 +480,6 @@ fn cycle(
         .state
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let marks = state.marks.entry(chain.name()).or_default();
     let Some(tip) = tip else {
         return Ok(report);
     };
@@ -489,12 +491,23 @@ fn cycle(
     let incidents = watched_incidents(data, &spec.incidents)?;
     report.incidents = incidents.len();
     let labels = data.trace_labels()?;
+    // Alerts are for blocks after the watch of an incident started: its history is in its
+    // trace, not in alerts. A new incident's start is kept before anything is raised, so a
+    // watch killed in this cycle starts it here again, not at a later tip.
+    let marks = state.marks.entry(chain.name()).or_default();
+    let mut new = false;
+    for name in &incidents {
+        if !marks.contains_key(name) {
+            marks.insert(name.clone(), if spec.alert_history { 0 } else { tip });
+            new = true;
+        }
+    }
+    let marks = marks.clone();
+    if new {
+        state.save(&shared.state_file)?;
+    }
     for name in incidents {
-        // Alerts are for blocks after the watch of an incident started: its history is in
-        // its trace, not in alerts.
-        let start = *marks
-            .entry(name.clone())
-            .or_insert(if spec.alert_history { 0 } else { tip });
+        let start = marks.get(&name).copied().unwrap_or(tip);
         if start >= tip {
             continue;
         }
@@ -551,8 +564,13 @@ fn cycle(
             }
         }
     }
+    let start = *state
+        .sanctioned_start
+        .entry(chain.name())
+        .or_insert(if spec.alert_history { 0 } else { tip });
     let seen = state.sanctioned.entry(chain.name()).or_default();
-    for alert in sanctioned_alerts(store, chain, &labels, seen, spec)? {
+    let reread = ingested.unwound > 0;
+    for alert in sanctioned_alerts(store, chain, &labels, seen, start, reread, spec)? {
         if outbox.push(&alert)?.is_some() {
             report.alerts += 1;
         }
@@ -601,7 +619,7 @@ pub(crate) fn pattern_alerts(
             AlertKind::Pattern,
             &chain_name,
             height,
-            block.hash.to_string(),
+            block_hash_text(chain, &block.hash),
         )
         .incident(name)
         .rule(d.kind.name())
@@ -631,11 +649,14 @@ pub(crate) fn pattern_alerts(
 /// Transfers of addresses labeled sanctioned on `chain` that the watch has not seen yet
 /// (`seen`: per address, how many of its transfers or txs were seen; an address seen for the
 /// first time is counted, not alerted, unless the chain's `alert_history` is on).
+#[allow(clippy::too_many_arguments)]
 fn sanctioned_alerts(
     store: &Store,
     chain: Chain,
     labels: &tracehound_trace::Labels,
     seen: &mut BTreeMap<String, u64>,
+    start: u32,
+    reread: bool,
     spec: &ChainSpec,
 ) -> anyhow::Result<Vec<Alert>> {
     let chain_name = chain.name();
@@ -650,9 +671,16 @@ fn sanctioned_alerts(
             ChainFamily::Utxo => store.address(&addr)?.map(|v| (v.id, v.tx_count)),
             ChainFamily::Account => store.account(&addr)?.map(|v| (v.id, v.transfers)),
         };
-        let Some((id, count)) = now else { continue };
+        let Some((id, count)) = now else {
+            // Not active yet: whatever it does from now on is new.
+            seen.entry(address.to_string()).or_insert(0);
+            continue;
+        };
         let before = match seen.get(address) {
-            Some(&n) => n.min(count), // fewer after a reorg unwound some
+            // After a reorg the history is read again whole: a transfer the new branch
+            // carries again is in a new block (a new alert), the old one's was retracted.
+            _ if reread => 0,
+            Some(&n) => n.min(count),
             None if spec.alert_history => 0,
             None => count,
         };
@@ -695,6 +723,9 @@ fn sanctioned_alerts(
                 .collect(),
         };
         for (height, tx, asset, received, sent) in rows {
+            if height <= start {
+                continue;
+            }
             let Some(block) = store.block_at(chain, height)? else {
                 continue;
             };
@@ -708,7 +739,7 @@ fn sanctioned_alerts(
                     AlertKind::Sanctioned,
                     &chain_name,
                     height,
-                    block.hash.to_string(),
+                    block_hash_text(chain, &block.hash),
                 )
                 .tx(tx.clone())
                 .address(address)
@@ -825,7 +856,9 @@ fn retract_stale(store: &Store, outbox: &Outbox, chain: Chain) -> anyhow::Result
     let now = unix_now();
     let mut n = 0;
     for a in live.iter().filter(|a| !retracted.contains(&a.id)) {
-        let current = store.block_at(chain, a.height)?.map(|b| b.hash.to_string());
+        let current = store
+            .block_at(chain, a.height)?
+            .map(|b| block_hash_text(chain, &b.hash));
         if current.as_deref() == Some(a.block_hash.as_str()) {
             continue;
         }
@@ -865,7 +898,7 @@ pub(crate) fn alerts_of(
         let Some(b) = store.block_at(chain, h)? else {
             bail!("{chain}: a traced hop is in block {h}, which the store does not hold");
         };
-        let x = b.hash.to_string();
+        let x = block_hash_text(chain, &b.hash);
         hashes.insert(h, x.clone());
         Ok(x)
     };
@@ -971,6 +1004,14 @@ fn shown(store: &Store, chain: Chain, asset: &str, amount: u128) -> String {
             symbol.unwrap_or_else(|| asset.to_string())
         ),
         _ => format!("{amount} base units of {asset}"),
+    }
+}
+
+/// A block hash as the chain's users write it: `0x`-prefixed on account chains.
+fn block_hash_text(chain: Chain, hash: &tracehound_core::Hash32) -> String {
+    match chain.family() {
+        ChainFamily::Account => format!("0x{hash}"),
+        ChainFamily::Utxo => hash.to_string(),
     }
 }
 
