@@ -16,3 +16,6 @@ mod litecoind;
 mod sim;
 mod trace_sim;
 mod watch;
+mod watch_common;
+mod watch_evm;
+mod watch_kill;

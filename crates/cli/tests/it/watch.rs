@@ -3,183 +3,22 @@
 //! second watch over the same data dir raises nothing twice.
 #![cfg(feature = "test-litecoind")]
 
-use std::collections::BTreeMap;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
 use serde_json::{Value, json};
-use tracehound_btc::rpc::{RpcAuth, RpcClient, RpcOptions};
 use tracehound_btc::testnode::Litecoind;
 
 use crate::common::{ok, tracehound};
+use crate::watch_common::ltc::{NETWORK, call, wallet, watch_args};
+use crate::watch_common::{Received, Receiver, SECRET, Watch, wait_for};
 
-const NETWORK: &str = "litecoin-regtest";
-const SECRET: &str = "watch-test-secret-0123456789abcdef";
-
-/// One request the receiver took: its idempotency key, whether its signature held, the alert.
-#[derive(Debug, Clone)]
-struct Received {
-    id: String,
-    signed: bool,
-    alert: Value,
-}
-
-/// A webhook receiver on loopback: answers 200 to each POST and records it.
-fn receiver() -> (String, Arc<Mutex<Vec<Received>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&got);
-    std::thread::spawn(move || {
-        for conn in listener.incoming() {
-            let Ok(mut conn) = conn else { continue };
-            let mut reader = BufReader::new(conn.try_clone().unwrap());
-            let mut headers = BTreeMap::new();
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            loop {
-                line.clear();
-                if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
-                    break;
-                }
-                if let Some((k, v)) = line.trim_end().split_once(':') {
-                    headers.insert(k.to_ascii_lowercase(), v.trim().to_string());
-                }
-            }
-            let len: usize = headers
-                .get("content-length")
-                .and_then(|l| l.parse().ok())
-                .unwrap_or(0);
-            let mut body = vec![0; len];
-            reader.read_exact(&mut body).unwrap();
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap()
-                .as_secs();
-            let signed = tracehound_monitor::verify_signature(
-                SECRET,
-                headers
-                    .get("x-tracehound-timestamp")
-                    .map_or("", |s| s.as_str()),
-                &body,
-                headers
-                    .get("x-tracehound-signature")
-                    .map_or("", |s| s.as_str()),
-                now,
-                300,
-            );
-            sink.lock().unwrap().push(Received {
-                id: headers.get("x-tracehound-id").cloned().unwrap_or_default(),
-                signed,
-                alert: serde_json::from_slice(&body).unwrap_or(Value::Null),
-            });
-            let _ = conn
-                .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\nconnection: close\r\n\r\n");
-        }
-    });
-    (url, got)
-}
-
-fn wallet(node: &Litecoind, name: &str) -> RpcClient {
-    let (user, password) = node.credentials();
-    RpcClient::new(
-        format!("{}/wallet/{name}", node.rpc_url()),
-        RpcAuth::UserPass {
-            user: user.into(),
-            password: password.into(),
-        },
-        RpcOptions::default(),
+/// `tracehound watch` of the node as a child, polling every 100 ms.
+fn start_watch(data: &std::path::Path, node: &Litecoind) -> Watch {
+    let args = watch_args(node, 100);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    Watch::spawn(
+        std::path::Path::new(env!("CARGO_BIN_EXE_tracehound")),
+        data,
+        &args,
     )
-}
-
-fn call(client: &RpcClient, method: &str, params: Value) -> Value {
-    client
-        .call(method, params.clone())
-        .unwrap_or_else(|e| panic!("{method} {params}: {e}"))
-}
-
-/// `tracehound watch` as a child, printing one JSON line per cycle.
-/// The watch process, killed if the test fails before stopping it.
-struct Watch(Option<Child>);
-
-impl Drop for Watch {
-    fn drop(&mut self) {
-        if let Some(c) = &mut self.0 {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-}
-
-fn start_watch(data: &Path, node: &Litecoind) -> (Watch, Arc<Mutex<Vec<Value>>>) {
-    let (user, password) = node.credentials();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_tracehound"))
-        .args(["--data-dir", data.to_str().unwrap(), "--json", "watch"])
-        .args(["--chain", NETWORK, "--rpc", node.rpc_url()])
-        .args([
-            "--rpc-user",
-            user,
-            "--rpc-password",
-            password,
-            "--poll-ms",
-            "100",
-        ])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let cycles = Arc::new(Mutex::new(Vec::new()));
-    let sink = Arc::clone(&cycles);
-    let out = child.stdout.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(out).lines() {
-            let Ok(line) = line else { break };
-            if let Ok(v) = serde_json::from_str::<Value>(&line) {
-                sink.lock().unwrap().push(v);
-            }
-        }
-    });
-    (Watch(Some(child)), cycles)
-}
-
-/// Waits until `done` holds, for at most 60 s.
-fn wait_for(what: &str, mut done: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !done() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(50));
-    }
-}
-
-/// Stops the watch with SIGTERM: it finishes its cycle and delivery task and exits 0.
-fn stop(mut watch: Watch) {
-    let Some(mut child) = watch.0.take() else {
-        return;
-    };
-    let sent = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(sent.success());
-    let start = Instant::now();
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            assert!(status.success(), "watch exited with {status}");
-            return;
-        }
-        if start.elapsed() > Duration::from_secs(20) {
-            let _ = child.kill();
-            panic!("watch did not stop on SIGTERM");
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
 }
 
 #[test]
@@ -245,13 +84,15 @@ fn thiefs_moves_alert_by_signed_webhook_and_a_reorg_retracts_them() {
         ],
     ));
     ok(tracehound(data, &["trace", "--incident", "drain"]));
-    let (url, got) = receiver();
+    let hook = Receiver::start();
+    let (url, got) = (hook.url.clone(), std::sync::Arc::clone(&hook.got));
     ok(tracehound(
         data,
         &["subscription", "add", "--url", &url, "--secret", SECRET],
     ));
 
-    let (watch, cycles) = start_watch(data, &node);
+    let watch = start_watch(data, &node);
+    let cycles = std::sync::Arc::clone(&watch.cycles);
     wait_for("the first cycle", || !cycles.lock().unwrap().is_empty());
 
     // The thief pays the exchange's deposit address; the block that confirms it alerts.
@@ -340,7 +181,7 @@ fn thiefs_moves_alert_by_signed_webhook_and_a_reorg_retracts_them() {
             );
         }
     }
-    stop(watch);
+    watch.stop();
     let cycles = cycles.lock().unwrap().clone();
     assert!(
         cycles.iter().any(|c| c["unwound"].as_u64() > Some(0)),

@@ -1,0 +1,333 @@
+//! `tracehound watch` against a real `anvil`: the thief's payment to a labeled exchange
+//! raises a signed `reached_service` webhook naming the tx, the address, the block and the
+//! amount a fresh trace gives; a reorg (`evm_snapshot` before the payment, `evm_revert` after
+//! it was alerted, empty blocks mined in its place) retracts every alert of the removed block
+//! and no other; nothing arrives twice.
+#![cfg(feature = "test-anvil")]
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use serde_json::{Value, json};
+use tracehound_evm::testnode::Anvil;
+
+use crate::common::{ok, tracehound};
+use crate::watch_common::{Received, Receiver, SECRET, Watch, wait_for};
+
+const CHAIN: &str = "evm-31337";
+/// The thief: a fresh address (no opening balance), impersonated on anvil to send from it.
+const THIEF: &str = "0x7e57000000000000000000000000000000000001";
+/// A fresh address the thief moves part of the loot to first.
+const MULE: &str = "0x7e57000000000000000000000000000000000002";
+/// The exchange's deposit address (labeled), fresh too.
+const EXCHANGE: &str = "0xe1c4000000000000000000000000000000000003";
+const ETH: u128 = 1_000_000_000_000_000_000;
+
+fn send(node: &Anvil, from: &str, to: &str, value: u128) -> Value {
+    let tx = json!({"from": from, "to": to, "value": format!("{value:#x}")});
+    let hash: String = node.rpc("eth_sendTransaction", json!([tx])).unwrap();
+    let receipt = node.wait_receipt(&hash).unwrap();
+    assert_eq!(receipt["status"], "0x1", "{receipt}");
+    receipt
+}
+
+fn tip(node: &Anvil) -> u64 {
+    let t: String = node.rpc("eth_blockNumber", json!([])).unwrap();
+    u64::from_str_radix(t.trim_start_matches("0x"), 16).unwrap()
+}
+
+fn block_hash(node: &Anvil, height: u64) -> String {
+    let b: Value = node
+        .rpc(
+            "eth_getBlockByNumber",
+            json!([format!("{height:#x}"), false]),
+        )
+        .unwrap();
+    b["hash"].as_str().unwrap().to_string()
+}
+
+fn start_watch(data: &Path, url: &str) -> Watch {
+    Watch::spawn(
+        Path::new(env!("CARGO_BIN_EXE_tracehound")),
+        data,
+        &[
+            "--chain",
+            CHAIN,
+            "--rpc",
+            url,
+            "--poll-ms",
+            "100",
+            "--no-opening-balances",
+        ],
+    )
+}
+
+/// `alerts list` of the data dir (only while no watch holds the outbox).
+fn outbox(data: &Path) -> Vec<Value> {
+    let list: Value = serde_json::from_slice(
+        &ok(tracehound(
+            data,
+            &["--json", "alerts", "list", "--limit", "10000"],
+        ))
+        .stdout,
+    )
+    .unwrap();
+    list.as_array().unwrap().clone()
+}
+
+/// Hashes and addresses compared as the node writes them (`0x` and hex), case aside
+/// (checksummed addresses).
+fn same(a: &Value, b: &str) -> bool {
+    a.as_str().is_some_and(|a| a.eq_ignore_ascii_case(b))
+}
+
+fn of_block<'a>(got: &'a [Received], hash: &str) -> Vec<&'a Received> {
+    got.iter()
+        .filter(|r| r.alert["kind"] != "retraction" && same(&r.alert["block_hash"], hash))
+        .collect()
+}
+
+fn assert_signed_and_unique(got: &[Received]) {
+    assert!(
+        got.iter().all(|r| r.signed),
+        "every webhook is signed: {got:?}"
+    );
+    assert!(
+        got.iter().all(|r| r.alert["id"] == r.id.as_str()),
+        "the header is the alert's id: {got:?}"
+    );
+    let ids: BTreeSet<&str> = got.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids.len(), got.len(), "an alert delivered twice: {got:?}");
+}
+
+#[test]
+fn evm_thiefs_payment_to_an_exchange_alerts_and_a_reverted_block_is_retracted() {
+    let node = Anvil::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = node.url().to_string();
+    let accounts: Vec<String> = node.rpc("eth_accounts", json!([])).unwrap();
+    let victim = accounts[0].clone();
+    let _: Value = node
+        .rpc("anvil_impersonateAccount", json!([THIEF]))
+        .unwrap();
+
+    // The theft: 10 ETH from the victim to the thief.
+    let theft = send(&node, &victim, THIEF, 10 * ETH);
+    let theft = theft["transactionHash"].as_str().unwrap().to_string();
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    ok(tracehound(
+        data,
+        &["ingest", "evm", "--chain", "31337", "--rpc", &url],
+    ));
+    ok(tracehound(
+        data,
+        &[
+            "labels",
+            "add",
+            EXCHANGE,
+            "--chain",
+            CHAIN,
+            "--label",
+            "Exchange X deposit",
+            "--category",
+            "exchange",
+            "--analyst",
+            "ana",
+        ],
+    ));
+    ok(tracehound(
+        data,
+        &[
+            "incident", "create", "drain", "--chain", CHAIN, "--tx", &theft,
+        ],
+    ));
+    ok(tracehound(data, &["trace", "--incident", "drain"]));
+    let hook = Receiver::start();
+    ok(tracehound(
+        data,
+        &[
+            "subscription",
+            "add",
+            "--url",
+            &hook.url,
+            "--secret",
+            SECRET,
+        ],
+    ));
+
+    let watch = start_watch(data, &url);
+    wait_for("the first cycle", || !watch.cycles().is_empty());
+    let start_tip = tip(&node);
+
+    // A first move to a fresh address: its alerts stay through the reorg below.
+    let to_mule = send(&node, THIEF, MULE, ETH);
+    let (mule_tx, mule_block) = (
+        to_mule["transactionHash"].as_str().unwrap().to_string(),
+        to_mule["blockHash"].as_str().unwrap().to_string(),
+    );
+    wait_for("the move to the mule", || {
+        hook.received().iter().any(|r| {
+            r.alert["kind"] == "taint_moved"
+                && same(&r.alert["tx"], &mule_tx)
+                && same(&r.alert["address"], MULE)
+        })
+    });
+
+    // The state before the payment, to revert to.
+    let snapshot: Value = node.rpc("evm_snapshot", json!([])).unwrap();
+    let paid = send(&node, THIEF, EXCHANGE, 4 * ETH);
+    let (paid_tx, paid_block) = (
+        paid["transactionHash"].as_str().unwrap().to_string(),
+        paid["blockHash"].as_str().unwrap().to_string(),
+    );
+    assert_eq!(tip(&node), start_tip + 2);
+    wait_for("the exchange alert and the payment's", || {
+        let got = hook.received();
+        got.iter().any(|r| r.alert["kind"] == "reached_service")
+            && got
+                .iter()
+                .any(|r| r.alert["kind"] == "taint_moved" && same(&r.alert["tx"], &paid_tx))
+    });
+    // The payment's cycle is over once the store is at its block (alerts are pushed in it).
+    wait_for("the payment's cycle", || watch.reached(start_tip + 2));
+    watch.stop();
+    let got = hook.received();
+    assert_signed_and_unique(&got);
+    let reached: Vec<&Received> = got
+        .iter()
+        .filter(|r| r.alert["kind"] == "reached_service")
+        .collect();
+    assert_eq!(reached.len(), 1, "{got:?}");
+    let a = &reached[0].alert;
+    assert_eq!(a["incident"], "drain");
+    assert_eq!(a["chain"], CHAIN);
+    assert!(same(&a["tx"], &paid_tx), "{a}");
+    assert!(same(&a["address"], EXCHANGE), "{a}");
+    assert!(same(&a["block_hash"], &paid_block), "{a}");
+    assert_eq!(a["height"], start_tip + 2);
+    assert_eq!(a["evidence"]["category"], "exchange");
+    let path = a["evidence"]["path"].as_array().unwrap();
+    assert!(same(&path.first().unwrap()["tx"], &theft), "{a}");
+    assert!(same(&path.last().unwrap()["tx"], &paid_tx), "{a}");
+    // The thief held only stolen ether: the 4 ETH are all tainted.
+    assert_eq!(a["amount"], (4 * ETH).to_string(), "{a}");
+    // The amount is the trace's: traced from scratch, the exchange holds what the alert said.
+    let fresh: Value = serde_json::from_slice(
+        &ok(tracehound(
+            data,
+            &["--json", "trace", "--incident", "drain"],
+        ))
+        .stdout,
+    )
+    .unwrap();
+    let at_exchange = fresh["endpoints"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| same(&e["address"], EXCHANGE))
+        .unwrap_or_else(|| panic!("{fresh}"));
+    assert_eq!(a["amount"], at_exchange["amount"]);
+    assert_eq!(at_exchange["category"], "exchange");
+    // The moves themselves, each in its block.
+    for (tx, to, block) in [
+        (&mule_tx, MULE, &mule_block),
+        (&paid_tx, EXCHANGE, &paid_block),
+    ] {
+        assert!(
+            got.iter().any(|r| r.alert["kind"] == "taint_moved"
+                && same(&r.alert["tx"], tx)
+                && same(&r.alert["address"], to)
+                && same(&r.alert["block_hash"], block)),
+            "{tx}: {got:?}"
+        );
+    }
+    // Nothing of blocks up to the watch's start (the theft's history is in the trace).
+    assert!(
+        got.iter()
+            .all(|r| r.alert["height"].as_u64().unwrap() > start_tip),
+        "{got:?}"
+    );
+
+    // Every alert of the payment's block, as the outbox holds them (read while no watch runs).
+    let stale: Vec<String> = outbox(data)
+        .iter()
+        .filter(|row| same(&row["alert"]["block_hash"], &paid_block))
+        .map(|row| row["alert"]["id"].as_str().unwrap().to_string())
+        .collect();
+    // A reorg: back to the state before the payment, and two empty blocks in its place.
+    let watch = start_watch(data, &url);
+    wait_for("the restarted watch's first cycle", || {
+        !watch.cycles().is_empty()
+    });
+    let reverted: bool = node.rpc("evm_revert", json!([snapshot])).unwrap();
+    assert!(reverted);
+    let _: Value = node.rpc("evm_mine", json!([])).unwrap();
+    let _: Value = node.rpc("evm_mine", json!([])).unwrap();
+    assert_eq!(tip(&node), start_tip + 3);
+    let new_block = block_hash(&node, start_tip + 2);
+    assert!(!same(&json!(new_block), &paid_block));
+    assert!(stale.len() >= 2, "the payment and its endpoint: {got:?}");
+    wait_for("the retractions", || {
+        let got = hook.received();
+        stale.iter().all(|id| {
+            got.iter()
+                .any(|r| r.alert["kind"] == "retraction" && r.alert["retracts"] == id.as_str())
+        })
+    });
+    wait_for("the watch at the new tip", || watch.reached(start_tip + 3));
+    watch.stop();
+    let got = hook.received();
+    assert_signed_and_unique(&got);
+    let retractions: Vec<&Received> = got
+        .iter()
+        .filter(|r| r.alert["kind"] == "retraction")
+        .collect();
+    // One per alert of the reverted block, none for the mule's block.
+    assert_eq!(retractions.len(), stale.len(), "{got:?}");
+    for r in &retractions {
+        assert!(same(&r.alert["block_hash"], &paid_block), "{r:?}");
+        assert!(stale.contains(&r.alert["retracts"].as_str().unwrap().to_string()));
+        // A retraction comes after the alert it withdraws.
+        let of = got
+            .iter()
+            .position(|x| x.id == r.alert["retracts"].as_str().unwrap())
+            .unwrap();
+        let at = got.iter().position(|x| x.id == r.id).unwrap();
+        assert!(of < at, "{got:?}");
+    }
+    assert!(!of_block(&got, &mule_block).is_empty());
+    // The new branch has no payment: nothing new was raised on it.
+    assert!(of_block(&got, &new_block).is_empty(), "{got:?}");
+
+    // Traced again on the final chain, the exchange has nothing: the payment is gone.
+    let fresh: Value = serde_json::from_slice(
+        &ok(tracehound(
+            data,
+            &["--json", "trace", "--incident", "drain"],
+        ))
+        .stdout,
+    )
+    .unwrap();
+    assert!(
+        fresh["endpoints"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|e| !same(&e["address"], EXCHANGE)),
+        "{fresh}"
+    );
+    // The outbox holds what arrived, each delivered once.
+    let rows = outbox(data);
+    assert_eq!(rows.len(), got.len(), "{rows:?}");
+    for row in &rows {
+        let id = row["alert"]["id"].as_str().unwrap();
+        let r = got.iter().find(|r| r.id == id).unwrap();
+        let mut body = r.alert.clone();
+        body.as_object_mut().unwrap().remove("seq");
+        assert_eq!(body, row["alert"], "the webhook's body is the stored alert");
+        assert_eq!(r.alert["seq"], row["seq"]);
+        let d = row["deliveries"].as_array().unwrap();
+        assert!(d.len() == 1 && d[0]["state"] == "delivered", "{row}");
+    }
+}
