@@ -176,6 +176,10 @@ pub(crate) struct WatchArgs {
     /// only for blocks after the watch starts).
     #[arg(long)]
     pub(crate) alert_history: bool,
+    /// An address whose exposure is watched (repeatable): each tainted arrival at it is an
+    /// `exposure` alert (customers' deposit addresses, a client's wallets).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) watch_address: Vec<String>,
     /// Do not deliver webhooks from this process (alerts are still kept in the outbox).
     #[arg(long)]
     pub(crate) no_deliver: bool,

@@ -408,7 +408,8 @@ fn keep_for_serving(
     // alerts list`, the UI's alerts page).
     let outbox = tracehound_monitor::Outbox::open(&crate::watch::outbox_path(store_dir))?;
     for chain in store.chains()? {
-        let mut alerts = crate::watch::alerts_of(store, chain, INCIDENT, &result, 0, 1)?;
+        let spec = crate::watch::ChainSpec::history(chain);
+        let mut alerts = crate::watch::alerts_of(store, chain, INCIDENT, &result, 0, &spec)?;
         alerts.extend(crate::watch::pattern_alerts(
             store, chain, INCIDENT, &labels, &result, 0, 1,
         )?);

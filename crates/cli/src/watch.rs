@@ -104,6 +104,10 @@ pub(crate) struct ChainSpec {
     /// Alert on an incident's whole trace the first time it is watched.
     #[serde(default)]
     pub(crate) alert_history: bool,
+    /// Addresses whose exposure is watched (customers' deposit addresses, a client's
+    /// wallets): each tainted arrival at one is an `exposure` alert.
+    #[serde(default)]
+    pub(crate) watch_addresses: Vec<String>,
     /// EVM: read opening balances of new accounts.
     #[serde(default = "default_true")]
     pub(crate) opening_balances: bool,
@@ -163,11 +167,34 @@ pub(crate) fn load_config(path: &Path) -> anyhow::Result<Vec<ChainSpec>> {
         if spec.poll_ms == 0 {
             bail!("{}: poll_ms must be at least 1", at());
         }
+        for a in &spec.watch_addresses {
+            tracehound_core::Address::parse(chain, a)
+                .map_err(|e| anyhow::anyhow!("{}: watch_addresses: {e}", at()))?;
+        }
     }
     Ok(config.chain)
 }
 
 impl ChainSpec {
+    /// The alert rules of a watch of `chain` from its first block (no node: for the alerts a
+    /// watch would have raised over data already in the store).
+    pub(crate) fn history(chain: Chain) -> ChainSpec {
+        ChainSpec {
+            chain: chain.name(),
+            rpc: String::new(),
+            rpc_cookie: None,
+            rpc_user: None,
+            rpc_password: None,
+            links: None,
+            incidents: Vec::new(),
+            poll_ms: default_poll_ms(),
+            confirmations: default_confirmations(),
+            alert_history: true,
+            watch_addresses: Vec::new(),
+            opening_balances: true,
+        }
+    }
+
     fn of_args(args: &WatchArgs) -> ChainSpec {
         ChainSpec {
             chain: args.chain.map(|c| c.name()).unwrap_or_default(),
@@ -180,6 +207,7 @@ impl ChainSpec {
             poll_ms: args.poll_ms,
             confirmations: args.confirmations,
             alert_history: args.alert_history,
+            watch_addresses: args.watch_address.clone(),
             opening_balances: !args.no_opening_balances,
         }
     }
@@ -237,7 +265,13 @@ struct CycleReport {
 pub(crate) fn run(global: &Global, args: &WatchArgs) -> anyhow::Result<()> {
     let specs = match (&args.config, &args.chain, &args.rpc) {
         (Some(path), _, _) => load_config(path)?,
-        (None, Some(_), Some(_)) => vec![ChainSpec::of_args(args)],
+        (None, Some(chain), Some(_)) => {
+            for a in &args.watch_address {
+                tracehound_core::Address::parse(*chain, a)
+                    .map_err(|e| anyhow::anyhow!("--watch-address {a}: {e}"))?;
+            }
+            vec![ChainSpec::of_args(args)]
+        }
         _ => bail!("give --chain and --rpc, or --config FILE"),
     };
     let data = global.data();
@@ -522,7 +556,7 @@ fn cycle(
         // What this trace says happened after the start, against what was alerted: new
         // alerts go out, and alerts the trace no longer supports are retracted (a later block
         // can change how a link or a mixer was matched, and patterns come and go).
-        let mut want = alerts_of(store, chain, &name, &result, start, spec.confirmations)?;
+        let mut want = alerts_of(store, chain, &name, &result, start, spec)?;
         want.extend(pattern_alerts(
             store,
             chain,
@@ -804,7 +838,10 @@ fn alerted_of(
             && a.incident.as_deref() == Some(name)
             && matches!(
                 a.kind,
-                AlertKind::TaintMoved | AlertKind::ReachedService | AlertKind::Pattern
+                AlertKind::TaintMoved
+                    | AlertKind::ReachedService
+                    | AlertKind::Pattern
+                    | AlertKind::Exposure
             )
     })?;
     let mut out: BTreeMap<String, Alerted> = BTreeMap::new();
@@ -887,8 +924,15 @@ pub(crate) fn alerts_of(
     name: &str,
     result: &TraceResult,
     mark: u32,
-    confirmations: u32,
+    spec: &ChainSpec,
 ) -> anyhow::Result<Vec<Alert>> {
+    let confirmations = spec.confirmations;
+    let watched: HashSet<String> = spec
+        .watch_addresses
+        .iter()
+        .filter_map(|a| tracehound_core::Address::parse(chain, a).ok())
+        .map(|a| a.as_str().to_string())
+        .collect();
     let chain_name = chain.name();
     let mut hashes: BTreeMap<u32, String> = BTreeMap::new();
     let mut hash_at = |h: u32| -> anyhow::Result<String> {
@@ -979,6 +1023,32 @@ pub(crate) fn alerts_of(
         );
         out.push(
             Alert::builder(AlertKind::TaintMoved, &chain_name, height, hash_at(height)?)
+                .incident(name)
+                .tx(&*hop.tx)
+                .address(&*hop.to)
+                .amount(&*hop.asset, hop.tainted)
+                .summary(summary)
+                .evidence(serde_json::json!({ "hop": hop }))
+                .confirmations_needed(confirmations)
+                .raised_at(now)
+                .build(),
+        );
+    }
+    for hop in result.edges.iter().filter(|h| watched.contains(&*h.to)) {
+        if &*hop.chain != chain_name.as_str() || hop.tainted == 0 {
+            continue;
+        }
+        let Some(height) = height_of(hop).filter(|h| *h > mark) else {
+            continue;
+        };
+        let summary = format!(
+            "incident {name}: watched address {} received {} tainted in tx {}",
+            hop.to,
+            shown(store, chain, &hop.asset, hop.tainted),
+            hop.tx
+        );
+        out.push(
+            Alert::builder(AlertKind::Exposure, &chain_name, height, hash_at(height)?)
                 .incident(name)
                 .tx(&*hop.tx)
                 .address(&*hop.to)

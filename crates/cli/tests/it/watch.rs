@@ -227,3 +227,125 @@ fn thiefs_moves_alert_by_signed_webhook_and_a_reorg_retracts_them() {
             .is_some_and(|d| d.len() == 1 && d[0]["state"] == "delivered")
     }));
 }
+
+/// A watched customer address (unlabeled) that receives tainted value raises an `exposure`
+/// alert for the amount that arrived; a node of another chain stops the watch with an error
+/// that says so.
+#[test]
+fn a_watched_address_receiving_taint_raises_exposure_and_another_chain_is_refused() {
+    let node = Litecoind::start().unwrap_or_else(|e| panic!("{e}"));
+    node.mine(101).unwrap();
+    call(&node.client(), "createwallet", json!(["thief"]));
+    let main = wallet(&node, tracehound_btc::testnode::WALLET);
+    let mine = |n: u32| {
+        let to = call(&main, "getnewaddress", json!(["", "bech32"]));
+        call(&main, "generatetoaddress", json!([n, to]));
+    };
+    let thief = wallet(&node, "thief");
+    let thief_addr = call(&thief, "getnewaddress", json!(["", "bech32"]));
+    let theft = call(&main, "sendtoaddress", json!([thief_addr, "10"]));
+    let theft = theft.as_str().unwrap().to_string();
+    mine(1);
+    let customer = call(&main, "getnewaddress", json!(["", "bech32"]));
+    let customer = customer.as_str().unwrap().to_string();
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    let (user, password) = node.credentials();
+    let rpc = [
+        "--rpc",
+        node.rpc_url(),
+        "--rpc-user",
+        user,
+        "--rpc-password",
+        password,
+    ];
+    let mut ingest = vec!["ingest", "btc", "--network", NETWORK];
+    ingest.extend(rpc);
+    ok(tracehound(data, &ingest));
+    ok(tracehound(
+        data,
+        &[
+            "incident", "create", "drain", "--chain", NETWORK, "--tx", &theft,
+        ],
+    ));
+    ok(tracehound(data, &["trace", "--incident", "drain"]));
+    let hook = Receiver::start();
+    ok(tracehound(
+        data,
+        &[
+            "subscription",
+            "add",
+            "--url",
+            &hook.url,
+            "--secret",
+            SECRET,
+            "--kind",
+            "exposure",
+        ],
+    ));
+
+    // A bad watched address is refused before anything runs.
+    let mut args = watch_args(&node, 100);
+    args.extend(["--watch-address".to_string(), "0xnot-litecoin".to_string()]);
+    let args_ref: Vec<&str> = args.iter().map(String::as_str).collect();
+    let mut bad = vec!["watch"];
+    bad.extend(&args_ref);
+    bad.push("--once");
+    let out = tracehound(data, &bad);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--watch-address 0xnot-litecoin"));
+
+    let mut args = watch_args(&node, 100);
+    args.extend(["--watch-address".to_string(), customer.clone()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let watch = Watch::spawn(
+        std::path::Path::new(env!("CARGO_BIN_EXE_tracehound")),
+        data,
+        &args,
+    );
+    wait_for("the first cycle", || !watch.cycles().is_empty());
+    let paid = call(
+        &thief,
+        "sendtoaddress",
+        json!([customer, "3", "", "", true]),
+    );
+    let paid = paid.as_str().unwrap().to_string();
+    mine(1);
+    wait_for("the exposure alert", || !hook.received().is_empty());
+    watch.stop();
+    let got: Vec<Received> = hook.received();
+    assert_eq!(got.len(), 1, "only the kind subscribed to: {got:?}");
+    let a = &got[0].alert;
+    assert!(got[0].signed);
+    assert_eq!(a["kind"], "exposure");
+    assert_eq!(a["address"], customer.as_str());
+    assert_eq!(a["tx"], paid.as_str());
+    assert_eq!(a["incident"], "drain");
+    let amount: u64 = a["amount"].as_str().unwrap().parse().unwrap();
+    assert!((299_000_000..=300_000_000).contains(&amount), "{a}");
+    assert_eq!(a["evidence"]["hop"]["tainted"], a["amount"]);
+
+    // The node is Litecoin's regtest; watched as Bitcoin's, it is refused, not followed.
+    let out = tracehound(
+        data,
+        &[
+            "watch",
+            "--chain",
+            "bitcoin-regtest",
+            "--rpc",
+            node.rpc_url(),
+            "--rpc-user",
+            user,
+            "--rpc-password",
+            password,
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("error: watching bitcoin-regtest"), "{err}");
+    assert!(
+        err.contains("genesis") || err.contains("is on chain"),
+        "{err}"
+    );
+}
