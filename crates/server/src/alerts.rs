@@ -69,6 +69,7 @@ async fn alerts_list(
     caller.require(Role::Read)?;
     let cap = s.config.caps.page;
     let limit = match q.limit {
+        Some(0) => return Err(ApiError::bad_request("limit must be at least 1").field("limit")),
         Some(n) if n > cap => {
             return Err(ApiError::cap(
                 "limit",
@@ -127,6 +128,9 @@ async fn alerts_stream(
     let outbox = Arc::clone(outbox(&s)?);
     let cap = s.config.caps.time;
     let seconds = q.seconds.unwrap_or(cap.as_secs());
+    if seconds == 0 {
+        return Err(ApiError::bad_request("seconds must be at least 1").field("seconds"));
+    }
     if seconds > cap.as_secs() {
         return Err(ApiError::cap(
             "seconds",

@@ -1178,6 +1178,14 @@ async fn alerts_and_webhook_subscriptions_are_served_and_streamed() {
     assert_eq!(v[0]["deliveries"][0]["subscription"], id.as_str());
     assert_eq!(v[0]["deliveries"][0]["state"], "pending");
     let (s, v) = w
+        .call(Method::GET, "/api/v1/alerts?limit=0", None, None)
+        .await;
+    assert_eq!((s, code(&v).1), (StatusCode::BAD_REQUEST, Some("limit")));
+    let (s, v) = w
+        .call(Method::GET, "/api/v1/alerts/stream?seconds=0", None, None)
+        .await;
+    assert_eq!((s, code(&v).1), (StatusCode::BAD_REQUEST, Some("seconds")));
+    let (s, v) = w
         .call(Method::GET, "/api/v1/alerts?limit=100000", None, None)
         .await;
     assert_eq!(
