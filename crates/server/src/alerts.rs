@@ -79,7 +79,7 @@ async fn alerts_list(
         Some(n) => n,
         None => cap.min(100),
     };
-    let after = q.after.unwrap_or(0);
+    let after = sequence(q.after)?;
     let rows = blocking(&s, move |s| {
         let outbox = outbox(s)?;
         let alerts = outbox.alerts(after, limit).map_err(outbox_error)?;
@@ -96,6 +96,18 @@ async fn alerts_list(
     })
     .await?;
     Ok(Json(rows))
+}
+
+/// A sequence number as asked for: the outbox's are below 2^63 (the document says int64).
+fn sequence(after: Option<u64>) -> Result<u64, ApiError> {
+    match after {
+        Some(n) if n > i64::MAX as u64 => Err(ApiError::bad_request(format!(
+            "after {n} is beyond any sequence number (at most {})",
+            i64::MAX
+        ))
+        .field("after")),
+        n => Ok(n.unwrap_or(0)),
+    }
 }
 
 /// How long a stream stays open.
@@ -142,7 +154,7 @@ async fn alerts_stream(
     }
     let until = tokio::time::Instant::now() + Duration::from_secs(seconds);
     let changes = outbox.watch();
-    let start = q.after.unwrap_or(0);
+    let start = sequence(q.after)?;
     // (outbox, change notifications, last seq sent, alerts read but not yet sent)
     let state = (outbox, changes, start, std::collections::VecDeque::new());
     let stream = futures_util::stream::unfold(

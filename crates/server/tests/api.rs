@@ -1182,6 +1182,15 @@ async fn alerts_and_webhook_subscriptions_are_served_and_streamed() {
         .await;
     assert_eq!((s, code(&v).1), (StatusCode::BAD_REQUEST, Some("limit")));
     let (s, v) = w
+        .call(
+            Method::GET,
+            "/api/v1/alerts?after=9223372036854775808",
+            None,
+            None,
+        )
+        .await;
+    assert_eq!((s, code(&v).1), (StatusCode::BAD_REQUEST, Some("after")));
+    let (s, v) = w
         .call(Method::GET, "/api/v1/alerts/stream?seconds=0", None, None)
         .await;
     assert_eq!((s, code(&v).1), (StatusCode::BAD_REQUEST, Some("seconds")));
