@@ -1007,6 +1007,7 @@ pub(crate) fn alerts_of(
             .build(),
         );
     }
+    // Each tainted hop is a move, and also an exposure when it lands at a watched address.
     for hop in &result.edges {
         if &*hop.chain != chain_name.as_str() || hop.tainted == 0 {
             continue;
@@ -1014,51 +1015,37 @@ pub(crate) fn alerts_of(
         let Some(height) = height_of(hop).filter(|h| *h > mark) else {
             continue;
         };
-        let summary = format!(
-            "incident {name}: {} tainted moved {} → {} in tx {}",
-            shown(store, chain, &hop.asset, hop.tainted),
-            hop.from,
-            hop.to,
-            hop.tx
-        );
-        out.push(
-            Alert::builder(AlertKind::TaintMoved, &chain_name, height, hash_at(height)?)
-                .incident(name)
-                .tx(&*hop.tx)
-                .address(&*hop.to)
-                .amount(&*hop.asset, hop.tainted)
-                .summary(summary)
-                .evidence(serde_json::json!({ "hop": hop }))
-                .confirmations_needed(confirmations)
-                .raised_at(now)
-                .build(),
-        );
-    }
-    for hop in result.edges.iter().filter(|h| watched.contains(&*h.to)) {
-        if &*hop.chain != chain_name.as_str() || hop.tainted == 0 {
-            continue;
+        let amount = shown(store, chain, &hop.asset, hop.tainted);
+        let mut kinds = vec![(
+            AlertKind::TaintMoved,
+            format!(
+                "incident {name}: {amount} tainted moved {} → {} in tx {}",
+                hop.from, hop.to, hop.tx
+            ),
+        )];
+        if watched.contains(&*hop.to) {
+            kinds.push((
+                AlertKind::Exposure,
+                format!(
+                    "incident {name}: watched address {} received {amount} tainted in tx {}",
+                    hop.to, hop.tx
+                ),
+            ));
         }
-        let Some(height) = height_of(hop).filter(|h| *h > mark) else {
-            continue;
-        };
-        let summary = format!(
-            "incident {name}: watched address {} received {} tainted in tx {}",
-            hop.to,
-            shown(store, chain, &hop.asset, hop.tainted),
-            hop.tx
-        );
-        out.push(
-            Alert::builder(AlertKind::Exposure, &chain_name, height, hash_at(height)?)
-                .incident(name)
-                .tx(&*hop.tx)
-                .address(&*hop.to)
-                .amount(&*hop.asset, hop.tainted)
-                .summary(summary)
-                .evidence(serde_json::json!({ "hop": hop }))
-                .confirmations_needed(confirmations)
-                .raised_at(now)
-                .build(),
-        );
+        for (kind, summary) in kinds {
+            out.push(
+                Alert::builder(kind, &chain_name, height, hash_at(height)?)
+                    .incident(name)
+                    .tx(&*hop.tx)
+                    .address(&*hop.to)
+                    .amount(&*hop.asset, hop.tainted)
+                    .summary(summary)
+                    .evidence(serde_json::json!({ "hop": hop }))
+                    .confirmations_needed(confirmations)
+                    .raised_at(now)
+                    .build(),
+            );
+        }
     }
     Ok(out)
 }

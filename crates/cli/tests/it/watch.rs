@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use tracehound_btc::testnode::Litecoind;
 
 use crate::common::{ok, tracehound};
-use crate::watch_common::ltc::{NETWORK, call, wallet, watch_args};
+use crate::watch_common::ltc::{NETWORK, call, rpc_args, wallet, watch_args};
 use crate::watch_common::{Received, Receiver, SECRET, Watch, wait_for};
 
 /// `tracehound watch` of the node as a child, polling every 100 ms.
@@ -21,46 +21,78 @@ fn start_watch(data: &std::path::Path, node: &Litecoind) -> Watch {
     )
 }
 
-#[test]
-fn thiefs_moves_alert_by_signed_webhook_and_a_reorg_retracts_them() {
-    let node = Litecoind::start().unwrap_or_else(|e| panic!("{e}"));
-    node.mine(101).unwrap();
-    // Two wallets from here on: every wallet call names its wallet.
-    call(&node.client(), "createwallet", json!(["thief"]));
-    let main = wallet(&node, tracehound_btc::testnode::WALLET);
-    let mine = |n: u32| -> Vec<String> {
-        let to = call(&main, "getnewaddress", json!(["", "bech32"]));
-        call(&main, "generatetoaddress", json!([n, to]))
+/// A node with a thief's wallet holding 10 stolen LTC, and a data dir that ingested it and
+/// traced the theft as incident `drain`.
+struct Heist {
+    node: Litecoind,
+    main: tracehound_btc::rpc::RpcClient,
+    thief: tracehound_btc::rpc::RpcClient,
+    theft: String,
+    dir: tempfile::TempDir,
+}
+
+impl Heist {
+    fn start() -> Heist {
+        let node = Litecoind::start().unwrap_or_else(|e| panic!("{e}"));
+        node.mine(101).unwrap();
+        // Two wallets from here on: every wallet call names its wallet.
+        call(&node.client(), "createwallet", json!(["thief"]));
+        let main = wallet(&node, tracehound_btc::testnode::WALLET);
+        let thief = wallet(&node, "thief");
+        let thief_addr = call(&thief, "getnewaddress", json!(["", "bech32"]));
+        let theft = call(&main, "sendtoaddress", json!([thief_addr, "10"]));
+        let theft = theft.as_str().unwrap().to_string();
+        let h = Heist {
+            node,
+            main,
+            thief,
+            theft,
+            dir: tempfile::tempdir().unwrap(),
+        };
+        h.mine(1);
+        let rpc = rpc_args(&h.node);
+        let mut ingest = vec!["ingest", "btc", "--network", NETWORK];
+        ingest.extend(rpc.iter().map(String::as_str));
+        ok(tracehound(h.data(), &ingest));
+        ok(tracehound(
+            h.data(),
+            &[
+                "incident", "create", "drain", "--chain", NETWORK, "--tx", &h.theft,
+            ],
+        ));
+        h
+    }
+
+    fn data(&self) -> &std::path::Path {
+        self.dir.path()
+    }
+
+    /// Mines `n` blocks; their hashes.
+    fn mine(&self, n: u32) -> Vec<String> {
+        let to = call(&self.main, "getnewaddress", json!(["", "bech32"]));
+        call(&self.main, "generatetoaddress", json!([n, to]))
             .as_array()
             .unwrap()
             .iter()
             .map(|h| h.as_str().unwrap().to_string())
             .collect()
-    };
-    let thief = wallet(&node, "thief");
-    let thief_addr = call(&thief, "getnewaddress", json!(["", "bech32"]));
-    let thief_addr = thief_addr.as_str().unwrap();
-    // The theft: 10 LTC to the thief.
-    let theft = call(&main, "sendtoaddress", json!([thief_addr, "10"]));
-    let theft = theft.as_str().unwrap().to_string();
-    mine(1);
-    let exchange = call(&main, "getnewaddress", json!(["", "bech32"]));
-    let exchange = exchange.as_str().unwrap().to_string();
+    }
 
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path();
-    let (user, password) = node.credentials();
-    let rpc = [
-        "--rpc",
-        node.rpc_url(),
-        "--rpc-user",
-        user,
-        "--rpc-password",
-        password,
-    ];
-    let mut ingest = vec!["ingest", "btc", "--network", NETWORK];
-    ingest.extend(rpc);
-    ok(tracehound(data, &ingest));
+    fn new_address(&self) -> String {
+        call(&self.main, "getnewaddress", json!(["", "bech32"]))
+            .as_str()
+            .unwrap()
+            .to_string()
+    }
+}
+
+#[test]
+fn thiefs_moves_alert_by_signed_webhook_and_a_reorg_retracts_them() {
+    let heist = Heist::start();
+    let (node, thief, theft) = (&heist.node, &heist.thief, &heist.theft);
+    let mine = |n: u32| heist.mine(n);
+    let exchange = heist.new_address();
+    let data = heist.data();
     ok(tracehound(
         data,
         &[
@@ -77,12 +109,6 @@ fn thiefs_moves_alert_by_signed_webhook_and_a_reorg_retracts_them() {
             "ana",
         ],
     ));
-    ok(tracehound(
-        data,
-        &[
-            "incident", "create", "drain", "--chain", NETWORK, "--tx", &theft,
-        ],
-    ));
     ok(tracehound(data, &["trace", "--incident", "drain"]));
     let hook = Receiver::start();
     let (url, got) = (hook.url.clone(), std::sync::Arc::clone(&hook.got));
@@ -91,16 +117,12 @@ fn thiefs_moves_alert_by_signed_webhook_and_a_reorg_retracts_them() {
         &["subscription", "add", "--url", &url, "--secret", SECRET],
     ));
 
-    let watch = start_watch(data, &node);
+    let watch = start_watch(data, node);
     let cycles = std::sync::Arc::clone(&watch.cycles);
     wait_for("the first cycle", || !cycles.lock().unwrap().is_empty());
 
     // The thief pays the exchange's deposit address; the block that confirms it alerts.
-    let paid = call(
-        &thief,
-        "sendtoaddress",
-        json!([exchange, "4", "", "", true]),
-    );
+    let paid = call(thief, "sendtoaddress", json!([exchange, "4", "", "", true]));
     let paid = paid.as_str().unwrap().to_string();
     let block = mine(1).remove(0);
     wait_for("the exchange alert and the move's", || {
@@ -233,42 +255,11 @@ fn thiefs_moves_alert_by_signed_webhook_and_a_reorg_retracts_them() {
 /// that says so.
 #[test]
 fn a_watched_address_receiving_taint_raises_exposure_and_another_chain_is_refused() {
-    let node = Litecoind::start().unwrap_or_else(|e| panic!("{e}"));
-    node.mine(101).unwrap();
-    call(&node.client(), "createwallet", json!(["thief"]));
-    let main = wallet(&node, tracehound_btc::testnode::WALLET);
-    let mine = |n: u32| {
-        let to = call(&main, "getnewaddress", json!(["", "bech32"]));
-        call(&main, "generatetoaddress", json!([n, to]));
-    };
-    let thief = wallet(&node, "thief");
-    let thief_addr = call(&thief, "getnewaddress", json!(["", "bech32"]));
-    let theft = call(&main, "sendtoaddress", json!([thief_addr, "10"]));
-    let theft = theft.as_str().unwrap().to_string();
-    mine(1);
-    let customer = call(&main, "getnewaddress", json!(["", "bech32"]));
-    let customer = customer.as_str().unwrap().to_string();
-
-    let dir = tempfile::tempdir().unwrap();
-    let data = dir.path();
+    let heist = Heist::start();
+    let (node, thief) = (&heist.node, &heist.thief);
+    let customer = heist.new_address();
+    let data = heist.data();
     let (user, password) = node.credentials();
-    let rpc = [
-        "--rpc",
-        node.rpc_url(),
-        "--rpc-user",
-        user,
-        "--rpc-password",
-        password,
-    ];
-    let mut ingest = vec!["ingest", "btc", "--network", NETWORK];
-    ingest.extend(rpc);
-    ok(tracehound(data, &ingest));
-    ok(tracehound(
-        data,
-        &[
-            "incident", "create", "drain", "--chain", NETWORK, "--tx", &theft,
-        ],
-    ));
     ok(tracehound(data, &["trace", "--incident", "drain"]));
     let hook = Receiver::start();
     ok(tracehound(
@@ -286,7 +277,7 @@ fn a_watched_address_receiving_taint_raises_exposure_and_another_chain_is_refuse
     ));
 
     // A bad watched address is refused before anything runs.
-    let mut args = watch_args(&node, 100);
+    let mut args = watch_args(node, 100);
     args.extend(["--watch-address".to_string(), "0xnot-litecoin".to_string()]);
     let args_ref: Vec<&str> = args.iter().map(String::as_str).collect();
     let mut bad = vec!["watch"];
@@ -296,7 +287,7 @@ fn a_watched_address_receiving_taint_raises_exposure_and_another_chain_is_refuse
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("--watch-address 0xnot-litecoin"));
 
-    let mut args = watch_args(&node, 100);
+    let mut args = watch_args(node, 100);
     args.extend(["--watch-address".to_string(), customer.clone()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let watch = Watch::spawn(
@@ -305,13 +296,9 @@ fn a_watched_address_receiving_taint_raises_exposure_and_another_chain_is_refuse
         &args,
     );
     wait_for("the first cycle", || !watch.cycles().is_empty());
-    let paid = call(
-        &thief,
-        "sendtoaddress",
-        json!([customer, "3", "", "", true]),
-    );
+    let paid = call(thief, "sendtoaddress", json!([customer, "3", "", "", true]));
     let paid = paid.as_str().unwrap().to_string();
-    mine(1);
+    heist.mine(1);
     wait_for("the exposure alert", || !hook.received().is_empty());
     watch.stop();
     let got: Vec<Received> = hook.received();
