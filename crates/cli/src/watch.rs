@@ -4,14 +4,16 @@
 //! (unwinding the store where the node's best chain moved), then:
 //! - retracts every alert raised on a block that is no longer on the chain (a reorg);
 //! - traces every watched incident again under the settings it was last traced with, keeps
-//!   the result, and raises an alert for each tainted hop and each point of intervention
-//!   reached in a block above the incident's watermark on this chain;
+//!   the result, and compares the alerts that trace implies for the blocks after the watch of
+//!   the incident began with those in force: new ones are pushed, ones it no longer supports
+//!   retracted;
+//! - alerts on new transfers of addresses labeled sanctioned;
 //! - pushes the alerts into the data dir's outbox (`alerts.redb`), from which a task of the
 //!   same process delivers them to the webhook subscriptions.
 //!
-//! Crash safety comes from the order: alerts are pushed before the watermark moves, and an
-//! alert's id is derived from what it is about (incident, chain, block hash, tx, address,
-//! asset), so a cycle repeated after a crash raises the same ids and the outbox keeps each once.
+//! Crash safety comes from the comparison: an alert's id is derived from what it is about
+//! (kind, rule, incident, chain, block hash, tx, address, asset, amount), so a cycle repeated
+//! after a crash finds its alerts already in force and the outbox keeps each once.
 //! Re-tracing is whole, not incremental: a trace of an incident of a few hundred hops takes
 //! tens of milliseconds (see the README), well within a block.
 
@@ -525,6 +527,18 @@ fn cycle(
     let incidents = watched_incidents(data, &spec.incidents)?;
     report.incidents = incidents.len();
     let labels = data.trace_labels()?;
+    // What traces raised on this chain so far, read once for every incident of the cycle.
+    let chain_name = chain.name();
+    let (raised, retracted) = in_force(outbox, |a| {
+        a.chain == chain_name
+            && matches!(
+                a.kind,
+                AlertKind::TaintMoved
+                    | AlertKind::ReachedService
+                    | AlertKind::Pattern
+                    | AlertKind::Exposure
+            )
+    })?;
     // Alerts are for blocks after the watch of an incident started: its history is in its
     // trace, not in alerts. A new incident's start is kept before anything is raised, so a
     // watch killed in this cycle starts it here again, not at a later tip.
@@ -566,7 +580,7 @@ fn cycle(
             start,
             spec.confirmations,
         )?);
-        let alerted = alerted_of(outbox, chain, &name)?;
+        let alerted = alerted_of(&raised, &retracted, &name);
         let wanted: HashSet<&str> = want.iter().map(|a| a.id.as_str()).collect();
         for alert in &want {
             let again = match alerted.get(&alert.id) {
@@ -825,27 +839,18 @@ struct Alerted {
     revision: u32,
 }
 
-/// The alerts a trace of incident `name` raised on `chain` (moves, services reached,
-/// patterns), by the id of their first revision.
+/// Of the alerts a trace raised (`raised`: moves, services reached, patterns, exposures),
+/// those of incident `name`, by the id of their first revision.
 fn alerted_of(
-    outbox: &Outbox,
-    chain: Chain,
+    raised: &[Alert],
+    retracted: &HashSet<String>,
     name: &str,
-) -> anyhow::Result<BTreeMap<String, Alerted>> {
-    let chain_name = chain.name();
-    let (raised, retracted) = in_force(outbox, |a| {
-        a.chain == chain_name
-            && a.incident.as_deref() == Some(name)
-            && matches!(
-                a.kind,
-                AlertKind::TaintMoved
-                    | AlertKind::ReachedService
-                    | AlertKind::Pattern
-                    | AlertKind::Exposure
-            )
-    })?;
+) -> BTreeMap<String, Alerted> {
     let mut out: BTreeMap<String, Alerted> = BTreeMap::new();
-    for a in raised {
+    for a in raised
+        .iter()
+        .filter(|a| a.incident.as_deref() == Some(name))
+    {
         let base = a.reissued(0).id;
         let entry = out.entry(base).or_insert(Alerted {
             live: None,
@@ -853,10 +858,10 @@ fn alerted_of(
         });
         entry.revision = entry.revision.max(a.revision);
         if !retracted.contains(&a.id) {
-            entry.live = Some(a);
+            entry.live = Some(a.clone());
         }
     }
-    Ok(out)
+    out
 }
 
 /// The alerts of the outbox that `keep` keeps, and the ids of every alert retracted.
@@ -1113,18 +1118,7 @@ fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) {
 fn watch_signals(runtime: &tokio::runtime::Runtime, stop: &Arc<AtomicBool>) {
     let stop = Arc::clone(stop);
     runtime.spawn(async move {
-        use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = term.recv() => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
+        crate::serve::stop_signal().await;
         stop.store(true, Ordering::Relaxed);
     });
 }

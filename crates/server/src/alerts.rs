@@ -13,7 +13,7 @@ use tracehound_monitor::{Alert, DeliveryStatus, NewSubscription, Outbox, Subscri
 use utoipa::{IntoParams, ToSchema};
 
 use crate::extract::{Admin, Body, Caller, Params, PathParams};
-use crate::routes::blocking;
+use crate::routes::{blocking, page};
 use crate::tokens::Role;
 use crate::{ApiError, AppState};
 
@@ -67,18 +67,10 @@ async fn alerts_list(
     Params(q): Params<AlertsQuery>,
 ) -> Result<Json<Vec<AlertRow>>, ApiError> {
     caller.require(Role::Read)?;
-    let cap = s.config.caps.page;
-    let limit = match q.limit {
-        Some(0) => return Err(ApiError::bad_request("limit must be at least 1").field("limit")),
-        Some(n) if n > cap => {
-            return Err(ApiError::cap(
-                "limit",
-                format!("limit {n} is over the page cap of {cap}"),
-            ));
-        }
-        Some(n) => n,
-        None => cap.min(100),
-    };
+    if q.limit == Some(0) {
+        return Err(ApiError::bad_request("limit must be at least 1").field("limit"));
+    }
+    let limit = page(&s, q.limit)?;
     let after = sequence(q.after)?;
     let rows = blocking(&s, move |s| {
         let outbox = outbox(s)?;

@@ -61,7 +61,7 @@ fn offset(offset: usize) -> Result<usize, ApiError> {
     Ok(offset)
 }
 
-fn page(state: &AppState, limit: Option<usize>) -> Result<usize, ApiError> {
+pub(crate) fn page(state: &AppState, limit: Option<usize>) -> Result<usize, ApiError> {
     let cap = state.config.caps.page;
     match limit {
         None => Ok(cap.min(100)),
