@@ -86,14 +86,7 @@ pub(crate) fn run_btc(global: &Global, args: &IngestBtcArgs) -> anyhow::Result<(
             )?
         }
         (None, Some(url)) => {
-            let auth = match (&args.rpc_cookie, &args.rpc_user, &args.rpc_password) {
-                (Some(cookie), _, _) => RpcAuth::CookieFile(cookie.clone()),
-                (None, Some(user), Some(password)) => RpcAuth::UserPass {
-                    user: user.clone(),
-                    password: password.clone(),
-                },
-                _ => RpcAuth::None,
-            };
+            let auth = rpc_auth(&args.rpc_cookie, &args.rpc_user, &args.rpc_password);
             let client = RpcClient::new(url.clone(), auth, RpcOptions::default());
             ingest_rpc(
                 &store,
@@ -108,6 +101,22 @@ pub(crate) fn run_btc(global: &Global, args: &IngestBtcArgs) -> anyhow::Result<(
         (None, None) => bail!("give --blocks-dir or --rpc"),
     };
     print_report(global, &report)
+}
+
+/// How to authenticate to a Core node: its cookie file, else user and password, else not.
+pub(crate) fn rpc_auth(
+    cookie: &Option<std::path::PathBuf>,
+    user: &Option<String>,
+    password: &Option<String>,
+) -> RpcAuth {
+    match (cookie, user, password) {
+        (Some(cookie), _, _) => RpcAuth::CookieFile(cookie.clone()),
+        (None, Some(user), Some(password)) => RpcAuth::UserPass {
+            user: user.clone(),
+            password: password.clone(),
+        },
+        _ => RpcAuth::None,
+    }
 }
 
 pub(crate) fn print_report(global: &Global, r: &IngestReport) -> anyhow::Result<()> {

@@ -25,7 +25,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
-use tracehound_btc::rpc::{RpcAuth, RpcClient, RpcOptions};
+use tracehound_btc::rpc::{RpcClient, RpcOptions};
 use tracehound_core::{Chain, ChainFamily, LinkConfig};
 use tracehound_monitor::{Alert, AlertKind, DeliveryConfig, Outbox};
 use tracehound_server::WatchBoard;
@@ -448,14 +448,8 @@ fn redacted(url: &str) -> String {
 fn connect(chain: Chain, spec: &ChainSpec, links: &LinkConfig) -> anyhow::Result<Source> {
     Ok(match chain.family() {
         ChainFamily::Utxo => {
-            let auth = match (&spec.rpc_cookie, &spec.rpc_user, &spec.rpc_password) {
-                (Some(cookie), _, _) => RpcAuth::CookieFile(cookie.clone()),
-                (None, Some(user), Some(password)) => RpcAuth::UserPass {
-                    user: user.clone(),
-                    password: password.clone(),
-                },
-                _ => RpcAuth::None,
-            };
+            let auth =
+                crate::ingest::rpc_auth(&spec.rpc_cookie, &spec.rpc_user, &spec.rpc_password);
             Source::Utxo(RpcClient::new(
                 spec.rpc.clone(),
                 auth,
