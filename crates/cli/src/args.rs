@@ -128,6 +128,80 @@ pub(crate) enum Command {
     /// Webhook subscriptions: where `tracehound watch` delivers alerts (signed, retried).
     #[command(subcommand)]
     Subscription(SubscriptionCommand),
+    /// Batch jobs over a Parquet dataset (`tracehound export parquet`), as DataFusion plans:
+    /// balances, co-spend clustering, multi-hop trace.
+    #[command(subcommand)]
+    Jobs(JobsCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum JobsCommand {
+    /// Run one job and write its result as Parquet into --out.
+    Run(JobsRunArgs),
+}
+
+/// A batch job.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum JobName {
+    /// Received, sent, balance and tx count per address (and asset).
+    Balances,
+    /// Co-spend clustering with the CoinJoin guard (iterated connected components).
+    Cluster,
+    /// Poison or haircut taint from an incident over UTXO chains, to the hop limit.
+    Trace,
+    /// Exposure of every address to the labeled sanctioned and mixer addresses (the data
+    /// dir's labels), N hops in and out, UTXO chains.
+    Exposure,
+}
+
+/// Where a job runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Engine {
+    /// DataFusion in this process.
+    Embedded,
+    /// A Ballista cluster (--scheduler).
+    Ballista,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct JobsRunArgs {
+    /// The job.
+    #[arg(value_enum)]
+    pub(crate) job: JobName,
+    /// The dataset directory (with its `_tracehound.json`).
+    #[arg(long)]
+    pub(crate) dataset: PathBuf,
+    /// Where results go (one Parquet directory per result table).
+    #[arg(long)]
+    pub(crate) out: PathBuf,
+    /// Where the job runs.
+    #[arg(long, value_enum, default_value = "embedded")]
+    pub(crate) engine: Engine,
+    /// The Ballista scheduler (`df://host:port`), with --engine ballista.
+    #[arg(long)]
+    pub(crate) scheduler: Option<String>,
+    /// trace: the incident, a file or the name of a saved one.
+    #[arg(long)]
+    pub(crate) incident: Option<String>,
+    /// trace: poison or haircut.
+    #[arg(long, default_value = "haircut")]
+    pub(crate) policy: String,
+    /// trace: hops followed after the theft (the theft is hop 1).
+    #[arg(long, default_value_t = 64)]
+    pub(crate) max_hops: u32,
+    /// trace: less taint than this (base units) is not followed.
+    #[arg(long, default_value_t = 0)]
+    pub(crate) dust: u64,
+    /// exposure: hops from each labeled origin.
+    #[arg(long, default_value_t = 3)]
+    pub(crate) hops: u32,
+    /// exposure: nodes kept per hop and origin (the most exposed).
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) max_frontier: u64,
+    /// exposure: addresses with more txs are not walked through.
+    #[arg(long, default_value_t = 10_000)]
+    pub(crate) max_history: u64,
 }
 
 #[derive(Debug, Args)]
@@ -1030,6 +1104,24 @@ pub(crate) enum BenchCommand {
     /// Screening latency (p50/p99 per address) and bulk throughput over the store's exposure
     /// index: indexed addresses and as many random addresses of the store's UTXO chains.
     Screen(BenchScreenArgs),
+    /// Each batch job on a Parquet dataset, embedded: time and rows read per second.
+    Jobs(BenchJobsArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchJobsArgs {
+    /// The dataset directory.
+    #[arg(long)]
+    pub(crate) dataset: PathBuf,
+    /// Where results go (a temporary directory if absent).
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+    /// The trace job's incident (a file or a saved name); without it, trace is not run.
+    #[arg(long)]
+    pub(crate) incident: Option<String>,
+    /// The trace job's hop limit.
+    #[arg(long, default_value_t = 64)]
+    pub(crate) max_hops: u32,
 }
 
 #[derive(Debug, Args)]

@@ -48,6 +48,10 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("bench cluster", "tracehound bench cluster"),
     ("bench screen", "tracehound bench screen --samples 100000"),
     (
+        "bench jobs",
+        "tracehound bench jobs --dataset ./parquet --incident heist",
+    ),
+    (
         "sim run",
         "tracehound sim run --to-files files --out scenario --seed 7",
     ),
@@ -93,6 +97,10 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("labels sources", "tracehound labels sources"),
     ("labels categories", "tracehound labels categories"),
     ("cluster", "tracehound cluster --chain bitcoin --change"),
+    (
+        "jobs run",
+        "tracehound jobs run balances --dataset ./parquet --out ./jobs\n  tracehound jobs run cluster --dataset ./parquet --out ./jobs --json\n  tracehound jobs run trace --dataset ./parquet --out ./jobs --incident heist --policy poison --max-hops 8",
+    ),
     (
         "entity show",
         "tracehound entity show --chain bitcoin 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa",

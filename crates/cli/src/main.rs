@@ -14,6 +14,7 @@ mod examples;
 mod import;
 mod ingest;
 mod ingest_evm;
+mod jobs;
 mod labels;
 mod links;
 mod opening;
@@ -97,6 +98,8 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Entity(args::EntityCommand::Show(a)) => cluster::show(&global, &a),
         args::Command::Bench(args::BenchCommand::Cluster(a)) => cluster::bench(&global, &a),
         args::Command::Bench(args::BenchCommand::Screen(a)) => screen::bench(&global, &a),
+        args::Command::Bench(args::BenchCommand::Jobs(a)) => jobs::bench(&global, &a),
+        args::Command::Jobs(args::JobsCommand::Run(a)) => jobs::run(&global, &a),
         args::Command::Screen(a) => screen::run(&global, &a),
         args::Command::Patterns(a) => patterns::run(&global, &a),
         args::Command::Serve(a) => serve::run(&global, &a),

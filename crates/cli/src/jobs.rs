@@ -1,0 +1,341 @@
+//! `tracehound jobs run JOB` and `tracehound bench jobs`: the batch jobs of `tracehound-jobs`
+//! on a Parquet dataset, run embedded (DataFusion in this process). `--engine ballista` is
+//! accepted by the parser and answered with an error until the distributed engine is added.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use anyhow::{Context, bail};
+use datafusion::prelude::SessionContext;
+use serde::Serialize;
+use tracehound_core::{Address, Chain};
+use tracehound_jobs::exposure::{ExposureRequest, Origin};
+use tracehound_jobs::trace::{Policy, SourceAddress, StolenOutput, TraceRequest};
+use tracehound_labels::{Category, TraceRole};
+use tracehound_trace::Incident;
+
+use crate::args::{BenchJobsArgs, Engine, Global, JobName, JobsRunArgs};
+use crate::output;
+
+/// What a run did, for `--json` and the summary line.
+#[derive(Debug, Serialize)]
+struct JobReport {
+    job: JobName,
+    engine: &'static str,
+    dataset: String,
+    /// Result directories written.
+    written: Vec<String>,
+    /// Result rows (per result table).
+    rows: Vec<(String, usize)>,
+    iterations: u32,
+    seconds: f64,
+    /// The trace's totals per chain.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    totals: Option<Vec<tracehound_jobs::trace::TraceTotals>>,
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime for DataFusion")
+}
+
+/// The incident file `which` (a path or a saved name) as the trace job's request.
+fn request(global: &Global, which: &str, policy: &str, max_hops: u32, dust: u64) -> anyhow::Result<TraceRequest> {
+    let path = crate::trace::find_incident(global, which)?;
+    let incident = Incident::from_file(&path)?;
+    let chain_of = |name: &str| -> anyhow::Result<Chain> {
+        Chain::from_str(name).map_err(|e| anyhow::anyhow!("incident {}: {e}", path.display()))
+    };
+    let mut stolen = Vec::new();
+    for s in &incident.stolen {
+        let chain = chain_of(&s.chain)?;
+        if s.sub_index.is_some() {
+            bail!(
+                "incident {}: stolen tx {} on {chain} names a sub_index: the trace job follows UTXO chains only",
+                path.display(),
+                s.tx
+            );
+        }
+        let amount = s
+            .amount
+            .map(|a| {
+                u64::try_from(a).with_context(|| {
+                    format!("incident {}: amount {a} of {} exceeds a UTXO amount", path.display(), s.tx)
+                })
+            })
+            .transpose()?;
+        stolen.push(StolenOutput {
+            chain: chain.name(),
+            txid: s.tx.clone(),
+            vout: s.vout,
+            amount,
+        });
+    }
+    let mut sources = Vec::new();
+    for s in &incident.sources {
+        let chain = chain_of(&s.chain)?;
+        let address = Address::parse(chain, &s.address)
+            .map(|a| a.as_str().to_string())
+            .with_context(|| format!("incident {}: source {}", path.display(), s.address))?;
+        sources.push(SourceAddress {
+            chain: chain.name(),
+            address,
+            since: s.since,
+        });
+    }
+    Ok(TraceRequest {
+        stolen,
+        sources,
+        policy: Policy::from_str(policy).map_err(anyhow::Error::msg)?,
+        max_hops,
+        dust,
+    })
+}
+
+/// The exposure job's origins (sanctioned and mixer labels) and stops (services and dark
+/// places) from the data dir's label store, as `tracehound screen index` reads them.
+fn exposure_request(global: &Global, args: &JobsRunArgs) -> anyhow::Result<ExposureRequest> {
+    let tags = match global.data().label_store()? {
+        Some(store) => store.strongest_all()?,
+        None => Vec::new(),
+    };
+    let mut origins = Vec::new();
+    let mut stops = Vec::new();
+    for t in &tags {
+        let kind = match t.category {
+            Category::Sanctioned => Some("sanctioned"),
+            Category::Mixer => Some("mixer"),
+            _ => None,
+        };
+        if let Some(kind) = kind {
+            origins.push(Origin {
+                chain: t.chain.name(),
+                address: t.address.clone(),
+                kind: kind.into(),
+            });
+        }
+        if t.category.trace_role() != TraceRole::Party {
+            stops.push((t.chain.name(), t.address.clone()));
+        }
+    }
+    if origins.is_empty() {
+        bail!(
+            "no sanctioned or mixer labels in {}: import some first (`tracehound labels import`)",
+            global.data_dir().display()
+        );
+    }
+    Ok(ExposureRequest {
+        origins,
+        stops,
+        hops: args.hops,
+        max_frontier: args.max_frontier,
+        max_history: args.max_history,
+    })
+}
+
+async fn run_job(
+    ctx: &SessionContext,
+    job: JobName,
+    dataset: &tracehound_jobs::Dataset,
+    out: &Path,
+    trace: Option<&TraceRequest>,
+    exposure: Option<&ExposureRequest>,
+) -> anyhow::Result<JobReport> {
+    let written = |w: &[PathBuf]| w.iter().map(|p| p.display().to_string()).collect();
+    let report = |rows, o_written: &[PathBuf], iterations, seconds| JobReport {
+        job,
+        engine: "embedded",
+        dataset: dataset.dir().display().to_string(),
+        written: written(o_written),
+        rows,
+        iterations,
+        seconds,
+        totals: None,
+    };
+    Ok(match job {
+        JobName::Balances => {
+            let o = tracehound_jobs::balances::run(ctx, dataset, out).await?;
+            report(
+                vec![("balances".into(), o.result.len())],
+                &o.written,
+                o.iterations,
+                o.seconds,
+            )
+        }
+        JobName::Cluster => {
+            let o = tracehound_jobs::cluster::run(ctx, dataset, out).await?;
+            let members = o.result.chains.iter().map(|(_, m)| m.len()).sum();
+            report(
+                vec![
+                    ("entities".into(), members),
+                    ("coinjoins".into(), o.result.coinjoins.len()),
+                ],
+                &o.written,
+                o.iterations,
+                o.seconds,
+            )
+        }
+        JobName::Trace => {
+            let Some(request) = trace else {
+                bail!("the trace job needs --incident FILE|NAME");
+            };
+            let o = tracehound_jobs::trace::run(ctx, dataset, out, request).await?;
+            let mut r = report(
+                vec![
+                    ("trace_hops".into(), o.result.hops.len()),
+                    ("trace_endpoints".into(), o.result.endpoints.len()),
+                ],
+                &o.written,
+                o.iterations,
+                o.seconds,
+            );
+            r.totals = Some(o.result.totals);
+            r
+        }
+        JobName::Exposure => {
+            let Some(request) = exposure else {
+                bail!("the exposure job needs labeled origins");
+            };
+            let o = tracehound_jobs::exposure::run(ctx, dataset, out, request).await?;
+            report(
+                vec![("exposures".into(), o.result.len())],
+                &o.written,
+                o.iterations,
+                o.seconds,
+            )
+        }
+    })
+}
+
+fn print(report: &JobReport) {
+    let rows: Vec<String> = report
+        .rows
+        .iter()
+        .map(|(t, n)| format!("{n} {t}"))
+        .collect();
+    println!(
+        "{:?}: {} in {:.2} s ({} iteration{}), written to {}",
+        report.job,
+        rows.join(", "),
+        report.seconds,
+        report.iterations,
+        if report.iterations == 1 { "" } else { "s" },
+        report.written.join(", ")
+    );
+    for t in report.totals.iter().flatten() {
+        println!(
+            "  {}: stolen {}, placed {} (still moving {}, fees {}, dark {}, dust {})",
+            t.chain, t.stolen, t.placed, t.still_moving, t.fees, t.dark, t.dust
+        );
+    }
+}
+
+pub(crate) fn run(global: &Global, args: &JobsRunArgs) -> anyhow::Result<()> {
+    if args.engine == Engine::Ballista {
+        bail!(
+            "--engine ballista is not available yet{}: run the job with --engine embedded",
+            args.scheduler
+                .as_deref()
+                .map(|s| format!(" (scheduler {s})"))
+                .unwrap_or_default()
+        );
+    }
+    if args.scheduler.is_some() {
+        bail!("--scheduler is for --engine ballista");
+    }
+    let trace = match (&args.job, &args.incident) {
+        (JobName::Trace, Some(which)) => Some(request(global, which, &args.policy, args.max_hops, args.dust)?),
+        (JobName::Trace, None) => bail!("the trace job needs --incident FILE|NAME"),
+        (_, Some(_)) => bail!("--incident is for the trace job"),
+        (_, None) => None,
+    };
+    let exposure = match args.job {
+        JobName::Exposure => Some(exposure_request(global, args)?),
+        _ => None,
+    };
+    let rt = runtime()?;
+    let report = rt.block_on(async {
+        let ctx = SessionContext::new();
+        let dataset = tracehound_jobs::register(&ctx, &args.dataset).await?;
+        run_job(
+            &ctx,
+            args.job,
+            &dataset,
+            &args.out,
+            trace.as_ref(),
+            exposure.as_ref(),
+        )
+        .await
+    })?;
+    if global.json {
+        return output::json(&report);
+    }
+    print(&report);
+    Ok(())
+}
+
+/// One job's throughput on the dataset.
+#[derive(Debug, Serialize)]
+struct BenchRow {
+    job: JobName,
+    /// Rows of the tables it reads.
+    rows_read: u64,
+    seconds: f64,
+    rows_per_second: f64,
+    iterations: u32,
+    result_rows: usize,
+}
+
+pub(crate) fn bench(global: &Global, args: &BenchJobsArgs) -> anyhow::Result<()> {
+    let tmp;
+    let out = match &args.out {
+        Some(o) => o.clone(),
+        None => {
+            tmp = tempfile::tempdir().context("creating a temporary output directory")?;
+            tmp.path().to_path_buf()
+        }
+    };
+    let trace = args
+        .incident
+        .as_deref()
+        .map(|w| request(global, w, "haircut", args.max_hops, 0))
+        .transpose()?;
+    let rt = runtime()?;
+    let rows = rt.block_on(async {
+        let ctx = SessionContext::new();
+        let dataset = tracehound_jobs::register(&ctx, &args.dataset).await?;
+        let read = |tables: &[&str]| tables.iter().filter_map(|t| dataset.rows(t)).sum::<u64>();
+        let mut rows = Vec::new();
+        let mut jobs = vec![
+            (JobName::Balances, read(&["inputs", "outputs", "transfers"])),
+            (JobName::Cluster, read(&["inputs", "outputs"])),
+        ];
+        if trace.is_some() {
+            jobs.push((JobName::Trace, read(&["inputs", "outputs", "txs"])));
+        }
+        for (job, rows_read) in jobs {
+            let r = run_job(&ctx, job, &dataset, &out, trace.as_ref(), None).await?;
+            rows.push(BenchRow {
+                job,
+                rows_read,
+                seconds: r.seconds,
+                rows_per_second: rows_read as f64 / r.seconds.max(1e-9),
+                iterations: r.iterations,
+                result_rows: r.rows.iter().map(|(_, n)| n).sum(),
+            });
+        }
+        anyhow::Ok(rows)
+    })?;
+    if global.json {
+        return output::json(&rows);
+    }
+    for r in &rows {
+        println!(
+            "{:?}: {} rows read in {:.2} s = {:.0} rows/s ({} iterations, {} result rows)",
+            r.job, r.rows_read, r.seconds, r.rows_per_second, r.iterations, r.result_rows
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,676 @@
+//! Multi-hop poison and haircut taint over UTXO chains, as an iterated fixpoint of joins: the
+//! native engine's walk (`tracehound_trace::trace_utxo`, links not followed) with the same
+//! seeds, hop counting, stop rules and integer splits.
+//!
+//! **Seeds.** A stolen output (all of it or the stated part) is hop 1; with no `vout`, every
+//! output of the tx is stolen in full. A source address's outputs spent at or after `since`
+//! are hop 0 (they leave in their spending tx, which is hop 1). An output seeded twice counts
+//! once (the first).
+//!
+//! **The walk.** A tainted output stops, in this order: as `dark` if it pays an MWEB peg-in
+//! (`mweb:` address); as `dust` if its taint is below the dust threshold; as `unmoved` if it
+//! is unspent; as `hop_limit` if its hop is past the limit. Otherwise it moves into its
+//! spending tx, whose hop is one more than the smallest hop among its moving tainted inputs
+//! and whose tainted total is theirs summed. The tx's outputs and its fee (a share after every
+//! output) then get, under **poison**, their whole value if anything in is tainted; under
+//! **haircut**, `⌊t·v/Σin⌋`, the units left over going one each to the largest remainders,
+//! ties to the lower index (TRACING.md). A share landing on a seeded output is dropped and
+//! taken off the stolen total (it was counted stolen when seeded); fee shares stop as `fee`.
+//!
+//! **As joins.** The native engine visits spending txs in chain order, so a tx sees every
+//! tainted input at once. A frontier joined hop by hop would split a tx whose tainted inputs
+//! come from different hops. Instead each iteration recomputes the tainted outputs from the
+//! previous iteration's (seeds ∪ outputs of every tx spending a moving tainted output) and
+//! stops when nothing changes: the txs form a DAG in chain order, and after `k` iterations
+//! every output `k` txs deep has its final taint and hop, so the fixpoint is the native
+//! walk's result and is reached after as many iterations as the longest tainted path.
+//!
+//! Results: `trace_hops` (every tainted output and fee share: chain, height, tx_index, txid,
+//! vout or null for the fee, place, value, taint, hop), sorted by (chain, height, tx_index,
+//! vout), and `trace_endpoints` (chain, place, stop, amount, hops), sorted by (chain, place,
+//! stop). A place is the address, `txid:vout` for an output paying none, or `fee`.
+
+use std::collections::HashSet;
+use std::path::Path;
+
+use datafusion::prelude::SessionContext;
+
+use crate::JobError;
+use crate::cluster::count;
+use crate::dataset::Dataset;
+use crate::work::{Columns, Output, Work, literal, present};
+
+const JOB: &str = "trace";
+
+/// Iterations after which the job gives up (a tainted path of this many txs).
+const MAX_ITERATIONS: u32 = 100_000;
+
+/// How taint passes through a tx.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Policy {
+    /// Every output of a tx with a tainted input is tainted in full (exposure).
+    Poison,
+    /// Each output gets its proportional share of the tainted total (conserved).
+    Haircut,
+}
+
+impl std::str::FromStr for Policy {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Policy, String> {
+        match s {
+            "poison" => Ok(Policy::Poison),
+            "haircut" => Ok(Policy::Haircut),
+            other => Err(format!(
+                "policy {other:?}: the trace job does poison or haircut"
+            )),
+        }
+    }
+}
+
+/// A stolen output, or all outputs of a stolen tx.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StolenOutput {
+    /// Chain name.
+    pub chain: String,
+    /// Tx id.
+    pub txid: String,
+    /// One output (`None`: all, each in full).
+    pub vout: Option<u32>,
+    /// The stolen part of that output (`None`: all of it).
+    pub amount: Option<u64>,
+}
+
+/// A source address: what it sent from `since` on is stolen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SourceAddress {
+    /// Chain name.
+    pub chain: String,
+    /// The address.
+    pub address: String,
+    /// Unix seconds (`None`: from the start).
+    pub since: Option<u64>,
+}
+
+/// What to trace and how.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TraceRequest {
+    /// Stolen outputs.
+    pub stolen: Vec<StolenOutput>,
+    /// Source addresses.
+    pub sources: Vec<SourceAddress>,
+    /// The policy.
+    pub policy: Policy,
+    /// Hops followed after the theft (the theft is hop 1).
+    pub max_hops: u32,
+    /// Less taint than this (base units) is not followed.
+    pub dust: u64,
+}
+
+/// A tainted output or fee share.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TaintedHop {
+    /// Chain name.
+    pub chain: String,
+    /// Block height of the tx.
+    pub height: u32,
+    /// Index of the tx in its block.
+    pub tx_index: u32,
+    /// Tx id.
+    pub txid: String,
+    /// The output (`None`: the fee share).
+    pub vout: Option<u32>,
+    /// Address, `txid:vout`, or `fee`.
+    pub place: String,
+    /// Value of the output or the fee, base units.
+    pub value: u64,
+    /// Tainted part, base units.
+    pub taint: u64,
+    /// Hop (the theft is 1; a source's outputs 0).
+    pub hop: u32,
+}
+
+/// Taint resting at one place, for one reason.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct TraceEndpoint {
+    /// Chain name.
+    pub chain: String,
+    /// Address, `txid:vout`, or `fee`.
+    pub place: String,
+    /// `unmoved`, `hop_limit`, `dust`, `dark` or `fee`.
+    pub stop: String,
+    /// Tainted base units resting there (poison: exposure).
+    pub amount: u64,
+    /// Fewest hops that reached it.
+    pub hops: u32,
+}
+
+/// Totals of one chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct TraceTotals {
+    /// Chain name.
+    pub chain: String,
+    /// Stolen: the seeds, less taint that came back to a seeded output.
+    pub stolen: u128,
+    /// Sum of the endpoints (haircut: equals `stolen`; poison: exposure).
+    pub placed: u128,
+    /// Unmoved and hop-limited.
+    pub still_moving: u128,
+    /// MWEB peg-ins.
+    pub dark: u128,
+    /// Below the dust threshold.
+    pub dust: u128,
+    /// Paid as fees.
+    pub fees: u128,
+}
+
+/// A trace's result.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Traced {
+    /// Every tainted output and fee share.
+    pub hops: Vec<TaintedHop>,
+    /// Where the taint rests.
+    pub endpoints: Vec<TraceEndpoint>,
+    /// Per chain.
+    pub totals: Vec<TraceTotals>,
+}
+
+/// A resolved seed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Seed {
+    height: u64,
+    tx_index: u64,
+    vout: u64,
+    taint: u64,
+    hop: u32,
+}
+
+fn input(what: String) -> JobError {
+    JobError::Input { job: JOB, what }
+}
+
+fn is_utxo(dataset: &Dataset, chain: &str) -> bool {
+    dataset.chains("outputs").iter().any(|c| c == chain)
+}
+
+/// Resolves the request's seeds per chain against the dataset.
+async fn seeds(
+    work: &Work<'_>,
+    dataset: &Dataset,
+    request: &TraceRequest,
+) -> Result<Vec<(String, Vec<Seed>)>, JobError> {
+    let mut out: Vec<(String, Vec<Seed>)> = Vec::new();
+    let mut seen: HashSet<(String, u64, u64, u64)> = HashSet::new();
+    let mut push = |chain: &str, s: Seed, out: &mut Vec<(String, Vec<Seed>)>| {
+        if !seen.insert((chain.to_string(), s.height, s.tx_index, s.vout)) || s.taint == 0 {
+            return;
+        }
+        match out.iter_mut().find(|(c, _)| c == chain) {
+            Some((_, v)) => v.push(s),
+            None => out.push((chain.to_string(), vec![s])),
+        }
+    };
+    for s in &request.stolen {
+        if !is_utxo(dataset, &s.chain) {
+            return Err(input(format!(
+                "stolen tx {} on {}: the dataset has no UTXO outputs of that chain (the trace job follows UTXO chains only)",
+                s.txid, s.chain
+            )));
+        }
+        let batches = work
+            .query(
+                "seeds",
+                &format!(
+                    "SELECT vout, value, height, tx_index FROM outputs \
+                     WHERE chain = {} AND txid = {} ORDER BY vout",
+                    literal(&s.chain),
+                    literal(&s.txid)
+                ),
+            )
+            .await?;
+        let mut outputs = Vec::new();
+        for b in &batches {
+            let c = Columns::new(JOB, b);
+            let (vout, value, height, index) = (
+                c.u64s("vout")?,
+                c.u64s("value")?,
+                c.u64s("height")?,
+                c.u64s("tx_index")?,
+            );
+            for i in 0..b.num_rows() {
+                outputs.push((
+                    present(JOB, "vout", vout[i])?,
+                    present(JOB, "value", value[i])?,
+                    present(JOB, "height", height[i])?,
+                    present(JOB, "tx_index", index[i])?,
+                ));
+            }
+        }
+        if outputs.is_empty() {
+            return Err(input(format!(
+                "stolen tx {} of {} is not in the dataset",
+                s.txid, s.chain
+            )));
+        }
+        let chosen: Vec<_> = match s.vout {
+            None => outputs.clone(),
+            Some(v) => {
+                let found: Vec<_> = outputs
+                    .iter()
+                    .filter(|o| o.0 == u64::from(v))
+                    .copied()
+                    .collect();
+                if found.is_empty() {
+                    return Err(input(format!(
+                        "{} tx {} has {} outputs, no output {v}",
+                        s.chain,
+                        s.txid,
+                        outputs.len()
+                    )));
+                }
+                found
+            }
+        };
+        for (vout, value, height, tx_index) in chosen {
+            let amount = match (s.vout, s.amount) {
+                (Some(_), Some(a)) => a,
+                _ => value,
+            };
+            if amount > value {
+                return Err(input(format!(
+                    "{} output {}:{vout} holds {value}, less than the {amount} said stolen",
+                    s.chain, s.txid
+                )));
+            }
+            push(
+                &s.chain,
+                Seed {
+                    height,
+                    tx_index,
+                    vout,
+                    taint: amount,
+                    hop: 1,
+                },
+                &mut out,
+            );
+        }
+    }
+    for s in &request.sources {
+        if !is_utxo(dataset, &s.chain) {
+            return Err(input(format!(
+                "source {} on {}: the dataset has no UTXO outputs of that chain (the trace job follows UTXO chains only)",
+                s.address, s.chain
+            )));
+        }
+        dataset.require("blocks", JOB)?;
+        let batches = work
+            .query(
+                "source seeds",
+                &format!(
+                    "SELECT o.height, o.tx_index, o.vout, o.value FROM outputs o \
+                     JOIN blocks b ON b.chain = o.chain AND b.height = o.spent_height \
+                     WHERE o.chain = {chain} AND o.address = {address} AND b.time >= {since} \
+                     ORDER BY o.height, o.tx_index, o.vout",
+                    chain = literal(&s.chain),
+                    address = literal(&s.address),
+                    since = s.since.unwrap_or(0)
+                ),
+            )
+            .await?;
+        for b in &batches {
+            let c = Columns::new(JOB, b);
+            let (height, index, vout, value) = (
+                c.u64s("height")?,
+                c.u64s("tx_index")?,
+                c.u64s("vout")?,
+                c.u64s("value")?,
+            );
+            for i in 0..b.num_rows() {
+                push(
+                    &s.chain,
+                    Seed {
+                        height: present(JOB, "height", height[i])?,
+                        tx_index: present(JOB, "tx_index", index[i])?,
+                        vout: present(JOB, "vout", vout[i])?,
+                        taint: present(JOB, "value", value[i])?,
+                        hop: 0,
+                    },
+                    &mut out,
+                );
+            }
+        }
+    }
+    if out.is_empty() {
+        return Err(input(
+            "the incident names nothing stolen that the dataset holds".into(),
+        ));
+    }
+    Ok(out)
+}
+
+/// The seeds as a query (literal rows: no memory table, so a cluster can run it too).
+fn seeds_sql(seeds: &[(String, Vec<Seed>)]) -> String {
+    let rows: Vec<String> = seeds
+        .iter()
+        .flat_map(|(chain, list)| {
+            list.iter().map(move |s| {
+                format!(
+                    "({}, {}, {}, {}, {}, {})",
+                    literal(chain),
+                    s.height,
+                    s.tx_index,
+                    s.vout,
+                    s.taint,
+                    s.hop
+                )
+            })
+        })
+        .collect();
+    format!(
+        "SELECT CAST(chain AS VARCHAR) AS chain, CAST(height AS INT UNSIGNED) AS height, \
+           CAST(tx_index AS INT UNSIGNED) AS tx_index, CAST(vout AS INT UNSIGNED) AS vout, \
+           CAST(taint AS BIGINT UNSIGNED) AS taint, CAST(hop AS INT UNSIGNED) AS hop \
+         FROM (VALUES {}) AS s(chain, height, tx_index, vout, taint, hop)",
+        rows.join(", ")
+    )
+}
+
+/// Every share of the txs spending a moving tainted output of `state`: one row per output
+/// (`part` = vout) and one for the fee (`part` = output count), with its taint.
+fn split_sql(state: &str, request: &TraceRequest) -> String {
+    let share = match request.policy {
+        Policy::Poison => "w".to_string(),
+        // Largest remainder: floors, then one unit each to the largest remainders (ties to
+        // the lower part) while units are left. Products of two amounts need 102 bits:
+        // Decimal128(38, 0) holds them exactly; the division is of an exact multiple.
+        Policy::Haircut => "CAST(q + CASE WHEN r > 0 AND pos <= t - sum_q THEN 1 ELSE 0 END \
+                  AS BIGINT UNSIGNED)"
+            .to_string(),
+    };
+    format!(
+        "WITH moving AS ( \
+           SELECT s.chain, o.spent_height AS height, o.spent_tx_index AS tx_index, s.taint, s.hop \
+           FROM {state} s JOIN outputs o \
+             ON o.chain = s.chain AND o.height = s.height AND o.tx_index = s.tx_index \
+             AND o.vout = s.vout \
+           WHERE (o.address IS NULL OR o.address NOT LIKE 'mweb:%') \
+             AND s.taint >= {dust} AND o.spent_height IS NOT NULL AND s.hop <= {max_hops}), \
+         spend AS ( \
+           SELECT chain, height, tx_index, sum(taint) AS t, min(hop) + 1 AS hop \
+           FROM moving GROUP BY chain, height, tx_index), \
+         parts AS ( \
+           SELECT p.chain, p.height, p.tx_index, o.vout AS part, o.value AS w, p.t, \
+             x.input_value AS total, p.hop, x.output_count \
+           FROM spend p \
+           JOIN txs x ON x.chain = p.chain AND x.height = p.height AND x.tx_index = p.tx_index \
+           JOIN outputs o ON o.chain = p.chain AND o.height = p.height AND o.tx_index = p.tx_index \
+           UNION ALL \
+           SELECT p.chain, p.height, p.tx_index, x.output_count, x.fee, p.t, x.input_value, p.hop, \
+             x.output_count \
+           FROM spend p \
+           JOIN txs x ON x.chain = p.chain AND x.height = p.height AND x.tx_index = p.tx_index), \
+         exact AS ( \
+           SELECT *, CAST(t AS DECIMAL(38, 0)) * CAST(w AS DECIMAL(38, 0)) AS product, \
+             CAST(total AS DECIMAL(38, 0)) AS total_d \
+           FROM parts), \
+         floors AS ( \
+           SELECT *, \
+             CASE WHEN total = 0 THEN CAST(0 AS DECIMAL(38, 0)) ELSE product % total_d END AS r \
+           FROM exact), \
+         quotients AS ( \
+           SELECT *, \
+             CAST(CASE WHEN total = 0 THEN CAST(0 AS DECIMAL(38, 0)) \
+                  ELSE CAST((product - r) / total_d AS DECIMAL(38, 0)) END AS BIGINT UNSIGNED) AS q \
+           FROM floors), \
+         ranked AS ( \
+           SELECT *, \
+             sum(q) OVER (PARTITION BY chain, height, tx_index) AS sum_q, \
+             row_number() OVER (PARTITION BY chain, height, tx_index ORDER BY r DESC, part) \
+               AS pos \
+           FROM quotients) \
+         SELECT chain, CAST(height AS INT UNSIGNED) AS height, \
+           CAST(tx_index AS INT UNSIGNED) AS tx_index, CAST(part AS INT UNSIGNED) AS part, \
+           part = output_count AS is_fee, CAST(w AS BIGINT UNSIGNED) AS value, \
+           {share} AS taint, CAST(hop AS INT UNSIGNED) AS hop \
+         FROM ranked",
+        dust = request.dust,
+        max_hops = request.max_hops,
+    )
+}
+
+/// The next state: the seeds, and every output share of `split` that is tainted and not a
+/// seed (taint back at a seeded output was counted stolen when seeded).
+fn next_state_sql(split: &str, seeds: &str) -> String {
+    format!(
+        "SELECT chain, height, tx_index, vout, taint, hop FROM {seeds} \
+         UNION ALL \
+         SELECT p.chain, p.height, p.tx_index, p.part AS vout, p.taint, p.hop \
+         FROM ({split}) p LEFT JOIN {seeds} s \
+           ON s.chain = p.chain AND s.height = p.height AND s.tx_index = p.tx_index \
+           AND s.vout = p.part \
+         WHERE NOT p.is_fee AND p.taint > 0 AND s.vout IS NULL"
+    )
+}
+
+/// Runs the job: writes `<out>/trace_hops/` and `<out>/trace_endpoints/`.
+pub async fn run(
+    ctx: &SessionContext,
+    dataset: &Dataset,
+    out: &Path,
+    request: &TraceRequest,
+) -> Result<Output<Traced>, JobError> {
+    for t in ["outputs", "inputs", "txs"] {
+        dataset.require(t, JOB)?;
+    }
+    let mut work = Work::start(ctx, JOB, out)?;
+    let seeds = seeds(&work, dataset, request).await?;
+    let df = work.sql("seeds", &seeds_sql(&seeds)).await?;
+    let (seeds_table, _) = work.materialize("seeds", df).await?;
+    let df = work
+        .sql("state 0", &format!("SELECT * FROM {seeds_table}"))
+        .await?;
+    let (mut state, _) = work.materialize("state_0", df).await?;
+    let mut iterations = 0;
+    loop {
+        iterations += 1;
+        if iterations > MAX_ITERATIONS {
+            return Err(JobError::NoFixpoint {
+                job: JOB,
+                iterations: MAX_ITERATIONS,
+            });
+        }
+        let step = format!("state_{iterations}");
+        let sql = next_state_sql(&split_sql(&state, request), &seeds_table);
+        let df = work.sql(&step, &sql).await?;
+        let (next, rows) = work.materialize(&step, df).await?;
+        let changed = count(
+            &work,
+            &format!(
+                "SELECT count(*) AS n FROM {state} a FULL OUTER JOIN {next} b \
+                   ON a.chain = b.chain AND a.height = b.height AND a.tx_index = b.tx_index \
+                   AND a.vout = b.vout \
+                 WHERE a.taint IS DISTINCT FROM b.taint OR a.hop IS DISTINCT FROM b.hop"
+            ),
+        )
+        .await?;
+        tracing::debug!(iteration = iterations, tainted = rows, changed, "trace fixpoint");
+        work.drop_state(&state)?;
+        state = next;
+        if changed == 0 {
+            break;
+        }
+    }
+    // Every tainted output (the fixpoint) and every fee share of the txs it moves through.
+    let split = split_sql(&state, request);
+    let df = work
+        .sql(
+            "hops",
+            &format!(
+                "SELECT s.chain, s.height, s.tx_index, o.txid, s.vout, \
+                   coalesce(o.address, o.txid || ':' || CAST(s.vout AS VARCHAR)) AS place, \
+                   o.value, s.taint, s.hop, \
+                   CASE WHEN o.address IS NOT NULL AND o.address LIKE 'mweb:%' THEN 'dark' \
+                        WHEN s.taint < {dust} THEN 'dust' \
+                        WHEN o.spent_height IS NULL THEN 'unmoved' \
+                        WHEN s.hop > {max_hops} THEN 'hop_limit' END AS stop \
+                 FROM {state} s JOIN outputs o \
+                   ON o.chain = s.chain AND o.height = s.height AND o.tx_index = s.tx_index \
+                   AND o.vout = s.vout \
+                 UNION ALL \
+                 SELECT p.chain, p.height, p.tx_index, x.txid, CAST(NULL AS INT UNSIGNED), \
+                   'fee', p.value, p.taint, p.hop, 'fee' \
+                 FROM ({split}) p \
+                 JOIN txs x ON x.chain = p.chain AND x.height = p.height AND x.tx_index = p.tx_index \
+                 WHERE p.is_fee AND p.taint > 0",
+                dust = request.dust,
+                max_hops = request.max_hops,
+            ),
+        )
+        .await?;
+    let (hops_table, _) = work.materialize("hops", df).await?;
+    let df = work
+        .sql(
+            "trace_hops",
+            &format!(
+                "SELECT chain, height, tx_index, txid, vout, place, value, taint, hop \
+                 FROM {hops_table}"
+            ),
+        )
+        .await?;
+    let batches = work
+        .result("trace_hops", df, &["chain", "height", "tx_index", "vout"])
+        .await?;
+    let mut hops = Vec::new();
+    for b in &batches {
+        let c = Columns::new(JOB, b);
+        let (chain, height, index, txid, vout) = (
+            c.strings("chain")?,
+            c.u64s("height")?,
+            c.u64s("tx_index")?,
+            c.strings("txid")?,
+            c.u64s("vout")?,
+        );
+        let (place, value, taint, hop) = (
+            c.strings("place")?,
+            c.u64s("value")?,
+            c.u64s("taint")?,
+            c.u64s("hop")?,
+        );
+        let u32_of = |column: &str, v: Option<u64>| -> Result<u32, JobError> {
+            u32::try_from(present(JOB, column, v)?).map_err(|_| JobError::Shape {
+                job: JOB,
+                column: column.to_string(),
+                what: "beyond 32 bits".into(),
+            })
+        };
+        for i in 0..b.num_rows() {
+            hops.push(TaintedHop {
+                chain: present(JOB, "chain", chain[i].clone())?,
+                height: u32_of("height", height[i])?,
+                tx_index: u32_of("tx_index", index[i])?,
+                txid: present(JOB, "txid", txid[i].clone())?,
+                vout: vout[i].map(|v| u32_of("vout", Some(v))).transpose()?,
+                place: present(JOB, "place", place[i].clone())?,
+                value: present(JOB, "value", value[i])?,
+                taint: present(JOB, "taint", taint[i])?,
+                hop: u32_of("hop", hop[i])?,
+            });
+        }
+    }
+    let df = work
+        .sql(
+            "trace_endpoints",
+            &format!(
+                "SELECT chain, place, stop, CAST(sum(taint) AS BIGINT UNSIGNED) AS amount, \
+                   min(hop) AS hops \
+                 FROM {hops_table} WHERE stop IS NOT NULL GROUP BY chain, place, stop"
+            ),
+        )
+        .await?;
+    let batches = work
+        .result("trace_endpoints", df, &["chain", "place", "stop"])
+        .await?;
+    let mut endpoints = Vec::new();
+    for b in &batches {
+        let c = Columns::new(JOB, b);
+        let (chain, place, stop, amount, n) = (
+            c.strings("chain")?,
+            c.strings("place")?,
+            c.strings("stop")?,
+            c.u64s("amount")?,
+            c.u64s("hops")?,
+        );
+        for i in 0..b.num_rows() {
+            endpoints.push(TraceEndpoint {
+                chain: present(JOB, "chain", chain[i].clone())?,
+                place: present(JOB, "place", place[i].clone())?,
+                stop: present(JOB, "stop", stop[i].clone())?,
+                amount: present(JOB, "amount", amount[i])?,
+                hops: u32::try_from(present(JOB, "hops", n[i])?).unwrap_or(u32::MAX),
+            });
+        }
+    }
+    // Stolen: the seeds, less the shares that came back to seeded outputs.
+    let batches = work
+        .query(
+            "stolen",
+            &format!(
+                "SELECT chain, CAST(sum(taint) AS DECIMAL(38, 0)) AS seeded, \
+                   CAST(0 AS DECIMAL(38, 0)) AS returned FROM {seeds_table} GROUP BY chain \
+                 UNION ALL \
+                 SELECT p.chain, CAST(0 AS DECIMAL(38, 0)), CAST(sum(p.taint) AS DECIMAL(38, 0)) \
+                 FROM ({split}) p JOIN {seeds_table} s \
+                   ON s.chain = p.chain AND s.height = p.height AND s.tx_index = p.tx_index \
+                   AND s.vout = p.part \
+                 WHERE NOT p.is_fee GROUP BY p.chain"
+            ),
+        )
+        .await?;
+    let mut seeded_returned: std::collections::BTreeMap<String, (u128, u128)> =
+        std::collections::BTreeMap::new();
+    for b in &batches {
+        let c = Columns::new(JOB, b);
+        let (chain, seeded, returned) = (
+            c.strings("chain")?,
+            c.amounts("seeded")?,
+            c.amounts("returned")?,
+        );
+        for i in 0..b.num_rows() {
+            let e = seeded_returned
+                .entry(present(JOB, "chain", chain[i].clone())?)
+                .or_default();
+            e.0 += seeded[i].unwrap_or(0);
+            e.1 += returned[i].unwrap_or(0);
+        }
+    }
+    let mut totals: Vec<TraceTotals> = seeded_returned
+        .into_iter()
+        .map(|(chain, (seeded, returned))| TraceTotals {
+            chain,
+            stolen: seeded.saturating_sub(returned),
+            ..TraceTotals::default()
+        })
+        .collect();
+    for e in &endpoints {
+        let Some(t) = totals.iter_mut().find(|t| t.chain == e.chain) else {
+            continue;
+        };
+        let a = u128::from(e.amount);
+        t.placed += a;
+        match e.stop.as_str() {
+            "fee" => t.fees += a,
+            "dark" => t.dark += a,
+            "dust" => t.dust += a,
+            _ => t.still_moving += a,
+        }
+    }
+    totals.sort_by(|a, b| a.chain.cmp(&b.chain));
+    work.finish(
+        Traced {
+            hops,
+            endpoints,
+            totals,
+        },
+        iterations,
+    )
+}
