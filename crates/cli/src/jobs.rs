@@ -42,7 +42,13 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 }
 
 /// The incident file `which` (a path or a saved name) as the trace job's request.
-fn request(global: &Global, which: &str, policy: &str, max_hops: u32, dust: u64) -> anyhow::Result<TraceRequest> {
+fn request(
+    global: &Global,
+    which: &str,
+    policy: &str,
+    max_hops: u32,
+    dust: u64,
+) -> anyhow::Result<TraceRequest> {
     let path = crate::trace::find_incident(global, which)?;
     let incident = Incident::from_file(&path)?;
     let chain_of = |name: &str| -> anyhow::Result<Chain> {
@@ -62,7 +68,11 @@ fn request(global: &Global, which: &str, policy: &str, max_hops: u32, dust: u64)
             .amount
             .map(|a| {
                 u64::try_from(a).with_context(|| {
-                    format!("incident {}: amount {a} of {} exceeds a UTXO amount", path.display(), s.tx)
+                    format!(
+                        "incident {}: amount {a} of {} exceeds a UTXO amount",
+                        path.display(),
+                        s.tx
+                    )
                 })
             })
             .transpose()?;
@@ -246,7 +256,13 @@ pub(crate) fn run(global: &Global, args: &JobsRunArgs) -> anyhow::Result<()> {
         bail!("--scheduler is for --engine ballista");
     }
     let trace = match (&args.job, &args.incident) {
-        (JobName::Trace, Some(which)) => Some(request(global, which, &args.policy, args.max_hops, args.dust)?),
+        (JobName::Trace, Some(which)) => Some(request(
+            global,
+            which,
+            &args.policy,
+            args.max_hops,
+            args.dust,
+        )?),
         (JobName::Trace, None) => bail!("the trace job needs --incident FILE|NAME"),
         (_, Some(_)) => bail!("--incident is for the trace job"),
         (_, None) => None,

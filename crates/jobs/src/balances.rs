@@ -18,9 +18,9 @@
 
 use std::path::Path;
 
+use crate::JobError;
 use crate::dataset::Dataset;
 use crate::work::{Columns, Output, Work, present};
-use crate::JobError;
 
 const JOB: &str = "balances";
 
@@ -68,7 +68,7 @@ pub(crate) fn utxo_sql(dataset: &Dataset) -> String {
     } else {
         String::new()
     };
-format!(
+    format!(
         "SELECT chain, address_id, max(address) AS address, 'native' AS asset, \
            CAST(sum(received) AS DECIMAL(38, 0)) AS received, \
            CAST(sum(sent) AS DECIMAL(38, 0)) AS sent, \

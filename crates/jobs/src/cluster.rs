@@ -271,7 +271,11 @@ pub async fn run(
     let mut chains: Vec<(String, Vec<Member>)> = Vec::new();
     for b in &batches {
         let c = Columns::new(JOB, b);
-        let (chain, id, entity) = (c.strings("chain")?, c.u64s("address_id")?, c.u64s("entity")?);
+        let (chain, id, entity) = (
+            c.strings("chain")?,
+            c.u64s("address_id")?,
+            c.u64s("entity")?,
+        );
         for i in 0..b.num_rows() {
             let name = present(JOB, "chain", chain[i].clone())?;
             let m = Member {

@@ -193,7 +193,8 @@ impl Dataset {
         };
         // Format and version first: a manifest of another version may have other fields, and
         // "another version" is the answer its reader needs, not a field-level parse error.
-        let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
+        let value: serde_json::Value =
+            serde_json::from_str(&text).map_err(|e| bad(e.to_string()))?;
         let format = value.get("format").and_then(|f| f.as_str()).unwrap_or("");
         if format != FORMAT {
             return Err(DatasetError::Format {

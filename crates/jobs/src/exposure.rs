@@ -267,10 +267,7 @@ pub async fn run(
             let share = format!(
                 "CASE WHEN {total} = 0 THEN NULL WHEN r.amount >= {total} THEN 10000 \
                    ELSE {} END",
-                div_floor(
-                    "r.amount * CAST(10000 AS DECIMAL(38, 0))",
-                    &dec(total)
-                )
+                div_floor("r.amount * CAST(10000 AS DECIMAL(38, 0))", &dec(total))
             );
             let df = work
                 .sql(
@@ -317,9 +314,7 @@ pub async fn run(
                     ),
                 )
                 .await?;
-            let (next_frontier, _) = work
-                .materialize(&format!("{d}_frontier_{hop}"), df)
-                .await?;
+            let (next_frontier, _) = work.materialize(&format!("{d}_frontier_{hop}"), df).await?;
             work.drop_state(&frontier)?;
             work.drop_state(&seen)?;
             frontier = next_frontier;

@@ -493,7 +493,12 @@ pub async fn run(
             ),
         )
         .await?;
-        tracing::debug!(iteration = iterations, tainted = rows, changed, "trace fixpoint");
+        tracing::debug!(
+            iteration = iterations,
+            tainted = rows,
+            changed,
+            "trace fixpoint"
+        );
         work.drop_state(&state)?;
         state = next;
         if changed == 0 {

@@ -193,7 +193,11 @@ async fn write(
     // The sink answers one row with the count of rows written.
     let mut rows = 0;
     for b in &counts {
-        if let Some(c) = b.columns().first().and_then(|c| c.as_primitive_opt::<UInt64Type>()) {
+        if let Some(c) = b
+            .columns()
+            .first()
+            .and_then(|c| c.as_primitive_opt::<UInt64Type>())
+        {
             rows += c.iter().flatten().sum::<u64>();
         }
     }

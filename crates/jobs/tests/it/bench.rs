@@ -46,12 +46,24 @@ async fn bench_jobs_on_a_large_simulation() {
     let o = tracehound_jobs::balances::run(&ctx, &dataset, &out)
         .await
         .unwrap();
-    report("balances", rows(&["inputs", "outputs"]), o.seconds, o.iterations, o.result.len());
+    report(
+        "balances",
+        rows(&["inputs", "outputs"]),
+        o.seconds,
+        o.iterations,
+        o.result.len(),
+    );
     let o = tracehound_jobs::cluster::run(&ctx, &dataset, &out)
         .await
         .unwrap();
     let members = o.result.chains.iter().map(|(_, m)| m.len()).sum();
-    report("cluster", rows(&["inputs", "outputs"]), o.seconds, o.iterations, members);
+    report(
+        "cluster",
+        rows(&["inputs", "outputs"]),
+        o.seconds,
+        o.iterations,
+        members,
+    );
     for policy in [Policy::Haircut, Policy::Poison] {
         let request = TraceRequest {
             stolen: truth

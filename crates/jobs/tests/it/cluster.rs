@@ -15,8 +15,14 @@ async fn compare(store: &Store, chain: Chain, tmp: &tempfile::TempDir) -> (usize
     let out = cluster::run(&ctx, &dataset, &child(tmp, "out"))
         .await
         .unwrap();
-    let (native, _) =
-        cluster_chain(store, chain, Options::default(), None, &DepositRules::default()).unwrap();
+    let (native, _) = cluster_chain(
+        store,
+        chain,
+        Options::default(),
+        None,
+        &DepositRules::default(),
+    )
+    .unwrap();
     let (name, members) = out
         .result
         .chains
@@ -29,7 +35,9 @@ async fn compare(store: &Store, chain: Chain, tmp: &tempfile::TempDir) -> (usize
     for m in members {
         assert_eq!(
             Some(m.entity),
-            native.entity_of(u32::try_from(m.address_id).unwrap()).map(u64::from),
+            native
+                .entity_of(u32::try_from(m.address_id).unwrap())
+                .map(u64::from),
             "address {}",
             m.address_id
         );

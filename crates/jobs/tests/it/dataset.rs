@@ -45,7 +45,10 @@ async fn bad_datasets_are_refused_with_what_is_wrong() {
     let dir = copy("v2");
     edit_manifest(&dir, |v| v["schema_version"] = 2.into());
     let e = Dataset::open(&dir).unwrap_err();
-    assert!(matches!(e, DatasetError::SchemaVersion { found: 2, .. }), "{e}");
+    assert!(
+        matches!(e, DatasetError::SchemaVersion { found: 2, .. }),
+        "{e}"
+    );
     assert!(e.to_string().contains("schema version 2"), "{e}");
 
     // Another format.
@@ -73,7 +76,10 @@ async fn bad_datasets_are_refused_with_what_is_wrong() {
         .unwrap();
     f.set_len(100).unwrap();
     let e = Dataset::open(&dir).unwrap_err();
-    assert!(matches!(e, DatasetError::FileSize { actual: 100, .. }), "{e}");
+    assert!(
+        matches!(e, DatasetError::FileSize { actual: 100, .. }),
+        "{e}"
+    );
 
     // A path leaving the dataset.
     let dir = copy("escape");

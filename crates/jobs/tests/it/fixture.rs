@@ -65,8 +65,10 @@ pub async fn export_v1(store: &Store, dir: &Path, partition_blocks: u64) {
     store.export_parquet(&flat).unwrap();
     std::fs::create_dir_all(dir).unwrap();
     // Plain strings, as the export writes them (not the view types DataFusion reads by default).
-    let config = SessionConfig::new()
-        .set_bool("datafusion.execution.parquet.schema_force_view_types", false);
+    let config = SessionConfig::new().set_bool(
+        "datafusion.execution.parquet.schema_force_view_types",
+        false,
+    );
     let ctx = SessionContext::new_with_config(config);
     let mut manifest = Manifest {
         format: "tracehound-parquet".into(),
@@ -91,7 +93,9 @@ pub async fn export_v1(store: &Store, dir: &Path, partition_blocks: u64) {
                  FROM {table} ORDER BY chain, part"
             )
         } else {
-            format!("SELECT DISTINCT chain, CAST(0 AS BIGINT UNSIGNED) AS part FROM {table} ORDER BY chain")
+            format!(
+                "SELECT DISTINCT chain, CAST(0 AS BIGINT UNSIGNED) AS part FROM {table} ORDER BY chain"
+            )
         };
         let groups = ctx.sql(&groups).await.unwrap().collect().await.unwrap();
         let mut entry = TableEntry {
