@@ -201,8 +201,8 @@ pub async fn run(
             &format!(
                 "SELECT chain, a AS v, b AS u FROM {edges} \
                  UNION ALL SELECT chain, b, a FROM {edges} \
-                 UNION ALL SELECT DISTINCT chain, a, a FROM {edges} \
-                 UNION ALL SELECT DISTINCT chain, b, b FROM {edges}"
+                 UNION ALL SELECT DISTINCT chain, a AS v, a AS u FROM {edges} \
+                 UNION ALL SELECT DISTINCT chain, b AS v, b AS u FROM {edges}"
             ),
         )
         .await?;

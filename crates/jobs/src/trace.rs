@@ -405,7 +405,8 @@ fn split_sql(state: &str, request: &TraceRequest) -> String {
            JOIN txs x ON x.chain = p.chain AND x.height = p.height AND x.tx_index = p.tx_index \
            JOIN outputs o ON o.chain = p.chain AND o.height = p.height AND o.tx_index = p.tx_index \
            UNION ALL \
-           SELECT p.chain, p.height, p.tx_index, x.output_count, x.fee, p.t, x.input_value, p.hop, \
+           SELECT p.chain, p.height, p.tx_index, x.output_count AS part, x.fee AS w, p.t, \
+             x.input_value AS total, p.hop, \
              x.output_count \
            FROM spend p \
            JOIN txs x ON x.chain = p.chain AND x.height = p.height AND x.tx_index = p.tx_index), \

@@ -89,7 +89,7 @@ pub async fn export_v1(store: &Store, dir: &Path, partition_blocks: u64) {
         let keyed = BY_HEIGHT.contains(table);
         let groups = if keyed {
             format!(
-                "SELECT DISTINCT chain, CAST(height AS BIGINT UNSIGNED) / {partition_blocks} AS part \
+                "SELECT DISTINCT chain, CAST(height AS BIGINT) / CAST({partition_blocks} AS BIGINT) AS part \
                  FROM {table} ORDER BY chain, part"
             )
         } else {
