@@ -490,7 +490,7 @@ pub async fn run(
                 "SELECT count(*) AS n FROM {state} a FULL OUTER JOIN {next} b \
                    ON a.chain = b.chain AND a.height = b.height AND a.tx_index = b.tx_index \
                    AND a.vout = b.vout \
-                 WHERE a.taint IS DISTINCT FROM b.taint OR a.hop IS DISTINCT FROM b.hop"
+                 WHERE (a.taint IS DISTINCT FROM b.taint) OR (a.hop IS DISTINCT FROM b.hop)"
             ),
         )
         .await?;
