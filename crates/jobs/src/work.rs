@@ -135,17 +135,16 @@ impl<'c> Work<'c> {
         df: DataFrame,
         order: &[&str],
     ) -> Result<Vec<RecordBatch>, JobError> {
-        let tmp = self.out.join(format!(".{name}.tmp"));
+        // A unique temporary name: a session caches the file listing of a path it has read,
+        // so a result read back from a reused path could name files replaced since.
+        let nanos = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos());
+        let tmp = self.out.join(format!(".{name}.{nanos}.tmp"));
         let dir = self.out.join(name);
         let schema = df.schema().as_arrow().clone();
         write(df, &tmp, self.engine(name)).await?;
-        remove_dir(&dir)?;
-        std::fs::rename(&tmp, &dir).map_err(|source| JobError::Io {
-            path: dir.clone(),
-            source,
-        })?;
-        self.written.push(dir.clone());
-        let path = format!("{}/", dir.display());
+        let path = format!("{}/", tmp.display());
         let back = self
             .ctx
             .read_parquet(path, ParquetReadOptions::default().schema(&schema))
@@ -154,7 +153,14 @@ impl<'c> Work<'c> {
         let sorted = back
             .sort(order.iter().map(|c| col(*c).sort(true, true)).collect())
             .map_err(self.engine(name))?;
-        sorted.collect().await.map_err(self.engine(name))
+        let batches = sorted.collect().await.map_err(self.engine(name))?;
+        remove_dir(&dir)?;
+        std::fs::rename(&tmp, &dir).map_err(|source| JobError::Io {
+            path: dir.clone(),
+            source,
+        })?;
+        self.written.push(dir);
+        Ok(batches)
     }
 
     /// Ends the job: drops its state tables and work dir.
