@@ -28,13 +28,14 @@ const BY_HEIGHT: [&str; 6] = [
 const WHOLE: [&str; 1] = ["addresses"];
 
 /// A store with its directory.
-pub struct Stored {
-    pub dir: tempfile::TempDir,
-    pub store: Store,
+pub(crate) struct Stored {
+    /// Kept so the store's directory lives as long as the store.
+    pub(crate) _dir: tempfile::TempDir,
+    pub(crate) store: Store,
 }
 
 /// The simulator's UTXO heist (litecoin regtest) in a store, with its truth.
-pub fn sim_store(config: &FilesConfig) -> (Stored, GroundTruth) {
+pub(crate) fn sim_store(config: &FilesConfig) -> (Stored, GroundTruth) {
     let dir = tempfile::tempdir().unwrap();
     let (_, truth) = write_to_files(dir.path(), config).unwrap();
     let blocks = tracehound_btc::fixtures::best_chain_blocks(
@@ -43,11 +44,11 @@ pub fn sim_store(config: &FilesConfig) -> (Stored, GroundTruth) {
     );
     let store = Store::open(&dir.path().join("store"), &StoreOptions::default()).unwrap();
     store.apply_utxo_blocks(&blocks).unwrap();
-    (Stored { dir, store }, truth)
+    (Stored { _dir: dir, store }, truth)
 }
 
 /// The first 600 blocks of Bitcoin mainnet (`btc/blk`, 2009) in a store.
-pub fn mainnet_store() -> Stored {
+pub(crate) fn mainnet_store() -> Stored {
     let dir = tempfile::tempdir().unwrap();
     let blocks = tracehound_btc::fixtures::best_chain_blocks(
         &tracehound_btc::fixtures::shared_data("btc/blk"),
@@ -56,11 +57,11 @@ pub fn mainnet_store() -> Stored {
     assert_eq!(blocks.len(), 600);
     let store = Store::open(&dir.path().join("store"), &StoreOptions::default()).unwrap();
     store.apply_utxo_blocks(&blocks).unwrap();
-    Stored { dir, store }
+    Stored { _dir: dir, store }
 }
 
 /// Writes `store` as a v1 dataset in `dir`, `partition_blocks` heights per file.
-pub async fn export_v1(store: &Store, dir: &Path, partition_blocks: u64) {
+pub(crate) async fn export_v1(store: &Store, dir: &Path, partition_blocks: u64) {
     let flat = dir.with_extension("flat");
     store.export_parquet(&flat).unwrap();
     std::fs::create_dir_all(dir).unwrap();
@@ -172,7 +173,7 @@ fn write_file(path: &Path, table: &str, batches: &[RecordBatch]) -> u64 {
     rows
 }
 
-pub fn strings(b: &RecordBatch, name: &str) -> Vec<String> {
+pub(crate) fn strings(b: &RecordBatch, name: &str) -> Vec<String> {
     use datafusion::arrow::array::AsArray;
     let c = datafusion::arrow::compute::cast(
         b.column_by_name(name).unwrap(),
@@ -185,7 +186,7 @@ pub fn strings(b: &RecordBatch, name: &str) -> Vec<String> {
         .collect()
 }
 
-pub fn u64s(b: &RecordBatch, name: &str) -> Vec<u64> {
+pub(crate) fn u64s(b: &RecordBatch, name: &str) -> Vec<u64> {
     use datafusion::arrow::array::AsArray;
     let c = datafusion::arrow::compute::cast(
         b.column_by_name(name).unwrap(),
@@ -199,7 +200,10 @@ pub fn u64s(b: &RecordBatch, name: &str) -> Vec<u64> {
 }
 
 /// A fresh session and a dataset of `store` in `dir`, registered.
-pub async fn session(store: &Store, dir: &Path) -> (SessionContext, tracehound_jobs::Dataset) {
+pub(crate) async fn session(
+    store: &Store,
+    dir: &Path,
+) -> (SessionContext, tracehound_jobs::Dataset) {
     export_v1(store, dir, 100).await;
     let ctx = SessionContext::new();
     let dataset = tracehound_jobs::register(&ctx, dir).await.unwrap();
@@ -207,6 +211,6 @@ pub async fn session(store: &Store, dir: &Path) -> (SessionContext, tracehound_j
 }
 
 /// A temp dir's child path.
-pub fn child(dir: &tempfile::TempDir, name: &str) -> PathBuf {
+pub(crate) fn child(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)
 }
