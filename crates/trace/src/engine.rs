@@ -1068,6 +1068,8 @@ struct Linked {
 /// one's next transfer, and seeded transfers (stolen, or where links deliver taint).
 pub struct AccountWalk {
     chain: Chain,
+    /// The chain's name as every hop shows it, made once.
+    chain_name: Arc<str>,
     accts: foldhash::HashMap<Arc<str>, Acct>,
     heap: BinaryHeap<Reverse<NextTransfer>>,
     seeds: BTreeMap<EventKey, (AccountEvent, SeedIn)>,
@@ -1080,6 +1082,7 @@ impl AccountWalk {
     pub fn new(chain: Chain) -> AccountWalk {
         AccountWalk {
             chain,
+            chain_name: chain.name().into(),
             accts: foldhash::HashMap::default(),
             heap: BinaryHeap::new(),
             seeds: BTreeMap::new(),
@@ -1412,8 +1415,9 @@ impl AccountWalk {
             own = 0;
         }
         let mut parts: Vec<(Option<usize>, Hop, u32)> = Vec::new();
+        let chain_name = Arc::clone(&self.chain_name);
         let hop = |tainted: u128, rule: String| Hop {
-            chain: chain.name().into(),
+            chain: Arc::clone(&chain_name),
             tx: ev.tx_text().into(),
             at: ev.at().into(),
             time: ev.time,
