@@ -50,7 +50,8 @@ fn data_dir() -> &'static Path {
 /// data dir (the binary opens it) and read it themselves.
 fn one_at_a_time() -> std::sync::MutexGuard<'static, ()> {
     static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    LOCK.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    LOCK.lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 /// Exports `data_dir()` to a fresh directory with small height partitions.
