@@ -389,6 +389,147 @@ fn export_holds_every_table_of_the_data_dir() {
         }
     }
     assert_figures(&read_back(&ds), &expected(data_dir()));
+    entities_follow_their_evidence_to_the_clustering(&ds);
+    labels_are_the_label_stores_tags(&ds);
+}
+
+/// Every batch of one chain's file of `table`.
+fn batches(ds: &Dataset, table: &str, chain: &str) -> Vec<arrow::record_batch::RecordBatch> {
+    let f = ds
+        .table(table)
+        .unwrap()
+        .files
+        .iter()
+        .find(|f| f.chain.as_deref() == Some(chain))
+        .unwrap_or_else(|| panic!("{table}: no file of {chain}"));
+    let file = std::fs::File::open(ds.dir().join(&f.path)).unwrap();
+    ParquetRecordBatchReaderBuilder::try_new(file)
+        .unwrap()
+        .build()
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+fn u64_column(b: &arrow::record_batch::RecordBatch, name: &str) -> Vec<Option<u64>> {
+    let a = b
+        .column_by_name(name)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<UInt64Array>()
+        .unwrap();
+    (0..a.len())
+        .map(|i| a.is_valid(i).then(|| a.value(i)))
+        .collect()
+}
+
+fn text_column(b: &arrow::record_batch::RecordBatch, name: &str) -> Vec<Option<String>> {
+    let a = b
+        .column_by_name(name)
+        .unwrap()
+        .as_any()
+        .downcast_ref::<StringArray>()
+        .unwrap();
+    (0..a.len())
+        .map(|i| a.is_valid(i).then(|| a.value(i).to_string()))
+        .collect()
+}
+
+/// Each address's entity is the clustering's, and following `via_address_id` from any
+/// address reaches its entity's own address through edges of the clustering's evidence.
+fn entities_follow_their_evidence_to_the_clustering(ds: &Dataset) {
+    for chain in ["evm-31337", "litecoin-regtest"] {
+        let c = tracehound_cluster::Clustering::load(&tracehound_cluster::Clustering::path_in(
+            data_dir(),
+            chain.parse().unwrap(),
+        ))
+        .unwrap();
+        let mut via = BTreeMap::new();
+        let mut kinds = BTreeMap::new();
+        for b in batches(ds, "entities", chain) {
+            let (ids, entities, next, kind) = (
+                u64_column(&b, "address_id"),
+                u64_column(&b, "entity"),
+                u64_column(&b, "via_address_id"),
+                text_column(&b, "evidence_kind"),
+            );
+            for i in 0..b.num_rows() {
+                let id = u32::try_from(ids[i].unwrap()).unwrap();
+                assert_eq!(
+                    entities[i].map(|e| u32::try_from(e).unwrap()),
+                    c.entity_of(id),
+                    "{chain} address {id}"
+                );
+                via.insert(id, next[i].map(|n| u32::try_from(n).unwrap()));
+                kinds.insert(id, kind[i].clone());
+            }
+        }
+        assert_eq!(via.len(), c.entity.len(), "{chain}: one row per address");
+        let mut multi = 0;
+        for &id in via.keys() {
+            let entity = c.entity_of(id).unwrap();
+            let mut at = id;
+            let mut steps = 0;
+            while let Some(next) = via[&at] {
+                let joined = c
+                    .evidence
+                    .iter()
+                    .any(|e| (e.a, e.b) == (at, next) || (e.b, e.a) == (at, next));
+                assert!(joined, "{chain}: {at} → {next} is no evidence edge");
+                assert!(kinds[&at].is_some());
+                at = next;
+                steps += 1;
+                assert!(steps <= c.entity.len(), "{chain}: a cycle from {id}");
+            }
+            assert_eq!(at, entity, "{chain}: {id} leads to its entity");
+            multi += usize::from(steps > 0);
+        }
+        assert!(multi > 0, "{chain}: some addresses were merged");
+    }
+}
+
+/// The `labels` rows are the label store's tags, field by field.
+fn labels_are_the_label_stores_tags(ds: &Dataset) {
+    let store = tracehound_labels::LabelStore::open_existing_in(data_dir())
+        .unwrap()
+        .unwrap();
+    let mut tags = Vec::new();
+    store.for_each(|t| tags.push(t)).unwrap();
+    let mut rows = Vec::new();
+    for chain in ["evm-31337", "litecoin-regtest"] {
+        for b in batches(ds, "labels", chain) {
+            let (address, label, source, category) = (
+                text_column(&b, "address"),
+                text_column(&b, "label"),
+                text_column(&b, "source"),
+                text_column(&b, "category"),
+            );
+            for i in 0..b.num_rows() {
+                rows.push((
+                    chain.to_string(),
+                    address[i].clone().unwrap(),
+                    label[i].clone().unwrap(),
+                    source[i].clone().unwrap(),
+                    category[i].clone().unwrap(),
+                ));
+            }
+        }
+    }
+    let mut want: Vec<_> = tags
+        .iter()
+        .map(|t| {
+            (
+                t.chain.name(),
+                t.address.clone(),
+                t.label.clone(),
+                t.source.clone(),
+                t.category.name().to_string(),
+            )
+        })
+        .collect();
+    rows.sort();
+    want.sort();
+    assert_eq!(rows, want);
 }
 
 /// An existing export is kept unless `--force`; `--force` replaces it once the new one is
