@@ -618,3 +618,48 @@ fn spark_reads_the_export_with_the_stores_figures() {
     }
     assert_figures(&found, &expected(data_dir()));
 }
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), &target).unwrap();
+        }
+    }
+}
+
+/// A kept trace result with an amount that is no base-unit integer fails the export with the
+/// file and the field named, and leaves nothing at the output path (nor a temporary
+/// directory beside it).
+#[test]
+fn a_bad_kept_result_fails_the_export_and_writes_nothing() {
+    let _one = one_at_a_time();
+    let root = Path::new(env!("CARGO_TARGET_TMPDIR")).join("export-test");
+    let data = root.join("bad-result-store");
+    let _ = std::fs::remove_dir_all(&data);
+    copy_dir(data_dir(), &data);
+    let kept = data.join("incidents").join("cross-chain-heist.result.json");
+    let mut result: Value = serde_json::from_slice(&std::fs::read(&kept).unwrap()).unwrap();
+    result["edges"][3]["tainted"] = "12.5".into();
+    std::fs::write(&kept, serde_json::to_vec(&result).unwrap()).unwrap();
+    let out = root.join("bad-result-export");
+    let _ = std::fs::remove_dir_all(&out);
+    let run = tracehound(&data, &["export", "parquet", out.to_str().unwrap()]);
+    assert!(!run.status.success());
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("cross-chain-heist.result.json") && stderr.contains("edge 3 tainted"),
+        "{stderr}"
+    );
+    assert!(!out.exists(), "a failed export leaves no directory");
+    let partial: Vec<String> = std::fs::read_dir(&root)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("bad-result-export"))
+        .collect();
+    assert!(partial.is_empty(), "left behind: {partial:?}");
+}
