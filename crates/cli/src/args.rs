@@ -963,11 +963,24 @@ pub(crate) struct AddressArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ExportCommand {
-    /// Every table as Parquet files in DIR (schema in the README).
-    Parquet {
-        /// Output directory (created if missing).
-        dir: PathBuf,
-    },
+    /// Every table as a versioned Parquet dataset in DIR, partitioned by chain and height
+    /// range (layout and columns: docs/parquet-schema.md). DIR appears only once complete.
+    Parquet(ExportParquetArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportParquetArgs {
+    /// Output directory: written next to it as DIR.partial-<pid>, renamed to DIR at the end.
+    pub(crate) dir: PathBuf,
+    /// Heights per file of the height-keyed tables (blocks, txs, inputs, outputs, transfers,
+    /// address_txs, links).
+    #[arg(long, default_value_t = tracehound_store::dataset::DEFAULT_PARTITION_BLOCKS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) partition_blocks: u32,
+    /// Replace an existing export in DIR (only once the new one is complete; a directory that
+    /// is not an export is never replaced).
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 #[derive(Debug, Args)]

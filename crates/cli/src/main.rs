@@ -75,8 +75,8 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Status => query::status(&global),
         args::Command::Tx(a) => query::tx(&global, &a),
         args::Command::Address(a) => query::address(&global, &a),
-        args::Command::Export(args::ExportCommand::Parquet { dir }) => {
-            query::export_parquet(&global, &dir)
+        args::Command::Export(args::ExportCommand::Parquet(a)) => {
+            query::export_parquet(&global, &a)
         }
         args::Command::Demo(a) => demo::run(&global, &a),
         args::Command::Bench(args::BenchCommand::Ingest(a)) => bench::ingest(&global, &a),
