@@ -401,6 +401,26 @@ fn alerts_become_final_at_the_confirmation_depth_and_a_deeper_reorg_still_retrac
             .map(|c| c["finals"].as_u64().unwrap())
             .sum()
     };
+    // Everything the watch's cycles pushed has reached the receiver.
+    let all_delivered = |w: &Watch| -> bool {
+        let pushed: u64 = w
+            .cycles()
+            .iter()
+            .map(|c| {
+                ["alerts", "retracted", "finals"]
+                    .iter()
+                    .map(|k| c[k].as_u64().unwrap())
+                    .sum::<u64>()
+            })
+            .sum();
+        hook.received().len() as u64 == pushed
+    };
+    // The alerts received, shortly, for assertion messages.
+    let shown = |got: &[Received]| -> Vec<String> {
+        got.iter()
+            .map(|r| format!("{}", r.alert))
+            .collect::<Vec<_>>()
+    };
 
     // 1. The payment and one block on it: its block is 2 deep.
     let paid = call(thief, "sendtoaddress", json!([exchange, "4", "", "", true]));
@@ -411,6 +431,7 @@ fn alerts_become_final_at_the_confirmation_depth_and_a_deeper_reorg_still_retrac
     wait_for("the payment's alerts and the watch at the tip", || {
         let got = hook.received();
         watch.reached(tip)
+            && all_delivered(&watch)
             && got.iter().any(|r| r.alert["kind"] == "reached_service")
             && got
                 .iter()
@@ -421,29 +442,32 @@ fn alerts_become_final_at_the_confirmation_depth_and_a_deeper_reorg_still_retrac
         .into_iter()
         .filter(|r| r.alert["block_hash"] == block.as_str())
         .collect();
-    assert!(alerts.len() >= 2, "{alerts:?}");
+    assert!(alerts.len() >= 2, "{:?}", shown(&alerts));
     assert!(alerts.iter().all(|r| r.alert["confirmations_needed"] == 3));
     assert_eq!(finals_reported(&watch), 0, "2 deep is not final");
     assert!(hook.received().iter().all(|r| r.alert["kind"] != "final"));
 
     // 2. One more block: each alert of the payment's block is final, once, after it.
     heist.mine(1);
+    let tip = tip_now();
     wait_for("a final per alert of the payment's block", || {
         let got = hook.received();
-        alerts.iter().all(|a| {
-            got.iter()
-                .any(|r| r.alert["kind"] == "final" && r.alert["finalises"] == a.id.as_str())
-        })
+        watch.reached(tip)
+            && all_delivered(&watch)
+            && alerts.iter().all(|a| {
+                got.iter()
+                    .any(|r| r.alert["kind"] == "final" && r.alert["finalises"] == a.id.as_str())
+            })
     });
     let got = hook.received();
     let finals: Vec<&Received> = got.iter().filter(|r| r.alert["kind"] == "final").collect();
-    assert_eq!(finals.len(), alerts.len(), "{got:?}");
+    assert_eq!(finals.len(), alerts.len(), "{:?}", shown(&got));
     for f in &finals {
         assert!(f.signed);
         let of = f.alert["finalises"].as_str().unwrap();
         let alert = got.iter().position(|r| r.id == of).unwrap();
         let at = got.iter().position(|r| r.id == f.id).unwrap();
-        assert!(alert < at, "a final after its alert: {got:?}");
+        assert!(alert < at, "a final after its alert: {:?}", shown(&got));
         assert_eq!(f.alert["block_hash"], block.as_str());
         assert_eq!(f.alert["evidence"]["confirmations"], 3);
         assert_eq!(f.alert["tx"], got[alert].alert["tx"]);
@@ -491,7 +515,7 @@ fn alerts_become_final_at_the_confirmation_depth_and_a_deeper_reorg_still_retrac
     ids.sort_unstable();
     let n = ids.len();
     ids.dedup();
-    assert_eq!(ids.len(), n, "{got:?}");
+    assert_eq!(ids.len(), n, "{:?}", shown(&got));
     let mut of: Vec<&str> = got
         .iter()
         .filter(|r| r.alert["kind"] == "final")
@@ -500,7 +524,7 @@ fn alerts_become_final_at_the_confirmation_depth_and_a_deeper_reorg_still_retrac
     of.sort_unstable();
     let n = of.len();
     of.dedup();
-    assert_eq!(of.len(), n, "a final raised twice: {got:?}");
+    assert_eq!(of.len(), n, "a final raised twice: {:?}", shown(&got));
 
     // A watch started again over the same data dir raises no final twice.
     let again = Watch::spawn(
