@@ -1002,8 +1002,8 @@ fn alerted_of(
     out
 }
 
-/// What the outbox holds: the alerts `keep` keeps (never retractions or finals), and the ids
-/// of every alert retracted and of every alert finalised.
+/// What the outbox holds: the alerts `keep` keeps (never retractions or finals) without their
+/// evidence, and the ids of every alert retracted and of every alert finalised.
 struct Outstanding {
     kept: Vec<Alert>,
     retracted: HashSet<String>,
@@ -1033,7 +1033,14 @@ fn in_force(outbox: &Outbox, keep: impl Fn(&Alert) -> bool) -> anyhow::Result<Ou
                     out.finalised.insert(of.clone());
                 }
                 (AlertKind::Retraction | AlertKind::Final, _, _) => {}
-                _ if keep(&a) => out.kept.push(a),
+                _ if keep(&a) => {
+                    // Retractions and finals are built from the subject and summary: the
+                    // evidence (proof paths) would only make every cycle's read as big as the
+                    // outbox.
+                    let mut a = a;
+                    a.evidence = serde_json::Value::Null;
+                    out.kept.push(a);
+                }
                 _ => {}
             }
         }
