@@ -423,6 +423,9 @@ struct Heads {
     error: Option<String>,
 }
 
+/// Writes a change to this chain's entry of the status board (if the watch runs in a server).
+type Board<'a> = dyn Fn(&dyn Fn(&mut tracehound_server::ChainWatch)) + Sync + 'a;
+
 /// The watch loop of [`follow`]: a cycle, then a wait for the poll interval or a new head.
 #[allow(clippy::too_many_arguments)]
 fn follow_polling(
@@ -434,7 +437,7 @@ fn follow_polling(
     json: bool,
     wake: &crate::heads::Wake,
     heads: &Mutex<Heads>,
-    board: &(dyn Fn(&dyn Fn(&mut tracehound_server::ChainWatch)) + Sync),
+    board: &Board<'_>,
 ) -> anyhow::Result<()> {
     let links = crate::links::load(spec.links.as_deref())?;
     let node = redacted(&spec.rpc);
