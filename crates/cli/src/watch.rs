@@ -648,7 +648,10 @@ fn cycle(
         // What this trace says happened after the start, against what was alerted: new
         // alerts go out, and alerts the trace no longer supports are retracted (a later block
         // can change how a link or a mixer was matched, and patterns come and go).
-        let mut want = alerts_of(store, chain, &name, &result, start, spec)?;
+        let alerted = alerted_of(&raised, &retracted, &name);
+        // Only what is not in force yet is pushed, and needs its evidence.
+        let to_push = |id: &str| !matches!(alerted.get(id), Some(Alerted { live: Some(_), .. }));
+        let mut want = alerts_of(store, chain, &name, &result, start, spec, &to_push)?;
         want.extend(pattern_alerts(
             store,
             chain,
@@ -658,7 +661,6 @@ fn cycle(
             start,
             spec.confirmations,
         )?);
-        let alerted = alerted_of(&raised, &retracted, &name);
         let wanted: HashSet<&str> = want.iter().map(|a| a.id.as_str()).collect();
         for alert in &want {
             let again = match alerted.get(&alert.id) {
@@ -1101,6 +1103,10 @@ fn retract_stale(store: &Store, outbox: &Outbox, chain: Chain) -> anyhow::Result
 
 /// The alerts of a trace of incident `name` for blocks of `chain` above `mark`: a point of
 /// intervention reached, and each tainted hop.
+///
+/// `needs_evidence` says, by id, which alerts get their evidence (proof path, hop): a cycle
+/// builds the alerts of every hop since the watch began to compare them with what was
+/// alerted, and only those it will push need it (the id does not depend on it).
 pub(crate) fn alerts_of(
     store: &Store,
     chain: Chain,
@@ -1108,6 +1114,7 @@ pub(crate) fn alerts_of(
     result: &TraceResult,
     mark: u32,
     spec: &ChainSpec,
+    needs_evidence: &dyn Fn(&str) -> bool,
 ) -> anyhow::Result<Vec<Alert>> {
     let confirmations = spec.confirmations;
     let watched: HashSet<String> = spec
@@ -1164,19 +1171,22 @@ pub(crate) fn alerts_of(
                 .unwrap_or_default(),
             hop.tx
         );
-        out.push(
-            Alert::builder(
-                AlertKind::ReachedService,
-                &chain_name,
-                height,
-                hash_at(height)?,
-            )
-            .incident(name)
-            .tx(&*hop.tx)
-            .address(&e.address)
-            .amount(&e.asset, hop.tainted)
-            .summary(summary)
-            .evidence(serde_json::json!({
+        let mut alert = Alert::builder(
+            AlertKind::ReachedService,
+            &chain_name,
+            height,
+            hash_at(height)?,
+        )
+        .incident(name)
+        .tx(&*hop.tx)
+        .address(&e.address)
+        .amount(&e.asset, hop.tainted)
+        .summary(summary)
+        .confirmations_needed(confirmations)
+        .raised_at(now)
+        .build();
+        if needs_evidence(&alert.id) {
+            alert.evidence = serde_json::json!({
                 "label": e.label,
                 "category": e.category,
                 "freezable_by": e.freezable_by,
@@ -1184,11 +1194,9 @@ pub(crate) fn alerts_of(
                 "resting_now": e.amount.to_string(),
                 "hops": e.hops,
                 "path": e.path,
-            }))
-            .confirmations_needed(confirmations)
-            .raised_at(now)
-            .build(),
-        );
+            });
+        }
+        out.push(alert);
     }
     // Each tainted hop is a move, and also an exposure when it lands at a watched address.
     for hop in &result.edges {
@@ -1216,18 +1224,19 @@ pub(crate) fn alerts_of(
             ));
         }
         for (kind, summary) in kinds {
-            out.push(
-                Alert::builder(kind, &chain_name, height, hash_at(height)?)
-                    .incident(name)
-                    .tx(&*hop.tx)
-                    .address(&*hop.to)
-                    .amount(&*hop.asset, hop.tainted)
-                    .summary(summary)
-                    .evidence(serde_json::json!({ "hop": hop }))
-                    .confirmations_needed(confirmations)
-                    .raised_at(now)
-                    .build(),
-            );
+            let mut alert = Alert::builder(kind, &chain_name, height, hash_at(height)?)
+                .incident(name)
+                .tx(&*hop.tx)
+                .address(&*hop.to)
+                .amount(&*hop.asset, hop.tainted)
+                .summary(summary)
+                .confirmations_needed(confirmations)
+                .raised_at(now)
+                .build();
+            if needs_evidence(&alert.id) {
+                alert.evidence = serde_json::json!({ "hop": hop });
+            }
+            out.push(alert);
         }
     }
     Ok(out)

@@ -193,6 +193,11 @@ fn thiefs_moves_alert_by_signed_webhook_and_a_reorg_retracts_them() {
         });
         retracted && again
     });
+    // Stopped only once everything its cycles pushed is delivered (the outbox is compared with
+    // what arrived below).
+    wait_for("every alert pushed delivered", || {
+        got.lock().unwrap().len() as u64 == watch.pushed()
+    });
     {
         let got = got.lock().unwrap();
         assert!(got.iter().all(|r| r.signed), "{got:?}");
@@ -402,19 +407,7 @@ fn alerts_become_final_at_the_confirmation_depth_and_a_deeper_reorg_still_retrac
             .sum()
     };
     // Everything the watch's cycles pushed has reached the receiver.
-    let all_delivered = |w: &Watch| -> bool {
-        let pushed: u64 = w
-            .cycles()
-            .iter()
-            .map(|c| {
-                ["alerts", "retracted", "finals"]
-                    .iter()
-                    .map(|k| c[k].as_u64().unwrap())
-                    .sum::<u64>()
-            })
-            .sum();
-        hook.received().len() as u64 == pushed
-    };
+    let all_delivered = |w: &Watch| hook.received().len() as u64 == w.pushed();
     // The alerts received, shortly, for assertion messages.
     let shown = |got: &[Received]| -> Vec<String> {
         got.iter()

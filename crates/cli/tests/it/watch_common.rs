@@ -232,6 +232,21 @@ impl Watch {
         self.cycles.lock().unwrap().clone()
     }
 
+    /// How many alerts its cycles pushed into the outbox so far (alerts, retractions, finals).
+    pub(crate) fn pushed(&self) -> u64 {
+        self.cycles
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                ["alerts", "retracted", "finals"]
+                    .iter()
+                    .map(|k| c[k].as_u64().unwrap_or(0))
+                    .sum::<u64>()
+            })
+            .sum()
+    }
+
     /// Whether a cycle has reported the store at `tip`.
     pub(crate) fn reached(&self, tip: u64) -> bool {
         self.cycles
