@@ -11,6 +11,7 @@ mod demo;
 mod demo_cross;
 mod demo_live;
 mod examples;
+mod heads;
 mod import;
 mod ingest;
 mod ingest_evm;
