@@ -6,6 +6,7 @@
 //! incidents (`incidents/NAME.toml`), each chain's clustering and the exposure index.
 
 mod entities;
+mod export;
 mod incidents;
 mod report;
 mod trace;
@@ -67,6 +68,9 @@ pub enum AppError {
     /// What would be created exists already (an incident of that name).
     #[error("{0}")]
     Exists(String),
+    /// A dataset export could not be written.
+    #[error("{0}")]
+    Dataset(Box<tracehound_store::dataset::DatasetError>),
     /// A file of the data dir could not be read or written.
     #[error("{path}: {source}")]
     Io {

@@ -42,6 +42,13 @@ pub(crate) fn alerts(global: &Global, command: AlertsCommand) -> anyhow::Result<
                     "#{seq} {} {} at {} (block {}): {}",
                     a.kind, a.chain, a.height, a.block_hash, a.summary
                 );
+                // What a retraction or a final follows up on, by id (its seq may be on
+                // another page).
+                match (&a.retracts, &a.finalises) {
+                    (Some(of), _) => println!("    retracts {of}"),
+                    (_, Some(of)) => println!("    finalises {of}"),
+                    _ => {}
+                }
                 for d in deliveries.iter().filter(|d| d.alert_seq == *seq) {
                     println!(
                         "    → {}: {:?} after {} attempt(s){}",

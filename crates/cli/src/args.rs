@@ -206,10 +206,10 @@ pub(crate) struct JobsRunArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct WatchArgs {
-    /// Several chains at once: a TOML file of `[[chain]]` entries (chain, rpc, rpc_cookie or
-    /// rpc_user and rpc_password, links, incidents, poll_ms, confirmations, alert_history,
+    /// Several chains at once: a TOML file of `[[chain]]` entries (chain, rpc, ws, rpc_cookie
+    /// or rpc_user and rpc_password, links, incidents, poll_ms, confirmations, alert_history,
     /// opening_balances).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["chain", "rpc"])]
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["chain", "rpc", "ws"])]
     pub(crate) config: Option<PathBuf>,
     /// The chain (a UTXO chain such as litecoin-regtest, or an EVM chain).
     #[arg(long, requires = "rpc")]
@@ -217,6 +217,10 @@ pub(crate) struct WatchArgs {
     /// The node's JSON-RPC URL.
     #[arg(long, requires = "chain")]
     pub(crate) rpc: Option<String>,
+    /// EVM node: its websocket (`ws://…`; anvil serves it on its HTTP port). Each new head it
+    /// announces (`newHeads`) wakes the watch at once; polling goes on as the fallback.
+    #[arg(long, value_name = "URL", requires = "rpc")]
+    pub(crate) ws: Option<String>,
     /// UTXO node: its .cookie file.
     #[arg(long, conflicts_with_all = ["rpc_user", "rpc_password"])]
     pub(crate) rpc_cookie: Option<PathBuf>,
@@ -240,7 +244,8 @@ pub(crate) struct WatchArgs {
     /// How often to ask the node for new blocks, in milliseconds.
     #[arg(long, default_value_t = 1000)]
     pub(crate) poll_ms: u64,
-    /// Confirmations an alert's block needs before the alert is final (carried in the alert).
+    /// Confirmations an alert's block needs before the alert is final (carried in the alert):
+    /// above 1, a `final` event follows each alert still in force once its block is this deep.
     #[arg(long, default_value_t = 1)]
     pub(crate) confirmations: u32,
     /// One cycle (catch up, alert, deliver what is due), then exit.
@@ -292,7 +297,8 @@ pub(crate) enum SubscriptionCommand {
         #[arg(long)]
         url: String,
         /// Only these kinds (repeatable): taint_moved, reached_service, exposure, sanctioned,
-        /// pattern, retraction (default: all).
+        /// pattern, retraction, final (default: all; a retraction or a final goes wherever
+        /// the alert it follows up on went).
         #[arg(long)]
         kind: Vec<String>,
         /// Only alerts of these incidents (repeatable; default: all).
@@ -1037,11 +1043,24 @@ pub(crate) struct AddressArgs {
 
 #[derive(Debug, Subcommand)]
 pub(crate) enum ExportCommand {
-    /// Every table as Parquet files in DIR (schema in the README).
-    Parquet {
-        /// Output directory (created if missing).
-        dir: PathBuf,
-    },
+    /// Every table as a versioned Parquet dataset in DIR, partitioned by chain and height
+    /// range (layout and columns: docs/parquet-schema.md). DIR appears only once complete.
+    Parquet(ExportParquetArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ExportParquetArgs {
+    /// Output directory: written next to it as DIR.partial-<pid>, renamed to DIR at the end.
+    pub(crate) dir: PathBuf,
+    /// Heights per file of the height-keyed tables (blocks, txs, inputs, outputs, transfers,
+    /// address_txs, links).
+    #[arg(long, default_value_t = tracehound_store::dataset::DEFAULT_PARTITION_BLOCKS,
+          value_parser = clap::value_parser!(u32).range(1..))]
+    pub(crate) partition_blocks: u32,
+    /// Replace an existing export in DIR (only once the new one is complete; a directory that
+    /// is not an export is never replaced).
+    #[arg(long)]
+    pub(crate) force: bool,
 }
 
 #[derive(Debug, Args)]

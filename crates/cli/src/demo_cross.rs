@@ -409,7 +409,8 @@ fn keep_for_serving(
     let outbox = tracehound_monitor::Outbox::open(&crate::watch::outbox_path(store_dir))?;
     for chain in store.chains()? {
         let spec = crate::watch::ChainSpec::history(chain);
-        let mut alerts = crate::watch::alerts_of(store, chain, INCIDENT, &result, 0, &spec)?;
+        let mut alerts =
+            crate::watch::alerts_of(store, chain, INCIDENT, &result, 0, &spec, &|_| true)?;
         alerts.extend(crate::watch::pattern_alerts(
             store, chain, INCIDENT, &labels, &result, 0, 1,
         )?);

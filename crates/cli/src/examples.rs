@@ -20,7 +20,10 @@ const EXAMPLES: &[(&str, &str)] = &[
         "address",
         "tracehound address 1A1zP1eP5QGefi2DMPTfTL5SLmv7DivfNa --limit 20",
     ),
-    ("export parquet", "tracehound export parquet ./parquet"),
+    (
+        "export parquet",
+        "tracehound export parquet ./parquet\n  tracehound export parquet ./parquet --partition-blocks 10000 --force   # replace an older export",
+    ),
     (
         "demo",
         "tracehound demo\n  tracehound demo --serve --bind 127.0.0.1:8080   # then open http://127.0.0.1:8080",

@@ -11,6 +11,7 @@ mod demo;
 mod demo_cross;
 mod demo_live;
 mod examples;
+mod heads;
 mod import;
 mod ingest;
 mod ingest_evm;
@@ -76,8 +77,8 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Status => query::status(&global),
         args::Command::Tx(a) => query::tx(&global, &a),
         args::Command::Address(a) => query::address(&global, &a),
-        args::Command::Export(args::ExportCommand::Parquet { dir }) => {
-            query::export_parquet(&global, &dir)
+        args::Command::Export(args::ExportCommand::Parquet(a)) => {
+            query::export_parquet(&global, &a)
         }
         args::Command::Demo(a) => demo::run(&global, &a),
         args::Command::Bench(args::BenchCommand::Ingest(a)) => bench::ingest(&global, &a),

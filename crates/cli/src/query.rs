@@ -1,7 +1,5 @@
 //! Query commands: `status`, `tx`, `address`, `export parquet`.
 
-use std::path::Path;
-
 use anyhow::{Context, bail};
 use serde::Serialize;
 use tracehound_core::LinkFact;
@@ -495,30 +493,79 @@ pub(crate) fn address(global: &Global, args: &AddressArgs) -> anyhow::Result<()>
     Ok(())
 }
 
-pub(crate) fn export_parquet(global: &Global, dir: &Path) -> anyhow::Result<()> {
-    let store = open_store(global)?;
+/// What `export parquet` wrote.
+#[derive(serde::Serialize)]
+struct ExportReport {
+    dir: String,
+    schema_version: u64,
+    partition_blocks: u32,
+    tables: Vec<ExportedTable>,
+    seconds: f64,
+}
+
+#[derive(serde::Serialize)]
+struct ExportedTable {
+    table: String,
+    rows: u64,
+    files: usize,
+    bytes: u64,
+}
+
+/// The store's tables and the data dir's (labels, entities, incidents, trace results) into
+/// one dataset, which appears at `args.dir` only when complete.
+pub(crate) fn export_parquet(
+    global: &Global,
+    args: &crate::args::ExportParquetArgs,
+) -> anyhow::Result<()> {
+    let start = std::time::Instant::now();
+    let dir = &args.dir;
+    let data = global.data();
+    let store = data.open_store()?;
     let bar = if global.json || !std::io::IsTerminal::is_terminal(&std::io::stderr()) {
         indicatif::ProgressBar::hidden()
     } else {
         indicatif::ProgressBar::new_spinner()
     };
     bar.enable_steady_tick(std::time::Duration::from_millis(200));
-    let summary = store
-        .export_parquet_with_progress(dir, &|table, rows| {
-            bar.set_message(format!("{table}: {rows} rows"))
-        })
-        .with_context(|| format!("exporting to {}", dir.display()))?;
+    let progress = |table: &str, rows: u64| bar.set_message(format!("{table}: {rows} rows"));
+    let writer =
+        tracehound_store::dataset::DatasetWriter::create(dir, args.partition_blocks, args.force)?;
+    store
+        .export_tables(&writer, &progress)
+        .with_context(|| format!("exporting the store to {}", dir.display()))?;
+    data.export_tables(&store, &writer, &progress)
+        .with_context(|| format!("exporting the data dir's tables to {}", dir.display()))?;
+    let manifest = writer.finish()?;
     bar.finish_and_clear();
+    let report = ExportReport {
+        dir: dir.display().to_string(),
+        schema_version: manifest.schema_version,
+        partition_blocks: manifest.partition_blocks,
+        tables: manifest
+            .tables
+            .iter()
+            .map(|(name, t)| ExportedTable {
+                table: name.clone(),
+                rows: t.rows,
+                files: t.files.len(),
+                bytes: t.files.iter().map(|f| f.bytes).sum(),
+            })
+            .collect(),
+        seconds: start.elapsed().as_secs_f64(),
+    };
     if global.json {
-        return output::json(&summary);
+        return output::json(&report);
     }
-    for (table, rows) in &summary.tables {
+    for t in &report.tables {
         println!(
-            "{:<12} {rows:>10} rows  {}",
-            table,
-            dir.join(format!("{table}.parquet")).display()
+            "{:<16} {:>12} rows {:>5} files {:>14} bytes",
+            t.table, t.rows, t.files, t.bytes
         );
     }
+    println!(
+        "schema version {} in {} ({:.1} s)",
+        report.schema_version, report.dir, report.seconds
+    );
     Ok(())
 }
 

@@ -8,8 +8,13 @@
 //!   the incident began with those in force: new ones are pushed, ones it no longer supports
 //!   retracted;
 //! - alerts on new transfers of addresses labeled sanctioned;
+//! - marks final each alert in force whose block reached its confirmation depth (a `final`
+//!   event naming it);
 //! - pushes the alerts into the data dir's outbox (`alerts.redb`), from which a task of the
 //!   same process delivers them to the webhook subscriptions.
+//!
+//! A cycle starts every `poll_ms`, or at once when the node's websocket announces a new head
+//! (EVM nodes with `ws`; see [`crate::heads`]).
 //!
 //! Crash safety comes from the comparison: an alert's id is derived from what it is about
 //! (kind, rule, incident, chain, block hash, tx, address, asset, amount), so a cycle repeated
@@ -83,6 +88,10 @@ pub(crate) struct ChainSpec {
     pub(crate) chain: String,
     /// The node's JSON-RPC URL.
     pub(crate) rpc: String,
+    /// EVM node: its websocket URL; each new head it announces wakes the watch at once
+    /// (polling goes on as the fallback).
+    #[serde(default)]
+    pub(crate) ws: Option<String>,
     /// UTXO node: its cookie file.
     #[serde(default)]
     pub(crate) rpc_cookie: Option<PathBuf>,
@@ -166,6 +175,9 @@ pub(crate) fn load_config(path: &Path) -> anyhow::Result<Vec<ChainSpec>> {
         if spec.rpc_user.is_some() != spec.rpc_password.is_some() {
             bail!("{}: rpc_user and rpc_password go together", at());
         }
+        if let Some(ws) = &spec.ws {
+            crate::heads::check_ws_url(chain, ws).map_err(|e| anyhow::anyhow!("{}: {e}", at()))?;
+        }
         if spec.poll_ms == 0 {
             bail!("{}: poll_ms must be at least 1", at());
         }
@@ -184,6 +196,7 @@ impl ChainSpec {
         ChainSpec {
             chain: chain.name(),
             rpc: String::new(),
+            ws: None,
             rpc_cookie: None,
             rpc_user: None,
             rpc_password: None,
@@ -201,6 +214,7 @@ impl ChainSpec {
         ChainSpec {
             chain: args.chain.map(|c| c.name()).unwrap_or_default(),
             rpc: args.rpc.clone().unwrap_or_default(),
+            ws: args.ws.clone(),
             rpc_cookie: args.rpc_cookie.clone(),
             rpc_user: args.rpc_user.clone(),
             rpc_password: args.rpc_password.clone(),
@@ -260,6 +274,8 @@ struct CycleReport {
     unwound: u64,
     retracted: usize,
     alerts: usize,
+    /// Alerts marked final (their block reached its confirmation depth).
+    finals: usize,
     incidents: usize,
     millis: u128,
 }
@@ -271,6 +287,9 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> anyhow::Result<()> {
             for a in &args.watch_address {
                 tracehound_core::Address::parse(*chain, a)
                     .map_err(|e| anyhow::anyhow!("--watch-address {a}: {e}"))?;
+            }
+            if let Some(ws) = &args.ws {
+                crate::heads::check_ws_url(*chain, ws).map_err(|e| anyhow::anyhow!("--{e}"))?;
             }
             vec![ChainSpec::of_args(args)]
         }
@@ -345,7 +364,8 @@ pub(crate) async fn deliver_until(
 }
 
 /// Follows one chain until `stop` is set (or for one cycle with `once`): a node that cannot
-/// be reached is waited for, loudly; anything else ends the watch of this chain.
+/// be reached is waited for, loudly; anything else ends the watch of this chain. With a
+/// websocket (`ws`), a thread next to the loop wakes it at each new head.
 pub(crate) fn follow(
     shared: &Shared<'_>,
     spec: &ChainSpec,
@@ -354,7 +374,6 @@ pub(crate) fn follow(
     json: bool,
 ) -> anyhow::Result<()> {
     let chain: Chain = spec.chain.parse().map_err(anyhow::Error::msg)?;
-    let links = crate::links::load(spec.links.as_deref())?;
     let node = redacted(&spec.rpc);
     let board = |f: &dyn Fn(&mut tracehound_server::ChainWatch)| {
         if let Some(b) = shared.board {
@@ -364,6 +383,64 @@ pub(crate) fn follow(
             });
         }
     };
+    let wake = crate::heads::Wake::default();
+    let heads = Mutex::new(Heads::default());
+    let done = AtomicBool::new(false);
+    std::thread::scope(|s| {
+        if let (Some(ws), false) = (&spec.ws, once) {
+            board(&|w| w.heads_subscribed = Some(false));
+            let (wake, heads, done, board) = (&wake, &heads, &done, &board);
+            s.spawn(move || {
+                let quit = || stop.load(Ordering::Relaxed) || done.load(Ordering::Relaxed);
+                crate::heads::follow_heads(chain, ws, wake, &quit, &|status| {
+                    let mut h = heads
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    h.subscribed = matches!(status, crate::heads::FeedStatus::Up);
+                    h.error = match status {
+                        crate::heads::FeedStatus::Up => None,
+                        crate::heads::FeedStatus::Down(why) => Some(why.to_string()),
+                    };
+                    let h = h.clone();
+                    board(&|w| {
+                        w.heads_subscribed = Some(h.subscribed);
+                        w.error.clone_from(&h.error);
+                    });
+                });
+            });
+        }
+        let r = follow_polling(shared, spec, chain, stop, once, json, &wake, &heads, &board);
+        done.store(true, Ordering::Relaxed);
+        r
+    })
+}
+
+/// The websocket wake-up's state, for the status board: whether it is subscribed, and why
+/// not when it failed (shown as the chain's error while the watch polls).
+#[derive(Debug, Clone, Default)]
+struct Heads {
+    subscribed: bool,
+    error: Option<String>,
+}
+
+/// Writes a change to this chain's entry of the status board (if the watch runs in a server).
+type Board<'a> = dyn Fn(&dyn Fn(&mut tracehound_server::ChainWatch)) + Sync + 'a;
+
+/// The watch loop of [`follow`]: a cycle, then a wait for the poll interval or a new head.
+#[allow(clippy::too_many_arguments)]
+fn follow_polling(
+    shared: &Shared<'_>,
+    spec: &ChainSpec,
+    chain: Chain,
+    stop: &AtomicBool,
+    once: bool,
+    json: bool,
+    wake: &crate::heads::Wake,
+    heads: &Mutex<Heads>,
+    board: &Board<'_>,
+) -> anyhow::Result<()> {
+    let links = crate::links::load(spec.links.as_deref())?;
+    let node = redacted(&spec.rpc);
     let mut source = None;
     let mut first = true;
     while !stop.load(Ordering::Relaxed) {
@@ -385,7 +462,7 @@ pub(crate) fn follow(
                     w.error = Some(text.clone());
                 });
                 eprintln!("watch {chain}: the node at {node} is unreachable ({e:#}); retrying");
-                sleep_unless_stopped(stop, Duration::from_millis(spec.poll_ms.max(1000)));
+                wake.wait(stop, Duration::from_millis(spec.poll_ms.max(1000)));
                 continue;
             }
             Err(e) => {
@@ -402,9 +479,14 @@ pub(crate) fn follow(
             state.save(&shared.state_file)?;
         }
         first = false;
+        let heads_error = heads
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .error
+            .clone();
         board(&|w| {
             w.node_reachable = true;
-            w.error = None;
+            w.error.clone_from(&heads_error);
             w.tip = report.tip;
             w.cycles += 1;
             w.blocks += report.blocks;
@@ -416,21 +498,24 @@ pub(crate) fn follow(
         });
         if json {
             println!("{}", serde_json::to_string(&report)?);
-        } else if report.blocks > 0 || report.unwound > 0 || report.alerts > 0 {
+        } else if report.blocks > 0 || report.unwound > 0 || report.alerts > 0 || report.finals > 0
+        {
             eprintln!(
-                "watch {chain}: tip {}, {} new blocks, {} unwound, {} alerts, {} retracted ({} ms)",
+                "watch {chain}: tip {}, {} new blocks, {} unwound, {} alerts, {} retracted, {} \
+                 final ({} ms)",
                 report.tip.map_or("-".into(), |t| t.to_string()),
                 report.blocks,
                 report.unwound,
                 report.alerts,
                 report.retracted,
+                report.finals,
                 report.millis
             );
         }
         if once {
             break;
         }
-        sleep_unless_stopped(stop, Duration::from_millis(spec.poll_ms));
+        wake.wait(stop, Duration::from_millis(spec.poll_ms));
     }
     Ok(())
 }
@@ -521,18 +606,14 @@ fn cycle(
     let incidents = watched_incidents(data, &spec.incidents)?;
     report.incidents = incidents.len();
     let labels = data.trace_labels()?;
-    // What traces raised on this chain so far, read once for every incident of the cycle.
+    // What was raised on this chain so far, read once for every incident of the cycle and
+    // for the finals after them.
     let chain_name = chain.name();
-    let (raised, retracted) = in_force(outbox, |a| {
-        a.chain == chain_name
-            && matches!(
-                a.kind,
-                AlertKind::TaintMoved
-                    | AlertKind::ReachedService
-                    | AlertKind::Pattern
-                    | AlertKind::Exposure
-            )
-    })?;
+    let Outstanding {
+        kept: raised,
+        mut retracted,
+        finalised,
+    } = in_force(outbox, |a| a.chain == chain_name)?;
     // Alerts are for blocks after the watch of an incident started: its history is in its
     // trace, not in alerts. A new incident's start is kept before anything is raised, so a
     // watch killed in this cycle starts it here again, not at a later tip.
@@ -548,6 +629,9 @@ fn cycle(
     if new {
         state.save(&shared.state_file)?;
     }
+    // The alerts this cycle raises, to be made final with those read above (blocks caught up
+    // with can be deep already).
+    let mut pushed = Vec::new();
     for name in incidents {
         let start = marks.get(&name).copied().unwrap_or(tip);
         if start >= tip {
@@ -564,7 +648,10 @@ fn cycle(
         // What this trace says happened after the start, against what was alerted: new
         // alerts go out, and alerts the trace no longer supports are retracted (a later block
         // can change how a link or a mixer was matched, and patterns come and go).
-        let mut want = alerts_of(store, chain, &name, &result, start, spec)?;
+        let alerted = alerted_of(&raised, &retracted, &name);
+        // Only what is not in force yet is pushed, and needs its evidence.
+        let to_push = |id: &str| !matches!(alerted.get(id), Some(Alerted { live: Some(_), .. }));
+        let mut want = alerts_of(store, chain, &name, &result, start, spec, &to_push)?;
         want.extend(pattern_alerts(
             store,
             chain,
@@ -574,7 +661,6 @@ fn cycle(
             start,
             spec.confirmations,
         )?);
-        let alerted = alerted_of(&raised, &retracted, &name);
         let wanted: HashSet<&str> = want.iter().map(|a| a.id.as_str()).collect();
         for alert in &want {
             let again = match alerted.get(&alert.id) {
@@ -588,6 +674,7 @@ fn cycle(
             };
             if outbox.push(&again)?.is_some() {
                 report.alerts += 1;
+                pushed.push(again);
             }
         }
         let reason = format!(
@@ -598,12 +685,14 @@ fn cycle(
             let Some(live) = a.live.as_ref().filter(|_| !wanted.contains(base.as_str())) else {
                 continue;
             };
+            let reason = retraction_reason(live, reason.clone(), &finalised);
             if outbox
                 .push(&Alert::retraction(live, &reason, unix_now()))?
                 .is_some()
             {
                 report.retracted += 1;
             }
+            retracted.insert(live.id.clone());
         }
     }
     let start = *state
@@ -615,10 +704,70 @@ fn cycle(
     for alert in sanctioned_alerts(store, chain, &labels, seen, start, reread, spec)? {
         if outbox.push(&alert)?.is_some() {
             report.alerts += 1;
+            pushed.push(alert);
         }
     }
+    drop(state);
+    report.finals = finalise(
+        store,
+        outbox,
+        chain,
+        tip,
+        raised.iter().chain(&pushed),
+        &retracted,
+        &finalised,
+    )?;
     report.millis = started.elapsed().as_millis();
     Ok(report)
+}
+
+/// Marks final every alert of `raised` (this cycle's read of the outbox and what it pushed
+/// since) not retracted whose block is now at least its `confirmations_needed` deep and
+/// still the store's block at its height. An alert that asked for 1 confirmation was final
+/// when raised: no event follows it.
+fn finalise<'a>(
+    store: &Store,
+    outbox: &Outbox,
+    chain: Chain,
+    tip: u32,
+    raised: impl Iterator<Item = &'a Alert>,
+    retracted: &HashSet<String>,
+    finalised: &HashSet<String>,
+) -> anyhow::Result<usize> {
+    let now = unix_now();
+    let mut n = 0;
+    let mut hashes: BTreeMap<u32, Option<String>> = BTreeMap::new();
+    for a in raised {
+        if a.confirmations_needed <= 1
+            || retracted.contains(&a.id)
+            || finalised.contains(&a.id)
+            || a.height > tip
+        {
+            continue;
+        }
+        let depth = tip - a.height + 1;
+        if depth < a.confirmations_needed {
+            continue;
+        }
+        let current = match hashes.get(&a.height) {
+            Some(h) => h.clone(),
+            None => {
+                let h = store
+                    .block_at(chain, a.height)?
+                    .map(|b| block_hash_text(chain, &b.hash));
+                hashes.insert(a.height, h.clone());
+                h
+            }
+        };
+        // A block no longer on the chain is for `retract_stale`, never final.
+        if current.as_deref() != Some(a.block_hash.as_str()) {
+            continue;
+        }
+        if outbox.push(&Alert::finality(a, depth, now))?.is_some() {
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// Laundering patterns detected on an incident's trace whose latest tx is in a block of
@@ -858,13 +1007,21 @@ fn alerted_of(
     out
 }
 
-/// The alerts of the outbox that `keep` keeps, and the ids of every alert retracted.
-fn in_force(
-    outbox: &Outbox,
-    keep: impl Fn(&Alert) -> bool,
-) -> anyhow::Result<(Vec<Alert>, HashSet<String>)> {
-    let mut kept = Vec::new();
-    let mut retracted = HashSet::new();
+/// What the outbox holds: the alerts `keep` keeps (never retractions or finals) without their
+/// evidence, and the ids of every alert retracted and of every alert finalised.
+struct Outstanding {
+    kept: Vec<Alert>,
+    retracted: HashSet<String>,
+    finalised: HashSet<String>,
+}
+
+/// Reads the whole outbox into an [`Outstanding`].
+fn in_force(outbox: &Outbox, keep: impl Fn(&Alert) -> bool) -> anyhow::Result<Outstanding> {
+    let mut out = Outstanding {
+        kept: Vec::new(),
+        retracted: HashSet::new(),
+        finalised: HashSet::new(),
+    };
     let mut after = 0;
     loop {
         let page = outbox.alerts(after, 1000)?;
@@ -873,22 +1030,50 @@ fn in_force(
         };
         after = last;
         for (_, a) in page {
-            match (a.kind, &a.retracts) {
-                (AlertKind::Retraction, Some(of)) => {
-                    retracted.insert(of.clone());
+            match (a.kind, &a.retracts, &a.finalises) {
+                (AlertKind::Retraction, Some(of), _) => {
+                    out.retracted.insert(of.clone());
                 }
-                _ if keep(&a) => kept.push(a),
+                (AlertKind::Final, _, Some(of)) => {
+                    out.finalised.insert(of.clone());
+                }
+                (AlertKind::Retraction | AlertKind::Final, _, _) => {}
+                _ if keep(&a) => {
+                    // Retractions and finals are built from the subject and summary: the
+                    // evidence (proof paths) would only make every cycle's read as big as the
+                    // outbox.
+                    let mut a = a;
+                    a.evidence = serde_json::Value::Null;
+                    out.kept.push(a);
+                }
                 _ => {}
             }
         }
     }
-    Ok((kept, retracted))
+    Ok(out)
+}
+
+/// Why `a` is retracted, with a word that it had been final when it had: only a reorg deeper
+/// than the confirmations it asked for (or a trace changed after them) does that.
+fn retraction_reason(a: &Alert, why: String, finalised: &HashSet<String>) -> String {
+    if finalised.contains(&a.id) {
+        format!(
+            "{why}; it had been final at {} confirmations",
+            a.confirmations_needed
+        )
+    } else {
+        why
+    }
 }
 
 /// Retracts every alert of `chain` whose block is no longer the store's block at its height.
 fn retract_stale(store: &Store, outbox: &Outbox, chain: Chain) -> anyhow::Result<usize> {
     let name = chain.name();
-    let (live, retracted) = in_force(outbox, |a| a.chain == name)?;
+    let Outstanding {
+        kept: live,
+        retracted,
+        finalised,
+    } = in_force(outbox, |a| a.chain == name)?;
     let now = unix_now();
     let mut n = 0;
     for a in live.iter().filter(|a| !retracted.contains(&a.id)) {
@@ -908,6 +1093,7 @@ fn retract_stale(store: &Store, outbox: &Outbox, chain: Chain) -> anyhow::Result
                 a.block_hash, a.height
             ),
         };
+        let reason = retraction_reason(a, reason, &finalised);
         if outbox.push(&Alert::retraction(a, &reason, now))?.is_some() {
             n += 1;
         }
@@ -917,6 +1103,10 @@ fn retract_stale(store: &Store, outbox: &Outbox, chain: Chain) -> anyhow::Result
 
 /// The alerts of a trace of incident `name` for blocks of `chain` above `mark`: a point of
 /// intervention reached, and each tainted hop.
+///
+/// `needs_evidence` says, by id, which alerts get their evidence (proof path, hop): a cycle
+/// builds the alerts of every hop since the watch began to compare them with what was
+/// alerted, and only those it will push need it (the id does not depend on it).
 pub(crate) fn alerts_of(
     store: &Store,
     chain: Chain,
@@ -924,6 +1114,7 @@ pub(crate) fn alerts_of(
     result: &TraceResult,
     mark: u32,
     spec: &ChainSpec,
+    needs_evidence: &dyn Fn(&str) -> bool,
 ) -> anyhow::Result<Vec<Alert>> {
     let confirmations = spec.confirmations;
     let watched: HashSet<String> = spec
@@ -980,19 +1171,22 @@ pub(crate) fn alerts_of(
                 .unwrap_or_default(),
             hop.tx
         );
-        out.push(
-            Alert::builder(
-                AlertKind::ReachedService,
-                &chain_name,
-                height,
-                hash_at(height)?,
-            )
-            .incident(name)
-            .tx(&*hop.tx)
-            .address(&e.address)
-            .amount(&e.asset, hop.tainted)
-            .summary(summary)
-            .evidence(serde_json::json!({
+        let mut alert = Alert::builder(
+            AlertKind::ReachedService,
+            &chain_name,
+            height,
+            hash_at(height)?,
+        )
+        .incident(name)
+        .tx(&*hop.tx)
+        .address(&e.address)
+        .amount(&e.asset, hop.tainted)
+        .summary(summary)
+        .confirmations_needed(confirmations)
+        .raised_at(now)
+        .build();
+        if needs_evidence(&alert.id) {
+            alert.evidence = serde_json::json!({
                 "label": e.label,
                 "category": e.category,
                 "freezable_by": e.freezable_by,
@@ -1000,11 +1194,9 @@ pub(crate) fn alerts_of(
                 "resting_now": e.amount.to_string(),
                 "hops": e.hops,
                 "path": e.path,
-            }))
-            .confirmations_needed(confirmations)
-            .raised_at(now)
-            .build(),
-        );
+            });
+        }
+        out.push(alert);
     }
     // Each tainted hop is a move, and also an exposure when it lands at a watched address.
     for hop in &result.edges {
@@ -1032,18 +1224,19 @@ pub(crate) fn alerts_of(
             ));
         }
         for (kind, summary) in kinds {
-            out.push(
-                Alert::builder(kind, &chain_name, height, hash_at(height)?)
-                    .incident(name)
-                    .tx(&*hop.tx)
-                    .address(&*hop.to)
-                    .amount(&*hop.asset, hop.tainted)
-                    .summary(summary)
-                    .evidence(serde_json::json!({ "hop": hop }))
-                    .confirmations_needed(confirmations)
-                    .raised_at(now)
-                    .build(),
-            );
+            let mut alert = Alert::builder(kind, &chain_name, height, hash_at(height)?)
+                .incident(name)
+                .tx(&*hop.tx)
+                .address(&*hop.to)
+                .amount(&*hop.asset, hop.tainted)
+                .summary(summary)
+                .confirmations_needed(confirmations)
+                .raised_at(now)
+                .build();
+            if needs_evidence(&alert.id) {
+                alert.evidence = serde_json::json!({ "hop": hop });
+            }
+            out.push(alert);
         }
     }
     Ok(out)
@@ -1100,13 +1293,6 @@ fn is_connection(e: &anyhow::Error) -> bool {
     ]
     .iter()
     .any(|w| text.contains(w))
-}
-
-fn sleep_unless_stopped(stop: &AtomicBool, total: Duration) {
-    let until = Instant::now() + total;
-    while !stop.load(Ordering::Relaxed) && Instant::now() < until {
-        std::thread::sleep(Duration::from_millis(20).min(total));
-    }
 }
 
 fn watch_signals(runtime: &tokio::runtime::Runtime, stop: &Arc<AtomicBool>) {

@@ -303,6 +303,8 @@ fn bad_input_gives_clear_errors_and_keeps_the_store() {
         ],
     ));
     assert!(String::from_utf8_lossy(&out.stdout).contains("outputs"));
+    let pq = work.path().join("pq");
+    assert!(pq.join("_tracehound.json").exists());
     for t in [
         "blocks",
         "txs",
@@ -311,10 +313,7 @@ fn bad_input_gives_clear_errors_and_keeps_the_store() {
         "addresses",
         "address_txs",
     ] {
-        assert!(
-            work.path().join("pq").join(format!("{t}.parquet")).exists(),
-            "{t}"
-        );
+        assert!(pq.join(t).join("chain=bitcoin-regtest").is_dir(), "{t}");
     }
 }
 

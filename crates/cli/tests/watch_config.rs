@@ -64,6 +64,18 @@ fn malformed_watch_configs_are_refused_naming_the_entry() {
             "[[chain]]\nchain = \"evm-31337\"\nrpc = \"http://127.0.0.1:1\"\npoll_ms = \"fast\"\n",
             "invalid type",
         ),
+        (
+            "[[chain]]\nchain = \"evm-31337\"\nrpc = \"http://127.0.0.1:1\"\nws = \"http://127.0.0.1:1\"\n",
+            "[[chain]] #1 (\"evm-31337\"): ws \"http://127.0.0.1:1\" is no ws:// URL",
+        ),
+        (
+            "[[chain]]\nchain = \"evm-31337\"\nrpc = \"http://127.0.0.1:1\"\nws = \"wss://node.example\"\n",
+            "wss:// is not supported",
+        ),
+        (
+            "[[chain]]\nchain = \"litecoin-regtest\"\nrpc = \"http://127.0.0.1:1\"\nws = \"ws://127.0.0.1:1\"\n",
+            "is polled (Core's ZMQ is not supported)",
+        ),
     ];
     for (config, why) in cases {
         let stderr = refused(config);

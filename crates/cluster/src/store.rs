@@ -285,8 +285,9 @@ pub fn describe(
     })
 }
 
-/// The txid and height of an evidence edge's tx.
-fn evidence_tx(
+/// The txid and height of an evidence edge's tx (`names` opened on the clustering's chain;
+/// an account chain's txid is empty when the forward is not in the deposit's history).
+pub fn evidence_tx(
     store: &Store,
     names: &Names<'_>,
     chain: Chain,

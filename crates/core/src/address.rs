@@ -223,10 +223,16 @@ impl Address {
 
     /// An EVM address from its 20 bytes.
     pub fn evm(chain: Chain, bytes: &[u8; 20]) -> Address {
-        Address {
-            chain,
-            text: format!("0x{}", hex::encode(bytes)),
+        // Written digit by digit: a trace names a million counterparties, and `hex::encode`
+        // with `format!` cost two allocations and a char iterator each.
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        let mut text = String::with_capacity(42);
+        text.push_str("0x");
+        for b in bytes {
+            text.push(char::from(DIGITS[usize::from(b >> 4)]));
+            text.push(char::from(DIGITS[usize::from(b & 0x0f)]));
         }
+        Address { chain, text }
     }
 
     /// Rebuilds an address from text the store wrote itself (already canonical).
@@ -374,6 +380,15 @@ impl fmt::Debug for Address {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn evm_text_is_0x_and_lowercase_hex_and_parses_back(bytes in proptest::prelude::any::<[u8; 20]>()) {
+            let a = Address::evm(Chain::Evm(1), &bytes);
+            proptest::prop_assert_eq!(a.as_str(), format!("0x{}", hex::encode(bytes)));
+            proptest::prop_assert_eq!(Address::parse(Chain::Evm(1), a.as_str()).unwrap(), a);
+        }
+    }
 
     #[test]
     fn bitcoin_forms_validate_and_canonicalize() {

@@ -22,17 +22,21 @@ pub enum AlertKind {
     Pattern,
     /// An earlier alert is withdrawn (its block was reorganised away, the rule was wrong).
     Retraction,
+    /// An earlier alert's block reached the confirmation depth the alert asked for
+    /// (`confirmations_needed`) while the alert was in force: it is final.
+    Final,
 }
 
 impl AlertKind {
     /// Every kind, in declaration order.
-    pub const ALL: [AlertKind; 6] = [
+    pub const ALL: [AlertKind; 7] = [
         AlertKind::TaintMoved,
         AlertKind::ReachedService,
         AlertKind::Exposure,
         AlertKind::Sanctioned,
         AlertKind::Pattern,
         AlertKind::Retraction,
+        AlertKind::Final,
     ];
 
     /// The kind as it is written in JSON (`taint_moved`, …).
@@ -44,6 +48,7 @@ impl AlertKind {
             AlertKind::Sanctioned => "sanctioned",
             AlertKind::Pattern => "pattern",
             AlertKind::Retraction => "retraction",
+            AlertKind::Final => "final",
         }
     }
 }
@@ -100,6 +105,9 @@ pub struct Alert {
     pub confirmations_needed: u32,
     /// For a [`AlertKind::Retraction`]: the id of the alert withdrawn.
     pub retracts: Option<String>,
+    /// For a [`AlertKind::Final`]: the id of the alert that became final.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub finalises: Option<String>,
     /// Which rule of its kind raised it, when a kind has several (a pattern alert: the
     /// pattern, `peel_chain`, `fan_out`, …): part of what identifies it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -144,6 +152,7 @@ impl Alert {
                 evidence: serde_json::Value::Null,
                 confirmations_needed: 0,
                 retracts: None,
+                finalises: None,
                 rule: None,
                 revision: 0,
                 raised_at: crate::now_ms() / 1000,
@@ -175,6 +184,7 @@ impl Alert {
             }),
             confirmations_needed: 0,
             retracts: Some(of.id.clone()),
+            finalises: None,
             rule: of.rule.clone(),
             revision: 0,
             raised_at: now,
@@ -183,10 +193,54 @@ impl Alert {
         alert
     }
 
+    /// The event saying `of` is final: its block is `confirmations` deep (at least
+    /// `of.confirmations_needed`) and `of` was never retracted. The same subject as `of`, kind
+    /// [`AlertKind::Final`], `finalises` = `of.id`; like a retraction's, its id depends on
+    /// `of`'s alone (not on the depth seen or the time), so a cycle repeated after a crash
+    /// raises the same final once.
+    pub fn finality(of: &Alert, confirmations: u32, now: u64) -> Alert {
+        let mut alert = Alert {
+            id: String::new(),
+            kind: AlertKind::Final,
+            incident: of.incident.clone(),
+            chain: of.chain.clone(),
+            height: of.height,
+            block_hash: of.block_hash.clone(),
+            tx: of.tx.clone(),
+            address: of.address.clone(),
+            asset: of.asset.clone(),
+            amount: of.amount.clone(),
+            summary: format!(
+                "final at {confirmations} confirmations (needed {}): {}",
+                of.confirmations_needed, of.summary
+            ),
+            evidence: serde_json::json!({
+                "confirmations": confirmations,
+                "final_kind": of.kind,
+                "final_summary": of.summary,
+            }),
+            confirmations_needed: of.confirmations_needed,
+            retracts: None,
+            finalises: Some(of.id.clone()),
+            rule: of.rule.clone(),
+            revision: 0,
+            raised_at: now,
+        };
+        alert.id = alert.derive_id();
+        alert
+    }
+
+    /// The alert this one follows up on, which a subscription must have had first: the one a
+    /// retraction withdraws or a final finalises.
+    pub fn follows(&self) -> Option<&str> {
+        self.retracts.as_deref().or(self.finalises.as_deref())
+    }
+
     /// The id this alert's identifying fields give: lowercase hex SHA-256 over a domain tag
     /// and, length-prefixed (so no two field lists collide), kind, incident, chain, height,
-    /// block hash, tx, address, asset, amount, `retracts` and `rule`. Summary, evidence,
-    /// confirmations and `raised_at` are left out: they describe, they do not identify.
+    /// block hash, tx, address, asset, amount, `retracts`, `rule`, then `revision` and
+    /// `finalises` when set. Summary, evidence, confirmations and `raised_at` are left out:
+    /// they describe, they do not identify.
     pub fn derive_id(&self) -> String {
         let mut h = Sha256::new();
         h.update(b"tracehound-alert/1");
@@ -207,7 +261,9 @@ impl Alert {
         let revision = self.revision.to_string();
         // Revision 0 adds nothing: first alerts keep the ids they always had.
         let revision = (self.revision > 0).then_some(Some(revision.as_str()));
-        for field in fields.into_iter().chain(revision) {
+        // Like revision: only a final has it, so other alerts keep the ids they always had.
+        let finalises = self.finalises.as_deref().map(Some);
+        for field in fields.into_iter().chain(revision).chain(finalises) {
             match field {
                 // A missing field and an empty one must differ.
                 None => h.update([0u8]),
@@ -223,7 +279,8 @@ impl Alert {
 
     /// Why the outbox would refuse this alert, if it would: an id that is empty, longer than
     /// 128 characters or not visible ASCII (it travels in a header), an amount that is not an
-    /// integer, a retraction without `retracts` or `retracts` on another kind.
+    /// integer, a retraction without `retracts` or `retracts` on another kind, and the same
+    /// of a final and `finalises`.
     pub(crate) fn problem(&self) -> Option<String> {
         if self.id.is_empty() {
             return Some("its id is empty (build it with Alert::builder(..).build())".into());
@@ -246,7 +303,18 @@ impl Alert {
             (kind, Some(_)) if kind != AlertKind::Retraction => Some(format!(
                 "a {kind} alert cannot retract another (only a retraction)"
             )),
-            _ => None,
+            _ => match (self.kind, &self.finalises) {
+                (AlertKind::Final, None) => {
+                    Some("a final must name the alert it finalises (finalises)".into())
+                }
+                (AlertKind::Final, Some(f)) if f == &self.id => {
+                    Some("a final cannot finalise itself".into())
+                }
+                (kind, Some(_)) if kind != AlertKind::Final => Some(format!(
+                    "a {kind} alert cannot finalise another (only a final)"
+                )),
+                _ => None,
+            },
         }
     }
 }
@@ -402,6 +470,40 @@ mod tests {
     }
 
     #[test]
+    fn a_final_names_its_alert_and_its_id_depends_on_that_alone() {
+        let a = base().confirmations_needed(6).build();
+        let f1 = Alert::finality(&a, 6, 10);
+        let f2 = Alert::finality(&a, 9, 20);
+        assert_eq!(
+            f1.id, f2.id,
+            "the depth seen and the time do not identify it"
+        );
+        assert_eq!(f1.kind, AlertKind::Final);
+        assert_eq!(f1.finalises.as_deref(), Some(a.id.as_str()));
+        assert_eq!(f1.follows(), Some(a.id.as_str()));
+        assert_eq!(f1.retracts, None);
+        assert_eq!(f1.problem(), None);
+        assert_eq!((f1.block_hash.as_str(), f1.height), ("0xabc", 100));
+        assert!(f1.summary.contains("6 confirmations"), "{}", f1.summary);
+        assert_ne!(
+            f1.id,
+            Alert::finality(&base().build().reissued(1), 6, 10).id
+        );
+        // Neither the retraction of the same alert nor the final of another.
+        assert_ne!(f1.id, Alert::retraction(&a, "reorg", 10).id);
+        let other = base().amount("ETH", 16).build();
+        assert_ne!(f1.id, Alert::finality(&other, 6, 10).id);
+        // Its JSON round-trips, and an alert without `finalises` does not carry the field.
+        let json = serde_json::to_value(&f1).unwrap_or_default();
+        assert_eq!(json["kind"], "final");
+        assert_eq!(json["finalises"], a.id.as_str());
+        let back: Alert = serde_json::from_value(json).unwrap_or_else(|_| a.clone());
+        assert_eq!(back, f1);
+        let plain = serde_json::to_value(&a).unwrap_or_default();
+        assert!(plain.get("finalises").is_none(), "{plain}");
+    }
+
+    #[test]
     fn kinds_round_trip_in_snake_case() {
         for k in AlertKind::ALL {
             let json = serde_json::to_string(&k).unwrap_or_default();
@@ -422,5 +524,11 @@ mod tests {
         let mut c = base().build();
         c.retracts = Some("x".into());
         assert!(c.problem().is_some());
+        let mut d = base().build();
+        d.finalises = Some("x".into());
+        assert!(d.problem().is_some_and(|p| p.contains("finalise")));
+        let mut e = Alert::finality(&base().build(), 3, 1);
+        e.finalises = None;
+        assert!(e.problem().is_some_and(|p| p.contains("finalises")));
     }
 }

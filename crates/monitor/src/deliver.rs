@@ -293,14 +293,21 @@ async fn attempt(
     job: &Job,
     clock: &(dyn Fn() -> u64 + Sync),
 ) -> (bool, Outcome) {
-    if let Some((orig, DeliveryState::Dead)) = job.retracted_state {
-        // Sending it would put the retraction before the alert if that is ever redelivered.
+    if let Some((orig, DeliveryState::Dead)) = job.followed_state {
+        // Sending it would put the retraction (or final) before the alert if that is ever
+        // redelivered.
         return (
             false,
             Outcome::Dead {
                 status: None,
                 error: format!(
-                    "the alert it retracts (seq {orig}) is dead for this subscription: redeliver that one (this retraction follows it)"
+                    "the alert it {} (seq {orig}) is dead for this subscription: redeliver that one (this {} follows it)",
+                    if job.alert.kind == crate::AlertKind::Final {
+                        "finalises"
+                    } else {
+                        "retracts"
+                    },
+                    job.alert.kind
                 ),
             },
         );

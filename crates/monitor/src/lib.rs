@@ -6,9 +6,9 @@
 //! dead-lettered.
 //!
 //! The watch loop and the alert rules live elsewhere: they build [`Alert`]s
-//! ([`Alert::builder`], [`Alert::retraction`]) and [`Outbox::push`] them; the CLI and the API
-//! manage subscriptions through [`Outbox`] and run [`deliver`] next to the watcher (or
-//! [`deliver_due`] for one pass). A live stream (SSE, websocket) follows [`Outbox::watch`] and
+//! ([`Alert::builder`], [`Alert::retraction`], [`Alert::finality`]) and [`Outbox::push`]
+//! them; the CLI and the API manage subscriptions through [`Outbox`] and run [`deliver`] next
+//! to the watcher (or [`deliver_due`] for one pass). A live stream (SSE, websocket) follows [`Outbox::watch`] and
 //! reads [`Outbox::alerts`] after the last seq it sent.
 //!
 //! An alert's `id` is lowercase hex SHA-256 over what the alert is about (kind, incident,
@@ -30,9 +30,13 @@
 //! ```
 //!
 //! `kind` is one of `taint_moved`, `reached_service`, `exposure`, `sanctioned`, `pattern`,
-//! `retraction`; `amount` is an exact integer in the asset's base units, as a string;
-//! `retracts` is, for a `retraction`, the `id` of the alert it withdraws (e.g. after a reorg).
-//! Receivers should ignore fields they do not know: fields may be added.
+//! `retraction`, `final`; `amount` is an exact integer in the asset's base units, as a
+//! string; `retracts` is, for a `retraction`, the `id` of the alert it withdraws (e.g. after
+//! a reorg); `finalises`, present only on a `final`, is the `id` of the alert whose block
+//! reached its `confirmations_needed` while the alert was in force (the final's evidence says
+//! the depth seen). A final comes once per alert, after it; a reorg deeper than the depth can
+//! still retract a final alert (the retraction's reason says it was final). Receivers should
+//! ignore fields they do not know: fields may be added.
 //!
 //! Headers:
 //!
@@ -64,14 +68,15 @@
 //!   [`Outbox::push`] before it returns; a restarted deliverer resumes from the file.
 //! - **In order per subscription.** A subscription's deliveries go out one at a time in
 //!   `seq` order; a later one waits while an earlier one is being retried (so one receiver's
-//!   outage costs that receiver only). A retraction is therefore never delivered before the
-//!   alert it retracts; if that alert is dead for the subscription, the retraction is dead
-//!   too (with a last error saying so), and [`Outbox::redeliver`] of the alert revives it.
+//!   outage costs that receiver only). A retraction or a final is therefore never delivered
+//!   before the alert it follows up on; if that alert is dead for the subscription, the
+//!   follow-up is dead too (with a last error saying so), and [`Outbox::redeliver`] of the
+//!   alert revives it.
 //! - **One sender per queue.** Deliverers in one process ([`deliver`] and a [`deliver_due`]
 //!   pass next to it) never serve the same subscription at once; another process cannot
 //!   open the file while it is open (redb locks it).
-//! - **Retractions reach who saw the alert.** A retraction is queued for exactly the
-//!   subscriptions that had the retracted alert queued, whatever their filters.
+//! - **Retractions and finals reach who saw the alert.** A retraction or a final is queued
+//!   for exactly the subscriptions that had its alert queued, whatever their filters.
 //!
 //! # Subscriptions
 //!

@@ -50,7 +50,8 @@ pub enum DeliveryState {
     Pending,
     /// The receiver answered 2xx.
     Delivered,
-    /// Given up (attempts exhausted, 410 Gone, or the alert it retracts is dead): a dead
+    /// Given up (attempts exhausted, 410 Gone, or the alert it retracts or finalises is
+    /// dead): a dead
     /// letter until [`Outbox::redeliver`].
     Dead,
 }
@@ -115,8 +116,9 @@ pub(crate) struct Job {
     pub(crate) alert: Alert,
     /// 1-based number of this attempt.
     pub(crate) attempt: u32,
-    /// For a retraction: the state, for this subscription, of the alert it retracts.
-    pub(crate) retracted_state: Option<(u64, DeliveryState)>,
+    /// For a retraction or a final: the seq and state, for this subscription, of the alert
+    /// it follows up on.
+    pub(crate) followed_state: Option<(u64, DeliveryState)>,
 }
 
 /// The alert outbox: a redb file. Cheap to share (`Arc<Outbox>`): every method takes `&self`
@@ -277,8 +279,9 @@ impl Outbox {
     /// per subscription it is for, in one durable transaction. Returns the new seq, or `None`
     /// if the id was known (nothing changes: the same event raised again).
     ///
-    /// Routing: a retraction goes to exactly the subscriptions the retracted alert was queued
-    /// for (if the outbox has it; otherwise by the filters); any other alert to the
+    /// Routing: a retraction or a final goes to exactly the subscriptions the alert it follows
+    /// up on was queued for (if the outbox has it; otherwise by the filters); any other alert
+    /// to the
     /// subscriptions whose filter it matches, except that an alert already retracted (its
     /// retraction was pushed first) is stored but queued for nobody.
     pub fn push(&self, alert: &Alert) -> Result<Option<u64>, MonitorError> {
@@ -329,35 +332,34 @@ impl Outbox {
             let mut deliveries = wtx
                 .open_table(DELIVERIES)
                 .map_err(self.db("open deliveries"))?;
-            let targets: Vec<&StoredSubscription> = match &alert.retracts {
-                Some(retracted) => {
-                    retractions
-                        .insert(retracted.as_str(), seq)
-                        .map_err(self.db("write retraction"))?;
-                    match ids
-                        .get(retracted.as_str())
-                        .map_err(self.db("read alert ids"))?
-                    {
-                        Some(orig) => {
-                            let orig = orig.value();
-                            let mut t = Vec::new();
-                            for s in &subs {
-                                if deliveries
-                                    .get((s.id.as_str(), orig))
-                                    .map_err(self.db("read deliveries"))?
-                                    .is_some()
-                                {
-                                    t.push(s);
-                                }
+            if let Some(retracted) = &alert.retracts {
+                retractions
+                    .insert(retracted.as_str(), seq)
+                    .map_err(self.db("write retraction"))?;
+            }
+            // A retraction or a final goes to who had the alert it follows up on, whatever
+            // their filters (and after it: deliveries go in seq order).
+            let targets: Vec<&StoredSubscription> = match alert.follows() {
+                Some(followed) => match ids.get(followed).map_err(self.db("read alert ids"))? {
+                    Some(orig) => {
+                        let orig = orig.value();
+                        let mut t = Vec::new();
+                        for s in &subs {
+                            if deliveries
+                                .get((s.id.as_str(), orig))
+                                .map_err(self.db("read deliveries"))?
+                                .is_some()
+                            {
+                                t.push(s);
                             }
-                            t
                         }
-                        None => subs
-                            .iter()
-                            .filter(|s| s.public(false).matches(alert))
-                            .collect(),
+                        t
                     }
-                }
+                    None => subs
+                        .iter()
+                        .filter(|s| s.public(false).matches(alert))
+                        .collect(),
+                },
                 None => {
                     let retracted = retractions
                         .get(alert.id.as_str())
@@ -696,21 +698,18 @@ impl Outbox {
             .map_err(self.db("read alert"))?
             .ok_or_else(|| self.corrupt("deliveries", format!("({sub_id}, {seq}) has no alert")))?;
         let alert = self.decode_alert(seq, bytes.value())?;
-        let mut retracted_state = None;
-        if let Some(retracted) = &alert.retracts {
+        let mut followed_state = None;
+        if let Some(followed) = alert.follows() {
             let ids = rtx
                 .open_table(ALERT_IDS)
                 .map_err(self.db("open alert ids"))?;
-            if let Some(orig) = ids
-                .get(retracted.as_str())
-                .map_err(self.db("read alert ids"))?
-            {
+            if let Some(orig) = ids.get(followed).map_err(self.db("read alert ids"))? {
                 let orig = orig.value();
                 if let Some(r) = deliveries
                     .get((sub_id, orig))
                     .map_err(self.db("read delivery"))?
                 {
-                    retracted_state =
+                    followed_state =
                         Some((orig, self.decode_record(sub_id, orig, r.value())?.state));
                 }
             }
@@ -721,7 +720,7 @@ impl Outbox {
             secret: sub.secret,
             alert,
             attempt: record.attempts.saturating_add(1),
-            retracted_state,
+            followed_state,
         }))
     }
 

@@ -1,5 +1,5 @@
 //! Webhook delivery over real HTTP on loopback: signatures, filters, idempotency, retries with
-//! backoff, timeouts, dead letters and redelivery, retraction order, refused input.
+//! backoff, timeouts, dead letters and redelivery, retraction and final order, refused input.
 
 mod common;
 
@@ -611,6 +611,93 @@ async fn a_retraction_never_overtakes_the_alert_it_retracts() {
         .map(|r| r.id.clone())
         .collect();
     assert_eq!(tail, [target.id.clone(), retraction.id.clone()]);
+}
+
+/// A final goes, after its alert, to exactly the subscriptions that had the alert (whatever
+/// their kind filters), once however often it is pushed, and is dead, never sent, where its
+/// alert is dead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_final_follows_its_alert_once_to_who_had_it() {
+    let target = alert(AlertKind::ReachedService, Some("h"), 1);
+    let target_id = target.id.clone();
+    let receiver = Receiver::start(Arc::new(move |r| {
+        if r.path == "/gone" && r.id == target_id {
+            Answer::Status(410)
+        } else {
+            Answer::Status(200)
+        }
+    }))
+    .await;
+    let (_dir, outbox) = open_temp();
+    let services = outbox
+        .subscribe(NewSubscription {
+            url: receiver.url("services"),
+            kinds: vec![AlertKind::ReachedService],
+            ..Default::default()
+        })
+        .expect("subscribe");
+    let gone = outbox
+        .subscribe(sub(receiver.url("gone")))
+        .expect("subscribe");
+    let finals_only = outbox
+        .subscribe(NewSubscription {
+            url: receiver.url("finals"),
+            kinds: vec![AlertKind::Final],
+            ..Default::default()
+        })
+        .expect("subscribe");
+    let running = Running::start(Arc::clone(&outbox), fast_config());
+    let aseq = outbox.push(&target).expect("push").expect("new");
+    let fin = Alert::finality(&target, 12, 1_767_225_900);
+    let fseq = outbox.push(&fin).expect("push").expect("new");
+    // Raised again (a cycle repeated after a crash, at a greater depth): the same final.
+    let again = Alert::finality(&target, 13, 1_767_226_000);
+    assert_eq!(again.id, fin.id);
+    assert_eq!(outbox.push(&again).expect("push"), None);
+    settle(&outbox).await;
+    running.stop().await;
+
+    let log = receiver.log();
+    let of = |path: &str| -> Vec<String> {
+        log.iter()
+            .filter(|r| r.path == path && r.ok())
+            .map(|r| r.id.clone())
+            .collect()
+    };
+    assert_eq!(of("/services"), [target.id.clone(), fin.id.clone()]);
+    let got = log
+        .iter()
+        .find(|r| r.path == "/services" && r.id == fin.id)
+        .expect("the final arrived");
+    assert_eq!(got.alert().kind, AlertKind::Final);
+    assert_eq!(got.alert().finalises.as_deref(), Some(target.id.as_str()));
+    assert_eq!(got.alert().evidence["confirmations"], 12);
+    assert!(of("/finals").is_empty(), "never had the alert: no final");
+    let state = |sub: &str, seq: u64| {
+        outbox
+            .deliveries(Some(seq))
+            .expect("deliveries")
+            .into_iter()
+            .find(|d| d.subscription == sub)
+    };
+    assert!(state(&finals_only.id, fseq).is_none());
+    assert_eq!(
+        state(&services.id, fseq).map(|d| d.state),
+        Some(DeliveryState::Delivered)
+    );
+    let dead = state(&gone.id, fseq).expect("queued for gone");
+    assert_eq!(dead.state, DeliveryState::Dead);
+    assert_eq!(dead.attempts, 0, "never sent");
+    assert!(
+        dead.last_error
+            .as_deref()
+            .is_some_and(|e| e.contains("finalises")),
+        "{dead:?}"
+    );
+    assert_eq!(
+        state(&gone.id, aseq).map(|d| d.state),
+        Some(DeliveryState::Dead)
+    );
 }
 
 #[test]

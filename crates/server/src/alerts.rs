@@ -199,6 +199,30 @@ async fn subscriptions_list(
     Ok(Json(subs))
 }
 
+/// An alert's kind as JSON writes it: what the OpenAPI document lists (the monitor crate's
+/// `AlertKind` itself knows nothing of OpenAPI; a test keeps the two the same).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+// Never built: only its schema is used (and the test below).
+#[allow(dead_code)]
+pub(crate) enum AlertKindName {
+    /// Tainted value moved on chain.
+    TaintMoved,
+    /// Tainted value reached a service that can freeze it.
+    ReachedService,
+    /// Tainted value reached a watched address.
+    Exposure,
+    /// An address labeled sanctioned moved value.
+    Sanctioned,
+    /// A laundering pattern was recognised.
+    Pattern,
+    /// An earlier alert is withdrawn (`retracts` names it).
+    Retraction,
+    /// An earlier alert's block reached its confirmation depth while the alert was in force
+    /// (`finalises` names it).
+    Final,
+}
+
 /// A webhook to add.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -207,9 +231,10 @@ struct NewWebhook {
     url: String,
     /// The signing secret (default: 32 random bytes, returned once).
     secret: Option<String>,
-    /// Kinds to deliver (taint_moved, reached_service, exposure, sanctioned, pattern,
-    /// retraction); empty or absent: all.
+    /// Kinds to deliver; empty or absent: all. A retraction or a final goes to every
+    /// subscription that had the alert it follows up on, whatever its kinds.
     #[serde(default)]
+    #[schema(value_type = Vec<AlertKindName>)]
     kinds: Vec<String>,
     /// Incidents to deliver; empty or absent: all.
     #[serde(default)]
@@ -303,4 +328,26 @@ pub(crate) fn routes(
         .routes(routes!(alerts_stream))
         .routes(routes!(subscriptions_list, subscriptions_add))
         .routes(routes!(subscriptions_remove))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::AlertKindName;
+    use tracehound_monitor::AlertKind;
+
+    #[test]
+    fn the_documented_kinds_are_the_monitors() {
+        let documented = [
+            AlertKindName::TaintMoved,
+            AlertKindName::ReachedService,
+            AlertKindName::Exposure,
+            AlertKindName::Sanctioned,
+            AlertKindName::Pattern,
+            AlertKindName::Retraction,
+            AlertKindName::Final,
+        ]
+        .map(|k| serde_json::to_value(k).unwrap_or_default());
+        let actual = AlertKind::ALL.map(|k| serde_json::to_value(k).unwrap_or_default());
+        assert_eq!(documented, actual);
+    }
 }

@@ -18,6 +18,10 @@ pub struct ChainWatch {
     pub tip: Option<u32>,
     /// Whether the last attempt reached the node.
     pub node_reachable: bool,
+    /// Whether the node's websocket `newHeads` subscription is up (new blocks wake the watch
+    /// at once); absent when the chain is only polled.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub heads_subscribed: Option<bool>,
     /// Cycles run.
     pub cycles: u64,
     /// Blocks ingested since the watch started.
@@ -32,7 +36,8 @@ pub struct ChainWatch {
     pub last_cycle_at: Option<u64>,
     /// How long it took, in milliseconds.
     pub last_cycle_ms: Option<u64>,
-    /// Why the last cycle failed, if it did.
+    /// Why the last cycle failed, or why the websocket wake-up is down (the watch polls
+    /// meanwhile), if either.
     pub error: Option<String>,
 }
 

@@ -747,6 +747,14 @@ async fn the_openapi_document_lists_every_route_and_the_docs_page_renders_it() {
         assert!(paths.contains_key(p), "{p} missing from the document");
     }
     assert!(doc["components"]["securitySchemes"]["token"].is_object());
+    // A subscription's kinds are the alert kinds, finals included.
+    let kinds = &doc["components"]["schemas"]["AlertKindName"]["enum"];
+    assert!(
+        kinds
+            .as_array()
+            .is_some_and(|k| k.contains(&json!("final")) && k.contains(&json!("retraction"))),
+        "{kinds}"
+    );
     let req = Request::builder()
         .uri("/api/docs")
         .body(Body::empty())

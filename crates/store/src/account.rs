@@ -461,30 +461,35 @@ impl Flow {
         let mut d = Dec::new(b, "account_adj_runs");
         let mut out = Vec::new();
         while !d.is_empty() {
-            let (height, slot, sub, asset) = (d.u32()?, d.u32()?, d.u32()?, d.u64()?);
-            let (received, sent) = (d.u128()?, d.u128()?);
-            let code = d.u8()?;
-            let counterparty = d.u64()?;
-            let tx = if code & 0x80 != 0 {
-                Some(Hash32(d.hash()?))
-            } else {
-                None
-            };
-            out.push(Flow {
-                height,
-                slot,
-                sub,
-                asset,
-                received,
-                sent,
-                kind: kind_of(code & 0x3f)?,
-                pays: code & 0x40 != 0,
-                counterparty,
-                tx,
-                row_at: d.u32()?,
-            });
+            out.push(Flow::decode_next(&mut d)?);
         }
         Ok(out)
+    }
+
+    /// The next flow of a run being read.
+    fn decode_next(d: &mut Dec<'_>) -> Result<Flow, StoreError> {
+        let (height, slot, sub, asset) = (d.u32()?, d.u32()?, d.u32()?, d.u64()?);
+        let (received, sent) = (d.u128()?, d.u128()?);
+        let code = d.u8()?;
+        let counterparty = d.u64()?;
+        let tx = if code & 0x80 != 0 {
+            Some(Hash32(d.hash()?))
+        } else {
+            None
+        };
+        Ok(Flow {
+            height,
+            slot,
+            sub,
+            asset,
+            received,
+            sent,
+            kind: kind_of(code & 0x3f)?,
+            pays: code & 0x40 != 0,
+            counterparty,
+            tx,
+            row_at: d.u32()?,
+        })
     }
 }
 
@@ -508,14 +513,13 @@ fn history_flows(
             break;
         }
         let (_, v) = row?;
-        let flows = Flow::decode_run(v.value())?;
-        if skip >= flows.len() {
-            skip -= flows.len();
-            continue;
-        }
-        for flow in flows.iter().skip(std::mem::take(&mut skip)) {
-            if taken >= limit {
-                break;
+        // Decoded flow by flow: a history reads thousands of runs.
+        let mut d = Dec::new(v.value(), "account_adj_runs");
+        while !d.is_empty() && taken < limit {
+            let flow = Flow::decode_next(&mut d)?;
+            if skip > 0 {
+                skip -= 1;
+                continue;
             }
             let stamp = match stamps.0.get(&flow.height) {
                 Some(s) => *s,
@@ -535,7 +539,7 @@ fn history_flows(
                     s
                 }
             };
-            f(flow, stamp)?;
+            f(&flow, stamp)?;
             taken += 1;
         }
     }
@@ -553,7 +557,7 @@ struct BlockStamp {
 /// reads of one reader (a trace reads thousands of histories crossing the same blocks).
 /// Only valid for the chain and store state it was filled from.
 #[derive(Debug, Default)]
-pub struct BlockStamps(HashMap<u32, BlockStamp>);
+pub struct BlockStamps(foldhash::HashMap<u32, BlockStamp>);
 
 /// An account's transfer with its parties and asset as the store's address ids: for readers
 /// of many histories (a trace), which name each address once instead of once per transfer
@@ -1522,6 +1526,20 @@ impl Store {
     /// The address of account chain `chain`'s address id `id` (as [`FlowIds`] name them).
     pub fn account_address(&self, chain: Chain, id: u64) -> Result<String, StoreError> {
         self.with_account(chain, |l, _| l.text(id))
+    }
+
+    /// The addresses of many address ids of `chain` at once (one lock for all): a trace names
+    /// every counterparty of each history it reads.
+    pub fn account_addresses_of(
+        &self,
+        chain: Chain,
+        ids: &[u64],
+    ) -> Result<Vec<Address>, StoreError> {
+        self.with_account(chain, |l, _| {
+            ids.iter()
+                .map(|&id| Ok(l.addrs.payee(id)?.to_address()))
+                .collect()
+        })
     }
 
     /// The asset of a [`FlowIds::asset`]: `native` or the token contract.

@@ -35,13 +35,15 @@
 //! Everything else is on disk, read through the page cache. See the README for the full
 //! Bitcoin chain on a 16 GB machine.
 //!
-//! Every table exports to Parquet ([`Store::export_parquet`]) with the schema documented in
-//! `export.rs`, the format batch jobs read.
+//! Every table exports to a versioned, partitioned Parquet dataset ([`Store::export_parquet`];
+//! layout, manifest and checks in [`dataset`]; every column in `docs/parquet-schema.md`), the
+//! format batch jobs, Spark and DuckDB read.
 #![warn(clippy::unwrap_used)]
 
 mod account;
 pub mod bulk;
 mod codec;
+pub mod dataset;
 mod export;
 mod ledger;
 mod link_facts;
@@ -59,7 +61,7 @@ pub use account::{
     AccountBlock, AccountFlow, AccountHistoryRow, AccountTransfer, AccountTx, AccountTxView,
     AccountView, AssetBalance, BlockStamps, FlowIds, TokenInfo, TransferView,
 };
-pub use export::ExportSummary;
+pub use export::{ExportOptions, ExportSummary};
 pub use link_facts::FactRef;
 pub use links::{LinkIn, LinkOut, TxLinks, UtxoLinks};
 pub use read::{
@@ -165,6 +167,9 @@ pub enum StoreError {
         /// What is wrong.
         reason: String,
     },
+    /// A dataset could not be written as its layout says.
+    #[error(transparent)]
+    Dataset(#[from] dataset::DatasetError),
     /// Writing an export failed.
     #[error("export to {path}: {reason}")]
     Export {

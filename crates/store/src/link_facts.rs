@@ -75,7 +75,12 @@ fn decode_inputs(
     Ok(out)
 }
 
-fn decode(json: &[u8], chain: Chain, height: u32, index: u32) -> Result<LinkFact, StoreError> {
+pub(crate) fn decode(
+    json: &[u8],
+    chain: Chain,
+    height: u32,
+    index: u32,
+) -> Result<LinkFact, StoreError> {
     serde_json::from_slice(json).map_err(|e| StoreError::Corrupt {
         table: "link_facts",
         what: format!("{chain} block {height} fact {index}: {e}"),

@@ -528,7 +528,7 @@ impl Tracker {
             e.3 = e.3.min(node.depth);
             e.4 += node.inflows;
         }
-        let mut endpoints: Vec<Endpoint> = agg
+        let endpoints: Vec<Endpoint> = agg
             .into_iter()
             .map(
                 |((chain, address, asset, stop), (amount, n, _, hops, inflows))| {
@@ -568,7 +568,7 @@ impl Tracker {
                 },
             )
             .collect();
-        endpoints.sort_by(|a, b| b.amount.cmp(&a.amount).then(a.address.cmp(&b.address)));
+        let endpoints = by_amount(endpoints);
         let mut summary = summarize(self.rules.policy, &self.stolen, &endpoints);
         for ((chain, asset), (out, inn)) in &self.link_flows {
             let i = match summary
@@ -611,6 +611,23 @@ impl Tracker {
             notes,
         }
     }
+}
+
+/// Endpoints by amount, largest first, then by address, ties kept in the order given. An
+/// order of indices is sorted rather than the endpoints themselves: a trace can have tens of
+/// thousands, each with its path, and moving them through a merge sort costs more than the
+/// comparisons.
+fn by_amount(endpoints: Vec<Endpoint>) -> Vec<Endpoint> {
+    let mut order: Vec<usize> = (0..endpoints.len()).collect();
+    order.sort_unstable_by(|&i, &j| {
+        let (a, b) = (&endpoints[i], &endpoints[j]);
+        b.amount
+            .cmp(&a.amount)
+            .then_with(|| a.address.cmp(&b.address))
+            .then(i.cmp(&j))
+    });
+    let mut slots: Vec<Option<Endpoint>> = endpoints.into_iter().map(Some).collect();
+    order.iter().filter_map(|&i| slots[i].take()).collect()
 }
 
 /// A stolen UTXO output: `taint` of it (at most its value) stolen, or all of it if `None`.
@@ -1051,6 +1068,8 @@ struct Linked {
 /// one's next transfer, and seeded transfers (stolen, or where links deliver taint).
 pub struct AccountWalk {
     chain: Chain,
+    /// The chain's name as every hop shows it, made once.
+    chain_name: Arc<str>,
     accts: foldhash::HashMap<Arc<str>, Acct>,
     heap: BinaryHeap<Reverse<NextTransfer>>,
     seeds: BTreeMap<EventKey, (AccountEvent, SeedIn)>,
@@ -1063,6 +1082,7 @@ impl AccountWalk {
     pub fn new(chain: Chain) -> AccountWalk {
         AccountWalk {
             chain,
+            chain_name: chain.name().into(),
             accts: foldhash::HashMap::default(),
             heap: BinaryHeap::new(),
             seeds: BTreeMap::new(),
@@ -1395,13 +1415,9 @@ impl AccountWalk {
             own = 0;
         }
         let mut parts: Vec<(Option<usize>, Hop, u32)> = Vec::new();
-        let rule = if ev.fee {
-            format!("{policy}: fee")
-        } else {
-            format!("{policy}: transfer")
-        };
+        let chain_name = Arc::clone(&self.chain_name);
         let hop = |tainted: u128, rule: String| Hop {
-            chain: chain.name().into(),
+            chain: Arc::clone(&chain_name),
             tx: ev.tx_text().into(),
             at: ev.at().into(),
             time: ev.time,
@@ -1418,6 +1434,11 @@ impl AccountWalk {
             },
         };
         if own > 0 {
+            let rule = if ev.fee {
+                format!("{policy}: fee")
+            } else {
+                format!("{policy}: transfer")
+            };
             parts.push((from_node, hop(own, rule), from_depth.saturating_add(1)));
         }
         let mut taint = own;

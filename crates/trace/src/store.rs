@@ -7,7 +7,7 @@ use std::str::FromStr;
 use std::sync::Arc;
 
 use tracehound_core::{Address, Chain, ChainFamily, Hash32, TransferKind};
-use tracehound_store::{BlockStamps, Store, UtxoLinks};
+use tracehound_store::{BlockStamps, FlowIds, Store, UtxoLinks};
 
 use crate::TraceError;
 use crate::engine::{AccountSeed, Graphs, Rules, Tracker, UtxoSeed, run};
@@ -111,8 +111,11 @@ pub struct StoreAccounts<'s> {
     chain: Chain,
     read: foldhash::HashMap<Arc<str>, Arc<[AccountEvent]>>,
     names: foldhash::HashMap<u64, Arc<str>>,
-    /// The reverse of `names`: a counterparty's history is read by the id its flows gave.
-    ids: foldhash::HashMap<Arc<str>, u64>,
+    /// The reverse of `names`, keyed by where each name lives: a counterparty's history is
+    /// read by the id its flows gave. The engine asks for a history with the very `Arc<str>`
+    /// this reader handed out, so its address finds the id without hashing the text; `names`
+    /// keeps every name alive, so no other text can ever sit at the same address.
+    ids: foldhash::HashMap<(usize, usize), u64>,
     assets: foldhash::HashMap<u64, Arc<str>>,
     stamps: BlockStamps,
 }
@@ -156,7 +159,7 @@ impl StoreAccounts<'_> {
         limit: usize,
     ) -> Result<Arc<[AccountEvent]>, TraceError> {
         // An address met as a counterparty is known by id; a source is looked up once.
-        let id = match self.ids.get(address) {
+        let id = match self.ids.get(&text_key(address)) {
             Some(&id) => id,
             None => {
                 let addr = Address::from_canonical(self.chain, address.to_string());
@@ -167,7 +170,7 @@ impl StoreAccounts<'_> {
             }
         };
         // One more than the cap tells a history over it without counting it first.
-        let rows = self.store.account_flow_ids(
+        let mut rows = self.store.account_flow_ids(
             self.chain,
             id,
             0,
@@ -185,36 +188,69 @@ impl StoreAccounts<'_> {
             Some(n) => Arc::clone(n),
             None => {
                 let n: Arc<str> = address.into();
-                self.names.insert(id, Arc::clone(&n));
-                self.ids.insert(Arc::clone(&n), id);
+                self.intern(id, Arc::clone(&n));
                 n
             }
         };
-        let mut out = Vec::with_capacity(rows.len());
-        for r in rows.into_iter().filter(|r| r.kind != TransferKind::Nft) {
-            // One side is the account itself: only the other is looked up.
-            let (from, to) = if r.from == id && r.to == id {
+        // Counterparties not named yet are named together, under one lock of the store.
+        let other = |r: &FlowIds| if r.from == id { r.to } else { r.from };
+        let mut unnamed: Vec<u64> = rows
+            .iter()
+            .map(other)
+            .filter(|o| !self.names.contains_key(o))
+            .collect();
+        unnamed.sort_unstable();
+        unnamed.dedup();
+        if !unnamed.is_empty() {
+            let named = self.store.account_addresses_of(self.chain, &unnamed)?;
+            for (o, a) in unnamed.into_iter().zip(named) {
+                self.intern(o, Arc::from(a.as_str()));
+            }
+        }
+        rows.retain(|r| r.kind != TransferKind::Nft);
+        rows.sort_by_key(|r| {
+            (
+                r.height,
+                r.tx_index,
+                u8::from(r.kind == TransferKind::Fee),
+                r.sub_index,
+            )
+        });
+        // One side is the account itself: only the other is looked up.
+        let mut parties = Vec::with_capacity(rows.len());
+        for r in &rows {
+            parties.push(if r.from == id && r.to == id {
                 (Arc::clone(&me), Arc::clone(&me))
             } else if r.from == id {
                 (Arc::clone(&me), self.name(r.to)?)
             } else {
                 (self.name(r.from)?, Arc::clone(&me))
-            };
-            out.push(AccountEvent {
+            });
+        }
+        let mut assets = Vec::with_capacity(rows.len());
+        for r in &rows {
+            assets.push(self.asset(r.asset)?);
+        }
+        // Built in place: a history of thousands of events is not copied from a Vec.
+        let out: Arc<[AccountEvent]> = rows
+            .iter()
+            .zip(parties)
+            .zip(assets)
+            .map(|((r, (from, to)), asset)| AccountEvent {
                 height: r.height,
                 tx: r.tx_index,
                 sub: r.sub_index,
                 time: r.time,
                 txid: r.txid,
                 fee: r.kind == TransferKind::Fee,
-                asset: self.asset(r.asset)?,
+                asset,
                 amount: r.received.max(r.sent),
                 from,
                 to,
-            });
-        }
-        out.sort_by_key(AccountEvent::key);
-        Ok(out.into())
+            })
+            .collect();
+        debug_assert!(out.is_sorted_by_key(AccountEvent::key));
+        Ok(out)
     }
 
     fn name(&mut self, id: u64) -> Result<Arc<str>, TraceError> {
@@ -222,9 +258,13 @@ impl StoreAccounts<'_> {
             return Ok(Arc::clone(n));
         }
         let n: Arc<str> = self.store.account_address(self.chain, id)?.into();
-        self.names.insert(id, Arc::clone(&n));
-        self.ids.insert(Arc::clone(&n), id);
+        self.intern(id, Arc::clone(&n));
         Ok(n)
+    }
+
+    fn intern(&mut self, id: u64, name: Arc<str>) {
+        self.ids.insert(text_key(&name), id);
+        self.names.insert(id, name);
     }
 
     fn asset(&mut self, asset: u64) -> Result<Arc<str>, TraceError> {
@@ -235,6 +275,11 @@ impl StoreAccounts<'_> {
         self.assets.insert(asset, Arc::clone(&n));
         Ok(n)
     }
+}
+
+/// Where a text lives and how long it is: the key of [`StoreAccounts`]'s interned names.
+fn text_key(s: &str) -> (usize, usize) {
+    (s.as_ptr() as usize, s.len())
 }
 
 /// Every chain of the store, each opened on first use.
@@ -309,7 +354,10 @@ impl LinkView for StoreLinks<'_> {
                 .zip(0u32..)
                 .filter_map(|(input, index)| Some((input?, index)))
                 .collect();
-            inputs.sort_unstable();
+            // A block lists its facts in tx order, so this is nearly always sorted already.
+            if !inputs.is_sorted() {
+                inputs.sort_unstable();
+            }
             self.inputs.insert((chain, height), inputs);
         }
         let Some(inputs) = self.inputs.get(&(chain, height)) else {

@@ -337,7 +337,7 @@ fn evm_ingest_balances_resume_reorg_and_bad_input() {
             "--json",
             "export",
             "parquet",
-            out_dir.path().to_str().unwrap(),
+            out_dir.path().join("export").to_str().unwrap(),
         ],
     );
     assert!(
@@ -350,8 +350,8 @@ fn evm_ingest_balances_resume_reorg_and_bad_input() {
         .as_array()
         .unwrap()
         .iter()
-        .find(|t| t[0] == "transfers")
-        .map(|t| t[1].as_u64().unwrap())
+        .find(|t| t["table"] == "transfers")
+        .map(|t| t["rows"].as_u64().unwrap())
         .unwrap();
     let status: Value =
         serde_json::from_slice(&tracehound(dir.path(), &["--json", "status"]).stdout).unwrap();

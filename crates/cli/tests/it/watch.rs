@@ -1,6 +1,7 @@
 //! `tracehound watch` against a real `litecoind -regtest`: the thief's next moves raise signed
-//! webhooks as blocks arrive, a reorg retracts the alerts of the blocks it removed, and a
-//! second watch over the same data dir raises nothing twice.
+//! webhooks as blocks arrive, a reorg retracts the alerts of the blocks it removed, alerts
+//! become final at their confirmation depth, and a second watch over the same data dir raises
+//! nothing twice.
 #![cfg(feature = "test-litecoind")]
 
 use serde_json::{Value, json};
@@ -192,6 +193,11 @@ fn thiefs_moves_alert_by_signed_webhook_and_a_reorg_retracts_them() {
         });
         retracted && again
     });
+    // Stopped only once everything its cycles pushed is delivered (the outbox is compared with
+    // what arrived below).
+    wait_for("every alert pushed delivered", || {
+        got.lock().unwrap().len() as u64 == watch.pushed()
+    });
     {
         let got = got.lock().unwrap();
         assert!(got.iter().all(|r| r.signed), "{got:?}");
@@ -334,5 +340,198 @@ fn a_watched_address_receiving_taint_raises_exposure_and_another_chain_is_refuse
     assert!(
         err.contains("genesis") || err.contains("is on chain"),
         "{err}"
+    );
+}
+
+/// `--confirmations 3`: the payment's alerts are not final while their block is 2 deep, each
+/// is followed by one `final` once it is 3 deep; a reorg deeper than that (the block
+/// invalidated after it was final) still retracts them, saying they had been final, and the
+/// new branch's alerts become final in their turn. Step by step:
+/// 1. the thief pays the exchange, 2 blocks are mined: alerts, no final;
+/// 2. 1 more block: one final per alert of the payment's block, each after its alert;
+/// 3. the payment's block is invalidated and 4 blocks mined in its place: retractions naming
+///    the finality, and finals for the new branch's alerts (their block 4 deep at once).
+#[test]
+fn alerts_become_final_at_the_confirmation_depth_and_a_deeper_reorg_still_retracts_them() {
+    let heist = Heist::start();
+    let (node, thief) = (&heist.node, &heist.thief);
+    let exchange = heist.new_address();
+    let data = heist.data();
+    ok(tracehound(
+        data,
+        &[
+            "labels",
+            "add",
+            &exchange,
+            "--chain",
+            NETWORK,
+            "--label",
+            "Exchange X deposit",
+            "--category",
+            "exchange",
+            "--analyst",
+            "ana",
+        ],
+    ));
+    ok(tracehound(data, &["trace", "--incident", "drain"]));
+    let hook = Receiver::start();
+    ok(tracehound(
+        data,
+        &[
+            "subscription",
+            "add",
+            "--url",
+            &hook.url,
+            "--secret",
+            SECRET,
+        ],
+    ));
+    let mut args = watch_args(node, 100);
+    args.extend(["--confirmations".to_string(), "3".to_string()]);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let watch = Watch::spawn(
+        std::path::Path::new(env!("CARGO_BIN_EXE_tracehound")),
+        data,
+        &args,
+    );
+    wait_for("the first cycle", || !watch.cycles().is_empty());
+    let tip_now = || {
+        call(&node.client(), "getblockcount", json!([]))
+            .as_u64()
+            .unwrap()
+    };
+    let finals_reported = |w: &Watch| -> u64 {
+        w.cycles()
+            .iter()
+            .map(|c| c["finals"].as_u64().unwrap())
+            .sum()
+    };
+    // Everything the watch's cycles pushed has reached the receiver.
+    let all_delivered = |w: &Watch| hook.received().len() as u64 == w.pushed();
+    // The alerts received, shortly, for assertion messages.
+    let shown = |got: &[Received]| -> Vec<String> {
+        got.iter()
+            .map(|r| format!("{}", r.alert))
+            .collect::<Vec<_>>()
+    };
+
+    // 1. The payment and one block on it: its block is 2 deep.
+    let paid = call(thief, "sendtoaddress", json!([exchange, "4", "", "", true]));
+    let paid = paid.as_str().unwrap().to_string();
+    let mined = heist.mine(2);
+    let block = mined[0].clone();
+    let tip = tip_now();
+    wait_for("the payment's alerts and the watch at the tip", || {
+        let got = hook.received();
+        watch.reached(tip)
+            && all_delivered(&watch)
+            && got.iter().any(|r| r.alert["kind"] == "reached_service")
+            && got
+                .iter()
+                .any(|r| r.alert["kind"] == "taint_moved" && r.alert["tx"] == paid.as_str())
+    });
+    let alerts: Vec<Received> = hook
+        .received()
+        .into_iter()
+        .filter(|r| r.alert["block_hash"] == block.as_str())
+        .collect();
+    assert!(alerts.len() >= 2, "{:?}", shown(&alerts));
+    assert!(alerts.iter().all(|r| r.alert["confirmations_needed"] == 3));
+    assert_eq!(finals_reported(&watch), 0, "2 deep is not final");
+    assert!(hook.received().iter().all(|r| r.alert["kind"] != "final"));
+
+    // 2. One more block: each alert of the payment's block is final, once, after it.
+    heist.mine(1);
+    let tip = tip_now();
+    wait_for("a final per alert of the payment's block", || {
+        let got = hook.received();
+        watch.reached(tip)
+            && all_delivered(&watch)
+            && alerts.iter().all(|a| {
+                got.iter()
+                    .any(|r| r.alert["kind"] == "final" && r.alert["finalises"] == a.id.as_str())
+            })
+    });
+    let got = hook.received();
+    let finals: Vec<&Received> = got.iter().filter(|r| r.alert["kind"] == "final").collect();
+    assert_eq!(finals.len(), alerts.len(), "{:?}", shown(&got));
+    for f in &finals {
+        assert!(f.signed);
+        let of = f.alert["finalises"].as_str().unwrap();
+        let alert = got.iter().position(|r| r.id == of).unwrap();
+        let at = got.iter().position(|r| r.id == f.id).unwrap();
+        assert!(alert < at, "a final after its alert: {:?}", shown(&got));
+        assert_eq!(f.alert["block_hash"], block.as_str());
+        assert_eq!(f.alert["evidence"]["confirmations"], 3);
+        assert_eq!(f.alert["tx"], got[alert].alert["tx"]);
+        assert_eq!(f.alert["amount"], got[alert].alert["amount"]);
+    }
+
+    // 3. A reorg deeper than the depth: the payment's block and the two on it are replaced by
+    // four others carrying the payment again.
+    let finalised: Vec<String> = alerts.iter().map(|a| a.id.clone()).collect();
+    call(&node.client(), "invalidateblock", json!([block]));
+    let branch = heist.mine(4);
+    wait_for("the retractions and the new branch's finals", || {
+        let got = hook.received();
+        let retracted = finalised.iter().all(|id| {
+            got.iter()
+                .any(|r| r.alert["kind"] == "retraction" && r.alert["retracts"] == id.as_str())
+        });
+        let again: Vec<&Received> = got
+            .iter()
+            .filter(|r| {
+                r.alert["kind"] != "final"
+                    && r.alert["kind"] != "retraction"
+                    && r.alert["block_hash"] == branch[0].as_str()
+            })
+            .collect();
+        retracted
+            && !again.is_empty()
+            && again.iter().all(|a| {
+                got.iter()
+                    .any(|r| r.alert["kind"] == "final" && r.alert["finalises"] == a.id.as_str())
+            })
+    });
+    watch.stop();
+    let got = hook.received();
+    for r in got.iter().filter(|r| r.alert["kind"] == "retraction") {
+        let reason = r.alert["evidence"]["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("it had been final at 3 confirmations"),
+            "{reason}"
+        );
+        assert_eq!(r.alert["block_hash"], block.as_str());
+    }
+    // Nothing twice: one final per alert, each id once.
+    let mut ids: Vec<&str> = got.iter().map(|r| r.id.as_str()).collect();
+    ids.sort_unstable();
+    let n = ids.len();
+    ids.dedup();
+    assert_eq!(ids.len(), n, "{:?}", shown(&got));
+    let mut of: Vec<&str> = got
+        .iter()
+        .filter(|r| r.alert["kind"] == "final")
+        .map(|r| r.alert["finalises"].as_str().unwrap())
+        .collect();
+    of.sort_unstable();
+    let n = of.len();
+    of.dedup();
+    assert_eq!(of.len(), n, "a final raised twice: {:?}", shown(&got));
+
+    // A watch started again over the same data dir raises no final twice.
+    let again = Watch::spawn(
+        std::path::Path::new(env!("CARGO_BIN_EXE_tracehound")),
+        data,
+        &args,
+    );
+    heist.mine(1);
+    let tip = tip_now();
+    wait_for("the second watch at the tip", || again.reached(tip));
+    let cycles = again.cycles();
+    again.stop();
+    assert!(
+        cycles.iter().all(|c| c["finals"].as_u64() == Some(0)),
+        "{cycles:?}"
     );
 }

@@ -157,10 +157,12 @@ fn read_request(conn: &TcpStream) -> Option<Received> {
 }
 
 /// `tracehound watch` as a child, printing one JSON line per cycle (collected in `cycles`);
-/// killed if the test fails before stopping it.
+/// its stderr is passed on and kept line by line (`stderr`); killed if the test fails before
+/// stopping it.
 pub(crate) struct Watch {
     child: Option<Child>,
     pub(crate) cycles: Arc<Mutex<Vec<Value>>>,
+    pub(crate) stderr: Arc<Mutex<Vec<String>>>,
 }
 
 impl Drop for Watch {
@@ -179,9 +181,19 @@ impl Watch {
             .args(["--data-dir", data.to_str().unwrap(), "--json", "watch"])
             .args(args)
             .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
+            .stderr(Stdio::piped())
             .spawn()
             .unwrap();
+        let stderr = Arc::new(Mutex::new(Vec::new()));
+        let lines = Arc::clone(&stderr);
+        let err = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(err).lines() {
+                let Ok(line) = line else { break };
+                eprintln!("{line}");
+                lines.lock().unwrap().push(line);
+            }
+        });
         let cycles = Arc::new(Mutex::new(Vec::new()));
         let sink = Arc::clone(&cycles);
         let out = child.stdout.take().unwrap();
@@ -196,6 +208,7 @@ impl Watch {
         Watch {
             child: Some(child),
             cycles,
+            stderr,
         }
     }
 
@@ -203,9 +216,35 @@ impl Watch {
         self.child.as_ref().unwrap().id()
     }
 
+    /// The lines it wrote to stderr so far that contain `text`.
+    pub(crate) fn said(&self, text: &str) -> Vec<String> {
+        self.stderr
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|l| l.contains(text))
+            .cloned()
+            .collect()
+    }
+
     /// The cycles reported so far.
     pub(crate) fn cycles(&self) -> Vec<Value> {
         self.cycles.lock().unwrap().clone()
+    }
+
+    /// How many alerts its cycles pushed into the outbox so far (alerts, retractions, finals).
+    pub(crate) fn pushed(&self) -> u64 {
+        self.cycles
+            .lock()
+            .unwrap()
+            .iter()
+            .map(|c| {
+                ["alerts", "retracted", "finals"]
+                    .iter()
+                    .map(|k| c[k].as_u64().unwrap_or(0))
+                    .sum::<u64>()
+            })
+            .sum()
     }
 
     /// Whether a cycle has reported the store at `tip`.

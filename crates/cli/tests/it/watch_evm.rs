@@ -2,11 +2,16 @@
 //! raises a signed `reached_service` webhook naming the tx, the address, the block and the
 //! amount a fresh trace gives; a reorg (`evm_snapshot` before the payment, `evm_revert` after
 //! it was alerted, empty blocks mined in its place) retracts every alert of the removed block
-//! and no other; nothing arrives twice.
+//! and no other; nothing arrives twice. With the node's websocket, each new head wakes the
+//! watch at once, and polling delivers while the websocket is down.
 #![cfg(feature = "test-anvil")]
 
 use std::collections::BTreeSet;
+use std::net::{Shutdown, SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 use tracehound_evm::testnode::Anvil;
@@ -330,4 +335,220 @@ fn evm_thiefs_payment_to_an_exchange_alerts_and_a_reverted_block_is_retracted() 
         let d = row["deliveries"].as_array().unwrap();
         assert!(d.len() == 1 && d[0]["state"] == "delivered", "{row}");
     }
+}
+
+/// A TCP relay between the watch and anvil's port, which the test can cut (every connection
+/// shut, new ones closed at once) and restore: a websocket that drops and comes back.
+struct Relay {
+    port: u16,
+    open: Arc<AtomicBool>,
+    conns: Arc<Mutex<Vec<TcpStream>>>,
+}
+
+impl Relay {
+    fn start(upstream: SocketAddr) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let open = Arc::new(AtomicBool::new(true));
+        let conns = Arc::new(Mutex::new(Vec::new()));
+        let (is_open, live) = (Arc::clone(&open), Arc::clone(&conns));
+        std::thread::spawn(move || {
+            for conn in listener.incoming() {
+                let Ok(down) = conn else { continue };
+                if !is_open.load(Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let Ok(up) = TcpStream::connect(upstream) else {
+                    continue;
+                };
+                live.lock()
+                    .unwrap()
+                    .extend([down.try_clone().unwrap(), up.try_clone().unwrap()]);
+                for (mut from, mut to) in [
+                    (down.try_clone().unwrap(), up.try_clone().unwrap()),
+                    (up, down),
+                ] {
+                    std::thread::spawn(move || {
+                        let _ = std::io::copy(&mut from, &mut to);
+                        let _ = to.shutdown(Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Relay { port, open, conns }
+    }
+
+    fn cut(&self) {
+        self.open.store(false, Ordering::SeqCst);
+        for c in self.conns.lock().unwrap().drain(..) {
+            let _ = c.shutdown(Shutdown::Both);
+        }
+    }
+
+    fn restore(&self) {
+        self.open.store(true, Ordering::SeqCst);
+    }
+}
+
+/// The node's port, from its HTTP URL.
+fn port_of(url: &str) -> u16 {
+    url.rsplit(':')
+        .next()
+        .unwrap()
+        .trim_end_matches('/')
+        .parse()
+        .unwrap()
+}
+
+/// Sends `value` from the thief to `to` and waits for its `taint_moved` webhook: how long
+/// after the node answered the receipt the webhook arrived.
+fn move_and_time(node: &Anvil, hook: &Receiver, to: &str, value: u128) -> Duration {
+    let receipt = send(node, THIEF, to, value);
+    let mined = Instant::now();
+    let tx = receipt["transactionHash"].as_str().unwrap().to_string();
+    wait_for("the move's webhook", || {
+        hook.received()
+            .iter()
+            .any(|r| r.alert["kind"] == "taint_moved" && same(&r.alert["tx"], &tx))
+    });
+    let got = hook.received();
+    let r = got
+        .iter()
+        .find(|r| r.alert["kind"] == "taint_moved" && same(&r.alert["tx"], &tx))
+        .unwrap();
+    r.at.saturating_duration_since(mined)
+}
+
+/// The node's websocket (`--ws`) wakes the watch at each new head: polling only every 30 s,
+/// each mined move's webhook still arrives within a few seconds (about 0.1 s on a quiet
+/// machine). Step by step:
+/// 1. three moves with the websocket up: each webhook well before the next poll;
+/// 2. the websocket cut: said once on stderr however often the resubscription fails;
+/// 3. restored: said so, and the next move is quick again;
+/// 4. a watch whose websocket URL is refused (a closed port) still delivers by polling,
+///    and says so once.
+#[test]
+fn evm_new_heads_over_a_websocket_wake_the_watch_and_polling_is_the_fallback() {
+    let node = Anvil::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = node.url().to_string();
+    let accounts: Vec<String> = node.rpc("eth_accounts", json!([])).unwrap();
+    let _: Value = node
+        .rpc("anvil_impersonateAccount", json!([THIEF]))
+        .unwrap();
+    let theft = send(&node, &accounts[0], THIEF, 10 * ETH);
+    let theft = theft["transactionHash"].as_str().unwrap().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path();
+    ok(tracehound(
+        data,
+        &["ingest", "evm", "--chain", "31337", "--rpc", &url],
+    ));
+    ok(tracehound(
+        data,
+        &[
+            "incident", "create", "drain", "--chain", CHAIN, "--tx", &theft,
+        ],
+    ));
+    ok(tracehound(data, &["trace", "--incident", "drain"]));
+    let hook = Receiver::start();
+    ok(tracehound(
+        data,
+        &[
+            "subscription",
+            "add",
+            "--url",
+            &hook.url,
+            "--secret",
+            SECRET,
+        ],
+    ));
+    let relay = Relay::start(SocketAddr::from(([127, 0, 0, 1], port_of(&url))));
+    let ws = format!("ws://127.0.0.1:{}", relay.port);
+    let bin = Path::new(env!("CARGO_BIN_EXE_tracehound"));
+    let args = [
+        "--chain",
+        CHAIN,
+        "--rpc",
+        &url,
+        "--ws",
+        &ws,
+        "--poll-ms",
+        "30000",
+        "--no-opening-balances",
+    ];
+    let watch = Watch::spawn(bin, data, &args);
+    wait_for("the first cycle", || !watch.cycles().is_empty());
+
+    // 1. Each move's block wakes the watch: far sooner than the 30 s poll.
+    let quick = Duration::from_secs(5);
+    let mut latencies = Vec::new();
+    for i in 0..3u128 {
+        let took = move_and_time(&node, &hook, MULE, ETH / 10 + i);
+        assert!(took < quick, "move {i}: {took:?} after its block");
+        latencies.push(took);
+    }
+    eprintln!("block → webhook over the websocket: {latencies:?}");
+    assert!(watch.said("websocket").is_empty(), "{:?}", watch.stderr);
+
+    // 2. The websocket drops and stays down while resubscribing fails a few times.
+    relay.cut();
+    wait_for("the outage said", || {
+        !watch.said("polling meanwhile").is_empty()
+    });
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        watch.said("polling meanwhile").len(),
+        1,
+        "said once: {:?}",
+        watch.stderr
+    );
+
+    // 3. Back: said so, and the next move is quick again.
+    relay.restore();
+    wait_for("the websocket back", || !watch.said("is back").is_empty());
+    let took = move_and_time(&node, &hook, EXCHANGE, ETH / 10);
+    assert!(took < quick, "after the return: {took:?}");
+    watch.stop();
+
+    // 4. A websocket that is refused: polling (every 300 ms here) still delivers.
+    let closed = TcpListener::bind("127.0.0.1:0").unwrap();
+    let refused = format!("ws://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let args = [
+        "--chain",
+        CHAIN,
+        "--rpc",
+        &url,
+        "--ws",
+        &refused,
+        "--poll-ms",
+        "300",
+        "--no-opening-balances",
+    ];
+    let watch = Watch::spawn(bin, data, &args);
+    wait_for("the first cycle", || !watch.cycles().is_empty());
+    move_and_time(&node, &hook, MULE, ETH / 10 + 7);
+    std::thread::sleep(Duration::from_secs(2));
+    let said = watch.said("websocket");
+    assert_eq!(said.len(), 1, "{said:?}");
+    assert!(said[0].contains(&refused), "{said:?}");
+    watch.stop();
+    assert_signed_and_unique(&hook.received());
+
+    // A websocket URL on a UTXO chain or with TLS is refused before anything runs.
+    let out = tracehound(
+        data,
+        &[
+            "watch",
+            "--chain",
+            CHAIN,
+            "--rpc",
+            &url,
+            "--ws",
+            "wss://x.example/ws",
+            "--once",
+        ],
+    );
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("wss://"));
 }

@@ -1088,7 +1088,7 @@
 
   // ---------------------------------------------------------------- alerts
 
-  const ALERT_KINDS = ['taint_moved', 'reached_service', 'exposure', 'sanctioned', 'pattern', 'retraction'];
+  const ALERT_KINDS = ['taint_moved', 'reached_service', 'exposure', 'sanctioned', 'pattern', 'retraction', 'final'];
   const ALERTS_STEP = 500; // rows drawn at a time ("show more" adds as many again)
   const ALERTS_PAGES = 200; // pages of the API read at most on opening (200 × 1000 alerts)
   const WATCH_EVERY_MS = 5000; // the watching panel's refresh
@@ -1096,18 +1096,21 @@
   /**
    * The alerts page's model, without the DOM: rows ({seq, alert, deliveries}) in any order,
    * duplicates allowed → { list: newest first (by seq), retractedBy: Map(alert id → the row of
-   * the retraction that withdraws it) }. Exposed on window.tracehoundUI for tests.
+   * the retraction that withdraws it), finalisedBy: Map(alert id → the row of the final that
+   * marks it final) }. Exposed on window.tracehoundUI for tests.
    */
   function alertsModel(rows) {
     const bySeq = new Map();
     for (const r of rows) if (r && r.alert && Number.isFinite(Number(r.seq))) bySeq.set(Number(r.seq), r);
     const list = [...bySeq.values()].sort((a, b) => Number(b.seq) - Number(a.seq));
     const retractedBy = new Map();
-    for (let i = list.length - 1; i >= 0; i--) { // the first retraction of an alert names it
+    const finalisedBy = new Map();
+    for (let i = list.length - 1; i >= 0; i--) { // the first retraction (final) of an alert names it
       const a = list[i].alert;
       if (a.kind === 'retraction' && a.retracts && !retractedBy.has(a.retracts)) retractedBy.set(a.retracts, list[i]);
+      if (a.kind === 'final' && a.finalises && !finalisedBy.has(a.finalises)) finalisedBy.set(a.finalises, list[i]);
     }
-    return { list, retractedBy };
+    return { list, retractedBy, finalisedBy };
   }
   /** Deliveries → "2 delivered, 1 dead" (states in this order: delivered, pending, dead, others). */
   function deliverySummary(deliveries) {
@@ -1177,13 +1180,21 @@
         h('dt', null, 'reason'), h('dd', null, String(ev.reason ?? '')),
         h('dt', null, 'withdraws'), h('dd', null, of ? '#' + of.seq + ' ' : '', kindBadge(ev.retracted_kind || (of && of.alert.kind)), ' ', String(ev.retracted_summary ?? (of ? of.alert.summary : ''))),
         h('dt', null, 'its id'), h('dd.mono', null, String(a.retracts ?? '')));
+    } else if (a.kind === 'final') {
+      const of = model.list.find((x) => x.alert.id === a.finalises);
+      body = h('dl.kv', null,
+        h('dt', null, 'confirmations'), h('dd', null, String(ev.confirmations ?? ''), ' (needed ' + String(a.confirmations_needed ?? '') + ')'),
+        h('dt', null, 'makes final'), h('dd', null, of ? '#' + of.seq + ' ' : '', kindBadge(ev.final_kind || (of && of.alert.kind)), ' ', String(ev.final_summary ?? (of ? of.alert.summary : ''))),
+        h('dt', null, 'its id'), h('dd.mono', null, String(a.finalises ?? '')));
     } else if (Object.keys(ev).length) {
       body = renderKv(ev, { chain });
     }
     const retraction = model.retractedBy.get(a.id);
+    const finality = model.finalisedBy.get(a.id);
     const deliveries = r.deliveries || [];
     return h('div.alert-detail-body', null,
       retraction ? h('div.notice.retracted-note', null, h('strong', null, 'Retracted'), ' by #' + retraction.seq + ': ', String((retraction.alert.evidence && retraction.alert.evidence.reason) || retraction.alert.summary || '')) : null,
+      finality && !retraction ? h('div.notice.final-note', null, h('strong', null, 'Final'), ' by #' + finality.seq + ': its block reached ' + String((finality.alert.evidence && finality.alert.evidence.confirmations) ?? a.confirmations_needed) + ' confirmations') : null,
       h('p.alert-summary-full', null, String(a.summary || '')),
       body,
       h('h3', null, 'Alert'),
@@ -1217,6 +1228,7 @@
       h('tbody', null, w.map((c) => h('tr', { dataset: { chain: c.chain } },
         h('td', null, String(c.chain)),
         h('td', null, h('span', { className: 'pill ' + (c.node_reachable ? 'level-low' : 'level-high') }, c.node_reachable ? 'reachable' : 'unreachable'), ' ', h('span.mono.muted', null, String(c.node || '')),
+          c.heads_subscribed == null ? null : h('span.muted.heads', { title: 'new blocks wake the watch over the node\'s websocket (newHeads); it polls as well' }, c.heads_subscribed ? ' · woken by new heads' : ' · polling (websocket down)'),
           c.error ? h('div.error-text', null, String(c.error)) : null),
         h('td', null, c.tip == null ? '—' : String(c.tip)),
         h('td', null, c.last_cycle_at ? ago(c.last_cycle_at) : 'none yet', c.last_cycle_ms != null ? h('span.muted', null, ' (' + c.last_cycle_ms + ' ms, ' + (c.cycles ?? 0) + ' cycles)') : null),
@@ -1373,6 +1385,7 @@
       const a = r.alert;
       const chain = String(a.chain || '');
       const retracted = model.retractedBy.get(a.id);
+      const final = model.finalisedBy.get(a.id);
       const seq = String(r.seq);
       const isFresh = (fresh.get(Number(r.seq)) || 0) > Date.now();
       return h('tr', {
@@ -1382,7 +1395,8 @@
       },
       h('td.seq', null, seq),
       h('td.nowrap', { title: fmtTime(a.raised_at) }, fmtTime(a.raised_at).slice(5, 16)),
-      h('td.kind-cell', null, kindBadge(a.kind), retracted ? h('span.pill.retracted-badge', { title: 'withdrawn by #' + retracted.seq }, 'retracted') : null),
+      h('td.kind-cell', null, kindBadge(a.kind), retracted ? h('span.pill.retracted-badge', { title: 'withdrawn by #' + retracted.seq }, 'retracted')
+        : final ? h('span.pill.final-badge', { title: 'final by #' + final.seq }, 'final') : null),
       h('td', null, chain),
       h('td', null, String(a.height ?? '')),
       h('td.incident', { title: a.incident ? String(a.incident) : null }, a.incident ? link('#/incident/' + enc(a.incident), String(a.incident)) : h('span.muted', null, '—')),

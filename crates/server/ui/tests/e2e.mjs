@@ -538,7 +538,7 @@ async function main() {
       await page.locator(`#alerts-table tr.alert-row[data-seq="${target.seq}"]`).scrollIntoViewIfNeeded();
       await page.screenshot({ path: join(shots, 'alerts-retracted.png') });
       await page.unroute(isList);
-      // the model as a pure function (window.tracehoundUI): order, retraction map, delivery text
+      // the model as a pure function (window.tracehoundUI): order, retraction and final maps, delivery text
       const pure = await page.evaluate(() => {
         const ui = window.tracehoundUI;
         const m = ui.alertsModel([
@@ -546,10 +546,11 @@ async function main() {
           { seq: 1, alert: { id: 'a', kind: 'taint_moved' }, deliveries: [] },
           { seq: 3, alert: { id: 'c', kind: 'pattern' }, deliveries: [] },
           { seq: 1, alert: { id: 'a', kind: 'taint_moved' }, deliveries: [] },
+          { seq: 4, alert: { id: 'd', kind: 'final', finalises: 'c' }, deliveries: [] },
         ]);
-        return { order: m.list.map((r) => r.seq).join(','), retracted: [...m.retractedBy].map(([k, v]) => k + '←' + v.seq).join(','), text: ui.deliverySummary([{ state: 'dead' }, { state: 'delivered' }, { state: 'pending' }, { state: 'delivered' }]), none: ui.deliverySummary([]) };
+        return { order: m.list.map((r) => r.seq).join(','), retracted: [...m.retractedBy].map(([k, v]) => k + '←' + v.seq).join(','), finalised: [...m.finalisedBy].map(([k, v]) => k + '←' + v.seq).join(','), text: ui.deliverySummary([{ state: 'dead' }, { state: 'delivered' }, { state: 'pending' }, { state: 'delivered' }]), none: ui.deliverySummary([]) };
       });
-      check('alertsModel / deliverySummary (pure)', pure.order === '3,2,1' && pure.retracted === 'a←2' && pure.text === '2 delivered, 1 pending, 1 dead' && pure.none === '', JSON.stringify(pure));
+      check('alertsModel / deliverySummary (pure)', pure.order === '4,3,2,1' && pure.retracted === 'a←2' && pure.finalised === 'c←4' && pure.text === '2 delivered, 1 pending, 1 dead' && pure.none === '', JSON.stringify(pure));
 
       // live: an alert arriving on the stream is put on top, highlighted, without a reload (the
       // demo has no watcher raising alerts: the first stream request is answered by the test)
