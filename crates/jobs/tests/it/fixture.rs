@@ -3,7 +3,6 @@
 
 use std::path::{Path, PathBuf};
 
-use datafusion::arrow::array::RecordBatch;
 use datafusion::prelude::SessionContext;
 use tracehound_core::Chain;
 use tracehound_sim::{FilesConfig, GroundTruth, write_to_files};
@@ -52,32 +51,6 @@ pub(crate) async fn export_v1(store: &Store, dir: &Path, partition_blocks: u64) 
     store
         .export_parquet_with_progress(dir, &options, &|_, _| {})
         .unwrap();
-}
-
-pub(crate) fn strings(b: &RecordBatch, name: &str) -> Vec<String> {
-    use datafusion::arrow::array::AsArray;
-    let c = datafusion::arrow::compute::cast(
-        b.column_by_name(name).unwrap(),
-        &datafusion::arrow::datatypes::DataType::Utf8,
-    )
-    .unwrap();
-    c.as_string::<i32>()
-        .iter()
-        .map(|s| s.unwrap().to_string())
-        .collect()
-}
-
-pub(crate) fn u64s(b: &RecordBatch, name: &str) -> Vec<u64> {
-    use datafusion::arrow::array::AsArray;
-    let c = datafusion::arrow::compute::cast(
-        b.column_by_name(name).unwrap(),
-        &datafusion::arrow::datatypes::DataType::UInt64,
-    )
-    .unwrap();
-    c.as_primitive::<datafusion::arrow::datatypes::UInt64Type>()
-        .iter()
-        .map(|v| v.unwrap())
-        .collect()
 }
 
 /// A fresh session and a dataset of `store` in `dir`, registered.
