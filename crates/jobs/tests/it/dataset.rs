@@ -2,6 +2,7 @@
 
 use tracehound_jobs::DatasetError;
 use tracehound_jobs::dataset::Dataset;
+use tracehound_store::dataset::DatasetError as Invalid;
 
 use crate::fixture::{child, export_v1, mainnet_store};
 
@@ -38,7 +39,10 @@ async fn bad_datasets_are_refused_with_what_is_wrong() {
     let dir = copy("incomplete");
     std::fs::remove_file(dir.join("_tracehound.json")).unwrap();
     let e = Dataset::open(&dir).unwrap_err();
-    assert!(matches!(e, DatasetError::NoManifest { .. }), "{e}");
+    assert!(
+        matches!(e, DatasetError::Invalid(Invalid::NoManifest { .. })),
+        "{e}"
+    );
     assert!(e.to_string().contains("incomplete"), "{e}");
 
     // Another schema version.
@@ -46,7 +50,10 @@ async fn bad_datasets_are_refused_with_what_is_wrong() {
     edit_manifest(&dir, |v| v["schema_version"] = 2.into());
     let e = Dataset::open(&dir).unwrap_err();
     assert!(
-        matches!(e, DatasetError::SchemaVersion { found: 2, .. }),
+        matches!(
+            e,
+            DatasetError::Invalid(Invalid::SchemaVersion { found: 2, .. })
+        ),
         "{e}"
     );
     assert!(e.to_string().contains("schema version 2"), "{e}");
@@ -55,7 +62,10 @@ async fn bad_datasets_are_refused_with_what_is_wrong() {
     let dir = copy("other");
     edit_manifest(&dir, |v| v["format"] = "delta".into());
     let e = Dataset::open(&dir).unwrap_err();
-    assert!(matches!(e, DatasetError::Format { .. }), "{e}");
+    assert!(
+        matches!(e, DatasetError::Invalid(Invalid::Format { .. })),
+        "{e}"
+    );
 
     // A missing partition file.
     let dir = copy("missing");
@@ -63,7 +73,7 @@ async fn bad_datasets_are_refused_with_what_is_wrong() {
     std::fs::remove_file(dir.join(&first)).unwrap();
     let e = Dataset::open(&dir).unwrap_err();
     assert!(
-        matches!(&e, DatasetError::MissingFile { file, .. } if *file == first),
+        matches!(&e, DatasetError::Invalid(Invalid::MissingFile { file, .. }) if *file == first),
         "{e}"
     );
     assert!(e.to_string().contains(&first), "{e}");
@@ -77,7 +87,10 @@ async fn bad_datasets_are_refused_with_what_is_wrong() {
     f.set_len(100).unwrap();
     let e = Dataset::open(&dir).unwrap_err();
     assert!(
-        matches!(e, DatasetError::FileSize { actual: 100, .. }),
+        matches!(
+            e,
+            DatasetError::Invalid(Invalid::FileSize { found: 100, .. })
+        ),
         "{e}"
     );
 
@@ -87,7 +100,10 @@ async fn bad_datasets_are_refused_with_what_is_wrong() {
         v["tables"]["outputs"]["files"][0]["path"] = "../../etc/passwd".into()
     });
     let e = Dataset::open(&dir).unwrap_err();
-    assert!(matches!(e, DatasetError::BadPath { .. }), "{e}");
+    assert!(
+        matches!(e, DatasetError::Invalid(Invalid::BadManifest { .. })),
+        "{e}"
+    );
 
     // A table a job needs is missing.
     let dir = copy("no-inputs");
