@@ -42,6 +42,15 @@ fn ds_err(e: tracehound_store::dataset::DatasetError) -> AppError {
     AppError::Dataset(Box::new(e))
 }
 
+/// Text column `k` of a batch's builders, finished (the trace tables fill theirs from one
+/// array of texts per row).
+fn text_column(builders: &mut [StringBuilder], k: usize) -> ArrayRef {
+    match builders.get_mut(k) {
+        Some(b) => Arc::new(b.finish()),
+        None => Arc::new(StringBuilder::new().finish()),
+    }
+}
+
 /// A finished amount column as `Decimal128(38, 0)`.
 fn amounts(b: &mut Decimal128Builder) -> Result<ArrayRef, AppError> {
     Ok(Arc::new(
@@ -637,12 +646,7 @@ fn write_hops(
                 b.append_option(t);
             }
         }
-        let mut col = |k: usize| -> ArrayRef {
-            match s.get_mut(k) {
-                Some(b) => Arc::new(b.finish()),
-                None => Arc::new(StringBuilder::new().finish()),
-            }
-        };
+        let mut col = |k: usize| text_column(&mut s, k);
         let columns: Vec<ArrayRef> = vec![
             col(0),
             col(1),
@@ -715,12 +719,7 @@ fn write_endpoints(
                 b.append_option(t);
             }
         }
-        let mut col = |k: usize| -> ArrayRef {
-            match s.get_mut(k) {
-                Some(b) => Arc::new(b.finish()),
-                None => Arc::new(StringBuilder::new().finish()),
-            }
-        };
+        let mut col = |k: usize| text_column(&mut s, k);
         let columns: Vec<ArrayRef> = vec![
             col(0),
             col(1),

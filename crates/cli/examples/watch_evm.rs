@@ -44,49 +44,18 @@ fn main() {
 
 #[cfg(feature = "test-anvil")]
 mod bench {
-    use std::path::{Path, PathBuf};
-    use std::process::Command;
+    use std::path::Path;
     use std::time::{Duration, Instant};
 
     use serde_json::{Value, json};
     use tracehound_evm::testnode::Anvil;
 
-    use crate::watch_common::{Receiver, SECRET, Watch, wait_for_at_most};
+    use crate::watch_common::{Receiver, SECRET, Watch, binary, run_ok, wait_for_at_most};
 
     const CHAIN: &str = "evm-31337";
     const THIEF: &str = "0x7e57000000000000000000000000000000000001";
     const EXCHANGE: &str = "0xe1c4000000000000000000000000000000000003";
     const ETH: u128 = 1_000_000_000_000_000_000;
-
-    fn binary() -> PathBuf {
-        if let Some(b) = std::env::var_os("TRACEHOUND_BIN") {
-            return PathBuf::from(b);
-        }
-        // target/release/examples/watch_evm → target/release/tracehound
-        let exe = std::env::current_exe().unwrap();
-        let bin = exe.parent().unwrap().parent().unwrap().join("tracehound");
-        assert!(
-            bin.is_file(),
-            "{} not found: run `cargo build --release -p tracehound-cli` first, or set TRACEHOUND_BIN",
-            bin.display()
-        );
-        bin
-    }
-
-    fn run_ok(bin: &Path, data: &Path, args: &[&str]) -> Vec<u8> {
-        let out = Command::new(bin)
-            .arg("--data-dir")
-            .arg(data)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "tracehound {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    }
 
     /// A field of `/proc/PID/status` in KiB (`VmRSS`, `VmHWM`).
     fn proc_kib(pid: u32, field: &str) -> u64 {

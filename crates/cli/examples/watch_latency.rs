@@ -34,8 +34,6 @@ fn main() {
 
 #[cfg(feature = "test-litecoind")]
 mod bench {
-    use std::path::{Path, PathBuf};
-    use std::process::Command;
     use std::time::{Duration, Instant};
 
     use serde_json::{Value, json};
@@ -43,39 +41,9 @@ mod bench {
     use tracehound_btc::testnode::Litecoind;
 
     use crate::watch_common::ltc::{NETWORK, call, rpc_args, wallet, watch_args};
-    use crate::watch_common::{Receiver, SECRET, Watch, wait_for_at_most};
+    use crate::watch_common::{Receiver, SECRET, Watch, binary, run_ok, wait_for_at_most};
 
     const POLL_MS: u64 = 50;
-
-    fn binary() -> PathBuf {
-        if let Some(b) = std::env::var_os("TRACEHOUND_BIN") {
-            return PathBuf::from(b);
-        }
-        // target/release/examples/watch_latency → target/release/tracehound
-        let exe = std::env::current_exe().unwrap();
-        let bin = exe.parent().unwrap().parent().unwrap().join("tracehound");
-        assert!(
-            bin.is_file(),
-            "{} not found: run `cargo build --release -p tracehound-cli` first, or set TRACEHOUND_BIN",
-            bin.display()
-        );
-        bin
-    }
-
-    fn run_ok(bin: &Path, data: &Path, args: &[&str]) -> Vec<u8> {
-        let out = Command::new(bin)
-            .arg("--data-dir")
-            .arg(data)
-            .args(args)
-            .output()
-            .unwrap();
-        assert!(
-            out.status.success(),
-            "tracehound {args:?}: {}",
-            String::from_utf8_lossy(&out.stderr)
-        );
-        out.stdout
-    }
 
     /// Peak resident set of a process, in KiB.
     fn vm_hwm(pid: u32) -> u64 {

@@ -217,12 +217,7 @@ pub async fn run(
     let mut iterations = 0;
     loop {
         iterations += 1;
-        if iterations > MAX_ITERATIONS {
-            return Err(JobError::NoFixpoint {
-                job: JOB,
-                iterations: MAX_ITERATIONS,
-            });
-        }
+        crate::work::within_bound(JOB, iterations, MAX_ITERATIONS)?;
         let step = format!("labels_{iterations}");
         let df = work
             .sql(

@@ -51,7 +51,6 @@ pub enum DatasetError {
 /// A checked dataset whose tables are registered in a session.
 #[derive(Debug, Clone)]
 pub struct Dataset {
-    dir: PathBuf,
     checked: tracehound_store::dataset::Dataset,
 }
 
@@ -60,14 +59,13 @@ impl Dataset {
     /// its size and its own metadata), without registering anything.
     pub fn open(dir: &Path) -> Result<Dataset, DatasetError> {
         Ok(Dataset {
-            dir: dir.to_path_buf(),
             checked: tracehound_store::dataset::Dataset::open(dir)?,
         })
     }
 
     /// The dataset directory.
     pub fn dir(&self) -> &Path {
-        &self.dir
+        self.checked.dir()
     }
 
     /// The manifest.
@@ -92,7 +90,7 @@ impl Dataset {
             Ok(())
         } else {
             Err(DatasetError::MissingTable {
-                dir: self.dir.clone(),
+                dir: self.dir().to_path_buf(),
                 table: table.to_string(),
                 needed_by: needed_by.to_string(),
             })
@@ -126,13 +124,13 @@ impl Dataset {
                 Vec::new()
             };
             let options = ParquetReadOptions::default().table_partition_cols(cols);
-            let path = format!("{}/", self.dir.join(table).display());
+            let path = format!("{}/", self.checked.table_dir(table).display());
             // A table registered before (a job run twice on one session) is replaced.
             let _ = ctx.deregister_table(table.as_str());
             ctx.register_parquet(table.as_str(), &path, options)
                 .await
                 .map_err(|source| DatasetError::Register {
-                    dir: self.dir.clone(),
+                    dir: self.dir().to_path_buf(),
                     table: table.clone(),
                     source,
                 })?;

@@ -474,12 +474,7 @@ pub async fn run(
     let mut iterations = 0;
     loop {
         iterations += 1;
-        if iterations > MAX_ITERATIONS {
-            return Err(JobError::NoFixpoint {
-                job: JOB,
-                iterations: MAX_ITERATIONS,
-            });
-        }
+        crate::work::within_bound(JOB, iterations, MAX_ITERATIONS)?;
         let step = format!("state_{iterations}");
         let sql = next_state_sql(&split_sql(&state, request), &seeds_table);
         let df = work.sql(&step, &sql).await?;

@@ -301,6 +301,17 @@ impl<'b> Columns<'b> {
     }
 }
 
+/// Fails once an iterated job has taken more than `max` iterations without a fixpoint.
+pub(crate) fn within_bound(job: &'static str, iterations: u32, max: u32) -> Result<(), JobError> {
+    if iterations > max {
+        return Err(JobError::NoFixpoint {
+            job,
+            iterations: max,
+        });
+    }
+    Ok(())
+}
+
 /// `name` must be present: a column the job's own SQL declares non-null.
 pub(crate) fn present<T>(job: &'static str, column: &str, v: Option<T>) -> Result<T, JobError> {
     v.ok_or_else(|| JobError::Shape {

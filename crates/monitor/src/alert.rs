@@ -165,30 +165,18 @@ impl Alert {
     /// summary and the evidence. Its id depends on `of`'s, not on the reason or the time, so
     /// retracting the same alert twice is one retraction.
     pub fn retraction(of: &Alert, reason: &str, now: u64) -> Alert {
-        let mut alert = Alert {
-            id: String::new(),
-            kind: AlertKind::Retraction,
-            incident: of.incident.clone(),
-            chain: of.chain.clone(),
-            height: of.height,
-            block_hash: of.block_hash.clone(),
-            tx: of.tx.clone(),
-            address: of.address.clone(),
-            asset: of.asset.clone(),
-            amount: of.amount.clone(),
-            summary: format!("retracted ({reason}): {}", of.summary),
-            evidence: serde_json::json!({
+        let mut alert = Alert::follow_up(
+            of,
+            AlertKind::Retraction,
+            format!("retracted ({reason}): {}", of.summary),
+            serde_json::json!({
                 "reason": reason,
                 "retracted_kind": of.kind,
                 "retracted_summary": of.summary,
             }),
-            confirmations_needed: 0,
-            retracts: Some(of.id.clone()),
-            finalises: None,
-            rule: of.rule.clone(),
-            revision: 0,
-            raised_at: now,
-        };
+            now,
+        );
+        alert.retracts = Some(of.id.clone());
         alert.id = alert.derive_id();
         alert
     }
@@ -199,9 +187,38 @@ impl Alert {
     /// `of`'s alone (not on the depth seen or the time), so a cycle repeated after a crash
     /// raises the same final once.
     pub fn finality(of: &Alert, confirmations: u32, now: u64) -> Alert {
-        let mut alert = Alert {
+        let mut alert = Alert::follow_up(
+            of,
+            AlertKind::Final,
+            format!(
+                "final at {confirmations} confirmations (needed {}): {}",
+                of.confirmations_needed, of.summary
+            ),
+            serde_json::json!({
+                "confirmations": confirmations,
+                "final_kind": of.kind,
+                "final_summary": of.summary,
+            }),
+            now,
+        );
+        alert.confirmations_needed = of.confirmations_needed;
+        alert.finalises = Some(of.id.clone());
+        alert.id = alert.derive_id();
+        alert
+    }
+
+    /// An event about `of` (a retraction, a final): its subject and rule, revision 0, no id
+    /// yet (the caller names what it follows, which the id covers).
+    fn follow_up(
+        of: &Alert,
+        kind: AlertKind,
+        summary: String,
+        evidence: serde_json::Value,
+        now: u64,
+    ) -> Alert {
+        Alert {
             id: String::new(),
-            kind: AlertKind::Final,
+            kind,
             incident: of.incident.clone(),
             chain: of.chain.clone(),
             height: of.height,
@@ -210,24 +227,15 @@ impl Alert {
             address: of.address.clone(),
             asset: of.asset.clone(),
             amount: of.amount.clone(),
-            summary: format!(
-                "final at {confirmations} confirmations (needed {}): {}",
-                of.confirmations_needed, of.summary
-            ),
-            evidence: serde_json::json!({
-                "confirmations": confirmations,
-                "final_kind": of.kind,
-                "final_summary": of.summary,
-            }),
-            confirmations_needed: of.confirmations_needed,
+            summary,
+            evidence,
+            confirmations_needed: 0,
             retracts: None,
-            finalises: Some(of.id.clone()),
+            finalises: None,
             rule: of.rule.clone(),
             revision: 0,
             raised_at: now,
-        };
-        alert.id = alert.derive_id();
-        alert
+        }
     }
 
     /// The alert this one follows up on, which a subscription must have had first: the one a

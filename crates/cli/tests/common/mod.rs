@@ -24,6 +24,36 @@ pub(crate) fn ok(out: Output) -> Output {
     out
 }
 
+/// Labels `address` of `chain` as an exchange's deposit address: a service the watch and
+/// trace tests expect taint to reach.
+pub(crate) fn label_exchange(data_dir: &Path, chain: &str, address: &str) {
+    ok(tracehound(
+        data_dir,
+        &[
+            "labels",
+            "add",
+            address,
+            "--chain",
+            chain,
+            "--label",
+            "Exchange X deposit",
+            "--category",
+            "exchange",
+            "--analyst",
+            "ana",
+        ],
+    ));
+}
+
+/// Subscribes a webhook at `url` signed with `secret`, to alerts of `kinds` (all if empty).
+pub(crate) fn subscribe(data_dir: &Path, url: &str, secret: &str, kinds: &[&str]) {
+    let mut args = vec!["subscription", "add", "--url", url, "--secret", secret];
+    for kind in kinds {
+        args.extend(["--kind", kind]);
+    }
+    ok(tracehound(data_dir, &args));
+}
+
 /// The small two-chain heist the end-to-end tests share, written by the simulator's files mode
 /// under a work dir: seed 9, 300 UTXO blocks of ~20 txs among 200 users, 160 EVM blocks of ~40
 /// txs. Nothing is ingested yet ([`SimFiles::ingest_utxo`], [`SimFiles::import_evm`]).

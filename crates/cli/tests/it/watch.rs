@@ -7,7 +7,7 @@
 use serde_json::{Value, json};
 use tracehound_btc::testnode::Litecoind;
 
-use crate::common::{ok, tracehound};
+use crate::common::{label_exchange, ok, subscribe, tracehound};
 use crate::watch_common::ltc::{NETWORK, call, rpc_args, wallet, watch_args};
 use crate::watch_common::{Received, Receiver, SECRET, Watch, wait_for};
 
@@ -94,22 +94,7 @@ fn thiefs_moves_alert_by_signed_webhook_and_a_reorg_retracts_them() {
     let mine = |n: u32| heist.mine(n);
     let exchange = heist.new_address();
     let data = heist.data();
-    ok(tracehound(
-        data,
-        &[
-            "labels",
-            "add",
-            &exchange,
-            "--chain",
-            NETWORK,
-            "--label",
-            "Exchange X deposit",
-            "--category",
-            "exchange",
-            "--analyst",
-            "ana",
-        ],
-    ));
+    label_exchange(data, NETWORK, &exchange);
     ok(tracehound(data, &["trace", "--incident", "drain"]));
     let hook = Receiver::start();
     let (url, got) = (hook.url.clone(), std::sync::Arc::clone(&hook.got));
@@ -268,19 +253,7 @@ fn a_watched_address_receiving_taint_raises_exposure_and_another_chain_is_refuse
     let (user, password) = node.credentials();
     ok(tracehound(data, &["trace", "--incident", "drain"]));
     let hook = Receiver::start();
-    ok(tracehound(
-        data,
-        &[
-            "subscription",
-            "add",
-            "--url",
-            &hook.url,
-            "--secret",
-            SECRET,
-            "--kind",
-            "exposure",
-        ],
-    ));
+    subscribe(data, &hook.url, SECRET, &["exposure"]);
 
     // A bad watched address is refused before anything runs.
     let mut args = watch_args(node, 100);
@@ -357,35 +330,10 @@ fn alerts_become_final_at_the_confirmation_depth_and_a_deeper_reorg_still_retrac
     let (node, thief) = (&heist.node, &heist.thief);
     let exchange = heist.new_address();
     let data = heist.data();
-    ok(tracehound(
-        data,
-        &[
-            "labels",
-            "add",
-            &exchange,
-            "--chain",
-            NETWORK,
-            "--label",
-            "Exchange X deposit",
-            "--category",
-            "exchange",
-            "--analyst",
-            "ana",
-        ],
-    ));
+    label_exchange(data, NETWORK, &exchange);
     ok(tracehound(data, &["trace", "--incident", "drain"]));
     let hook = Receiver::start();
-    ok(tracehound(
-        data,
-        &[
-            "subscription",
-            "add",
-            "--url",
-            &hook.url,
-            "--secret",
-            SECRET,
-        ],
-    ));
+    subscribe(data, &hook.url, SECRET, &[]);
     let mut args = watch_args(node, 100);
     args.extend(["--confirmations".to_string(), "3".to_string()]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();

@@ -21,6 +21,38 @@ use serde_json::Value;
 /// The subscription secret the tests and the example use.
 pub(crate) const SECRET: &str = "watch-test-secret-0123456789abcdef";
 
+/// The `tracehound` binary an example drives: `$TRACEHOUND_BIN`, else the one built beside
+/// the example (`target/release/examples/X` → `target/release/tracehound`).
+pub(crate) fn binary() -> std::path::PathBuf {
+    if let Some(b) = std::env::var_os("TRACEHOUND_BIN") {
+        return std::path::PathBuf::from(b);
+    }
+    let exe = std::env::current_exe().unwrap();
+    let bin = exe.parent().unwrap().parent().unwrap().join("tracehound");
+    assert!(
+        bin.is_file(),
+        "{} not found: run `cargo build --release -p tracehound-cli` first, or set TRACEHOUND_BIN",
+        bin.display()
+    );
+    bin
+}
+
+/// Runs `bin --data-dir DATA ARGS…`, fails on an error, and returns its stdout.
+pub(crate) fn run_ok(bin: &Path, data: &Path, args: &[&str]) -> Vec<u8> {
+    let out = Command::new(bin)
+        .arg("--data-dir")
+        .arg(data)
+        .args(args)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "tracehound {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
 /// One request the receiver took: its idempotency key, whether its signature held, its
 /// attempt number, the raw body and the alert it holds, and when it was read in full.
 #[derive(Debug, Clone)]

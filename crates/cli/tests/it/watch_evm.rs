@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 use tracehound_evm::testnode::Anvil;
 
-use crate::common::{ok, tracehound};
+use crate::common::{label_exchange, ok, subscribe, tracehound};
 use crate::watch_common::{Received, Receiver, SECRET, Watch, wait_for};
 
 const CHAIN: &str = "evm-31337";
@@ -125,22 +125,7 @@ fn evm_thiefs_payment_to_an_exchange_alerts_and_a_reverted_block_is_retracted() 
         data,
         &["ingest", "evm", "--chain", "31337", "--rpc", &url],
     ));
-    ok(tracehound(
-        data,
-        &[
-            "labels",
-            "add",
-            EXCHANGE,
-            "--chain",
-            CHAIN,
-            "--label",
-            "Exchange X deposit",
-            "--category",
-            "exchange",
-            "--analyst",
-            "ana",
-        ],
-    ));
+    label_exchange(data, CHAIN, EXCHANGE);
     ok(tracehound(
         data,
         &[
@@ -149,17 +134,7 @@ fn evm_thiefs_payment_to_an_exchange_alerts_and_a_reverted_block_is_retracted() 
     ));
     ok(tracehound(data, &["trace", "--incident", "drain"]));
     let hook = Receiver::start();
-    ok(tracehound(
-        data,
-        &[
-            "subscription",
-            "add",
-            "--url",
-            &hook.url,
-            "--secret",
-            SECRET,
-        ],
-    ));
+    subscribe(data, &hook.url, SECRET, &[]);
 
     let watch = start_watch(data, &url);
     wait_for("the first cycle", || !watch.cycles().is_empty());
@@ -451,17 +426,7 @@ fn evm_new_heads_over_a_websocket_wake_the_watch_and_polling_is_the_fallback() {
     ));
     ok(tracehound(data, &["trace", "--incident", "drain"]));
     let hook = Receiver::start();
-    ok(tracehound(
-        data,
-        &[
-            "subscription",
-            "add",
-            "--url",
-            &hook.url,
-            "--secret",
-            SECRET,
-        ],
-    ));
+    subscribe(data, &hook.url, SECRET, &[]);
     let relay = Relay::start(SocketAddr::from(([127, 0, 0, 1], port_of(&url))));
     let ws = format!("ws://127.0.0.1:{}", relay.port);
     let bin = Path::new(env!("CARGO_BIN_EXE_tracehound"));

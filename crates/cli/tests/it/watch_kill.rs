@@ -19,7 +19,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tracehound_btc::testnode::Litecoind;
 
-use crate::common::{ok, tracehound};
+use crate::common::{label_exchange, ok, subscribe, tracehound};
 use crate::watch_common::ltc::{NETWORK, call, rpc_args, wallet, watch_args};
 use crate::watch_common::{Received, Receiver, SECRET, Watch, wait_for, wait_for_at_most};
 
@@ -114,22 +114,7 @@ fn sigkilled_watch_loses_nothing_and_duplicates_nothing_while_laundering_goes_on
     let mut ingest = vec!["ingest", "btc", "--network", NETWORK];
     ingest.extend(rpc.iter().map(String::as_str));
     ok(tracehound(data, &ingest));
-    ok(tracehound(
-        data,
-        &[
-            "labels",
-            "add",
-            &exchange,
-            "--chain",
-            NETWORK,
-            "--label",
-            "Exchange X deposit",
-            "--category",
-            "exchange",
-            "--analyst",
-            "ana",
-        ],
-    ));
+    label_exchange(data, NETWORK, &exchange);
     ok(tracehound(
         data,
         &[
@@ -139,17 +124,7 @@ fn sigkilled_watch_loses_nothing_and_duplicates_nothing_while_laundering_goes_on
     ok(tracehound(data, &["trace", "--incident", "drain"]));
     let mut hook = Receiver::start();
     let got = Arc::clone(&hook.got);
-    ok(tracehound(
-        data,
-        &[
-            "subscription",
-            "add",
-            "--url",
-            &hook.url,
-            "--secret",
-            SECRET,
-        ],
-    ));
+    subscribe(data, &hook.url, SECRET, &[]);
     // The data as the first watch finds it, for one uninterrupted watch at the end.
     let pristine = dir.path().join("pristine");
     copy_dir(data, &pristine);
@@ -455,22 +430,7 @@ fn a_reorg_ingested_while_the_watch_is_down_is_alerted_on_its_new_branch() {
     let mut ingest = vec!["ingest", "btc", "--network", NETWORK];
     ingest.extend(rpc.iter().map(String::as_str));
     ok(tracehound(data, &ingest));
-    ok(tracehound(
-        data,
-        &[
-            "labels",
-            "add",
-            &exchange,
-            "--chain",
-            NETWORK,
-            "--label",
-            "Exchange X deposit",
-            "--category",
-            "exchange",
-            "--analyst",
-            "ana",
-        ],
-    ));
+    label_exchange(data, NETWORK, &exchange);
     ok(tracehound(
         data,
         &[
@@ -479,17 +439,7 @@ fn a_reorg_ingested_while_the_watch_is_down_is_alerted_on_its_new_branch() {
     ));
     ok(tracehound(data, &["trace", "--incident", "drain"]));
     let hook = Receiver::start();
-    ok(tracehound(
-        data,
-        &[
-            "subscription",
-            "add",
-            "--url",
-            &hook.url,
-            "--secret",
-            SECRET,
-        ],
-    ));
+    subscribe(data, &hook.url, SECRET, &[]);
     let watch = start_watch(data, &node);
     wait_for("the first cycle", || !watch.cycles().is_empty());
     let paid = call(
