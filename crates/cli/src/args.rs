@@ -181,6 +181,10 @@ pub(crate) struct JobsRunArgs {
     /// The Ballista scheduler (`df://host:port`), with --engine ballista.
     #[arg(long)]
     pub(crate) scheduler: Option<String>,
+    /// With --engine ballista: partitions per stage, about the cluster's task slots (0:
+    /// Ballista's default, 16).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) partitions: usize,
     /// trace: the incident, a file or the name of a saved one.
     #[arg(long)]
     pub(crate) incident: Option<String>,
@@ -1141,6 +1145,16 @@ pub(crate) struct BenchJobsArgs {
     /// The trace job's hop limit.
     #[arg(long, default_value_t = 64)]
     pub(crate) max_hops: u32,
+    /// Where the jobs run.
+    #[arg(long, value_enum, default_value = "embedded")]
+    pub(crate) engine: Engine,
+    /// The Ballista scheduler (`df://host:port`), with --engine ballista.
+    #[arg(long)]
+    pub(crate) scheduler: Option<String>,
+    /// With --engine ballista: partitions per stage, about the cluster's task slots (0:
+    /// Ballista's default, 16).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) partitions: usize,
 }
 
 #[derive(Debug, Args)]

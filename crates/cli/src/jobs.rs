@@ -1,6 +1,6 @@
 //! `tracehound jobs run JOB` and `tracehound bench jobs`: the batch jobs of `tracehound-jobs`
-//! on a Parquet dataset, run embedded (DataFusion in this process). `--engine ballista` is
-//! accepted by the parser and answered with an error until the distributed engine is added.
+//! on a Parquet dataset, run embedded (DataFusion in this process) or on a Ballista cluster
+//! (`--engine ballista --scheduler df://host:port`, in a build with the `ballista` feature).
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -226,8 +226,9 @@ fn print(report: &JobReport) {
         .map(|(t, n)| format!("{n} {t}"))
         .collect();
     println!(
-        "{:?}: {} in {:.2} s ({} iteration{}), written to {}",
+        "{:?} ({}): {} in {:.2} s ({} iteration{}), written to {}",
         report.job,
+        report.engine,
         rows.join(", "),
         report.seconds,
         report.iterations,
@@ -243,18 +244,7 @@ fn print(report: &JobReport) {
 }
 
 pub(crate) fn run(global: &Global, args: &JobsRunArgs) -> anyhow::Result<()> {
-    if args.engine == Engine::Ballista {
-        bail!(
-            "--engine ballista is not available yet{}: run the job with --engine embedded",
-            args.scheduler
-                .as_deref()
-                .map(|s| format!(" (scheduler {s})"))
-                .unwrap_or_default()
-        );
-    }
-    if args.scheduler.is_some() {
-        bail!("--scheduler is for --engine ballista");
-    }
+    check_engine(args.engine, args.scheduler.as_deref())?;
     let trace = match (&args.job, &args.incident) {
         (JobName::Trace, Some(which)) => Some(request(
             global,
@@ -272,8 +262,8 @@ pub(crate) fn run(global: &Global, args: &JobsRunArgs) -> anyhow::Result<()> {
         _ => None,
     };
     let rt = runtime()?;
-    let report = rt.block_on(async {
-        let ctx = SessionContext::new();
+    let mut report = rt.block_on(async {
+        let ctx = session(args.engine, args.scheduler.as_deref(), args.partitions).await?;
         let dataset = tracehound_jobs::register(&ctx, &args.dataset).await?;
         run_job(
             &ctx,
@@ -285,11 +275,52 @@ pub(crate) fn run(global: &Global, args: &JobsRunArgs) -> anyhow::Result<()> {
         )
         .await
     })?;
+    report.engine = match args.engine {
+        Engine::Embedded => "embedded",
+        Engine::Ballista => "ballista",
+    };
     if global.json {
         return output::json(&report);
     }
     print(&report);
     Ok(())
+}
+
+/// Refuses an engine without what it needs before any work is done.
+fn check_engine(engine: Engine, scheduler: Option<&str>) -> anyhow::Result<()> {
+    match (engine, scheduler) {
+        (Engine::Embedded, Some(_)) => bail!("--scheduler is for --engine ballista"),
+        (Engine::Ballista, None) => {
+            bail!("--engine ballista needs --scheduler df://HOST:PORT (the cluster's scheduler)")
+        }
+        (Engine::Ballista, Some(_)) if !cfg!(feature = "ballista") => bail!(
+            "this tracehound was built without Ballista: build it with `--features ballista` \
+             (cargo install --path crates/cli --features ballista), or run with --engine embedded"
+        ),
+        _ => Ok(()),
+    }
+}
+
+/// The session a job runs in: this process's, or one whose queries run on the cluster.
+async fn session(
+    engine: Engine,
+    scheduler: Option<&str>,
+    partitions: usize,
+) -> anyhow::Result<SessionContext> {
+    match (engine, scheduler) {
+        #[cfg(feature = "ballista")]
+        (Engine::Ballista, Some(url)) => {
+            let options = tracehound_ballista::ConnectOptions {
+                partitions,
+                ..Default::default()
+            };
+            Ok(tracehound_ballista::connect(url, &options).await?)
+        }
+        _ => {
+            let _ = partitions;
+            Ok(SessionContext::new())
+        }
+    }
 }
 
 /// One job's throughput on the dataset.
@@ -318,9 +349,10 @@ pub(crate) fn bench(global: &Global, args: &BenchJobsArgs) -> anyhow::Result<()>
         .as_deref()
         .map(|w| request(global, w, "haircut", args.max_hops, 0))
         .transpose()?;
+    check_engine(args.engine, args.scheduler.as_deref())?;
     let rt = runtime()?;
     let rows = rt.block_on(async {
-        let ctx = SessionContext::new();
+        let ctx = session(args.engine, args.scheduler.as_deref(), args.partitions).await?;
         let dataset = tracehound_jobs::register(&ctx, &args.dataset).await?;
         let read = |tables: &[&str]| tables.iter().filter_map(|t| dataset.rows(t)).sum::<u64>();
         let mut rows = Vec::new();

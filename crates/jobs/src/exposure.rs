@@ -225,6 +225,8 @@ pub async fn run(
     let df = work.sql("stops", &stops_sql).await?;
     work.materialize("stops", df).await?;
     let mut reached_tables = Vec::new();
+    // Read, alone, when no hop reached anyone: the result is then empty but well-formed.
+    let mut an_empty_exposed = None;
     for direction in [Direction::Incoming, Direction::Outgoing] {
         let d = direction.name();
         let start_bound = match direction {
@@ -251,7 +253,7 @@ pub async fn run(
                 ),
             )
             .await?;
-        let (mut seen, _) = work.materialize(&format!("{d}_seen_0"), df).await?;
+        let (mut seen, mut seen_rows) = work.materialize(&format!("{d}_seen_0"), df).await?;
         for hop in 1..=request.hops {
             let df = work
                 .sql(
@@ -282,21 +284,31 @@ pub async fn run(
                     ),
                 )
                 .await?;
-            let (exposed, _) = work.materialize(&format!("{d}_exposed_{hop}"), df).await?;
-            reached_tables.push(exposed.clone());
+            let (exposed, exposed_rows) =
+                work.materialize(&format!("{d}_exposed_{hop}"), df).await?;
+            // Empty tables are left out of unions: Ballista 55's executors plan a union with an
+            // empty input differently from its scheduler, and the job then never finishes.
+            if exposed_rows > 0 {
+                reached_tables.push(exposed.clone());
+            } else {
+                an_empty_exposed = Some(exposed.clone());
+            }
             if hop == request.hops || n == 0 {
                 break;
             }
+            let previous = if seen_rows > 0 {
+                format!("SELECT chain, origin, address_id FROM {seen} UNION ALL ")
+            } else {
+                String::new()
+            };
             let df = work
                 .sql(
                     &format!("{d} seen {hop}"),
-                    &format!(
-                        "SELECT chain, origin, address_id FROM {seen} \
-                         UNION ALL SELECT chain, origin, address_id FROM {reached}"
-                    ),
+                    &format!("{previous}SELECT chain, origin, address_id FROM {reached}"),
                 )
                 .await?;
-            let (next_seen, _) = work.materialize(&format!("{d}_seen_{hop}"), df).await?;
+            let (next_seen, next_seen_rows) =
+                work.materialize(&format!("{d}_seen_{hop}"), df).await?;
             let df = work
                 .sql(
                     &format!("{d} frontier {hop}"),
@@ -319,7 +331,11 @@ pub async fn run(
             work.drop_state(&seen)?;
             frontier = next_frontier;
             seen = next_seen;
+            seen_rows = next_seen_rows;
         }
+    }
+    if reached_tables.is_empty() {
+        reached_tables.extend(an_empty_exposed);
     }
     let union: Vec<String> = reached_tables
         .iter()

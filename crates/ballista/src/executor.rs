@@ -1,0 +1,58 @@
+//! A Ballista executor in this process: Ballista's own `start_executor_process`, configured
+//! for tracehound's jobs.
+
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use ballista_core::config::TaskSchedulingPolicy;
+use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
+
+use crate::BallistaError;
+
+/// How an executor runs.
+#[derive(Debug, Clone)]
+pub struct ExecutorOptions {
+    /// The scheduler's host.
+    pub scheduler_host: String,
+    /// The scheduler's port.
+    pub scheduler_port: u16,
+    /// The address this executor listens on and gives the scheduler.
+    pub bind: IpAddr,
+    /// Its Arrow Flight port (other executors and the client fetch shuffle data and results
+    /// from it). A pulling executor serves nothing else.
+    pub flight_port: u16,
+    /// Where it keeps shuffle files (a temporary directory when `None`).
+    pub work_dir: Option<PathBuf>,
+    /// Tasks run at once (all cores when 0).
+    pub tasks: usize,
+    /// How often it tells the scheduler it is alive.
+    pub heartbeat: Duration,
+}
+
+/// Runs an executor until the process ends or the scheduler stops it.
+pub async fn run(options: &ExecutorOptions) -> Result<(), BallistaError> {
+    let config = ExecutorProcessConfig {
+        bind_host: options.bind.to_string(),
+        external_host: Some(options.bind.to_string()),
+        port: options.flight_port,
+        scheduler_host: options.scheduler_host.clone(),
+        scheduler_port: options.scheduler_port,
+        // Wait for a scheduler that is still starting, as a cluster's processes start together.
+        scheduler_connect_timeout_seconds: 30,
+        vcores: options.tasks,
+        work_dir: options
+            .work_dir
+            .as_ref()
+            .map(|d| d.to_string_lossy().into_owned()),
+        executor_heartbeat_interval_seconds: options.heartbeat.as_secs().max(1),
+        print_thread_info: false,
+        // Must match the scheduler's (see `scheduler::run`).
+        task_scheduling_policy: TaskSchedulingPolicy::PullStaged,
+        ..ExecutorProcessConfig::default()
+    };
+    start_executor_process(Arc::new(config))
+        .await
+        .map_err(|e| BallistaError::Ballista(e.to_string()))
+}
