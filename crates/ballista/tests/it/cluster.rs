@@ -18,6 +18,10 @@ impl Cluster {
     /// Starts a scheduler and `executors` executors (`tasks` task slots each), with work
     /// dirs under `dir`, and waits until every one listens.
     pub(crate) fn start(dir: &Path, executors: usize, tasks: usize) -> Cluster {
+        static TURN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let turn = TURN
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         std::fs::create_dir_all(dir).unwrap();
         let scheduler_port = free_port();
         let scheduler = spawn(
@@ -35,6 +39,7 @@ impl Cluster {
             scheduler,
             executors: Vec::new(),
             logs: vec![dir.join("scheduler.log")],
+            _turn: turn,
             url: format!("df://127.0.0.1:{scheduler_port}"),
         };
         for i in 0..executors {
