@@ -153,10 +153,31 @@ fn jobs_on_a_ballista_cluster_give_the_embedded_figures() {
     for (job, extra) in [
         ("balances", &[][..]),
         ("cluster", &[][..]),
-        ("trace", &["--incident", "heist", "--policy", "poison"][..]),
+        (
+            "trace",
+            &[
+                "--incident",
+                "heist",
+                "--policy",
+                "haircut",
+                "--max-hops",
+                "4",
+            ][..],
+        ),
     ] {
         let embedded = run(&data, job, &dataset, &work.path().join("e"), extra);
-        let remote = [extra, &["--engine", "ballista", "--scheduler", &url]].concat();
+        let remote = [
+            extra,
+            &[
+                "--engine",
+                "ballista",
+                "--scheduler",
+                &url,
+                "--partitions",
+                "2",
+            ],
+        ]
+        .concat();
         let ballista = run(&data, job, &dataset, &work.path().join("b"), &remote);
         assert_eq!(ballista["engine"], "ballista");
         assert_eq!(figures(&ballista), figures(&embedded), "{job}");
