@@ -10,6 +10,8 @@ pub(crate) struct Cluster {
     scheduler: Child,
     executors: Vec<Option<Child>>,
     logs: Vec<std::path::PathBuf>,
+    /// One cluster at a time: two at once on a 2-core machine would time each other out.
+    _turn: std::sync::MutexGuard<'static, ()>,
     /// The scheduler's URL for clients (`df://127.0.0.1:PORT`).
     pub(crate) url: String,
 }
