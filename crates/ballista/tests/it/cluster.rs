@@ -75,6 +75,26 @@ impl Cluster {
         cluster
     }
 
+    /// A client session on this cluster (one partition per task slot of the tests' 2 × 2)
+    /// with `dataset` registered.
+    pub(crate) async fn session(
+        &self,
+        dataset: &Path,
+    ) -> (
+        datafusion::prelude::SessionContext,
+        tracehound_jobs::Dataset,
+    ) {
+        let options = tracehound_ballista::ConnectOptions {
+            partitions: 4,
+            ..Default::default()
+        };
+        let ctx = tracehound_ballista::connect(&self.url, &options)
+            .await
+            .unwrap();
+        let dataset = tracehound_jobs::register(&ctx, dataset).await.unwrap();
+        (ctx, dataset)
+    }
+
     /// SIGKILLs executor `i`.
     pub(crate) fn kill_executor(&mut self, i: usize) {
         if let Some(mut child) = self.executors[i].take() {
@@ -116,14 +136,6 @@ fn spawn(args: &[&str], log: &Path) -> Child {
         .stderr(out)
         .spawn()
         .unwrap()
-}
-
-/// A client's options for the test clusters: one partition per task slot (2 × 2).
-pub(crate) fn options() -> tracehound_ballista::ConnectOptions {
-    tracehound_ballista::ConnectOptions {
-        partitions: 4,
-        ..Default::default()
-    }
 }
 
 /// A port free now (the OS's pick for port 0).

@@ -4,7 +4,6 @@
 use std::future::Future;
 use std::time::Duration;
 
-use datafusion::prelude::SessionContext;
 use tracehound_jobs::trace::Policy;
 use tracehound_jobs::{balances, cluster, exposure, trace};
 
@@ -17,16 +16,8 @@ async fn every_job_on_ballista_equals_the_embedded_engine() {
     let dir = heist.dir.path();
     let nodes = Cluster::start(&dir.join("cluster"), 2, 2);
 
-    let embedded = SessionContext::new();
-    let local = tracehound_jobs::register(&embedded, &heist.dataset())
-        .await
-        .unwrap();
-    let remote = tracehound_ballista::connect(&nodes.url, &crate::cluster::options())
-        .await
-        .unwrap();
-    let distributed = tracehound_jobs::register(&remote, &heist.dataset())
-        .await
-        .unwrap();
+    let (embedded, local) = heist.embedded().await;
+    let (remote, distributed) = nodes.session(&heist.dataset()).await;
     let (e, d) = (dir.join("embedded"), dir.join("ballista"));
 
     let want = balances::run(&embedded, &local, &e).await.unwrap();

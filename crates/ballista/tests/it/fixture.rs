@@ -46,6 +46,20 @@ impl Heist {
         Heist { dir, store, truth }
     }
 
+    /// An in-process session with the dataset registered.
+    pub(crate) async fn embedded(
+        &self,
+    ) -> (
+        datafusion::prelude::SessionContext,
+        tracehound_jobs::Dataset,
+    ) {
+        let ctx = datafusion::prelude::SessionContext::new();
+        let dataset = tracehound_jobs::register(&ctx, &self.dataset())
+            .await
+            .unwrap();
+        (ctx, dataset)
+    }
+
     /// The exported dataset.
     pub(crate) fn dataset(&self) -> std::path::PathBuf {
         self.dir.path().join("dataset")

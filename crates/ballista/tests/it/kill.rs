@@ -3,7 +3,6 @@
 
 use std::time::Duration;
 
-use datafusion::prelude::SessionContext;
 use tracehound_jobs::trace::Policy;
 
 use crate::cluster::Cluster;
@@ -15,21 +14,13 @@ async fn an_executor_killed_mid_job_never_gives_a_wrong_result() {
     let dir = heist.dir.path();
     let request = heist.trace_request(Policy::Haircut, 12);
 
-    let embedded = SessionContext::new();
-    let local = tracehound_jobs::register(&embedded, &heist.dataset())
-        .await
-        .unwrap();
+    let (embedded, local) = heist.embedded().await;
     let want = tracehound_jobs::trace::run(&embedded, &local, &dir.join("embedded"), &request)
         .await
         .unwrap();
 
     let mut nodes = Cluster::start(&dir.join("cluster"), 2, 1);
-    let remote = tracehound_ballista::connect(&nodes.url, &crate::cluster::options())
-        .await
-        .unwrap();
-    let distributed = tracehound_jobs::register(&remote, &heist.dataset())
-        .await
-        .unwrap();
+    let (remote, distributed) = nodes.session(&heist.dataset()).await;
     let out = dir.join("ballista");
     let job = {
         let (remote, distributed, out, request) = (
