@@ -164,6 +164,21 @@ pub(crate) enum Engine {
     Ballista,
 }
 
+/// Where batch jobs run: in this process or on a Ballista cluster.
+#[derive(Debug, Args)]
+pub(crate) struct EngineArgs {
+    /// Where the jobs run.
+    #[arg(long, value_enum, default_value = "embedded")]
+    pub(crate) engine: Engine,
+    /// The Ballista scheduler (`df://host:port`), with --engine ballista.
+    #[arg(long)]
+    pub(crate) scheduler: Option<String>,
+    /// With --engine ballista: partitions per stage, about the cluster's task slots (0:
+    /// Ballista's default, 16).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) partitions: usize,
+}
+
 #[derive(Debug, Args)]
 pub(crate) struct JobsRunArgs {
     /// The job.
@@ -176,15 +191,8 @@ pub(crate) struct JobsRunArgs {
     #[arg(long)]
     pub(crate) out: PathBuf,
     /// Where the job runs.
-    #[arg(long, value_enum, default_value = "embedded")]
-    pub(crate) engine: Engine,
-    /// The Ballista scheduler (`df://host:port`), with --engine ballista.
-    #[arg(long)]
-    pub(crate) scheduler: Option<String>,
-    /// With --engine ballista: partitions per stage, about the cluster's task slots (0:
-    /// Ballista's default, 16).
-    #[arg(long, default_value_t = 0)]
-    pub(crate) partitions: usize,
+    #[command(flatten)]
+    pub(crate) on: EngineArgs,
     /// trace: the incident, a file or the name of a saved one.
     #[arg(long)]
     pub(crate) incident: Option<String>,
@@ -1146,15 +1154,8 @@ pub(crate) struct BenchJobsArgs {
     #[arg(long, default_value_t = 64)]
     pub(crate) max_hops: u32,
     /// Where the jobs run.
-    #[arg(long, value_enum, default_value = "embedded")]
-    pub(crate) engine: Engine,
-    /// The Ballista scheduler (`df://host:port`), with --engine ballista.
-    #[arg(long)]
-    pub(crate) scheduler: Option<String>,
-    /// With --engine ballista: partitions per stage, about the cluster's task slots (0:
-    /// Ballista's default, 16).
-    #[arg(long, default_value_t = 0)]
-    pub(crate) partitions: usize,
+    #[command(flatten)]
+    pub(crate) on: EngineArgs,
 }
 
 #[derive(Debug, Args)]

@@ -14,7 +14,7 @@ use tracehound_jobs::trace::{Policy, SourceAddress, StolenOutput, TraceRequest};
 use tracehound_labels::{Category, TraceRole};
 use tracehound_trace::Incident;
 
-use crate::args::{BenchJobsArgs, Engine, Global, JobName, JobsRunArgs};
+use crate::args::{BenchJobsArgs, Engine, EngineArgs, Global, JobName, JobsRunArgs};
 use crate::output;
 
 /// What a run did, for `--json` and the summary line.
@@ -244,7 +244,7 @@ fn print(report: &JobReport) {
 }
 
 pub(crate) fn run(global: &Global, args: &JobsRunArgs) -> anyhow::Result<()> {
-    check_engine(args.engine, args.scheduler.as_deref())?;
+    check_engine(&args.on)?;
     let trace = match (&args.job, &args.incident) {
         (JobName::Trace, Some(which)) => Some(request(
             global,
@@ -263,7 +263,7 @@ pub(crate) fn run(global: &Global, args: &JobsRunArgs) -> anyhow::Result<()> {
     };
     let rt = runtime()?;
     let mut report = rt.block_on(async {
-        let ctx = session(args.engine, args.scheduler.as_deref(), args.partitions).await?;
+        let ctx = session(&args.on).await?;
         let dataset = tracehound_jobs::register(&ctx, &args.dataset).await?;
         run_job(
             &ctx,
@@ -275,7 +275,7 @@ pub(crate) fn run(global: &Global, args: &JobsRunArgs) -> anyhow::Result<()> {
         )
         .await
     })?;
-    report.engine = match args.engine {
+    report.engine = match args.on.engine {
         Engine::Embedded => "embedded",
         Engine::Ballista => "ballista",
     };
@@ -287,8 +287,8 @@ pub(crate) fn run(global: &Global, args: &JobsRunArgs) -> anyhow::Result<()> {
 }
 
 /// Refuses an engine without what it needs before any work is done.
-fn check_engine(engine: Engine, scheduler: Option<&str>) -> anyhow::Result<()> {
-    match (engine, scheduler) {
+fn check_engine(on: &EngineArgs) -> anyhow::Result<()> {
+    match (on.engine, on.scheduler.as_deref()) {
         (Engine::Embedded, Some(_)) => bail!("--scheduler is for --engine ballista"),
         (Engine::Ballista, None) => {
             bail!("--engine ballista needs --scheduler df://HOST:PORT (the cluster's scheduler)")
@@ -302,24 +302,17 @@ fn check_engine(engine: Engine, scheduler: Option<&str>) -> anyhow::Result<()> {
 }
 
 /// The session a job runs in: this process's, or one whose queries run on the cluster.
-async fn session(
-    engine: Engine,
-    scheduler: Option<&str>,
-    partitions: usize,
-) -> anyhow::Result<SessionContext> {
-    match (engine, scheduler) {
+async fn session(on: &EngineArgs) -> anyhow::Result<SessionContext> {
+    match (on.engine, on.scheduler.as_deref()) {
         #[cfg(feature = "ballista")]
         (Engine::Ballista, Some(url)) => {
             let options = tracehound_ballista::ConnectOptions {
-                partitions,
+                partitions: on.partitions,
                 ..Default::default()
             };
             Ok(tracehound_ballista::connect(url, &options).await?)
         }
-        _ => {
-            let _ = partitions;
-            Ok(SessionContext::new())
-        }
+        _ => Ok(SessionContext::new()),
     }
 }
 
@@ -349,10 +342,10 @@ pub(crate) fn bench(global: &Global, args: &BenchJobsArgs) -> anyhow::Result<()>
         .as_deref()
         .map(|w| request(global, w, "haircut", args.max_hops, 0))
         .transpose()?;
-    check_engine(args.engine, args.scheduler.as_deref())?;
+    check_engine(&args.on)?;
     let rt = runtime()?;
     let rows = rt.block_on(async {
-        let ctx = session(args.engine, args.scheduler.as_deref(), args.partitions).await?;
+        let ctx = session(&args.on).await?;
         let dataset = tracehound_jobs::register(&ctx, &args.dataset).await?;
         let read = |tables: &[&str]| tables.iter().filter_map(|t| dataset.rows(t)).sum::<u64>();
         let mut rows = Vec::new();
