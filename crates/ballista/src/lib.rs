@@ -81,20 +81,16 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> Result<SessionConte
     let grpc = format!("http://{host}:{port}");
     let probe =
         ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient::connect(grpc);
-    match tokio::time::timeout(timeout, probe).await {
-        Ok(Ok(_)) => {}
-        Ok(Err(e)) => {
-            return Err(BallistaError::Unreachable {
-                url: url.to_string(),
-                reason: error_chain(&e),
-            });
-        }
-        Err(_) => {
-            return Err(BallistaError::Unreachable {
-                url: url.to_string(),
-                reason: format!("no answer within {} s", timeout.as_secs_f64()),
-            });
-        }
+    let failed = match tokio::time::timeout(timeout, probe).await {
+        Ok(Ok(_)) => None,
+        Ok(Err(e)) => Some(tracehound_core::error_chain(&e)),
+        Err(_) => Some(format!("no answer within {} s", timeout.as_secs_f64())),
+    };
+    if let Some(reason) = failed {
+        return Err(BallistaError::Unreachable {
+            url: url.to_string(),
+            reason,
+        });
     }
     let mut config = SessionConfig::new_with_ballista()
         .with_ballista_job_name("tracehound")
@@ -134,18 +130,6 @@ pub fn scheduler_address(url: &str) -> Result<(String, u16), BallistaError> {
         Some(_) => Err(bad("no host")),
         None => Ok((rest.to_string(), DEFAULT_SCHEDULER_PORT)),
     }
-}
-
-/// An error with its causes, on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 #[cfg(test)]

@@ -21,6 +21,7 @@ mod account;
 mod address;
 mod amount;
 mod chain;
+mod error;
 pub mod fixtures;
 mod hash;
 pub mod link;
@@ -31,6 +32,7 @@ pub use account::{AccountBlock, AccountTransfer, AccountTx, OPENING_TX_INDEX, To
 pub use address::{Address, AddressError, ScriptKind};
 pub use amount::{Amount, AmountError};
 pub use chain::{Asset, AssetId, Chain, ChainFamily, ChainParseError, UtxoParams};
+pub use error::error_chain;
 pub use hash::{Hash32, HashParseError};
 pub use link::{Destination, LinkConfig, LinkConfigError, LinkFact, LinkKind, LinkLeg};
 pub use payee::{AccountPseudo, Payee, PayeeRepr};

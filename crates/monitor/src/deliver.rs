@@ -14,6 +14,7 @@ use tokio::sync::{Semaphore, watch};
 
 use crate::outbox::{DeliveryState, Job, Outcome};
 use crate::{Alert, MonitorError, Outbox, now_ms, sign};
+use tracehound_core::error_chain;
 
 /// Longest a worker sleeps before looking at its queue again when nothing woke it (pushes
 /// wake it at once; this bounds the wait for anything that does not tick, e.g. clock jumps).
@@ -403,20 +404,4 @@ async fn attempt(
             next_ms: clock().saturating_add(wait),
         },
     )
-}
-
-/// An error and its causes, on one line.
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        // reqwest repeats its cause in its own message at times.
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
 }
