@@ -177,6 +177,10 @@ pub(crate) struct EngineArgs {
     /// Ballista's default, 16).
     #[arg(long, default_value_t = 0)]
     pub(crate) partitions: usize,
+    /// Fail a job not finished after this many seconds (a cluster that lost its executors, a
+    /// query the engine never ends); nothing of it is written as complete.
+    #[arg(long, value_name = "SECONDS")]
+    pub(crate) timeout: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -1153,6 +1157,10 @@ pub(crate) struct BenchJobsArgs {
     /// The trace job's hop limit.
     #[arg(long, default_value_t = 64)]
     pub(crate) max_hops: u32,
+    /// The exposure job's hops from each labeled origin (run when the data dir has sanctioned
+    /// or mixer labels).
+    #[arg(long, default_value_t = 3)]
+    pub(crate) hops: u32,
     /// Where the jobs run.
     #[command(flatten)]
     pub(crate) on: EngineArgs,

@@ -105,8 +105,14 @@ fn request(
 }
 
 /// The exposure job's origins (sanctioned and mixer labels) and stops (services and dark
-/// places) from the data dir's label store, as `tracehound screen index` reads them.
-fn exposure_request(global: &Global, args: &JobsRunArgs) -> anyhow::Result<ExposureRequest> {
+/// places) from the data dir's label store, as `tracehound screen index` reads them; no
+/// origins when the store has no such labels.
+fn exposure_request(
+    global: &Global,
+    hops: u32,
+    max_frontier: u64,
+    max_history: u64,
+) -> anyhow::Result<ExposureRequest> {
     let tags = match global.data().label_store()? {
         Some(store) => store.strongest_all()?,
         None => Vec::new(),
@@ -130,18 +136,12 @@ fn exposure_request(global: &Global, args: &JobsRunArgs) -> anyhow::Result<Expos
             stops.push((t.chain.name(), t.address.clone()));
         }
     }
-    if origins.is_empty() {
-        bail!(
-            "no sanctioned or mixer labels in {}: import some first (`tracehound labels import`)",
-            global.data_dir().display()
-        );
-    }
     Ok(ExposureRequest {
         origins,
         stops,
-        hops: args.hops,
-        max_frontier: args.max_frontier,
-        max_history: args.max_history,
+        hops,
+        max_frontier,
+        max_history,
     })
 }
 
@@ -258,11 +258,21 @@ pub(crate) fn run(global: &Global, args: &JobsRunArgs) -> anyhow::Result<()> {
         (_, None) => None,
     };
     let exposure = match args.job {
-        JobName::Exposure => Some(exposure_request(global, args)?),
+        JobName::Exposure => {
+            let request = exposure_request(global, args.hops, args.max_frontier, args.max_history)?;
+            if request.origins.is_empty() {
+                bail!(
+                    "no sanctioned or mixer labels in {}: import some first (`tracehound labels import`)",
+                    global.data_dir().display()
+                );
+            }
+            Some(request)
+        }
         _ => None,
     };
     let rt = runtime()?;
-    let mut report = rt.block_on(async {
+    let job = format!("{:?}", args.job).to_lowercase();
+    let mut report = block_on_within(rt, &args.on, &job, async {
         let ctx = session(&args.on).await?;
         let dataset = tracehound_jobs::register(&ctx, &args.dataset).await?;
         run_job(
@@ -284,6 +294,34 @@ pub(crate) fn run(global: &Global, args: &JobsRunArgs) -> anyhow::Result<()> {
     }
     print(&report);
     Ok(())
+}
+
+/// Runs `work` on `rt`, failing it once `on.timeout` has passed. A job that times out has no
+/// result directory renamed into place (results are renamed only when complete); its queries
+/// are dropped here, though a cluster may finish the one it is running.
+fn block_on_within<T>(
+    rt: tokio::runtime::Runtime,
+    on: &EngineArgs,
+    what: &str,
+    work: impl std::future::Future<Output = anyhow::Result<T>>,
+) -> anyhow::Result<T> {
+    let Some(seconds) = on.timeout.filter(|s| *s > 0) else {
+        return rt.block_on(work);
+    };
+    let limit = std::time::Duration::from_secs(seconds);
+    let outcome = rt.block_on(async move { tokio::time::timeout(limit, work).await });
+    // Whatever still runs (a query's blocking reads, a poll of the scheduler) is left to end
+    // with the process, not waited for.
+    rt.shutdown_background();
+    let where_ = match (on.engine, on.scheduler.as_deref()) {
+        (Engine::Ballista, Some(url)) => format!("on the Ballista cluster at {url}"),
+        _ => "in this process".to_string(),
+    };
+    outcome.unwrap_or_else(|_| {
+        Err(anyhow::anyhow!(
+            "{what} did not finish within {seconds} s {where_} (--timeout); no result was written as complete"
+        ))
+    })
 }
 
 /// Refuses an engine without what it needs before any work is done.
@@ -342,9 +380,10 @@ pub(crate) fn bench(global: &Global, args: &BenchJobsArgs) -> anyhow::Result<()>
         .as_deref()
         .map(|w| request(global, w, "haircut", args.max_hops, 0))
         .transpose()?;
+    let exposure = exposure_request(global, args.hops, 10_000, 10_000)?;
     check_engine(&args.on)?;
     let rt = runtime()?;
-    let rows = rt.block_on(async {
+    let rows = block_on_within(rt, &args.on, "bench jobs", async {
         let ctx = session(&args.on).await?;
         let dataset = tracehound_jobs::register(&ctx, &args.dataset).await?;
         let read = |tables: &[&str]| tables.iter().filter_map(|t| dataset.rows(t)).sum::<u64>();
@@ -356,8 +395,11 @@ pub(crate) fn bench(global: &Global, args: &BenchJobsArgs) -> anyhow::Result<()>
         if trace.is_some() {
             jobs.push((JobName::Trace, read(&["inputs", "outputs", "txs"])));
         }
+        if !exposure.origins.is_empty() {
+            jobs.push((JobName::Exposure, read(&["inputs", "outputs"])));
+        }
         for (job, rows_read) in jobs {
-            let r = run_job(&ctx, job, &dataset, &out, trace.as_ref(), None).await?;
+            let r = run_job(&ctx, job, &dataset, &out, trace.as_ref(), Some(&exposure)).await?;
             rows.push(BenchRow {
                 job,
                 rows_read,

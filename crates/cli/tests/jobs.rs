@@ -114,23 +114,9 @@ fn jobs_on_a_ballista_cluster_give_the_embedded_figures() {
     use std::time::Duration;
 
     let (work, data, dataset) = exported();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let flight = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let flight = free_port();
     // The scheduler and one executor, Ballista's own, in this test's process.
-    let runtime = tokio::runtime::Runtime::new().unwrap();
-    let scheduler = tracehound_ballista::scheduler::SchedulerOptions {
-        bind: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
-        ..Default::default()
-    };
-    runtime.spawn(async move { tracehound_ballista::scheduler::run(&scheduler).await });
+    let (runtime, port) = scheduler();
     let executor = tracehound_ballista::executor::ExecutorOptions {
         scheduler_host: "127.0.0.1".into(),
         scheduler_port: port,
@@ -182,5 +168,79 @@ fn jobs_on_a_ballista_cluster_give_the_embedded_figures() {
         assert_eq!(ballista["engine"], "ballista");
         assert_eq!(figures(&ballista), figures(&embedded), "{job}");
     }
+    runtime.shutdown_background();
+}
+
+#[cfg(feature = "ballista")]
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A Ballista scheduler on loopback in a runtime of this test, without executors: (its
+/// runtime, its port), once it accepts connections.
+#[cfg(feature = "ballista")]
+fn scheduler() -> (tokio::runtime::Runtime, u16) {
+    let port = free_port();
+    let runtime = tokio::runtime::Runtime::new().unwrap();
+    let options = tracehound_ballista::scheduler::SchedulerOptions {
+        bind: std::net::SocketAddr::from(([127, 0, 0, 1], port)),
+        ..Default::default()
+    };
+    runtime.spawn(async move { tracehound_ballista::scheduler::run(&options).await });
+    let started = std::time::Instant::now();
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(60),
+            "no scheduler"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    (runtime, port)
+}
+
+/// A cluster without executors accepts the job and never runs it: `--timeout` ends the wait
+/// with an error naming the job, the cluster and the limit, and no result is in place.
+#[cfg(feature = "ballista")]
+#[test]
+fn a_job_the_cluster_never_runs_fails_at_its_timeout() {
+    let (work, data, dataset) = exported();
+    let (runtime, port) = scheduler();
+    let url = format!("df://127.0.0.1:{port}");
+    let out = work.path().join("out");
+    let started = std::time::Instant::now();
+    let e = fails(
+        &data,
+        &[
+            "jobs",
+            "run",
+            "balances",
+            "--dataset",
+            dataset.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--engine",
+            "ballista",
+            "--scheduler",
+            &url,
+            "--timeout",
+            "3",
+        ],
+    );
+    let waited = started.elapsed();
+    assert!(
+        e.contains(&format!(
+            "balances did not finish within 3 s on the Ballista cluster at {url}"
+        )),
+        "{e}"
+    );
+    assert!(
+        waited >= std::time::Duration::from_secs(3) && waited < std::time::Duration::from_secs(60),
+        "{waited:?}"
+    );
+    assert!(!out.join("balances").exists(), "a result was put in place");
     runtime.shutdown_background();
 }
