@@ -1,0 +1,67 @@
+#!/usr/bin/env python3
+"""Fits the batch jobs' benchmark (bench/jobs-run.sh's jobs-bench.jsonl) and extrapolates it.
+
+For each job and engine, time is fitted by least squares as t = fixed + per_unit * work, where
+work is rows read times iterations (each iteration of balances, cluster and trace scans its
+tables again; exposure scans them once per hop in each direction, its iterations being the
+hops). `per_unit` times the machine's cores is the cost in core-microseconds per row and
+iteration; `fixed` is what does not grow with the data (per-query planning and scheduling).
+
+The extrapolation to full histories multiplies per_unit by the work of the assumed sizes
+below. The assumptions are round figures, stated so they can be changed:
+
+    python3 bench/jobs-extrapolate.py target/bench-data/jobs/jobs-bench.jsonl [--cores 2]
+"""
+import argparse
+import json
+
+# Full-history sizes (assumptions, late 2026, rounded): Bitcoin about 1.25 B txs with about
+# 3.4 B outputs and 3.0 B inputs; Ethereum about 6 B transfers (native, internal and token).
+UTXO_ROWS = 6.4e9
+ACCOUNT_ROWS = 6.0e9
+# Iterations at full size (assumptions): co-spend clustering converges in about twice the
+# log2 of the longest co-spend chain (12 on the 4,000-block simulation), taken as 30; a 10-hop
+# trace iterates as deep as its longest tainted path, taken as 20; exposure runs its 3 hops.
+FULL = {
+    "balances": (UTXO_ROWS + ACCOUNT_ROWS, 1),
+    "cluster": (UTXO_ROWS, 30),
+    "trace": (UTXO_ROWS, 20),
+    "exposure": (UTXO_ROWS, 3),
+}
+
+
+def fit(points):
+    """Least squares t = a + b*x over (x, t) points; b >= 0."""
+    n = len(points)
+    mx = sum(x for x, _ in points) / n
+    mt = sum(t for _, t in points) / n
+    sxx = sum((x - mx) ** 2 for x, _ in points)
+    b = sum((x - mx) * (t - mt) for x, t in points) / sxx if sxx else 0.0
+    b = max(b, 0.0)
+    return mt - b * mx, b
+
+
+def main():
+    p = argparse.ArgumentParser()
+    p.add_argument("results")
+    p.add_argument("--cores", type=int, default=2, help="cores of the measured machine")
+    args = p.parse_args()
+    rows = [json.loads(line) for line in open(args.results) if line.strip()]
+    series = {}
+    for r in rows:
+        for job, m in r["jobs"].items():
+            work = m["rows_read"] * max(m["iterations"], 1)
+            series.setdefault((job, r["engine"]), []).append((work, m["seconds"]))
+    print("job       engine      fixed s  core-us/row-iter  full history core-hours")
+    for (job, engine), pts in sorted(series.items()):
+        if len(pts) < 2:
+            continue
+        fixed, per = fit(pts)
+        core_us = per * args.cores * 1e6
+        full_rows, iters = FULL[job]
+        core_hours = full_rows * iters * per * args.cores / 3600
+        print(f"{job:9} {engine:11} {fixed:7.1f}  {core_us:16.3f}  {core_hours:10.1f}")
+
+
+if __name__ == "__main__":
+    main()
