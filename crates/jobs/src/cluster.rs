@@ -10,11 +10,14 @@
 //!    `n` distinct addresses, and at least half of the outputs, or a third when `n ≥ 10`).
 //! 2. **Edges**: every other non-coinbase tx with 2 inputs or more joins each of its input
 //!    addresses to the smallest of them.
-//! 3. **Components**: every address of an edge starts labelled with the smallest id among
-//!    itself and its neighbours; each iteration takes the smallest label around each address
-//!    (propagation) and then the label of its label (pointer jumping), until no label
-//!    changes. At the fixpoint every edge joins equal labels and a label is always a member's
-//!    id, so each component carries its smallest address id: the native entity id.
+//! 3. **Components**: each iteration is a large-star round (every address links its larger
+//!    neighbours to the smallest of itself and its neighbours) and a small-star round (every
+//!    address links itself and its smaller neighbours to the smallest of those), each
+//!    keeping the components and rewiring edges towards smaller ids, until the edge set no
+//!    longer changes. Then every component is a star around its smallest address id, which
+//!    each member takes as its label: the native entity id. Propagating labels over the
+//!    original edges instead needs as many iterations as the longest co-spend chain (786 on
+//!    12,000 simulated blocks, against 10 here).
 //!
 //! Results: `entities` (chain, address_id, entity) for every address the outputs pay, sorted
 //! by (chain, address_id), and `coinjoins` (chain, height, tx_index, rule), sorted by
@@ -33,8 +36,8 @@ const JOB: &str = "cluster";
 /// The id the UTXO export writes for an input whose spent output paid no address.
 const NO_ADDRESS: &str = "18446744073709551615";
 
-/// Iterations after which the job gives up (each at least halves the longest label chain
-/// once labels are local minima, so real data settles in a few dozen).
+/// Iterations after which the job gives up (the star rounds converge in O(log² n) rounds
+/// for components of n addresses, so real data settles in a few dozen).
 const MAX_ITERATIONS: u32 = 10_000;
 
 /// One address and its entity (the smallest address id of its cluster).
@@ -193,62 +196,57 @@ pub async fn run(
         work.materialize("edges", df).await?
     };
     tracing::debug!(edges = n_edges, "co-spend edges");
-    // Both directions and a loop at every address: the smallest label "around" an address
-    // includes its own.
+    // Alternating large-star and small-star rounds (Kiveris et al., "Connected Components in
+    // MapReduce and Beyond", 2014) on the edge set itself: every round rewires edges towards
+    // smaller ids, so the graph contracts and the rounds are logarithmic in the component
+    // size, where propagating labels over the original edges needs as many rounds as the
+    // longest co-spend chain. At the fixpoint every component is a star around its smallest id.
     let df = work
         .sql(
-            "adjacency",
-            &format!(
-                "SELECT chain, a AS v, b AS u FROM {edges} \
-                 UNION ALL SELECT chain, b, a FROM {edges} \
-                 UNION ALL SELECT DISTINCT chain, a AS v, a AS u FROM {edges} \
-                 UNION ALL SELECT DISTINCT chain, b AS v, b AS u FROM {edges}"
-            ),
+            "edges 0",
+            &format!("SELECT DISTINCT chain, a, b FROM {edges} WHERE a <> b"),
         )
         .await?;
-    let (adjacency, _) = work.materialize("adjacency", df).await?;
-    let df = work
-        .sql(
-            "labels 0",
-            &format!("SELECT chain, v, min(u) AS label FROM {adjacency} GROUP BY chain, v"),
-        )
-        .await?;
-    let (mut labels, _) = work.materialize("labels_0", df).await?;
+    let (mut stars, _) = work.materialize("stars_0", df).await?;
     let mut iterations = 0;
     loop {
         iterations += 1;
         crate::work::within_bound(JOB, iterations, MAX_ITERATIONS)?;
-        let step = format!("labels_{iterations}");
-        let df = work
-            .sql(
-                &step,
-                &format!(
-                    "WITH spread AS ( \
-                       SELECT n.chain, n.v, min(l.label) AS label \
-                       FROM {adjacency} n JOIN {labels} l ON l.chain = n.chain AND l.v = n.u \
-                       GROUP BY n.chain, n.v) \
-                     SELECT p.chain, p.v, \
-                       CASE WHEN q.label < p.label THEN q.label ELSE p.label END AS label \
-                     FROM spread p JOIN spread q ON q.chain = p.chain AND q.v = p.label"
-                ),
-            )
-            .await?;
+        let step = format!("large_{iterations}");
+        let df = work.sql(&step, &large_star_sql(&stars)).await?;
+        let (large, _) = work.materialize(&step, df).await?;
+        let step = format!("stars_{iterations}");
+        let df = work.sql(&step, &small_star_sql(&large)).await?;
         let (next, _) = work.materialize(&step, df).await?;
+        work.drop_state(&large)?;
         let changed = count(
             &work,
             &format!(
-                "SELECT count(*) AS n FROM {labels} a JOIN {next} b \
-                 ON a.chain = b.chain AND a.v = b.v WHERE a.label <> b.label"
+                "SELECT count(*) AS n FROM {stars} x FULL OUTER JOIN {next} y \
+                   ON x.chain = y.chain AND x.a = y.a AND x.b = y.b \
+                 WHERE x.a IS NULL OR y.a IS NULL"
             ),
         )
         .await?;
-        tracing::debug!(iteration = iterations, changed, "label propagation");
-        work.drop_state(&labels)?;
-        labels = next;
+        tracing::debug!(iteration = iterations, changed, "star contraction");
+        work.drop_state(&stars)?;
+        stars = next;
         if changed == 0 {
             break;
         }
     }
+    // Each address's label: the smallest of itself and its neighbours (the star's centre).
+    let df = work
+        .sql(
+            "labels",
+            &format!(
+                "SELECT chain, v, CASE WHEN min(u) < v THEN min(u) ELSE v END AS label \
+                 FROM ({}) GROUP BY chain, v",
+                both_ways(&stars)
+            ),
+        )
+        .await?;
+    let (labels, _) = work.materialize("labels", df).await?;
     let df = work
         .sql(
             "entities",
@@ -317,6 +315,38 @@ pub async fn run(
 }
 
 /// The single count a query answers.
+/// Every edge of `edges` in both directions, as (chain, v, u): `u` is a neighbour of `v`.
+fn both_ways(edges: &str) -> String {
+    format!("SELECT chain, a AS v, b AS u FROM {edges} UNION ALL SELECT chain, b, a FROM {edges}")
+}
+
+/// Large star: each node `v` links every larger neighbour to the smallest of `v` and its
+/// neighbours.
+fn large_star_sql(edges: &str) -> String {
+    format!(
+        "WITH n AS ({both}), \
+         m AS (SELECT chain, v, CASE WHEN min(u) < v THEN min(u) ELSE v END AS m \
+               FROM n GROUP BY chain, v) \
+         SELECT DISTINCT n.chain, n.u AS a, m.m AS b \
+         FROM n JOIN m ON m.chain = n.chain AND m.v = n.v WHERE n.u > n.v",
+        both = both_ways(edges)
+    )
+}
+
+/// Small star: each node `v` links itself and its smaller neighbours to the smallest of them.
+fn small_star_sql(edges: &str) -> String {
+    format!(
+        "WITH n AS ({both}), \
+         m AS (SELECT chain, v, min(u) AS m FROM n WHERE u < v GROUP BY chain, v) \
+         SELECT DISTINCT chain, a, b FROM ( \
+           SELECT n.chain, n.u AS a, m.m AS b \
+           FROM n JOIN m ON m.chain = n.chain AND m.v = n.v WHERE n.u < n.v \
+           UNION ALL SELECT chain, v AS a, m AS b FROM m) \
+         WHERE a <> b",
+        both = both_ways(edges)
+    )
+}
+
 pub(crate) async fn count(work: &Work<'_>, sql: &str) -> Result<u64, JobError> {
     let batches = work.query("count", sql).await?;
     let mut n = 0;

@@ -5,7 +5,7 @@
 //! - [`dataset`]: checks a dataset's manifest and registers its tables ([`register`]);
 //! - [`balances`]: received, sent, balance and tx count per address (and asset);
 //! - [`cluster`]: co-spend clustering with the CoinJoin guard, as iterated connected
-//!   components (min-label propagation with pointer jumping);
+//!   components (alternating large-star and small-star rounds);
 //! - [`trace`]: poison and haircut taint from an incident over UTXO chains, as an iterated
 //!   fixpoint of joins up to the hop limit;
 //! - [`exposure`]: screening exposure to labeled origins for all addresses, the labeled
