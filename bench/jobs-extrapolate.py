@@ -19,9 +19,9 @@ import json
 # 3.4 B outputs and 3.0 B inputs; Ethereum about 6 B transfers (native, internal and token).
 UTXO_ROWS = 6.4e9
 ACCOUNT_ROWS = 6.0e9
-# Iterations at full size (assumptions): co-spend clustering converges in about twice the
-# log2 of the longest co-spend chain (12 on the 4,000-block simulation), taken as 30; a 10-hop
-# trace iterates as deep as its longest tainted path, taken as 20; exposure runs its 3 hops.
+# Iterations at full size (assumptions): co-spend clustering's star rounds took 6 and 10
+# iterations on the 4,000- and 12,000-block simulations, taken as 30; a 10-hop trace iterates
+# as deep as its longest tainted path (13-18 simulated), taken as 20; exposure runs 3 hops.
 FULL = {
     "balances": (UTXO_ROWS + ACCOUNT_ROWS, 1),
     "cluster": (UTXO_ROWS, 30),
