@@ -164,6 +164,20 @@ pub(crate) enum Engine {
     Ballista,
 }
 
+impl Engine {
+    /// The name a report gives it.
+    pub(crate) fn name(self) -> &'static str {
+        match self {
+            Engine::Embedded => "embedded",
+            Engine::Ballista => "ballista",
+        }
+    }
+}
+
+/// The exposure job's default bounds (`jobs run`; `bench jobs` uses them as they are).
+pub(crate) const EXPOSURE_MAX_FRONTIER: u64 = 10_000;
+pub(crate) const EXPOSURE_MAX_HISTORY: u64 = 10_000;
+
 /// Where batch jobs run: in this process or on a Ballista cluster.
 #[derive(Debug, Args)]
 pub(crate) struct EngineArgs {
@@ -213,10 +227,10 @@ pub(crate) struct JobsRunArgs {
     #[arg(long, default_value_t = 3)]
     pub(crate) hops: u32,
     /// exposure: nodes kept per hop and origin (the most exposed).
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = EXPOSURE_MAX_FRONTIER)]
     pub(crate) max_frontier: u64,
     /// exposure: addresses with more txs are not walked through.
-    #[arg(long, default_value_t = 10_000)]
+    #[arg(long, default_value_t = EXPOSURE_MAX_HISTORY)]
     pub(crate) max_history: u64,
 }
 

@@ -147,6 +147,7 @@ fn exposure_request(
 
 async fn run_job(
     ctx: &SessionContext,
+    engine: Engine,
     job: JobName,
     dataset: &tracehound_jobs::Dataset,
     out: &Path,
@@ -156,7 +157,7 @@ async fn run_job(
     let written = |w: &[PathBuf]| w.iter().map(|p| p.display().to_string()).collect();
     let report = |rows, o_written: &[PathBuf], iterations, seconds| JobReport {
         job,
-        engine: "embedded",
+        engine: engine.name(),
         dataset: dataset.dir().display().to_string(),
         written: written(o_written),
         rows,
@@ -272,11 +273,12 @@ pub(crate) fn run(global: &Global, args: &JobsRunArgs) -> anyhow::Result<()> {
     };
     let rt = runtime()?;
     let job = format!("{:?}", args.job).to_lowercase();
-    let mut report = block_on_within(rt, &args.on, &job, async {
+    let report = block_on_within(rt, &args.on, &job, async {
         let ctx = session(&args.on).await?;
         let dataset = tracehound_jobs::register(&ctx, &args.dataset).await?;
         run_job(
             &ctx,
+            args.on.engine,
             args.job,
             &dataset,
             &args.out,
@@ -285,10 +287,6 @@ pub(crate) fn run(global: &Global, args: &JobsRunArgs) -> anyhow::Result<()> {
         )
         .await
     })?;
-    report.engine = match args.on.engine {
-        Engine::Embedded => "embedded",
-        Engine::Ballista => "ballista",
-    };
     if global.json {
         return output::json(&report);
     }
@@ -380,7 +378,12 @@ pub(crate) fn bench(global: &Global, args: &BenchJobsArgs) -> anyhow::Result<()>
         .as_deref()
         .map(|w| request(global, w, "haircut", args.max_hops, 0))
         .transpose()?;
-    let exposure = exposure_request(global, args.hops, 10_000, 10_000)?;
+    let exposure = exposure_request(
+        global,
+        args.hops,
+        crate::args::EXPOSURE_MAX_FRONTIER,
+        crate::args::EXPOSURE_MAX_HISTORY,
+    )?;
     check_engine(&args.on)?;
     let rt = runtime()?;
     let rows = block_on_within(rt, &args.on, "bench jobs", async {
@@ -399,7 +402,16 @@ pub(crate) fn bench(global: &Global, args: &BenchJobsArgs) -> anyhow::Result<()>
             jobs.push((JobName::Exposure, read(&["inputs", "outputs"])));
         }
         for (job, rows_read) in jobs {
-            let r = run_job(&ctx, job, &dataset, &out, trace.as_ref(), Some(&exposure)).await?;
+            let r = run_job(
+                &ctx,
+                args.on.engine,
+                job,
+                &dataset,
+                &out,
+                trace.as_ref(),
+                Some(&exposure),
+            )
+            .await?;
             rows.push(BenchRow {
                 job,
                 rows_read,

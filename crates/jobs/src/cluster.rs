@@ -240,9 +240,8 @@ pub async fn run(
         .sql(
             "labels",
             &format!(
-                "SELECT chain, v, CASE WHEN min(u) < v THEN min(u) ELSE v END AS label \
-                 FROM ({}) GROUP BY chain, v",
-                both_ways(&stars)
+                "SELECT chain, v, m AS label FROM ({})",
+                smallest_around(&stars)
             ),
         )
         .await?;
@@ -314,22 +313,29 @@ pub async fn run(
     )
 }
 
-/// The single count a query answers.
 /// Every edge of `edges` in both directions, as (chain, v, u): `u` is a neighbour of `v`.
 fn both_ways(edges: &str) -> String {
     format!("SELECT chain, a AS v, b AS u FROM {edges} UNION ALL SELECT chain, b, a FROM {edges}")
+}
+
+/// Each node `v` of `edges` with `m`, the smallest of itself and its neighbours.
+fn smallest_around(edges: &str) -> String {
+    format!(
+        "SELECT chain, v, CASE WHEN min(u) < v THEN min(u) ELSE v END AS m \
+         FROM ({}) GROUP BY chain, v",
+        both_ways(edges)
+    )
 }
 
 /// Large star: each node `v` links every larger neighbour to the smallest of `v` and its
 /// neighbours.
 fn large_star_sql(edges: &str) -> String {
     format!(
-        "WITH n AS ({both}), \
-         m AS (SELECT chain, v, CASE WHEN min(u) < v THEN min(u) ELSE v END AS m \
-               FROM n GROUP BY chain, v) \
+        "WITH n AS ({both}), m AS ({smallest}) \
          SELECT DISTINCT n.chain, n.u AS a, m.m AS b \
          FROM n JOIN m ON m.chain = n.chain AND m.v = n.v WHERE n.u > n.v",
-        both = both_ways(edges)
+        both = both_ways(edges),
+        smallest = smallest_around(edges)
     )
 }
 
@@ -347,6 +353,7 @@ fn small_star_sql(edges: &str) -> String {
     )
 }
 
+/// The single count a query answers.
 pub(crate) async fn count(work: &Work<'_>, sql: &str) -> Result<u64, JobError> {
     let batches = work.query("count", sql).await?;
     let mut n = 0;
