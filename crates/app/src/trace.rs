@@ -22,9 +22,20 @@ impl DataDir {
                 incident: incident.name.clone(),
                 source: Box::new(source),
             })?;
-        tag_entities(self, store, &labels, &mut result)?;
-        tag_patterns(store, &labels, &mut result)?;
+        self.tag(store, &labels, &mut result)?;
         Ok(result)
+    }
+
+    /// Tags a trace's endpoints with entities and patterns (what [`DataDir::trace`] does after
+    /// tracing; a live trace's result gets the same).
+    pub fn tag(
+        &self,
+        store: &Store,
+        labels: &Labels,
+        result: &mut TraceResult,
+    ) -> Result<(), AppError> {
+        tag_entities(self, store, labels, result)?;
+        tag_patterns(store, labels, result)
     }
 }
 

@@ -1155,6 +1155,24 @@ pub(crate) enum BenchCommand {
     Screen(BenchScreenArgs),
     /// Each batch job on a Parquet dataset, embedded: time and rows read per second.
     Jobs(BenchJobsArgs),
+    /// The watch's live trace against a full trace after every block: the demo's recorded
+    /// cross-chain heist replayed block by block from the drain, each new block ingested, the
+    /// incident's live trace extended and a full trace run; their results must be equal.
+    /// Reports both times and why the live trace started over when it did.
+    Live(BenchLiveArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct BenchLiveArgs {
+    /// Work directory (the demo's stores go under it; a temporary one if absent).
+    #[arg(long)]
+    pub(crate) dir: Option<PathBuf>,
+    /// Policies traced, each its own live trace (default: haircut).
+    #[arg(long, value_name = "POLICY")]
+    pub(crate) policy: Vec<String>,
+    /// Compare every N blocks (the live trace is still extended at each).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) every: usize,
 }
 
 #[derive(Debug, Args)]

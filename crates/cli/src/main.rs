@@ -6,6 +6,7 @@
 mod alerts;
 mod args;
 mod bench;
+mod bench_live;
 mod cluster;
 mod demo;
 mod demo_cross;
@@ -100,6 +101,7 @@ fn run(cli: args::Cli) -> anyhow::Result<()> {
         args::Command::Bench(args::BenchCommand::Cluster(a)) => cluster::bench(&global, &a),
         args::Command::Bench(args::BenchCommand::Screen(a)) => screen::bench(&global, &a),
         args::Command::Bench(args::BenchCommand::Jobs(a)) => jobs::bench(&global, &a),
+        args::Command::Bench(args::BenchCommand::Live(a)) => bench_live::run(&global, &a),
         args::Command::Jobs(args::JobsCommand::Run(a)) => jobs::run(&global, &a),
         args::Command::Screen(a) => screen::run(&global, &a),
         args::Command::Patterns(a) => patterns::run(&global, &a),

@@ -3,10 +3,10 @@
 //! Each cycle ingests the node's new blocks through the same code as `tracehound ingest`
 //! (unwinding the store where the node's best chain moved), then:
 //! - retracts every alert raised on a block that is no longer on the chain (a reorg);
-//! - traces every watched incident again under the settings it was last traced with, keeps
-//!   the result, and compares the alerts that trace implies for the blocks after the watch of
-//!   the incident began with those in force: new ones are pushed, ones it no longer supports
-//!   retracted;
+//! - extends every watched incident's live trace ([`LiveTrace`]) with the new blocks, under
+//!   the settings it was last traced with, keeps the result, and compares the alerts that
+//!   trace implies for the blocks after the watch of the incident began with those in force:
+//!   new ones are pushed, ones it no longer supports retracted;
 //! - alerts on new transfers of addresses labeled sanctioned;
 //! - marks final each alert in force whose block reached its confirmation depth (a `final`
 //!   event naming it);
@@ -19,13 +19,18 @@
 //! Crash safety comes from the comparison: an alert's id is derived from what it is about
 //! (kind, rule, incident, chain, block hash, tx, address, asset, amount), so a cycle repeated
 //! after a crash finds its alerts already in force and the outbox keeps each once.
-//! Re-tracing is whole, not incremental: a trace of an incident of a few hundred hops takes
-//! tens of milliseconds (see the README), well within a block.
+//!
+//! Taint is extended, not traced again: a live trace parks what has not moved and goes on from
+//! there when the chains grow, and equals a full trace of the store (`tracehound bench live`
+//! checks it block by block). It starts over, and the cycle counts it as `restarted`, when a
+//! later block changes the past (a reorg, a link matched otherwise) or the settings change;
+//! a watch that starts (or restarts after a crash) traces each incident once in full.
+//! Tracing and ingesting do not overlap ([`Shared::gate`]), so a trace reads whole blocks.
 
 use std::collections::{BTreeMap, HashSet};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
@@ -35,7 +40,7 @@ use tracehound_core::{Chain, ChainFamily, LinkConfig};
 use tracehound_monitor::{Alert, AlertKind, DeliveryConfig, Outbox};
 use tracehound_server::WatchBoard;
 use tracehound_store::Store;
-use tracehound_trace::{Hop, TraceResult};
+use tracehound_trace::{Hop, Incident, LiveTrace, Rules, TraceResult};
 
 use crate::args::{Global, WatchArgs};
 use crate::ingest_evm::EvmIngestOptions;
@@ -238,6 +243,11 @@ pub(crate) struct Shared<'a> {
     pub(crate) board: Option<&'a WatchBoard>,
     state: Mutex<WatchState>,
     state_file: PathBuf,
+    /// Each watched incident's live trace (kept in memory: a new watch starts them afresh).
+    live: Mutex<BTreeMap<String, LiveTrace>>,
+    /// Ingesting holds it shared (chains ingest side by side), tracing alone: a live trace
+    /// must not read a block another chain's loop is halfway through storing.
+    gate: RwLock<()>,
 }
 
 impl<'a> Shared<'a> {
@@ -255,7 +265,47 @@ impl<'a> Shared<'a> {
             board,
             state: Mutex::new(WatchState::load(&state_file)?),
             state_file,
+            live: Mutex::new(BTreeMap::new()),
+            gate: RwLock::new(()),
         })
+    }
+
+    /// `incident`'s trace over the store as it is now, tagged: its live trace extended (or
+    /// started, or started over), with what was done counted in `report`.
+    fn live_trace(
+        &self,
+        name: &str,
+        incident: &Incident,
+        rules: Rules,
+        report: &mut CycleReport,
+    ) -> anyhow::Result<TraceResult> {
+        let labels = rules.labels.clone();
+        let mut lives = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let live = match lives.remove(name) {
+            Some(mut live) => {
+                let advance = live.advance(self.store, incident, rules)?;
+                match advance.restarted {
+                    Some(why) => {
+                        tracing::info!(incident = name, "live trace started over: {why}");
+                        report.restarted += 1;
+                    }
+                    None => report.extended += 1,
+                }
+                live
+            }
+            None => {
+                report.started += 1;
+                LiveTrace::start(self.store, incident, rules)?
+            }
+        };
+        // Kept only when it worked: after an error the next cycle starts afresh.
+        let live = lives.entry(name.to_string()).or_insert(live);
+        let mut result = live.result();
+        self.data.tag(self.store, &labels, &mut result)?;
+        Ok(result)
     }
 }
 
@@ -277,6 +327,12 @@ struct CycleReport {
     /// Alerts marked final (their block reached its confirmation depth).
     finals: usize,
     incidents: usize,
+    /// Incidents whose live trace was extended with the new blocks.
+    extended: usize,
+    /// Incidents traced in full: first seen by this watch …
+    started: usize,
+    /// … or started over (a reorg, a link matched otherwise, other settings).
+    restarted: usize,
     millis: u128,
 }
 
@@ -563,6 +619,10 @@ fn cycle(
     let started = Instant::now();
     let (data, store, outbox) = (shared.data, shared.store, shared.outbox);
     let before = store.tip(chain)?.map(|t| t.height);
+    let ingesting = shared
+        .gate
+        .read()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let ingested = match source {
         Source::Utxo(client) => {
             crate::ingest::ingest_rpc(store, client, chain, None, 250_000, false, links)?
@@ -580,6 +640,7 @@ fn cycle(
             },
         )?,
     };
+    drop(ingesting);
     let tip = store.tip(chain)?.map(|t| t.height);
     let mut report = CycleReport {
         chain: chain.name(),
@@ -591,6 +652,10 @@ fn cycle(
     if ingested.unwound > 0 || first {
         report.retracted = retract_stale(store, outbox, chain)?;
     }
+    let _tracing = shared
+        .gate
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut state = shared
         .state
         .lock()
@@ -634,16 +699,18 @@ fn cycle(
     let mut pushed = Vec::new();
     for name in incidents {
         let start = marks.get(&name).copied().unwrap_or(tip);
-        if start >= tip {
-            continue;
-        }
         let path = data.saved_incident_path(&name)?;
         let incident = data.read_incident(&path)?;
         let settings = data.load_settings(&name)?;
         let rules = settings.rules(labels.clone(), links.clone())?;
-        let result = data
-            .trace(store, &incident, rules)
-            .with_context(|| format!("tracing incident {name:?} again"))?;
+        // Traced even with nothing to alert yet (the watch's first cycle): the next block
+        // then only extends it.
+        let result = shared
+            .live_trace(&name, &incident, rules, &mut report)
+            .with_context(|| format!("tracing incident {name:?} on"))?;
+        if start >= tip {
+            continue;
+        }
         data.save_result(&name, &result, &settings)?;
         // What this trace says happened after the start, against what was alerted: new
         // alerts go out, and alerts the trace no longer supports are retracted (a later block

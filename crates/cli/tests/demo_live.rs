@@ -2,6 +2,8 @@
 //! server watches it. The alerts in force at the end are exactly those one trace of the whole
 //! chain raises for the blocks after the drain (what changed on the way was retracted), the
 //! kept result equals a fresh trace's, and the API served the watch's progress and a stream.
+//! `tracehound bench live`: the watch's live trace equals a full trace after every block of
+//! the replay, under every policy.
 
 mod common;
 
@@ -212,4 +214,48 @@ fn live_alerts_in_force_equal_one_trace_of_the_end() {
     let (live_result, fresh) = (kept("live"), kept("store"));
     assert_eq!(live_result["endpoints"], fresh["endpoints"]);
     assert_eq!(live_result["summary"], fresh["summary"]);
+}
+
+/// After each block of the replay the live trace, extended, equals a full trace of the store
+/// under every policy; most blocks extend it, and each start-over names a link rematched.
+#[test]
+fn the_live_trace_equals_a_full_trace_after_every_block() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut args = vec![
+        "--json",
+        "bench",
+        "live",
+        "--dir",
+        dir.path().to_str().unwrap(),
+    ];
+    for p in ["poison", "haircut", "fifo", "lifo", "tiho"] {
+        args.extend(["--policy", p]);
+    }
+    let out = common::ok(common::tracehound(&dir.path().join("unused"), &args));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let blocks = report["blocks"].as_u64().unwrap();
+    assert!(blocks > 40, "{report}");
+    let policies = report["policies"].as_array().unwrap();
+    assert_eq!(policies.len(), 5);
+    for p in policies {
+        assert_eq!(p["compared"].as_u64(), Some(blocks), "{p}");
+        assert_eq!(p["differences"].as_u64(), Some(0), "{p}");
+        let extended = p["extended"].as_u64().unwrap();
+        let restarts: u64 = p["restarts"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|n| n.as_u64().unwrap())
+            .sum();
+        assert_eq!(extended + restarts, blocks, "{p}");
+        assert!(extended * 2 > blocks, "most blocks extend the trace: {p}");
+        // The heist's mixer and bridge make the only start-overs: a later block matched an
+        // entry already crossed otherwise.
+        for reason in p["restarts"].as_object().unwrap().keys() {
+            assert!(
+                reason.contains("mixer entry") || reason.contains("bridge entry"),
+                "{reason}"
+            );
+        }
+    }
 }

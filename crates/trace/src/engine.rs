@@ -59,7 +59,7 @@ impl Default for Caps {
 }
 
 /// How to trace.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct Rules {
     /// The taint policy.
     pub policy: Policy,
@@ -117,6 +117,7 @@ impl Rules {
 
 /// A tainted place. Text is shared (`Arc<str>`): a trace of a million hops names the same
 /// addresses, txs and assets over and over, and must not allocate for each naming.
+#[derive(Clone)]
 struct Node {
     chain: Chain,
     address: Arc<str>,
@@ -132,6 +133,7 @@ struct Node {
 /// An endpoint being aggregated: (amount, heaviest node, its amount, fewest hops, inflows).
 type Agg = (u128, usize, u128, u32, usize);
 
+#[derive(Clone)]
 struct Edge {
     from: Option<usize>,
     /// Shared with every proof path through it: a path is a list of pointers, and copying it
@@ -140,6 +142,7 @@ struct Edge {
 }
 
 /// The trace graph under construction, shared by every chain of an incident.
+#[derive(Clone)]
 pub struct Tracker {
     rules: Rules,
     nodes: Vec<Node>,
@@ -159,6 +162,7 @@ pub struct Tracker {
 
 /// Taint crossing a link to a value movement (an account transfer or a UTXO output) that the
 /// walk of its chain picks up.
+#[derive(Clone)]
 pub(crate) struct Crossing {
     chain: Chain,
     height: u32,
@@ -644,10 +648,19 @@ pub struct UtxoSeed {
     pub at_source: bool,
 }
 
+#[derive(Clone)]
 struct OutState {
     taint: u128,
     depth: u32,
     node: usize,
+}
+
+/// A tainted output not spent yet, in a live walk: its tx is kept to look for its spender
+/// again when the chain grows.
+struct Parked {
+    tx: UtxoTx,
+    vout: u32,
+    state: OutState,
 }
 
 /// One UTXO chain's traversal: tainted outputs waiting for their spender, spenders waiting in
@@ -663,6 +676,10 @@ pub struct UtxoWalk {
     output_rules: Vec<Arc<str>>,
     /// Outputs seeded as stolen (taint coming back to them was counted when seeded).
     seeded: HashSet<u64>,
+    /// Live ([`crate::live`]): unspent tainted outputs wait in `parked`, in the order they
+    /// were reached, instead of ending where they are.
+    live: bool,
+    parked: Vec<Parked>,
     asset: Arc<str>,
     chain_name: Arc<str>,
     fee_place: Arc<str>,
@@ -683,6 +700,8 @@ impl UtxoWalk {
             addrs: HashMap::new(),
             output_rules: Vec::new(),
             seeded: HashSet::new(),
+            live: false,
+            parked: Vec::new(),
             asset: Arc::from(UTXO_ASSET),
             chain_name: chain.name().into(),
             fee_place: Arc::from("fee"),
@@ -960,7 +979,15 @@ impl UtxoWalk {
             return Ok(());
         }
         let Some(spender) = graph.spender(tx, vout)? else {
-            t.end(node, taint, Stop::Unmoved);
+            if self.live {
+                self.parked.push(Parked {
+                    tx: tx.clone(),
+                    vout,
+                    state: OutState { taint, depth, node },
+                });
+            } else {
+                t.end(node, taint, Stop::Unmoved);
+            }
             return Ok(());
         };
         if depth > t.rules.max_hops {
@@ -987,6 +1014,55 @@ impl UtxoWalk {
         }
         self.tainted.insert(out.id, OutState { taint, depth, node });
         Ok(())
+    }
+}
+
+impl UtxoWalk {
+    /// Looks again for the spenders of the parked outputs (the chain has grown): those spent
+    /// now are followed, in the order they were reached; the others park again.
+    fn resettle(
+        &mut self,
+        t: &mut Tracker,
+        graph: &mut dyn UtxoGraph,
+        linker: &mut Linker<'_>,
+    ) -> Result<(), TraceError> {
+        for p in std::mem::take(&mut self.parked) {
+            let OutState { taint, depth, node } = p.state;
+            self.settle(t, graph, linker, (&p.tx, p.vout), taint, depth, node)?;
+        }
+        Ok(())
+    }
+
+    /// Whether output `out` holds taint here (waiting for its spender, or parked).
+    fn holds(&self, out: u64) -> bool {
+        self.tainted.contains_key(&out)
+            || self.parked.iter().any(|p| {
+                p.tx.outputs
+                    .get(p.vout as usize)
+                    .is_some_and(|o| o.id == out)
+            })
+    }
+
+    /// Ends what is left in the walk: parked outputs rest unmoved; taint delivered to an
+    /// output whose spending tx had already been processed (a clock tie between chains) would
+    /// otherwise vanish, so it is counted where it is.
+    fn rest(&self, t: &mut Tracker) {
+        for p in &self.parked {
+            t.end(p.state.node, p.state.taint, Stop::Unmoved);
+        }
+        let mut left: Vec<(&u64, &OutState)> = self.tainted.iter().collect();
+        left.sort_by_key(|(id, _)| **id);
+        if !left.is_empty() {
+            t.note(format!(
+                "{}: {} tainted output(s) were reached after their spending tx was processed; \
+                 their taint is reported where it arrived (time limit)",
+                self.chain,
+                left.len()
+            ));
+        }
+        for (_, st) in left {
+            t.end(st.node, st.taint, Stop::TimeLimit);
+        }
     }
 }
 
@@ -1291,8 +1367,35 @@ impl AccountWalk {
         )
     }
 
+    /// Reads the history of every tainted address again (the chain has grown) and queues
+    /// the next transfer of those that had applied all they had. A history that no longer
+    /// starts with what was applied (the chain changed under the walk) is an error: the
+    /// caller starts over.
+    fn refresh(&mut self, graph: &mut dyn AccountGraph, cap: usize) -> Result<(), TraceError> {
+        let chain = self.chain;
+        for (name, a) in &mut self.accts {
+            let hist = graph.history(name, cap)?;
+            let kept = a.hist.len();
+            if hist.len() < kept
+                || a.hist.last().map(AccountEvent::key)
+                    != hist.get(kept.wrapping_sub(1)).map(AccountEvent::key)
+            {
+                return Err(TraceError::Data(format!(
+                    "{chain}: the history of {name} no longer starts with the {kept} transfer(s) the trace applied"
+                )));
+            }
+            let waiting = a.cursor == kept;
+            a.hist = hist;
+            if waiting && let Some(next) = a.hist.get(a.cursor) {
+                self.heap
+                    .push(Reverse((next.key(), next.time, Arc::clone(name), a.cursor)));
+            }
+        }
+        Ok(())
+    }
+
     /// What is left in tainted ledgers rests there.
-    fn finish(self, t: &mut Tracker) -> Result<(), TraceError> {
+    fn rest(&self, t: &mut Tracker) -> Result<(), TraceError> {
         let chain = self.chain;
         let mut names: Vec<&Arc<str>> = self.accts.keys().collect();
         names.sort();
@@ -1563,7 +1666,7 @@ impl AccountWalk {
 
 /// Who first paid `address` native value at or before `before` (not itself): the funder a
 /// mixer heuristic looks for. A history too long to read (an exchange) answers none.
-fn first_funder(
+pub(crate) fn first_funder(
     graph: &mut dyn AccountGraph,
     address: &str,
     before: u64,
@@ -1596,7 +1699,7 @@ pub fn trace_account(
     while w.next_time().is_some() {
         w.step(t, graph, &mut linker)?;
     }
-    w.finish(t)
+    w.rest(t)
 }
 
 /// Reads the graphs of every chain a trace crosses.
@@ -1617,83 +1720,176 @@ pub fn run(
     utxo_seeds: &BTreeMap<Chain, Vec<UtxoSeed>>,
     account_seeds: &BTreeMap<Chain, Vec<AccountSeed>>,
 ) -> Result<(), TraceError> {
-    let mut utxo: BTreeMap<Chain, UtxoWalk> = BTreeMap::new();
-    let mut account: BTreeMap<Chain, AccountWalk> = BTreeMap::new();
-    for (&chain, seeds) in utxo_seeds {
-        let w = utxo
+    let mut walks = Walks::new(false);
+    walks.seed(t, graphs, linker, utxo_seeds, account_seeds)?;
+    walks.drain(t, graphs, linker, &BTreeMap::new())?;
+    walks.rest(t, &linker.skipped)
+}
+
+/// Every chain's walk of one trace.
+pub(crate) struct Walks {
+    utxo: BTreeMap<Chain, UtxoWalk>,
+    account: BTreeMap<Chain, AccountWalk>,
+    /// Walks of a live trace ([`crate::live`]), which the chain's growth extends.
+    live: bool,
+}
+
+impl Walks {
+    pub(crate) fn new(live: bool) -> Walks {
+        Walks {
+            utxo: BTreeMap::new(),
+            account: BTreeMap::new(),
+            live,
+        }
+    }
+
+    fn utxo(&mut self, chain: Chain, policy: Policy) -> &mut UtxoWalk {
+        let live = self.live;
+        self.utxo.entry(chain).or_insert_with(|| {
+            let mut w = UtxoWalk::new(chain, policy);
+            w.live = live;
+            w
+        })
+    }
+
+    fn account(&mut self, chain: Chain) -> &mut AccountWalk {
+        self.account
             .entry(chain)
-            .or_insert_with(|| UtxoWalk::new(chain, t.rules.policy));
-        w.seed(t, graphs.utxo(chain)?, linker, seeds)?;
+            .or_insert_with(|| AccountWalk::new(chain))
     }
-    for (&chain, seeds) in account_seeds {
-        let w = account
-            .entry(chain)
-            .or_insert_with(|| AccountWalk::new(chain));
-        w.seed(t, graphs.account(chain)?, seeds)?;
+
+    /// The chains walked so far.
+    pub(crate) fn chains(&self) -> impl Iterator<Item = Chain> + '_ {
+        self.utxo.keys().chain(self.account.keys()).copied()
     }
-    loop {
-        while let Some(c) = t.crossings.pop() {
-            let chain = c.chain;
-            match chain.family() {
-                ChainFamily::Utxo => {
-                    let w = utxo
-                        .entry(chain)
-                        .or_insert_with(|| UtxoWalk::new(chain, t.rules.policy));
-                    w.cross(t, graphs.utxo(chain)?, linker, c)?;
+
+    /// Seeds the walks. A UTXO seed already seeded is skipped, so a live trace seeds again
+    /// with every seed its incident resolves to now.
+    pub(crate) fn seed(
+        &mut self,
+        t: &mut Tracker,
+        graphs: &mut dyn Graphs,
+        linker: &mut Linker<'_>,
+        utxo_seeds: &BTreeMap<Chain, Vec<UtxoSeed>>,
+        account_seeds: &BTreeMap<Chain, Vec<AccountSeed>>,
+    ) -> Result<(), TraceError> {
+        for (&chain, seeds) in utxo_seeds {
+            self.utxo(chain, t.rules.policy)
+                .seed(t, graphs.utxo(chain)?, linker, seeds)?;
+        }
+        for (&chain, seeds) in account_seeds {
+            self.account(chain).seed(t, graphs.account(chain)?, seeds)?;
+        }
+        Ok(())
+    }
+
+    /// Steps the walks, earliest event first, until none has anything left. A crossing that
+    /// lands at or below `settled`'s height of its chain (a live trace's walks that had gone
+    /// past it) is not picked up: the reason is returned and the walks are not usable after.
+    pub(crate) fn drain(
+        &mut self,
+        t: &mut Tracker,
+        graphs: &mut dyn Graphs,
+        linker: &mut Linker<'_>,
+        settled: &BTreeMap<Chain, u32>,
+    ) -> Result<Option<String>, TraceError> {
+        loop {
+            while let Some(c) = t.crossings.pop() {
+                let chain = c.chain;
+                if let Some(&h) = settled.get(&chain)
+                    && c.height <= h
+                {
+                    return Ok(Some(format!(
+                        "taint crossed a link to {chain} block {}, which its walk had passed",
+                        c.height
+                    )));
                 }
-                ChainFamily::Account => {
-                    let w = account
-                        .entry(chain)
-                        .or_insert_with(|| AccountWalk::new(chain));
-                    w.cross(t, graphs.account(chain)?, linker, c)?;
+                match chain.family() {
+                    ChainFamily::Utxo => {
+                        let policy = t.rules.policy;
+                        self.utxo(chain, policy)
+                            .cross(t, graphs.utxo(chain)?, linker, c)?;
+                    }
+                    ChainFamily::Account => {
+                        self.account(chain)
+                            .cross(t, graphs.account(chain)?, linker, c)?;
+                    }
                 }
             }
-        }
-        let next_u = utxo
-            .iter()
-            .filter_map(|(c, w)| w.next_time().map(|x| (x, *c)))
-            .min();
-        let next_a = account
-            .iter()
-            .filter_map(|(c, w)| w.next_time().map(|x| (x, *c)))
-            .min();
-        match (next_u, next_a) {
-            (None, None) => break,
-            (Some(u), a) if a.is_none_or(|a| u <= a) => {
-                if let Some(w) = utxo.get_mut(&u.1) {
-                    w.step(t, graphs.utxo(u.1)?, linker)?;
+            let next_u = self
+                .utxo
+                .iter()
+                .filter_map(|(c, w)| w.next_time().map(|x| (x, *c)))
+                .min();
+            let next_a = self
+                .account
+                .iter()
+                .filter_map(|(c, w)| w.next_time().map(|x| (x, *c)))
+                .min();
+            match (next_u, next_a) {
+                (None, None) => return Ok(None),
+                (Some(u), a) if a.is_none_or(|a| u <= a) => {
+                    if let Some(w) = self.utxo.get_mut(&u.1) {
+                        w.step(t, graphs.utxo(u.1)?, linker)?;
+                    }
                 }
-            }
-            (_, Some(a)) => {
-                if let Some(w) = account.get_mut(&a.1) {
-                    w.step(t, graphs.account(a.1)?, linker)?;
+                (_, Some(a)) => {
+                    if let Some(w) = self.account.get_mut(&a.1) {
+                        w.step(t, graphs.account(a.1)?, linker)?;
+                    }
                 }
+                (Some(_), None) => unreachable!("handled by the first arm"),
             }
-            (Some(_), None) => unreachable!("handled by the first arm"),
         }
     }
-    for (_, w) in account {
-        w.finish(t)?;
-    }
-    for (chain, w) in utxo {
-        // Taint a link delivered to an output whose spender had already been processed (a
-        // clock tie between chains) would otherwise vanish: it is counted where it is.
-        let mut left: Vec<(u64, OutState)> = w.tainted.into_iter().collect();
-        left.sort_by_key(|(id, _)| *id);
-        if !left.is_empty() {
-            t.note(format!(
-                "{chain}: {} tainted output(s) were reached after their spending tx was processed;                  their taint is reported where it arrived (time limit)",
-                left.len()
-            ));
+
+    /// Makes the walks ready to go on over a grown store: account histories read again,
+    /// parked outputs' spenders looked for again (in the order they were reached).
+    pub(crate) fn regrow(
+        &mut self,
+        t: &mut Tracker,
+        graphs: &mut dyn Graphs,
+        linker: &mut Linker<'_>,
+    ) -> Result<(), TraceError> {
+        let cap = t.rules.caps.max_history;
+        for (&chain, w) in &mut self.account {
+            w.refresh(graphs.account(chain)?, cap)?;
         }
-        for (_, st) in left {
-            t.end(st.node, st.taint, Stop::TimeLimit);
+        for (&chain, w) in &mut self.utxo {
+            w.resettle(t, graphs.utxo(chain)?, linker)?;
         }
+        Ok(())
     }
-    for (why, n) in &linker.skipped {
-        t.note(format!("links: {n} × {why}"));
+
+    /// Whether UTXO output `out` of `chain` holds taint in its walk.
+    pub(crate) fn holds(&self, chain: Chain, out: u64) -> bool {
+        self.utxo.get(&chain).is_some_and(|w| w.holds(out))
     }
-    Ok(())
+
+    /// Whether UTXO output `out` of `chain` was seeded as stolen.
+    pub(crate) fn seeded(&self, chain: Chain, out: u64) -> bool {
+        self.utxo
+            .get(&chain)
+            .is_some_and(|w| w.seeded.contains(&out))
+    }
+
+    /// Ends what rests in every walk, and notes the links seen but not followed.
+    pub(crate) fn rest(
+        &self,
+        t: &mut Tracker,
+        skipped: &BTreeMap<String, u64>,
+    ) -> Result<(), TraceError> {
+        for w in self.account.values() {
+            w.rest(t)?;
+        }
+        for w in self.utxo.values() {
+            w.rest(t);
+        }
+        for (why, n) in skipped {
+            t.note(format!("links: {n} × {why}"));
+        }
+        Ok(())
+    }
 }
 
 /// Clean ledgers per asset from `address`'s transfers before it was first tainted.

@@ -71,7 +71,7 @@ impl LinkView for NoLinks {
 }
 
 /// How links are followed.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct LinkRules {
     /// Follow links at all (`--no-links` turns them off: every service is a stop).
     pub follow: bool,
@@ -131,6 +131,34 @@ pub struct Linker<'v> {
     claimed: HashSet<FactRef>,
     /// Links seen but not followed: (reason, count).
     pub skipped: BTreeMap<String, u64>,
+    /// Every entry asked about, in order, with what it matched.
+    asked: Vec<Asked>,
+}
+
+/// An entry the trace asked the linker about, and the exits it was given: what a live trace
+/// ([`crate::live`]) asks again when the chains grow, since a later exit can change them.
+#[derive(Debug, Clone)]
+pub(crate) struct Asked {
+    pub(crate) at: FactRef,
+    pub(crate) entry: LinkFact,
+    pub(crate) found: Vec<Matched>,
+}
+
+/// What a [`Linker`] learned, kept between the extensions of a live trace (the view it reads
+/// through borrows the store, which a live trace does not keep open).
+pub(crate) struct LinkState {
+    rules: LinkRules,
+    mixers: HashMap<String, HashMap<FactRef, Matched>>,
+    claimed: HashSet<FactRef>,
+    skipped: BTreeMap<String, u64>,
+    asked: Vec<Asked>,
+}
+
+impl LinkState {
+    /// Links seen but not followed: (reason, count).
+    pub(crate) fn skipped(&self) -> &BTreeMap<String, u64> {
+        &self.skipped
+    }
 }
 
 impl<'v> Linker<'v> {
@@ -142,7 +170,46 @@ impl<'v> Linker<'v> {
             mixers: HashMap::new(),
             claimed: HashSet::new(),
             skipped: BTreeMap::new(),
+            asked: Vec::new(),
         }
+    }
+
+    /// What this linker learned, without its view.
+    pub(crate) fn into_state(self) -> LinkState {
+        LinkState {
+            rules: self.rules,
+            mixers: self.mixers,
+            claimed: self.claimed,
+            skipped: self.skipped,
+            asked: self.asked,
+        }
+    }
+
+    /// A linker over `view` that goes on from `state`.
+    pub(crate) fn resume(view: Box<dyn LinkView + 'v>, state: LinkState) -> Linker<'v> {
+        Linker {
+            view,
+            rules: state.rules,
+            mixers: state.mixers,
+            claimed: state.claimed,
+            skipped: state.skipped,
+            asked: state.asked,
+        }
+    }
+
+    /// The entries asked about so far, in order.
+    pub(crate) fn asked(&self) -> &[Asked] {
+        &self.asked
+    }
+
+    /// Whether the link facts of `chain`'s block at `height` include an entry or an exit
+    /// (what can change how entries already asked about are matched).
+    pub(crate) fn has_ends(&mut self, chain: Chain, height: u32) -> Result<bool, TraceError> {
+        Ok(self
+            .view
+            .facts(chain, height)?
+            .iter()
+            .any(|f| !matches!(f, LinkFact::Within { .. })))
     }
 
     /// A linker that follows nothing.
@@ -261,6 +328,11 @@ impl<'v> Linker<'v> {
                     .or_default() += 1;
             }
             keep
+        });
+        self.asked.push(Asked {
+            at,
+            entry: entry.clone(),
+            found: found.clone(),
         });
         Ok(found)
     }

@@ -47,7 +47,7 @@ pub enum LabelsError {
 }
 
 /// Labels keyed by (chain, canonical address).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct Labels {
     map: HashMap<(Chain, String), Label>,
 }

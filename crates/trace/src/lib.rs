@@ -8,6 +8,7 @@
 //!   rules and caps; [`follow`]: pairing link facts (swap, wrap, bridge, chain swap, mixer);
 //! - [`graph`]: what the engine reads, as data behind two traits; [`store`] implements them
 //!   over tracehound's store and resolves an [`Incident`] against it;
+//! - [`live`]: a trace kept open and extended as the chains grow (the watch);
 //! - [`result`]: endpoints with proof, the summary (parts add up to the stolen total), and
 //!   table / JSON / CSV / DOT output.
 //!
@@ -21,6 +22,7 @@ pub mod graph;
 pub mod incident;
 pub mod labels;
 pub mod link;
+pub mod live;
 pub mod policy;
 pub mod prices;
 pub mod result;
@@ -33,6 +35,7 @@ pub use engine::{
 pub use follow::{LinkRules, LinkView, Linker};
 pub use incident::{Incident, SourceItem, StolenItem};
 pub use labels::{Label, Labels, LabelsError};
+pub use live::{Advance, LiveTrace};
 pub use policy::{Ledger, Parcel, Policy, split_tx};
 pub use result::{Endpoint, EntityTag, Hop, LinkUse, Stop, Summary, TraceResult};
 pub use store::trace;

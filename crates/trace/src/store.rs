@@ -283,10 +283,21 @@ fn text_key(s: &str) -> (usize, usize) {
 }
 
 /// Every chain of the store, each opened on first use.
-struct StoreGraphs<'s> {
+pub(crate) struct StoreGraphs<'s> {
     store: &'s Store,
     utxo: BTreeMap<Chain, StoreUtxo<'s>>,
     account: BTreeMap<Chain, StoreAccounts<'s>>,
+}
+
+impl<'s> StoreGraphs<'s> {
+    /// The store's graphs, with the UTXO ones already opened.
+    pub(crate) fn with_utxo(store: &'s Store, utxo: BTreeMap<Chain, StoreUtxo<'s>>) -> Self {
+        StoreGraphs {
+            store,
+            utxo,
+            account: BTreeMap::new(),
+        }
+    }
 }
 
 impl Graphs for StoreGraphs<'_> {
@@ -303,7 +314,7 @@ impl Graphs for StoreGraphs<'_> {
 }
 
 /// The store's link facts, with each block's time read once.
-struct StoreLinks<'s> {
+pub(crate) struct StoreLinks<'s> {
     store: &'s Store,
     times: std::collections::HashMap<(Chain, u32), u64>,
     /// Per block read: its facts' inputs (tx index, leg) → fact index, sorted. A trace asks
@@ -318,7 +329,7 @@ type FactInput = ((u32, u32), u32);
 const INPUTS_CACHE: usize = 1_000_000;
 
 impl<'s> StoreLinks<'s> {
-    fn new(store: &'s Store) -> Self {
+    pub(crate) fn new(store: &'s Store) -> Self {
         StoreLinks {
             store,
             times: std::collections::HashMap::new(),
@@ -418,9 +429,32 @@ fn utxo_graph<'g, 's>(
 /// Traces `incident` over `store` under `rules`.
 pub fn trace(store: &Store, incident: &Incident, rules: Rules) -> Result<TraceResult, TraceError> {
     incident.validate().map_err(TraceError::Incident)?;
-    let mut chains: BTreeMap<Chain, (Vec<UtxoSeed>, Vec<AccountSeed>)> = BTreeMap::new();
     // One graph per UTXO chain, shared by seeding and tracing (its block index and caches).
     let mut graphs: BTreeMap<Chain, StoreUtxo<'_>> = BTreeMap::new();
+    let seeds = resolve(store, incident, &rules, &mut graphs)?;
+    let mut linker = Linker::new(Box::new(StoreLinks::new(store)), rules.links.clone());
+    let mut t = Tracker::new(rules);
+    let mut all = StoreGraphs::with_utxo(store, graphs);
+    run(&mut t, &mut all, &mut linker, &seeds.utxo, &seeds.account)?;
+    Ok(t.finish(&incident.name))
+}
+
+/// An incident's seeds per chain, as the store resolves them.
+pub(crate) struct Seeds {
+    pub(crate) utxo: BTreeMap<Chain, Vec<UtxoSeed>>,
+    pub(crate) account: BTreeMap<Chain, Vec<AccountSeed>>,
+}
+
+/// Resolves `incident`'s stolen items and sources against `store` (through `graphs`, which
+/// the trace goes on using). A UTXO source's seeds are the outputs paying it that were spent
+/// at or after its `since`: a store that has grown can have more.
+pub(crate) fn resolve<'s>(
+    store: &'s Store,
+    incident: &Incident,
+    rules: &Rules,
+    graphs: &mut BTreeMap<Chain, StoreUtxo<'s>>,
+) -> Result<Seeds, TraceError> {
+    let mut chains: BTreeMap<Chain, (Vec<UtxoSeed>, Vec<AccountSeed>)> = BTreeMap::new();
 
     let stored = store.chains()?;
     let known = |c: Chain| -> Result<Chain, TraceError> {
@@ -445,7 +479,7 @@ pub fn trace(store: &Store, incident: &Incident, rules: Rules) -> Result<TraceRe
                         s.tx
                     )));
                 }
-                let g = utxo_graph(&mut graphs, store, chain)?;
+                let g = utxo_graph(graphs, store, chain)?;
                 let not_found = || TraceError::Unknown(format!("stolen tx {} of {chain}", s.tx));
                 let id = g.find(&s.tx).map_err(|_| not_found())?;
                 let tx = g.tx(id).map_err(|_| not_found())?;
@@ -550,7 +584,7 @@ pub fn trace(store: &Store, incident: &Incident, rules: Rules) -> Result<TraceRe
             ChainFamily::Utxo => {
                 let seeds = utxo_source_seeds(
                     store,
-                    utxo_graph(&mut graphs, store, chain)?,
+                    utxo_graph(graphs, store, chain)?,
                     &addr,
                     since,
                     rules.caps.max_history,
@@ -564,25 +598,19 @@ pub fn trace(store: &Store, incident: &Incident, rules: Rules) -> Result<TraceRe
             }
         }
     }
-    let mut linker = Linker::new(Box::new(StoreLinks::new(store)), rules.links.clone());
-    let mut t = Tracker::new(rules);
-    let mut utxo_seeds = BTreeMap::new();
-    let mut account_seeds = BTreeMap::new();
-    for (chain, (utxo, account)) in chains {
-        if !utxo.is_empty() {
-            utxo_seeds.insert(chain, utxo);
-        }
-        if !account.is_empty() {
-            account_seeds.insert(chain, account);
-        }
-    }
-    let mut all = StoreGraphs {
-        store,
-        utxo: graphs,
+    let mut seeds = Seeds {
+        utxo: BTreeMap::new(),
         account: BTreeMap::new(),
     };
-    run(&mut t, &mut all, &mut linker, &utxo_seeds, &account_seeds)?;
-    Ok(t.finish(&incident.name))
+    for (chain, (utxo, account)) in chains {
+        if !utxo.is_empty() {
+            seeds.utxo.insert(chain, utxo);
+        }
+        if !account.is_empty() {
+            seeds.account.insert(chain, account);
+        }
+    }
+    Ok(seeds)
 }
 
 /// The outputs paying `addr` that were spent at or after `since`: what left the address.

@@ -200,6 +200,17 @@ fn thiefs_moves_alert_by_signed_webhook_and_a_reorg_retracts_them() {
         cycles.iter().any(|c| c["unwound"].as_u64() > Some(0)),
         "{cycles:?}"
     );
+    // The incident was traced in full once, when the watch began; the payment's block
+    // extended that live trace, and the reorg made it start over.
+    let sum = |field: &str| -> u64 { cycles.iter().map(|c| c[field].as_u64().unwrap()).sum() };
+    assert_eq!(sum("started"), 1, "{cycles:?}");
+    assert!(sum("extended") >= 1, "{cycles:?}");
+    assert!(
+        cycles
+            .iter()
+            .any(|c| c["unwound"].as_u64() > Some(0) && c["restarted"].as_u64() > Some(0)),
+        "{cycles:?}"
+    );
 
     // The figure alerted is the trace's: traced again from scratch on the final chain, the
     // exchange holds what the new branch's alert said.
