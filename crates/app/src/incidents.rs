@@ -80,7 +80,7 @@ impl TraceSettings {
 
 impl TraceSettings {
     /// Rules that trace again as these settings did, with `labels` and the link `config`
-    /// (what a watcher re-traces a kept incident with after each new block).
+    /// (what a watcher traces a kept incident with as new blocks come).
     pub fn rules(
         &self,
         labels: tracehound_trace::Labels,

@@ -1173,6 +1173,25 @@ pub(crate) struct BenchLiveArgs {
     /// Compare every N blocks (the live trace is still extended at each).
     #[arg(long, default_value_t = 1)]
     pub(crate) every: usize,
+    /// Instead of the demo: a blk directory, ingested into the data dir up to --from, then
+    /// block by block to its tip (a UTXO chain only).
+    #[arg(long, requires_all = ["network", "tx", "from"])]
+    pub(crate) blocks_dir: Option<PathBuf>,
+    /// The blk directory's network.
+    #[arg(long, value_enum)]
+    pub(crate) network: Option<Network>,
+    /// With --blocks-dir: a stolen tx (all its outputs), repeatable.
+    #[arg(long)]
+    pub(crate) tx: Vec<String>,
+    /// With --blocks-dir: the height the live trace starts at.
+    #[arg(long)]
+    pub(crate) from: Option<u32>,
+    /// With --blocks-dir: blocks replayed after --from (all if absent).
+    #[arg(long)]
+    pub(crate) blocks: Option<u32>,
+    /// With --blocks-dir: the hop limit.
+    #[arg(long, default_value_t = 10)]
+    pub(crate) max_hops: u32,
 }
 
 #[derive(Debug, Args)]

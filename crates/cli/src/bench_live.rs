@@ -13,7 +13,7 @@ use std::time::Instant;
 
 use anyhow::{Context, ensure};
 use serde_json::{Value, json};
-use tracehound_trace::{LiveTrace, Policy, TraceResult};
+use tracehound_trace::{LiveTrace, Policy, Rules, TraceResult};
 
 use crate::args::{BenchLiveArgs, Global};
 use crate::demo_live::LiveNodes;
@@ -31,86 +31,15 @@ pub(crate) fn run(global: &Global, args: &BenchLiveArgs) -> anyhow::Result<()> {
             })
             .collect::<anyhow::Result<_>>()?
     };
-    let temp;
-    let dir = match &args.dir {
-        Some(d) => d.clone(),
-        None => {
-            temp = tempfile::tempdir()?;
-            temp.path().to_path_buf()
-        }
-    };
     let say = |s: String| {
         if !global.json {
             eprintln!("{s}");
         }
     };
-    let cross = dir.join("cross");
-    crate::demo_cross::run(global, &cross, Policy::Haircut, &|_| {})
-        .context("ingesting the demo's recorded heist")?;
-    let nodes = LiveNodes::start(global, &cross)?;
-    let live_dir = cross.join("live");
-    if live_dir.exists() {
-        std::fs::remove_dir_all(&live_dir)
-            .with_context(|| format!("removing {}", live_dir.display()))?;
-    }
-    let base = nodes.prepare(global, &cross, &live_dir)?;
-    let data = tracehound_app::DataDir::new(&live_dir, global.store_options());
-    let store = data.open_store()?;
-    let incident = data.read_incident(&data.saved_incident_path(crate::demo_cross::INCIDENT)?)?;
-    let links = base.links.config.clone();
-    let rules_of = |p: Policy| {
-        let mut r = base.clone();
-        r.policy = p;
-        r
+    let (blocks, stats) = match &args.blocks_dir {
+        Some(dir) => blk_replay(global, args, dir, &policies, &say)?,
+        None => demo_replay(global, args, &policies, &say)?,
     };
-    say(format!(
-        "replaying {} blocks after the drain; live and full trace under {} after {}",
-        nodes.schedule.len(),
-        policies
-            .iter()
-            .map(ToString::to_string)
-            .collect::<Vec<_>>()
-            .join(", "),
-        if args.every == 1 {
-            "each block".to_string()
-        } else {
-            format!("every {} blocks", args.every)
-        }
-    ));
-    let mut lives = Vec::new();
-    for &p in &policies {
-        lives.push(LiveTrace::start(&store, &incident, rules_of(p))?);
-    }
-    let mut stats: Vec<Stats> = policies.iter().map(|_| Stats::default()).collect();
-    let steps = nodes.schedule.len();
-    for (i, &(chain, height)) in nodes.schedule.iter().enumerate() {
-        nodes.show(chain, height);
-        nodes.ingest(&store, chain, &links)?;
-        let compare = (i + 1) % args.every == 0 || i + 1 == steps;
-        for ((live, &policy), st) in lives.iter_mut().zip(&policies).zip(&mut stats) {
-            let t0 = Instant::now();
-            let adv = live.advance(&store, &incident, rules_of(policy))?;
-            let result = live.result();
-            st.live_ms.push(ms(t0));
-            match adv.restarted {
-                Some(why) => *st.restarts.entry(reason_kind(&why)).or_default() += 1,
-                None => st.extended += 1,
-            }
-            if !compare {
-                continue;
-            }
-            let t0 = Instant::now();
-            let full = tracehound_trace::trace(&store, &incident, rules_of(policy))?;
-            st.full_ms.push(ms(t0));
-            st.compared += 1;
-            if let Some(diff) = difference(&result, &full) {
-                st.differences += 1;
-                if st.first_difference.is_none() {
-                    st.first_difference = Some(format!("{chain} block {height}: {diff}"));
-                }
-            }
-        }
-    }
     let report: Vec<Value> = policies
         .iter()
         .zip(&stats)
@@ -119,16 +48,17 @@ pub(crate) fn run(global: &Global, args: &BenchLiveArgs) -> anyhow::Result<()> {
     if global.json {
         println!(
             "{}",
-            serde_json::to_string_pretty(&json!({"blocks": steps, "policies": report}))?
+            serde_json::to_string_pretty(&json!({"blocks": blocks, "policies": report}))?
         );
     } else {
         for (p, st) in policies.iter().zip(&stats) {
             println!(
-                "{p}: {} blocks, {} extended, restarts {:?}; live p50 {:.1} ms p99 {:.1} ms, \
-                 full p50 {:.1} ms p99 {:.1} ms; {} compared, {} different",
-                steps,
+                "{p}: {blocks} blocks, {} extended, restarts {:?}; extend p50 {:.1} ms, live with \
+                 result p50 {:.1} ms p99 {:.1} ms, full p50 {:.1} ms p99 {:.1} ms; {} compared, \
+                 {} different",
                 st.extended,
                 st.restarts,
+                pct(&st.advance_ms, 50),
                 pct(&st.live_ms, 50),
                 pct(&st.live_ms, 99),
                 pct(&st.full_ms, 50),
@@ -150,9 +80,183 @@ pub(crate) fn run(global: &Global, args: &BenchLiveArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The demo's heist, from the drain on: returns the blocks replayed and each policy's figures.
+fn demo_replay(
+    global: &Global,
+    args: &BenchLiveArgs,
+    policies: &[Policy],
+    say: &dyn Fn(String),
+) -> anyhow::Result<(usize, Vec<Stats>)> {
+    let temp;
+    let dir = match &args.dir {
+        Some(d) => d.clone(),
+        None => {
+            temp = tempfile::tempdir()?;
+            temp.path().to_path_buf()
+        }
+    };
+    let cross = dir.join("cross");
+    crate::demo_cross::run(global, &cross, Policy::Haircut, &|_| {})
+        .context("ingesting the demo's recorded heist")?;
+    let nodes = LiveNodes::start(global, &cross)?;
+    let live_dir = cross.join("live");
+    if live_dir.exists() {
+        std::fs::remove_dir_all(&live_dir)
+            .with_context(|| format!("removing {}", live_dir.display()))?;
+    }
+    let base = nodes.prepare(global, &cross, &live_dir)?;
+    let data = tracehound_app::DataDir::new(&live_dir, global.store_options());
+    let store = data.open_store()?;
+    let incident = data.read_incident(&data.saved_incident_path(crate::demo_cross::INCIDENT)?)?;
+    let links = base.links.config.clone();
+    say(format!(
+        "replaying the demo's {} blocks after the drain",
+        nodes.schedule.len()
+    ));
+    let stats = replay(
+        &store,
+        &incident,
+        &base,
+        policies,
+        args.every,
+        nodes.schedule.len(),
+        |i| {
+            let (chain, height) = nodes.schedule[i];
+            nodes.show(chain, height);
+            nodes.ingest(&store, chain, &links)?;
+            Ok(format!("{chain} block {height}"))
+        },
+    )?;
+    Ok((nodes.schedule.len(), stats))
+}
+
+/// A blk directory: ingested into the data dir up to `--from`, then block by block.
+fn blk_replay(
+    global: &Global,
+    args: &BenchLiveArgs,
+    dir: &std::path::Path,
+    policies: &[Policy],
+    say: &dyn Fn(String),
+) -> anyhow::Result<(usize, Vec<Stats>)> {
+    let (Some(network), Some(from)) = (args.network, args.from) else {
+        anyhow::bail!("--blocks-dir needs --network, --tx and --from");
+    };
+    let chain = network.chain();
+    let reader = tracehound_btc::blk::BlkReader::open(dir, chain)?;
+    let data = global.data();
+    let store = data.open_store()?;
+    let links = tracehound_core::LinkConfig::default();
+    let at = store.tip(chain)?.map(|t| t.height);
+    ensure!(
+        at.is_none_or(|h| h <= from),
+        "the data dir's {chain} is at block {}, past --from {from}: give an empty --data-dir",
+        at.unwrap_or_default()
+    );
+    let genesis: tracehound_core::Hash32 = chain
+        .utxo_params()
+        .map(|p| p.genesis)
+        .context("--network is not a UTXO chain")?
+        .parse()?;
+    let best = reader.scan(|_| {})?.best_chain(genesis, None);
+    let tip = best.start_height + best.blocks.len().saturating_sub(1) as u32;
+    ensure!(
+        from < tip,
+        "--from {from}: the blk files' best chain ends at block {tip}"
+    );
+    let steps = args.blocks.map_or(tip - from, |n| n.min(tip - from)) as usize;
+    say(format!("ingesting {chain} up to block {from}"));
+    crate::ingest::ingest_blk(&store, &reader, Some(from), 250_000, false, &links)?;
+    let incident = tracehound_trace::Incident {
+        name: "bench-live".into(),
+        stolen: args
+            .tx
+            .iter()
+            .map(|tx| tracehound_trace::StolenItem {
+                chain: chain.name(),
+                tx: tx.clone(),
+                vout: None,
+                sub_index: None,
+                amount: None,
+            })
+            .collect(),
+        ..tracehound_trace::Incident::default()
+    };
+    let mut base = Rules::new(Policy::Haircut);
+    base.max_hops = args.max_hops;
+    base.labels = data.trace_labels()?;
+    say(format!(
+        "replaying {chain} blocks {}..={}",
+        from + 1,
+        from + steps as u32
+    ));
+    let stats = replay(&store, &incident, &base, policies, args.every, steps, |i| {
+        let height = from + 1 + i as u32;
+        crate::ingest::ingest_blk(&store, &reader, Some(height), 250_000, false, &links)?;
+        Ok(format!("{chain} block {height}"))
+    })?;
+    Ok((steps, stats))
+}
+
+/// Steps `steps` times (`step(i)` grows the store and names what it added); after each, every
+/// policy's live trace is advanced and, every `every` steps and at the last, compared with a
+/// full trace.
+fn replay(
+    store: &tracehound_store::Store,
+    incident: &tracehound_trace::Incident,
+    base: &Rules,
+    policies: &[Policy],
+    every: usize,
+    steps: usize,
+    mut step: impl FnMut(usize) -> anyhow::Result<String>,
+) -> anyhow::Result<Vec<Stats>> {
+    let rules_of = |p: Policy| {
+        let mut r = base.clone();
+        r.policy = p;
+        r
+    };
+    let mut lives = Vec::new();
+    for &p in policies {
+        lives.push(LiveTrace::start(store, incident, rules_of(p))?);
+    }
+    let mut stats: Vec<Stats> = policies.iter().map(|_| Stats::default()).collect();
+    for i in 0..steps {
+        let what = step(i)?;
+        let compare = (i + 1) % every == 0 || i + 1 == steps;
+        for ((live, &policy), st) in lives.iter_mut().zip(policies).zip(&mut stats) {
+            let t0 = Instant::now();
+            let adv = live.advance(store, incident, rules_of(policy))?;
+            st.advance_ms.push(ms(t0));
+            let result = live.result();
+            st.live_ms.push(ms(t0));
+            match adv.restarted {
+                Some(why) => *st.restarts.entry(reason_kind(&why)).or_default() += 1,
+                None => st.extended += 1,
+            }
+            if !compare {
+                continue;
+            }
+            let t0 = Instant::now();
+            let full = tracehound_trace::trace(store, incident, rules_of(policy))?;
+            st.full_ms.push(ms(t0));
+            st.compared += 1;
+            st.endpoints = full.endpoints.len();
+            st.hops = full.edges.len();
+            if let Some(diff) = difference(&result, &full) {
+                st.differences += 1;
+                if st.first_difference.is_none() {
+                    st.first_difference = Some(format!("{what}: {diff}"));
+                }
+            }
+        }
+    }
+    Ok(stats)
+}
+
 /// One policy's figures.
 #[derive(Default)]
 struct Stats {
+    /// Extending (or starting over) alone, then with the result made.
+    advance_ms: Vec<f64>,
     live_ms: Vec<f64>,
     full_ms: Vec<f64>,
     extended: u64,
@@ -160,6 +264,9 @@ struct Stats {
     compared: u64,
     differences: u64,
     first_difference: Option<String>,
+    /// The last full trace's endpoints and hops.
+    endpoints: usize,
+    hops: usize,
 }
 
 impl Stats {
@@ -176,11 +283,14 @@ impl Stats {
             "policy": policy.to_string(),
             "extended": self.extended,
             "restarts": self.restarts,
+            "advance_ms": times(&self.advance_ms),
             "live_ms": times(&self.live_ms),
             "full_ms": times(&self.full_ms),
             "compared": self.compared,
             "differences": self.differences,
             "first_difference": self.first_difference,
+            "endpoints": self.endpoints,
+            "hops": self.hops,
         })
     }
 }
@@ -209,37 +319,51 @@ fn reason_kind(why: &str) -> String {
         .to_string()
 }
 
-/// Where `live` differs from `full`, if it does: every field compared as JSON, the trace
-/// graph's edges and the notes as multisets (their order follows the order the chains were
-/// walked in, which an extended trace takes differently).
+/// Where `live` differs from `full`, if it does: endpoints (with their paths) and summary as
+/// they are, the trace graph's edges and the notes as multisets (their order follows the
+/// order the chains were walked in, which an extended trace takes differently).
 fn difference(live: &TraceResult, full: &TraceResult) -> Option<String> {
-    let canon = |r: &TraceResult| -> Value {
-        let mut v = serde_json::to_value(r).unwrap_or(Value::Null);
-        for key in ["edges", "notes"] {
-            if let Some(Value::Array(a)) = v.get_mut(key) {
-                a.sort_by_cached_key(Value::to_string);
-            }
-        }
-        v
-    };
-    let (a, b) = (canon(live), canon(full));
-    if a == b {
-        return None;
+    let mut differ = Vec::new();
+    if live.incident != full.incident || live.policy != full.policy {
+        differ.push("incident or policy");
     }
-    let fields = [
-        "endpoints",
-        "summary",
-        "edges",
-        "notes",
-        "policy",
-        "incident",
-    ];
-    let differ: Vec<&str> = fields.into_iter().filter(|f| a[f] != b[f]).collect();
-    let endpoints = |v: &Value| v["endpoints"].as_array().map_or(0, Vec::len);
-    Some(format!(
-        "{} differ (endpoints: live {}, full {})",
-        differ.join(", "),
-        endpoints(&a),
-        endpoints(&b)
-    ))
+    if live.endpoints != full.endpoints {
+        differ.push("endpoints");
+    }
+    if live.summary != full.summary {
+        differ.push("summary");
+    }
+    if sorted_edges(live) != sorted_edges(full) {
+        differ.push("edges");
+    }
+    let sorted_notes = |r: &TraceResult| {
+        let mut n = r.notes.clone();
+        n.sort();
+        n
+    };
+    if sorted_notes(live) != sorted_notes(full) {
+        differ.push("notes");
+    }
+    (!differ.is_empty()).then(|| {
+        format!(
+            "{} differ (endpoints: live {}, full {})",
+            differ.join(", "),
+            live.endpoints.len(),
+            full.endpoints.len()
+        )
+    })
+}
+
+/// A result's edges in a fixed order.
+fn sorted_edges(r: &TraceResult) -> Vec<&tracehound_trace::Hop> {
+    let mut e: Vec<&tracehound_trace::Hop> = r.edges.iter().map(AsRef::as_ref).collect();
+    e.sort_by(|a, b| {
+        (
+            &a.chain, &a.at, &a.tx, &a.from, &a.to, &a.asset, a.tainted, &a.rule,
+        )
+            .cmp(&(
+                &b.chain, &b.at, &b.tx, &b.from, &b.to, &b.asset, b.tainted, &b.rule,
+            ))
+    });
+    e
 }

@@ -92,3 +92,50 @@ fn evm_files_import_and_trace_to_the_truths_resting_places() {
     let summary = &traced["summary"]["assets"][0];
     assert_eq!(summary["stolen"].as_str().unwrap(), stolen.to_string());
 }
+
+/// The simulator's UTXO heist replayed block by block from the drain on (block 241 of 300): the
+/// live trace, extended at each block (parked outputs followed as they are spent), equals a
+/// full trace after every one, under haircut and FIFO, with no start-over (no links here).
+#[test]
+fn utxo_live_trace_equals_a_full_trace_after_every_block() {
+    let work = tempfile::tempdir().unwrap();
+    let sim = common::SimFiles::generate(work.path());
+    let raw: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(sim.truth.join("truth.json")).unwrap()).unwrap();
+    let stolen_tx = raw["incident"]["txs"][0].as_str().unwrap();
+    let blocks = sim.files.join("blocks");
+    let out = tracehound(
+        &sim.data,
+        &[
+            "--json",
+            "bench",
+            "live",
+            "--blocks-dir",
+            blocks.to_str().unwrap(),
+            "--network",
+            "litecoin-regtest",
+            "--tx",
+            stolen_tx,
+            "--from",
+            "241",
+            "--max-hops",
+            "64",
+            "--policy",
+            "haircut",
+            "--policy",
+            "fifo",
+        ],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let steps = report["blocks"].as_u64().unwrap();
+    assert_eq!(steps, 59, "{report}");
+    for p in report["policies"].as_array().unwrap() {
+        assert_eq!(p["compared"].as_u64(), Some(steps), "{p}");
+        assert_eq!(p["differences"].as_u64(), Some(0), "{p}");
+        assert_eq!(p["extended"].as_u64(), Some(steps), "{p}");
+        assert!(
+            p["endpoints"].as_u64().unwrap() > 10,
+            "a trace worth extending: {p}"
+        );
+    }
+}

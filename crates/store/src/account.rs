@@ -1585,6 +1585,29 @@ impl Store {
         })
     }
 
+    /// The addresses party to a transfer (as sender or receiver) in `chain`'s blocks
+    /// `heights`: what a live trace reads again after the chain grew.
+    pub fn account_parties(
+        &self,
+        chain: Chain,
+        heights: std::ops::RangeInclusive<u32>,
+    ) -> Result<std::collections::BTreeSet<String>, StoreError> {
+        let c = chain.code();
+        self.with_account(chain, |l, db| {
+            let rtx = db.begin_read()?;
+            let transfers = rtx.open_table(tables::TRANSFERS)?;
+            let mut ids = std::collections::BTreeSet::new();
+            for row in transfers.range((c, *heights.start())..=(c, *heights.end()))? {
+                let (_, v) = row?;
+                for t in TransferRecord::decode_block(v.value())? {
+                    ids.insert(t.from);
+                    ids.insert(t.to);
+                }
+            }
+            ids.into_iter().map(|id| l.text(id)).collect()
+        })
+    }
+
     /// Every address of account chain `chain` the store has seen (pseudo-addresses too), in
     /// order of first appearance.
     pub fn account_addresses(&self, chain: Chain) -> Result<Vec<Address>, StoreError> {

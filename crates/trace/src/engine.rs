@@ -22,7 +22,7 @@
 //! not moved. Caps bound memory on absurd requests, with the flag that raises them.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap, HashSet};
 use std::sync::Arc;
 
 use tracehound_core::{Chain, ChainFamily, LinkFact, LinkKind, LinkLeg};
@@ -1018,15 +1018,22 @@ impl UtxoWalk {
 }
 
 impl UtxoWalk {
-    /// Looks again for the spenders of the parked outputs (the chain has grown): those spent
-    /// now are followed, in the order they were reached; the others park again.
+    /// Follows the parked outputs the chain's new txs spend (all of them looked up again when
+    /// `spent` is `None`), in the order they were reached; the others stay parked, in order.
     fn resettle(
         &mut self,
         t: &mut Tracker,
         graph: &mut dyn UtxoGraph,
         linker: &mut Linker<'_>,
+        spent: Option<&HashSet<u64>>,
     ) -> Result<(), TraceError> {
-        for p in std::mem::take(&mut self.parked) {
+        let parked = std::mem::take(&mut self.parked);
+        for p in parked {
+            let out = p.tx.outputs.get(p.vout as usize).map(|o| o.id);
+            if spent.is_some_and(|s| out.is_none_or(|o| !s.contains(&o))) {
+                self.parked.push(p);
+                continue;
+            }
             let OutState { taint, depth, node } = p.state;
             self.settle(t, graph, linker, (&p.tx, p.vout), taint, depth, node)?;
         }
@@ -1367,13 +1374,21 @@ impl AccountWalk {
         )
     }
 
-    /// Reads the history of every tainted address again (the chain has grown) and queues
-    /// the next transfer of those that had applied all they had. A history that no longer
-    /// starts with what was applied (the chain changed under the walk) is an error: the
-    /// caller starts over.
-    fn refresh(&mut self, graph: &mut dyn AccountGraph, cap: usize) -> Result<(), TraceError> {
+    /// Reads the history of the tainted addresses in `touched` (every one if `None`) again
+    /// (the chain has grown) and queues the next transfer of those that had applied all they
+    /// had. A history that no longer starts with what was applied (the chain changed under the
+    /// walk) is an error: the caller starts over.
+    fn refresh(
+        &mut self,
+        graph: &mut dyn AccountGraph,
+        cap: usize,
+        touched: Option<&BTreeSet<String>>,
+    ) -> Result<(), TraceError> {
         let chain = self.chain;
         for (name, a) in &mut self.accts {
+            if touched.is_some_and(|t| !t.contains(&**name)) {
+                continue;
+            }
             let hist = graph.history(name, cap)?;
             let kept = a.hist.len();
             if hist.len() < kept
@@ -1843,20 +1858,25 @@ impl Walks {
         }
     }
 
-    /// Makes the walks ready to go on over a grown store: account histories read again,
-    /// parked outputs' spenders looked for again (in the order they were reached).
+    /// Makes the walks ready to go on over a grown store: the histories of the tainted
+    /// addresses `touched` names (per account chain: the parties to its new transfers) read
+    /// again, and the parked outputs that `spent` names (per UTXO chain: the outputs its new
+    /// txs spend) followed, in the order they were reached. A chain in neither map has all its
+    /// histories read again and all its parked outputs' spenders looked up again.
     pub(crate) fn regrow(
         &mut self,
         t: &mut Tracker,
         graphs: &mut dyn Graphs,
         linker: &mut Linker<'_>,
+        touched: &BTreeMap<Chain, BTreeSet<String>>,
+        spent: &BTreeMap<Chain, HashSet<u64>>,
     ) -> Result<(), TraceError> {
         let cap = t.rules.caps.max_history;
         for (&chain, w) in &mut self.account {
-            w.refresh(graphs.account(chain)?, cap)?;
+            w.refresh(graphs.account(chain)?, cap, touched.get(&chain))?;
         }
         for (&chain, w) in &mut self.utxo {
-            w.resettle(t, graphs.utxo(chain)?, linker)?;
+            w.resettle(t, graphs.utxo(chain)?, linker, spent.get(&chain))?;
         }
         Ok(())
     }

@@ -22,7 +22,7 @@
 //! [`LiveTrace::result`] equals a full trace of the same store, apart from the order of the
 //! trace graph's edges (tested after every step of the simulator's two-chain heist).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
 
 use tracehound_core::{Chain, ChainFamily, Hash32};
 use tracehound_store::Store;
@@ -51,6 +51,8 @@ struct Tip {
     height: u32,
     hash: Hash32,
     time: u64,
+    /// A UTXO chain's tx count (tx seqs run in chain order): the txs after it are new.
+    txs: u64,
 }
 
 /// What one [`LiveTrace::advance`] did.
@@ -210,7 +212,35 @@ impl LiveTrace {
             .chains()
             .filter_map(|c| self.horizon.get(&c).map(|tip| (c, tip.height)))
             .collect();
-        self.walks.regrow(t, &mut all, &mut linker)?;
+        // What the new blocks touch: only parked outputs they spend have moved, and only
+        // addresses party to their transfers have new history.
+        let mut spent: BTreeMap<Chain, HashSet<u64>> = BTreeMap::new();
+        let mut touched: BTreeMap<Chain, BTreeSet<String>> = BTreeMap::new();
+        for (&chain, tip) in tips {
+            let Some(old) = self.horizon.get(&chain) else {
+                continue;
+            };
+            match chain.family() {
+                ChainFamily::Utxo => {
+                    let set = spent.entry(chain).or_default();
+                    store.utxo_links(chain)?.scan(old.txs, tip.txs, |_, rec| {
+                        set.extend(rec.inputs.iter().map(|i| i.prev_out));
+                        Ok(())
+                    })?;
+                }
+                ChainFamily::Account if tip.height > old.height => {
+                    touched.insert(
+                        chain,
+                        store.account_parties(chain, old.height + 1..=tip.height)?,
+                    );
+                }
+                ChainFamily::Account => {
+                    touched.insert(chain, BTreeSet::new());
+                }
+            }
+        }
+        self.walks
+            .regrow(t, &mut all, &mut linker, &touched, &spent)?;
         if let Some(why) = self.walks.drain(t, &mut all, &mut linker, &settled)? {
             return Ok(Some(why));
         }
@@ -297,12 +327,17 @@ fn tips(store: &Store) -> Result<BTreeMap<Chain, Tip>, TraceError> {
     let mut out = BTreeMap::new();
     for chain in store.chains()? {
         if let Some(b) = store.tip(chain)? {
+            let txs = match chain.family() {
+                ChainFamily::Utxo => store.utxo_links(chain)?.tx_count()?,
+                ChainFamily::Account => 0,
+            };
             out.insert(
                 chain,
                 Tip {
                     height: b.height,
                     hash: b.hash,
                     time: b.time,
+                    txs,
                 },
             );
         }
