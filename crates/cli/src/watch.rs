@@ -549,6 +549,8 @@ fn follow_polling(
             w.unwound += report.unwound;
             w.alerts += report.alerts as u64;
             w.retracted += report.retracted as u64;
+            w.traces_extended += report.extended as u64;
+            w.traces_started += (report.started + report.restarted) as u64;
             w.last_cycle_at = Some(unix_now());
             w.last_cycle_ms = Some(u64::try_from(report.millis).unwrap_or(u64::MAX));
         });

@@ -135,7 +135,23 @@ fn live_alerts_in_force_equal_one_trace_of_the_end() {
         assert_eq!(w["node_reachable"], true, "{w}");
         assert!(w["blocks"].as_u64().unwrap() > 0, "{w}");
         assert_eq!(w["error"], Value::Null, "{w}");
+        // Polled, not over a websocket: the field is absent.
+        assert!(w.get("heads_subscribed").is_none(), "{w}");
     }
+    // The incident's trace was extended block by block, and traced in full far less often
+    // (at the start, and when a later block matched a mixer or bridge entry otherwise).
+    let count = |field: &str| -> u64 {
+        status["watching"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|w| w[field].as_u64().unwrap())
+            .sum()
+    };
+    assert!(
+        count("traces_extended") > count("traces_started"),
+        "{status}"
+    );
     // The stream gives what the list gives.
     let stream = ureq::get(&format!("{url}/api/v1/alerts/stream?after=0&seconds=1"))
         .call()

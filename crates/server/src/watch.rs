@@ -32,6 +32,11 @@ pub struct ChainWatch {
     pub alerts: u64,
     /// Alerts retracted since the watch started.
     pub retracted: u64,
+    /// Incident traces this chain's new blocks extended (incremental taint) …
+    pub traces_extended: u64,
+    /// … and those traced in full instead: first seen by the watch, or started over (a reorg,
+    /// a link matched otherwise by a later block, other settings).
+    pub traces_started: u64,
     /// When the last cycle ended, unix seconds.
     pub last_cycle_at: Option<u64>,
     /// How long it took, in milliseconds.

@@ -517,3 +517,108 @@ fn evm_new_heads_over_a_websocket_wake_the_watch_and_polling_is_the_fallback() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("wss://"));
 }
+
+/// `serve --watch`'s status board shows the websocket feed of an EVM chain: subscribed once
+/// the watch is up; not subscribed, with why, while the websocket is cut (the watch polls
+/// meanwhile, the node still reachable); subscribed again, the error gone, once it is back.
+#[test]
+fn the_status_board_shows_the_websocket_feed_down_and_back() {
+    let node = Anvil::start().unwrap_or_else(|e| panic!("{e}"));
+    let url = node.url().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let relay = Relay::start(SocketAddr::from(([127, 0, 0, 1], port_of(&url))));
+    let config = dir.path().join("watch.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[[chain]]\nchain = \"{CHAIN}\"\nrpc = \"{url}\"\nws = \"ws://127.0.0.1:{}\"\n\
+             poll_ms = 300\nopening_balances = false\n",
+            relay.port
+        ),
+    )
+    .unwrap();
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_tracehound"))
+        .arg("--data-dir")
+        .arg(dir.path().join("data"))
+        .args(["serve", "--bind", "127.0.0.1:0", "--watch"])
+        .arg(&config)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let lines = Arc::new(Mutex::new(Vec::<String>::new()));
+    {
+        let (sink, stderr) = (Arc::clone(&lines), child.stderr.take().unwrap());
+        std::thread::spawn(move || {
+            use std::io::BufRead;
+            for l in std::io::BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+            {
+                sink.lock().unwrap().push(l);
+            }
+        });
+    }
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let _ = child.stdout.take();
+    let _server = Kill(child);
+    wait_for("the server", || {
+        lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains(" on http://"))
+    });
+    let base = {
+        let lines = lines.lock().unwrap();
+        let line = lines.iter().find(|l| l.contains(" on http://")).unwrap();
+        let at = line.find("http://").unwrap();
+        line[at..].split_whitespace().next().unwrap().to_string()
+    };
+    let board = || -> Value {
+        let status: Value = ureq::get(&format!("{base}/api/v1/status"))
+            .call()
+            .unwrap()
+            .into_json()
+            .unwrap();
+        status["watching"]
+            .as_array()
+            .and_then(|w| w.first().cloned())
+            .unwrap_or(Value::Null)
+    };
+    wait_for("the websocket subscribed and a cycle run", || {
+        let b = board();
+        b["heads_subscribed"] == true && b["cycles"].as_u64() > Some(0)
+    });
+    let up = board();
+    assert_eq!(up["node_reachable"], true, "{up}");
+    assert_eq!(up["error"], Value::Null, "{up}");
+
+    relay.cut();
+    wait_for("the websocket shown down", || {
+        board()["heads_subscribed"] == false
+    });
+    let down = board();
+    assert!(
+        down["error"].as_str().is_some_and(|e| !e.is_empty()),
+        "why it is down: {down}"
+    );
+    // Polling goes on over HTTP: the node is still reachable and cycles still run.
+    let cycles = down["cycles"].as_u64().unwrap();
+    wait_for("a cycle while the websocket is down", || {
+        board()["cycles"].as_u64().unwrap() > cycles
+    });
+    assert_eq!(board()["node_reachable"], true);
+
+    relay.restore();
+    wait_for("the websocket back", || {
+        let b = board();
+        b["heads_subscribed"] == true && b["error"] == Value::Null
+    });
+}
