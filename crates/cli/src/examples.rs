@@ -51,6 +51,10 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("bench cluster", "tracehound bench cluster"),
     ("bench screen", "tracehound bench screen --samples 100000"),
     (
+        "bench live",
+        "tracehound bench live --policy haircut --policy poison   # the demo's heist, block by block\n  tracehound --data-dir /tmp/live bench live --blocks-dir sim/blocks --network litecoin-regtest --tx TXID --from 3950 --blocks 50",
+    ),
+    (
         "bench jobs",
         "tracehound bench jobs --dataset ./parquet --incident heist",
     ),
