@@ -114,6 +114,11 @@ impl<T: DeserializeOwned> FromRequest<Arc<AppState>> for Body<T> {
             ));
         }
         let bytes = capped_body(req, cap).await?;
+        // Every body of the API is an object; serde would also read a struct's fields, in
+        // order, from an array, which the schema does not allow.
+        if bytes.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::bad_request("the JSON body must be an object"));
+        }
         let de = &mut serde_json::Deserializer::from_slice(&bytes);
         match serde_path_to_error::deserialize(de) {
             Ok(v) => Ok(Body(v)),

@@ -647,6 +647,16 @@ async fn bad_input_gets_a_structured_error_and_changes_nothing() {
             "bad_request",
             Some("policy"),
         ),
+        // An array is not the object the schema says, though serde would read its fields
+        // from it in order (found by the API conformance fuzzing).
+        (
+            Method::POST,
+            "/api/v1/incidents/drain/trace",
+            Some(json!([null, null])),
+            StatusCode::BAD_REQUEST,
+            "bad_request",
+            None,
+        ),
     ];
     for (method, uri, body, status, want, field) in cases {
         let (s, v) = w.call(method.clone(), uri, Some(&w.analyst), body).await;
