@@ -1173,6 +1173,11 @@ pub(crate) struct BenchLiveArgs {
     /// Compare every N blocks (the live trace is still extended at each).
     #[arg(long, default_value_t = 1)]
     pub(crate) every: usize,
+    /// The demo's blocks one chain after the other (all of the EVM chain's, then the UTXO
+    /// chain's) instead of in time order: chains that grow out of step, as a watch of chains
+    /// polled apart sees them.
+    #[arg(long, conflicts_with = "blocks_dir")]
+    pub(crate) by_chain: bool,
     /// Instead of the demo: a blk directory, ingested into the data dir up to --from, then
     /// block by block to its tip (a UTXO chain only).
     #[arg(long, requires_all = ["network", "tx", "from"])]

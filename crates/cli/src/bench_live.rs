@@ -98,7 +98,11 @@ fn demo_replay(
     let cross = dir.join("cross");
     crate::demo_cross::run(global, &cross, Policy::Haircut, &|_| {})
         .context("ingesting the demo's recorded heist")?;
-    let nodes = LiveNodes::start(global, &cross)?;
+    let mut nodes = LiveNodes::start(global, &cross)?;
+    if args.by_chain {
+        let evm = nodes.evm;
+        nodes.schedule.sort_by_key(|&(c, h)| (c != evm, h));
+    }
     let live_dir = cross.join("live");
     if live_dir.exists() {
         std::fs::remove_dir_all(&live_dir)
@@ -226,7 +230,7 @@ fn replay(
             let t0 = Instant::now();
             let adv = live.advance(store, incident, rules_of(policy))?;
             st.advance_ms.push(ms(t0));
-            let result = live.result();
+            let result = live.result()?;
             st.live_ms.push(ms(t0));
             match adv.restarted {
                 Some(why) => *st.restarts.entry(reason_kind(&why)).or_default() += 1,
@@ -310,13 +314,19 @@ fn pct(v: &[f64], p: usize) -> f64 {
     s[rank - 1]
 }
 
-/// A restart's reason without its particulars (block heights, counts), to count them by kind.
+/// A restart's reason without its particulars (every word with a digit in it: heights,
+/// counts, chain ids, txids), to count them by kind.
 fn reason_kind(why: &str) -> String {
-    why.split(|c: char| c.is_ascii_digit())
-        .next()
-        .unwrap_or(why)
-        .trim()
-        .to_string()
+    why.split(' ')
+        .map(|w| {
+            if w.chars().any(|c| c.is_ascii_digit()) {
+                "…"
+            } else {
+                w
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// Where `live` differs from `full`, if it does: endpoints (with their paths) and summary as

@@ -243,8 +243,9 @@ pub(crate) struct Shared<'a> {
     pub(crate) board: Option<&'a WatchBoard>,
     state: Mutex<WatchState>,
     state_file: PathBuf,
-    /// Each watched incident's live trace (kept in memory: a new watch starts them afresh).
-    live: Mutex<BTreeMap<String, LiveTrace>>,
+    /// Each chain's live trace of each watched incident (kept in memory: a new watch starts
+    /// them afresh). Per chain, as each chain's loop traces with its own link config.
+    live: Mutex<BTreeMap<(Chain, String), LiveTrace>>,
     /// Ingesting holds it shared (chains ingest side by side), tracing alone: a live trace
     /// must not read a block another chain's loop is halfway through storing.
     gate: RwLock<()>,
@@ -274,6 +275,7 @@ impl<'a> Shared<'a> {
     /// started, or started over), with what was done counted in `report`.
     fn live_trace(
         &self,
+        chain: Chain,
         name: &str,
         incident: &Incident,
         rules: Rules,
@@ -284,7 +286,8 @@ impl<'a> Shared<'a> {
             .live
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let live = match lives.remove(name) {
+        let key = (chain, name.to_string());
+        let live = match lives.remove(&key) {
             Some(mut live) => {
                 let advance = live.advance(self.store, incident, rules)?;
                 match advance.restarted {
@@ -301,9 +304,9 @@ impl<'a> Shared<'a> {
                 LiveTrace::start(self.store, incident, rules)?
             }
         };
-        // Kept only when it worked: after an error the next cycle starts afresh.
-        let live = lives.entry(name.to_string()).or_insert(live);
-        let mut result = live.result();
+        // Kept only when it advanced: a failed one is not offered to the next cycle.
+        let live = lives.entry(key).or_insert(live);
+        let mut result = live.result()?;
         self.data.tag(self.store, &labels, &mut result)?;
         Ok(result)
     }
@@ -654,10 +657,6 @@ fn cycle(
     if ingested.unwound > 0 || first {
         report.retracted = retract_stale(store, outbox, chain)?;
     }
-    let _tracing = shared
-        .gate
-        .write()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut state = shared
         .state
         .lock()
@@ -670,6 +669,11 @@ fn cycle(
         report.millis = started.elapsed().as_millis();
         return Ok(report);
     }
+    // Tracing waits for other chains' ingest in progress (and holds theirs back).
+    let tracing = shared
+        .gate
+        .write()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let incidents = watched_incidents(data, &spec.incidents)?;
     report.incidents = incidents.len();
     let labels = data.trace_labels()?;
@@ -708,7 +712,7 @@ fn cycle(
         // Traced even with nothing to alert yet (the watch's first cycle): the next block
         // then only extends it.
         let result = shared
-            .live_trace(&name, &incident, rules, &mut report)
+            .live_trace(chain, &name, &incident, rules, &mut report)
             .with_context(|| format!("tracing incident {name:?} on"))?;
         if start >= tip {
             continue;
@@ -764,6 +768,7 @@ fn cycle(
             retracted.insert(live.id.clone());
         }
     }
+    drop(tracing);
     let start = *state
         .sanctioned_start
         .entry(chain.name())

@@ -275,3 +275,30 @@ fn the_live_trace_equals_a_full_trace_after_every_block() {
         }
     }
 }
+
+/// The same with the chains out of step (every EVM block first, then the UTXO chain's): the
+/// live trace starts over where the order could matter and is equal after every block.
+#[test]
+fn the_live_trace_equals_a_full_trace_with_chains_out_of_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let args = [
+        "--json",
+        "bench",
+        "live",
+        "--by-chain",
+        "--dir",
+        dir.path().to_str().unwrap(),
+        "--policy",
+        "haircut",
+        "--policy",
+        "poison",
+    ];
+    let out = common::ok(common::tracehound(&dir.path().join("unused"), &args));
+    let report: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let blocks = report["blocks"].as_u64().unwrap();
+    for p in report["policies"].as_array().unwrap() {
+        assert_eq!(p["compared"].as_u64(), Some(blocks), "{p}");
+        assert_eq!(p["differences"].as_u64(), Some(0), "{p}");
+        assert!(p["extended"].as_u64().unwrap() > 0, "{p}");
+    }
+}

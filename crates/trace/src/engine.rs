@@ -158,6 +158,8 @@ pub struct Tracker {
     link_flows: BTreeMap<(String, String), (u128, u128)>,
     /// Links crossed, aggregated.
     link_uses: BTreeMap<(LinkKind, String, String, String, String, String), LinkUse>,
+    /// Crossings from one chain to another so far.
+    chain_hops: u64,
 }
 
 /// Taint crossing a link to a value movement (an account transfer or a UTXO output) that the
@@ -188,7 +190,13 @@ impl Tracker {
             crossings: Vec::new(),
             link_flows: BTreeMap::new(),
             link_uses: BTreeMap::new(),
+            chain_hops: 0,
         }
+    }
+
+    /// Crossings from one chain to another so far (the order of chains matters to them).
+    pub(crate) fn chain_hops(&self) -> u64 {
+        self.chain_hops
     }
 
     /// The rules.
@@ -388,6 +396,9 @@ impl Tracker {
                 .into(),
                 edge: EdgeKind::Link(Box::new(link)),
             };
+            if m.chain != chain {
+                self.chain_hops += 1;
+            }
             self.crossings.push(Crossing {
                 chain: m.chain,
                 height: m.height,
@@ -661,6 +672,9 @@ struct Parked {
     tx: UtxoTx,
     vout: u32,
     state: OutState,
+    /// Brought by a link: when the output is followed and another arrival already waits
+    /// there, it adds to it (as [`UtxoWalk::cross`] does) instead of replacing it.
+    via_link: bool,
 }
 
 /// One UTXO chain's traversal: tainted outputs waiting for their spender, spenders waiting in
@@ -680,6 +694,9 @@ pub struct UtxoWalk {
     /// were reached, instead of ending where they are.
     live: bool,
     parked: Vec<Parked>,
+    /// Live: every output taint reached (a UTXO source's output spent later becomes stolen;
+    /// if taint had reached it, a full trace would have counted that taint otherwise).
+    reached: HashSet<u64>,
     asset: Arc<str>,
     chain_name: Arc<str>,
     fee_place: Arc<str>,
@@ -702,6 +719,7 @@ impl UtxoWalk {
             seeded: HashSet::new(),
             live: false,
             parked: Vec::new(),
+            reached: HashSet::new(),
             asset: Arc::from(UTXO_ASSET),
             chain_name: chain.name().into(),
             fee_place: Arc::from("fee"),
@@ -842,7 +860,14 @@ impl UtxoWalk {
             st.depth = st.depth.min(c.depth);
             return Ok(());
         }
-        self.settle(t, graph, linker, (&tx, c.leg.leg), taint, c.depth, node)
+        let parked = self.parked.len();
+        self.settle(t, graph, linker, (&tx, c.leg.leg), taint, c.depth, node)?;
+        if self.parked.len() > parked
+            && let Some(p) = self.parked.last_mut()
+        {
+            p.via_link = true;
+        }
+        Ok(())
     }
 
     /// When the next tx waiting to be processed happened.
@@ -954,6 +979,9 @@ impl UtxoWalk {
         let Some(out) = tx.outputs.get(vout as usize) else {
             return Ok(());
         };
+        if self.live {
+            self.reached.insert(out.id);
+        }
         if let Some((r, fact)) = linker.input_at(chain, tx.height, tx.index, vout)? {
             let from = self.place(graph, tx, vout)?;
             t.follow(
@@ -984,6 +1012,7 @@ impl UtxoWalk {
                     tx: tx.clone(),
                     vout,
                     state: OutState { taint, depth, node },
+                    via_link: false,
                 });
             } else {
                 t.end(node, taint, Stop::Unmoved);
@@ -1029,25 +1058,24 @@ impl UtxoWalk {
     ) -> Result<(), TraceError> {
         let parked = std::mem::take(&mut self.parked);
         for p in parked {
-            let out = p.tx.outputs.get(p.vout as usize).map(|o| o.id);
-            if spent.is_some_and(|s| out.is_none_or(|o| !s.contains(&o))) {
+            let Some(out) = p.tx.outputs.get(p.vout as usize) else {
+                continue;
+            };
+            if spent.is_some_and(|s| !s.contains(&out.id)) {
                 self.parked.push(p);
                 continue;
             }
             let OutState { taint, depth, node } = p.state;
+            if p.via_link
+                && let Some(st) = self.tainted.get_mut(&out.id)
+            {
+                st.taint = (st.taint + taint).min(out.value);
+                st.depth = st.depth.min(depth);
+                continue;
+            }
             self.settle(t, graph, linker, (&p.tx, p.vout), taint, depth, node)?;
         }
         Ok(())
-    }
-
-    /// Whether output `out` holds taint here (waiting for its spender, or parked).
-    fn holds(&self, out: u64) -> bool {
-        self.tainted.contains_key(&out)
-            || self.parked.iter().any(|p| {
-                p.tx.outputs
-                    .get(p.vout as usize)
-                    .is_some_and(|o| o.id == out)
-            })
     }
 
     /// Ends what is left in the walk: parked outputs rest unmoved; taint delivered to an
@@ -1881,9 +1909,11 @@ impl Walks {
         Ok(())
     }
 
-    /// Whether UTXO output `out` of `chain` holds taint in its walk.
-    pub(crate) fn holds(&self, chain: Chain, out: u64) -> bool {
-        self.utxo.get(&chain).is_some_and(|w| w.holds(out))
+    /// Whether taint reached UTXO output `out` of `chain` in a live walk.
+    pub(crate) fn reached(&self, chain: Chain, out: u64) -> bool {
+        self.utxo
+            .get(&chain)
+            .is_some_and(|w| w.reached.contains(&out))
     }
 
     /// Whether UTXO output `out` of `chain` was seeded as stolen.

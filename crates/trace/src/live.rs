@@ -6,7 +6,8 @@
 //! their place in their history. [`LiveTrace::advance`] then looks for the parked outputs'
 //! spenders, reads the tainted accounts' new transfers, seeds what a UTXO source has sent
 //! since, and walks on from there. On each chain the new blocks come after everything already
-//! applied, so the walk takes them in the order a full trace of the grown store would.
+//! applied, so the walk takes them in the order a full trace of the grown store would; across
+//! chains that holds only while they grow in time order (checked, below).
 //!
 //! What a later block can change in the past is checked; when it does, the trace starts over
 //! and the [`Advance`] says why:
@@ -15,12 +16,15 @@
 //!   mixer heuristic read), every entry matched so far is matched again, in the same order,
 //!   and must give the same exits (a bridge's exit arriving, a mixer pool matched otherwise);
 //! - taint crossing a link to a block of a walked chain that its walk had passed;
-//! - a UTXO source's newly spent output that already holds taint from the walk;
+//! - a chain's new blocks earlier in time than blocks of another chain already walked, when
+//!   taint met a link while extending (a full trace takes the chains in time order, and where
+//!   they meet the order counts);
+//! - a UTXO source's newly spent output that taint had reached;
 //! - another incident or other rules (labels, policy, links, caps);
 //! - any error while extending (the fresh trace then reports it, if it is real).
 //!
 //! [`LiveTrace::result`] equals a full trace of the same store, apart from the order of the
-//! trace graph's edges (tested after every step of the simulator's two-chain heist).
+//! trace graph's edges and of the notes (`tracehound bench live` checks it after every block).
 
 use std::collections::{BTreeMap, BTreeSet, HashSet};
 
@@ -39,7 +43,7 @@ pub struct LiveTrace {
     incident: Incident,
     tracker: Tracker,
     walks: Walks,
-    /// Always `Some` between calls; taken while a linker reads through it.
+    /// Taken while a linker reads through it; `None` after an advance that failed.
     links: Option<LinkState>,
     /// Every stored chain's tip when the trace last read the store.
     horizon: BTreeMap<Chain, Tip>,
@@ -97,16 +101,18 @@ impl LiveTrace {
         &self.incident
     }
 
-    /// The result as of the store last read: what has not moved rests where it is.
-    pub fn result(&self) -> TraceResult {
+    /// The result as of the store last read: what has not moved rests where it is. Fails
+    /// where a full trace would (a cap), and on a trace whose last advance failed.
+    pub fn result(&self) -> Result<TraceResult, TraceError> {
+        let links = self.links.as_ref().ok_or_else(|| {
+            TraceError::Data(format!(
+                "the live trace of {} failed to advance: start it again",
+                self.incident.name
+            ))
+        })?;
         let mut t = self.tracker.clone();
-        let skipped = self.links.as_ref().map(LinkState::skipped);
-        // Resting adds endpoints only; it fails only on the node cap, which the full trace
-        // would have hit too. Its error is kept as a note rather than losing the result.
-        if let Err(e) = self.walks.rest(&mut t, skipped.unwrap_or(&BTreeMap::new())) {
-            t.note(format!("live trace: {e}"));
-        }
-        t.finish(&self.incident.name)
+        self.walks.rest(&mut t, links.skipped())?;
+        Ok(t.finish(&self.incident.name))
     }
 
     /// Extends the trace with what `store` holds beyond what it last read, under `rules` for
@@ -144,7 +150,14 @@ impl LiveTrace {
                 Err(e) => Some(format!("extending failed ({e})")),
             }
         };
-        *self = LiveTrace::start(store, incident, rules)?;
+        match LiveTrace::start(store, incident, rules) {
+            Ok(fresh) => *self = fresh,
+            Err(e) => {
+                // Half extended: unusable (`result` says so) until started again.
+                self.links = None;
+                return Err(e);
+            }
+        }
         Ok(Advance {
             blocks,
             restarted: why,
@@ -186,10 +199,10 @@ impl LiveTrace {
                 let tx = g.tx(id)?;
                 if let Some(o) = tx.outputs.get(s.vout as usize)
                     && !self.walks.seeded(chain, o.id)
-                    && self.walks.holds(chain, o.id)
+                    && self.walks.reached(chain, o.id)
                 {
                     return Ok(Some(format!(
-                        "source output {}:{} on {chain}, newly spent, already held taint",
+                        "source output {}:{} on {chain}, newly spent, had been reached by taint",
                         s.txid, s.vout
                     )));
                 }
@@ -202,25 +215,30 @@ impl LiveTrace {
             Ok(linker) => linker,
             Err(why) => return Ok(Some(why)),
         };
+        let walked: BTreeSet<Chain> = self.walks.chains().collect();
+        let settled: BTreeMap<Chain, u32> = walked
+            .iter()
+            .filter_map(|&c| self.horizon.get(&c).map(|tip| (c, tip.height)))
+            .collect();
+        let late = self.late(store, tips, &walked)?;
         let t = &mut self.tracker;
+        let links_before = (t.chain_hops(), linker.asked().len());
         // Account seeds are the stolen transfers and the sources' histories, both walked
         // already; only UTXO sources can have new seeds, and those already seeded are skipped.
         self.walks
             .seed(t, &mut all, &mut linker, &seeds.utxo, &BTreeMap::new())?;
-        let settled: BTreeMap<Chain, u32> = self
-            .walks
-            .chains()
-            .filter_map(|c| self.horizon.get(&c).map(|tip| (c, tip.height)))
-            .collect();
         // What the new blocks touch: only parked outputs they spend have moved, and only
         // addresses party to their transfers have new history.
         let mut spent: BTreeMap<Chain, HashSet<u64>> = BTreeMap::new();
         let mut touched: BTreeMap<Chain, BTreeSet<String>> = BTreeMap::new();
         for (&chain, tip) in tips {
-            let Some(old) = self.horizon.get(&chain) else {
+            let Some(old) = self.horizon.get(&chain).filter(|_| walked.contains(&chain)) else {
                 continue;
             };
             match chain.family() {
+                ChainFamily::Utxo if tip.txs == old.txs => {
+                    spent.insert(chain, HashSet::new());
+                }
                 ChainFamily::Utxo => {
                     let set = spent.entry(chain).or_default();
                     store.utxo_links(chain)?.scan(old.txs, tip.txs, |_, rec| {
@@ -244,7 +262,48 @@ impl LiveTrace {
         if let Some(why) = self.walks.drain(t, &mut all, &mut linker, &settled)? {
             return Ok(Some(why));
         }
+        // A full trace takes every chain's blocks in time order. New blocks earlier than
+        // blocks of another chain already walked came in another order: that matters only
+        // where chains meet (a link crossed between chains, an entry matched, which can claim
+        // an exit another entry wanted).
+        if let Some(why) = late
+            && (t.chain_hops(), linker.asked().len()) != links_before
+        {
+            return Ok(Some(why));
+        }
         self.links = Some(linker.into_state());
+        Ok(None)
+    }
+
+    /// Whether a chain's new blocks start earlier in time than the last block walked of
+    /// another walked chain (a full trace would have taken them first), and which.
+    fn late(
+        &self,
+        store: &Store,
+        tips: &BTreeMap<Chain, Tip>,
+        walked: &BTreeSet<Chain>,
+    ) -> Result<Option<String>, TraceError> {
+        for (&chain, tip) in tips {
+            let Some(old) = self.horizon.get(&chain) else {
+                continue;
+            };
+            if tip.height <= old.height || !walked.contains(&chain) {
+                continue;
+            }
+            let Some(first) = store.block_at(chain, old.height + 1)? else {
+                continue;
+            };
+            for (&other, o) in &self.horizon {
+                if other != chain && walked.contains(&other) && first.time < o.time {
+                    return Ok(Some(format!(
+                        "{chain} block {} is earlier than {other} block {} already walked, and \
+                         taint met a link on the way",
+                        old.height + 1,
+                        o.height
+                    )));
+                }
+            }
+        }
         Ok(None)
     }
 
@@ -325,19 +384,15 @@ impl LiveTrace {
 /// Every stored chain's tip.
 fn tips(store: &Store) -> Result<BTreeMap<Chain, Tip>, TraceError> {
     let mut out = BTreeMap::new();
-    for chain in store.chains()? {
-        if let Some(b) = store.tip(chain)? {
-            let txs = match chain.family() {
-                ChainFamily::Utxo => store.utxo_links(chain)?.tx_count()?,
-                ChainFamily::Account => 0,
-            };
+    for c in store.status()? {
+        if let Some(b) = c.tip {
             out.insert(
-                chain,
+                c.chain,
                 Tip {
                     height: b.height,
                     hash: b.hash,
                     time: b.time,
-                    txs,
+                    txs: c.txs,
                 },
             );
         }
