@@ -35,6 +35,8 @@ pub(crate) struct LiveNodes {
     pub(crate) schedule: Vec<(Chain, u32)>,
     /// Where each chain's node stands at first: (EVM, litecoin).
     pub(crate) start: [(Chain, u32); 2],
+    /// The heist's incident (the drain txs).
+    incident: tracehound_trace::Incident,
     evm_tip: Arc<AtomicU32>,
     ltc_tip: Arc<AtomicU32>,
     evm_node: RpcServer,
@@ -86,6 +88,7 @@ impl LiveNodes {
             evm,
             schedule: blocks.into_iter().map(|(_, _, c, h)| (c, h)).collect(),
             start,
+            incident: crate::demo_cross::incident_of(&truth, INCIDENT),
             evm_node: RpcServer::start(Mode::Live {
                 recording: read("evm-rpc.json")?,
                 tip: Arc::clone(&evm_tip),
@@ -153,21 +156,18 @@ impl LiveNodes {
         cross_dir: &Path,
         live_dir: &Path,
     ) -> anyhow::Result<Rules> {
-        let truth: GroundTruth =
-            serde_json::from_slice(crate::demo_cross::embedded("truth.json")?)?;
         let links = crate::links::load(Some(&cross_dir.join("links.toml")))?;
         let data = tracehound_app::DataDir::new(live_dir, global.store_options());
         let store = data.open_store()?;
         self.ingest(&store, LTC, &links)?;
         self.ingest(&store, self.evm, &links)?;
         crate::demo_cross::import_labels(&data, &cross_dir.join("labels.csv"))?;
-        let incident = crate::demo_cross::incident_of(&truth, INCIDENT);
-        data.save_incident(&incident, None, true)?;
+        data.save_incident(&self.incident, None, true)?;
         let mut rules = Rules::new(tracehound_trace::Policy::Haircut);
         rules.labels = data.trace_labels()?;
         rules.links.config = links;
         let settings = tracehound_app::TraceSettings::of(&rules);
-        let result = data.trace(&store, &incident, rules.clone())?;
+        let result = data.trace(&store, &self.incident, rules.clone())?;
         data.save_result(INCIDENT, &result, &settings)?;
         Ok(rules)
     }

@@ -1766,7 +1766,7 @@ pub fn run(
     let mut walks = Walks::new(false);
     walks.seed(t, graphs, linker, utxo_seeds, account_seeds)?;
     walks.drain(t, graphs, linker, &BTreeMap::new())?;
-    walks.rest(t, &linker.skipped)
+    walks.rest(t, linker.skipped())
 }
 
 /// Every chain's walk of one trace.

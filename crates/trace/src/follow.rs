@@ -124,15 +124,7 @@ struct Note {
 /// Pairs link facts; one per trace (it caches what it matched).
 pub struct Linker<'v> {
     view: Box<dyn LinkView + 'v>,
-    rules: LinkRules,
-    /// Mixer pools matched so far: entry → its withdrawal (or none: dark).
-    mixers: HashMap<String, HashMap<FactRef, Matched>>,
-    /// Exits taken by a heuristic match (an exit pays one entry).
-    claimed: HashSet<FactRef>,
-    /// Links seen but not followed: (reason, count).
-    pub skipped: BTreeMap<String, u64>,
-    /// Every entry asked about, in order, with what it matched.
-    asked: Vec<Asked>,
+    state: LinkState,
 }
 
 /// An entry the trace asked the linker about, and the exits it was given: what a live trace
@@ -144,13 +136,17 @@ pub(crate) struct Asked {
     pub(crate) found: Vec<Matched>,
 }
 
-/// What a [`Linker`] learned, kept between the extensions of a live trace (the view it reads
-/// through borrows the store, which a live trace does not keep open).
+/// What a [`Linker`] follows and has learned: all of it but the view it reads through, so a
+/// live trace keeps it between extensions (the view borrows the store, which it does not).
 pub(crate) struct LinkState {
     rules: LinkRules,
+    /// Mixer pools matched so far: entry → its withdrawal (or none: dark).
     mixers: HashMap<String, HashMap<FactRef, Matched>>,
+    /// Exits taken by a heuristic match (an exit pays one entry).
     claimed: HashSet<FactRef>,
+    /// Links seen but not followed: (reason, count).
     skipped: BTreeMap<String, u64>,
+    /// Every entry asked about, in order, with what it matched.
     asked: Vec<Asked>,
 }
 
@@ -164,42 +160,36 @@ impl LinkState {
 impl<'v> Linker<'v> {
     /// A linker over `view` under `rules`.
     pub fn new(view: Box<dyn LinkView + 'v>, rules: LinkRules) -> Linker<'v> {
-        Linker {
+        Linker::resume(
             view,
-            rules,
-            mixers: HashMap::new(),
-            claimed: HashSet::new(),
-            skipped: BTreeMap::new(),
-            asked: Vec::new(),
-        }
+            LinkState {
+                rules,
+                mixers: HashMap::new(),
+                claimed: HashSet::new(),
+                skipped: BTreeMap::new(),
+                asked: Vec::new(),
+            },
+        )
     }
 
     /// What this linker learned, without its view.
     pub(crate) fn into_state(self) -> LinkState {
-        LinkState {
-            rules: self.rules,
-            mixers: self.mixers,
-            claimed: self.claimed,
-            skipped: self.skipped,
-            asked: self.asked,
-        }
+        self.state
     }
 
     /// A linker over `view` that goes on from `state`.
     pub(crate) fn resume(view: Box<dyn LinkView + 'v>, state: LinkState) -> Linker<'v> {
-        Linker {
-            view,
-            rules: state.rules,
-            mixers: state.mixers,
-            claimed: state.claimed,
-            skipped: state.skipped,
-            asked: state.asked,
-        }
+        Linker { view, state }
+    }
+
+    /// Links seen but not followed: (reason, count).
+    pub fn skipped(&self) -> &BTreeMap<String, u64> {
+        &self.state.skipped
     }
 
     /// The entries asked about so far, in order.
     pub(crate) fn asked(&self) -> &[Asked] {
-        &self.asked
+        &self.state.asked
     }
 
     /// Whether the link facts of `chain`'s block at `height` include an entry or an exit
@@ -232,7 +222,7 @@ impl<'v> Linker<'v> {
         tx_index: u32,
         leg: u32,
     ) -> Result<Option<(FactRef, LinkFact)>, TraceError> {
-        if !self.rules.follow {
+        if !self.state.rules.follow {
             return Ok(None);
         }
         let found = self.view.input_at(chain, height, tx_index, leg)?;
@@ -317,19 +307,20 @@ impl<'v> Linker<'v> {
             }
         }
         found.retain(|m| {
-            let keep = m.confidence >= self.rules.min_confidence;
+            let keep = m.confidence >= self.state.rules.min_confidence;
             if !keep {
                 *self
+                    .state
                     .skipped
                     .entry(format!(
                         "{kind} match below confidence {}",
-                        self.rules.min_confidence
+                        self.state.rules.min_confidence
                     ))
                     .or_default() += 1;
             }
             keep
         });
-        self.asked.push(Asked {
+        self.state.asked.push(Asked {
             at,
             entry: entry.clone(),
             found: found.clone(),
@@ -346,7 +337,13 @@ impl<'v> Linker<'v> {
         entry: &LinkLeg,
         destination: Option<&tracehound_core::Destination>,
     ) -> Result<Option<Matched>, TraceError> {
-        let bridge = self.rules.config.bridges.iter().find(|b| b.name == service);
+        let bridge = self
+            .state
+            .rules
+            .config
+            .bridges
+            .iter()
+            .find(|b| b.name == service);
         if bridge.is_some_and(|b| !b.heuristic) {
             return Ok(None);
         }
@@ -362,6 +359,7 @@ impl<'v> Linker<'v> {
         };
         let Some(dest) = destination else {
             *self
+                .state
                 .skipped
                 .entry("bridge entry without id match or destination".into())
                 .or_default() += 1;
@@ -382,7 +380,7 @@ impl<'v> Linker<'v> {
             else {
                 continue;
             };
-            if es != service || reference.is_some() || self.claimed.contains(&r) {
+            if es != service || reference.is_some() || self.state.claimed.contains(&r) {
                 continue;
             }
             let t = self.view.time(r.chain, r.height)?;
@@ -402,7 +400,7 @@ impl<'v> Linker<'v> {
         let Some((t, r, leg)) = candidates.into_iter().next() else {
             return Ok(None);
         };
-        self.claimed.insert(r);
+        self.state.claimed.insert(r);
         Ok(Some(Matched {
             chain: r.chain,
             height: r.height,
@@ -430,7 +428,7 @@ impl<'v> Linker<'v> {
         chain: Chain,
         funder_of: &mut FunderOf<'_>,
     ) -> Result<&HashMap<FactRef, Matched>, TraceError> {
-        if !self.mixers.contains_key(service) {
+        if !self.state.mixers.contains_key(service) {
             let mut deposits = Vec::new();
             let mut withdrawals = Vec::new();
             for (r, f) in self.view.lookup(&format!("svc:{service}"))? {
@@ -459,9 +457,9 @@ impl<'v> Linker<'v> {
             }
             let funders_of_depositors = depositor_funders(&deposits, chain, funder_of)?;
             let m = match_mixer(service, &deposits, &withdrawals, &funders_of_depositors);
-            self.mixers.insert(service.to_string(), m);
+            self.state.mixers.insert(service.to_string(), m);
         }
-        Ok(&self.mixers[service])
+        Ok(&self.state.mixers[service])
     }
 }
 

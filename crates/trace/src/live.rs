@@ -36,7 +36,7 @@ use crate::engine::{Graphs, Rules, Tracker, Walks, first_funder};
 use crate::follow::{LinkState, Linker};
 use crate::incident::Incident;
 use crate::result::TraceResult;
-use crate::store::{StoreGraphs, StoreLinks, StoreUtxo, resolve};
+use crate::store::{StoreGraphs, StoreLinks, StoreUtxo, resolve, walk};
 
 /// An incident's trace, kept open to be extended as its chains grow.
 pub struct LiveTrace {
@@ -75,23 +75,15 @@ impl LiveTrace {
         incident: &Incident,
         rules: Rules,
     ) -> Result<LiveTrace, TraceError> {
-        incident.validate().map_err(TraceError::Incident)?;
         // Read first: a block stored while the trace runs is taken as new by the next advance
         // (which then finds nothing of it left to do) rather than missed.
         let horizon = tips(store)?;
-        let mut graphs: BTreeMap<Chain, StoreUtxo<'_>> = BTreeMap::new();
-        let seeds = resolve(store, incident, &rules, &mut graphs)?;
-        let mut linker = Linker::new(Box::new(StoreLinks::new(store)), rules.links.clone());
-        let mut t = Tracker::new(rules);
-        let mut all = StoreGraphs::with_utxo(store, graphs);
-        let mut walks = Walks::new(true);
-        walks.seed(&mut t, &mut all, &mut linker, &seeds.utxo, &seeds.account)?;
-        walks.drain(&mut t, &mut all, &mut linker, &BTreeMap::new())?;
+        let (tracker, walks, links) = walk(store, incident, rules, true)?;
         Ok(LiveTrace {
             incident: incident.clone(),
-            tracker: t,
+            tracker,
             walks,
-            links: Some(linker.into_state()),
+            links: Some(links),
             horizon,
         })
     }

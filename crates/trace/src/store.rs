@@ -10,8 +10,8 @@ use tracehound_core::{Address, Chain, ChainFamily, Hash32, TransferKind};
 use tracehound_store::{BlockStamps, FlowIds, Store, UtxoLinks};
 
 use crate::TraceError;
-use crate::engine::{AccountSeed, Graphs, Rules, Tracker, UtxoSeed, run};
-use crate::follow::{LinkView, Linker};
+use crate::engine::{AccountSeed, Graphs, Rules, Tracker, UtxoSeed, Walks};
+use crate::follow::{LinkState, LinkView, Linker};
 use crate::graph::{AccountEvent, AccountGraph, TxIn, TxOut, UtxoGraph, UtxoTx};
 use crate::incident::Incident;
 use crate::result::TraceResult;
@@ -428,6 +428,20 @@ fn utxo_graph<'g, 's>(
 
 /// Traces `incident` over `store` under `rules`.
 pub fn trace(store: &Store, incident: &Incident, rules: Rules) -> Result<TraceResult, TraceError> {
+    let (mut t, walks, links) = walk(store, incident, rules, false)?;
+    walks.rest(&mut t, links.skipped())?;
+    Ok(t.finish(&incident.name))
+}
+
+/// Resolves `incident` against `store` and walks it as far as the store goes: the trace before
+/// what rests is ended. Live walks ([`crate::live`]) park unspent outputs instead of ending
+/// them.
+pub(crate) fn walk(
+    store: &Store,
+    incident: &Incident,
+    rules: Rules,
+    live: bool,
+) -> Result<(Tracker, Walks, LinkState), TraceError> {
     incident.validate().map_err(TraceError::Incident)?;
     // One graph per UTXO chain, shared by seeding and tracing (its block index and caches).
     let mut graphs: BTreeMap<Chain, StoreUtxo<'_>> = BTreeMap::new();
@@ -435,8 +449,10 @@ pub fn trace(store: &Store, incident: &Incident, rules: Rules) -> Result<TraceRe
     let mut linker = Linker::new(Box::new(StoreLinks::new(store)), rules.links.clone());
     let mut t = Tracker::new(rules);
     let mut all = StoreGraphs::with_utxo(store, graphs);
-    run(&mut t, &mut all, &mut linker, &seeds.utxo, &seeds.account)?;
-    Ok(t.finish(&incident.name))
+    let mut walks = Walks::new(live);
+    walks.seed(&mut t, &mut all, &mut linker, &seeds.utxo, &seeds.account)?;
+    walks.drain(&mut t, &mut all, &mut linker, &BTreeMap::new())?;
+    Ok((t, walks, linker.into_state()))
 }
 
 /// An incident's seeds per chain, as the store resolves them.
