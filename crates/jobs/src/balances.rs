@@ -20,7 +20,7 @@ use std::path::Path;
 
 use crate::JobError;
 use crate::dataset::Dataset;
-use crate::work::{Columns, Output, Work, present};
+use crate::work::{Columns, Output, Work, amount_text, present};
 
 const JOB: &str = "balances";
 
@@ -36,21 +36,16 @@ pub struct Balance {
     /// `native` or the token contract.
     pub asset: String,
     /// Base units received.
-    #[serde(serialize_with = "as_text")]
+    #[serde(serialize_with = "amount_text")]
     pub received: u128,
     /// Base units sent.
-    #[serde(serialize_with = "as_text")]
+    #[serde(serialize_with = "amount_text")]
     pub sent: u128,
     /// Received − sent (0 if more was sent).
-    #[serde(serialize_with = "as_text")]
+    #[serde(serialize_with = "amount_text")]
     pub balance: u128,
     /// Txs (UTXO) or transfers (account) touching it.
     pub tx_count: u64,
-}
-
-/// Amounts as decimal strings in JSON: a u128 does not fit a JSON number's usual readers.
-fn as_text<S: serde::Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&v.to_string())
 }
 
 /// The id the UTXO export writes for an input whose spent output paid no address.
@@ -86,6 +81,26 @@ pub(crate) fn utxo_sql(dataset: &Dataset) -> String {
     )
 }
 
+/// The account part: per chain, address and asset, received, sent and transfer count (as
+/// `balances` columns, without the balance; `address_id` null), from `transfers`.
+pub(crate) fn account_sql() -> String {
+    "SELECT chain, CAST(NULL AS BIGINT UNSIGNED) AS address_id, address, asset, \
+       CAST(sum(received) AS DECIMAL(38, 0)) AS received, \
+       CAST(sum(sent) AS DECIMAL(38, 0)) AS sent, \
+       CAST(count(*) AS BIGINT UNSIGNED) AS tx_count \
+     FROM ( \
+       SELECT chain, \"from\" AS address, asset, amount AS received, amount AS sent \
+       FROM transfers WHERE \"from\" = \"to\" \
+       UNION ALL \
+       SELECT chain, \"from\", asset, CAST(0 AS DECIMAL(38, 0)), amount \
+       FROM transfers WHERE \"from\" <> \"to\" \
+       UNION ALL \
+       SELECT chain, \"to\", asset, amount, CAST(0 AS DECIMAL(38, 0)) \
+       FROM transfers WHERE \"from\" <> \"to\" \
+     ) GROUP BY chain, address, asset"
+        .to_string()
+}
+
 /// Plans the balances of every chain of the dataset (UTXO from `inputs`/`outputs`, account
 /// from `transfers`).
 pub fn sql(dataset: &Dataset) -> Result<String, JobError> {
@@ -97,23 +112,7 @@ pub fn sql(dataset: &Dataset) -> Result<String, JobError> {
         dataset.require("outputs", JOB)?;
     }
     if dataset.has_rows("transfers") {
-        parts.push(
-            "SELECT chain, CAST(NULL AS BIGINT UNSIGNED) AS address_id, address, asset, \
-               CAST(sum(received) AS DECIMAL(38, 0)) AS received, \
-               CAST(sum(sent) AS DECIMAL(38, 0)) AS sent, \
-               CAST(count(*) AS BIGINT UNSIGNED) AS tx_count \
-             FROM ( \
-               SELECT chain, \"from\" AS address, asset, amount AS received, amount AS sent \
-               FROM transfers WHERE \"from\" = \"to\" \
-               UNION ALL \
-               SELECT chain, \"from\", asset, CAST(0 AS DECIMAL(38, 0)), amount \
-               FROM transfers WHERE \"from\" <> \"to\" \
-               UNION ALL \
-               SELECT chain, \"to\", asset, amount, CAST(0 AS DECIMAL(38, 0)) \
-               FROM transfers WHERE \"from\" <> \"to\" \
-             ) GROUP BY chain, address, asset"
-                .to_string(),
-        );
+        parts.push(account_sql());
     } else {
         dataset.require("transfers", JOB)?;
     }

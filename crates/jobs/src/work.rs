@@ -301,6 +301,11 @@ impl<'b> Columns<'b> {
     }
 }
 
+/// Amounts as decimal strings in JSON: a u128 does not fit a JSON number's usual readers.
+pub(crate) fn amount_text<S: serde::Serializer>(v: &u128, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&v.to_string())
+}
+
 /// Fails once an iterated job has taken more than `max` iterations without a fixpoint.
 pub(crate) fn within_bound(job: &'static str, iterations: u32, max: u32) -> Result<(), JobError> {
     if iterations > max {

@@ -32,6 +32,7 @@ pub mod files;
 pub mod files_evm;
 pub mod links;
 pub mod plan;
+pub mod random_account;
 pub mod score;
 pub mod truth;
 pub mod utxo_exec;

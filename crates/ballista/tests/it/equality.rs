@@ -8,7 +8,7 @@ use tracehound_jobs::trace::Policy;
 use tracehound_jobs::{balances, cluster, exposure, trace};
 
 use crate::cluster::Cluster;
-use crate::fixture::Heist;
+use crate::fixture::{ACCOUNT_CHAIN, Heist};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_job_on_ballista_equals_the_embedded_engine() {
@@ -23,6 +23,11 @@ async fn every_job_on_ballista_equals_the_embedded_engine() {
     let want = balances::run(&embedded, &local, &e).await.unwrap();
     let got = bounded(balances::run(&remote, &distributed, &d)).await;
     assert!(want.result.len() > 500, "{} balances", want.result.len());
+    let accounts = want
+        .result
+        .iter()
+        .filter(|b| b.chain == ACCOUNT_CHAIN.name());
+    assert!(accounts.count() > 800, "the account chain's balances");
     assert_eq!(got.result, want.result, "balances");
     println!(
         "balances: {} rows, embedded {:.2} s, ballista {:.2} s",
@@ -60,7 +65,12 @@ async fn every_job_on_ballista_equals_the_embedded_engine() {
         .await
         .unwrap();
     let got = bounded(exposure::run(&remote, &distributed, &d, &request)).await;
-    assert!(!want.result.is_empty());
+    let accounts = want
+        .result
+        .iter()
+        .filter(|r| r.chain == ACCOUNT_CHAIN.name());
+    assert!(accounts.count() > 300, "the account chain's exposures");
+    assert!(want.result.len() > 320, "and the heist's");
     assert_eq!(got.result, want.result, "exposure");
     println!(
         "exposure: {} rows, embedded {:.2} s, ballista {:.2} s",

@@ -1,5 +1,5 @@
-//! The simulator's UTXO heist in a store, exported as a v1 dataset, and the job requests
-//! that the tests run on both engines.
+//! The simulator's UTXO heist and a random account chain in one store, exported as a v1
+//! dataset, and the job requests that the tests run on both engines.
 
 use tracehound_core::{Chain, Hash32};
 use tracehound_jobs::exposure::{ExposureRequest, Origin};
@@ -12,7 +12,12 @@ pub(crate) struct Heist {
     pub(crate) dir: tempfile::TempDir,
     pub(crate) store: Store,
     pub(crate) truth: GroundTruth,
+    /// The account chain's people (hubs first).
+    pub(crate) people: Vec<String>,
 }
+
+/// The account chain stored beside the heist.
+pub(crate) const ACCOUNT_CHAIN: Chain = Chain::Evm(1337);
 
 impl Heist {
     /// Simulates `blocks` blocks of the heist, stores and exports them (100 heights a file).
@@ -36,6 +41,8 @@ impl Heist {
         );
         let store = Store::open(&dir.path().join("store"), &StoreOptions::default()).unwrap();
         store.apply_utxo_blocks(&blocks).unwrap();
+        let world = tracehound_sim::random_account::blocks(ACCOUNT_CHAIN, 11, 1500);
+        store.apply_account_blocks(&world.blocks).unwrap();
         let options = ExportOptions {
             partition_blocks: 100,
             replace: false,
@@ -43,7 +50,12 @@ impl Heist {
         store
             .export_parquet_with_progress(&dir.path().join("dataset"), &options, &|_, _| {})
             .unwrap();
-        Heist { dir, store, truth }
+        Heist {
+            dir,
+            store,
+            truth,
+            people: world.people,
+        }
     }
 
     /// An in-process session with the dataset registered.
@@ -88,7 +100,8 @@ impl Heist {
     }
 
     /// Exposure to whoever the theft paid (as if sanctioned), stopping at every other
-    /// labeled address.
+    /// labeled address; and on the account chain to a hub and five others, stopping at a hub
+    /// and another.
     pub(crate) fn exposure_request(&self) -> ExposureRequest {
         let chain = Chain::LitecoinRegtest;
         let mut origins: Vec<String> = Vec::new();
@@ -103,6 +116,7 @@ impl Heist {
             }
         }
         assert!(!origins.is_empty());
+        let account = |i: &usize| (ACCOUNT_CHAIN.name(), self.people[*i].clone());
         ExposureRequest {
             stops: self
                 .truth
@@ -110,11 +124,14 @@ impl Heist {
                 .iter()
                 .filter(|l| !origins.contains(&l.address))
                 .map(|l| (chain.name(), l.address.clone()))
+                .chain([1, 30].iter().map(account))
                 .collect(),
             origins: origins
                 .into_iter()
-                .map(|address| Origin {
-                    chain: chain.name(),
+                .map(|address| (chain.name(), address))
+                .chain([0, 10, 25, 40, 77, 150].iter().map(account))
+                .map(|(chain, address)| Origin {
+                    chain,
                     address,
                     kind: "sanctioned".into(),
                 })

@@ -5,7 +5,7 @@ use tracehound_jobs::balances::{self, Balance};
 use tracehound_sim::FilesConfig;
 use tracehound_store::Store;
 
-use crate::fixture::{child, mainnet_store, session, sim_store};
+use crate::fixture::{ACCOUNT_CHAIN, account_store, child, mainnet_store, session, sim_store};
 
 /// The store's view of every address of `chain`, as job rows.
 fn native(store: &Store, chain: Chain) -> Vec<Balance> {
@@ -64,4 +64,46 @@ async fn balances_equal_the_stores_address_views_on_mainnet_blocks() {
     // 600 coinbases (some paying one key twice) and block 170's payment to Hal Finney.
     assert!(want.len() > 500, "{} addresses", want.len());
     assert!(out.result.iter().any(|b| b.sent > 0 && b.tx_count > 1));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn balances_equal_the_stores_account_views_on_an_account_chain() {
+    let (stored, world) = account_store(5, 400);
+    let tmp = tempfile::tempdir().unwrap();
+    let (ctx, dataset) = session(&stored.store, &child(&tmp, "dataset")).await;
+    let out = balances::run(&ctx, &dataset, &child(&tmp, "out"))
+        .await
+        .unwrap();
+    // Every address that took part: payers and payees of every transfer.
+    let mut addresses: Vec<String> = world
+        .blocks
+        .iter()
+        .flat_map(|b| &b.transfers)
+        .flat_map(|t| [&t.transfer.from, &t.transfer.to])
+        .map(|a| a.as_str().to_string())
+        .collect();
+    addresses.sort();
+    addresses.dedup();
+    let mut want = Vec::new();
+    for address in &addresses {
+        let a = tracehound_core::Address::from_canonical(ACCOUNT_CHAIN, address.clone());
+        let view = stored.store.account(&a).unwrap().unwrap();
+        for b in view.balances {
+            want.push(Balance {
+                chain: ACCOUNT_CHAIN.name(),
+                address_id: None,
+                address: address.clone(),
+                asset: b.asset,
+                received: b.received.units(),
+                sent: b.sent.units(),
+                balance: b.balance.units(),
+                tx_count: b.transfers,
+            });
+        }
+    }
+    want.sort_by(|a, b| (&a.address, &a.asset).cmp(&(&b.address, &b.asset)));
+    // Ether, two tokens and an NFT collection, the fee recipient included.
+    assert!(want.len() > 800, "{} balances", want.len());
+    assert!(want.iter().any(|b| b.received > u128::from(u64::MAX)));
+    assert_eq!(out.result, want);
 }

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use datafusion::prelude::SessionContext;
 use tracehound_core::Chain;
+use tracehound_sim::random_account::RandomAccount;
 use tracehound_sim::{FilesConfig, GroundTruth, write_to_files};
 use tracehound_store::{Store, StoreOptions};
 
@@ -68,3 +69,15 @@ pub(crate) async fn session(
 pub(crate) fn child(dir: &tempfile::TempDir, name: &str) -> PathBuf {
     dir.path().join(name)
 }
+
+/// A random account chain (`tracehound_sim::random_account`) in a store, and the chain.
+pub(crate) fn account_store(seed: u64, blocks: u32) -> (Stored, RandomAccount) {
+    let world = tracehound_sim::random_account::blocks(ACCOUNT_CHAIN, seed, blocks);
+    let dir = tempfile::tempdir().unwrap();
+    let store = Store::open(&dir.path().join("store"), &StoreOptions::default()).unwrap();
+    store.apply_account_blocks(&world.blocks).unwrap();
+    (Stored { _dir: dir, store }, world)
+}
+
+/// The account chain of [`account_store`].
+pub(crate) const ACCOUNT_CHAIN: Chain = Chain::Evm(1337);
