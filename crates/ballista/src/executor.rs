@@ -33,6 +33,11 @@ pub struct ExecutorOptions {
 
 /// Runs an executor until the process ends or the scheduler stops it.
 pub async fn run(options: &ExecutorOptions) -> Result<(), BallistaError> {
+    let work_dir = options
+        .work_dir
+        .as_ref()
+        .map(|d| d.to_string_lossy().into_owned());
+    let temp_dir = work_dir.clone();
     let config = ExecutorProcessConfig {
         bind_host: options.bind.to_string(),
         external_host: Some(options.bind.to_string()),
@@ -42,10 +47,11 @@ pub async fn run(options: &ExecutorOptions) -> Result<(), BallistaError> {
         // Wait for a scheduler that is still starting, as a cluster's processes start together.
         scheduler_connect_timeout_seconds: 30,
         vcores: options.tasks,
-        work_dir: options
-            .work_dir
-            .as_ref()
-            .map(|d| d.to_string_lossy().into_owned()),
+        work_dir,
+        // Tasks read and write `s3://` tables too.
+        override_runtime_producer: Some(Arc::new(move |_| {
+            crate::node_runtime(temp_dir.as_deref())
+        })),
         executor_heartbeat_interval_seconds: options.heartbeat.as_secs().max(1),
         print_thread_info: false,
         // Must match the scheduler's (see `scheduler::run`).

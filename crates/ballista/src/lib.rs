@@ -10,11 +10,16 @@
 //!   needs no other build. Ballista's own binaries of the same version work as well.
 //!
 //! Every node reads the dataset and writes results by path, so the client, the scheduler
-//! and the executors must see the same paths (one machine, or a shared mount).
+//! and the executors must see the same paths: one machine, a shared mount, or an object
+//! store (`s3://…`, which each node opens with the credentials of its own environment).
 #![warn(clippy::unwrap_used)]
 
 pub mod executor;
 pub mod scheduler;
+
+use std::sync::Arc;
+
+use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
 
 use std::time::Duration;
 
@@ -107,6 +112,17 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> Result<SessionConte
     SessionContext::remote_with_state(&format!("df://{host}:{port}"), state)
         .await
         .map_err(|e| BallistaError::Ballista(e.to_string()))
+}
+
+/// A node's runtime: local files, and `s3://` buckets opened from the process's environment
+/// ([`tracehound_jobs::location::ObjectStores`]); spill files in `temp_dir` if given.
+pub(crate) fn node_runtime(temp_dir: Option<&str>) -> datafusion::error::Result<Arc<RuntimeEnv>> {
+    let mut builder = RuntimeEnvBuilder::new()
+        .with_object_store_registry(Arc::new(tracehound_jobs::location::ObjectStores::default()));
+    if let Some(dir) = temp_dir {
+        builder = builder.with_temp_file_path(dir);
+    }
+    Ok(Arc::new(builder.build()?))
 }
 
 /// The host and port of a `df://host[:port]` URL.

@@ -50,6 +50,15 @@ pub async fn run(options: &SchedulerOptions) -> Result<(), BallistaError> {
         no_executors_grace_period_seconds: timeout,
         task_max_failures: options.task_max_failures,
         scheduling_policy: TaskSchedulingPolicy::PullStaged,
+        // Plans list the files of `s3://` tables too.
+        override_session_builder: Some(Arc::new(|config| {
+            let state = ballista_core::utils::default_session_builder(config)?;
+            Ok(
+                datafusion::execution::SessionStateBuilder::new_from_existing(state)
+                    .with_runtime_env(crate::node_runtime(None)?)
+                    .build(),
+            )
+        })),
         ..SchedulerConfig::default()
     };
     let cluster = BallistaCluster::new_from_config(&config)

@@ -202,10 +202,13 @@ pub(crate) struct JobsRunArgs {
     /// The job.
     #[arg(value_enum)]
     pub(crate) job: JobName,
-    /// The dataset directory (with its `_tracehound.json`).
+    /// The dataset: a directory (with its `_tracehound.json`), or `s3://BUCKET/PREFIX`
+    /// (credentials and endpoint from the AWS_* environment; needs a build with feature
+    /// `s3` or `ballista`).
     #[arg(long)]
     pub(crate) dataset: PathBuf,
-    /// Where results go (one Parquet directory per result table).
+    /// Where results go (one Parquet directory per result table): a directory, or
+    /// `s3://BUCKET/PREFIX` (each result then marked complete by its `_SUCCESS`).
     #[arg(long)]
     pub(crate) out: PathBuf,
     /// Where the job runs.

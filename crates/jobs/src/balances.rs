@@ -142,7 +142,7 @@ pub async fn run(
     dataset: &Dataset,
     out: &Path,
 ) -> Result<Output<Vec<Balance>>, JobError> {
-    let mut work = Work::start(ctx, JOB, out)?;
+    let mut work = Work::start(ctx, JOB, out).await?;
     let df = work.sql("totals", &sql(dataset)?).await?;
     let batches = work
         .result("balances", df, &["chain", "address", "asset"])
@@ -176,5 +176,5 @@ pub async fn run(
             });
         }
     }
-    work.finish(rows, 1)
+    work.finish(rows, 1).await
 }

@@ -166,9 +166,9 @@ pub async fn run(
 ) -> Result<Output<Clusters>, JobError> {
     dataset.require("inputs", JOB)?;
     dataset.require("outputs", JOB)?;
-    let mut work = Work::start(ctx, JOB, out)?;
+    let mut work = Work::start(ctx, JOB, out).await?;
     if !dataset.has_rows("outputs") {
-        return work.finish(Clusters::default(), 0);
+        return work.finish(Clusters::default(), 0).await;
     }
     let coinjoins = if dataset.has_rows("inputs") {
         let df = work.sql("coinjoin guard", &coinjoins_sql()).await?;
@@ -218,7 +218,7 @@ pub async fn run(
         let step = format!("stars_{iterations}");
         let df = work.sql(&step, &small_star_sql(&large)).await?;
         let (next, _) = work.materialize(&step, df).await?;
-        work.drop_state(&large)?;
+        work.drop_state(&large).await?;
         let changed = count(
             &work,
             &format!(
@@ -229,7 +229,7 @@ pub async fn run(
         )
         .await?;
         tracing::debug!(iteration = iterations, changed, "star contraction");
-        work.drop_state(&stars)?;
+        work.drop_state(&stars).await?;
         stars = next;
         if changed == 0 {
             break;
@@ -311,6 +311,7 @@ pub async fn run(
         },
         iterations,
     )
+    .await
 }
 
 /// Every edge of `edges` in both directions, as (chain, v, u): `u` is a neighbour of `v`.

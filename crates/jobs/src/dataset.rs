@@ -7,12 +7,18 @@
 //! means an export that did not finish or a directory that is no export. Every file the
 //! manifest lists must be there with the size it says: a listing table reads whatever the
 //! directory holds, so a lost or truncated partition would otherwise change results silently.
+//!
+//! A dataset is a directory or an object store prefix (`s3://…`, see [`crate::location`]);
+//! on an object store the same checks read the manifest, each file's size and its footer.
 
 use std::path::{Path, PathBuf};
 
 use datafusion::arrow::datatypes::DataType;
 use datafusion::prelude::{ParquetReadOptions, SessionContext};
 pub use tracehound_store::dataset::{FileEntry, Manifest, TableManifest};
+use tracehound_store::dataset::{MANIFEST, check_file_size, check_metadata};
+
+use crate::location::Location;
 
 /// The Hive partition column of the tables of a chain.
 pub const CHAIN_COLUMN: &str = "chain";
@@ -35,6 +41,14 @@ pub enum DatasetError {
         /// The job that needs it.
         needed_by: String,
     },
+    /// The object store holding the dataset failed or is not supported.
+    #[error("dataset {dir}: {what}")]
+    Store {
+        /// The dataset's URL.
+        dir: PathBuf,
+        /// What failed.
+        what: String,
+    },
     /// Registering a table failed.
     #[error("dataset {dir}: table {table} cannot be registered: {source}")]
     Register {
@@ -52,14 +66,48 @@ pub enum DatasetError {
 #[derive(Debug, Clone)]
 pub struct Dataset {
     checked: tracehound_store::dataset::Dataset,
+    location: Location,
 }
 
 impl Dataset {
-    /// Reads and checks the manifest of `dir` (format, version, every listed file present with
-    /// its size and its own metadata), without registering anything.
+    /// Reads and checks the manifest of directory `dir` (format, version, every listed file
+    /// present with its size and its own metadata), without registering anything.
     pub fn open(dir: &Path) -> Result<Dataset, DatasetError> {
         Ok(Dataset {
             checked: tracehound_store::dataset::Dataset::open(dir)?,
+            location: Location::Local(dir.to_path_buf()),
+        })
+    }
+
+    /// [`Dataset::open`] of a directory or an object store prefix.
+    pub async fn open_at(location: Location) -> Result<Dataset, DatasetError> {
+        let remote = match &location {
+            Location::Local(dir) => return Dataset::open(dir),
+            Location::Remote(remote) => remote,
+        };
+        let dir = location.display();
+        let failed = |e: crate::JobError| DatasetError::Store {
+            dir: dir.clone(),
+            what: e.to_string(),
+        };
+        let Some(text) = location.read(MANIFEST).await.map_err(failed)? else {
+            return Err(tracehound_store::dataset::DatasetError::NoManifest { dir }.into());
+        };
+        let manifest = Manifest::checked(&dir, &text)?;
+        for (table, t) in &manifest.tables {
+            for f in &t.files {
+                let size = location.size(&f.path).await.map_err(failed)?;
+                check_file_size(&dir, table, f, size)?;
+                let kv = remote
+                    .parquet_metadata(&f.path, size.unwrap_or_default())
+                    .await
+                    .map_err(failed)?;
+                check_metadata(&dir.join(&f.path), table, &kv)?;
+            }
+        }
+        Ok(Dataset {
+            checked: tracehound_store::dataset::Dataset::checked_elsewhere(dir, manifest),
+            location,
         })
     }
 
@@ -113,6 +161,7 @@ impl Dataset {
     /// Registers every table with rows in `ctx` under its own name: a listing table over
     /// `<dir>/<table>/`, partitioned by `chain` when its files belong to chains.
     pub async fn register(&self, ctx: &SessionContext) -> Result<(), DatasetError> {
+        self.location.register(ctx);
         for (table, entry) in &self.manifest().tables {
             if entry.files.is_empty() {
                 continue;
@@ -124,7 +173,7 @@ impl Dataset {
                 Vec::new()
             };
             let options = ParquetReadOptions::default().table_partition_cols(cols);
-            let path = format!("{}/", self.checked.table_dir(table).display());
+            let path = self.location.join(table).table_path();
             // A table registered before (a job run twice on one session) is replaced.
             let _ = ctx.deregister_table(table.as_str());
             ctx.register_parquet(table.as_str(), &path, options)
@@ -139,10 +188,14 @@ impl Dataset {
     }
 }
 
-/// Checks the manifest of `dir` and registers every table of the dataset in `ctx` (see
-/// [`Dataset::register`]).
+/// Checks the manifest of `dir` (a directory, or `s3://BUCKET/PREFIX`) and registers every
+/// table of the dataset in `ctx` (see [`Dataset::register`]).
 pub async fn register(ctx: &SessionContext, dir: &Path) -> Result<Dataset, DatasetError> {
-    let dataset = Dataset::open(dir)?;
+    let location = Location::parse(dir).map_err(|e| DatasetError::Store {
+        dir: dir.to_path_buf(),
+        what: e.to_string(),
+    })?;
+    let dataset = Dataset::open_at(location).await?;
     dataset.register(ctx).await?;
     Ok(dataset)
 }

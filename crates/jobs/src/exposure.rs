@@ -513,9 +513,9 @@ pub async fn run(
     if dataset.has_rows("transfers") {
         families.push(Family::Account);
     }
-    let mut work = Work::start(ctx, JOB, out)?;
+    let mut work = Work::start(ctx, JOB, out).await?;
     if request.origins.is_empty() || families.is_empty() {
-        return work.finish(Vec::new(), 0);
+        return work.finish(Vec::new(), 0).await;
     }
     let mut exposed_tables = Vec::new();
     // Read, alone, when no hop reached anyone: the result is then empty but well-formed.
@@ -569,8 +569,8 @@ pub async fn run(
                 let sql = family.next_frontier_sql(&exposed, request);
                 let df = work.sql(&step("frontier", hop), &sql).await?;
                 let (next_frontier, _) = work.materialize(&state("frontier", hop), df).await?;
-                work.drop_state(&frontier)?;
-                work.drop_state(&seen)?;
+                work.drop_state(&frontier).await?;
+                work.drop_state(&seen).await?;
                 frontier = next_frontier;
                 seen = next_seen;
                 seen_rows = next_seen_rows;
@@ -622,5 +622,5 @@ pub async fn run(
             });
         }
     }
-    work.finish(rows, request.hops)
+    work.finish(rows, request.hops).await
 }

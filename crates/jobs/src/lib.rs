@@ -34,12 +34,14 @@ pub mod balances;
 pub mod cluster;
 pub mod dataset;
 pub mod exposure;
+pub mod location;
 pub mod trace;
 pub mod work;
 
 use std::path::PathBuf;
 
 pub use dataset::{Dataset, DatasetError, register};
+pub use location::Location;
 pub use work::Output;
 
 /// Why a job failed.
@@ -68,6 +70,14 @@ pub enum JobError {
         /// Why.
         #[source]
         source: std::io::Error,
+    },
+    /// An object store location is malformed, unsupported or failed.
+    #[error("{location}: {what}")]
+    Location {
+        /// The location (a URL).
+        location: String,
+        /// What is wrong.
+        what: String,
     },
     /// A result came back in a shape the job did not ask for (a bug, or a context that maps
     /// types differently).

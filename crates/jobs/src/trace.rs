@@ -463,7 +463,7 @@ pub async fn run(
     for t in ["outputs", "inputs", "txs"] {
         dataset.require(t, JOB)?;
     }
-    let mut work = Work::start(ctx, JOB, out)?;
+    let mut work = Work::start(ctx, JOB, out).await?;
     let seeds = seeds(&work, dataset, request).await?;
     let df = work.sql("seeds", &seeds_sql(&seeds)).await?;
     let (seeds_table, _) = work.materialize("seeds", df).await?;
@@ -495,7 +495,7 @@ pub async fn run(
             changed,
             "trace fixpoint"
         );
-        work.drop_state(&state)?;
+        work.drop_state(&state).await?;
         state = next;
         if changed == 0 {
             break;
@@ -674,4 +674,5 @@ pub async fn run(
         },
         iterations,
     )
+    .await
 }

@@ -2,7 +2,7 @@
 //!
 //! Results are Parquet directories in the output dir: written under a temporary name
 //! (`.<name>.tmp`) and renamed to `<name>` when complete, so a reader never sees half a
-//! result. Iteration state goes to `.work-<job>/<step>/` in the output dir and is registered
+//! result (on an object store: copied, then marked `_SUCCESS`; see [`crate::location`]). Iteration state goes to `.work-<job>/<step>/` in the output dir and is registered
 //! as a listing table: on Ballista, executors read tables by path, and a memory table would
 //! live in the client only. The work dir is removed when the job ends well.
 //!
@@ -19,6 +19,7 @@ use datafusion::dataframe::{DataFrame, DataFrameWriteOptions};
 use datafusion::prelude::{ParquetReadOptions, SessionContext, col};
 
 use crate::JobError;
+use crate::location::Location;
 
 /// What a job returns: its result (rows sorted), where it was written, and how the run went.
 #[derive(Debug, Clone)]
@@ -37,30 +38,30 @@ pub struct Output<T> {
 pub(crate) struct Work<'c> {
     pub(crate) ctx: &'c SessionContext,
     pub(crate) job: &'static str,
-    out: PathBuf,
-    work: PathBuf,
+    out: Location,
+    work: Location,
     tables: Vec<String>,
     started: Instant,
     pub(crate) written: Vec<PathBuf>,
 }
 
 impl<'c> Work<'c> {
-    /// Starts job `job` writing into `out` (created if missing).
-    pub(crate) fn start(
+    /// Starts job `job` writing into `out` (a directory, created if missing, or
+    /// `s3://BUCKET/PREFIX`).
+    pub(crate) async fn start(
         ctx: &'c SessionContext,
         job: &'static str,
         out: &Path,
     ) -> Result<Work<'c>, JobError> {
-        std::fs::create_dir_all(out).map_err(|source| JobError::Io {
-            path: out.to_path_buf(),
-            source,
-        })?;
-        let work = out.join(format!(".work-{job}"));
-        remove_dir(&work)?;
+        let out = Location::parse(out)?;
+        out.create()?;
+        out.register(ctx);
+        let work = out.join(&format!(".work-{job}"));
+        work.remove().await?;
         Ok(Work {
             ctx,
             job,
-            out: out.to_path_buf(),
+            out,
             work,
             tables: Vec::new(),
             started: Instant::now(),
@@ -103,7 +104,7 @@ impl<'c> Work<'c> {
         let table = format!("{}_{name}", self.job);
         let schema = df.schema().as_arrow().clone();
         let rows = write(df, &dir, self.engine(name)).await?;
-        let path = format!("{}/", dir.display());
+        let path = dir.table_path();
         let _ = self.ctx.deregister_table(table.as_str());
         self.ctx
             .register_parquet(
@@ -118,13 +119,13 @@ impl<'c> Work<'c> {
     }
 
     /// Drops iteration state `table` (registered by [`Work::materialize`]) and its files.
-    pub(crate) fn drop_state(&mut self, table: &str) -> Result<(), JobError> {
+    pub(crate) async fn drop_state(&mut self, table: &str) -> Result<(), JobError> {
         let _ = self.ctx.deregister_table(table);
         self.tables.retain(|t| t != table);
         let name = table
             .strip_prefix(&format!("{}_", self.job))
             .unwrap_or(table);
-        remove_dir(&self.work.join(name))
+        self.work.join(name).remove().await
     }
 
     /// Writes `df` as result `name` (`<out>/<name>/`, renamed into place when complete) and
@@ -140,11 +141,11 @@ impl<'c> Work<'c> {
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos());
-        let tmp = self.out.join(format!(".{name}.{nanos}.tmp"));
+        let tmp = self.out.join(&format!(".{name}.{nanos}.tmp"));
         let dir = self.out.join(name);
         let schema = df.schema().as_arrow().clone();
         write(df, &tmp, self.engine(name)).await?;
-        let path = format!("{}/", tmp.display());
+        let path = tmp.table_path();
         let back = self
             .ctx
             .read_parquet(path, ParquetReadOptions::default().schema(&schema))
@@ -154,21 +155,21 @@ impl<'c> Work<'c> {
             .sort(order.iter().map(|c| col(*c).sort(true, true)).collect())
             .map_err(self.engine(name))?;
         let batches = sorted.collect().await.map_err(self.engine(name))?;
-        remove_dir(&dir)?;
-        std::fs::rename(&tmp, &dir).map_err(|source| JobError::Io {
-            path: dir.clone(),
-            source,
-        })?;
-        self.written.push(dir);
+        tmp.move_to(&dir).await?;
+        self.written.push(dir.display());
         Ok(batches)
     }
 
     /// Ends the job: drops its state tables and work dir.
-    pub(crate) fn finish<T>(mut self, result: T, iterations: u32) -> Result<Output<T>, JobError> {
+    pub(crate) async fn finish<T>(
+        mut self,
+        result: T,
+        iterations: u32,
+    ) -> Result<Output<T>, JobError> {
         for t in std::mem::take(&mut self.tables) {
             let _ = self.ctx.deregister_table(t.as_str());
         }
-        remove_dir(&self.work)?;
+        self.work.remove().await?;
         Ok(Output {
             result,
             written: std::mem::take(&mut self.written),
@@ -181,17 +182,14 @@ impl<'c> Work<'c> {
 /// Writes `df` into directory `dir` (replaced) as Snappy Parquet; returns the rows written.
 async fn write(
     df: DataFrame,
-    dir: &Path,
+    dir: &Location,
     engine: impl Fn(datafusion::error::DataFusionError) -> JobError,
 ) -> Result<u64, JobError> {
-    remove_dir(dir)?;
-    std::fs::create_dir_all(dir).map_err(|source| JobError::Io {
-        path: dir.to_path_buf(),
-        source,
-    })?;
+    dir.remove().await?;
+    dir.create()?;
     let mut options = TableParquetOptions::default();
     options.global.compression = Some("snappy".into());
-    let path = format!("{}/", dir.display());
+    let path = dir.table_path();
     let counts = df
         .write_parquet(&path, DataFrameWriteOptions::new(), Some(options))
         .await
@@ -208,17 +206,6 @@ async fn write(
         }
     }
     Ok(rows)
-}
-
-fn remove_dir(dir: &Path) -> Result<(), JobError> {
-    match std::fs::remove_dir_all(dir) {
-        Ok(()) => Ok(()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
-        Err(source) => Err(JobError::Io {
-            path: dir.to_path_buf(),
-            source,
-        }),
-    }
 }
 
 /// Typed access to the columns of result batches, with errors naming the column.

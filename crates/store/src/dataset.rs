@@ -619,36 +619,20 @@ fn is_chain_name(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
 }
 
-/// A complete, checked export: its manifest was read and every file it lists is there with
-/// its size and metadata.
-#[derive(Debug, Clone)]
-pub struct Dataset {
-    dir: PathBuf,
-    manifest: Manifest,
-}
-
-impl Dataset {
-    /// Opens the export in `dir`, refusing one without a manifest, of another format or
-    /// schema version, or with a listed file missing, of another size or whose own metadata
-    /// names another version or table.
-    pub fn open(dir: &Path) -> Result<Dataset, DatasetError> {
+impl Manifest {
+    /// Parses the manifest `text` of the export at `dir` and checks what it says of itself:
+    /// format and schema version (first: a future version may change everything else), a
+    /// partition size, file paths inside their table's directory, row counts that add up.
+    /// The files themselves are the reader's to check ([`check_file_size`],
+    /// [`check_metadata`]).
+    pub fn checked(dir: &Path, text: &[u8]) -> Result<Manifest, DatasetError> {
         let path = dir.join(MANIFEST);
-        let text = match std::fs::read(&path) {
-            Ok(t) => t,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                return Err(DatasetError::NoManifest {
-                    dir: dir.to_path_buf(),
-                });
-            }
-            Err(e) => return Err(io(&path)(e)),
-        };
         let bad = |reason: String| DatasetError::BadManifest {
             path: path.clone(),
             reason,
         };
-        // Format and version first: a future version may change everything else.
         let head: serde_json::Value =
-            serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+            serde_json::from_slice(text).map_err(|e| bad(e.to_string()))?;
         let format = head.get("format").and_then(|v| v.as_str()).unwrap_or("");
         if format != FORMAT {
             return Err(DatasetError::Format {
@@ -683,28 +667,6 @@ impl Dataset {
                     )));
                 }
                 rows += f.rows;
-                let file = dir.join(&f.path);
-                let found = match std::fs::metadata(&file) {
-                    Ok(m) => m.len(),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                        return Err(DatasetError::MissingFile {
-                            dir: dir.to_path_buf(),
-                            table: table.clone(),
-                            file: f.path.clone(),
-                        });
-                    }
-                    Err(e) => return Err(io(&file)(e)),
-                };
-                if found != f.bytes {
-                    return Err(DatasetError::FileSize {
-                        dir: dir.to_path_buf(),
-                        table: table.clone(),
-                        file: f.path.clone(),
-                        expected: f.bytes,
-                        found,
-                    });
-                }
-                check_file_metadata(&file, table)?;
             }
             if rows != t.rows {
                 return Err(bad(format!(
@@ -713,10 +675,82 @@ impl Dataset {
                 )));
             }
         }
+        Ok(manifest)
+    }
+}
+
+/// Checks that file `f` of `table` in the export at `dir` was `found` (its size; `None`:
+/// missing) with the size the manifest lists.
+pub fn check_file_size(
+    dir: &Path,
+    table: &str,
+    f: &FileEntry,
+    found: Option<u64>,
+) -> Result<(), DatasetError> {
+    match found {
+        None => Err(DatasetError::MissingFile {
+            dir: dir.to_path_buf(),
+            table: table.to_string(),
+            file: f.path.clone(),
+        }),
+        Some(found) if found != f.bytes => Err(DatasetError::FileSize {
+            dir: dir.to_path_buf(),
+            table: table.to_string(),
+            file: f.path.clone(),
+            expected: f.bytes,
+            found,
+        }),
+        Some(_) => Ok(()),
+    }
+}
+
+/// A complete, checked export: its manifest was read and every file it lists is there with
+/// its size and metadata.
+#[derive(Debug, Clone)]
+pub struct Dataset {
+    dir: PathBuf,
+    manifest: Manifest,
+}
+
+impl Dataset {
+    /// Opens the export in `dir`, refusing one without a manifest, of another format or
+    /// schema version, or with a listed file missing, of another size or whose own metadata
+    /// names another version or table.
+    pub fn open(dir: &Path) -> Result<Dataset, DatasetError> {
+        let path = dir.join(MANIFEST);
+        let text = match std::fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(DatasetError::NoManifest {
+                    dir: dir.to_path_buf(),
+                });
+            }
+            Err(e) => return Err(io(&path)(e)),
+        };
+        let manifest = Manifest::checked(dir, &text)?;
+        for (table, t) in &manifest.tables {
+            for f in &t.files {
+                let file = dir.join(&f.path);
+                let found = match std::fs::metadata(&file) {
+                    Ok(m) => Some(m.len()),
+                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+                    Err(e) => return Err(io(&file)(e)),
+                };
+                check_file_size(dir, table, f, found)?;
+                check_file_metadata(&file, table)?;
+            }
+        }
         Ok(Dataset {
             dir: dir.to_path_buf(),
             manifest,
         })
+    }
+
+    /// A dataset at `dir` (a directory or an object store URL) whose `manifest` was read with
+    /// [`Manifest::checked`] and whose files the caller checked itself, with
+    /// [`check_file_size`] and [`check_metadata`] (a reader of another storage).
+    pub fn checked_elsewhere(dir: PathBuf, manifest: Manifest) -> Dataset {
+        Dataset { dir, manifest }
     }
 
     /// The export's directory.
@@ -770,6 +804,12 @@ fn check_file_metadata(path: &Path, table: &str) -> Result<(), DatasetError> {
         .key_value_metadata()
         .cloned()
         .unwrap_or_default();
+    check_metadata(path, table, &kv)
+}
+
+/// Checks the key-value metadata `kv` of file `path` (as its footer gives it) against the
+/// table it is listed under: this schema version, this table.
+pub fn check_metadata(path: &Path, table: &str, kv: &[KeyValue]) -> Result<(), DatasetError> {
     let get = |key: &str| {
         kv.iter()
             .find(|k| k.key == key)
