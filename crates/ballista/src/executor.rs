@@ -23,7 +23,8 @@ pub struct ExecutorOptions {
     /// Its Arrow Flight port (other executors and the client fetch shuffle data and results
     /// from it). A pulling executor serves nothing else.
     pub flight_port: u16,
-    /// Where it keeps shuffle files (a temporary directory when `None`).
+    /// Where it keeps shuffle files and spills (`tracehound-executor-<pid>` in the system's
+    /// temporary directory when `None`).
     pub work_dir: Option<PathBuf>,
     /// Tasks run at once (all cores when 0).
     pub tasks: usize,
@@ -33,10 +34,19 @@ pub struct ExecutorOptions {
 
 /// Runs an executor until the process ends or the scheduler stops it.
 pub async fn run(options: &ExecutorOptions) -> Result<(), BallistaError> {
-    let work_dir = options
-        .work_dir
-        .as_ref()
-        .map(|d| d.to_string_lossy().into_owned());
+    // One directory for shuffle files and spills, as Ballista's default runtime has it (a
+    // temporary one of this process's when none is given).
+    let work_dir = match &options.work_dir {
+        Some(d) => d.clone(),
+        None => {
+            let d =
+                std::env::temp_dir().join(format!("tracehound-executor-{}", std::process::id()));
+            std::fs::create_dir_all(&d)
+                .map_err(|e| BallistaError::Ballista(format!("work dir {}: {e}", d.display())))?;
+            d
+        }
+    };
+    let work_dir = Some(work_dir.to_string_lossy().into_owned());
     let temp_dir = work_dir.clone();
     let config = ExecutorProcessConfig {
         bind_host: options.bind.to_string(),

@@ -3,7 +3,8 @@
 //!
 //! - [`connect`] gives a `SessionContext` whose queries run on a cluster's executors; a job
 //!   given it runs distributed, unchanged, because the jobs use only built-in functions and
-//!   read and write tables by path.
+//!   read and write tables by path. With it comes a [`Submitted`] handle: the cluster jobs
+//!   the session started, which a client that stops waiting cancels on the scheduler.
 //! - [`scheduler`] and [`executor`] start Ballista's own scheduler and executor (the crates
 //!   `ballista-scheduler` and `ballista-executor`, same major version as tracehound's
 //!   `datafusion`) in this process: the binary `tracehound-ballista` wraps them, so a cluster
@@ -17,9 +18,17 @@
 pub mod executor;
 pub mod scheduler;
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
+use ballista_core::execution_plans::DistributedQueryExec;
+use ballista_core::serde::protobuf::scheduler_grpc_client::SchedulerGrpcClient;
+use ballista_core::serde::protobuf::{CancelJobParams, GetJobStatusParams, job_status};
+use datafusion::execution::SessionState;
+use datafusion::execution::context::QueryPlanner;
 use datafusion::execution::runtime_env::{RuntimeEnv, RuntimeEnvBuilder};
+use datafusion::logical_expr::LogicalPlan;
+use datafusion::physical_plan::ExecutionPlan;
+use datafusion_proto::protobuf::LogicalPlanNode;
 
 use std::time::Duration;
 
@@ -75,12 +84,140 @@ impl Default for ConnectOptions {
     }
 }
 
+/// The cluster jobs a session has started (one per query), so that a client that stops
+/// waiting can cancel them: Ballista's client drops a query it stops polling, but the
+/// scheduler would run it on.
+#[derive(Debug, Clone)]
+pub struct Submitted {
+    /// The scheduler's gRPC address.
+    grpc: String,
+    queries: Arc<Mutex<Vec<DistributedQueryExec<LogicalPlanNode>>>>,
+}
+
+/// A job's state on the scheduler, as [`job_state`] reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum JobState {
+    /// Waiting for executors.
+    Queued,
+    /// Running.
+    Running,
+    /// Failed (or cancelled: the error is then `Cancelled`).
+    Failed(String),
+    /// Done.
+    Successful,
+    /// The scheduler does not know it.
+    Unknown,
+}
+
+impl Submitted {
+    /// The ids of the jobs the scheduler accepted so far, oldest first.
+    pub fn job_ids(&self) -> Vec<String> {
+        self.lock()
+            .iter()
+            .filter_map(|q| q.job_id().map(|id| id.to_string()))
+            .collect()
+    }
+
+    /// Cancels on the scheduler every job of this session that is not finished; returns the
+    /// ids of those it cancelled.
+    pub async fn cancel(&self) -> Result<Vec<String>, BallistaError> {
+        let mut cancelled = Vec::new();
+        for id in self.job_ids() {
+            match job_state(&self.grpc, &id).await? {
+                JobState::Queued | JobState::Running => {
+                    let mut client = client(&self.grpc).await?;
+                    client
+                        .cancel_job(CancelJobParams { job_id: id.clone() })
+                        .await
+                        .map_err(|e| BallistaError::Ballista(format!("cancelling {id}: {e}")))?;
+                    cancelled.push(id);
+                }
+                _ => {}
+            }
+        }
+        Ok(cancelled)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<DistributedQueryExec<LogicalPlanNode>>> {
+        self.queries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+async fn client(
+    grpc: &str,
+) -> Result<SchedulerGrpcClient<tonic::transport::Channel>, BallistaError> {
+    SchedulerGrpcClient::connect(grpc.to_string())
+        .await
+        .map_err(|e| BallistaError::Unreachable {
+            url: grpc.to_string(),
+            reason: tracehound_core::error_chain(&e),
+        })
+}
+
+/// The state of job `job_id` on the scheduler at `grpc` (`http://host:port`, or a `df://`
+/// URL).
+pub async fn job_state(grpc: &str, job_id: &str) -> Result<JobState, BallistaError> {
+    let grpc = match grpc.strip_prefix("df://") {
+        Some(_) => {
+            let (host, port) = scheduler_address(grpc)?;
+            format!("http://{host}:{port}")
+        }
+        None => grpc.to_string(),
+    };
+    let status = client(&grpc)
+        .await?
+        .get_job_status(GetJobStatusParams {
+            job_id: job_id.to_string(),
+        })
+        .await
+        .map_err(|e| BallistaError::Ballista(format!("status of {job_id}: {e}")))?
+        .into_inner()
+        .status
+        .and_then(|s| s.status);
+    Ok(match status {
+        Some(job_status::Status::Queued(_)) => JobState::Queued,
+        Some(job_status::Status::Running(_)) => JobState::Running,
+        Some(job_status::Status::Failed(f)) => JobState::Failed(f.error),
+        Some(job_status::Status::Successful(_)) => JobState::Successful,
+        None => JobState::Unknown,
+    })
+}
+
+/// Ballista's planner, noting each distributed query it plans in [`Submitted`].
+#[derive(Debug)]
+struct Noting {
+    inner: Arc<dyn QueryPlanner + Send + Sync>,
+    submitted: Submitted,
+}
+
+#[async_trait::async_trait]
+impl QueryPlanner for Noting {
+    async fn create_physical_plan(
+        &self,
+        plan: &LogicalPlan,
+        session: &dyn datafusion::catalog::Session,
+    ) -> datafusion::error::Result<Arc<dyn ExecutionPlan>> {
+        let physical = self.inner.create_physical_plan(plan, session).await?;
+        if let Some(query) = physical.downcast_ref::<DistributedQueryExec<LogicalPlanNode>>() {
+            // A clone shares the query's job id, set once the scheduler accepts it.
+            self.submitted.lock().push(query.clone());
+        }
+        Ok(physical)
+    }
+}
+
 /// A session whose queries run on the cluster whose scheduler is at `url`
-/// (`df://host[:port]`), after checking that the scheduler answers.
+/// (`df://host[:port]`), after checking that the scheduler answers; and the handle on the
+/// jobs it will start.
 ///
 /// Ballista itself connects only when the first query runs; checking first turns a wrong
 /// URL into an error naming it, not a failure deep inside the first job.
-pub async fn connect(url: &str, options: &ConnectOptions) -> Result<SessionContext, BallistaError> {
+pub async fn connect(
+    url: &str,
+    options: &ConnectOptions,
+) -> Result<(SessionContext, Submitted), BallistaError> {
     let timeout = options.timeout;
     let (host, port) = scheduler_address(url)?;
     let grpc = format!("http://{host}:{port}");
@@ -105,13 +242,30 @@ pub async fn connect(url: &str, options: &ConnectOptions) -> Result<SessionConte
     if options.partitions > 0 {
         config = config.with_target_partitions(options.partitions);
     }
+    // The client polls the job's status: the scheduler answers the submission with the job's
+    // id at once, so a client that stops waiting can cancel it (pushed, the id comes with the
+    // first status, which a job waiting for executors never sends).
+    config = config.set_bool("ballista.client.pull", true);
     let state = SessionStateBuilder::new()
         .with_default_features()
         .with_config(config)
         .build();
-    SessionContext::remote_with_state(&format!("df://{host}:{port}"), state)
+    let ctx = SessionContext::remote_with_state(&format!("df://{host}:{port}"), state)
         .await
-        .map_err(|e| BallistaError::Ballista(e.to_string()))
+        .map_err(|e| BallistaError::Ballista(e.to_string()))?;
+    let submitted = Submitted {
+        grpc: format!("http://{host}:{port}"),
+        queries: Arc::new(Mutex::new(Vec::new())),
+    };
+    let remote: SessionState = ctx.state();
+    let noting = Noting {
+        inner: Arc::clone(remote.query_planner()),
+        submitted: submitted.clone(),
+    };
+    let state = SessionStateBuilder::new_from_existing(remote)
+        .with_query_planner(Arc::new(noting))
+        .build();
+    Ok((SessionContext::new_with_state(state), submitted))
 }
 
 /// A node's runtime: local files, and `s3://` buckets opened from the process's environment

@@ -20,7 +20,6 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use futures_util::TryStreamExt;
-use object_store::aws::AmazonS3Builder;
 use object_store::path::Path as StorePath;
 use object_store::{ObjectStore, ObjectStoreExt};
 use tracehound_jobs::trace::Policy;
@@ -80,11 +79,8 @@ impl Drop for S3Server {
     }
 }
 
-fn store() -> object_store::aws::AmazonS3 {
-    AmazonS3Builder::from_env()
-        .with_bucket_name(BUCKET)
-        .build()
-        .unwrap()
+fn store() -> std::sync::Arc<dyn ObjectStore> {
+    tracehound_jobs::location::s3_store(BUCKET).unwrap()
 }
 
 /// Copies every file under `dir` to `prefix/…` in the bucket.
@@ -240,11 +236,45 @@ async fn run(heist: &Heist) {
         started.elapsed().as_secs_f64()
     );
     let written = keys("out-ballista").await;
-    assert!(written.contains(&"out-ballista/exposures/_SUCCESS".to_string()));
+    for result in ["balances", "trace_hops", "trace_endpoints", "exposures"] {
+        let done = format!("out-ballista/{result}/_SUCCESS");
+        assert!(written.contains(&done), "{done} in {written:?}");
+    }
+    assert!(
+        !written.iter().any(|k| k.contains("/.")),
+        "no iteration state or temporary result is left: {written:?}"
+    );
     drop(nodes);
 
-    // A damaged dataset on the store: a partition lost, then the manifest.
+    // A damaged dataset on the store: a stray partition, a partition lost, then the manifest.
     upload(&heist.dataset(), "damaged").await;
+    let stray = "damaged/outputs/chain=litecoin-regtest/part-9999999900-9999999999.parquet";
+    let some = keys("damaged/outputs")
+        .await
+        .into_iter()
+        .find(|k| k.ends_with(".parquet"))
+        .unwrap();
+    let bytes = store()
+        .get(&StorePath::from(some.as_str()))
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    store()
+        .put(&StorePath::from(stray), bytes.into())
+        .await
+        .unwrap();
+    let ctx = datafusion::prelude::SessionContext::new();
+    let e = tracehound_jobs::register(&ctx, &s3("damaged"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(stray.strip_prefix("damaged/").unwrap()) && e.contains("not in the manifest"),
+        "{e}"
+    );
+    store().delete(&StorePath::from(stray)).await.unwrap();
     let lost = keys("damaged/outputs")
         .await
         .into_iter()

@@ -273,11 +273,12 @@ pub(crate) fn run(global: &Global, args: &JobsRunArgs) -> anyhow::Result<()> {
     };
     let rt = runtime()?;
     let job = format!("{:?}", args.job).to_lowercase();
-    let report = block_on_within(rt, &args.on, &job, async {
-        let ctx = session(&args.on).await?;
-        let dataset = tracehound_jobs::register(&ctx, &args.dataset).await?;
+    let session = rt.block_on(session(&args.on))?;
+    let report = block_on_within(rt, &args.on, &job, &session, async {
+        let ctx = &session.ctx;
+        let dataset = tracehound_jobs::register(ctx, &args.dataset).await?;
         run_job(
-            &ctx,
+            ctx,
             args.on.engine,
             args.job,
             &dataset,
@@ -296,11 +297,12 @@ pub(crate) fn run(global: &Global, args: &JobsRunArgs) -> anyhow::Result<()> {
 
 /// Runs `work` on `rt`, failing it once `on.timeout` has passed. A job that times out has no
 /// result directory renamed into place (results are renamed only when complete); its queries
-/// are dropped here, though a cluster may finish the one it is running.
+/// are dropped here, and those the cluster still holds are cancelled on its scheduler.
 fn block_on_within<T>(
     rt: tokio::runtime::Runtime,
     on: &EngineArgs,
     what: &str,
+    session: &Session,
     work: impl std::future::Future<Output = anyhow::Result<T>>,
 ) -> anyhow::Result<T> {
     let Some(seconds) = on.timeout.filter(|s| *s > 0) else {
@@ -308,6 +310,14 @@ fn block_on_within<T>(
     };
     let limit = std::time::Duration::from_secs(seconds);
     let outcome = rt.block_on(async move { tokio::time::timeout(limit, work).await });
+    let cancelled = match outcome {
+        Ok(_) => String::new(),
+        Err(_) => rt.block_on(async {
+            tokio::time::timeout(std::time::Duration::from_secs(10), session.cancel())
+                .await
+                .unwrap_or_else(|_| "; the scheduler did not answer the cancel within 10 s".into())
+        }),
+    };
     // Whatever still runs (a query's blocking reads, a poll of the scheduler) is left to end
     // with the process, not waited for.
     rt.shutdown_background();
@@ -317,7 +327,7 @@ fn block_on_within<T>(
     };
     outcome.unwrap_or_else(|_| {
         Err(anyhow::anyhow!(
-            "{what} did not finish within {seconds} s {where_} (--timeout); no result was written as complete"
+            "{what} did not finish within {seconds} s {where_} (--timeout); no result was written as complete{cancelled}"
         ))
     })
 }
@@ -337,8 +347,31 @@ fn check_engine(on: &EngineArgs) -> anyhow::Result<()> {
     }
 }
 
+/// A job's session: this process's, or one whose queries run on a cluster, with the jobs it
+/// starts there.
+struct Session {
+    ctx: SessionContext,
+    #[cfg(feature = "ballista")]
+    submitted: Option<tracehound_ballista::Submitted>,
+}
+
+impl Session {
+    /// Cancels the session's unfinished cluster jobs; what to add to the error.
+    async fn cancel(&self) -> String {
+        #[cfg(feature = "ballista")]
+        if let Some(s) = &self.submitted {
+            return match s.cancel().await {
+                Ok(ids) if ids.is_empty() => "; the cluster held no unfinished job of it".into(),
+                Ok(ids) => format!("; cancelled on the cluster: job {}", ids.join(", ")),
+                Err(e) => format!("; cancelling it on the cluster failed: {e}"),
+            };
+        }
+        String::new()
+    }
+}
+
 /// The session a job runs in: this process's, or one whose queries run on the cluster.
-async fn session(on: &EngineArgs) -> anyhow::Result<SessionContext> {
+async fn session(on: &EngineArgs) -> anyhow::Result<Session> {
     match (on.engine, on.scheduler.as_deref()) {
         #[cfg(feature = "ballista")]
         (Engine::Ballista, Some(url)) => {
@@ -346,9 +379,17 @@ async fn session(on: &EngineArgs) -> anyhow::Result<SessionContext> {
                 partitions: on.partitions,
                 ..Default::default()
             };
-            Ok(tracehound_ballista::connect(url, &options).await?)
+            let (ctx, submitted) = tracehound_ballista::connect(url, &options).await?;
+            Ok(Session {
+                ctx,
+                submitted: Some(submitted),
+            })
         }
-        _ => Ok(SessionContext::new()),
+        _ => Ok(Session {
+            ctx: SessionContext::new(),
+            #[cfg(feature = "ballista")]
+            submitted: None,
+        }),
     }
 }
 
@@ -386,9 +427,10 @@ pub(crate) fn bench(global: &Global, args: &BenchJobsArgs) -> anyhow::Result<()>
     )?;
     check_engine(&args.on)?;
     let rt = runtime()?;
-    let rows = block_on_within(rt, &args.on, "bench jobs", async {
-        let ctx = session(&args.on).await?;
-        let dataset = tracehound_jobs::register(&ctx, &args.dataset).await?;
+    let session = rt.block_on(session(&args.on))?;
+    let rows = block_on_within(rt, &args.on, "bench jobs", &session, async {
+        let ctx = &session.ctx;
+        let dataset = tracehound_jobs::register(ctx, &args.dataset).await?;
         let read = |tables: &[&str]| tables.iter().filter_map(|t| dataset.rows(t)).sum::<u64>();
         let mut rows = Vec::new();
         let mut jobs = vec![
@@ -399,11 +441,11 @@ pub(crate) fn bench(global: &Global, args: &BenchJobsArgs) -> anyhow::Result<()>
             jobs.push((JobName::Trace, read(&["inputs", "outputs", "txs"])));
         }
         if !exposure.origins.is_empty() {
-            jobs.push((JobName::Exposure, read(&["inputs", "outputs"])));
+            jobs.push((JobName::Exposure, read(&["inputs", "outputs", "transfers"])));
         }
         for (job, rows_read) in jobs {
             let r = run_job(
-                &ctx,
+                ctx,
                 args.on.engine,
                 job,
                 &dataset,

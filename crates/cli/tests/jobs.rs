@@ -203,7 +203,8 @@ fn scheduler() -> (tokio::runtime::Runtime, u16) {
 }
 
 /// A cluster without executors accepts the job and never runs it: `--timeout` ends the wait
-/// with an error naming the job, the cluster and the limit, and no result is in place.
+/// with an error naming the job, the cluster and the limit, no result is in place, and the
+/// job is cancelled on the scheduler.
 #[cfg(feature = "ballista")]
 #[test]
 fn a_job_the_cluster_never_runs_fails_at_its_timeout() {
@@ -242,5 +243,18 @@ fn a_job_the_cluster_never_runs_fails_at_its_timeout() {
         "{waited:?}"
     );
     assert!(!out.join("balances").exists(), "a result was put in place");
+    // The job the cluster held is cancelled there, not left queued.
+    let (_, ids) = e
+        .split_once("cancelled on the cluster: job ")
+        .unwrap_or_else(|| panic!("no job cancelled: {e}"));
+    let id = ids.split([',', '\n', ' ']).next().unwrap();
+    let state = runtime
+        .block_on(tracehound_ballista::job_state(&url, id))
+        .unwrap();
+    assert_eq!(
+        state,
+        tracehound_ballista::JobState::Failed("Cancelled".into()),
+        "{id}"
+    );
     runtime.shutdown_background();
 }

@@ -94,9 +94,27 @@ impl Dataset {
             return Err(tracehound_store::dataset::DatasetError::NoManifest { dir }.into());
         };
         let manifest = Manifest::checked(&dir, &text)?;
+        // One listing gives every object's size, and shows what the manifest does not list:
+        // a listing table would read a stray partition (left by an earlier upload) silently.
+        let sizes = location.sizes().await.map_err(failed)?.unwrap_or_default();
+        for name in sizes.keys() {
+            let table = name.split('/').next().unwrap_or_default();
+            let listed = manifest
+                .tables
+                .get(table)
+                .is_some_and(|t| t.files.iter().any(|f| f.path == *name));
+            if name.ends_with(".parquet") && !listed {
+                return Err(DatasetError::Store {
+                    dir,
+                    what: format!(
+                        "{name} is not in the manifest (left by an earlier upload?): a table would read it; remove it or upload the export to a fresh prefix"
+                    ),
+                });
+            }
+        }
         for (table, t) in &manifest.tables {
             for f in &t.files {
-                let size = location.size(&f.path).await.map_err(failed)?;
+                let size = sizes.get(&f.path).copied();
                 check_file_size(&dir, table, f, size)?;
                 let kv = remote
                     .parquet_metadata(&f.path, size.unwrap_or_default())

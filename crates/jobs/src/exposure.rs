@@ -24,8 +24,10 @@
 //!   (account, every asset) is not expanded; each origin keeps at most `max_frontier` nodes
 //!   per hop, the most exposed (ties by address, then asset).
 //!
-//! Amounts are `DECIMAL(38, 0)`: a flow times a share must stay below 10³⁸ (an amount below
-//! 10³⁴ base units), else the engine fails the job rather than wrap.
+//! Amounts are `DECIMAL(38, 0)` (any u128); products, quotients and sums are taken in
+//! `DECIMAL(76, 0)`, where no amount times a share can overflow or be rescaled out of range
+//! (DataFusion's decimal division scales the dividend up, and its products and sums of
+//! `DECIMAL(38, 0)` wrap silently), and cast back: a sum above u128 fails the job.
 //!
 //! Result `exposures` (chain, origin, kind, direction, address, asset, amount, share_bps,
 //! hops), sorted by (chain, origin, direction, address, asset). Proof paths are the native
@@ -110,14 +112,15 @@ pub struct ExposureRow {
     pub hops: u32,
 }
 
-/// `⌊num / den⌋` of two non-negative `DECIMAL(38, 0)` expressions, exactly (the division is of
-/// an exact multiple, so its scale does not matter).
+/// `⌊num / den⌋` of two non-negative `DECIMAL(76, 0)` expressions (see [`dec`]), exactly: the
+/// division is of an exact multiple, so its scale does not matter.
 fn div_floor(num: &str, den: &str) -> String {
-    format!("CAST((({num}) - ({num}) % ({den})) / ({den}) AS DECIMAL(38, 0))")
+    format!("CAST((({num}) - ({num}) % ({den})) / ({den}) AS DECIMAL(76, 0))")
 }
 
+/// `expr` as `DECIMAL(76, 0)`: room for a u128 amount times a share, rescaled by a division.
 fn dec(expr: &str) -> String {
-    format!("CAST({expr} AS DECIMAL(38, 0))")
+    format!("CAST({expr} AS DECIMAL(76, 0))")
 }
 
 /// The two shapes of chain, each walked with its own tables (`<job>_<family>_…`).
@@ -307,47 +310,41 @@ impl Family {
         seen: &str,
         request: &ExposureRequest,
     ) -> String {
+        let activity = self.table("activity");
+        if self == Family::Utxo {
+            return utxo_hop_sql(direction, frontier, seen, request, &activity);
+        }
         let carried = div_floor(
             &format!("{} * {}", dec("f.amount"), dec("f.share")),
-            "CAST(10000 AS DECIMAL(38, 0))",
+            &dec("10000"),
         );
-        let (time_ok, time_agg) = match direction {
-            Direction::Incoming => ("x.time >= m.bound", "min"),
-            Direction::Outgoing => ("x.time <= m.bound", "max"),
+        // Forward the node pays; backward it is paid.
+        let (mine, theirs, time_ok, time_agg) = match direction {
+            Direction::Incoming => ("payer", "payee", "x.time >= m.bound", "min"),
+            Direction::Outgoing => ("payee", "payer", "x.time <= m.bound", "max"),
         };
-        let activity = self.table("activity");
-        let max_history = request.max_history;
-        match self {
-            Family::Utxo => utxo_hop_sql(direction, frontier, seen, request, &activity),
-            Family::Account => {
-                // Forward the node pays; backward it is paid.
-                let (mine, theirs) = match direction {
-                    Direction::Incoming => ("payer", "payee"),
-                    Direction::Outgoing => ("payee", "payer"),
-                };
-                format!(
-                    "WITH flows AS ( \
-                       SELECT m.chain, m.origin, x.{theirs} AS address, x.asset, x.time, \
-                         x.amount, m.share \
-                       FROM {frontier} m \
-                       JOIN {activity} a ON a.chain = m.chain AND a.address = m.node \
-                         AND a.transfers <= {max_history} \
-                       JOIN {flows} x ON x.chain = m.chain AND x.{mine} = m.node \
-                       WHERE (m.asset IS NULL OR x.asset = m.asset) AND {time_ok} \
-                         AND x.{theirs} <> m.origin), \
-                     carried AS ( \
-                       SELECT f.chain, f.origin, f.address, f.asset, f.time, {carried} AS carried \
-                       FROM flows f LEFT JOIN {seen} s \
-                         ON s.chain = f.chain AND s.origin = f.origin \
-                           AND s.address = f.address AND s.asset = f.asset \
-                       WHERE s.address IS NULL) \
-                     SELECT chain, origin, address, asset, \
-                       CAST(sum(carried) AS DECIMAL(38, 0)) AS amount, {time_agg}(time) AS time \
-                     FROM carried WHERE carried > 0 GROUP BY chain, origin, address, asset",
-                    flows = self.table("flows"),
-                )
-            }
-        }
+        format!(
+            "WITH flows AS ( \
+               SELECT m.chain, m.origin, x.{theirs} AS address, x.asset, x.time, \
+                 x.amount, m.share \
+               FROM {frontier} m \
+               JOIN {activity} a ON a.chain = m.chain AND a.address = m.node \
+                 AND a.transfers <= {max_history} \
+               JOIN {flows} x ON x.chain = m.chain AND x.{mine} = m.node \
+               WHERE (m.asset IS NULL OR x.asset = m.asset) AND {time_ok} \
+                 AND x.{theirs} <> m.origin), \
+             carried AS ( \
+               SELECT f.chain, f.origin, f.address, f.asset, f.time, {carried} AS carried \
+               FROM flows f LEFT JOIN {seen} s \
+                 ON s.chain = f.chain AND s.origin = f.origin \
+                   AND s.address = f.address AND s.asset = f.asset \
+               WHERE s.address IS NULL) \
+             SELECT chain, origin, address, asset, \
+               CAST(sum(carried) AS DECIMAL(38, 0)) AS amount, {time_agg}(time) AS time \
+             FROM carried WHERE carried > 0 GROUP BY chain, origin, address, asset",
+            max_history = request.max_history,
+            flows = self.table("flows"),
+        )
     }
 
     /// The nodes reached at `hop` (table `reached`) with their share for the next hop.
@@ -360,7 +357,10 @@ impl Family {
         let share = format!(
             "CAST(CASE WHEN {total} IS NULL OR {total} = 0 THEN NULL \
                WHEN r.amount >= {total} THEN 10000 ELSE {} END AS BIGINT UNSIGNED)",
-            div_floor("r.amount * CAST(10000 AS DECIMAL(38, 0))", &dec(total))
+            div_floor(
+                &format!("{} * {}", dec("r.amount"), dec("10000")),
+                &dec(total)
+            )
         );
         let (node, amount, totals) = match self {
             Family::Utxo => (
@@ -458,7 +458,7 @@ fn utxo_hop_sql(
         format!("{} * {}", dec("f.amount"), dec("f.share")),
     );
     let flow = div_floor(&flow_num, &dec("x.input_value"));
-    let carried = div_floor(&share_num, "CAST(10000 AS DECIMAL(38, 0))");
+    let carried = div_floor(&share_num, &dec("10000"));
     format!(
         "WITH mine AS ( \
            SELECT f.chain, f.origin, f.node, f.share, f.bound, \

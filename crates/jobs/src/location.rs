@@ -17,6 +17,7 @@
 //! temporary prefix, copied into place, and then `_SUCCESS` is written into it. Readers of a
 //! result on an object store must wait for that marker.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -85,7 +86,9 @@ impl Location {
             .ok_or_else(|| bad("no bucket".into()))?;
         let store = s3_store(bucket).map_err(|e| bad(e.to_string()))?;
         let bucket = Url::parse(&format!("s3://{bucket}")).map_err(|e| bad(e.to_string()))?;
-        let prefix = StorePath::parse(url.path().trim_matches('/'))
+        // Decoded as DataFusion decodes a table's URL (`%20` is a space), so both name the
+        // same objects.
+        let prefix = StorePath::from_url_path(url.path().trim_matches('/'))
             .map_err(|e| bad(format!("prefix: {e}")))?;
         Ok(Location::Remote(Remote {
             bucket,
@@ -151,28 +154,6 @@ impl Location {
         }
     }
 
-    /// The size of file `name` inside, `None` if there is none.
-    pub async fn size(&self, name: &str) -> Result<Option<u64>, JobError> {
-        match self {
-            Location::Local(dir) => {
-                let path = dir.join(name);
-                match std::fs::metadata(&path) {
-                    Ok(m) => Ok(Some(m.len())),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(source) => Err(JobError::Io { path, source }),
-                }
-            }
-            Location::Remote(r) => {
-                let path = r.child(name);
-                match r.store.head(&path).await {
-                    Ok(meta) => Ok(Some(meta.size)),
-                    Err(object_store::Error::NotFound { .. }) => Ok(None),
-                    Err(e) => Err(r.failed(&path)(e)),
-                }
-            }
-        }
-    }
-
     /// Writes file `name` inside (replacing it).
     pub async fn write(&self, name: &str, bytes: Vec<u8>) -> Result<(), JobError> {
         match self {
@@ -189,6 +170,33 @@ impl Location {
                     .map_err(r.failed(&path))
             }
         }
+    }
+
+    /// Every object under this prefix with its size, by its path relative to the prefix
+    /// (`None` for a directory: read file by file instead).
+    pub async fn sizes(&self) -> Result<Option<BTreeMap<String, u64>>, JobError> {
+        let Location::Remote(r) = self else {
+            return Ok(None);
+        };
+        let listed: Vec<_> = r
+            .store
+            .list(Some(&r.prefix))
+            .try_collect()
+            .await
+            .map_err(r.failed(&r.prefix))?;
+        Ok(Some(
+            listed
+                .into_iter()
+                .filter_map(|m| {
+                    let rest: Vec<String> = m
+                        .location
+                        .prefix_match(&r.prefix)?
+                        .map(|p| p.as_ref().to_string())
+                        .collect();
+                    Some((rest.join("/"), m.size))
+                })
+                .collect(),
+        ))
     }
 
     /// Makes the directory (and its parents); an object store needs none.
@@ -214,7 +222,11 @@ impl Location {
                 }),
             },
             Location::Remote(r) => {
-                for path in r.list().await? {
+                let mut paths = r.list().await?;
+                // Markers first: a removal cut short must not leave part of a result marked
+                // complete.
+                paths.sort_by_key(|p| p.filename() != Some(SUCCESS));
+                for path in paths {
                     match r.store.delete(&path).await {
                         Ok(()) | Err(object_store::Error::NotFound { .. }) => {}
                         Err(e) => return Err(r.failed(&path)(e)),
@@ -250,7 +262,11 @@ impl Location {
                         .map_err(from.failed(&path))?;
                 }
                 to.write(SUCCESS, Vec::new()).await?;
-                self.remove().await
+                // The result is in place; a temporary copy left behind is only litter.
+                if let Err(e) = self.remove().await {
+                    tracing::warn!(error = %e, "a temporary result was not removed");
+                }
+                Ok(())
             }
             _ => Err(JobError::Location {
                 location: to.display().display().to_string(),

@@ -120,11 +120,8 @@ pub fn share_bps(part: u128, whole: u128) -> Option<u32> {
     if part >= whole {
         return Some(10_000);
     }
-    // part < whole here; past u128::MAX / 10,000 divide first (whole ≥ 10,000 there).
-    let bps = match part.checked_mul(10_000) {
-        Some(p) => p / whole,
-        None => part / (whole / 10_000),
-    };
+    // part < whole here, so the quotient is below 10,000; exact for any amounts.
+    let bps = tracehound_trace::arith::mul_div_floor(part, 10_000, whole);
     Some(u32::try_from(bps.min(10_000)).unwrap_or(10_000))
 }
 
@@ -149,6 +146,12 @@ mod tests {
         assert_eq!(share_bps(7, 5), Some(10_000));
         assert_eq!(share_bps(1, 0), None);
         assert_eq!(share_bps(u128::MAX, u128::MAX), Some(10_000));
+        // Past u128::MAX / 10,000, still exact (it used to divide the whole first).
+        assert_eq!(share_bps(u128::MAX - 1, u128::MAX), Some(9_999));
+        assert_eq!(
+            share_bps(3 * 10u128.pow(35) - 1, 10u128.pow(36)),
+            Some(2_999)
+        );
     }
 
     #[test]

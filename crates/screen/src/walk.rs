@@ -136,7 +136,9 @@ pub fn walk(
                 if !in_time || seen.contains(&key) {
                     continue;
                 }
-                let carried = f.amount.saturating_mul(u128::from(*share)) / 10_000;
+                // Exact for any amount (a meme token's supply times a share overflows u128).
+                let carried =
+                    tracehound_trace::arith::mul_div_floor(f.amount, u128::from(*share), 10_000);
                 if carried == 0 {
                     continue;
                 }

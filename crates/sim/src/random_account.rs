@@ -1,7 +1,7 @@
 //! A random account chain for equality tests: engines that must agree (the batch jobs and the
 //! native walks) are run on a world with the variety the rules tell apart — several assets,
 //! busy hubs over any history cap, fees, NFTs, transfers to oneself, amounts from dust to
-//! 10²⁴ base units — made from a seed, with no node.
+//! 10³⁵ base units — made from a seed, with no node.
 
 use tracehound_core::{
     AccountBlock, AccountTransfer, AccountTx, Address, Amount, AssetId, Block, Chain, Hash32,
@@ -19,7 +19,7 @@ pub struct RandomAccount {
 
 /// `blocks` blocks of `chain`, 12 s apart, of 1–3 txs, each of 1–3 transfers among 300
 /// addresses — the first four of them hubs that pay and are paid far more than the rest — in
-/// ether or one of two tokens (amounts from 1 to 10²⁴ base units), with a fee to the
+/// ether or one of two tokens (amounts from 1 to 10³⁵ base units), with a fee to the
 /// validator now and then, NFT moves and transfers to oneself. The same seed gives the same
 /// chain.
 pub fn blocks(chain: Chain, seed: u64, blocks: u32) -> RandomAccount {
@@ -100,6 +100,13 @@ pub fn blocks(chain: Chain, seed: u64, blocks: u32) -> RandomAccount {
                         TransferKind::Token,
                         AssetId::Contract(tokens[0].clone()),
                         rng.u128(10u128.pow(6)..=10u128.pow(11)),
+                    ),
+                    // Now and then a whale's amount of it, past what a share times an
+                    // amount leaves room for in 128 bits.
+                    15..=18 if rng.u8(..8) == 0 => (
+                        TransferKind::Token,
+                        AssetId::Contract(tokens[1].clone()),
+                        rng.u128(10u128.pow(34)..=10u128.pow(35)),
                     ),
                     15..=18 => (
                         TransferKind::Token,

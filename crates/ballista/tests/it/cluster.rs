@@ -88,7 +88,7 @@ impl Cluster {
             partitions: 4,
             ..Default::default()
         };
-        let ctx = tracehound_ballista::connect(&self.url, &options)
+        let (ctx, _) = tracehound_ballista::connect(&self.url, &options)
             .await
             .unwrap();
         let dataset = tracehound_jobs::register(&ctx, dataset).await.unwrap();
