@@ -146,6 +146,77 @@ fn every_job_on_s3_equals_the_same_job_on_local_directories() {
     drop(server);
 }
 
+/// The local, embedded results of the four jobs, with their requests.
+struct Wanted {
+    trace_request: trace::TraceRequest,
+    exposure_request: exposure::ExposureRequest,
+    balances: Vec<balances::Balance>,
+    cluster: co_spend::Clusters,
+    trace: trace::Traced,
+    exposure: Vec<exposure::ExposureRow>,
+}
+
+/// Runs `jobs` in `ctx` on `dataset` into `out` (on S3), checks each result against the
+/// local one, and that each result is marked complete with no state left; its seconds.
+async fn same_results(
+    ctx: &datafusion::prelude::SessionContext,
+    dataset: &tracehound_jobs::Dataset,
+    out: &str,
+    want: &Wanted,
+    jobs: &[&str],
+) -> f64 {
+    let started = Instant::now();
+    let mut results = Vec::new();
+    for job in jobs {
+        let at = s3(out);
+        match *job {
+            "balances" => {
+                let got = balances::run(ctx, dataset, &at).await.unwrap();
+                assert_eq!(got.result, want.balances, "balances");
+                assert_eq!(got.written, [s3(&format!("{out}/balances"))]);
+                results.push("balances");
+            }
+            "cluster" => {
+                let got = co_spend::run(ctx, dataset, &at).await.unwrap();
+                assert_eq!(got.result, want.cluster, "cluster");
+                results.extend(["entities", "coinjoins"]);
+            }
+            "trace" => {
+                let got = trace::run(ctx, dataset, &at, &want.trace_request)
+                    .await
+                    .unwrap();
+                assert_eq!(got.result, want.trace, "trace");
+                results.extend(["trace_hops", "trace_endpoints"]);
+            }
+            "exposure" => {
+                let got = exposure::run(ctx, dataset, &at, &want.exposure_request)
+                    .await
+                    .unwrap();
+                assert_eq!(got.result, want.exposure, "exposure");
+                results.push("exposures");
+            }
+            other => panic!("no job {other}"),
+        }
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    let written = keys(out).await;
+    for result in results {
+        let done = format!("{out}/{result}/_SUCCESS");
+        assert!(written.contains(&done), "{done} in {written:?}");
+    }
+    assert!(
+        written
+            .iter()
+            .any(|k| k.starts_with(&format!("{out}/balances/")) && k.ends_with(".parquet")),
+        "the balances' files"
+    );
+    assert!(
+        !written.iter().any(|k| k.contains("/.")),
+        "no iteration state or temporary result is left: {written:?}"
+    );
+    seconds
+}
+
 async fn run(heist: &Heist) {
     let dir = heist.dir.path();
     upload(&heist.dataset(), "dataset").await;
@@ -153,17 +224,23 @@ async fn run(heist: &Heist) {
     // Local, embedded: what every other run must give.
     let (embedded, local) = heist.embedded().await;
     let e = dir.join("embedded");
+    let started = Instant::now();
     let trace_request = heist.trace_request(Policy::Haircut, 4);
     let exposure_request = heist.exposure_request();
-    let started = Instant::now();
-    let want_balances = balances::run(&embedded, &local, &e).await.unwrap();
-    let want_cluster = co_spend::run(&embedded, &local, &e).await.unwrap();
-    let want_trace = trace::run(&embedded, &local, &e, &trace_request)
-        .await
-        .unwrap();
-    let want_exposure = exposure::run(&embedded, &local, &e, &exposure_request)
-        .await
-        .unwrap();
+    let want = Wanted {
+        balances: balances::run(&embedded, &local, &e).await.unwrap().result,
+        cluster: co_spend::run(&embedded, &local, &e).await.unwrap().result,
+        trace: trace::run(&embedded, &local, &e, &trace_request)
+            .await
+            .unwrap()
+            .result,
+        exposure: exposure::run(&embedded, &local, &e, &exposure_request)
+            .await
+            .unwrap()
+            .result,
+        trace_request,
+        exposure_request,
+    };
     println!(
         "embedded on local files: four jobs in {:.1} s",
         started.elapsed().as_secs_f64()
@@ -174,76 +251,16 @@ async fn run(heist: &Heist) {
     let remote = tracehound_jobs::register(&ctx, &s3("dataset"))
         .await
         .unwrap();
-    let out = s3("out-embedded");
-    let started = Instant::now();
-    let got = balances::run(&ctx, &remote, &out).await.unwrap();
-    assert_eq!(got.result, want_balances.result, "balances");
-    assert_eq!(got.written, [s3("out-embedded/balances")]);
-    let got = co_spend::run(&ctx, &remote, &out).await.unwrap();
-    assert_eq!(got.result, want_cluster.result, "cluster");
-    let got = trace::run(&ctx, &remote, &out, &trace_request)
-        .await
-        .unwrap();
-    assert_eq!(got.result, want_trace.result, "trace");
-    let got = exposure::run(&ctx, &remote, &out, &exposure_request)
-        .await
-        .unwrap();
-    assert_eq!(got.result, want_exposure.result, "exposure");
-    println!(
-        "embedded on S3: four jobs in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    let written = keys("out-embedded").await;
-    for result in [
-        "balances",
-        "entities",
-        "trace_hops",
-        "trace_endpoints",
-        "exposures",
-    ] {
-        let done = format!("out-embedded/{result}/_SUCCESS");
-        assert!(written.contains(&done), "{done} in {written:?}");
-        assert!(
-            written
-                .iter()
-                .any(|k| k.starts_with(&format!("out-embedded/{result}/"))
-                    && k.ends_with(".parquet")),
-            "{result}'s files"
-        );
-    }
-    assert!(
-        !written.iter().any(|k| k.contains("/.")),
-        "no iteration state or temporary result is left: {written:?}"
-    );
+    let all = ["balances", "cluster", "trace", "exposure"];
+    let seconds = same_results(&ctx, &remote, "out-embedded", &want, &all).await;
+    println!("embedded on S3: four jobs in {seconds:.1} s");
 
     // On a cluster of processes that open the bucket from their own environment.
     let nodes = Cluster::start(&dir.join("cluster"), 2, 2);
     let (ctx, remote) = nodes.session(&s3("dataset")).await;
-    let out = s3("out-ballista");
-    let started = Instant::now();
-    let got = balances::run(&ctx, &remote, &out).await.unwrap();
-    assert_eq!(got.result, want_balances.result, "balances on ballista");
-    let got = trace::run(&ctx, &remote, &out, &trace_request)
-        .await
-        .unwrap();
-    assert_eq!(got.result, want_trace.result, "trace on ballista");
-    let got = exposure::run(&ctx, &remote, &out, &exposure_request)
-        .await
-        .unwrap();
-    assert_eq!(got.result, want_exposure.result, "exposure on ballista");
-    println!(
-        "ballista on S3: balances, trace and exposure in {:.1} s",
-        started.elapsed().as_secs_f64()
-    );
-    let written = keys("out-ballista").await;
-    for result in ["balances", "trace_hops", "trace_endpoints", "exposures"] {
-        let done = format!("out-ballista/{result}/_SUCCESS");
-        assert!(written.contains(&done), "{done} in {written:?}");
-    }
-    assert!(
-        !written.iter().any(|k| k.contains("/.")),
-        "no iteration state or temporary result is left: {written:?}"
-    );
+    let some = ["balances", "trace", "exposure"];
+    let seconds = same_results(&ctx, &remote, "out-ballista", &want, &some).await;
+    println!("ballista on S3: balances, trace and exposure in {seconds:.1} s");
     drop(nodes);
 
     // A damaged dataset on the store: a stray partition, a partition lost, then the manifest.
