@@ -249,6 +249,8 @@ pub(crate) struct Shared<'a> {
     /// Ingesting holds it shared (chains ingest side by side), tracing alone: a live trace
     /// must not read a block another chain's loop is halfway through storing.
     gate: RwLock<()>,
+    /// Per chain, what the outbox holds of its alerts, read so far.
+    outstanding: Mutex<BTreeMap<Chain, Outstanding>>,
 }
 
 impl<'a> Shared<'a> {
@@ -268,6 +270,7 @@ impl<'a> Shared<'a> {
             state_file,
             live: Mutex::new(BTreeMap::new()),
             gate: RwLock::new(()),
+            outstanding: Mutex::new(BTreeMap::new()),
         })
     }
 
@@ -655,7 +658,7 @@ fn cycle(
         ..CycleReport::default()
     };
     if ingested.unwound > 0 || first {
-        report.retracted = retract_stale(store, outbox, chain)?;
+        report.retracted = retract_stale(store, outbox, chain, &shared.outstanding)?;
     }
     let mut state = shared
         .state
@@ -679,12 +682,12 @@ fn cycle(
     let labels = data.trace_labels()?;
     // What was raised on this chain so far, read once for every incident of the cycle and
     // for the finals after them.
-    let chain_name = chain.name();
     let Outstanding {
         kept: raised,
         mut retracted,
         finalised,
-    } = in_force(outbox, |a| a.chain == chain_name)?;
+        ..
+    } = in_force(&shared.outstanding, outbox, chain)?;
     // Alerts are for blocks after the watch of an incident started: its history is in its
     // trace, not in alerts. A new incident's start is kept before anything is raised, so a
     // watch killed in this cycle starts it here again, not at a later tip.
@@ -1082,49 +1085,65 @@ fn alerted_of(
 }
 
 /// What the outbox holds: the alerts `keep` keeps (never retractions or finals) without their
-/// evidence, and the ids of every alert retracted and of every alert finalised.
+/// evidence, and the ids of every alert retracted and of every alert finalised; read up to
+/// sequence `after`.
+#[derive(Debug, Clone, Default)]
 struct Outstanding {
     kept: Vec<Alert>,
     retracted: HashSet<String>,
     finalised: HashSet<String>,
+    after: u64,
 }
 
-/// Reads the whole outbox into an [`Outstanding`].
-fn in_force(outbox: &Outbox, keep: impl Fn(&Alert) -> bool) -> anyhow::Result<Outstanding> {
-    let mut out = Outstanding {
-        kept: Vec::new(),
-        retracted: HashSet::new(),
-        finalised: HashSet::new(),
-    };
-    let mut after = 0;
-    loop {
-        let page = outbox.alerts(after, 1000)?;
-        let Some(&(last, _)) = page.last() else {
-            break;
-        };
-        after = last;
-        for (_, a) in page {
-            match (a.kind, &a.retracts, &a.finalises) {
-                (AlertKind::Retraction, Some(of), _) => {
-                    out.retracted.insert(of.clone());
+impl Outstanding {
+    /// Reads what the outbox has gained since the last read: it only grows (alerts are
+    /// appended in sequence and never removed), so a watch reads each alert once, not the
+    /// whole outbox every cycle.
+    fn refresh(&mut self, outbox: &Outbox, keep: impl Fn(&Alert) -> bool) -> anyhow::Result<()> {
+        loop {
+            let page = outbox.alerts(self.after, 1000)?;
+            let Some(&(last, _)) = page.last() else {
+                return Ok(());
+            };
+            self.after = last;
+            for (_, a) in page {
+                match (a.kind, &a.retracts, &a.finalises) {
+                    (AlertKind::Retraction, Some(of), _) => {
+                        self.retracted.insert(of.clone());
+                    }
+                    (AlertKind::Final, _, Some(of)) => {
+                        self.finalised.insert(of.clone());
+                    }
+                    (AlertKind::Retraction | AlertKind::Final, _, _) => {}
+                    _ if keep(&a) => {
+                        // Retractions and finals are built from the subject and summary: the
+                        // evidence (proof paths) would only make what is kept as big as the
+                        // outbox.
+                        let mut a = a;
+                        a.evidence = serde_json::Value::Null;
+                        self.kept.push(a);
+                    }
+                    _ => {}
                 }
-                (AlertKind::Final, _, Some(of)) => {
-                    out.finalised.insert(of.clone());
-                }
-                (AlertKind::Retraction | AlertKind::Final, _, _) => {}
-                _ if keep(&a) => {
-                    // Retractions and finals are built from the subject and summary: the
-                    // evidence (proof paths) would only make every cycle's read as big as the
-                    // outbox.
-                    let mut a = a;
-                    a.evidence = serde_json::Value::Null;
-                    out.kept.push(a);
-                }
-                _ => {}
             }
         }
     }
-    Ok(out)
+}
+
+/// What the outbox holds for `chain`'s alerts, brought up to date from `cache` (each chain's
+/// read so far).
+fn in_force(
+    cache: &Mutex<BTreeMap<Chain, Outstanding>>,
+    outbox: &Outbox,
+    chain: Chain,
+) -> anyhow::Result<Outstanding> {
+    let name = chain.name();
+    let mut cache = cache
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let read = cache.entry(chain).or_default();
+    read.refresh(outbox, |a| a.chain == name)?;
+    Ok(read.clone())
 }
 
 /// Why `a` is retracted, with a word that it had been final when it had: only a reorg deeper
@@ -1141,13 +1160,18 @@ fn retraction_reason(a: &Alert, why: String, finalised: &HashSet<String>) -> Str
 }
 
 /// Retracts every alert of `chain` whose block is no longer the store's block at its height.
-fn retract_stale(store: &Store, outbox: &Outbox, chain: Chain) -> anyhow::Result<usize> {
-    let name = chain.name();
+fn retract_stale(
+    store: &Store,
+    outbox: &Outbox,
+    chain: Chain,
+    cache: &Mutex<BTreeMap<Chain, Outstanding>>,
+) -> anyhow::Result<usize> {
     let Outstanding {
         kept: live,
         retracted,
         finalised,
-    } = in_force(outbox, |a| a.chain == name)?;
+        ..
+    } = in_force(cache, outbox, chain)?;
     let now = unix_now();
     let mut n = 0;
     for a in live.iter().filter(|a| !retracted.contains(&a.id)) {
