@@ -55,6 +55,7 @@ fn fails(data: &Path, args: &[&str]) -> String {
 }
 
 /// The figures two engines must agree on: rows per result table, iterations and trace totals.
+#[cfg(feature = "ballista")]
 fn figures(report: &Value) -> (Value, Value, Value) {
     (
         report["rows"].clone(),
