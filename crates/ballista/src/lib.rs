@@ -122,10 +122,14 @@ impl Submitted {
     /// ids of those it cancelled.
     pub async fn cancel(&self) -> Result<Vec<String>, BallistaError> {
         let mut cancelled = Vec::new();
-        for id in self.job_ids() {
-            match job_state(&self.grpc, &id).await? {
+        let ids = self.job_ids();
+        if ids.is_empty() {
+            return Ok(cancelled);
+        }
+        let mut client = client(&self.grpc).await?;
+        for id in ids {
+            match state_of(&mut client, &id).await? {
                 JobState::Queued | JobState::Running => {
-                    let mut client = client(&self.grpc).await?;
                     client
                         .cancel_job(CancelJobParams { job_id: id.clone() })
                         .await
@@ -166,8 +170,15 @@ pub async fn job_state(grpc: &str, job_id: &str) -> Result<JobState, BallistaErr
         }
         None => grpc.to_string(),
     };
-    let status = client(&grpc)
-        .await?
+    state_of(&mut client(&grpc).await?, job_id).await
+}
+
+/// The state of job `job_id`, asked of the scheduler behind `client`.
+async fn state_of(
+    client: &mut SchedulerGrpcClient<tonic::transport::Channel>,
+    job_id: &str,
+) -> Result<JobState, BallistaError> {
+    let status = client
         .get_job_status(GetJobStatusParams {
             job_id: job_id.to_string(),
         })

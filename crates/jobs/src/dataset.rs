@@ -90,13 +90,13 @@ impl Dataset {
             dir: dir.clone(),
             what: e.to_string(),
         };
-        let Some(text) = location.read(MANIFEST).await.map_err(failed)? else {
+        let Some(text) = remote.read(MANIFEST).await.map_err(failed)? else {
             return Err(tracehound_store::dataset::DatasetError::NoManifest { dir }.into());
         };
         let manifest = Manifest::checked(&dir, &text)?;
         // One listing gives every object's size, and shows what the manifest does not list:
         // a listing table would read a stray partition (left by an earlier upload) silently.
-        let sizes = location.sizes().await.map_err(failed)?.unwrap_or_default();
+        let sizes = remote.sizes().await.map_err(failed)?;
         for name in sizes.keys() {
             let table = name.split('/').next().unwrap_or_default();
             let listed = manifest

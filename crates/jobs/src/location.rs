@@ -28,7 +28,7 @@ use datafusion::parquet::file::metadata::{KeyValue, ParquetMetaDataReader};
 use datafusion::prelude::SessionContext;
 use futures_util::TryStreamExt;
 use object_store::path::Path as StorePath;
-use object_store::{ObjectStore, ObjectStoreExt};
+use object_store::{ObjectMeta, ObjectStore, ObjectStoreExt};
 use url::Url;
 
 use crate::JobError;
@@ -132,73 +132,6 @@ impl Location {
         }
     }
 
-    /// The bytes of file `name` inside, `None` if there is none.
-    pub async fn read(&self, name: &str) -> Result<Option<Vec<u8>>, JobError> {
-        match self {
-            Location::Local(dir) => {
-                let path = dir.join(name);
-                match std::fs::read(&path) {
-                    Ok(b) => Ok(Some(b)),
-                    Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-                    Err(source) => Err(JobError::Io { path, source }),
-                }
-            }
-            Location::Remote(r) => {
-                let path = r.child(name);
-                match r.store.get(&path).await {
-                    Ok(got) => Ok(Some(got.bytes().await.map_err(r.failed(&path))?.to_vec())),
-                    Err(object_store::Error::NotFound { .. }) => Ok(None),
-                    Err(e) => Err(r.failed(&path)(e)),
-                }
-            }
-        }
-    }
-
-    /// Writes file `name` inside (replacing it).
-    pub async fn write(&self, name: &str, bytes: Vec<u8>) -> Result<(), JobError> {
-        match self {
-            Location::Local(dir) => {
-                let path = dir.join(name);
-                std::fs::write(&path, bytes).map_err(|source| JobError::Io { path, source })
-            }
-            Location::Remote(r) => {
-                let path = r.child(name);
-                r.store
-                    .put(&path, bytes.into())
-                    .await
-                    .map(|_| ())
-                    .map_err(r.failed(&path))
-            }
-        }
-    }
-
-    /// Every object under this prefix with its size, by its path relative to the prefix
-    /// (`None` for a directory: read file by file instead).
-    pub async fn sizes(&self) -> Result<Option<BTreeMap<String, u64>>, JobError> {
-        let Location::Remote(r) = self else {
-            return Ok(None);
-        };
-        let listed: Vec<_> = r
-            .store
-            .list(Some(&r.prefix))
-            .try_collect()
-            .await
-            .map_err(r.failed(&r.prefix))?;
-        Ok(Some(
-            listed
-                .into_iter()
-                .filter_map(|m| {
-                    let rest: Vec<String> = m
-                        .location
-                        .prefix_match(&r.prefix)?
-                        .map(|p| p.as_ref().to_string())
-                        .collect();
-                    Some((rest.join("/"), m.size))
-                })
-                .collect(),
-        ))
-    }
-
     /// Makes the directory (and its parents); an object store needs none.
     pub fn create(&self) -> Result<(), JobError> {
         match self {
@@ -222,7 +155,8 @@ impl Location {
                 }),
             },
             Location::Remote(r) => {
-                let mut paths = r.list().await?;
+                let mut paths: Vec<StorePath> =
+                    r.list().await?.into_iter().map(|m| m.location).collect();
                 // Markers first: a removal cut short must not leave part of a result marked
                 // complete.
                 paths.sort_by_key(|p| p.filename() != Some(SUCCESS));
@@ -250,18 +184,15 @@ impl Location {
                 })
             }
             (Location::Remote(from), Location::Remote(dest)) => {
-                for path in from.list().await? {
-                    let rest: Vec<_> = path
-                        .prefix_match(&from.prefix)
-                        .map(|parts| parts.collect())
-                        .unwrap_or_default();
-                    let target = StorePath::from_iter(dest.prefix.parts().chain(rest));
+                for object in from.list().await? {
+                    let path = object.location;
+                    let target = dest.child(&from.relative(&path));
                     from.store
                         .copy(&path, &target)
                         .await
                         .map_err(from.failed(&path))?;
                 }
-                to.write(SUCCESS, Vec::new()).await?;
+                dest.write(SUCCESS, Vec::new()).await?;
                 // The result is in place; a temporary copy left behind is only litter.
                 if let Err(e) = self.remove().await {
                     tracing::warn!(error = %e, "a temporary result was not removed");
@@ -280,6 +211,38 @@ impl Location {
 }
 
 impl Remote {
+    /// The bytes of object `name` under the prefix, `None` if there is none.
+    pub async fn read(&self, name: &str) -> Result<Option<Vec<u8>>, JobError> {
+        let path = self.child(name);
+        match self.store.get(&path).await {
+            Ok(got) => Ok(Some(
+                got.bytes().await.map_err(self.failed(&path))?.to_vec(),
+            )),
+            Err(object_store::Error::NotFound { .. }) => Ok(None),
+            Err(e) => Err(self.failed(&path)(e)),
+        }
+    }
+
+    /// Writes object `name` under the prefix (replacing it).
+    pub async fn write(&self, name: &str, bytes: Vec<u8>) -> Result<(), JobError> {
+        let path = self.child(name);
+        self.store
+            .put(&path, bytes.into())
+            .await
+            .map(|_| ())
+            .map_err(self.failed(&path))
+    }
+
+    /// Every object under the prefix with its size, by its path relative to the prefix.
+    pub async fn sizes(&self) -> Result<BTreeMap<String, u64>, JobError> {
+        Ok(self
+            .list()
+            .await?
+            .into_iter()
+            .map(|m| (self.relative(&m.location), m.size))
+            .collect())
+    }
+
     /// The key-value metadata in the footer of Parquet object `name` (of `size` bytes): the
     /// file's tail is read, more of it if the footer is longer.
     pub async fn parquet_metadata(&self, name: &str, size: u64) -> Result<Vec<KeyValue>, JobError> {
@@ -328,14 +291,21 @@ impl Remote {
     }
 
     /// Every object under the prefix (as a directory: `prefix/…`).
-    async fn list(&self) -> Result<Vec<StorePath>, JobError> {
-        let listed: Vec<_> = self
-            .store
+    async fn list(&self) -> Result<Vec<ObjectMeta>, JobError> {
+        self.store
             .list(Some(&self.prefix))
             .try_collect()
             .await
-            .map_err(self.failed(&self.prefix))?;
-        Ok(listed.into_iter().map(|m| m.location).collect())
+            .map_err(self.failed(&self.prefix))
+    }
+
+    /// `path`'s parts below the prefix, `/`-joined (a listed object is always below it).
+    fn relative(&self, path: &StorePath) -> String {
+        let parts: Vec<String> = path
+            .prefix_match(&self.prefix)
+            .map(|parts| parts.map(|p| p.as_ref().to_string()).collect())
+            .unwrap_or_default();
+        parts.join("/")
     }
 
     fn failed(&self, path: &StorePath) -> impl Fn(object_store::Error) -> JobError + use<> {
