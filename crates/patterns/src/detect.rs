@@ -7,12 +7,12 @@
 //! accounts). Thresholds are integers in [`Config`]; every score formula is in the detector's
 //! docs.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
 use serde::Serialize;
 use tracehound_trace::link::LinkKind;
 
-use crate::graph::{Flow, FlowGraph};
+use crate::graph::{Flow, FlowGraph, Step};
 
 /// A pattern kind.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -157,22 +157,31 @@ impl Config {
 pub fn detect_all(g: &FlowGraph, c: &Config) -> Vec<Detection> {
     let mut out = Vec::new();
     out.extend(peel_chains(g, c));
-    let fo = fan_outs(g, c);
-    let fi = fan_ins(g, c);
-    out.extend(gather_scatter(g, c, &fi, &fo));
-    out.extend(fo);
-    out.extend(fi);
+    let fo = fans(&g.flows, c, Side::Out);
+    let fi = fans(&g.flows, c, Side::In);
+    out.extend(gather_scatter_of_fans(g, c, &fi, &fo));
+    out.extend(fo.into_iter().map(|(_, d)| d));
+    out.extend(fi.into_iter().map(|(_, d)| d));
     out.extend(rapid_hops(g, c));
     out.extend(mixer_use(g));
     out.extend(chain_hops(g));
     out.extend(structuring(g, c));
+    rank(&mut out);
+    out
+}
+
+/// Orders detections strongest first; ties in a fixed order (kind, txs, then the rest), so
+/// the same flows always list the same detections the same way, however they were found.
+pub(crate) fn rank(out: &mut [Detection]) {
     out.sort_by(|a, b| {
         b.score
             .cmp(&a.score)
             .then(a.kind.cmp(&b.kind))
-            .then(a.txs.cmp(&b.txs))
+            .then_with(|| a.txs.cmp(&b.txs))
+            .then_with(|| a.chain.cmp(&b.chain))
+            .then_with(|| a.addresses.cmp(&b.addresses))
+            .then_with(|| a.explanation.cmp(&b.explanation))
     });
-    out
 }
 
 /// Unique values in first-seen order.
@@ -185,6 +194,99 @@ fn score(v: usize) -> u8 {
     u8::try_from(v.min(100)).unwrap_or(100)
 }
 
+/// One peeling spend: its payer, and its small and large payees' flows.
+#[derive(Debug, Clone)]
+pub(crate) struct Peel {
+    pub(crate) from: String,
+    pub(crate) chain: String,
+    pub(crate) height: u64,
+    pub(crate) small: usize,
+    pub(crate) large: usize,
+}
+
+impl Peel {
+    /// The peeling spend `s` is, if it is one.
+    pub(crate) fn of(flows: &[Flow], s: Step, c: &Config) -> Option<Peel> {
+        let [a, b] = s.flows[..] else { return None };
+        let (fa, fb) = (&flows[a], &flows[b]);
+        if fa.asset != fb.asset || fa.to == fb.to {
+            return None;
+        }
+        let (small, large) = if fa.value <= fb.value { (a, b) } else { (b, a) };
+        let total = fa.value + fb.value;
+        if total == 0 || flows[small].value * 100 > total * c.peel_max_percent {
+            return None;
+        }
+        Some(Peel {
+            from: s.from,
+            chain: s.chain,
+            height: s.height,
+            small,
+            large,
+        })
+    }
+
+    /// Whether `self` (unlinked so far) may carry on `prev`'s change, by the rule of
+    /// [`peel_chains`].
+    pub(crate) fn follows(&self, prev: &Peel) -> bool {
+        self.height >= prev.height
+    }
+}
+
+/// The peels linked from `start` by `next`, in order (a cycle is cut where it closes).
+pub(crate) fn peel_links(start: usize, next: &[Option<usize>]) -> Vec<usize> {
+    let mut links = vec![start];
+    let mut at = start;
+    while let Some(n) = next[at] {
+        if links.contains(&n) {
+            break;
+        }
+        links.push(n);
+        at = n;
+    }
+    links
+}
+
+/// The detection of the peels `links` (in order), if they are enough for a chain.
+pub(crate) fn peel_chain_of(
+    flows: &[Flow],
+    peels: &[Peel],
+    links: &[usize],
+    c: &Config,
+) -> Option<Detection> {
+    let (&start, &end) = (links.first()?, links.last()?);
+    if links.len() < c.peel_min_links {
+        return None;
+    }
+    let first = &peels[start];
+    let last = &peels[end];
+    let peeled: u128 = links.iter().map(|&i| flows[peels[i].small].value).sum();
+    let txs = uniq(links.iter().flat_map(|&i| {
+        [
+            flows[peels[i].small].tx.clone(),
+            flows[peels[i].large].tx.clone(),
+        ]
+    }));
+    let mut addresses: Vec<String> = links.iter().map(|&i| peels[i].from.clone()).collect();
+    addresses.push(flows[last.large].to.clone());
+    Some(Detection {
+        kind: Kind::PeelChain,
+        score: score(40 + 10 * links.len()),
+        chain: first.chain.clone(),
+        explanation: format!(
+            "{} peeling spends in a row from {}: {} {} peeled off, {} left at {}",
+            links.len(),
+            first.from,
+            peeled,
+            flows[first.small].asset,
+            flows[last.large].value,
+            flows[last.large].to
+        ),
+        txs,
+        addresses: uniq(addresses),
+    })
+}
+
 /// **Peel chain.** A peeling spend has exactly two payees in one asset (other than the payer):
 /// a small payment of at most `peel_max_percent` % of the spend and the large rest, the
 /// "change" that carries on. A chain is ≥ `peel_min_links` peeling spends where each spend's
@@ -192,33 +294,11 @@ fn score(v: usize) -> u8 {
 /// small payments, each time to a fresh change address). An ordinary payment with change
 /// stops after one link. Score: min(100, 40 + 10 × links).
 pub fn peel_chains(g: &FlowGraph, c: &Config) -> Vec<Detection> {
-    struct Peel {
-        from: String,
-        chain: String,
-        height: u64,
-        small: usize,
-        large: usize,
-    }
-    let mut peels: Vec<Peel> = Vec::new();
-    for s in g.steps() {
-        let [a, b] = s.flows[..] else { continue };
-        let (fa, fb) = (&g.flows[a], &g.flows[b]);
-        if fa.asset != fb.asset || fa.to == fb.to {
-            continue;
-        }
-        let (small, large) = if fa.value <= fb.value { (a, b) } else { (b, a) };
-        let total = fa.value + fb.value;
-        if total == 0 || g.flows[small].value * 100 > total * c.peel_max_percent {
-            continue;
-        }
-        peels.push(Peel {
-            from: s.from,
-            chain: s.chain,
-            height: s.height,
-            small,
-            large,
-        });
-    }
+    let peels: Vec<Peel> = g
+        .steps()
+        .into_iter()
+        .filter_map(|s| Peel::of(&g.flows, s, c))
+        .collect();
     // Next link of each peel: the first later peel by its large payee.
     let mut by_from: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
     for (i, p) in peels.iter().enumerate() {
@@ -231,98 +311,170 @@ pub fn peel_chains(g: &FlowGraph, c: &Config) -> Vec<Detection> {
         if let Some(js) = by_from.get(&(p.chain.as_str(), to.as_str()))
             && let Some(&j) = js
                 .iter()
-                .find(|&&j| j != i && peels[j].height >= p.height && !has_prev[j])
+                .find(|&&j| j != i && peels[j].follows(p) && !has_prev[j])
         {
             next[i] = Some(j);
             has_prev[j] = true;
         }
     }
-    let mut out = Vec::new();
-    for start in 0..peels.len() {
-        if has_prev[start] {
-            continue;
-        }
-        let mut links = vec![start];
-        let mut at = start;
-        while let Some(n) = next[at] {
-            if links.contains(&n) {
-                break;
-            }
-            links.push(n);
-            at = n;
-        }
-        if links.len() < c.peel_min_links {
-            continue;
-        }
-        let first = &peels[start];
-        let last = &peels[at];
-        let peeled: u128 = links.iter().map(|&i| g.flows[peels[i].small].value).sum();
-        let txs = uniq(links.iter().flat_map(|&i| {
-            [
-                g.flows[peels[i].small].tx.clone(),
-                g.flows[peels[i].large].tx.clone(),
-            ]
-        }));
-        let mut addresses: Vec<String> = links.iter().map(|&i| peels[i].from.clone()).collect();
-        addresses.push(g.flows[last.large].to.clone());
-        out.push(Detection {
-            kind: Kind::PeelChain,
-            score: score(40 + 10 * links.len()),
-            chain: first.chain.clone(),
-            explanation: format!(
-                "{} peeling spends in a row from {}: {} {} peeled off, {} left at {}",
-                links.len(),
-                first.from,
-                peeled,
-                g.flows[first.small].asset,
-                g.flows[last.large].value,
-                g.flows[last.large].to
-            ),
-            txs,
-            addresses: uniq(addresses),
-        });
-    }
-    out
+    (0..peels.len())
+        .filter(|&start| !has_prev[start])
+        .filter_map(|start| peel_chain_of(&g.flows, &peels, &peel_links(start, &next), c))
+        .collect()
 }
 
-/// The window of ≥ `min` distinct counterparties with the most of them, for flows grouped by
-/// one side (`key`) and counted on the other (`other`).
-fn fans<'g>(
-    g: &'g FlowGraph,
-    c: &Config,
-    key: impl Fn(&'g Flow) -> &'g str,
-    other: impl Fn(&'g Flow) -> &'g str,
-) -> Vec<(String, String, Vec<usize>, usize)> {
-    let mut by: BTreeMap<(&str, &str), Vec<usize>> = BTreeMap::new();
-    for (i, f) in g.flows.iter().enumerate() {
-        if f.from != f.to && f.link.is_none() {
-            by.entry((&f.chain, key(f))).or_default().push(i);
+/// Which side of its flows a fan is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub(crate) enum Side {
+    /// A payer's flows out (fan-out).
+    Out,
+    /// A payee's flows in (fan-in).
+    In,
+}
+
+impl Side {
+    /// The address a fan of this side is about.
+    pub(crate) fn key(self, f: &Flow) -> &str {
+        match self {
+            Side::Out => &f.from,
+            Side::In => &f.to,
         }
     }
-    let mut out = Vec::new();
-    for ((chain, k), idx) in by {
-        let mut best: Option<(usize, usize, usize)> = None; // (distinct, lo, hi)
-        let mut lo = 0;
-        for hi in 0..idx.len() {
-            while g.flows[idx[hi]].height > g.flows[idx[lo]].height + c.fan_window {
-                lo += 1;
-            }
-            let distinct = idx[lo..=hi]
-                .iter()
-                .map(|&i| other(&g.flows[i]))
-                .collect::<BTreeSet<_>>()
-                .len();
-            if best.is_none_or(|b| distinct > b.0) {
-                best = Some((distinct, lo, hi));
-            }
-        }
-        if let Some((n, lo, hi)) = best
-            && n >= c.fan_min
-        {
-            out.push((chain.to_string(), k.to_string(), idx[lo..=hi].to_vec(), n));
+
+    /// The counterparty counted.
+    fn other(self, f: &Flow) -> &str {
+        match self {
+            Side::Out => &f.to,
+            Side::In => &f.from,
         }
     }
-    out
+}
+
+/// Whether a flow counts toward fans: a payment between two addresses, not a link.
+pub(crate) fn counts_in_fans(f: &Flow) -> bool {
+    f.from != f.to && f.link.is_none()
+}
+
+/// A fan found: the window of one address's flows with the most distinct counterparties.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Fan {
+    pub(crate) side: Side,
+    pub(crate) chain: String,
+    /// The payer (fan-out) or payee (fan-in).
+    pub(crate) key: String,
+    /// The window's flows, in chain order.
+    pub(crate) idx: Vec<usize>,
+    pub(crate) distinct: usize,
+    /// Lowest and highest height of the window.
+    pub(crate) span: (u64, u64),
+}
+
+/// The sliding window over one address's flows on one side, fed in chain order: the window
+/// (of at most `fan_window` blocks) with the most distinct counterparties so far, the earliest
+/// of equals.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct FanWindow {
+    idx: Vec<usize>,
+    lo: usize,
+    /// (distinct counterparties, first, last) positions in `idx`.
+    best: Option<(usize, usize, usize)>,
+}
+
+impl FanWindow {
+    /// Adds flow `i`; true when the best window changed.
+    pub(crate) fn push(&mut self, flows: &[Flow], i: usize, side: Side, c: &Config) -> bool {
+        self.idx.push(i);
+        let hi = self.idx.len() - 1;
+        while flows[self.idx[hi]].height > flows[self.idx[self.lo]].height + c.fan_window {
+            self.lo += 1;
+        }
+        let distinct = self.idx[self.lo..=hi]
+            .iter()
+            .map(|&i| side.other(&flows[i]))
+            .collect::<HashSet<_>>()
+            .len();
+        if self.best.is_none_or(|b| distinct > b.0) {
+            self.best = Some((distinct, self.lo, hi));
+            return true;
+        }
+        false
+    }
+
+    /// The fan, if the best window has enough counterparties.
+    pub(crate) fn fan(&self, flows: &[Flow], side: Side, c: &Config) -> Option<Fan> {
+        let (distinct, lo, hi) = self.best?;
+        if distinct < c.fan_min {
+            return None;
+        }
+        let idx = self.idx[lo..=hi].to_vec();
+        let f = &flows[idx[0]];
+        Some(Fan {
+            side,
+            chain: f.chain.clone(),
+            key: side.key(f).to_string(),
+            span: span(flows, &idx),
+            idx,
+            distinct,
+        })
+    }
+}
+
+impl Fan {
+    /// The fan-out or fan-in detection.
+    pub(crate) fn detection(&self, flows: &[Flow]) -> Detection {
+        let total: u128 = self.idx.iter().map(|&i| flows[i].value).sum();
+        let (h0, h1) = self.span;
+        let (n, key) = (self.distinct, &self.key);
+        let txs = uniq(self.idx.iter().map(|&i| flows[i].tx.clone()));
+        match self.side {
+            Side::Out => Detection {
+                kind: Kind::FanOut,
+                score: score(10 * n),
+                explanation: format!(
+                    "{key} paid {n} distinct addresses in blocks {h0}–{h1} ({total} base units)"
+                ),
+                txs,
+                addresses: uniq(
+                    std::iter::once(key.clone())
+                        .chain(self.idx.iter().map(|&i| flows[i].to.clone())),
+                ),
+                chain: self.chain.clone(),
+            },
+            Side::In => {
+                let mut addresses = uniq(self.idx.iter().map(|&i| flows[i].from.clone()));
+                addresses.push(key.clone());
+                Detection {
+                    kind: Kind::FanIn,
+                    score: score(10 * n),
+                    explanation: format!(
+                        "{key} received from {n} distinct addresses in blocks {h0}–{h1} ({total} base units)"
+                    ),
+                    txs,
+                    addresses,
+                    chain: self.chain.clone(),
+                }
+            }
+        }
+    }
+}
+
+/// Every fan of one side, with its detection, by (chain, address).
+fn fans(flows: &[Flow], c: &Config, side: Side) -> Vec<(Fan, Detection)> {
+    let mut by: BTreeMap<(&str, &str), FanWindow> = BTreeMap::new();
+    for (i, f) in flows.iter().enumerate() {
+        if counts_in_fans(f) {
+            by.entry((&f.chain, side.key(f)))
+                .or_default()
+                .push(flows, i, side, c);
+        }
+    }
+    by.values()
+        .filter_map(|w| w.fan(flows, side, c))
+        .map(|fan| {
+            let d = fan.detection(flows);
+            (fan, d)
+        })
+        .collect()
 }
 
 /// **Fan-out.** One payer to ≥ `fan_min` distinct payees within `fan_window` blocks (the
@@ -330,53 +482,23 @@ fn fans<'g>(
 /// min(100, 10 × payees). Exchanges' batched withdrawals match too; a trace stops at
 /// services, so this matters for the address view.
 pub fn fan_outs(g: &FlowGraph, c: &Config) -> Vec<Detection> {
-    fans(g, c, |f| &f.from, |f| &f.to)
+    fans(&g.flows, c, Side::Out)
         .into_iter()
-        .map(|(chain, from, idx, n)| {
-            let total: u128 = idx.iter().map(|&i| g.flows[i].value).sum();
-            let (h0, h1) = span(g, &idx);
-            Detection {
-                kind: Kind::FanOut,
-                score: score(10 * n),
-                explanation: format!(
-                    "{from} paid {n} distinct addresses in blocks {h0}–{h1} ({total} base units)"
-                ),
-                txs: uniq(idx.iter().map(|&i| g.flows[i].tx.clone())),
-                addresses: uniq(
-                    std::iter::once(from.clone()).chain(idx.iter().map(|&i| g.flows[i].to.clone())),
-                ),
-                chain,
-            }
-        })
+        .map(|(_, d)| d)
         .collect()
 }
 
 /// **Fan-in.** ≥ `fan_min` distinct payers into one payee within `fan_window` blocks
 /// (consolidation, the "gather" step). Score: min(100, 10 × payers).
 pub fn fan_ins(g: &FlowGraph, c: &Config) -> Vec<Detection> {
-    fans(g, c, |f| &f.to, |f| &f.from)
+    fans(&g.flows, c, Side::In)
         .into_iter()
-        .map(|(chain, to, idx, n)| {
-            let total: u128 = idx.iter().map(|&i| g.flows[i].value).sum();
-            let (h0, h1) = span(g, &idx);
-            let mut addresses = uniq(idx.iter().map(|&i| g.flows[i].from.clone()));
-            addresses.push(to.clone());
-            Detection {
-                kind: Kind::FanIn,
-                score: score(10 * n),
-                explanation: format!(
-                    "{to} received from {n} distinct addresses in blocks {h0}–{h1} ({total} base units)"
-                ),
-                txs: uniq(idx.iter().map(|&i| g.flows[i].tx.clone())),
-                addresses,
-                chain,
-            }
-        })
+        .map(|(_, d)| d)
         .collect()
 }
 
-fn span(g: &FlowGraph, idx: &[usize]) -> (u64, u64) {
-    let hs = idx.iter().map(|&i| g.flows[i].height);
+fn span(flows: &[Flow], idx: &[usize]) -> (u64, u64) {
+    let hs = idx.iter().map(|&i| flows[i].height);
     (hs.clone().min().unwrap_or(0), hs.max().unwrap_or(0))
 }
 
@@ -385,132 +507,146 @@ fn span(g: &FlowGraph, idx: &[usize]) -> (u64, u64) {
 /// a fan-out whose payees, ≥ `scatter_gather_min` of them, later pay one common address
 /// within `gather_window` blocks (split, then re-assembled elsewhere). Scores: the mean of the
 /// two fans' scores; min(100, 20 × regathered payees).
-pub fn gather_scatter(
+pub fn gather_scatter(g: &FlowGraph, c: &Config) -> Vec<Detection> {
+    let fi = fans(&g.flows, c, Side::In);
+    let fo = fans(&g.flows, c, Side::Out);
+    gather_scatter_of_fans(g, c, &fi, &fo)
+}
+
+fn gather_scatter_of_fans(
     g: &FlowGraph,
     c: &Config,
-    fan_ins: &[Detection],
-    fan_outs: &[Detection],
+    fan_ins: &[(Fan, Detection)],
+    fan_outs: &[(Fan, Detection)],
 ) -> Vec<Detection> {
+    let outs: HashMap<(&str, &str), &(Fan, Detection)> = fan_outs
+        .iter()
+        .map(|fo| ((fo.0.chain.as_str(), fo.0.key.as_str()), fo))
+        .collect();
     let mut out = Vec::new();
-    let first_height = |d: &Detection| -> (u64, u64) {
-        let hs: Vec<u64> = g
-            .flows
-            .iter()
-            .filter(|f| d.txs.contains(&f.tx))
-            .map(|f| f.height)
-            .collect();
-        (
-            hs.iter().copied().min().unwrap_or(0),
-            hs.iter().copied().max().unwrap_or(0),
-        )
-    };
-    for fi in fan_ins {
-        let Some(hub) = fi.addresses.last() else {
-            continue;
-        };
-        for fo in fan_outs {
-            if fo.chain != fi.chain || fo.addresses.first() != Some(hub) {
-                continue;
-            }
-            let (i0, i1) = first_height(fi);
-            let (o0, _) = first_height(fo);
-            if o0 >= i0 && o0 <= i1 + c.gather_window {
-                out.push(Detection {
-                    kind: Kind::GatherScatter,
-                    score: (fi.score / 2 + fo.score / 2).min(100),
-                    chain: fi.chain.clone(),
-                    txs: uniq(fi.txs.iter().chain(&fo.txs).cloned()),
-                    addresses: uniq(fi.addresses.iter().chain(&fo.addresses).cloned()),
-                    explanation: format!(
-                        "{hub} gathered from {} addresses then scattered to {} within {} blocks",
-                        fi.addresses.len() - 1,
-                        fo.addresses.len() - 1,
-                        o0.saturating_sub(i1)
-                    ),
-                });
-            }
+    for (fi, fid) in fan_ins {
+        if let Some((fo, fod)) = outs.get(&(fi.chain.as_str(), fi.key.as_str())) {
+            out.extend(gather_scatter_at((fi, fid), (fo, fod), c));
         }
     }
-    for fo in fan_outs {
-        let (o0, o1) = first_height(fo);
-        let scattered: BTreeSet<&str> = fo.addresses.iter().skip(1).map(String::as_str).collect();
-        let mut into: BTreeMap<&str, (BTreeSet<&str>, Vec<String>)> = BTreeMap::new();
-        for f in &g.flows {
-            if f.chain == fo.chain
-                && scattered.contains(f.from.as_str())
-                && !scattered.contains(f.to.as_str())
-                && Some(&f.to) != fo.addresses.first()
-                && f.height >= o0
-                && f.height <= o1 + c.gather_window
-            {
-                let e = into.entry(&f.to).or_default();
-                e.0.insert(&f.from);
-                e.1.push(f.tx.clone());
-            }
-        }
-        for (to, (froms, txs)) in into {
-            if froms.len() < c.scatter_gather_min {
-                continue;
-            }
-            let mut addresses = fo.addresses.clone();
-            addresses.push(to.to_string());
-            out.push(Detection {
-                kind: Kind::ScatterGather,
-                score: score(20 * froms.len()),
-                chain: fo.chain.clone(),
-                txs: uniq(fo.txs.iter().cloned().chain(txs)),
-                addresses: uniq(addresses),
-                explanation: format!(
-                    "{} scattered to {} addresses, {} of which paid {to} again",
-                    fo.addresses.first().map_or("", String::as_str),
-                    scattered.len(),
-                    froms.len()
-                ),
-            });
-        }
+    for (fo, fod) in fan_outs {
+        out.extend(scatter_gather_of((fo, fod), g.flows.iter(), c));
     }
     out
 }
 
-/// **Rapid hops.** Value that leaves an address within `rapid_blocks` blocks of arriving
-/// there, over ≥ `rapid_min_hops` consecutive hops (pass-through addresses that never rest:
-/// the speed typology of FATF's red flags). Each maximal run is reported once; runs whose txs
-/// a longer one already names are dropped. Score: min(100, 25 × hops).
-pub fn rapid_hops(g: &FlowGraph, c: &Config) -> Vec<Detection> {
-    let n = g.flows.len();
-    let mut into: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
-    let mut len = vec![1usize; n];
-    let mut pred: Vec<Option<usize>> = vec![None; n];
-    let mut is_pred = vec![false; n];
-    for (i, f) in g.flows.iter().enumerate() {
-        if f.from == f.to {
+/// The gather-scatter through the hub of fan-in `fi` and fan-out `fo` (one address), if the
+/// fan-out starts within `gather_window` blocks after the fan-in ends.
+pub(crate) fn gather_scatter_at(
+    (fi, fid): (&Fan, &Detection),
+    (fo, fod): (&Fan, &Detection),
+    c: &Config,
+) -> Option<Detection> {
+    let (i0, i1) = fi.span;
+    let (o0, _) = fo.span;
+    if o0 < i0 || o0 > i1 + c.gather_window {
+        return None;
+    }
+    Some(Detection {
+        kind: Kind::GatherScatter,
+        score: (fid.score / 2 + fod.score / 2).min(100),
+        chain: fi.chain.clone(),
+        txs: uniq(fid.txs.iter().chain(&fod.txs).cloned()),
+        addresses: uniq(fid.addresses.iter().chain(&fod.addresses).cloned()),
+        explanation: format!(
+            "{} gathered from {} addresses then scattered to {} within {} blocks",
+            fi.key,
+            fid.addresses.len() - 1,
+            fod.addresses.len() - 1,
+            o0.saturating_sub(i1)
+        ),
+    })
+}
+
+/// The scatter-gathers of fan-out `fo`: `later` holds (at least) every flow out of its payees,
+/// in chain order.
+pub(crate) fn scatter_gather_of<'f>(
+    (fo, fod): (&Fan, &Detection),
+    later: impl Iterator<Item = &'f Flow>,
+    c: &Config,
+) -> Vec<Detection> {
+    let (o0, o1) = fo.span;
+    let scattered: BTreeSet<&str> = fod.addresses.iter().skip(1).map(String::as_str).collect();
+    let mut into: BTreeMap<&str, (BTreeSet<&str>, Vec<String>)> = BTreeMap::new();
+    for f in later {
+        if f.chain == fo.chain
+            && scattered.contains(f.from.as_str())
+            && !scattered.contains(f.to.as_str())
+            && f.to != fo.key
+            && f.height >= o0
+            && f.height <= o1 + c.gather_window
+        {
+            let e = into.entry(&f.to).or_default();
+            e.0.insert(&f.from);
+            e.1.push(f.tx.clone());
+        }
+    }
+    let mut out = Vec::new();
+    for (to, (froms, txs)) in into {
+        if froms.len() < c.scatter_gather_min {
             continue;
         }
-        if let Some(ins) = into.get(&(f.chain.as_str(), f.from.as_str())) {
-            // Flows arriving earlier (or in the same tx block, ordered before), newest first.
-            for &p in ins.iter().rev() {
-                let pf = &g.flows[p];
-                if pf.height + c.rapid_blocks < f.height {
-                    break;
-                }
-                if pf.tx != f.tx && len[p] + 1 > len[i] {
-                    len[i] = len[p] + 1;
-                    pred[i] = Some(p);
-                }
-            }
-        }
-        if let Some(p) = pred[i] {
-            is_pred[p] = true;
-        }
-        into.entry((&f.chain, &f.to)).or_default().push(i);
+        let mut addresses = fod.addresses.clone();
+        addresses.push(to.to_string());
+        out.push(Detection {
+            kind: Kind::ScatterGather,
+            score: score(20 * froms.len()),
+            chain: fo.chain.clone(),
+            txs: uniq(fod.txs.iter().cloned().chain(txs)),
+            addresses: uniq(addresses),
+            explanation: format!(
+                "{} scattered to {} addresses, {} of which paid {to} again",
+                fo.key,
+                scattered.len(),
+                froms.len()
+            ),
+        });
     }
-    let mut ends: Vec<usize> = (0..n)
-        .filter(|&i| !is_pred[i] && len[i] >= c.rapid_min_hops)
-        .collect();
-    ends.sort_by_key(|&i| std::cmp::Reverse(len[i]));
-    let mut covered: BTreeSet<String> = BTreeSet::new();
+    out
+}
+
+/// The longest rapid run ending with flow `i` (its length and the flow before it), given the
+/// runs of earlier flows (`len`) and the flows that arrived at `i`'s payer before it, in chain
+/// order (`arrivals`).
+pub(crate) fn rapid_link(
+    flows: &[Flow],
+    len: &[usize],
+    arrivals: &[usize],
+    i: usize,
+    c: &Config,
+) -> (usize, Option<usize>) {
+    let f = &flows[i];
+    let (mut best, mut pred) = (1, None);
+    // Newest first: of equally long runs, the latest arrival.
+    for &p in arrivals.iter().rev() {
+        let pf = &flows[p];
+        if pf.height + c.rapid_blocks < f.height {
+            break;
+        }
+        if pf.tx != f.tx && len[p] + 1 > best {
+            best = len[p] + 1;
+            pred = Some(p);
+        }
+    }
+    (best, pred)
+}
+
+/// The detections of the rapid runs ending at `ends` (longest first, then in chain order),
+/// skipping a run whose txs the ones before it already named.
+pub(crate) fn rapid_runs(
+    flows: &[Flow],
+    pred: &[Option<usize>],
+    ends: &[usize],
+    c: &Config,
+) -> Vec<Detection> {
+    let mut covered: HashSet<&str> = HashSet::new();
     let mut out = Vec::new();
-    for end in ends {
+    for &end in ends {
         let mut run = vec![end];
         let mut at = end;
         while let Some(p) = pred[at] {
@@ -518,14 +654,14 @@ pub fn rapid_hops(g: &FlowGraph, c: &Config) -> Vec<Detection> {
             at = p;
         }
         run.reverse();
-        let txs = uniq(run.iter().map(|&i| g.flows[i].tx.clone()));
-        if txs.iter().all(|t| covered.contains(t)) {
+        let txs = uniq(run.iter().map(|&i| flows[i].tx.clone()));
+        if txs.iter().all(|t| covered.contains(t.as_str())) {
             continue;
         }
-        covered.extend(txs.iter().cloned());
-        let first = &g.flows[run[0]];
-        let last = &g.flows[end];
-        let mut addresses: Vec<String> = run.iter().map(|&i| g.flows[i].from.clone()).collect();
+        covered.extend(run.iter().map(|&i| flows[i].tx.as_str()));
+        let first = &flows[run[0]];
+        let last = &flows[end];
+        let mut addresses: Vec<String> = run.iter().map(|&i| flows[i].from.clone()).collect();
         addresses.push(last.to.clone());
         out.push(Detection {
             kind: Kind::RapidHops,
@@ -547,8 +683,82 @@ pub fn rapid_hops(g: &FlowGraph, c: &Config) -> Vec<Detection> {
     out
 }
 
+/// **Rapid hops.** Value that leaves an address within `rapid_blocks` blocks of arriving
+/// there, over ≥ `rapid_min_hops` consecutive hops (pass-through addresses that never rest:
+/// the speed typology of FATF's red flags). Each maximal run is reported once; runs whose txs
+/// a longer one already names are dropped. Score: min(100, 25 × hops).
+pub fn rapid_hops(g: &FlowGraph, c: &Config) -> Vec<Detection> {
+    let n = g.flows.len();
+    let mut into: HashMap<(&str, &str), Vec<usize>> = HashMap::new();
+    let mut len = vec![1usize; n];
+    let mut pred: Vec<Option<usize>> = vec![None; n];
+    let mut is_pred = vec![false; n];
+    for (i, f) in g.flows.iter().enumerate() {
+        if f.from == f.to {
+            continue;
+        }
+        if let Some(ins) = into.get(&(f.chain.as_str(), f.from.as_str())) {
+            (len[i], pred[i]) = rapid_link(&g.flows, &len, ins, i, c);
+        }
+        if let Some(p) = pred[i] {
+            is_pred[p] = true;
+        }
+        into.entry((&f.chain, &f.to)).or_default().push(i);
+    }
+    let mut ends: Vec<usize> = (0..n)
+        .filter(|&i| !is_pred[i] && len[i] >= c.rapid_min_hops)
+        .collect();
+    ends.sort_by_key(|&i| std::cmp::Reverse(len[i]));
+    rapid_runs(&g.flows, &pred, &ends, c)
+}
+
 /// Label categories that mean a mixer or privacy pool.
 pub const MIXER_CATEGORIES: [&str; 4] = ["mixer", "coinjoin", "privacy", "tumbler"];
+
+/// Whether a label category means a mixer.
+pub(crate) fn is_mixer_category(c: Option<&str>) -> bool {
+    c.is_some_and(|c| MIXER_CATEGORIES.contains(&c))
+}
+
+/// Payments `fs` into `to`, labeled `category`.
+pub(crate) fn mixer_payments(chain: &str, to: &str, fs: &[&Flow], category: &str) -> Detection {
+    let total: u128 = fs.iter().map(|f| f.value).sum();
+    Detection {
+        kind: Kind::Mixer,
+        score: 90,
+        chain: chain.to_string(),
+        txs: uniq(fs.iter().map(|f| f.tx.clone())),
+        addresses: uniq(fs.iter().map(|f| f.from.clone()).chain([to.to_string()])),
+        explanation: format!(
+            "{} payment(s) of {total} base units into {to}, labeled {category}",
+            fs.len(),
+        ),
+    }
+}
+
+/// The mixer link of tx `tx`, carried by `fs`.
+pub(crate) fn mixer_link(tx: &str, fs: &[&Flow]) -> Detection {
+    Detection {
+        kind: Kind::Mixer,
+        score: 100,
+        chain: fs[0].chain.clone(),
+        txs: vec![tx.to_string()],
+        addresses: uniq(fs.iter().flat_map(|f| [f.from.clone(), f.to.clone()])),
+        explanation: format!("mixer link: {} base units in", fs[0].value),
+    }
+}
+
+/// The CoinJoin `tx` (flagged for `why`), with its flows `fs`.
+pub(crate) fn coinjoin(tx: &str, fs: &[&Flow], why: &str) -> Detection {
+    Detection {
+        kind: Kind::Mixer,
+        score: 80,
+        chain: fs[0].chain.clone(),
+        txs: vec![tx.to_string()],
+        addresses: uniq(fs.iter().flat_map(|f| [f.from.clone(), f.to.clone()])),
+        explanation: format!("CoinJoin {tx}: {why}"),
+    }
+}
 
 /// **Mixer use.** Value paid to an address labeled `mixer`, `coinjoin`, `privacy` or
 /// `tumbler` (score 90), carried by a mixer link (score 100), or spent in a UTXO tx the
@@ -562,10 +772,7 @@ pub fn mixer_use(g: &FlowGraph) -> Vec<Detection> {
     for f in &g.flows {
         if f.link == Some(LinkKind::Mixer) {
             links.entry(&f.tx).or_default().push(f);
-        } else if g
-            .category(&f.chain, &f.to)
-            .is_some_and(|c| MIXER_CATEGORIES.contains(&c))
-        {
+        } else if is_mixer_category(g.category(&f.chain, &f.to)) {
             into.entry((&f.chain, &f.to)).or_default().push(f);
         }
         if g.coinjoins.contains_key(&f.tx) {
@@ -573,44 +780,57 @@ pub fn mixer_use(g: &FlowGraph) -> Vec<Detection> {
         }
     }
     for ((chain, to), fs) in into {
-        let total: u128 = fs.iter().map(|f| f.value).sum();
-        out.push(Detection {
-            kind: Kind::Mixer,
-            score: 90,
-            chain: chain.to_string(),
-            txs: uniq(fs.iter().map(|f| f.tx.clone())),
-            addresses: uniq(fs.iter().map(|f| f.from.clone()).chain([to.to_string()])),
-            explanation: format!(
-                "{} payment(s) of {total} base units into {to}, labeled {}",
-                fs.len(),
-                g.category(chain, to).unwrap_or("mixer")
-            ),
-        });
+        let category = g.category(chain, to).unwrap_or("mixer");
+        out.push(mixer_payments(chain, to, &fs, category));
     }
     for (tx, fs) in links {
-        out.push(Detection {
-            kind: Kind::Mixer,
-            score: 100,
-            chain: fs[0].chain.clone(),
-            txs: vec![tx.to_string()],
-            addresses: uniq(fs.iter().flat_map(|f| [f.from.clone(), f.to.clone()])),
-            explanation: format!("mixer link: {} base units in", fs[0].value),
-        });
+        out.push(mixer_link(tx, &fs));
     }
     for (tx, fs) in joins {
-        out.push(Detection {
-            kind: Kind::Mixer,
-            score: 80,
-            chain: fs[0].chain.clone(),
-            txs: vec![tx.to_string()],
-            addresses: uniq(fs.iter().flat_map(|f| [f.from.clone(), f.to.clone()])),
-            explanation: format!(
-                "CoinJoin {tx}: {}",
-                g.coinjoins.get(tx).map_or("", String::as_str)
-            ),
-        });
+        let why = g.coinjoins.get(tx).map_or("", String::as_str);
+        out.push(coinjoin(tx, &fs, why));
     }
     out
+}
+
+/// The chain hop a flow carried by a bridge or swap link is.
+pub(crate) fn link_hop(f: &Flow) -> Option<Detection> {
+    let (score, what) = match f.link {
+        Some(LinkKind::Bridge) => (90, "bridge"),
+        Some(LinkKind::Swap) => (60, "swap"),
+        _ => return None,
+    };
+    Some(Detection {
+        kind: Kind::ChainHop,
+        score,
+        chain: f.chain.clone(),
+        txs: vec![f.tx.clone()],
+        addresses: uniq([f.from.clone(), f.to.clone()]),
+        explanation: format!("{what}: {} {} in at {}", f.value, f.asset, f.from),
+    })
+}
+
+/// The hop seen only by its two sides: flows on two or more chains (`firsts`: each chain's
+/// first flow) and no bridge link among them.
+pub(crate) fn unseen_hop(firsts: &BTreeMap<&str, &Flow>, bridged: bool) -> Option<Detection> {
+    if firsts.len() < 2 || bridged {
+        return None;
+    }
+    Some(Detection {
+        kind: Kind::ChainHop,
+        score: 50,
+        chain: firsts
+            .keys()
+            .next()
+            .map_or(String::new(), |c| c.to_string()),
+        txs: firsts.values().map(|f| f.tx.clone()).collect(),
+        addresses: firsts.values().map(|f| f.to.clone()).collect(),
+        explanation: format!(
+            "flows on {} chains: {}",
+            firsts.len(),
+            firsts.keys().copied().collect::<Vec<_>>().join(", ")
+        ),
+    })
 }
 
 /// **Chain hop.** A bridge link (score 90) or a swap link (score 60: an asset hop on one
@@ -618,46 +838,63 @@ pub fn mixer_use(g: &FlowGraph) -> Vec<Detection> {
 /// between them, one detection naming each chain's first flow (score 50: the hop itself
 /// was not seen, only both sides).
 pub fn chain_hops(g: &FlowGraph) -> Vec<Detection> {
-    let mut out = Vec::new();
-    let mut bridged = false;
-    for f in &g.flows {
-        let (score, what) = match f.link {
-            Some(LinkKind::Bridge) => (90, "bridge"),
-            Some(LinkKind::Swap) => (60, "swap"),
-            _ => continue,
-        };
-        bridged |= f.link == Some(LinkKind::Bridge);
-        out.push(Detection {
-            kind: Kind::ChainHop,
-            score,
-            chain: f.chain.clone(),
-            txs: vec![f.tx.clone()],
-            addresses: uniq([f.from.clone(), f.to.clone()]),
-            explanation: format!("{what}: {} {} in at {}", f.value, f.asset, f.from),
-        });
-    }
+    let mut out: Vec<Detection> = g.flows.iter().filter_map(link_hop).collect();
+    let bridged = g.flows.iter().any(|f| f.link == Some(LinkKind::Bridge));
     let mut firsts: BTreeMap<&str, &Flow> = BTreeMap::new();
     for f in &g.flows {
         firsts.entry(&f.chain).or_insert(f);
     }
-    if firsts.len() >= 2 && !bridged {
-        out.push(Detection {
-            kind: Kind::ChainHop,
-            score: 50,
-            chain: firsts
-                .keys()
-                .next()
-                .map_or(String::new(), |c| c.to_string()),
-            txs: firsts.values().map(|f| f.tx.clone()).collect(),
-            addresses: firsts.values().map(|f| f.to.clone()).collect(),
-            explanation: format!(
-                "flows on {} chains: {}",
-                firsts.len(),
-                firsts.keys().copied().collect::<Vec<_>>().join(", ")
-            ),
-        });
-    }
+    out.extend(unseen_hop(&firsts, bridged));
     out
+}
+
+/// Which group of structured amounts a flow in the band joins: (chain, asset, address, whether
+/// the address paid).
+pub(crate) type StructuringKey = (String, String, String, bool);
+
+/// Whether `f`'s amount is in the structuring band below its asset's threshold.
+pub(crate) fn in_structuring_band(f: &Flow, c: &Config) -> bool {
+    let Some(t) = c.threshold(&f.chain, &f.asset) else {
+        return false;
+    };
+    let floor = t - t * c.structuring_band_percent.min(100) / 100;
+    f.value >= floor && f.value < t && f.from != f.to
+}
+
+/// The structuring detection of amounts `fs` (all in the band) by or to one address.
+pub(crate) fn structured(
+    (chain, asset, who, payer): (&str, &str, &str, bool),
+    fs: &[&Flow],
+    c: &Config,
+) -> Option<Detection> {
+    if fs.len() < c.structuring_min {
+        return None;
+    }
+    let t = c.threshold(chain, asset).unwrap_or(0);
+    let addresses = if payer {
+        uniq(
+            [who.to_string()]
+                .into_iter()
+                .chain(fs.iter().map(|f| f.to.clone())),
+        )
+    } else {
+        let mut a = uniq(fs.iter().map(|f| f.from.clone()));
+        a.push(who.to_string());
+        uniq(a)
+    };
+    Some(Detection {
+        kind: Kind::Structuring,
+        score: score(30 + 15 * fs.len()),
+        chain: chain.to_string(),
+        txs: uniq(fs.iter().map(|f| f.tx.clone())),
+        addresses,
+        explanation: format!(
+            "{} amounts of {asset} {} {who} within {}% below the threshold {t}",
+            fs.len(),
+            if payer { "paid by" } else { "paid to" },
+            c.structuring_band_percent
+        ),
+    })
 }
 
 /// **Structuring.** ≥ `structuring_min` amounts by one payer, or to one payee, each in the band
@@ -665,52 +902,17 @@ pub fn chain_hops(g: &FlowGraph) -> Vec<Detection> {
 /// "smurfing" of cash AML, kept under a reporting line). Score: min(100, 30 + 15 × amounts).
 pub fn structuring(g: &FlowGraph, c: &Config) -> Vec<Detection> {
     let mut by: BTreeMap<(&str, &str, &str, bool), Vec<&Flow>> = BTreeMap::new();
-    for f in &g.flows {
-        let Some(t) = c.threshold(&f.chain, &f.asset) else {
-            continue;
-        };
-        let floor = t - t * c.structuring_band_percent.min(100) / 100;
-        if f.value >= floor && f.value < t && f.from != f.to {
-            by.entry((&f.chain, &f.asset, &f.from, true))
-                .or_default()
-                .push(f);
-            by.entry((&f.chain, &f.asset, &f.to, false))
-                .or_default()
-                .push(f);
-        }
+    for f in g.flows.iter().filter(|f| in_structuring_band(f, c)) {
+        by.entry((&f.chain, &f.asset, &f.from, true))
+            .or_default()
+            .push(f);
+        by.entry((&f.chain, &f.asset, &f.to, false))
+            .or_default()
+            .push(f);
     }
-    let mut out = Vec::new();
-    for ((chain, asset, who, payer), fs) in by {
-        if fs.len() < c.structuring_min {
-            continue;
-        }
-        let t = c.threshold(chain, asset).unwrap_or(0);
-        let addresses = if payer {
-            uniq(
-                [who.to_string()]
-                    .into_iter()
-                    .chain(fs.iter().map(|f| f.to.clone())),
-            )
-        } else {
-            let mut a = uniq(fs.iter().map(|f| f.from.clone()));
-            a.push(who.to_string());
-            uniq(a)
-        };
-        out.push(Detection {
-            kind: Kind::Structuring,
-            score: score(30 + 15 * fs.len()),
-            chain: chain.to_string(),
-            txs: uniq(fs.iter().map(|f| f.tx.clone())),
-            addresses,
-            explanation: format!(
-                "{} amounts of {asset} {} {who} within {}% below the threshold {t}",
-                fs.len(),
-                if payer { "paid by" } else { "paid to" },
-                c.structuring_band_percent
-            ),
-        });
-    }
-    out
+    by.into_iter()
+        .filter_map(|(key, fs)| structured(key, &fs, c))
+        .collect()
 }
 
 #[cfg(test)]
@@ -793,7 +995,7 @@ mod tests {
         assert_eq!(kinds(&fi), vec![Kind::FanIn]);
         assert_eq!(fi[0].addresses.last().map(String::as_str), Some("sink"));
         // Scattered to d0..d5, gathered again at sink.
-        let sg = gather_scatter(&g, &c, &fi, &fo);
+        let sg = gather_scatter(&g, &c);
         assert_eq!(kinds(&sg), vec![Kind::ScatterGather]);
         // Four payees, or six spread over 60 blocks: no fan-out.
         let few = graph(
@@ -818,7 +1020,7 @@ mod tests {
         f.extend((0..5).map(|k| flow(&format!("o{k}"), 4, "hub", &format!("d{k}"), 10, false)));
         let g = graph(f);
         let c = Config::default();
-        let d = gather_scatter(&g, &c, &fan_ins(&g, &c), &fan_outs(&g, &c));
+        let d = gather_scatter(&g, &c);
         assert_eq!(kinds(&d), vec![Kind::GatherScatter]);
         assert_eq!(d[0].txs.len(), 10);
     }

@@ -69,13 +69,23 @@ impl FlowGraph {
     /// The flows of a trace: every taint-carrying hop but the incident's own (whose payer is
     /// the placeholder `incident`), with the payer's address as the trace names it.
     pub fn from_trace(result: &TraceResult) -> FlowGraph {
+        FlowGraph::from_trace_after(result, &HashMap::new())
+    }
+
+    /// The flows of a trace above a height on each chain (`after`, by chain name; a chain not
+    /// in it gives all its flows), with the categories of every endpoint: what a live trace's
+    /// new blocks add, for [`crate::Incremental`].
+    pub fn from_trace_after(result: &TraceResult, after: &HashMap<String, u64>) -> FlowGraph {
         let mut g = FlowGraph::default();
         let mut seen = BTreeSet::new();
         for h in &result.edges {
+            let (height, index) = parse_at(&h.at);
+            if after.get(&*h.chain).is_some_and(|&a| height <= a) {
+                continue;
+            }
             if !seen.insert((h.tx.clone(), h.from.clone(), h.to.clone(), h.asset.clone())) {
                 continue;
             }
-            let (height, index) = parse_at(&h.at);
             let link = match &h.edge {
                 EdgeKind::Link(l) => Some(l.link),
                 _ => None,
@@ -110,10 +120,7 @@ impl FlowGraph {
 
     /// Sorts flows into chain order.
     pub fn sort(&mut self) {
-        self.flows.sort_by(|a, b| {
-            (a.height, a.index, &a.tx, &a.from, &a.to)
-                .cmp(&(b.height, b.index, &b.tx, &b.from, &b.to))
-        });
+        sort_flows(&mut self.flows);
     }
 
     /// The label category of `address` on `chain`, if known.
@@ -125,32 +132,51 @@ impl FlowGraph {
 
     /// The spends, in chain order of their first flow.
     pub fn steps(&self) -> Vec<Step> {
-        // Key: UTXO tx, or (payer, height) for account transfers; the chain keeps two chains
-        // apart.
-        let mut by: BTreeMap<(String, String, u64, String), Step> = BTreeMap::new();
-        let mut order: Vec<(String, String, u64, String)> = Vec::new();
-        for (i, f) in self.flows.iter().enumerate() {
-            if f.from == f.to || f.link.is_some() {
-                continue;
-            }
-            let key = if f.utxo {
-                (f.chain.clone(), f.from.clone(), f.height, f.tx.clone())
-            } else {
-                (f.chain.clone(), f.from.clone(), f.height, String::new())
-            };
-            let s = by.entry(key.clone()).or_insert_with(|| {
-                order.push(key.clone());
-                Step {
-                    from: f.from.clone(),
-                    chain: f.chain.clone(),
-                    height: f.height,
-                    flows: Vec::new(),
-                }
-            });
-            s.flows.push(i);
-        }
-        order.into_iter().filter_map(|k| by.remove(&k)).collect()
+        steps_of(&self.flows, 0..self.flows.len())
     }
+}
+
+/// Sorts flows into chain order: by height and position in the block, then by what they are
+/// (a total order, so any two sorts of the same flows agree).
+pub(crate) fn sort_flows(flows: &mut [Flow]) {
+    flows.sort_by(|a, b| {
+        (
+            a.height, a.index, &a.chain, &a.tx, &a.from, &a.to, &a.asset, a.value,
+        )
+            .cmp(&(
+                b.height, b.index, &b.chain, &b.tx, &b.from, &b.to, &b.asset, b.value,
+            ))
+    });
+}
+
+/// The spends among the flows `idx` (in chain order), in chain order of their first flow.
+pub(crate) fn steps_of(flows: &[Flow], idx: impl IntoIterator<Item = usize>) -> Vec<Step> {
+    // Key: UTXO tx, or (payer, height) for account transfers; the chain keeps two chains
+    // apart.
+    let mut by: BTreeMap<(String, String, u64, String), Step> = BTreeMap::new();
+    let mut order: Vec<(String, String, u64, String)> = Vec::new();
+    for i in idx {
+        let f = &flows[i];
+        if f.from == f.to || f.link.is_some() {
+            continue;
+        }
+        let key = if f.utxo {
+            (f.chain.clone(), f.from.clone(), f.height, f.tx.clone())
+        } else {
+            (f.chain.clone(), f.from.clone(), f.height, String::new())
+        };
+        let s = by.entry(key.clone()).or_insert_with(|| {
+            order.push(key.clone());
+            Step {
+                from: f.from.clone(),
+                chain: f.chain.clone(),
+                height: f.height,
+                flows: Vec::new(),
+            }
+        });
+        s.flows.push(i);
+    }
+    order.into_iter().filter_map(|k| by.remove(&k)).collect()
 }
 
 /// `height:index` or `height:tx:sub` as (height, index); zeros where unreadable.

@@ -9,10 +9,12 @@
 
 pub mod detect;
 pub mod graph;
+pub mod incremental;
 pub mod store;
 
 pub use detect::{Config, Detection, Kind, detect_all};
 pub use graph::{Flow, FlowGraph, Step};
+pub use incremental::Incremental;
 
 use std::collections::HashMap;
 
@@ -26,6 +28,19 @@ pub enum PatternsError {
     /// The address is not in the store.
     #[error("address {0} is not in the store")]
     UnknownAddress(String),
+    /// Flows pushed to an [`Incremental`] at or below a height already pushed on their chain.
+    #[error(
+        "flows of {chain} at height {height} come after height {tip} was pushed: an \
+         incremental detector takes each chain's blocks in order (start it again after a reorg)"
+    )]
+    OutOfOrder {
+        /// Chain.
+        chain: String,
+        /// The flow's height.
+        height: u64,
+        /// The chain's highest height pushed.
+        tip: u64,
+    },
 }
 
 /// Detections indexed by the addresses and txs they name, to tag many trace endpoints at

@@ -163,3 +163,36 @@ fn detectors_on_amlsim_labelled_graph() {
         );
     }
 }
+
+/// The incremental detectors fed AMLSim step by step (a step is a block) equal the full
+/// detectors over the steps so far, checked at every 30th step and at the end.
+#[test]
+fn incremental_step_by_step_equals_full() {
+    let d = load();
+    let c = Config::default();
+    let mut live = tracehound_patterns::Incremental::new(c.clone());
+    let mut by_step: BTreeMap<u64, Vec<Flow>> = BTreeMap::new();
+    for f in &d.graph.flows {
+        by_step.entry(f.height).or_default().push(f.clone());
+    }
+    let last = *by_step.keys().last().unwrap();
+    let mut so_far = FlowGraph::default();
+    let mut compared = 0;
+    for (step, flows) in by_step {
+        so_far.flows.extend(flows.iter().cloned());
+        live.push(FlowGraph {
+            flows,
+            ..FlowGraph::default()
+        })
+        .unwrap();
+        if step % 30 == 0 || step == last {
+            so_far.sort();
+            let want = detect_all(&so_far, &c);
+            assert!(!want.is_empty());
+            assert_eq!(live.detections(), want, "after step {step}");
+            compared += 1;
+        }
+    }
+    assert_eq!(compared, 5);
+    assert_eq!(live.flows().len(), 120_558);
+}
