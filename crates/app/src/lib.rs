@@ -20,7 +20,9 @@ use tracehound_store::{Store, StoreOptions};
 use tracehound_trace::{Label, Labels};
 
 pub use incidents::{IncidentSummary, SavedIncident, TraceSettings, check_name};
-pub use trace::{clustered_extent, tag_entities, tag_patterns, trace_graph};
+pub use trace::{
+    LivePatterns, clustered_extent, tag_entities, tag_patterns, tag_with_patterns, trace_graph,
+};
 
 /// What went wrong in an operation, naming what it was working on.
 #[derive(Debug, thiserror::Error)]

@@ -1,8 +1,10 @@
 //! A trace as every front end runs it: the engine's result tagged with each endpoint's entity
 //! (from `tracehound cluster`) and the laundering patterns touching its path.
 
+use std::collections::HashMap;
+
 use tracehound_core::{Address, Chain};
-use tracehound_patterns::{Config, FlowGraph, Touching, detect_all};
+use tracehound_patterns::{Config, Detection, FlowGraph, Incremental, Touching, detect_all};
 use tracehound_store::Store;
 use tracehound_trace::{Incident, Labels, Rules, TraceResult};
 
@@ -185,10 +187,91 @@ pub fn tag_patterns(
 ) -> Result<(), AppError> {
     let g = trace_graph(store, labels, result)?;
     let found = detect_all(&g, &Config::default());
-    let touching = Touching::new(&found);
+    tag_with_patterns(result, &found);
+    Ok(())
+}
+
+/// Tags each endpoint of `result` with the kinds of the detections `found` touching its
+/// proof path or address.
+pub fn tag_with_patterns(result: &mut TraceResult, found: &[Detection]) {
+    let touching = Touching::new(found);
     for e in &mut result.endpoints {
         let path: Vec<&str> = e.path.iter().map(|h| &*h.tx).collect();
         e.patterns = touching.kinds(&e.address, &path);
     }
-    Ok(())
+}
+
+/// The patterns on a live trace, kept up to date block by block: each update pushes only the
+/// flows of blocks above those seen before (labeled and CoinJoin-flagged like
+/// [`trace_graph`]'s) to an [`Incremental`] detector. Its detections equal
+/// `detect_all(trace_graph(..))` of the same result (`tracehound bench live` checks this after
+/// every block). A live trace that starts over needs new `LivePatterns` too; one whose edges
+/// at the heights seen are no longer the ones seen is found again in full.
+#[derive(Debug)]
+pub struct LivePatterns {
+    detector: Incremental,
+    /// Per chain, the highest height of the result's edges at the last update.
+    seen: HashMap<String, u64>,
+    /// How many edges the result had then.
+    edges: usize,
+    /// Label categories of the addresses on the flows pushed (labels do not change under one
+    /// live trace: new labels start it over).
+    labeled: HashMap<(String, String), String>,
+}
+
+impl Default for LivePatterns {
+    fn default() -> Self {
+        LivePatterns {
+            detector: Incremental::new(Config::default()),
+            seen: HashMap::new(),
+            edges: 0,
+            labeled: HashMap::new(),
+        }
+    }
+}
+
+impl LivePatterns {
+    /// The detections on `result`, a later result of the same live trace (tagged with
+    /// entities, whose categories count).
+    pub fn update(
+        &mut self,
+        store: &Store,
+        labels: &Labels,
+        result: &TraceResult,
+    ) -> Result<Vec<Detection>, AppError> {
+        let mut seen = self.seen.clone();
+        let mut before = 0;
+        for h in &result.edges {
+            let height = tracehound_patterns::graph::height_of(h);
+            if self.seen.get(&*h.chain).is_some_and(|&s| height <= s) {
+                before += 1;
+            }
+            let s = seen.entry(h.chain.to_string()).or_insert(height);
+            *s = (*s).max(height);
+        }
+        if before != self.edges {
+            // The past changed (a trace started over, or another one): found again in full.
+            *self = LivePatterns::default();
+        }
+        let mut batch = FlowGraph::from_trace_after(result, &self.seen);
+        for f in &batch.flows {
+            let Ok(chain) = f.chain.parse::<Chain>() else {
+                continue;
+            };
+            for a in [&f.from, &f.to] {
+                if let Some(l) = labels.get(chain, a) {
+                    self.labeled
+                        .insert((f.chain.clone(), a.clone()), l.category.clone());
+                }
+            }
+        }
+        batch
+            .categories
+            .extend(self.labeled.iter().map(|(k, v)| (k.clone(), v.clone())));
+        tracehound_patterns::store::mark_coinjoins(store, &mut batch)?;
+        self.detector.push(batch)?;
+        self.seen = seen;
+        self.edges = result.edges.len();
+        Ok(self.detector.detections())
+    }
 }

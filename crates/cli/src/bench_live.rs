@@ -5,8 +5,12 @@
 //! on the UTXO side) is served as live nodes standing at the drain ([`LiveNodes`]); each later
 //! block, in the order the two chains made them, is ingested into a fresh data dir, the
 //! incident's [`LiveTrace`] is advanced, and a full trace is run. Any difference between the
-//! two results (apart from the order of the trace graph's edges) is an error. The report says
-//! how long each took and why the live trace started over when it did.
+//! two results (apart from the order of the trace graph's edges) is an error, as is any
+//! difference between the patterns kept up to date block by block ([`LivePatterns`]) and those
+//! found on the full trace from scratch. The report says how long each took and why the live
+//! trace started over when it did.
+//!
+//! [`LivePatterns`]: tracehound_app::LivePatterns
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -54,8 +58,9 @@ pub(crate) fn run(global: &Global, args: &BenchLiveArgs) -> anyhow::Result<()> {
         for (p, st) in policies.iter().zip(&stats) {
             println!(
                 "{p}: {blocks} blocks, {} extended, restarts {:?}; extend p50 {:.1} ms, live with \
-                 result p50 {:.1} ms p99 {:.1} ms, full p50 {:.1} ms p99 {:.1} ms; {} compared, \
-                 {} different",
+                 result p50 {:.1} ms p99 {:.1} ms, full p50 {:.1} ms p99 {:.1} ms; patterns \
+                 ({} detections) live p50 {:.1} ms p99 {:.1} ms, full p50 {:.1} ms p99 {:.1} ms; \
+                 {} compared, {} different",
                 st.extended,
                 st.restarts,
                 pct(&st.advance_ms, 50),
@@ -63,6 +68,11 @@ pub(crate) fn run(global: &Global, args: &BenchLiveArgs) -> anyhow::Result<()> {
                 pct(&st.live_ms, 99),
                 pct(&st.full_ms, 50),
                 pct(&st.full_ms, 99),
+                st.detections,
+                pct(&st.patterns_live_ms, 50),
+                pct(&st.patterns_live_ms, 99),
+                pct(&st.patterns_full_ms, 50),
+                pct(&st.patterns_full_ms, 99),
                 st.compared,
                 st.differences
             );
@@ -220,32 +230,60 @@ fn replay(
     };
     let mut lives = Vec::new();
     for &p in policies {
-        lives.push(LiveTrace::start(store, incident, rules_of(p))?);
+        let trace = LiveTrace::start(store, incident, rules_of(p))?;
+        lives.push((trace, tracehound_app::LivePatterns::default()));
     }
+    let pattern_config = tracehound_patterns::Config::default();
     let mut stats: Vec<Stats> = policies.iter().map(|_| Stats::default()).collect();
     for i in 0..steps {
         let what = step(i)?;
         let compare = (i + 1) % every == 0 || i + 1 == steps;
-        for ((live, &policy), st) in lives.iter_mut().zip(policies).zip(&mut stats) {
+        for (((live, patterns), &policy), st) in lives.iter_mut().zip(policies).zip(&mut stats) {
             let t0 = Instant::now();
             let adv = live.advance(store, incident, rules_of(policy))?;
             st.advance_ms.push(ms(t0));
             let result = live.result()?;
             st.live_ms.push(ms(t0));
             match adv.restarted {
-                Some(why) => *st.restarts.entry(reason_kind(&why)).or_default() += 1,
+                Some(why) => {
+                    *st.restarts.entry(reason_kind(&why)).or_default() += 1;
+                    *patterns = tracehound_app::LivePatterns::default();
+                }
                 None => st.extended += 1,
             }
+            let t0 = Instant::now();
+            let found = patterns.update(store, &base.labels, &result)?;
+            st.patterns_live_ms.push(ms(t0));
             if !compare {
                 continue;
             }
             let t0 = Instant::now();
             let full = tracehound_trace::trace(store, incident, rules_of(policy))?;
             st.full_ms.push(ms(t0));
+            let t0 = Instant::now();
+            let graph = tracehound_app::trace_graph(store, &base.labels, &full)?;
+            let full_found = tracehound_patterns::detect_all(&graph, &pattern_config);
+            st.patterns_full_ms.push(ms(t0));
             st.compared += 1;
             st.endpoints = full.endpoints.len();
             st.hops = full.edges.len();
-            if let Some(diff) = difference(&result, &full) {
+            st.detections = full_found.len();
+            let diff = difference(&result, &full).or_else(|| {
+                (found != full_found).then(|| {
+                    format!(
+                        "the live patterns ({} detections) differ from the full trace's ({}); \
+                         first differing: {:?}",
+                        found.len(),
+                        full_found.len(),
+                        found
+                            .iter()
+                            .zip(&full_found)
+                            .find(|(a, b)| a != b)
+                            .map(|(a, b)| (a.explanation.clone(), b.explanation.clone()))
+                    )
+                })
+            });
+            if let Some(diff) = diff {
                 st.differences += 1;
                 if st.first_difference.is_none() {
                     st.first_difference = Some(format!("{what}: {diff}"));
@@ -271,6 +309,12 @@ struct Stats {
     /// The last full trace's endpoints and hops.
     endpoints: usize,
     hops: usize,
+    /// Patterns brought up to date with each block (incremental).
+    patterns_live_ms: Vec<f64>,
+    /// Patterns found on a full trace's result from scratch (its flow graph and detectors).
+    patterns_full_ms: Vec<f64>,
+    /// The last full trace's detections.
+    detections: usize,
 }
 
 impl Stats {
@@ -295,6 +339,9 @@ impl Stats {
             "first_difference": self.first_difference,
             "endpoints": self.endpoints,
             "hops": self.hops,
+            "patterns_live_ms": times(&self.patterns_live_ms),
+            "patterns_full_ms": times(&self.patterns_full_ms),
+            "detections": self.detections,
         })
     }
 }

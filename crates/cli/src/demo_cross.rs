@@ -397,7 +397,9 @@ fn keep_for_serving(
     let data = tracehound_app::DataDir::new(store_dir, tracehound_store::StoreOptions::default());
     import_labels(&data, labels_csv)?;
     let labels = data.trace_labels()?;
-    tracehound_app::tag_patterns(store, &labels, &mut result)?;
+    let graph = tracehound_app::trace_graph(store, &labels, &result)?;
+    let found = tracehound_patterns::detect_all(&graph, &tracehound_patterns::Config::default());
+    tracehound_app::tag_with_patterns(&mut result, &found);
     let saved = Incident {
         name: INCIDENT.into(),
         ..incident.clone()
@@ -412,7 +414,7 @@ fn keep_for_serving(
         let mut alerts =
             crate::watch::alerts_of(store, chain, INCIDENT, &result, 0, &spec, &|_| true)?;
         alerts.extend(crate::watch::pattern_alerts(
-            store, chain, INCIDENT, &labels, &result, 0, 1,
+            store, chain, INCIDENT, &result, &found, 0, 1,
         )?);
         for alert in alerts {
             outbox.push(&alert)?;

@@ -40,6 +40,8 @@ use tracehound_core::{Chain, ChainFamily, LinkConfig};
 use tracehound_monitor::{Alert, AlertKind, DeliveryConfig, Outbox};
 use tracehound_server::WatchBoard;
 use tracehound_store::Store;
+use tracehound_app::LivePatterns;
+use tracehound_patterns::Detection;
 use tracehound_trace::{Hop, Incident, LiveTrace, Rules, TraceResult};
 
 use crate::args::{Global, WatchArgs};
@@ -245,7 +247,7 @@ pub(crate) struct Shared<'a> {
     state_file: PathBuf,
     /// Each chain's live trace of each watched incident (kept in memory: a new watch starts
     /// them afresh). Per chain, as each chain's loop traces with its own link config.
-    live: Mutex<BTreeMap<(Chain, String), LiveTrace>>,
+    live: Mutex<BTreeMap<(Chain, String), Live>>,
     /// Ingesting holds it shared (chains ingest side by side), tracing alone: a live trace
     /// must not read a block another chain's loop is halfway through storing.
     gate: RwLock<()>,
@@ -274,8 +276,9 @@ impl<'a> Shared<'a> {
         })
     }
 
-    /// `incident`'s trace over the store as it is now, tagged: its live trace extended (or
-    /// started, or started over), with what was done counted in `report`.
+    /// `incident`'s trace over the store as it is now, tagged, with the patterns on it: its
+    /// live trace extended (or started, or started over) and its patterns brought up to date
+    /// with the new blocks, with what was done counted in `report`.
     fn live_trace(
         &self,
         chain: Chain,
@@ -283,7 +286,7 @@ impl<'a> Shared<'a> {
         incident: &Incident,
         rules: Rules,
         report: &mut CycleReport,
-    ) -> anyhow::Result<TraceResult> {
+    ) -> anyhow::Result<(TraceResult, Vec<Detection>)> {
         let labels = rules.labels.clone();
         let mut lives = self
             .live
@@ -292,11 +295,12 @@ impl<'a> Shared<'a> {
         let key = (chain, name.to_string());
         let live = match lives.remove(&key) {
             Some(mut live) => {
-                let advance = live.advance(self.store, incident, rules)?;
+                let advance = live.trace.advance(self.store, incident, rules)?;
                 match advance.restarted {
                     Some(why) => {
                         tracing::info!(incident = name, "live trace started over: {why}");
                         report.restarted += 1;
+                        live.patterns = LivePatterns::default();
                     }
                     None => report.extended += 1,
                 }
@@ -304,15 +308,34 @@ impl<'a> Shared<'a> {
             }
             None => {
                 report.started += 1;
-                LiveTrace::start(self.store, incident, rules)?
+                Live {
+                    trace: LiveTrace::start(self.store, incident, rules)?,
+                    patterns: LivePatterns::default(),
+                }
             }
         };
         // Kept only when it advanced: a failed one is not offered to the next cycle.
         let live = lives.entry(key).or_insert(live);
-        let mut result = live.result()?;
-        self.data.tag(self.store, &labels, &mut result)?;
-        Ok(result)
+        let mut result = live.trace.result()?;
+        tracehound_app::tag_entities(self.data, self.store, &labels, &mut result)?;
+        let found = live.patterns.update(self.store, &labels, &result);
+        let found = match found {
+            Ok(found) => found,
+            Err(e) => {
+                // Not offered to the next cycle half-updated.
+                lives.remove(&(chain, name.to_string()));
+                return Err(e.into());
+            }
+        };
+        tracehound_app::tag_with_patterns(&mut result, &found);
+        Ok((result, found))
     }
+}
+
+/// One incident's live trace on one chain and the patterns on it.
+struct Live {
+    trace: LiveTrace,
+    patterns: LivePatterns,
 }
 
 /// The node being followed.
@@ -714,7 +737,7 @@ fn cycle(
         let rules = settings.rules(labels.clone(), links.clone())?;
         // Traced even with nothing to alert yet (the watch's first cycle): the next block
         // then only extends it.
-        let result = shared
+        let (result, patterns) = shared
             .live_trace(chain, &name, &incident, rules, &mut report)
             .with_context(|| format!("tracing incident {name:?} on"))?;
         if start >= tip {
@@ -732,8 +755,8 @@ fn cycle(
             store,
             chain,
             &name,
-            &labels,
             &result,
+            &patterns,
             start,
             spec.confirmations,
         )?);
@@ -847,14 +870,14 @@ fn finalise<'a>(
     Ok(n)
 }
 
-/// Laundering patterns detected on an incident's trace whose latest tx is in a block of
-/// `chain` above `mark`: one alert per pattern and its txs.
+/// Laundering patterns detected on an incident's trace (`found`) whose latest tx is in a
+/// block of `chain` above `mark`: one alert per pattern and its txs.
 pub(crate) fn pattern_alerts(
     store: &Store,
     chain: Chain,
     name: &str,
-    labels: &tracehound_trace::Labels,
     result: &TraceResult,
+    found: &[Detection],
     mark: u32,
     confirmations: u32,
 ) -> anyhow::Result<Vec<Alert>> {
@@ -865,8 +888,6 @@ pub(crate) fn pattern_alerts(
         .filter(|h| *h.chain == *chain_name)
         .filter_map(|h| Some((&*h.tx, height_of(h)?)))
         .collect();
-    let graph = tracehound_app::trace_graph(store, labels, result)?;
-    let found = tracehound_patterns::detect_all(&graph, &tracehound_patterns::Config::default());
     let mut out = Vec::new();
     for d in found.iter().filter(|d| d.chain == chain_name) {
         let Some((tx, height)) = d

@@ -10,7 +10,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use tracehound_trace::TraceResult;
+use tracehound_trace::{Hop, TraceResult};
 use tracehound_trace::link::{EdgeKind, LinkKind};
 
 /// One movement of value.
@@ -177,6 +177,11 @@ pub(crate) fn steps_of(flows: &[Flow], idx: impl IntoIterator<Item = usize>) -> 
         s.flows.push(i);
     }
     order.into_iter().filter_map(|k| by.remove(&k)).collect()
+}
+
+/// The height of a trace's hop (0 where its place is unreadable).
+pub fn height_of(h: &Hop) -> u64 {
+    parse_at(&h.at).0
 }
 
 /// `height:index` or `height:tx:sub` as (height, index); zeros where unreadable.
