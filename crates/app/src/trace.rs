@@ -1,9 +1,12 @@
 //! A trace as every front end runs it: the engine's result tagged with each endpoint's entity
 //! (from `tracehound cluster`) and the laundering patterns touching its path.
 
+use std::borrow::Borrow;
 use std::collections::HashMap;
+use std::sync::Arc;
 
 use tracehound_core::{Address, Chain};
+use tracehound_patterns::graph::Heights;
 use tracehound_patterns::{Config, Detection, FlowGraph, Incremental, Touching, detect_all};
 use tracehound_store::Store;
 use tracehound_trace::{Incident, Labels, Rules, TraceResult};
@@ -193,8 +196,8 @@ pub fn tag_patterns(
 
 /// Tags each endpoint of `result` with the kinds of the detections `found` touching its
 /// proof path or address.
-pub fn tag_with_patterns(result: &mut TraceResult, found: &[Detection]) {
-    let touching = Touching::new(found);
+pub fn tag_with_patterns<D: Borrow<Detection>>(result: &mut TraceResult, found: &[D]) {
+    let touching = Touching::new(found.iter().map(Borrow::borrow));
     for e in &mut result.endpoints {
         let path: Vec<&str> = e.path.iter().map(|h| &*h.tx).collect();
         e.patterns = touching.kinds(&e.address, &path);
@@ -211,7 +214,7 @@ pub fn tag_with_patterns(result: &mut TraceResult, found: &[Detection]) {
 pub struct LivePatterns {
     detector: Incremental,
     /// Per chain, the highest height of the result's edges at the last update.
-    seen: HashMap<String, u64>,
+    seen: Heights,
     /// How many edges the result had then.
     edges: usize,
     /// Label categories of the addresses on the flows pushed (labels do not change under one
@@ -223,7 +226,7 @@ impl Default for LivePatterns {
     fn default() -> Self {
         LivePatterns {
             detector: Incremental::new(Config::default()),
-            seen: HashMap::new(),
+            seen: Heights::default(),
             edges: 0,
             labeled: HashMap::new(),
         }
@@ -238,16 +241,15 @@ impl LivePatterns {
         store: &Store,
         labels: &Labels,
         result: &TraceResult,
-    ) -> Result<Vec<Detection>, AppError> {
+    ) -> Result<Vec<Arc<Detection>>, AppError> {
         let mut seen = self.seen.clone();
         let mut before = 0;
         for h in &result.edges {
             let height = tracehound_patterns::graph::height_of(h);
-            if self.seen.get(&*h.chain).is_some_and(|&s| height <= s) {
+            if self.seen.get(&h.chain).is_some_and(|s| height <= s) {
                 before += 1;
             }
-            let s = seen.entry(h.chain.to_string()).or_insert(height);
-            *s = (*s).max(height);
+            seen.raise(&h.chain, height);
         }
         if before != self.edges {
             // The past changed (a trace started over, or another one): found again in full.

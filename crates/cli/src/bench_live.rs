@@ -269,7 +269,7 @@ fn replay(
             st.hops = full.edges.len();
             st.detections = full_found.len();
             let diff = difference(&result, &full).or_else(|| {
-                (found != full_found).then(|| {
+                (!found.iter().map(|d| &**d).eq(&full_found)).then(|| {
                     format!(
                         "the live patterns ({} detections) differ from the full trace's ({}); \
                          first differing: {:?}",
@@ -278,7 +278,7 @@ fn replay(
                         found
                             .iter()
                             .zip(&full_found)
-                            .find(|(a, b)| a != b)
+                            .find(|(a, b)| ***a != **b)
                             .map(|(a, b)| (a.explanation.clone(), b.explanation.clone()))
                     )
                 })

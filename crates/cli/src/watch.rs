@@ -35,13 +35,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use serde::{Deserialize, Serialize};
+use tracehound_app::LivePatterns;
 use tracehound_btc::rpc::{RpcClient, RpcOptions};
 use tracehound_core::{Chain, ChainFamily, LinkConfig};
 use tracehound_monitor::{Alert, AlertKind, DeliveryConfig, Outbox};
+use tracehound_patterns::Detection;
 use tracehound_server::WatchBoard;
 use tracehound_store::Store;
-use tracehound_app::LivePatterns;
-use tracehound_patterns::Detection;
 use tracehound_trace::{Hop, Incident, LiveTrace, Rules, TraceResult};
 
 use crate::args::{Global, WatchArgs};
@@ -286,7 +286,7 @@ impl<'a> Shared<'a> {
         incident: &Incident,
         rules: Rules,
         report: &mut CycleReport,
-    ) -> anyhow::Result<(TraceResult, Vec<Detection>)> {
+    ) -> anyhow::Result<(TraceResult, Vec<Arc<Detection>>)> {
         let labels = rules.labels.clone();
         let mut lives = self
             .live
@@ -872,12 +872,12 @@ fn finalise<'a>(
 
 /// Laundering patterns detected on an incident's trace (`found`) whose latest tx is in a
 /// block of `chain` above `mark`: one alert per pattern and its txs.
-pub(crate) fn pattern_alerts(
+pub(crate) fn pattern_alerts<D: std::borrow::Borrow<Detection>>(
     store: &Store,
     chain: Chain,
     name: &str,
     result: &TraceResult,
-    found: &[Detection],
+    found: &[D],
     mark: u32,
     confirmations: u32,
 ) -> anyhow::Result<Vec<Alert>> {
@@ -889,7 +889,11 @@ pub(crate) fn pattern_alerts(
         .filter_map(|h| Some((&*h.tx, height_of(h)?)))
         .collect();
     let mut out = Vec::new();
-    for d in found.iter().filter(|d| d.chain == chain_name) {
+    for d in found
+        .iter()
+        .map(std::borrow::Borrow::borrow)
+        .filter(|d: &&Detection| d.chain == chain_name)
+    {
         let Some((tx, height)) = d
             .txs
             .iter()

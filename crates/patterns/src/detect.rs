@@ -172,8 +172,9 @@ pub fn detect_all(g: &FlowGraph, c: &Config) -> Vec<Detection> {
 
 /// Orders detections strongest first; ties in a fixed order (kind, txs, then the rest), so
 /// the same flows always list the same detections the same way, however they were found.
-pub(crate) fn rank(out: &mut [Detection]) {
+pub(crate) fn rank<D: std::borrow::Borrow<Detection>>(out: &mut [D]) {
     out.sort_by(|a, b| {
+        let (a, b) = (a.borrow(), b.borrow());
         b.score
             .cmp(&a.score)
             .then(a.kind.cmp(&b.kind))

@@ -10,8 +10,8 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use tracehound_trace::{Hop, TraceResult};
 use tracehound_trace::link::{EdgeKind, LinkKind};
+use tracehound_trace::{Hop, TraceResult};
 
 /// One movement of value.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,18 +69,18 @@ impl FlowGraph {
     /// The flows of a trace: every taint-carrying hop but the incident's own (whose payer is
     /// the placeholder `incident`), with the payer's address as the trace names it.
     pub fn from_trace(result: &TraceResult) -> FlowGraph {
-        FlowGraph::from_trace_after(result, &HashMap::new())
+        FlowGraph::from_trace_after(result, &Heights::default())
     }
 
     /// The flows of a trace above a height on each chain (`after`, by chain name; a chain not
     /// in it gives all its flows), with the categories of every endpoint: what a live trace's
     /// new blocks add, for [`crate::Incremental`].
-    pub fn from_trace_after(result: &TraceResult, after: &HashMap<String, u64>) -> FlowGraph {
+    pub fn from_trace_after(result: &TraceResult, after: &Heights) -> FlowGraph {
         let mut g = FlowGraph::default();
         let mut seen = BTreeSet::new();
         for h in &result.edges {
             let (height, index) = parse_at(&h.at);
-            if after.get(&*h.chain).is_some_and(|&a| height <= a) {
+            if after.get(&h.chain).is_some_and(|a| height <= a) {
                 continue;
             }
             if !seen.insert((h.tx.clone(), h.from.clone(), h.to.clone(), h.asset.clone())) {
@@ -177,6 +177,26 @@ pub(crate) fn steps_of(flows: &[Flow], idx: impl IntoIterator<Item = usize>) -> 
         s.flows.push(i);
     }
     order.into_iter().filter_map(|k| by.remove(&k)).collect()
+}
+
+/// A height per chain, for the few chains of a trace: a short list, as it is looked up for
+/// every hop of a large trace (hashing each hop's chain name cost more than the rest).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Heights(Vec<(String, u64)>);
+
+impl Heights {
+    /// `chain`'s height, if it has one.
+    pub fn get(&self, chain: &str) -> Option<u64> {
+        self.0.iter().find(|(c, _)| c == chain).map(|&(_, h)| h)
+    }
+
+    /// Raises `chain`'s height to `height` (sets it, if it has none).
+    pub fn raise(&mut self, chain: &str, height: u64) {
+        match self.0.iter_mut().find(|(c, _)| c == chain) {
+            Some((_, h)) => *h = (*h).max(height),
+            None => self.0.push((chain.to_string(), height)),
+        }
+    }
 }
 
 /// The height of a trace's hop (0 where its place is unreadable).

@@ -15,6 +15,7 @@
 
 use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::sync::Arc;
 
 use tracehound_trace::link::LinkKind;
 
@@ -43,26 +44,26 @@ pub struct Incremental {
     /// Every flow by its payer (a scatter-gather reads what its payees paid on).
     by_payer: HashMap<At, Vec<usize>>,
     fan_windows: HashMap<(Side, At), FanWindow>,
-    fans: HashMap<(Side, At), (Fan, Detection)>,
+    fans: HashMap<(Side, At), (Fan, Arc<Detection>)>,
     /// Gather-scatters, by hub.
-    gathers: HashMap<At, Detection>,
+    gathers: HashMap<At, Arc<Detection>>,
     /// Scatter-gathers, by the fan-out's payer.
-    scatters: HashMap<At, Vec<Detection>>,
+    scatters: HashMap<At, Vec<Arc<Detection>>>,
     /// Fan-outs (by payer) that each address was scattered to: a flow out of it may gather.
     scattered_to: HashMap<At, HashSet<At>>,
     peels: HashMap<String, PeelChains>,
     rapid: RapidRuns,
     /// Flows not carried by a mixer link, by payee: payments into a mixer once it is labeled.
     by_payee: HashMap<At, Vec<usize>>,
-    mixer_payments: HashMap<At, Detection>,
+    mixer_payments: HashMap<At, Arc<Detection>>,
     /// Mixer links and CoinJoins: a tx's flows come in one push, so each is found once.
-    mixer_txs: Vec<Detection>,
-    link_hops: Vec<Detection>,
+    mixer_txs: Vec<Arc<Detection>>,
+    link_hops: Vec<Arc<Detection>>,
     /// Each chain's first flow.
     firsts: BTreeMap<String, usize>,
     bridged: bool,
     structuring: HashMap<StructuringKey, Vec<usize>>,
-    structured: HashMap<StructuringKey, Detection>,
+    structured: HashMap<StructuringKey, Arc<Detection>>,
 }
 
 /// What a push touched, to be found again.
@@ -155,9 +156,10 @@ impl Incremental {
         Ok(())
     }
 
-    /// Every detection, as [`detect_all`](crate::detect_all) lists them.
-    pub fn detections(&self) -> Vec<Detection> {
-        let mut out: Vec<Detection> = self
+    /// Every detection, as [`detect_all`](crate::detect_all) lists them (shared: the list is
+    /// made again after every push, its detections mostly not).
+    pub fn detections(&self) -> Vec<Arc<Detection>> {
+        let mut out: Vec<Arc<Detection>> = self
             .peels
             .values()
             .flat_map(|p| p.found.values())
@@ -176,7 +178,7 @@ impl Incremental {
             .iter()
             .map(|(c, &i)| (c.as_str(), &self.flows[i]))
             .collect();
-        out.extend(unseen_hop(&firsts, self.bridged));
+        out.extend(unseen_hop(&firsts, self.bridged).map(Arc::new));
         rank(&mut out);
         out
     }
@@ -218,7 +220,7 @@ impl Incremental {
                 joins.entry(&f.tx).or_default().push(f);
             }
             if let Some(d) = link_hop(f) {
-                self.link_hops.push(d);
+                self.link_hops.push(Arc::new(d));
             }
             self.bridged |= f.link == Some(LinkKind::Bridge);
             self.firsts.entry(f.chain.clone()).or_insert(i);
@@ -233,11 +235,11 @@ impl Incremental {
             }
         }
         for (tx, fs) in mixer_links {
-            self.mixer_txs.push(mixer_link(tx, &fs));
+            self.mixer_txs.push(Arc::new(mixer_link(tx, &fs)));
         }
         for (tx, fs) in joins {
             let why = self.coinjoins.get(tx).map_or("", String::as_str);
-            self.mixer_txs.push(coinjoin(tx, &fs, why));
+            self.mixer_txs.push(Arc::new(coinjoin(tx, &fs, why)));
         }
     }
 
@@ -285,7 +287,7 @@ impl Incremental {
             touched.hubs.insert(at.clone());
             match fan {
                 Some(fan) => {
-                    let d = fan.detection(&self.flows);
+                    let d = Arc::new(fan.detection(&self.flows));
                     self.fans.insert(key, (fan, d));
                 }
                 None => {
@@ -299,7 +301,7 @@ impl Incremental {
             let found = fi
                 .zip(fo)
                 .and_then(|((fi, fid), (fo, fod))| gather_scatter_at((fi, fid), (fo, fod), c));
-            set(&mut self.gathers, hub, found);
+            set(&mut self.gathers, hub, found.map(Arc::new));
         }
         for payer in touched.scatters {
             let found = match self.fans.get(&(Side::Out, payer.clone())) {
@@ -319,7 +321,7 @@ impl Incremental {
                     later.sort_unstable();
                     let found =
                         scatter_gather_of((fo, fod), later.iter().map(|&i| &self.flows[i]), c);
-                    (!found.is_empty()).then_some(found)
+                    (!found.is_empty()).then(|| found.into_iter().map(Arc::new).collect())
                 }
                 None => None,
             };
@@ -330,12 +332,12 @@ impl Incremental {
             let found = match self.by_payee.get(&at) {
                 Some(idx) if is_mixer_category(category) => {
                     let fs: Vec<&Flow> = idx.iter().map(|&i| &self.flows[i]).collect();
-                    Some(mixer_payments(
+                    Some(Arc::new(mixer_payments(
                         &at.0,
                         &at.1,
                         &fs,
                         category.unwrap_or("mixer"),
-                    ))
+                    )))
                 }
                 _ => None,
             };
@@ -347,7 +349,7 @@ impl Incremental {
                 .map(|&i| &self.flows[i])
                 .collect();
             let found = structured((&key.0, &key.1, &key.2, key.3), &fs, c);
-            set(&mut self.structured, key, found);
+            set(&mut self.structured, key, found.map(Arc::new));
         }
     }
 }
@@ -377,7 +379,7 @@ struct PeelChains {
     /// Unlinked peels by the payee of their change: a new peel by it may link them.
     waiting: HashMap<String, Vec<usize>>,
     /// Chains long enough, by their first peel.
-    found: HashMap<usize, Detection>,
+    found: HashMap<usize, Arc<Detection>>,
 }
 
 impl PeelChains {
@@ -436,7 +438,7 @@ impl PeelChains {
             set(
                 &mut self.found,
                 start,
-                peel_chain_of(flows, &self.peels, &links, c),
+                peel_chain_of(flows, &self.peels, &links, c).map(Arc::new),
             );
         }
     }
@@ -460,7 +462,7 @@ struct RapidRuns {
     /// Per part (by root): its flows long enough to end a reported run.
     long: HashMap<usize, Vec<usize>>,
     /// Per part (by root): its runs reported.
-    found: HashMap<usize, Vec<Detection>>,
+    found: HashMap<usize, Vec<Arc<Detection>>>,
 }
 
 impl RapidRuns {
@@ -519,6 +521,7 @@ impl RapidRuns {
                 .collect();
             ends.sort_unstable_by_key(|&i| (std::cmp::Reverse(self.len[i]), i));
             let runs = rapid_runs(flows, &self.pred, &ends, c);
+            let runs: Vec<Arc<Detection>> = runs.into_iter().map(Arc::new).collect();
             set(&mut self.found, root, (!runs.is_empty()).then_some(runs));
         }
     }

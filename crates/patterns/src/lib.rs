@@ -52,7 +52,7 @@ pub struct Touching<'d> {
 
 impl<'d> Touching<'d> {
     /// The index of `detections`.
-    pub fn new(detections: &'d [Detection]) -> Self {
+    pub fn new(detections: impl IntoIterator<Item = &'d Detection>) -> Self {
         let mut by_address: HashMap<&str, Vec<Kind>> = HashMap::new();
         let mut by_tx: HashMap<&str, Vec<Kind>> = HashMap::new();
         for d in detections {

@@ -6,7 +6,9 @@
 use std::collections::HashMap;
 
 use proptest::prelude::*;
-use tracehound_patterns::{Config, Flow, FlowGraph, Incremental, PatternsError, detect_all};
+use tracehound_patterns::{
+    Config, Detection, Flow, FlowGraph, Incremental, PatternsError, detect_all,
+};
 use tracehound_trace::link::LinkKind;
 
 const UTXO: &str = "litecoin-regtest";
@@ -179,7 +181,7 @@ fn check(seed: u64, blocks: u64, pool: u64, config: &Config) -> Result<(), TestC
         let mut full = all.clone();
         full.sort();
         let want = detect_all(&full, config);
-        let got = live.detections();
+        let got: Vec<Detection> = live.detections().iter().map(|d| (**d).clone()).collect();
         prop_assert_eq!(
             &got,
             &want,
