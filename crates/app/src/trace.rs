@@ -234,28 +234,20 @@ impl Default for LivePatterns {
 }
 
 impl LivePatterns {
-    /// The detections on `result`, a later result of the same live trace (tagged with
-    /// entities, whose categories count).
+    /// The detections on `result`, a later result of the same live trace (its endpoints'
+    /// categories count, as in [`trace_graph`]).
     pub fn update(
         &mut self,
         store: &Store,
         labels: &Labels,
         result: &TraceResult,
     ) -> Result<Vec<Arc<Detection>>, AppError> {
-        let mut seen = self.seen.clone();
-        let mut before = 0;
-        for h in &result.edges {
-            let height = tracehound_patterns::graph::height_of(h);
-            if self.seen.get(&h.chain).is_some_and(|s| height <= s) {
-                before += 1;
-            }
-            seen.raise(&h.chain, height);
-        }
-        if before != self.edges {
+        let (mut batch, hops) = FlowGraph::from_trace_after(result, &self.seen);
+        if hops.at_or_below != self.edges {
             // The past changed (a trace started over, or another one): found again in full.
             *self = LivePatterns::default();
+            batch = FlowGraph::from_trace(result);
         }
-        let mut batch = FlowGraph::from_trace_after(result, &self.seen);
         for f in &batch.flows {
             let Ok(chain) = f.chain.parse::<Chain>() else {
                 continue;
@@ -272,7 +264,7 @@ impl LivePatterns {
             .extend(self.labeled.iter().map(|(k, v)| (k.clone(), v.clone())));
         tracehound_patterns::store::mark_coinjoins(store, &mut batch)?;
         self.detector.push(batch)?;
-        self.seen = seen;
+        self.seen = hops.heights;
         self.edges = result.edges.len();
         Ok(self.detector.detections())
     }

@@ -276,6 +276,32 @@ impl<'a> Shared<'a> {
         })
     }
 
+    /// Saves `result` as `name`'s, unless this chain's loop saved the same result last.
+    fn save_result(
+        &self,
+        chain: Chain,
+        name: &str,
+        result: &TraceResult,
+        settings: &tracehound_app::TraceSettings,
+    ) -> anyhow::Result<()> {
+        let mut lives = self
+            .live
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let live = lives.get_mut(&(chain, name.to_string()));
+        if live
+            .as_ref()
+            .is_some_and(|l| l.saved.as_ref() == Some(result))
+        {
+            return Ok(());
+        }
+        self.data.save_result(name, result, settings)?;
+        if let Some(live) = live {
+            live.saved = Some(result.clone());
+        }
+        Ok(())
+    }
+
     /// `incident`'s trace over the store as it is now, tagged, with the patterns on it: its
     /// live trace extended (or started, or started over) and its patterns brought up to date
     /// with the new blocks, with what was done counted in `report`.
@@ -311,6 +337,7 @@ impl<'a> Shared<'a> {
                 Live {
                     trace: LiveTrace::start(self.store, incident, rules)?,
                     patterns: LivePatterns::default(),
+                    saved: None,
                 }
             }
         };
@@ -322,8 +349,8 @@ impl<'a> Shared<'a> {
         let found = match found {
             Ok(found) => found,
             Err(e) => {
-                // Not offered to the next cycle half-updated.
-                lives.remove(&(chain, name.to_string()));
+                // Not offered to the next cycle half-updated; the trace itself is fine.
+                live.patterns = LivePatterns::default();
                 return Err(e.into());
             }
         };
@@ -336,6 +363,9 @@ impl<'a> Shared<'a> {
 struct Live {
     trace: LiveTrace,
     patterns: LivePatterns,
+    /// The result this chain's loop last saved, if any: a block that leaves it as it was is
+    /// not written again.
+    saved: Option<TraceResult>,
 }
 
 /// The node being followed.
@@ -743,7 +773,7 @@ fn cycle(
         if start >= tip {
             continue;
         }
-        data.save_result(&name, &result, &settings)?;
+        shared.save_result(chain, &name, &result, &settings)?;
         // What this trace says happened after the start, against what was alerted: new
         // alerts go out, and alerts the trace no longer supports are retracted (a later block
         // can change how a link or a mixer was matched, and patterns come and go).

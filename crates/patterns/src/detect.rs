@@ -214,8 +214,14 @@ impl Peel {
             return None;
         }
         let (small, large) = if fa.value <= fb.value { (a, b) } else { (b, a) };
-        let total = fa.value + fb.value;
-        if total == 0 || flows[small].value * 100 > total * c.peel_max_percent {
+        let (vs, vl) = (flows[small].value, flows[large].value);
+        // small > p % of (small + large) ⟺ small·(100 − p) > large·p, exact at any size.
+        let p = c.peel_max_percent;
+        if (vs == 0 && vl == 0)
+            || (p < 100
+                && tracehound_trace::arith::cmp_products(vs, 100 - p, vl, p)
+                    == std::cmp::Ordering::Greater)
+        {
             return None;
         }
         Some(Peel {
@@ -234,12 +240,14 @@ impl Peel {
     }
 }
 
-/// The peels linked from `start` by `next`, in order (a cycle is cut where it closes).
+/// The peels linked from `start` (a peel nothing links to) by `next`, in order.
 pub(crate) fn peel_links(start: usize, next: &[Option<usize>]) -> Vec<usize> {
     let mut links = vec![start];
     let mut at = start;
     while let Some(n) = next[at] {
-        if links.contains(&n) {
+        // A peel has one predecessor at most, so from a first peel there is no cycle; the
+        // bound only keeps a broken `next` from looping.
+        if links.len() > next.len() {
             break;
         }
         links.push(n);
@@ -377,6 +385,8 @@ pub(crate) struct Fan {
 pub(crate) struct FanWindow {
     idx: Vec<usize>,
     lo: usize,
+    /// The window's counterparties, with how many of its flows each has.
+    counts: HashMap<String, usize>,
     /// (distinct counterparties, first, last) positions in `idx`.
     best: Option<(usize, usize, usize)>,
 }
@@ -386,14 +396,24 @@ impl FanWindow {
     pub(crate) fn push(&mut self, flows: &[Flow], i: usize, side: Side, c: &Config) -> bool {
         self.idx.push(i);
         let hi = self.idx.len() - 1;
+        let other = side.other(&flows[i]);
+        match self.counts.get_mut(other) {
+            Some(n) => *n += 1,
+            None => {
+                self.counts.insert(other.to_string(), 1);
+            }
+        }
         while flows[self.idx[hi]].height > flows[self.idx[self.lo]].height + c.fan_window {
+            let gone = side.other(&flows[self.idx[self.lo]]);
+            if let Some(n) = self.counts.get_mut(gone) {
+                *n -= 1;
+                if *n == 0 {
+                    self.counts.remove(gone);
+                }
+            }
             self.lo += 1;
         }
-        let distinct = self.idx[self.lo..=hi]
-            .iter()
-            .map(|&i| side.other(&flows[i]))
-            .collect::<HashSet<_>>()
-            .len();
+        let distinct = self.counts.len();
         if self.best.is_none_or(|b| distinct > b.0) {
             self.best = Some((distinct, self.lo, hi));
             return true;
@@ -637,51 +657,73 @@ pub(crate) fn rapid_link(
     (best, pred)
 }
 
-/// The detections of the rapid runs ending at `ends` (longest first, then in chain order),
-/// skipping a run whose txs the ones before it already named.
-pub(crate) fn rapid_runs(
-    flows: &[Flow],
+/// The rapid runs reported among those ending at `ends` (longest first, then in chain order):
+/// a run is skipped when the ones before it already named all its txs (`tx`: one key per tx).
+pub(crate) fn rapid_reported<K: std::hash::Hash + Eq>(
     pred: &[Option<usize>],
     ends: &[usize],
-    c: &Config,
-) -> Vec<Detection> {
-    let mut covered: HashSet<&str> = HashSet::new();
+    tx: impl Fn(usize) -> K,
+) -> Vec<usize> {
+    let mut covered: HashSet<K> = HashSet::new();
+    // Flows whose run back to its start was walked for an earlier end: every tx from there
+    // back is covered (that run was reported, or skipped because they were), so a run is
+    // walked only as far as the first of them.
+    let mut walked: HashSet<usize> = HashSet::new();
     let mut out = Vec::new();
     for &end in ends {
-        let mut run = vec![end];
-        let mut at = end;
-        while let Some(p) = pred[at] {
-            run.push(p);
-            at = p;
+        let mut fresh = Vec::new();
+        let mut at = Some(end);
+        while let Some(i) = at {
+            if !walked.insert(i) {
+                break;
+            }
+            fresh.push(tx(i));
+            at = pred[i];
         }
-        run.reverse();
-        let txs = uniq(run.iter().map(|&i| flows[i].tx.clone()));
-        if txs.iter().all(|t| covered.contains(t.as_str())) {
+        if fresh.iter().all(|k| covered.contains(k)) {
             continue;
         }
-        covered.extend(run.iter().map(|&i| flows[i].tx.as_str()));
-        let first = &flows[run[0]];
-        let last = &flows[end];
-        let mut addresses: Vec<String> = run.iter().map(|&i| flows[i].from.clone()).collect();
-        addresses.push(last.to.clone());
-        out.push(Detection {
-            kind: Kind::RapidHops,
-            score: score(25 * run.len()),
-            chain: first.chain.clone(),
-            explanation: format!(
-                "{} hops from {} to {} in blocks {}–{}, each leaving within {} blocks of arrival",
-                run.len(),
-                first.from,
-                last.to,
-                first.height,
-                last.height,
-                c.rapid_blocks
-            ),
-            txs,
-            addresses: uniq(addresses),
-        });
+        covered.extend(fresh);
+        out.push(end);
     }
     out
+}
+
+/// The detection of the rapid run ending at `end`.
+pub(crate) fn rapid_run(
+    flows: &[Flow],
+    pred: &[Option<usize>],
+    end: usize,
+    c: &Config,
+) -> Detection {
+    let mut run = vec![end];
+    let mut at = end;
+    while let Some(p) = pred[at] {
+        run.push(p);
+        at = p;
+    }
+    run.reverse();
+    let txs = uniq(run.iter().map(|&i| flows[i].tx.clone()));
+    let first = &flows[run[0]];
+    let last = &flows[end];
+    let mut addresses: Vec<String> = run.iter().map(|&i| flows[i].from.clone()).collect();
+    addresses.push(last.to.clone());
+    Detection {
+        kind: Kind::RapidHops,
+        score: score(25 * run.len()),
+        chain: first.chain.clone(),
+        explanation: format!(
+            "{} hops from {} to {} in blocks {}–{}, each leaving within {} blocks of arrival",
+            run.len(),
+            first.from,
+            last.to,
+            first.height,
+            last.height,
+            c.rapid_blocks
+        ),
+        txs,
+        addresses: uniq(addresses),
+    }
 }
 
 /// **Rapid hops.** Value that leaves an address within `rapid_blocks` blocks of arriving
@@ -710,7 +752,10 @@ pub fn rapid_hops(g: &FlowGraph, c: &Config) -> Vec<Detection> {
         .filter(|&i| !is_pred[i] && len[i] >= c.rapid_min_hops)
         .collect();
     ends.sort_by_key(|&i| std::cmp::Reverse(len[i]));
-    rapid_runs(&g.flows, &pred, &ends, c)
+    rapid_reported(&pred, &ends, |i| g.flows[i].tx.as_str())
+        .into_iter()
+        .map(|end| rapid_run(&g.flows, &pred, end, c))
+        .collect()
 }
 
 /// Label categories that mean a mixer or privacy pool.
@@ -966,6 +1011,36 @@ mod tests {
             assert_eq!(d[0].score, 90);
             assert_eq!(d[0].txs.len(), if utxo { 5 } else { 10 });
         }
+    }
+
+    #[test]
+    fn peel_chain_of_whale_amounts_does_not_overflow() {
+        // Each spend's total is past u128::MAX / 100; the small part is 10 % of it.
+        let mut v = Vec::new();
+        let mut left = u128::MAX - 7;
+        for k in 0..4u64 {
+            let small = left / 10;
+            v.push(flow(
+                &format!("w{k}"),
+                10 + k,
+                &format!("w{k}"),
+                &format!("shop{k}"),
+                small,
+                true,
+            ));
+            v.push(flow(
+                &format!("w{k}"),
+                10 + k,
+                &format!("w{k}"),
+                &format!("w{}", k + 1),
+                left - small,
+                true,
+            ));
+            left -= small;
+        }
+        let d = peel_chains(&graph(v), &Config::default());
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].addresses.len(), 5);
     }
 
     #[test]

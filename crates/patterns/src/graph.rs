@@ -69,18 +69,22 @@ impl FlowGraph {
     /// The flows of a trace: every taint-carrying hop but the incident's own (whose payer is
     /// the placeholder `incident`), with the payer's address as the trace names it.
     pub fn from_trace(result: &TraceResult) -> FlowGraph {
-        FlowGraph::from_trace_after(result, &Heights::default())
+        FlowGraph::from_trace_after(result, &Heights::default()).0
     }
 
     /// The flows of a trace above a height on each chain (`after`, by chain name; a chain not
     /// in it gives all its flows), with the categories of every endpoint: what a live trace's
-    /// new blocks add, for [`crate::Incremental`].
-    pub fn from_trace_after(result: &TraceResult, after: &Heights) -> FlowGraph {
+    /// new blocks add, for [`crate::Incremental`]. Also, from the same pass over the hops
+    /// (a large trace's cost is in reading them), what was seen of them.
+    pub fn from_trace_after(result: &TraceResult, after: &Heights) -> (FlowGraph, Seen) {
         let mut g = FlowGraph::default();
         let mut seen = BTreeSet::new();
+        let mut hops = Seen::default();
         for h in &result.edges {
             let (height, index) = parse_at(&h.at);
+            hops.heights.raise(&h.chain, height);
             if after.get(&h.chain).is_some_and(|a| height <= a) {
+                hops.at_or_below += 1;
                 continue;
             }
             if !seen.insert((h.tx.clone(), h.from.clone(), h.to.clone(), h.asset.clone())) {
@@ -115,7 +119,7 @@ impl FlowGraph {
             }
         }
         g.sort();
-        g
+        (g, hops)
     }
 
     /// Sorts flows into chain order.
@@ -177,6 +181,15 @@ pub(crate) fn steps_of(flows: &[Flow], idx: impl IntoIterator<Item = usize>) -> 
         s.flows.push(i);
     }
     order.into_iter().filter_map(|k| by.remove(&k)).collect()
+}
+
+/// What [`FlowGraph::from_trace_after`] saw of a trace's hops.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Seen {
+    /// Hops at or below the heights asked for.
+    pub at_or_below: usize,
+    /// The highest height of each chain's hops.
+    pub heights: Heights,
 }
 
 /// A height per chain, for the few chains of a trace: a short list, as it is looked up for

@@ -13,8 +13,7 @@
 //! are on one chain, at one height). Every detector then depends only on each chain's flows in
 //! chain order, and a new block only adds to the end of it.
 
-use std::collections::hash_map::Entry;
-use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use tracehound_trace::link::LinkKind;
@@ -23,8 +22,8 @@ use crate::PatternsError;
 use crate::detect::{
     Config, Detection, Fan, FanWindow, Peel, Side, StructuringKey, coinjoin, counts_in_fans,
     gather_scatter_at, in_structuring_band, is_mixer_category, link_hop, mixer_link,
-    mixer_payments, peel_chain_of, peel_links, rank, rapid_link, rapid_runs, scatter_gather_of,
-    structured, unseen_hop,
+    mixer_payments, peel_chain_of, peel_links, rank, rapid_link, rapid_reported, rapid_run,
+    scatter_gather_of, structured, unseen_hop,
 };
 use crate::graph::{Flow, FlowGraph, sort_flows, steps_of};
 
@@ -49,8 +48,9 @@ pub struct Incremental {
     gathers: HashMap<At, Arc<Detection>>,
     /// Scatter-gathers, by the fan-out's payer.
     scatters: HashMap<At, Vec<Arc<Detection>>>,
-    /// Fan-outs (by payer) that each address was scattered to: a flow out of it may gather.
-    scattered_to: HashMap<At, HashSet<At>>,
+    /// Fan-outs (by payer) that each address was scattered to, with the last height a flow
+    /// out of it may gather for them.
+    scattered_to: HashMap<At, HashMap<At, u64>>,
     peels: HashMap<String, PeelChains>,
     rapid: RapidRuns,
     /// Flows not carried by a mixer link, by payee: payments into a mixer once it is labeled.
@@ -208,7 +208,11 @@ impl Incremental {
                 }
             }
             if let Some(fan_outs) = self.scattered_to.get(&payer) {
-                touched.scatters.extend(fan_outs.iter().cloned());
+                for (fan_out, &until) in fan_outs {
+                    if f.height <= until {
+                        touched.scatters.insert(fan_out.clone());
+                    }
+                }
             }
             if f.link == Some(LinkKind::Mixer) {
                 mixer_links.entry(&f.tx).or_default().push(f);
@@ -274,12 +278,13 @@ impl Incremental {
                     }
                 }
                 if let Some(fan) = &fan {
+                    let until = fan.span.1 + c.gather_window;
                     for &i in &fan.idx {
                         let payee = (at.0.clone(), self.flows[i].to.clone());
                         self.scattered_to
                             .entry(payee)
                             .or_default()
-                            .insert(at.clone());
+                            .insert(at.clone(), until);
                     }
                 }
                 touched.scatters.insert(at.clone());
@@ -463,6 +468,10 @@ struct RapidRuns {
     long: HashMap<usize, Vec<usize>>,
     /// Per part (by root): its runs reported.
     found: HashMap<usize, Vec<Arc<Detection>>>,
+    /// Each flow's tx, as the first flow of it.
+    tx_of: Vec<usize>,
+    /// Runs reported, by their last flow (a run ending at a flow never changes).
+    runs: HashMap<usize, Arc<Detection>>,
 }
 
 impl RapidRuns {
@@ -475,15 +484,12 @@ impl RapidRuns {
             self.parent.push(i);
             self.size.push(1);
             joined.push(i);
-            match self.tx_flow.entry((f.chain.clone(), f.tx.clone())) {
-                Entry::Occupied(e) => {
-                    let other = *e.get();
-                    self.union(i, other);
-                }
-                Entry::Vacant(e) => {
-                    e.insert(i);
-                }
-            }
+            let first = *self
+                .tx_flow
+                .entry((f.chain.clone(), f.tx.clone()))
+                .or_insert(i);
+            self.tx_of.push(first);
+            self.union(i, first);
             if f.from == f.to {
                 // No hop, but a run of one when runs of one count.
                 if c.rapid_min_hops <= 1 {
@@ -520,8 +526,16 @@ impl RapidRuns {
                 .filter(|&i| !self.is_pred[i])
                 .collect();
             ends.sort_unstable_by_key(|&i| (std::cmp::Reverse(self.len[i]), i));
-            let runs = rapid_runs(flows, &self.pred, &ends, c);
-            let runs: Vec<Arc<Detection>> = runs.into_iter().map(Arc::new).collect();
+            let reported = rapid_reported(&self.pred, &ends, |i| self.tx_of[i]);
+            let runs: Vec<Arc<Detection>> = reported
+                .into_iter()
+                .map(|end| {
+                    self.runs
+                        .entry(end)
+                        .or_insert_with(|| Arc::new(rapid_run(flows, &self.pred, end, c)))
+                        .clone()
+                })
+                .collect();
             set(&mut self.found, root, (!runs.is_empty()).then_some(runs));
         }
     }

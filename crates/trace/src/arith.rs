@@ -36,6 +36,11 @@ pub fn mul_div_floor(a: u128, b: u128, c: u128) -> u128 {
     mul_div_rem(a, b, c).map_or(0, |(q, _)| q)
 }
 
+/// `a·b` against `c·d`, exactly.
+pub fn cmp_products(a: u128, b: u128, c: u128, d: u128) -> std::cmp::Ordering {
+    mul_wide(a, b).cmp(&mul_wide(c, d))
+}
+
 fn mul_wide(a: u128, b: u128) -> (u128, u128) {
     const M: u128 = u64::MAX as u128;
     let (a1, a0) = (a >> 64, a & M);
@@ -88,6 +93,18 @@ pub fn largest_remainder(total: u128, weights: &[u128], sum: u128) -> Vec<u128> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn products_compare_exactly_past_128_bits() {
+        use std::cmp::Ordering::*;
+        let big = u128::MAX / 3;
+        assert_eq!(cmp_products(big, 100, big, 100), Equal);
+        assert_eq!(cmp_products(big, 75, big - 1, 75), Greater);
+        // 2^127·2 = 2^128 against (2^128 − 1)·1.
+        assert_eq!(cmp_products(1 << 127, 2, u128::MAX, 1), Greater);
+        assert_eq!(cmp_products(0, u128::MAX, 1, 0), Equal);
+        assert_eq!(cmp_products(3, 4, 2, 7), Less);
+    }
     use proptest::prelude::*;
 
     #[test]
