@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use tracehound_core::{Address, Chain};
 use tracehound_patterns::graph::Heights;
-use tracehound_patterns::{Config, Detection, FlowGraph, Incremental, Touching, detect_all};
+use tracehound_patterns::{Config, Detection, Flow, FlowGraph, Incremental, Touching, detect_all};
 use tracehound_store::Store;
 use tracehound_trace::{Incident, Labels, Rules, TraceResult};
 
@@ -167,19 +167,26 @@ pub fn trace_graph(
     result: &TraceResult,
 ) -> Result<FlowGraph, AppError> {
     let mut g = FlowGraph::from_trace(result);
-    for f in &g.flows.clone() {
+    let labeled = label_categories(labels, &g.flows);
+    g.categories.extend(labeled);
+    tracehound_patterns::store::mark_coinjoins(store, &mut g)?;
+    Ok(g)
+}
+
+/// The label categories of the payers and payees of `flows`, by (chain, address).
+fn label_categories(labels: &Labels, flows: &[Flow]) -> Vec<((String, String), String)> {
+    let mut out = Vec::new();
+    for f in flows {
         let Ok(chain) = f.chain.parse::<Chain>() else {
             continue;
         };
         for a in [&f.from, &f.to] {
             if let Some(l) = labels.get(chain, a) {
-                g.categories
-                    .insert((f.chain.clone(), a.clone()), l.category.clone());
+                out.push(((f.chain.clone(), a.clone()), l.category.clone()));
             }
         }
     }
-    tracehound_patterns::store::mark_coinjoins(store, &mut g)?;
-    Ok(g)
+    out
 }
 
 /// Tags each endpoint of `result` with the pattern kinds touching its proof path or address.
@@ -248,17 +255,7 @@ impl LivePatterns {
             *self = LivePatterns::default();
             batch = FlowGraph::from_trace(result);
         }
-        for f in &batch.flows {
-            let Ok(chain) = f.chain.parse::<Chain>() else {
-                continue;
-            };
-            for a in [&f.from, &f.to] {
-                if let Some(l) = labels.get(chain, a) {
-                    self.labeled
-                        .insert((f.chain.clone(), a.clone()), l.category.clone());
-                }
-            }
-        }
+        self.labeled.extend(label_categories(labels, &batch.flows));
         batch
             .categories
             .extend(self.labeled.iter().map(|(k, v)| (k.clone(), v.clone())));
