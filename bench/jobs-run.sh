@@ -25,16 +25,9 @@ base=${JOBS_BENCH_DATA:-$root/target/bench-data/jobs}
 results=$base/jobs-bench.jsonl
 mkdir -p "$base"
 : >"$results"
-pids=()
-stop_cluster() {
-    for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
-    for p in "${pids[@]}"; do wait "$p" 2>/dev/null || true; done
-    pids=()
-}
+# shellcheck source=lib-cluster.sh
+. "$here/lib-cluster.sh"
 trap stop_cluster EXIT
-
-# Peak resident memory of a running process, MiB.
-peak_mib() { awk '/VmHWM/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status" 2>/dev/null || echo 0; }
 
 prepare() { # BLOCKS -> $data with store, labels, incident and dataset
     local blocks=$1 data=$2
@@ -85,9 +78,7 @@ bench() { # DATA ENGINE-LABEL [ENGINE ARGS...]
     t0=$(date +%s.%N)
     out=$(/usr/bin/time -f '%M' -o "$data/client-rss" "$th" --data-dir "$data/store" --json \
         bench jobs --dataset "$data/dataset" --incident heist --max-hops 10 --hops 3 "$@")
-    local executors=""
-    for p in "${pids[@]:1}"; do executors+="$(peak_mib "$p"),"; done
-    python3 - "$data" "$label" "$out" "$(cat "$data/client-rss")" "${executors%,}" \
+    python3 - "$data" "$label" "$out" "$(cat "$data/client-rss")" "$(executors_peak_mib)" \
         "$(du -sb "$data/dataset" | cut -f1)" "$(date +%s.%N)" "$t0" <<'PY' | tee -a "$results"
 import json, sys
 d, label, out, client_kib, executors, dataset_bytes, t1, t0 = sys.argv[1:]
@@ -103,22 +94,6 @@ print(json.dumps({
                                 "iterations": r["iterations"], "result_rows": r["result_rows"]}
              for r in rows}}))
 PY
-}
-
-cluster() { # EXECUTORS DIR: a scheduler and that many executors of 2 task slots each
-    local n=$1 dir=$2 port=50050
-    rm -rf "$dir" && mkdir -p "$dir"
-    "$tb" scheduler --bind "127.0.0.1:$port" >"$dir/scheduler.log" 2>&1 &
-    pids+=($!)
-    sleep 1
-    for i in $(seq 1 "$n"); do
-        mkdir -p "$dir/executor-$i"
-        "$tb" executor --scheduler "127.0.0.1:$port" --bind 127.0.0.1 \
-            --flight-port $((port + i)) --work-dir "$dir/executor-$i" --tasks 2 \
-            >"$dir/executor-$i.log" 2>&1 &
-        pids+=($!)
-    done
-    sleep 3
 }
 
 for blocks in "${sizes[@]}"; do

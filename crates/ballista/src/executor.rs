@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use ballista_core::config::TaskSchedulingPolicy;
+use ballista_core::registry::BallistaFunctionRegistry;
 use ballista_executor::executor_process::{ExecutorProcessConfig, start_executor_process};
 
 use crate::BallistaError;
@@ -30,6 +31,17 @@ pub struct ExecutorOptions {
     pub tasks: usize,
     /// How often it tells the scheduler it is alive.
     pub heartbeat: Duration,
+}
+
+/// DataFusion's functions and the jobs' own.
+fn function_registry() -> BallistaFunctionRegistry {
+    let mut registry = BallistaFunctionRegistry::default();
+    for f in tracehound_jobs::window_functions() {
+        registry
+            .window_functions
+            .insert(f.name().to_string(), Arc::new(f));
+    }
+    registry
 }
 
 /// Runs an executor until the process ends or the scheduler stops it.
@@ -66,6 +78,8 @@ pub async fn run(options: &ExecutorOptions) -> Result<(), BallistaError> {
         print_thread_info: false,
         // Must match the scheduler's (see `scheduler::run`).
         task_scheduling_policy: TaskSchedulingPolicy::PullStaged,
+        // Tasks may call the jobs' window functions (the account trace's ledger).
+        override_function_registry: Some(Arc::new(function_registry())),
         ..ExecutorProcessConfig::default()
     };
     start_executor_process(Arc::new(config))

@@ -50,14 +50,20 @@ pub async fn run(options: &SchedulerOptions) -> Result<(), BallistaError> {
         no_executors_grace_period_seconds: timeout,
         task_max_failures: options.task_max_failures,
         scheduling_policy: TaskSchedulingPolicy::PullStaged,
-        // Plans list the files of `s3://` tables too.
+        // Plans list the files of `s3://` tables too, and may call the jobs' window functions.
         override_session_builder: Some(Arc::new(|config| {
             let state = ballista_core::utils::default_session_builder(config)?;
-            Ok(
-                datafusion::execution::SessionStateBuilder::new_from_existing(state)
-                    .with_runtime_env(crate::node_runtime(None)?)
-                    .build(),
-            )
+            let mut builder = datafusion::execution::SessionStateBuilder::new_from_existing(state)
+                .with_runtime_env(crate::node_runtime(None)?);
+            builder
+                .window_functions()
+                .get_or_insert_with(Vec::new)
+                .extend(
+                    tracehound_jobs::window_functions()
+                        .into_iter()
+                        .map(Arc::new),
+                );
+            Ok(builder.build())
         })),
         ..SchedulerConfig::default()
     };

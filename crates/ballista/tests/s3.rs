@@ -225,7 +225,7 @@ async fn run(heist: &Heist) {
     let (embedded, local) = heist.embedded().await;
     let e = dir.join("embedded");
     let started = Instant::now();
-    let trace_request = heist.trace_request(Policy::Haircut, 4);
+    let trace_request = heist.utxo_trace_request(Policy::Haircut, 4);
     let exposure_request = heist.exposure_request();
     let want = Wanted {
         balances: balances::run(&embedded, &local, &e).await.unwrap().result,

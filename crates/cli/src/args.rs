@@ -148,10 +148,10 @@ pub(crate) enum JobName {
     Balances,
     /// Co-spend clustering with the CoinJoin guard (iterated connected components).
     Cluster,
-    /// Poison or haircut taint from an incident over UTXO chains, to the hop limit.
+    /// Poison or haircut taint from an incident over UTXO and account chains, to the hop limit.
     Trace,
     /// Exposure of every address to the labeled sanctioned and mixer addresses (the data
-    /// dir's labels), N hops in and out, UTXO chains.
+    /// dir's labels), N hops in and out, UTXO and account chains.
     Exposure,
 }
 

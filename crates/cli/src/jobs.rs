@@ -57,30 +57,12 @@ fn request(
     let mut stolen = Vec::new();
     for s in &incident.stolen {
         let chain = chain_of(&s.chain)?;
-        if s.sub_index.is_some() {
-            bail!(
-                "incident {}: stolen tx {} on {chain} names a sub_index: the trace job follows UTXO chains only",
-                path.display(),
-                s.tx
-            );
-        }
-        let amount = s
-            .amount
-            .map(|a| {
-                u64::try_from(a).with_context(|| {
-                    format!(
-                        "incident {}: amount {a} of {} exceeds a UTXO amount",
-                        path.display(),
-                        s.tx
-                    )
-                })
-            })
-            .transpose()?;
         stolen.push(StolenOutput {
             chain: chain.name(),
             txid: s.tx.clone(),
             vout: s.vout,
-            amount,
+            sub_index: s.sub_index,
+            amount: s.amount,
         });
     }
     let mut sources = Vec::new();
@@ -101,6 +83,7 @@ fn request(
         policy: Policy::from_str(policy).map_err(anyhow::Error::msg)?,
         max_hops,
         dust,
+        assets: incident.assets.clone(),
     })
 }
 
@@ -238,8 +221,8 @@ fn print(report: &JobReport) {
     );
     for t in report.totals.iter().flatten() {
         println!(
-            "  {}: stolen {}, placed {} (still moving {}, fees {}, dark {}, dust {})",
-            t.chain, t.stolen, t.placed, t.still_moving, t.fees, t.dark, t.dust
+            "  {} {}: stolen {}, placed {} (still moving {}, fees {}, dark {}, dust {})",
+            t.chain, t.asset, t.stolen, t.placed, t.still_moving, t.fees, t.dark, t.dust
         );
     }
 }

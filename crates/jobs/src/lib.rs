@@ -6,15 +6,18 @@
 //! - [`balances`]: received, sent, balance and tx count per address (and asset);
 //! - [`cluster`]: co-spend clustering with the CoinJoin guard, as iterated connected
 //!   components (alternating large-star and small-star rounds);
-//! - [`trace`]: poison and haircut taint from an incident over UTXO chains, as an iterated
-//!   fixpoint of joins up to the hop limit;
+//! - [`trace`]: poison and haircut taint from an incident over UTXO chains (an iterated
+//!   fixpoint of joins) and account chains (per-address ledgers in a window function,
+//!   iterated to a fixpoint);
 //! - [`exposure`]: screening exposure to labeled origins for all addresses, the labeled
 //!   walk N hops forward and backward with the haircut share per hop;
 //! - [`work`]: where results and iteration state go (Parquet files, renamed into place when
 //!   complete) and how rows come back.
 //!
-//! Every job takes a caller's [`SessionContext`] and uses built-in functions only (no UDFs: a
-//! Ballista executor is another process that would not have them). Iteration state lives in
+//! Every job takes a caller's [`SessionContext`]. All use built-in functions only, except the
+//! trace over account chains: its ledger is a window function of ours ([`window_functions`]),
+//! which a Ballista scheduler and executor must have registered (`tracehound-ballista` does;
+//! a stock Ballista node does not). Iteration state lives in
 //! Parquet files registered as listing tables, never in memory tables, because executors read
 //! tables by path. Amounts stay exact integers: `UInt64` base units on UTXO chains,
 //! `Decimal128(38, 0)` on account chains and in results that mix both.
@@ -43,6 +46,12 @@ use std::path::PathBuf;
 pub use dataset::{Dataset, DatasetError, register};
 pub use location::Location;
 pub use work::Output;
+
+/// The window functions the jobs call, to register on every node of a cluster that runs them
+/// (a session of this process registers them itself when a job needs them).
+pub fn window_functions() -> Vec<datafusion::logical_expr::WindowUDF> {
+    vec![trace::ledger::account_ledger()]
+}
 
 /// Why a job failed.
 #[derive(Debug, thiserror::Error)]

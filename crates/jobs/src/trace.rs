@@ -1,6 +1,8 @@
-//! Multi-hop poison and haircut taint over UTXO chains, as an iterated fixpoint of joins: the
-//! native engine's walk (`tracehound_trace::trace_utxo`, links not followed) with the same
-//! seeds, hop counting, stop rules and integer splits.
+//! Multi-hop poison and haircut taint over UTXO and account chains, as iterated fixpoints: the
+//! native engine's walks (`tracehound_trace::trace_utxo` and `trace_account`, links not
+//! followed, no labels) with the same seeds, hop counting, stop rules and integer splits.
+//! This module is the UTXO walk, as joins; [`account`] is the account walk, whose per-address
+//! ledgers run in a window function ([`ledger`]).
 //!
 //! **Seeds.** A stolen output (all of it or the stated part) is hop 1; with no `vout`, every
 //! output of the tx is stolen in full. A source address's outputs spent at or after `since`
@@ -25,15 +27,20 @@
 //! every output `k` txs deep has its final taint and hop, so the fixpoint is the native
 //! walk's result and is reached after as many iterations as the longest tainted path.
 //!
-//! Results: `trace_hops` (every tainted output and fee share: chain, height, tx_index, txid,
-//! vout or null for the fee, place, value, taint, hop), sorted by (chain, height, tx_index,
-//! vout), and `trace_endpoints` (chain, place, stop, amount, hops), sorted by (chain, place,
-//! stop). A place is the address, `txid:vout` for an output paying none, or `fee`.
+//! Results: `trace_hops` (every tainted output, fee share and transfer: chain, height,
+//! tx_index, txid, vout (UTXO; null for the fee), sub_index (account transfers), asset
+//! (`native` on UTXO chains), place, value, taint, hop), sorted by (chain, height, tx_index,
+//! vout, sub_index), and `trace_endpoints` (chain, asset, place, stop, amount, hops), sorted
+//! by (chain, asset, place, stop). A place is the address, `txid:vout` for an output paying
+//! none, or `fee`. Amounts are `Decimal128(38, 0)` base units.
 
 use std::collections::HashSet;
 use std::path::Path;
 
 use datafusion::prelude::SessionContext;
+
+mod account;
+pub mod ledger;
 
 use crate::JobError;
 use crate::cluster::count;
@@ -68,7 +75,8 @@ impl std::str::FromStr for Policy {
     }
 }
 
-/// A stolen output, or all outputs of a stolen tx.
+/// A stolen output, or all outputs of a stolen tx (account chains: a stolen transfer, or all
+/// of a tx's).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StolenOutput {
     /// Chain name.
@@ -77,8 +85,11 @@ pub struct StolenOutput {
     pub txid: String,
     /// One output (`None`: all, each in full).
     pub vout: Option<u32>,
-    /// The stolen part of that output (`None`: all of it).
-    pub amount: Option<u64>,
+    /// Account chains: one transfer of the tx (`None`: every transfer of it but fees, in the
+    /// request's assets).
+    pub sub_index: Option<u32>,
+    /// The stolen part of that output or transfer (`None`: all of it).
+    pub amount: Option<u128>,
 }
 
 /// A source address: what it sent from `since` on is stolen.
@@ -105,9 +116,12 @@ pub struct TraceRequest {
     pub max_hops: u32,
     /// Less taint than this (base units) is not followed.
     pub dust: u64,
+    /// Account chains: the stolen assets (`native`, token contracts; all if empty) of stolen
+    /// txs named without a sub-index and of sources.
+    pub assets: Vec<String>,
 }
 
-/// A tainted output or fee share.
+/// A tainted output, fee share or transfer.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TaintedHop {
     /// Chain name.
@@ -116,16 +130,22 @@ pub struct TaintedHop {
     pub height: u32,
     /// Index of the tx in its block.
     pub tx_index: u32,
-    /// Tx id.
+    /// Tx id (empty for an account chain's block-level transfers).
     pub txid: String,
-    /// The output (`None`: the fee share).
+    /// UTXO chains: the output (`None`: the fee share).
     pub vout: Option<u32>,
+    /// Account chains: the transfer's position in its tx.
+    pub sub_index: Option<u32>,
+    /// `native` or the token contract.
+    pub asset: String,
     /// Address, `txid:vout`, or `fee`.
     pub place: String,
-    /// Value of the output or the fee, base units.
-    pub value: u64,
+    /// Value of the output, fee or transfer, base units.
+    #[serde(serialize_with = "crate::work::amount_text")]
+    pub value: u128,
     /// Tainted part, base units.
-    pub taint: u64,
+    #[serde(serialize_with = "crate::work::amount_text")]
+    pub taint: u128,
     /// Hop (the theft is 1; a source's outputs 0).
     pub hop: u32,
 }
@@ -135,22 +155,28 @@ pub struct TaintedHop {
 pub struct TraceEndpoint {
     /// Chain name.
     pub chain: String,
+    /// `native` or the token contract.
+    pub asset: String,
     /// Address, `txid:vout`, or `fee`.
     pub place: String,
     /// `unmoved`, `hop_limit`, `dust`, `dark` or `fee`.
     pub stop: String,
     /// Tainted base units resting there (poison: exposure).
-    pub amount: u64,
+    #[serde(serialize_with = "crate::work::amount_text")]
+    pub amount: u128,
     /// Fewest hops that reached it.
     pub hops: u32,
 }
 
-/// Totals of one chain.
+/// Totals of one asset of one chain.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct TraceTotals {
     /// Chain name.
     pub chain: String,
-    /// Stolen: the seeds, less taint that came back to a seeded output.
+    /// `native` or the token contract.
+    pub asset: String,
+    /// Stolen: the seeds, less taint that came back to a seeded output (account chains: a
+    /// stolen transfer's part beyond the taint its sender already gave it).
     pub stolen: u128,
     /// Sum of the endpoints (haircut: equals `stolen`; poison: exposure).
     pub placed: u128,
@@ -167,11 +193,11 @@ pub struct TraceTotals {
 /// A trace's result.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct Traced {
-    /// Every tainted output and fee share.
+    /// Every tainted output, fee share and transfer.
     pub hops: Vec<TaintedHop>,
     /// Where the taint rests.
     pub endpoints: Vec<TraceEndpoint>,
-    /// Per chain.
+    /// Per chain and asset.
     pub totals: Vec<TraceTotals>,
 }
 
@@ -212,8 +238,17 @@ async fn seeds(
     };
     for s in &request.stolen {
         if !is_utxo(dataset, &s.chain) {
+            if account::is_account(dataset, &s.chain) {
+                continue;
+            }
             return Err(input(format!(
-                "stolen tx {} on {}: the dataset has no UTXO outputs of that chain (the trace job follows UTXO chains only)",
+                "stolen tx {} on {}: the dataset has no outputs or transfers of that chain",
+                s.txid, s.chain
+            )));
+        }
+        if s.sub_index.is_some() {
+            return Err(input(format!(
+                "stolen tx {} on {}: sub_index is for account chains; use vout",
                 s.txid, s.chain
             )));
         }
@@ -274,14 +309,14 @@ async fn seeds(
         for (vout, value, height, tx_index) in chosen {
             let amount = match (s.vout, s.amount) {
                 (Some(_), Some(a)) => a,
-                _ => value,
+                _ => u128::from(value),
             };
-            if amount > value {
+            let Some(amount) = u64::try_from(amount).ok().filter(|a| *a <= value) else {
                 return Err(input(format!(
                     "{} output {}:{vout} holds {value}, less than the {amount} said stolen",
                     s.chain, s.txid
                 )));
-            }
+            };
             push(
                 &s.chain,
                 Seed {
@@ -297,8 +332,11 @@ async fn seeds(
     }
     for s in &request.sources {
         if !is_utxo(dataset, &s.chain) {
+            if account::is_account(dataset, &s.chain) {
+                continue;
+            }
             return Err(input(format!(
-                "source {} on {}: the dataset has no UTXO outputs of that chain (the trace job follows UTXO chains only)",
+                "source {} on {}: the dataset has no outputs or transfers of that chain",
                 s.address, s.chain
             )));
         }
@@ -339,11 +377,6 @@ async fn seeds(
                 );
             }
         }
-    }
-    if out.is_empty() {
-        return Err(input(
-            "the incident names nothing stolen that the dataset holds".into(),
-        ));
     }
     Ok(out)
 }
@@ -453,18 +486,29 @@ fn next_state_sql(split: &str, seeds: &str) -> String {
     )
 }
 
-/// Runs the job: writes `<out>/trace_hops/` and `<out>/trace_endpoints/`.
-pub async fn run(
-    ctx: &SessionContext,
+/// What the UTXO walk leaves for the job to report: tables of the work dir.
+struct UtxoTrace {
+    /// Every tainted output and fee share with its stop: chain, height, tx_index, txid, vout,
+    /// place, value, taint, hop, stop.
+    hops: String,
+    /// Stolen per chain: chain, asset, seeded, returned.
+    stolen: String,
+    iterations: u32,
+}
+
+/// Runs the UTXO part of `request`; `None` when it names nothing on UTXO chains.
+async fn run_utxo(
+    work: &mut Work<'_>,
     dataset: &Dataset,
-    out: &Path,
     request: &TraceRequest,
-) -> Result<Output<Traced>, JobError> {
+) -> Result<Option<UtxoTrace>, JobError> {
+    let seeds = seeds(work, dataset, request).await?;
+    if seeds.is_empty() {
+        return Ok(None);
+    }
     for t in ["outputs", "inputs", "txs"] {
         dataset.require(t, JOB)?;
     }
-    let mut work = Work::start(ctx, JOB, out).await?;
-    let seeds = seeds(&work, dataset, request).await?;
     let df = work.sql("seeds", &seeds_sql(&seeds)).await?;
     let (seeds_table, _) = work.materialize("seeds", df).await?;
     let df = work
@@ -480,7 +524,7 @@ pub async fn run(
         let df = work.sql(&step, &sql).await?;
         let (next, rows) = work.materialize(&step, df).await?;
         let changed = count(
-            &work,
+            work,
             &format!(
                 "SELECT count(*) AS n FROM {state} a FULL OUTER JOIN {next} b \
                    ON a.chain = b.chain AND a.height = b.height AND a.tx_index = b.tx_index \
@@ -528,42 +572,108 @@ pub async fn run(
             ),
         )
         .await?;
-    let (hops_table, _) = work.materialize("hops", df).await?;
+    let (hops, _) = work.materialize("hops", df).await?;
+    // Stolen: the seeds, less the shares that came back to seeded outputs.
     let df = work
         .sql(
-            "trace_hops",
+            "stolen",
             &format!(
-                "SELECT chain, height, tx_index, txid, vout, place, value, taint, hop \
-                 FROM {hops_table}"
+                "SELECT chain, 'native' AS asset, CAST(sum(taint) AS DECIMAL(76, 0)) AS seeded, \
+                   CAST(0 AS DECIMAL(76, 0)) AS returned FROM {seeds_table} GROUP BY chain \
+                 UNION ALL \
+                 SELECT p.chain, 'native', CAST(0 AS DECIMAL(76, 0)), \
+                   CAST(sum(p.taint) AS DECIMAL(76, 0)) \
+                 FROM ({split}) p JOIN {seeds_table} s \
+                   ON s.chain = p.chain AND s.height = p.height AND s.tx_index = p.tx_index \
+                   AND s.vout = p.part \
+                 WHERE NOT p.is_fee GROUP BY p.chain"
             ),
         )
         .await?;
+    let (stolen, _) = work.materialize("stolen", df).await?;
+    Ok(Some(UtxoTrace {
+        hops,
+        stolen,
+        iterations,
+    }))
+}
+
+fn u32_of(column: &str, v: Option<u64>) -> Result<u32, JobError> {
+    u32::try_from(present(JOB, column, v)?).map_err(|_| JobError::Shape {
+        job: JOB,
+        column: column.to_string(),
+        what: "beyond 32 bits".into(),
+    })
+}
+
+/// Runs the job: writes `<out>/trace_hops/` and `<out>/trace_endpoints/`.
+pub async fn run(
+    ctx: &SessionContext,
+    dataset: &Dataset,
+    out: &Path,
+    request: &TraceRequest,
+) -> Result<Output<Traced>, JobError> {
+    let mut work = Work::start(ctx, JOB, out).await?;
+    let utxo = run_utxo(&mut work, dataset, request).await?;
+    let account = account::run(&mut work, dataset, request).await?;
+    let (mut hops_sql, mut ends_sql, mut stolen_sql) = (Vec::new(), Vec::new(), Vec::new());
+    if let Some(u) = &utxo {
+        hops_sql.push(format!(
+            "SELECT chain, height, tx_index, txid, vout, CAST(NULL AS INT UNSIGNED) AS sub_index, \
+               'native' AS asset, place, CAST(value AS DECIMAL(38, 0)) AS value, \
+               CAST(taint AS DECIMAL(38, 0)) AS taint, hop \
+             FROM {}",
+            u.hops
+        ));
+        ends_sql.push(format!(
+            "SELECT chain, 'native' AS asset, place, stop, CAST(taint AS DECIMAL(76, 0)) AS amount, \
+               hop AS hops FROM {} WHERE stop IS NOT NULL",
+            u.hops
+        ));
+        stolen_sql.push(format!("SELECT * FROM {}", u.stolen));
+    }
+    if let Some(a) = &account {
+        hops_sql.push(format!("SELECT * FROM {}", a.hops));
+        ends_sql.push(format!(
+            "SELECT chain, asset, place, stop, CAST(amount AS DECIMAL(76, 0)) AS amount, hops \
+             FROM {}",
+            a.ends
+        ));
+        stolen_sql.push(format!("SELECT * FROM {}", a.stolen));
+    }
+    if hops_sql.is_empty() {
+        return Err(input(
+            "the incident names nothing stolen that the dataset holds".into(),
+        ));
+    }
+    let df = work
+        .sql("trace_hops", &hops_sql.join(" UNION ALL "))
+        .await?;
     let batches = work
-        .result("trace_hops", df, &["chain", "height", "tx_index", "vout"])
+        .result(
+            "trace_hops",
+            df,
+            &["chain", "height", "tx_index", "vout", "sub_index"],
+        )
         .await?;
     let mut hops = Vec::new();
     for b in &batches {
         let c = Columns::new(JOB, b);
-        let (chain, height, index, txid, vout) = (
+        let (chain, height, index, txid, vout, sub) = (
             c.strings("chain")?,
             c.u64s("height")?,
             c.u64s("tx_index")?,
             c.strings("txid")?,
             c.u64s("vout")?,
+            c.u64s("sub_index")?,
         );
-        let (place, value, taint, hop) = (
+        let (asset, place, value, taint, hop) = (
+            c.strings("asset")?,
             c.strings("place")?,
-            c.u64s("value")?,
-            c.u64s("taint")?,
+            c.amounts("value")?,
+            c.amounts("taint")?,
             c.u64s("hop")?,
         );
-        let u32_of = |column: &str, v: Option<u64>| -> Result<u32, JobError> {
-            u32::try_from(present(JOB, column, v)?).map_err(|_| JobError::Shape {
-                job: JOB,
-                column: column.to_string(),
-                what: "beyond 32 bits".into(),
-            })
-        };
         for i in 0..b.num_rows() {
             hops.push(TaintedHop {
                 chain: present(JOB, "chain", chain[i].clone())?,
@@ -571,6 +681,8 @@ pub async fn run(
                 tx_index: u32_of("tx_index", index[i])?,
                 txid: present(JOB, "txid", txid[i].clone())?,
                 vout: vout[i].map(|v| u32_of("vout", Some(v))).transpose()?,
+                sub_index: sub[i].map(|v| u32_of("sub_index", Some(v))).transpose()?,
+                asset: present(JOB, "asset", asset[i].clone())?,
                 place: present(JOB, "place", place[i].clone())?,
                 value: present(JOB, "value", value[i])?,
                 taint: present(JOB, "taint", taint[i])?,
@@ -582,28 +694,31 @@ pub async fn run(
         .sql(
             "trace_endpoints",
             &format!(
-                "SELECT chain, place, stop, CAST(sum(taint) AS BIGINT UNSIGNED) AS amount, \
-                   min(hop) AS hops \
-                 FROM {hops_table} WHERE stop IS NOT NULL GROUP BY chain, place, stop"
+                "SELECT chain, asset, place, stop, CAST(sum(amount) AS DECIMAL(38, 0)) AS amount, \
+                   CAST(min(hops) AS INT UNSIGNED) AS hops \
+                 FROM ({}) e GROUP BY chain, asset, place, stop",
+                ends_sql.join(" UNION ALL ")
             ),
         )
         .await?;
     let batches = work
-        .result("trace_endpoints", df, &["chain", "place", "stop"])
+        .result("trace_endpoints", df, &["chain", "asset", "place", "stop"])
         .await?;
     let mut endpoints = Vec::new();
     for b in &batches {
         let c = Columns::new(JOB, b);
-        let (chain, place, stop, amount, n) = (
+        let (chain, asset, place, stop, amount, n) = (
             c.strings("chain")?,
+            c.strings("asset")?,
             c.strings("place")?,
             c.strings("stop")?,
-            c.u64s("amount")?,
+            c.amounts("amount")?,
             c.u64s("hops")?,
         );
         for i in 0..b.num_rows() {
             endpoints.push(TraceEndpoint {
                 chain: present(JOB, "chain", chain[i].clone())?,
+                asset: present(JOB, "asset", asset[i].clone())?,
                 place: present(JOB, "place", place[i].clone())?,
                 stop: present(JOB, "stop", stop[i].clone())?,
                 amount: present(JOB, "amount", amount[i])?,
@@ -611,52 +726,54 @@ pub async fn run(
             });
         }
     }
-    // Stolen: the seeds, less the shares that came back to seeded outputs.
     let batches = work
         .query(
             "stolen",
             &format!(
-                "SELECT chain, CAST(sum(taint) AS DECIMAL(38, 0)) AS seeded, \
-                   CAST(0 AS DECIMAL(38, 0)) AS returned FROM {seeds_table} GROUP BY chain \
-                 UNION ALL \
-                 SELECT p.chain, CAST(0 AS DECIMAL(38, 0)), CAST(sum(p.taint) AS DECIMAL(38, 0)) \
-                 FROM ({split}) p JOIN {seeds_table} s \
-                   ON s.chain = p.chain AND s.height = p.height AND s.tx_index = p.tx_index \
-                   AND s.vout = p.part \
-                 WHERE NOT p.is_fee GROUP BY p.chain"
+                "SELECT chain, asset, CAST(sum(seeded) AS DECIMAL(38, 0)) AS seeded, \
+                   CAST(sum(returned) AS DECIMAL(38, 0)) AS returned \
+                 FROM ({}) s GROUP BY chain, asset",
+                stolen_sql.join(" UNION ALL ")
             ),
         )
         .await?;
-    let mut seeded_returned: std::collections::BTreeMap<String, (u128, u128)> =
-        std::collections::BTreeMap::new();
+    let mut totals: Vec<TraceTotals> = Vec::new();
     for b in &batches {
         let c = Columns::new(JOB, b);
-        let (chain, seeded, returned) = (
+        let (chain, asset, seeded, returned) = (
             c.strings("chain")?,
+            c.strings("asset")?,
             c.amounts("seeded")?,
             c.amounts("returned")?,
         );
         for i in 0..b.num_rows() {
-            let e = seeded_returned
-                .entry(present(JOB, "chain", chain[i].clone())?)
-                .or_default();
-            e.0 += seeded[i].unwrap_or(0);
-            e.1 += returned[i].unwrap_or(0);
+            totals.push(TraceTotals {
+                chain: present(JOB, "chain", chain[i].clone())?,
+                asset: present(JOB, "asset", asset[i].clone())?,
+                stolen: seeded[i]
+                    .unwrap_or(0)
+                    .saturating_sub(returned[i].unwrap_or(0)),
+                ..TraceTotals::default()
+            });
         }
     }
-    let mut totals: Vec<TraceTotals> = seeded_returned
-        .into_iter()
-        .map(|(chain, (seeded, returned))| TraceTotals {
-            chain,
-            stolen: seeded.saturating_sub(returned),
-            ..TraceTotals::default()
-        })
-        .collect();
     for e in &endpoints {
-        let Some(t) = totals.iter_mut().find(|t| t.chain == e.chain) else {
-            continue;
+        let i = match totals
+            .iter()
+            .position(|t| t.chain == e.chain && t.asset == e.asset)
+        {
+            Some(i) => i,
+            None => {
+                totals.push(TraceTotals {
+                    chain: e.chain.clone(),
+                    asset: e.asset.clone(),
+                    ..TraceTotals::default()
+                });
+                totals.len() - 1
+            }
         };
-        let a = u128::from(e.amount);
+        let t = &mut totals[i];
+        let a = e.amount;
         t.placed += a;
         match e.stop.as_str() {
             "fee" => t.fees += a,
@@ -665,7 +782,9 @@ pub async fn run(
             _ => t.still_moving += a,
         }
     }
-    totals.sort_by(|a, b| a.chain.cmp(&b.chain));
+    totals.sort_by(|a, b| (&a.chain, &a.asset).cmp(&(&b.chain, &b.asset)));
+    let iterations =
+        utxo.as_ref().map_or(0, |u| u.iterations) + account.as_ref().map_or(0, |a| a.iterations);
     work.finish(
         Traced {
             hops,

@@ -1547,13 +1547,15 @@ impl Store {
         self.with_account(chain, |l, _| l.asset_text(asset))
     }
 
-    /// Every transfer of `chain` in order as (height, tx index, sub-index, kind, asset, from,
-    /// to, amount, source): for exports and digests.
+    /// Every transfer of `chain` in order as (height, tx index, sub-index), its tx's hash
+    /// (`None` for a block's opening balances, rewards and withdrawals), kind, asset, from,
+    /// to, amount, source: for exports and digests.
     pub(crate) fn account_transfers(
         &self,
         chain: Chain,
         mut f: impl FnMut(
             (u32, u32, u32),
+            Option<&Hash32>,
             TransferKind,
             String,
             String,
@@ -1566,12 +1568,22 @@ impl Store {
         self.with_account(chain, |l, db| {
             let rtx = db.begin_read()?;
             let transfers = rtx.open_table(tables::TRANSFERS)?;
+            let txs = rtx.open_table(tables::ACCOUNT_TXS)?;
             for row in transfers.range((c, 0)..=(c, u32::MAX))? {
                 let (k, v) = row?;
                 let (_, h) = k.value();
+                let hashes: std::collections::HashMap<u32, Hash32> = match txs.get((c, h))? {
+                    Some(b) => TxRecord::decode_block(b.value())?
+                        .into_iter()
+                        .map(|t| (t.index, t.hash))
+                        .collect(),
+                    None => std::collections::HashMap::new(),
+                };
                 for t in TransferRecord::decode_block(v.value())? {
+                    let index = index_of(t.slot);
                     f(
-                        (h, index_of(t.slot), t.sub),
+                        (h, index, t.sub),
+                        hashes.get(&index),
                         t.kind,
                         l.asset_text(t.asset)?,
                         l.text(t.from)?,
@@ -1746,7 +1758,7 @@ mod tests {
 
         let mut seen = Vec::new();
         store
-            .account_transfers(CHAIN, |k, _, _, from, _, _, _| {
+            .account_transfers(CHAIN, |k, _, _, _, from, _, _, _| {
                 seen.push((k, from));
                 Ok(())
             })

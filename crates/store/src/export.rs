@@ -13,7 +13,7 @@
 //! | `outputs` | height, tx_index, vout, txid, address_id, address, kind, value, data, spent_height, spent_tx_index, spent_input_index |
 //! | `addresses` (one file per chain) | address_id, address, received, sent, balance, tx_count |
 //! | `address_txs` | address_id, height, tx_index, received, sent |
-//! | `transfers` | account chains: height, tx_index (4294967294 for a block's opening balances, 4294967295 for block-level rewards and withdrawals), sub_index, kind, asset (`native` or the token contract), from, to, amount (`Decimal128(38,0)` base units), source (provenance) |
+//! | `transfers` | account chains: height, tx_index (4294967294 for a block's opening balances, 4294967295 for block-level rewards and withdrawals), sub_index, kind, asset (`native` or the token contract), from, to, amount (`Decimal128(38,0)` base units), source (provenance), tx (the tx hash; null for block-level rows) |
 //! | `links` | height, fact_index, fact (`within`, `entry`, `exit`), kind, service, contract, in_tx_index, in_tx, in_leg, in_asset, in_amount, in_party, out_tx_index, out_tx, out_leg, out_asset, out_amount, out_party, deposit_id, reference, destination_chain, destination_address, destination_min_out, relayer, gas_price, evidence |
 
 use std::path::Path;
@@ -722,7 +722,10 @@ fn export_transfers(
             f("from", s.clone(), false),
             f("to", s.clone(), false),
             f("amount", amount(), false),
-            f("source", s, false),
+            f("source", s.clone(), false),
+            // Appended (schema 1 allows new nullable columns at the end): the tx hash, which a
+            // batch trace resolves an incident's stolen tx by.
+            f("tx", s, true),
         ],
         Partitioning::ChainHeight,
         progress,
@@ -738,6 +741,7 @@ fn export_transfers(
         to: StringBuilder,
         amount: Decimal128Builder,
         source: StringBuilder,
+        hash: StringBuilder,
         rows: usize,
     }
     let flush = |chain: Chain, c: &mut Cols, sink: &mut Sink<'_, '_>| -> Result<(), StoreError> {
@@ -756,6 +760,7 @@ fn export_transfers(
                 Arc::new(c.to.finish()),
                 amounts(&mut c.amount, dir)?,
                 Arc::new(c.source.finish()),
+                Arc::new(c.hash.finish()),
             ],
         )?;
         c.rows = 0;
@@ -765,7 +770,7 @@ fn export_transfers(
     for &chain in chains {
         store.account_transfers(
             chain,
-            |(h, tx, sub), kind, asset, from, to, amount, source| {
+            |(h, tx, sub), hash, kind, asset, from, to, amount, source| {
                 cols.height.append_value(h);
                 cols.tx.append_value(tx);
                 cols.sub.append_value(sub);
@@ -780,6 +785,7 @@ fn export_transfers(
                 cols.to.append_value(to);
                 dec(&mut cols.amount, amount);
                 cols.source.append_value(source);
+                cols.hash.append_option(hash.map(|h| format!("0x{h}")));
                 cols.rows += 1;
                 if cols.rows >= ROWS_PER_BATCH {
                     flush(chain, &mut cols, &mut sink)?;

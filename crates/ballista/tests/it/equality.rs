@@ -51,6 +51,14 @@ async fn every_job_on_ballista_equals_the_embedded_engine() {
         let want = trace::run(&embedded, &local, &e, &request).await.unwrap();
         let got = bounded(trace::run(&remote, &distributed, &d, &request)).await;
         assert!(want.result.hops.len() > 10);
+        // Both chains, and the account chain in ether and tokens.
+        let assets: std::collections::BTreeSet<(&str, &str)> = want
+            .result
+            .totals
+            .iter()
+            .map(|t| (t.chain.as_str(), t.asset.as_str()))
+            .collect();
+        assert!(assets.len() >= 3, "{assets:?}");
         assert_eq!(got.result, want.result, "trace {policy:?}");
         println!(
             "trace {policy:?} {hops} hops: {} hops, embedded {:.2} s, ballista {:.2} s",

@@ -3,7 +3,7 @@
 
 use tracehound_core::{Chain, Hash32};
 use tracehound_jobs::exposure::{ExposureRequest, Origin};
-use tracehound_jobs::trace::{Policy, StolenOutput, TraceRequest};
+use tracehound_jobs::trace::{Policy, SourceAddress, StolenOutput, TraceRequest};
 use tracehound_sim::{FilesConfig, GroundTruth, write_to_files};
 use tracehound_store::{ExportOptions, Store, StoreOptions};
 
@@ -14,6 +14,10 @@ pub(crate) struct Heist {
     pub(crate) truth: GroundTruth,
     /// The account chain's people (hubs first).
     pub(crate) people: Vec<String>,
+    /// An account-chain tx that moves tokens (its hash), said stolen by the trace.
+    pub(crate) account_stolen: String,
+    /// When the account chain's source starts being one.
+    pub(crate) account_since: u64,
 }
 
 /// The account chain stored beside the heist.
@@ -43,6 +47,19 @@ impl Heist {
         store.apply_utxo_blocks(&blocks).unwrap();
         let world = tracehound_sim::random_account::blocks(ACCOUNT_CHAIN, 11, 1500);
         store.apply_account_blocks(&world.blocks).unwrap();
+        let account_stolen = world.blocks[1300..]
+            .iter()
+            .flat_map(|b| b.txs.iter().map(move |t| (b, t)))
+            .find(|(b, t)| {
+                b.transfers.iter().map(|x| &x.transfer).any(|x| {
+                    x.tx.index == t.index
+                        && x.from != x.to
+                        && x.kind == tracehound_core::TransferKind::Token
+                })
+            })
+            .map(|(_, t)| format!("0x{}", t.hash))
+            .unwrap();
+        let account_since = world.blocks[1350].block.time;
         let options = ExportOptions {
             partition_blocks: 100,
             replace: false,
@@ -55,6 +72,8 @@ impl Heist {
             store,
             truth,
             people: world.people,
+            account_stolen,
+            account_since,
         }
     }
 
@@ -77,8 +96,28 @@ impl Heist {
         self.dir.path().join("dataset")
     }
 
-    /// A trace of the theft's txs (every output of each).
+    /// A trace of the theft's txs (every output of each) and, on the account chain, of a
+    /// late tx's transfers and a source from late on (the account walk iterates once per
+    /// ledger the taint passes through: late seeds keep it short on a cluster).
     pub(crate) fn trace_request(&self, policy: Policy, max_hops: u32) -> TraceRequest {
+        let mut request = self.utxo_trace_request(policy, max_hops);
+        request.stolen.push(StolenOutput {
+            chain: ACCOUNT_CHAIN.name(),
+            txid: self.account_stolen.clone(),
+            vout: None,
+            sub_index: None,
+            amount: None,
+        });
+        request.sources.push(SourceAddress {
+            chain: ACCOUNT_CHAIN.name(),
+            address: self.people[57].clone(),
+            since: Some(self.account_since),
+        });
+        request
+    }
+
+    /// A trace of the theft's txs (every output of each), on the UTXO chain only.
+    pub(crate) fn utxo_trace_request(&self, policy: Policy, max_hops: u32) -> TraceRequest {
         TraceRequest {
             stolen: self
                 .truth
@@ -89,6 +128,7 @@ impl Heist {
                     chain: Chain::LitecoinRegtest.name(),
                     txid: tx.clone(),
                     vout: None,
+                    sub_index: None,
                     amount: None,
                 })
                 .collect(),
@@ -96,6 +136,7 @@ impl Heist {
             policy,
             max_hops,
             dust: 0,
+            assets: Vec::new(),
         }
     }
 

@@ -12,7 +12,7 @@ use crate::fixture::Heist;
 async fn an_executor_killed_mid_job_never_gives_a_wrong_result() {
     let heist = Heist::new(320);
     let dir = heist.dir.path();
-    let request = heist.trace_request(Policy::Haircut, 12);
+    let request = heist.utxo_trace_request(Policy::Haircut, 12);
 
     let (embedded, local) = heist.embedded().await;
     let want = tracehound_jobs::trace::run(&embedded, &local, &dir.join("embedded"), &request)

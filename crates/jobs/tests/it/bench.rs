@@ -74,6 +74,7 @@ async fn bench_jobs_on_a_large_simulation() {
                     chain: Chain::LitecoinRegtest.name(),
                     txid: t.clone(),
                     vout: None,
+                    sub_index: None,
                     amount: None,
                 })
                 .collect(),
@@ -81,6 +82,7 @@ async fn bench_jobs_on_a_large_simulation() {
             policy,
             max_hops: 64,
             dust: 0,
+            assets: Vec::new(),
         };
         let o = tracehound_jobs::trace::run(&ctx, &dataset, &out, &request)
             .await

@@ -1,0 +1,581 @@
+//! Poison and haircut over account chains, as an iterated fixpoint: the native walk
+//! (`tracehound_trace::trace_account`, links not followed, no labels) with the same seeds,
+//! ledgers, hops, stop rules and integer splits.
+//!
+//! **The walk.** Each address that receives taint (and each source address, from its start)
+//! keeps a ledger per asset, seeded with the clean balance its history gives up to then; its
+//! transfers apply in (height, tx, fees last, sub-index) order, each outflow carrying its
+//! tainted part ([`super::ledger`]). An address not yet tainted takes a tainted receipt in
+//! only if no stop rule holds: a fee stops as `fee`, less taint than the dust threshold as
+//! `dust`, a receipt past the hop limit as `hop_limit`; a stopped receipt is clean in the
+//! address's ledger. A stolen transfer brings its stolen part on top of what its sender's
+//! ledger gives it, up to its amount. What a tainted address still holds at the end rests
+//! there (`unmoved`).
+//!
+//! **As a fixpoint.** An address's ledger is sequential (a haircut rounds at every outflow),
+//! so each address's history runs through one call of the window function, partitioned by
+//! address. What it receives tainted depends on other addresses' ledgers, so each iteration
+//! recomputes every transfer's taint from the previous iteration's (the seeds first): the
+//! transfers form a DAG in chain order, so after `k` iterations every transfer `k` ledgers
+//! deep has its final taint, and a state that no longer changes is the native walk's.
+//!
+//! Only addresses that receive taint (and sources) are run, each over its whole history.
+
+use crate::JobError;
+use crate::cluster::count;
+use crate::dataset::Dataset;
+use crate::work::{Columns, Work, literal, present};
+
+use super::{JOB, MAX_ITERATIONS, Policy, TraceRequest, input, ledger};
+
+/// A stolen transfer, resolved.
+struct StolenTransfer {
+    chain: String,
+    height: u64,
+    tx_index: u64,
+    sub_index: u64,
+    stolen: u128,
+}
+
+/// A source address with the first height it is a source at.
+struct Source {
+    chain: String,
+    address: String,
+    start: u64,
+}
+
+/// What the account part of a trace leaves for the job to report: tables of the work dir.
+pub(super) struct AccountTrace {
+    /// Tainted transfers: chain, height, tx_index, txid, vout (null), sub_index, asset,
+    /// place, value, taint, hop.
+    pub(super) hops: String,
+    /// Endpoints before grouping: chain, asset, place, stop, amount, hops.
+    pub(super) ends: String,
+    /// Stolen per chain and asset: chain, asset, seeded, returned (0).
+    pub(super) stolen: String,
+    /// Iterations run.
+    pub(super) iterations: u32,
+}
+
+/// Whether the dataset holds transfers of `chain`.
+pub(super) fn is_account(dataset: &Dataset, chain: &str) -> bool {
+    dataset.chains("transfers").iter().any(|c| c == chain)
+}
+
+/// A tx hash as the dataset writes it: `0x` and lower-case hex.
+fn tx_text(tx: &str) -> String {
+    let t = tx.trim().to_ascii_lowercase();
+    if t.starts_with("0x") {
+        t
+    } else {
+        format!("0x{t}")
+    }
+}
+
+/// `asset` is one of the request's stolen assets (all if it names none), as SQL.
+fn stolen_asset_sql(request: &TraceRequest, column: &str) -> String {
+    if request.assets.is_empty() {
+        return "true".into();
+    }
+    let list: Vec<String> = request
+        .assets
+        .iter()
+        .map(|a| literal(&a.to_ascii_lowercase()))
+        .collect();
+    format!("lower({column}) IN ({})", list.join(", "))
+}
+
+async fn stolen_transfers(
+    work: &Work<'_>,
+    dataset: &Dataset,
+    request: &TraceRequest,
+) -> Result<Vec<StolenTransfer>, JobError> {
+    let mut out = Vec::new();
+    for s in request
+        .stolen
+        .iter()
+        .filter(|s| is_account(dataset, &s.chain))
+    {
+        if s.vout.is_some() {
+            return Err(input(format!(
+                "stolen tx {} on {}: vout is for UTXO chains; use sub_index",
+                s.txid, s.chain
+            )));
+        }
+        let batches = work
+            .query(
+                "account seeds",
+                &format!(
+                    "SELECT height, tx_index, sub_index, asset, amount FROM transfers \
+                     WHERE chain = {} AND tx = {} AND kind <> 'fee' AND kind <> 'nft' \
+                     ORDER BY sub_index",
+                    literal(&s.chain),
+                    literal(&tx_text(&s.txid))
+                ),
+            )
+            .await?;
+        let mut found = Vec::new();
+        for b in &batches {
+            let c = Columns::new(JOB, b);
+            let (height, index, sub, asset, amount) = (
+                c.u64s("height")?,
+                c.u64s("tx_index")?,
+                c.u64s("sub_index")?,
+                c.strings("asset")?,
+                c.amounts("amount")?,
+            );
+            for i in 0..b.num_rows() {
+                found.push((
+                    present(JOB, "height", height[i])?,
+                    present(JOB, "tx_index", index[i])?,
+                    present(JOB, "sub_index", sub[i])?,
+                    present(JOB, "asset", asset[i].clone())?,
+                    present(JOB, "amount", amount[i])?,
+                ));
+            }
+        }
+        if found.is_empty() {
+            return Err(input(format!(
+                "stolen tx {} of {} is not in the dataset (or moves no value)",
+                s.txid, s.chain
+            )));
+        }
+        let stolen_asset = |a: &str| {
+            request.assets.is_empty() || request.assets.iter().any(|x| x.eq_ignore_ascii_case(a))
+        };
+        let picked: Vec<_> = found
+            .into_iter()
+            .filter(|t| s.sub_index.is_none_or(|i| t.2 == u64::from(i)))
+            .filter(|t| s.sub_index.is_some() || stolen_asset(&t.3))
+            .collect();
+        if picked.is_empty() {
+            return Err(input(format!(
+                "stolen tx {} on {} has no transfer{}{}",
+                s.txid,
+                s.chain,
+                s.sub_index
+                    .map(|i| format!(" at sub_index {i}"))
+                    .unwrap_or_default(),
+                if request.assets.is_empty() {
+                    String::new()
+                } else {
+                    format!(" in assets {:?}", request.assets)
+                }
+            )));
+        }
+        if picked.len() > 1 && s.amount.is_some() {
+            return Err(input(format!(
+                "stolen tx {} on {}: an amount needs one transfer (give sub_index)",
+                s.txid, s.chain
+            )));
+        }
+        for (height, tx_index, sub_index, _, amount) in picked {
+            let stolen = s.amount.unwrap_or(amount);
+            if stolen > amount {
+                return Err(input(format!(
+                    "stolen tx {} on {} sub_index {sub_index}: amount {stolen} exceeds the transfer's {amount}",
+                    s.txid, s.chain
+                )));
+            }
+            out.push(StolenTransfer {
+                chain: s.chain.clone(),
+                height,
+                tx_index,
+                sub_index,
+                stolen,
+            });
+        }
+    }
+    Ok(out)
+}
+
+async fn sources(
+    work: &Work<'_>,
+    dataset: &Dataset,
+    request: &TraceRequest,
+) -> Result<Vec<Source>, JobError> {
+    let mut out = Vec::new();
+    for s in request
+        .sources
+        .iter()
+        .filter(|s| is_account(dataset, &s.chain))
+    {
+        let since = s.since.unwrap_or(0);
+        // Block times of an account chain only grow, so "from time `since` on" is "from the
+        // first block at or after it on".
+        let batches = work
+            .query(
+                "source start",
+                &format!(
+                    "SELECT min(height) AS start FROM blocks WHERE chain = {} AND time >= {since}",
+                    literal(&s.chain),
+                ),
+            )
+            .await?;
+        let start = batches
+            .iter()
+            .find_map(|b| Columns::new(JOB, b).u64s("start").ok()?.first().copied())
+            .flatten();
+        let sends =
+            match start {
+                Some(start) => count(
+                    work,
+                    &format!(
+                        "SELECT count(*) AS n FROM transfers WHERE chain = {} AND \"from\" = {} \
+                         AND height >= {start} AND kind <> 'nft' AND {}",
+                        literal(&s.chain),
+                        literal(&s.address),
+                        stolen_asset_sql(request, "asset"),
+                    ),
+                )
+                .await?,
+                None => 0,
+            };
+        let Some(start) = start.filter(|_| sends > 0) else {
+            return Err(input(format!(
+                "source {} on {} sends nothing{} from time {since} on",
+                s.address,
+                s.chain,
+                if request.assets.is_empty() {
+                    String::new()
+                } else {
+                    format!(" in {}", request.assets.join(", "))
+                }
+            )));
+        };
+        out.push(Source {
+            chain: s.chain.clone(),
+            address: s.address.clone(),
+            start,
+        });
+    }
+    Ok(out)
+}
+
+/// The account chains' transfers in the order they apply (NFTs move no fungible value).
+fn events_sql(chains: &[String]) -> String {
+    let list: Vec<String> = chains.iter().map(|c| literal(c)).collect();
+    format!(
+        "SELECT chain, height, tx_index, \
+           CAST(CASE WHEN kind = 'fee' THEN 1 ELSE 0 END AS TINYINT UNSIGNED) AS fee, \
+           sub_index, asset, \"from\" AS sender, \"to\" AS receiver, amount, tx \
+         FROM transfers WHERE kind <> 'nft' AND chain IN ({})",
+        list.join(", ")
+    )
+}
+
+/// The key of a transfer, joined between `a` and `b`.
+fn same_transfer(a: &str, b: &str) -> String {
+    format!(
+        "{a}.chain = {b}.chain AND {a}.height = {b}.height AND {a}.tx_index = {b}.tx_index \
+         AND {a}.fee = {b}.fee AND {a}.sub_index = {b}.sub_index"
+    )
+}
+
+/// Every row of the tainted addresses' histories with the ledger's result, from the taint
+/// each transfer carried in `state`: only rows that say something (an outflow tainted, a
+/// receipt stopped, taint resting, value newly stolen).
+fn ledger_sql(
+    events: &str,
+    state: &str,
+    seeds: &str,
+    sources: &str,
+    request: &TraceRequest,
+) -> String {
+    let policy = match request.policy {
+        Policy::Poison => 0,
+        Policy::Haircut => 1,
+    };
+    let row = |address: &str, role: u8, taint: &str, depth: &str, stolen: &str| {
+        format!(
+            "SELECT e.chain, e.{address} AS address, e.height, e.tx_index, e.fee, e.sub_index, \
+               e.asset, e.sender, e.receiver, e.amount, e.tx, \
+               CAST({role} AS TINYINT UNSIGNED) AS role, \
+               CAST({taint} AS DECIMAL(38, 0)) AS taint_in, CAST({depth} AS INT UNSIGNED) AS depth_in, \
+               CAST({stolen} AS DECIMAL(38, 0)) AS stolen"
+        )
+    };
+    format!(
+        "WITH ev AS ({events}), \
+         relevant AS ( \
+           SELECT DISTINCT chain, receiver AS address FROM {state} \
+           UNION SELECT chain, address FROM {sources}), \
+         rows AS ( \
+           {send} FROM ev e JOIN relevant r ON r.chain = e.chain AND r.address = e.sender \
+             WHERE e.sender <> e.receiver \
+           UNION ALL \
+           {receive} FROM ev e JOIN relevant r ON r.chain = e.chain AND r.address = e.receiver \
+             LEFT JOIN {state} s ON {same_s} WHERE e.sender <> e.receiver \
+           UNION ALL \
+           {itself} FROM ev e JOIN relevant r ON r.chain = e.chain AND r.address = e.sender \
+             LEFT JOIN {seeds} k ON {same_k} WHERE e.sender = e.receiver), \
+         applied AS ( \
+           SELECT w.*, {name}( \
+               CAST({policy} AS TINYINT UNSIGNED), CAST({dust} AS DECIMAL(38, 0)), \
+               CAST({max_hops} AS INT UNSIGNED), w.role, w.asset, w.amount, w.fee = 1, \
+               w.taint_in, w.depth_in, w.stolen, \
+               coalesce(w.height >= src.start, false), {source_asset}) \
+             OVER (PARTITION BY w.chain, w.address \
+                   ORDER BY w.height, w.tx_index, w.fee, w.sub_index) AS l \
+           FROM rows w LEFT JOIN {sources} src ON src.chain = w.chain AND src.address = w.address), \
+         fields AS ( \
+           SELECT chain, address, height, tx_index, fee, sub_index, asset, sender, receiver, \
+             amount, tx, role, \
+             get_field(l, 'own') AS own, get_field(l, 'hop') AS hop, \
+             get_field(l, 'new_stolen') AS new_stolen, get_field(l, 'taint') AS taint, \
+             get_field(l, 'depth') AS depth, get_field(l, 'stop') AS stop, \
+             get_field(l, 'rest') AS rest, get_field(l, 'rest_hops') AS rest_hops \
+           FROM applied) \
+         SELECT * FROM fields \
+         WHERE own IS NOT NULL OR stop IS NOT NULL OR rest IS NOT NULL OR new_stolen IS NOT NULL",
+        send = row("sender", ledger::SEND, "NULL", "NULL", "NULL"),
+        receive = row("receiver", ledger::RECEIVE, "s.taint", "s.hop", "NULL"),
+        itself = row("sender", ledger::SELF, "NULL", "NULL", "k.stolen"),
+        same_s = same_transfer("s", "e"),
+        same_k = same_transfer("k", "e"),
+        name = ledger::NAME,
+        dust = request.dust,
+        max_hops = request.max_hops,
+        source_asset = stolen_asset_sql(request, "w.asset"),
+    )
+}
+
+/// The taint each transfer carries after `applied`: its sender's tainted outflow, plus a
+/// stolen transfer's stolen part (up to its amount); hop 1 for a stolen part.
+fn state_sql(applied: &str, seeds: &str) -> String {
+    format!(
+        "WITH outs AS ( \
+           SELECT chain, height, tx_index, fee, sub_index, asset, sender, receiver, amount, tx, \
+             own, hop FROM {applied} WHERE role <> {receive} AND own IS NOT NULL), \
+         both_sides AS ( \
+           SELECT coalesce(o.chain, k.chain) AS chain, coalesce(o.height, k.height) AS height, \
+             coalesce(o.tx_index, k.tx_index) AS tx_index, coalesce(o.fee, k.fee) AS fee, \
+             coalesce(o.sub_index, k.sub_index) AS sub_index, coalesce(o.asset, k.asset) AS asset, \
+             coalesce(o.sender, k.sender) AS sender, coalesce(o.receiver, k.receiver) AS receiver, \
+             coalesce(o.amount, k.amount) AS amount, coalesce(o.tx, k.tx) AS tx, \
+             coalesce(o.own, CAST(0 AS DECIMAL(38, 0))) AS own, o.hop, \
+             coalesce(k.stolen, CAST(0 AS DECIMAL(38, 0))) AS stolen \
+           FROM outs o FULL OUTER JOIN {seeds} k ON {same}) \
+         SELECT chain, height, tx_index, fee, sub_index, asset, sender, receiver, amount, tx, \
+           CAST(own + least(stolen, amount - own) AS DECIMAL(38, 0)) AS taint, \
+           CAST(CASE WHEN stolen > 0 THEN 1 ELSE hop END AS INT UNSIGNED) AS hop \
+         FROM both_sides WHERE own + least(stolen, amount - own) > 0",
+        receive = ledger::RECEIVE,
+        same = same_transfer("o", "k"),
+    )
+}
+
+/// Runs the account part of `request`; `None` when it names nothing on account chains.
+pub(super) async fn run(
+    work: &mut Work<'_>,
+    dataset: &Dataset,
+    request: &TraceRequest,
+) -> Result<Option<AccountTrace>, JobError> {
+    if !request.stolen.iter().any(|s| is_account(dataset, &s.chain))
+        && !request
+            .sources
+            .iter()
+            .any(|s| is_account(dataset, &s.chain))
+    {
+        return Ok(None);
+    }
+    for t in ["transfers", "blocks"] {
+        dataset.require(t, JOB)?;
+    }
+    work.ctx.register_udwf(ledger::account_ledger());
+    if work
+        .sql("transfers' tx", "SELECT tx FROM transfers LIMIT 0")
+        .await
+        .is_err()
+    {
+        return Err(input(
+            "the dataset's transfers have no tx column (an export older than it): export the data dir again"
+                .into(),
+        ));
+    }
+    let stolen = stolen_transfers(work, dataset, request).await?;
+    let sources = sources(work, dataset, request).await?;
+    let mut chains: Vec<String> = stolen
+        .iter()
+        .map(|s| s.chain.clone())
+        .chain(sources.iter().map(|s| s.chain.clone()))
+        .collect();
+    chains.sort();
+    chains.dedup();
+    let events = events_sql(&chains);
+
+    // Seeds: each stolen transfer once (the first naming of it), with its columns.
+    let mut seen = std::collections::HashSet::new();
+    let rows: Vec<String> = stolen
+        .iter()
+        .filter(|s| seen.insert((s.chain.clone(), s.height, s.tx_index, s.sub_index)))
+        .filter(|s| s.stolen > 0)
+        .map(|s| {
+            // As text: a literal past 64 bits would make the whole column a float.
+            format!(
+                "({}, {}, {}, {}, CAST('{}' AS DECIMAL(38, 0)))",
+                literal(&s.chain),
+                s.height,
+                s.tx_index,
+                s.sub_index,
+                s.stolen
+            )
+        })
+        .collect();
+    let values = if rows.is_empty() {
+        "SELECT CAST(NULL AS VARCHAR) AS chain, CAST(NULL AS INT UNSIGNED) AS height, \
+           CAST(NULL AS INT UNSIGNED) AS tx_index, CAST(NULL AS INT UNSIGNED) AS sub_index, \
+           CAST(NULL AS DECIMAL(38, 0)) AS stolen WHERE false"
+            .to_string()
+    } else {
+        format!(
+            "SELECT CAST(chain AS VARCHAR) AS chain, CAST(height AS INT UNSIGNED) AS height, \
+               CAST(tx_index AS INT UNSIGNED) AS tx_index, \
+               CAST(sub_index AS INT UNSIGNED) AS sub_index, \
+               CAST(stolen AS DECIMAL(38, 0)) AS stolen \
+             FROM (VALUES {}) AS s(chain, height, tx_index, sub_index, stolen)",
+            rows.join(", ")
+        )
+    };
+    let df = work
+        .sql(
+            "account seeds",
+            &format!(
+                "WITH ev AS ({events}) \
+                 SELECT e.chain, e.height, e.tx_index, e.fee, e.sub_index, e.asset, e.sender, \
+                   e.receiver, e.amount, e.tx, s.stolen \
+                 FROM ({values}) s JOIN ev e ON e.chain = s.chain AND e.height = s.height \
+                   AND e.tx_index = s.tx_index AND e.sub_index = s.sub_index AND e.fee = 0"
+            ),
+        )
+        .await?;
+    let (seeds, _) = work.materialize("account_seeds", df).await?;
+
+    let rows: Vec<String> = sources
+        .iter()
+        .map(|s| {
+            format!(
+                "({}, {}, {})",
+                literal(&s.chain),
+                literal(&s.address),
+                s.start
+            )
+        })
+        .collect();
+    let sql = if rows.is_empty() {
+        "SELECT CAST(NULL AS VARCHAR) AS chain, CAST(NULL AS VARCHAR) AS address, \
+           CAST(NULL AS INT UNSIGNED) AS start WHERE false"
+            .to_string()
+    } else {
+        format!(
+            "SELECT CAST(chain AS VARCHAR) AS chain, CAST(address AS VARCHAR) AS address, \
+               CAST(start AS INT UNSIGNED) AS start \
+             FROM (VALUES {}) AS s(chain, address, start)",
+            rows.join(", ")
+        )
+    };
+    let df = work.sql("account sources", &sql).await?;
+    let (sources_table, _) = work.materialize("account_sources", df).await?;
+
+    // State 0: the stolen parts alone.
+    let df = work
+        .sql(
+            "account state 0",
+            &format!(
+                "SELECT chain, height, tx_index, fee, sub_index, asset, sender, receiver, amount, \
+                   tx, CAST(least(stolen, amount) AS DECIMAL(38, 0)) AS taint, \
+                   CAST(1 AS INT UNSIGNED) AS hop \
+                 FROM {seeds} WHERE least(stolen, amount) > 0"
+            ),
+        )
+        .await?;
+    let (mut state, _) = work.materialize("account_state_0", df).await?;
+    let mut iterations = 0;
+    let applied = loop {
+        iterations += 1;
+        crate::work::within_bound(JOB, iterations, MAX_ITERATIONS)?;
+        let step = format!("account_applied_{iterations}");
+        let df = work
+            .sql(
+                &step,
+                &ledger_sql(&events, &state, &seeds, &sources_table, request),
+            )
+            .await?;
+        let (applied, _) = work.materialize(&step, df).await?;
+        let step = format!("account_state_{iterations}");
+        let df = work.sql(&step, &state_sql(&applied, &seeds)).await?;
+        let (next, rows) = work.materialize(&step, df).await?;
+        let changed = count(
+            work,
+            &format!(
+                "SELECT count(*) AS n FROM {state} a FULL OUTER JOIN {next} b ON {same} \
+                 WHERE (a.taint IS DISTINCT FROM b.taint) OR (a.hop IS DISTINCT FROM b.hop)",
+                same = same_transfer("a", "b"),
+            ),
+        )
+        .await?;
+        tracing::debug!(
+            iteration = iterations,
+            tainted = rows,
+            changed,
+            "account trace fixpoint"
+        );
+        work.drop_state(&state).await?;
+        state = next;
+        if changed == 0 {
+            break applied;
+        }
+        work.drop_state(&applied).await?;
+    };
+
+    let df = work
+        .sql(
+            "account hops",
+            &format!(
+                "SELECT chain, height, tx_index, coalesce(tx, '') AS txid, \
+                   CAST(NULL AS INT UNSIGNED) AS vout, sub_index, asset, receiver AS place, \
+                   amount AS value, taint, hop \
+                 FROM {state}"
+            ),
+        )
+        .await?;
+    let (hops, _) = work.materialize("account_hops", df).await?;
+    let df = work
+        .sql(
+            "account ends",
+            &format!(
+                "SELECT chain, asset, address AS place, stop, taint AS amount, depth AS hops \
+                 FROM {applied} WHERE stop IS NOT NULL \
+                 UNION ALL \
+                 SELECT chain, asset, address, 'unmoved', rest, rest_hops \
+                 FROM {applied} WHERE rest IS NOT NULL"
+            ),
+        )
+        .await?;
+    let (ends, _) = work.materialize("account_ends", df).await?;
+    // Stolen: each stolen transfer's part beyond what its sender's ledger already gave it,
+    // and what sources newly sent.
+    let df = work
+        .sql(
+            "account stolen",
+            &format!(
+                "SELECT k.chain, k.asset, \
+                   CAST(least(k.stolen, k.amount - coalesce(o.own, CAST(0 AS DECIMAL(38, 0)))) \
+                     AS DECIMAL(76, 0)) AS seeded, CAST(0 AS DECIMAL(76, 0)) AS returned \
+                 FROM {seeds} k LEFT JOIN {applied} o ON {same} AND o.role <> {receive} \
+                 UNION ALL \
+                 SELECT chain, asset, CAST(new_stolen AS DECIMAL(76, 0)), CAST(0 AS DECIMAL(76, 0)) \
+                 FROM {applied} WHERE new_stolen IS NOT NULL",
+                same = same_transfer("o", "k"),
+                receive = ledger::RECEIVE,
+            ),
+        )
+        .await?;
+    let (stolen, _) = work.materialize("account_stolen", df).await?;
+    Ok(Some(AccountTrace {
+        hops,
+        ends,
+        stolen,
+        iterations,
+    }))
+}
