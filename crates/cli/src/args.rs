@@ -223,9 +223,10 @@ pub(crate) struct JobsRunArgs {
     /// trace: hops followed after the theft (the theft is hop 1).
     #[arg(long, default_value_t = 64)]
     pub(crate) max_hops: u32,
-    /// trace: less taint than this (base units) is not followed.
-    #[arg(long, default_value_t = 0)]
-    pub(crate) dust: u64,
+    /// trace: dust threshold, `ASSET=BASE_UNITS` (`native` or a token contract; a bare
+    /// number is the native coin's), repeatable: less taint is not followed.
+    #[arg(long)]
+    pub(crate) dust: Vec<String>,
     /// exposure: hops from each labeled origin.
     #[arg(long, default_value_t = 3)]
     pub(crate) hops: u32,

@@ -41,13 +41,27 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("starting the async runtime for DataFusion")
 }
 
+/// `--dust` flags: `ASSET=BASE_UNITS`, or a bare number for the native coin.
+fn dust_thresholds(flags: &[String]) -> anyhow::Result<std::collections::BTreeMap<String, u128>> {
+    let mut out = std::collections::BTreeMap::new();
+    for f in flags {
+        match f.parse::<u128>() {
+            Ok(units) => {
+                out.insert("native".to_string(), units);
+            }
+            Err(_) => out.extend(crate::trace::parse_dust(std::slice::from_ref(f))?),
+        }
+    }
+    Ok(out)
+}
+
 /// The incident file `which` (a path or a saved name) as the trace job's request.
 fn request(
     global: &Global,
     which: &str,
     policy: &str,
     max_hops: u32,
-    dust: u64,
+    dust: &[String],
 ) -> anyhow::Result<TraceRequest> {
     let path = crate::trace::find_incident(global, which)?;
     let incident = Incident::from_file(&path)?;
@@ -82,7 +96,7 @@ fn request(
         sources,
         policy: Policy::from_str(policy).map_err(anyhow::Error::msg)?,
         max_hops,
-        dust,
+        dust: dust_thresholds(dust)?,
         assets: incident.assets.clone(),
     })
 }
@@ -235,7 +249,7 @@ pub(crate) fn run(global: &Global, args: &JobsRunArgs) -> anyhow::Result<()> {
             which,
             &args.policy,
             args.max_hops,
-            args.dust,
+            &args.dust,
         )?),
         (JobName::Trace, None) => bail!("the trace job needs --incident FILE|NAME"),
         (_, Some(_)) => bail!("--incident is for the trace job"),
@@ -400,7 +414,7 @@ pub(crate) fn bench(global: &Global, args: &BenchJobsArgs) -> anyhow::Result<()>
     let trace = args
         .incident
         .as_deref()
-        .map(|w| request(global, w, "haircut", args.max_hops, 0))
+        .map(|w| request(global, w, "haircut", args.max_hops, &[]))
         .transpose()?;
     let exposure = exposure_request(
         global,
@@ -421,7 +435,10 @@ pub(crate) fn bench(global: &Global, args: &BenchJobsArgs) -> anyhow::Result<()>
             (JobName::Cluster, read(&["inputs", "outputs"])),
         ];
         if trace.is_some() {
-            jobs.push((JobName::Trace, read(&["inputs", "outputs", "txs"])));
+            jobs.push((
+                JobName::Trace,
+                read(&["inputs", "outputs", "txs", "transfers"]),
+            ));
         }
         if !exposure.origins.is_empty() {
             jobs.push((JobName::Exposure, read(&["inputs", "outputs", "transfers"])));

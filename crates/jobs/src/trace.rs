@@ -1,15 +1,16 @@
 //! Multi-hop poison and haircut taint over UTXO and account chains, as iterated fixpoints: the
 //! native engine's walks (`tracehound_trace::trace_utxo` and `trace_account`, links not
 //! followed, no labels) with the same seeds, hop counting, stop rules and integer splits.
-//! This module is the UTXO walk, as joins; [`account`] is the account walk, whose per-address
-//! ledgers run in a window function ([`ledger`]).
+//! This module is the UTXO walk, as joins, and the job around both; [`account`] is the
+//! account walk, whose per-address ledgers run in a window function ([`ledger`]). Dust
+//! thresholds are per asset (`native` on every chain, or a token contract).
 //!
-//! **Seeds.** A stolen output (all of it or the stated part) is hop 1; with no `vout`, every
+//! **Seeds (UTXO).** A stolen output (all of it or the stated part) is hop 1; with no `vout`, every
 //! output of the tx is stolen in full. A source address's outputs spent at or after `since`
 //! are hop 0 (they leave in their spending tx, which is hop 1). An output seeded twice counts
 //! once (the first).
 //!
-//! **The walk.** A tainted output stops, in this order: as `dark` if it pays an MWEB peg-in
+//! **The walk (UTXO).** A tainted output stops, in this order: as `dark` if it pays an MWEB peg-in
 //! (`mweb:` address); as `dust` if its taint is below the dust threshold; as `unmoved` if it
 //! is unspent; as `hop_limit` if its hop is past the limit. Otherwise it moves into its
 //! spending tx, whose hop is one more than the smallest hop among its moving tainted inputs
@@ -32,7 +33,8 @@
 //! (`native` on UTXO chains), place, value, taint, hop), sorted by (chain, height, tx_index,
 //! vout, sub_index), and `trace_endpoints` (chain, asset, place, stop, amount, hops), sorted
 //! by (chain, asset, place, stop). A place is the address, `txid:vout` for an output paying
-//! none, or `fee`. Amounts are `Decimal128(38, 0)` base units.
+//! none, or `fee` (a UTXO tx's fee; on account chains a fee's place is its recipient, the
+//! validator or `burn:fee`, and nothing is `dark`). Amounts are `Decimal128(38, 0)` base units.
 
 use std::collections::HashSet;
 use std::path::Path;
@@ -85,8 +87,8 @@ pub struct StolenOutput {
     pub txid: String,
     /// One output (`None`: all, each in full).
     pub vout: Option<u32>,
-    /// Account chains: one transfer of the tx (`None`: every transfer of it but fees, in the
-    /// request's assets).
+    /// Account chains: one transfer of the tx (`None`: every transfer of it but fees and NFTs,
+    /// in the request's assets).
     pub sub_index: Option<u32>,
     /// The stolen part of that output or transfer (`None`: all of it).
     pub amount: Option<u128>,
@@ -114,8 +116,10 @@ pub struct TraceRequest {
     pub policy: Policy,
     /// Hops followed after the theft (the theft is hop 1).
     pub max_hops: u32,
-    /// Less taint than this (base units) is not followed.
-    pub dust: u64,
+    /// Dust thresholds per asset (`native` — on every chain — or a token contract, matched
+    /// without regard to case), base units: less taint than this is not followed. An asset
+    /// not named has none.
+    pub dust: std::collections::BTreeMap<String, u128>,
     /// Account chains: the stolen assets (`native`, token contracts; all if empty) of stolen
     /// txs named without a sub-index and of sources.
     pub assets: Vec<String>,
@@ -146,7 +150,7 @@ pub struct TaintedHop {
     /// Tainted part, base units.
     #[serde(serialize_with = "crate::work::amount_text")]
     pub taint: u128,
-    /// Hop (the theft is 1; a source's outputs 0).
+    /// Hop (the theft is 1; a UTXO source's outputs 0, an account source's outflows 1).
     pub hop: u32,
 }
 
@@ -209,6 +213,16 @@ struct Seed {
     vout: u64,
     taint: u64,
     hop: u32,
+}
+
+/// The dust threshold of a UTXO chain's coin (no UTXO amount reaches past 64 bits).
+fn utxo_dust(request: &TraceRequest) -> u64 {
+    let dust = request
+        .dust
+        .iter()
+        .find(|(a, _)| a.eq_ignore_ascii_case("native"))
+        .map_or(0, |(_, d)| *d);
+    u64::try_from(dust).unwrap_or(u64::MAX)
 }
 
 fn input(what: String) -> JobError {
@@ -467,7 +481,7 @@ fn split_sql(state: &str, request: &TraceRequest) -> String {
            part = output_count AS is_fee, CAST(w AS BIGINT UNSIGNED) AS value, \
            {share} AS taint, CAST(hop AS INT UNSIGNED) AS hop \
          FROM ranked",
-        dust = request.dust,
+        dust = utxo_dust(request),
         max_hops = request.max_hops,
     )
 }
@@ -567,7 +581,7 @@ async fn run_utxo(
                  FROM ({split}) p \
                  JOIN txs x ON x.chain = p.chain AND x.height = p.height AND x.tx_index = p.tx_index \
                  WHERE p.is_fee AND p.taint > 0",
-                dust = request.dust,
+                dust = utxo_dust(request),
                 max_hops = request.max_hops,
             ),
         )
@@ -614,8 +628,13 @@ pub async fn run(
     request: &TraceRequest,
 ) -> Result<Output<Traced>, JobError> {
     let mut work = Work::start(ctx, JOB, out).await?;
+    // The account seeds first: a bad one is refused before any walk runs.
+    let account_seeds = account::seeds(&work, dataset, request).await?;
     let utxo = run_utxo(&mut work, dataset, request).await?;
-    let account = account::run(&mut work, dataset, request).await?;
+    let account = match account_seeds {
+        Some(seeds) => Some(account::run(&mut work, request, seeds).await?),
+        None => None,
+    };
     let (mut hops_sql, mut ends_sql, mut stolen_sql) = (Vec::new(), Vec::new(), Vec::new());
     if let Some(u) = &utxo {
         hops_sql.push(format!(
@@ -641,6 +660,8 @@ pub async fn run(
         ));
         stolen_sql.push(format!("SELECT * FROM {}", a.stolen));
     }
+    // Each part lists every asset it names; those with nothing stolen (a poison trace's
+    // exposure aside) have no totals row unless an endpoint holds them.
     if hops_sql.is_empty() {
         return Err(input(
             "the incident names nothing stolen that the dataset holds".into(),
@@ -732,7 +753,7 @@ pub async fn run(
             &format!(
                 "SELECT chain, asset, CAST(sum(seeded) AS DECIMAL(38, 0)) AS seeded, \
                    CAST(sum(returned) AS DECIMAL(38, 0)) AS returned \
-                 FROM ({}) s GROUP BY chain, asset",
+                 FROM ({}) s GROUP BY chain, asset HAVING sum(seeded) > 0 OR sum(returned) > 0",
                 stolen_sql.join(" UNION ALL ")
             ),
         )

@@ -43,6 +43,8 @@ pub(crate) struct Work<'c> {
     tables: Vec<String>,
     started: Instant,
     pub(crate) written: Vec<PathBuf>,
+    /// Results written under temporary names, and where each goes when the job ends.
+    pending: Vec<(Location, Location)>,
 }
 
 impl<'c> Work<'c> {
@@ -66,6 +68,7 @@ impl<'c> Work<'c> {
             tables: Vec::new(),
             started: Instant::now(),
             written: Vec::new(),
+            pending: Vec::new(),
         })
     }
 
@@ -128,8 +131,8 @@ impl<'c> Work<'c> {
         self.work.join(name).remove().await
     }
 
-    /// Writes `df` as result `name` (`<out>/<name>/`, renamed into place when complete) and
-    /// reads it back sorted by `order`.
+    /// Writes `df` as result `name` (`<out>/<name>/`, renamed into place when the job
+    /// finishes) and reads it back sorted by `order`.
     pub(crate) async fn result(
         &mut self,
         name: &str,
@@ -155,8 +158,9 @@ impl<'c> Work<'c> {
             .sort(order.iter().map(|c| col(*c).sort(true, true)).collect())
             .map_err(self.engine(name))?;
         let batches = sorted.collect().await.map_err(self.engine(name))?;
-        tmp.move_to(&dir).await?;
-        self.written.push(dir.display());
+        // Moved into place by `finish`, with the job's other results: a job that fails later
+        // leaves none of its results beside an older run's.
+        self.pending.push((tmp, dir));
         Ok(batches)
     }
 
@@ -168,6 +172,10 @@ impl<'c> Work<'c> {
     ) -> Result<Output<T>, JobError> {
         for t in std::mem::take(&mut self.tables) {
             let _ = self.ctx.deregister_table(t.as_str());
+        }
+        for (tmp, dir) in std::mem::take(&mut self.pending) {
+            tmp.move_to(&dir).await?;
+            self.written.push(dir.display());
         }
         self.work.remove().await?;
         Ok(Output {

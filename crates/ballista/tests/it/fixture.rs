@@ -135,7 +135,7 @@ impl Heist {
             sources: Vec::new(),
             policy,
             max_hops,
-            dust: 0,
+            dust: Default::default(),
             assets: Vec::new(),
         }
     }

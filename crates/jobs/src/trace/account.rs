@@ -2,24 +2,33 @@
 //! (`tracehound_trace::trace_account`, links not followed, no labels) with the same seeds,
 //! ledgers, hops, stop rules and integer splits.
 //!
-//! **The walk.** Each address that receives taint (and each source address, from its start)
+//! **The walk.** Each address that takes in taint (and each source address, from its start)
 //! keeps a ledger per asset, seeded with the clean balance its history gives up to then; its
-//! transfers apply in (height, tx, fees last, sub-index) order, each outflow carrying its
-//! tainted part ([`super::ledger`]). An address not yet tainted takes a tainted receipt in
-//! only if no stop rule holds: a fee stops as `fee`, less taint than the dust threshold as
+//! transfers (NFTs aside) apply in (height, tx, fees last, sub-index) order, each outflow
+//! carrying its tainted part ([`super::ledger`]). While an address is not tainted yet, a
+//! tainted receipt is taken in only if no stop rule holds: a fee stops as `fee` (at the fee's
+//! recipient: the validator, or `burn:fee`), less taint than the asset's dust threshold as
 //! `dust`, a receipt past the hop limit as `hop_limit`; a stopped receipt is clean in the
 //! address's ledger. A stolen transfer brings its stolen part on top of what its sender's
-//! ledger gives it, up to its amount. What a tainted address still holds at the end rests
-//! there (`unmoved`).
+//! ledger gives it, up to its amount (a transfer named stolen twice: the parts added, up to
+//! its amount). What a tainted address still holds at the end rests there (`unmoved`). A
+//! source's outflows are hop 1; a source that took in taint before its start is not a source
+//! (as in the native walk, where the tainted address replaces it).
 //!
 //! **As a fixpoint.** An address's ledger is sequential (a haircut rounds at every outflow),
 //! so each address's history runs through one call of the window function, partitioned by
-//! address. What it receives tainted depends on other addresses' ledgers, so each iteration
-//! recomputes every transfer's taint from the previous iteration's (the seeds first): the
-//! transfers form a DAG in chain order, so after `k` iterations every transfer `k` ledgers
-//! deep has its final taint, and a state that no longer changes is the native walk's.
+//! address. What it receives tainted depends on other addresses' ledgers, so the job iterates
+//! on a *state*: the taint and hop of every tainted transfer. Each iteration runs the ledgers
+//! of the addresses the state can taint and takes the next state from their outflows (and the
+//! stolen parts). A transfer's taint depends only on transfers before it in chain order, so
+//! the dependencies form a DAG: after `k` iterations every transfer whose chain of
+//! dependencies is `k` ledgers long has its final taint, and a state that no longer changes
+//! is the native walk's (the fixpoint is unique). Iterations grow with the longest such chain,
+//! not with the hop limit (two tainted wallets paying each other back and forth add one each).
 //!
-//! Only addresses that receive taint (and sources) are run, each over its whole history.
+//! Only the addresses the state can taint are run (a receipt that is no fee, with at least
+//! the dust threshold and within the hop limit; and sources), each over its whole history;
+//! a receipt at any other address stops there, read from the state alone.
 
 use crate::JobError;
 use crate::cluster::count;
@@ -28,7 +37,7 @@ use crate::work::{Columns, Work, literal, present};
 
 use super::{JOB, MAX_ITERATIONS, Policy, TraceRequest, input, ledger};
 
-/// A stolen transfer, resolved.
+/// A stolen transfer, resolved (each once, the parts said stolen of it added).
 struct StolenTransfer {
     chain: String,
     height: u64,
@@ -90,7 +99,9 @@ async fn stolen_transfers(
     dataset: &Dataset,
     request: &TraceRequest,
 ) -> Result<Vec<StolenTransfer>, JobError> {
-    let mut out = Vec::new();
+    // (chain, height, tx, sub) → (stolen, amount).
+    let mut parts: std::collections::BTreeMap<(String, u64, u64, u64), (u128, u128)> =
+        std::collections::BTreeMap::new();
     for s in request
         .stolen
         .iter()
@@ -177,15 +188,24 @@ async fn stolen_transfers(
                     s.txid, s.chain
                 )));
             }
-            out.push(StolenTransfer {
-                chain: s.chain.clone(),
+            let key = (s.chain.clone(), height, tx_index, sub_index);
+            let part = parts.entry(key).or_insert((0, amount));
+            part.0 = part.0.saturating_add(stolen).min(amount);
+        }
+    }
+    let out = parts
+        .into_iter()
+        .filter(|(_, (stolen, _))| *stolen > 0)
+        .map(
+            |((chain, height, tx_index, sub_index), (stolen, _))| StolenTransfer {
+                chain,
                 height,
                 tx_index,
                 sub_index,
                 stolen,
-            });
-        }
-    }
+            },
+        )
+        .collect();
     Ok(out)
 }
 
@@ -194,12 +214,20 @@ async fn sources(
     dataset: &Dataset,
     request: &TraceRequest,
 ) -> Result<Vec<Source>, JobError> {
-    let mut out = Vec::new();
+    let mut out: Vec<Source> = Vec::new();
     for s in request
         .sources
         .iter()
         .filter(|s| is_account(dataset, &s.chain))
     {
+        let chain: tracehound_core::Chain = s
+            .chain
+            .parse()
+            .map_err(|e| input(format!("source {} on {}: {e}", s.address, s.chain)))?;
+        let address = tracehound_core::Address::parse(chain, &s.address)
+            .map_err(|e| input(format!("source {} on {}: {e}", s.address, s.chain)))?
+            .as_str()
+            .to_string();
         let since = s.since.unwrap_or(0);
         // Block times of an account chain only grow, so "from time `since` on" is "from the
         // first block at or after it on".
@@ -212,10 +240,14 @@ async fn sources(
                 ),
             )
             .await?;
-        let start = batches
-            .iter()
-            .find_map(|b| Columns::new(JOB, b).u64s("start").ok()?.first().copied())
-            .flatten();
+        let mut start = None;
+        for b in &batches {
+            start = start.or(Columns::new(JOB, b)
+                .u64s("start")?
+                .first()
+                .copied()
+                .flatten());
+        }
         let sends =
             match start {
                 Some(start) => count(
@@ -224,7 +256,7 @@ async fn sources(
                         "SELECT count(*) AS n FROM transfers WHERE chain = {} AND \"from\" = {} \
                          AND height >= {start} AND kind <> 'nft' AND {}",
                         literal(&s.chain),
-                        literal(&s.address),
+                        literal(&address),
                         stolen_asset_sql(request, "asset"),
                     ),
                 )
@@ -243,9 +275,11 @@ async fn sources(
                 }
             )));
         };
+        // Named twice: the last naming counts, as in the native walk.
+        out.retain(|o| !(o.chain == s.chain && o.address == address));
         out.push(Source {
             chain: s.chain.clone(),
-            address: s.address.clone(),
+            address,
             start,
         });
     }
@@ -269,6 +303,36 @@ fn same_transfer(a: &str, b: &str) -> String {
     format!(
         "{a}.chain = {b}.chain AND {a}.height = {b}.height AND {a}.tx_index = {b}.tx_index \
          AND {a}.fee = {b}.fee AND {a}.sub_index = {b}.sub_index"
+    )
+}
+
+/// The dust threshold of the asset in `column`, as SQL.
+fn dust_sql(request: &TraceRequest, column: &str) -> String {
+    let arms: Vec<String> = request
+        .dust
+        .iter()
+        .filter(|(_, d)| **d > 0)
+        .map(|(asset, d)| {
+            format!(
+                "WHEN lower({column}) = {} THEN CAST('{d}' AS DECIMAL(38, 0))",
+                literal(&asset.to_ascii_lowercase())
+            )
+        })
+        .collect();
+    if arms.is_empty() {
+        return "CAST(0 AS DECIMAL(38, 0))".into();
+    }
+    format!("CASE {} ELSE CAST(0 AS DECIMAL(38, 0)) END", arms.join(" "))
+}
+
+/// The addresses `state` can taint: receivers of a tainted transfer that is no fee, has at
+/// least the dust threshold and is within the hop limit (any other receipt stops at an
+/// address not tainted yet); and the sources.
+fn relevant_sql(state: &str, sources: &str, request: &TraceRequest) -> String {
+    format!(
+        "SELECT DISTINCT chain, receiver AS address FROM {state}            WHERE fee = 0 AND hop <= {max_hops} AND taint >= {dust}          UNION SELECT chain, address FROM {sources}",
+        max_hops = request.max_hops,
+        dust = dust_sql(request, "asset"),
     )
 }
 
@@ -297,9 +361,7 @@ fn ledger_sql(
     };
     format!(
         "WITH ev AS ({events}), \
-         relevant AS ( \
-           SELECT DISTINCT chain, receiver AS address FROM {state} \
-           UNION SELECT chain, address FROM {sources}), \
+         relevant AS ({relevant}), \
          rows AS ( \
            {send} FROM ev e JOIN relevant r ON r.chain = e.chain AND r.address = e.sender \
              WHERE e.sender <> e.receiver \
@@ -311,7 +373,7 @@ fn ledger_sql(
              LEFT JOIN {seeds} k ON {same_k} WHERE e.sender = e.receiver), \
          applied AS ( \
            SELECT w.*, {name}( \
-               CAST({policy} AS TINYINT UNSIGNED), CAST({dust} AS DECIMAL(38, 0)), \
+               CAST({policy} AS TINYINT UNSIGNED), {dust}, \
                CAST({max_hops} AS INT UNSIGNED), w.role, w.asset, w.amount, w.fee = 1, \
                w.taint_in, w.depth_in, w.stolen, \
                coalesce(w.height >= src.start, false), {source_asset}) \
@@ -334,7 +396,8 @@ fn ledger_sql(
         same_s = same_transfer("s", "e"),
         same_k = same_transfer("k", "e"),
         name = ledger::NAME,
-        dust = request.dust,
+        relevant = relevant_sql(state, sources, request),
+        dust = dust_sql(request, "w.asset"),
         max_hops = request.max_hops,
         source_asset = stolen_asset_sql(request, "w.asset"),
     )
@@ -365,24 +428,30 @@ fn state_sql(applied: &str, seeds: &str) -> String {
     )
 }
 
-/// Runs the account part of `request`; `None` when it names nothing on account chains.
-pub(super) async fn run(
-    work: &mut Work<'_>,
+/// The account part of a request, resolved against the dataset.
+pub(super) struct AccountSeeds {
+    stolen: Vec<StolenTransfer>,
+    sources: Vec<Source>,
+}
+
+/// Resolves the account part of `request`; `None` when it names nothing on account chains.
+pub(super) async fn seeds(
+    work: &Work<'_>,
     dataset: &Dataset,
     request: &TraceRequest,
-) -> Result<Option<AccountTrace>, JobError> {
-    if !request.stolen.iter().any(|s| is_account(dataset, &s.chain))
-        && !request
-            .sources
-            .iter()
-            .any(|s| is_account(dataset, &s.chain))
-    {
+) -> Result<Option<AccountSeeds>, JobError> {
+    let any_stolen = request.stolen.iter().any(|s| is_account(dataset, &s.chain));
+    let any_source = request
+        .sources
+        .iter()
+        .any(|s| is_account(dataset, &s.chain));
+    if !any_stolen && !any_source {
         return Ok(None);
     }
-    for t in ["transfers", "blocks"] {
-        dataset.require(t, JOB)?;
+    dataset.require("transfers", JOB)?;
+    if any_source {
+        dataset.require("blocks", JOB)?;
     }
-    work.ctx.register_udwf(ledger::account_ledger());
     if work
         .sql("transfers' tx", "SELECT tx FROM transfers LIMIT 0")
         .await
@@ -393,8 +462,20 @@ pub(super) async fn run(
                 .into(),
         ));
     }
-    let stolen = stolen_transfers(work, dataset, request).await?;
-    let sources = sources(work, dataset, request).await?;
+    Ok(Some(AccountSeeds {
+        stolen: stolen_transfers(work, dataset, request).await?,
+        sources: sources(work, dataset, request).await?,
+    }))
+}
+
+/// Runs the account walk from `seeds`.
+pub(super) async fn run(
+    work: &mut Work<'_>,
+    request: &TraceRequest,
+    seeds: AccountSeeds,
+) -> Result<AccountTrace, JobError> {
+    work.ctx.register_udwf(ledger::account_ledger());
+    let AccountSeeds { stolen, sources } = seeds;
     let mut chains: Vec<String> = stolen
         .iter()
         .map(|s| s.chain.clone())
@@ -404,12 +485,9 @@ pub(super) async fn run(
     chains.dedup();
     let events = events_sql(&chains);
 
-    // Seeds: each stolen transfer once (the first naming of it), with its columns.
-    let mut seen = std::collections::HashSet::new();
+    // Seeds: the stolen transfers with their columns.
     let rows: Vec<String> = stolen
         .iter()
-        .filter(|s| seen.insert((s.chain.clone(), s.height, s.tx_index, s.sub_index)))
-        .filter(|s| s.stolen > 0)
         .map(|s| {
             // As text: a literal past 64 bits would make the whole column a float.
             format!(
@@ -544,11 +622,22 @@ pub(super) async fn run(
         .sql(
             "account ends",
             &format!(
-                "SELECT chain, asset, address AS place, stop, taint AS amount, depth AS hops \
+                "WITH relevant AS ({relevant}) \
+                 SELECT chain, asset, address AS place, stop, taint AS amount, depth AS hops \
                  FROM {applied} WHERE stop IS NOT NULL \
                  UNION ALL \
                  SELECT chain, asset, address, 'unmoved', rest, rest_hops \
-                 FROM {applied} WHERE rest IS NOT NULL"
+                 FROM {applied} WHERE rest IS NOT NULL \
+                 UNION ALL \
+                 SELECT s.chain, s.asset, s.receiver, \
+                   CASE WHEN s.fee = 1 THEN 'fee' WHEN s.taint < {dust} THEN 'dust' \
+                     ELSE 'hop_limit' END, \
+                   s.taint, s.hop \
+                 FROM {state} s LEFT JOIN relevant r \
+                   ON r.chain = s.chain AND r.address = s.receiver \
+                 WHERE r.address IS NULL",
+                relevant = relevant_sql(&state, &sources_table, request),
+                dust = dust_sql(request, "s.asset"),
             ),
         )
         .await?;
@@ -572,10 +661,10 @@ pub(super) async fn run(
         )
         .await?;
     let (stolen, _) = work.materialize("account_stolen", df).await?;
-    Ok(Some(AccountTrace {
+    Ok(AccountTrace {
         hops,
         ends,
         stolen,
         iterations,
-    }))
+    })
 }

@@ -14,24 +14,27 @@
 //! | # | argument | type | meaning |
 //! |---|---|---|---|
 //! | 0 | policy | UInt8 | 0 poison, 1 haircut |
-//! | 1 | dust | Decimal128(38,0) | a first receipt with less taint stops as `dust` |
-//! | 2 | max_hops | UInt32 | a first receipt deeper than this stops as `hop_limit` |
+//! | 1 | dust | Decimal128(38,0) | the asset's dust threshold: a tainted receipt with less taint, while the address is not tainted yet, stops as `dust` |
+//! | 2 | max_hops | UInt32 | a tainted receipt deeper than this, while the address is not tainted yet, stops as `hop_limit` |
 //! | 3 | role | UInt8 | 0: the address sends, 1: it receives, 2: both (a transfer to itself) |
 //! | 4 | asset | Utf8 | `native` or the token contract |
 //! | 5 | amount | Decimal128(38,0) | base units |
 //! | 6 | fee | Boolean | a gas fee |
 //! | 7 | taint_in | Decimal128(38,0), null | receipts: the taint the transfer carries |
 //! | 8 | depth_in | UInt32, null | receipts: its hop |
-//! | 9 | stolen | Decimal128(38,0), null | transfers to itself: the part stolen there |
+//! | 9 | stolen | Decimal128(38,0), null | transfers to itself: the part stolen there (a receipt's stolen part comes within its `taint_in`; a transfer to itself is one row, whose taint in is worked out here) |
 //! | 10 | source_on | Boolean | the address is a source and this transfer is at or after its start |
 //! | 11 | source_asset | Boolean | the asset is one the incident says was stolen |
 //!
 //! Result per row, a struct: `own` (what the address sent tainted by this transfer), `hop`
 //! (that outflow's hop), `new_stolen` (a source's outflow: what is newly stolen by it),
 //! `taint` and `depth` (a receipt's taint and hop), `stop` (a receipt that stopped at an
-//! address not yet tainted: `fee`, `dust`, `hop_limit`), `rest` and `rest_hops` (on each
-//! asset's last row: the taint the address still holds and the hops its place was first
-//! reached by).
+//! address not yet tainted: `fee`, `dust`, `hop_limit`), `rest` and `rest_hops` (the taint the
+//! address still holds of an asset at the end, and the hops its place was first reached by:
+//! carried on that asset's last row, though not about that transfer).
+//!
+//! An amount the export clamped to 10^38 − 1 (a spam token's made-up supply) is refused: the
+//! ledger would not be the chain's.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -135,7 +138,7 @@ fn amounts(values: &[ArrayRef], i: usize, name: &str) -> Result<Vec<Option<u128>
                     .transpose()
             })
             .collect(),
-        other => Err(bad(format!("{name} is {other}, not Decimal128(38, 0)"))),
+        other => Err(bad(format!("{name} is {other}, not a decimal of scale 0"))),
     }
 }
 
@@ -327,7 +330,7 @@ impl PartitionEvaluator for Evaluator {
             1 => Policy::Haircut,
             p => return Err(bad(format!("policy {p}: 0 (poison) or 1 (haircut)"))),
         };
-        let dust = amounts(values, 1, "dust")?[0].unwrap_or(0);
+        let dust = amounts(values, 1, "dust")?;
         let max_hops = u32s(values, 2, "max_hops")?.value(0);
         let role = values[3]
             .as_primitive_opt::<UInt8Type>()
@@ -352,8 +355,14 @@ impl PartitionEvaluator for Evaluator {
         }
         let mut a = Account::new(policy);
         let mut source = false;
+        // Assets with an amount the export clamped: harmless while clean.
+        let mut clamped: std::collections::HashSet<&str> = std::collections::HashSet::new();
         for i in 0..num_rows {
             let (asset, amount) = (asset.value(i), amount[i].unwrap_or(0));
+            if amount >= MAX_AMOUNT {
+                clamped.insert(asset);
+            }
+            let dust = dust[i].unwrap_or(0);
             let fee = fee.value(i);
             if source_on.is_valid(i) && source_on.value(i) && !a.tracked {
                 a.track(0);
@@ -440,6 +449,16 @@ impl PartitionEvaluator for Evaluator {
                     }
                 }
                 r => return Err(bad(format!("role {r}: 0, 1 or 2"))),
+            }
+            if clamped.contains(asset)
+                && (own > 0
+                    || receipt.is_some()
+                    || a.ledgers.get(asset).is_some_and(|l| l.taint() > 0))
+            {
+                return Err(bad(format!(
+                    "tainted {asset} has an amount beyond what the export holds (clamped to \
+                     10^38 - 1): it cannot be traced exactly from the dataset"
+                )));
             }
             positive(&mut out.own, own)?;
             out.hop.append_option(hop);

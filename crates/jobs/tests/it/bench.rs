@@ -81,7 +81,7 @@ async fn bench_jobs_on_a_large_simulation() {
             sources: Vec::new(),
             policy,
             max_hops: 64,
-            dust: 0,
+            dust: Default::default(),
             assets: Vec::new(),
         };
         let o = tracehound_jobs::trace::run(&ctx, &dataset, &out, &request)

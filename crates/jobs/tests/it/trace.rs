@@ -42,7 +42,7 @@ async fn compare(
         sources: Vec::new(),
         policy,
         max_hops,
-        dust: 0,
+        dust: Default::default(),
         assets: Vec::new(),
     };
     let (ctx, dataset) = session(store, &child(tmp, "dataset")).await;
@@ -209,7 +209,7 @@ async fn compare_account(
     incident: &Incident,
     policy: Policy,
     max_hops: u32,
-    dust: u128,
+    dust: &[(&str, u128)],
     tmp: &tempfile::TempDir,
 ) -> (Compared, u32) {
     let request = TraceRequest {
@@ -235,7 +235,7 @@ async fn compare_account(
             .collect(),
         policy,
         max_hops,
-        dust: u64::try_from(dust).unwrap(),
+        dust: dust.iter().map(|(a, d)| ((*a).to_string(), *d)).collect(),
         assets: incident.assets.clone(),
     };
     let (ctx, dataset) = session(store, &child(tmp, "dataset")).await;
@@ -249,8 +249,8 @@ async fn compare_account(
     rules.caps.max_history = 1 << 30;
     rules.caps.max_nodes = 1 << 30;
     rules.caps.max_edges = 1 << 30;
-    for asset in ["native", TOKEN_A, TOKEN_B] {
-        rules.dust.insert(asset.to_string(), dust);
+    for (asset, d) in dust {
+        rules.dust.insert((*asset).to_string(), *d);
     }
     let native = tracehound_trace::trace(store, incident, rules).unwrap();
 
@@ -399,18 +399,23 @@ async fn trace_equals_native_on_an_account_chain() {
         ..Incident::default()
     };
     let mut all_stops = std::collections::BTreeSet::new();
+    let dust: &[(&str, u128)] = &[
+        ("native", 10u128.pow(15)),
+        (TOKEN_A, 10u128.pow(9)),
+        (TOKEN_B, 10u128.pow(20)),
+    ];
     for (policy, max_hops, dust) in [
-        (Policy::Haircut, 64, 0),
-        (Policy::Poison, 64, 0),
-        (Policy::Haircut, 2, 0),
-        (Policy::Haircut, 64, 10u128.pow(15)),
+        (Policy::Haircut, 64, &[][..]),
+        (Policy::Poison, 64, &[]),
+        (Policy::Haircut, 2, &[]),
+        (Policy::Haircut, 64, dust),
     ] {
         let tmp = tempfile::tempdir().unwrap();
         let ((ends, hops, totals), iterations) =
             compare_account(&stored.store, &incident, policy, max_hops, dust, &tmp).await;
         let stops: std::collections::BTreeSet<&str> = ends.keys().map(|k| k.2.as_str()).collect();
         println!(
-            "account {policy:?}, {max_hops} hops, dust {dust}: {} tainted transfers, {} endpoints ({stops:?}), {} assets, {iterations} iterations",
+            "account {policy:?}, {max_hops} hops, dust {dust:?}: {} tainted transfers, {} endpoints ({stops:?}), {} assets, {iterations} iterations",
             hops.len(),
             ends.len(),
             totals.len()
@@ -426,13 +431,27 @@ async fn trace_equals_native_on_an_account_chain() {
     };
     let tmp = tempfile::tempdir().unwrap();
     let ((_, hops, totals), _) =
-        compare_account(&stored.store, &ether, Policy::Haircut, 64, 0, &tmp).await;
+        compare_account(&stored.store, &ether, Policy::Haircut, 64, &[], &tmp).await;
     println!(
         "account, ether only: {} tainted transfers, {} assets",
         hops.len(),
         totals.len()
     );
     assert!(hops.keys().all(|k| k.2 == "native") && !hops.is_empty());
+    // Named twice: a stolen transfer's parts add up (to its amount at most), and a source's
+    // last naming counts (here the same address in capitals).
+    let mut twice = incident.clone();
+    twice.stolen.push(twice.stolen[1].clone());
+    twice.stolen.push(twice.stolen[1].clone());
+    twice.sources.push(SourceItem {
+        address: twice.sources[0]
+            .address
+            .to_uppercase()
+            .replacen("0X", "0x", 1),
+        ..twice.sources[0].clone()
+    });
+    let tmp = tempfile::tempdir().unwrap();
+    compare_account(&stored.store, &twice, Policy::Haircut, 64, &[], &tmp).await;
     // Every rule the account walk has was met: fees, dust, the hop limit, taint at rest.
     assert_eq!(
         all_stops,
@@ -460,7 +479,7 @@ async fn account_trace_refuses_bad_requests() {
         sources: Vec::new(),
         policy: Policy::Haircut,
         max_hops: 8,
-        dust: 0,
+        dust: Default::default(),
         assets: Vec::new(),
     };
     let cases = [
