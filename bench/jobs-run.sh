@@ -101,11 +101,5 @@ for blocks in "${sizes[@]}"; do
     mkdir -p "$data"
     prepare "$blocks" "$data"
     [[ -n ${JOBS_BENCH_PREPARE_ONLY:-} ]] && continue
-    bench "$data" embedded
-    for n in 1 2; do
-        cluster "$n" "$data/cluster"
-        bench "$data" "ballista-$n" --engine ballista --scheduler df://127.0.0.1:50050 \
-            --partitions $((2 * n)) ${JOBS_BENCH_TIMEOUT:+--timeout "$JOBS_BENCH_TIMEOUT"}
-        stop_cluster
-    done
+    on_every_engine "$data"
 done

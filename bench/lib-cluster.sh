@@ -34,3 +34,16 @@ cluster() { # EXECUTORS DIR: a scheduler and that many executors of 2 task slots
     done
     sleep 3
 }
+
+# Runs `bench DATA LABEL [ENGINE ARGS...]` (the caller's) embedded, then on a cluster of 1 and
+# of 2 executors (2 task slots each, shuffles as wide as the slots).
+on_every_engine() { # DATA
+    local data=$1
+    bench "$data" embedded
+    for n in 1 2; do
+        cluster "$n" "$data/cluster"
+        bench "$data" "ballista-$n" --engine ballista --scheduler df://127.0.0.1:50050 \
+            --partitions $((2 * n)) ${JOBS_BENCH_TIMEOUT:+--timeout "$JOBS_BENCH_TIMEOUT"}
+        stop_cluster
+    done
+}

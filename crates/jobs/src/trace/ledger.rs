@@ -232,6 +232,38 @@ impl Account {
         (amount, new)
     }
 
+    /// The address receives `amount` of `asset` carrying `taint` at hop `depth`: into its
+    /// ledger if it is tainted; else, tainted, it is taken in unless a stop rule (`limits`:
+    /// the asset's dust, the hop limit) holds, which it returns; else it is clean.
+    fn receive(
+        &mut self,
+        asset: &str,
+        amount: u128,
+        (taint, depth): (u128, u32),
+        fee: bool,
+        (dust, max_hops): (u128, u32),
+    ) -> Result<Option<&'static str>> {
+        if self.tracked {
+            self.ledger(asset).receive(Parcel::new(amount, taint));
+            if taint > 0 {
+                self.depth = self.depth.min(depth);
+                self.reach(asset);
+            }
+            return Ok(None);
+        }
+        let stop = (taint > 0)
+            .then(|| stop_of(fee, taint, depth, dust, max_hops))
+            .flatten();
+        if taint == 0 || stop.is_some() {
+            self.clean_receive(asset, amount)?;
+        } else {
+            self.track(depth);
+            self.ledger(asset).receive(Parcel::new(amount, taint));
+            self.reach(asset);
+        }
+        Ok(stop)
+    }
+
     fn reach(&mut self, asset: &str) {
         let depth = self.depth;
         self.reached.entry(asset.to_string()).or_insert(depth);
@@ -387,31 +419,13 @@ impl PartitionEvaluator for Evaluator {
                     } else {
                         1
                     };
-                    if a.tracked {
-                        a.ledger(asset).receive(Parcel::new(amount, taint));
-                        if taint > 0 {
-                            a.depth = a.depth.min(depth);
-                            a.reach(asset);
-                        }
-                    } else if taint > 0 {
-                        stop = stop_of(fee, taint, depth, dust, max_hops);
-                        if stop.is_some() {
-                            a.clean_receive(asset, amount)?;
-                        } else {
-                            a.track(depth);
-                            a.ledger(asset).receive(Parcel::new(amount, taint));
-                            a.reach(asset);
-                        }
-                    } else {
-                        a.clean_receive(asset, amount)?;
-                    }
+                    stop = a.receive(asset, amount, (taint, depth), fee, (dust, max_hops))?;
                     if taint > 0 {
                         receipt = Some((taint, depth));
                     }
                 }
                 SELF => {
                     let stolen = stolen[i].unwrap_or(0);
-                    let was_tracked = a.tracked;
                     (own, new_stolen) = a.send(asset, amount, is_source);
                     if own > 0 {
                         a.reach(asset);
@@ -424,26 +438,9 @@ impl PartitionEvaluator for Evaluator {
                         (Some(h), false) => h,
                         (None, _) => 1,
                     };
-                    if was_tracked {
-                        a.ledger(asset).receive(Parcel::new(amount, taint));
-                        if taint > 0 {
-                            a.depth = a.depth.min(depth);
-                            a.reach(asset);
-                        }
-                    } else if taint > 0 {
-                        stop = stop_of(fee, taint, depth, dust, max_hops);
-                        if stop.is_some() {
-                            a.clean_receive(asset, amount)?;
-                        } else {
-                            // Its clean balance has left (the send above); it comes back
-                            // tainted.
-                            a.track(depth);
-                            a.ledger(asset).receive(Parcel::new(amount, taint));
-                            a.reach(asset);
-                        }
-                    } else {
-                        a.clean_receive(asset, amount)?;
-                    }
+                    // Its balance has left (the send above, clean if it was not tainted);
+                    // it comes back.
+                    stop = a.receive(asset, amount, (taint, depth), fee, (dust, max_hops))?;
                     if taint > 0 {
                         receipt = Some((taint, depth));
                     }
