@@ -8,6 +8,9 @@
 #
 #   bench/jobs-account.sh [EVM_BLOCKS...]      (default: 2000 8000)
 #
+# JOBS_BENCH_PREPARE_ONLY=1 makes the data sets and stops; JOBS_BENCH_NO_BUILD=1 takes the
+# release binaries as they are.
+#
 # Prints one JSON line per (size, engine) and writes them to $data/jobs-account.jsonl, with
 # the peak RSS of the client and of each executor. Release builds, in
 # ${CARGO_TARGET_DIR:-target}/release. Needs python3.
@@ -18,8 +21,10 @@ if [[ $# -gt 0 ]]; then sizes=("$@"); else sizes=(2000 8000); fi
 bin=${CARGO_TARGET_DIR:-$root/target}/release
 th=$bin/tracehound
 tb=$bin/tracehound-ballista
-cargo build --release --manifest-path "$root/Cargo.toml" -p tracehound-cli --features ballista \
-    -p tracehound-ballista
+if [[ -z ${JOBS_BENCH_NO_BUILD:-} ]]; then
+    cargo build --release --manifest-path "$root/Cargo.toml" -p tracehound-cli \
+        --features ballista -p tracehound-ballista
+fi
 base=${JOBS_BENCH_DATA:-$root/target/bench-data/jobs-account}
 results=$base/jobs-account.jsonl
 mkdir -p "$base"
@@ -101,6 +106,7 @@ for blocks in "${sizes[@]}"; do
     data=$base/b$blocks
     mkdir -p "$data"
     prepare "$blocks" "$data"
+    [[ -n ${JOBS_BENCH_PREPARE_ONLY:-} ]] && continue
     native "$data"
     on_every_engine "$data"
 done

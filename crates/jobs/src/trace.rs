@@ -651,20 +651,31 @@ pub async fn run(
         ));
         stolen_sql.push(format!("SELECT * FROM {}", u.stolen));
     }
+    // Tables without rows are left out of the unions (see `account::relevant_sql`).
     if let Some(a) = &account {
-        hops_sql.push(format!("SELECT * FROM {}", a.hops));
-        ends_sql.push(format!(
-            "SELECT chain, asset, place, stop, CAST(amount AS DECIMAL(76, 0)) AS amount, hops \
-             FROM {}",
-            a.ends
-        ));
-        stolen_sql.push(format!("SELECT * FROM {}", a.stolen));
+        if let Some(hops) = &a.hops {
+            hops_sql.push(format!("SELECT * FROM {hops}"));
+        }
+        if let Some(ends) = &a.ends {
+            ends_sql.push(format!(
+                "SELECT chain, asset, place, stop, CAST(amount AS DECIMAL(76, 0)) AS amount, \
+                   hops FROM {ends}"
+            ));
+        }
+        if let Some(stolen) = &a.stolen {
+            stolen_sql.push(format!("SELECT * FROM {stolen}"));
+        }
     }
     // Each part lists every asset it names; those with nothing stolen (a poison trace's
     // exposure aside) have no totals row unless an endpoint holds them.
-    if hops_sql.is_empty() {
+    if utxo.is_none() && account.is_none() {
         return Err(input(
             "the incident names nothing stolen that the dataset holds".into(),
+        ));
+    }
+    if hops_sql.is_empty() || ends_sql.is_empty() || stolen_sql.is_empty() {
+        return Err(input(
+            "nothing the incident names carries value (no tainted output or transfer)".into(),
         ));
     }
     let df = work

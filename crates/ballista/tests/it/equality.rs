@@ -46,8 +46,17 @@ async fn every_job_on_ballista_equals_the_embedded_engine() {
         want.iterations, want.seconds, got.seconds
     );
 
-    for (policy, hops) in [(Policy::Haircut, 6), (Policy::Poison, 3)] {
-        let request = heist.trace_request(policy, hops);
+    // The last without a source: no query may read an empty table (Ballista 55 never
+    // finishes a union with an empty input).
+    for (policy, hops, source) in [
+        (Policy::Haircut, 6, true),
+        (Policy::Poison, 3, true),
+        (Policy::Haircut, 4, false),
+    ] {
+        let mut request = heist.trace_request(policy, hops);
+        if !source {
+            request.sources.clear();
+        }
         let want = trace::run(&embedded, &local, &e, &request).await.unwrap();
         let got = bounded(trace::run(&remote, &distributed, &d, &request)).await;
         assert!(want.result.hops.len() > 10);
@@ -59,7 +68,10 @@ async fn every_job_on_ballista_equals_the_embedded_engine() {
             .map(|t| (t.chain.as_str(), t.asset.as_str()))
             .collect();
         assert!(assets.len() >= 3, "{assets:?}");
-        assert_eq!(got.result, want.result, "trace {policy:?}");
+        assert_eq!(
+            got.result, want.result,
+            "trace {policy:?} (source: {source})"
+        );
         println!(
             "trace {policy:?} {hops} hops: {} hops, embedded {:.2} s, ballista {:.2} s",
             want.result.hops.len(),

@@ -54,14 +54,15 @@ struct Source {
 }
 
 /// What the account part of a trace leaves for the job to report: tables of the work dir.
+/// A table is `None` when it has no rows.
 pub(super) struct AccountTrace {
     /// Tainted transfers: chain, height, tx_index, txid, vout (null), sub_index, asset,
     /// place, value, taint, hop.
-    pub(super) hops: String,
+    pub(super) hops: Option<String>,
     /// Endpoints before grouping: chain, asset, place, stop, amount, hops.
-    pub(super) ends: String,
+    pub(super) ends: Option<String>,
     /// Stolen per chain and asset: chain, asset, seeded, returned (0).
-    pub(super) stolen: String,
+    pub(super) stolen: Option<String>,
     /// Iterations run.
     pub(super) iterations: u32,
 }
@@ -327,13 +328,27 @@ fn dust_sql(request: &TraceRequest, column: &str) -> String {
 
 /// The addresses `state` can taint: receivers of a tainted transfer that is no fee, has at
 /// least the dust threshold and is within the hop limit (any other receipt stops at an
-/// address not tainted yet); and the sources.
-fn relevant_sql(state: &str, sources: &str, request: &TraceRequest) -> String {
-    format!(
-        "SELECT DISTINCT chain, receiver AS address FROM {state}            WHERE fee = 0 AND hop <= {max_hops} AND taint >= {dust}          UNION SELECT chain, address FROM {sources}",
-        max_hops = request.max_hops,
-        dust = dust_sql(request, "asset"),
-    )
+/// address not tainted yet); and the sources. Tables without rows are `None` and left out:
+/// Ballista 55 never finishes a union with an empty input (its executors plan it otherwise
+/// than its scheduler), so no query here reads an empty table.
+fn relevant_sql(
+    state: Option<&str>,
+    sources: Option<&str>,
+    request: &TraceRequest,
+) -> Option<String> {
+    let mut parts = Vec::new();
+    if let Some(state) = state {
+        parts.push(format!(
+            "SELECT DISTINCT chain, receiver AS address FROM {state} \
+               WHERE fee = 0 AND hop <= {max_hops} AND taint >= {dust}",
+            max_hops = request.max_hops,
+            dust = dust_sql(request, "asset"),
+        ));
+    }
+    if let Some(sources) = sources {
+        parts.push(format!("SELECT chain, address FROM {sources}"));
+    }
+    (!parts.is_empty()).then(|| parts.join(" UNION "))
 }
 
 /// Every row of the tainted addresses' histories with the ledger's result, from the taint
@@ -341,9 +356,8 @@ fn relevant_sql(state: &str, sources: &str, request: &TraceRequest) -> String {
 /// receipt stopped, taint resting, value newly stolen).
 fn ledger_sql(
     events: &str,
-    state: &str,
-    seeds: &str,
-    sources: &str,
+    relevant: &str,
+    (state, seeds, sources): (Option<&str>, Option<&str>, Option<&str>),
     request: &TraceRequest,
 ) -> String {
     let policy = match request.policy {
@@ -367,19 +381,19 @@ fn ledger_sql(
              WHERE e.sender <> e.receiver \
            UNION ALL \
            {receive} FROM ev e JOIN relevant r ON r.chain = e.chain AND r.address = e.receiver \
-             LEFT JOIN {state} s ON {same_s} WHERE e.sender <> e.receiver \
+             {join_state} WHERE e.sender <> e.receiver \
            UNION ALL \
            {itself} FROM ev e JOIN relevant r ON r.chain = e.chain AND r.address = e.sender \
-             LEFT JOIN {seeds} k ON {same_k} WHERE e.sender = e.receiver), \
+             {join_seeds} WHERE e.sender = e.receiver), \
          applied AS ( \
            SELECT w.*, {name}( \
                CAST({policy} AS TINYINT UNSIGNED), {dust}, \
                CAST({max_hops} AS INT UNSIGNED), w.role, w.asset, w.amount, w.fee = 1, \
                w.taint_in, w.depth_in, w.stolen, \
-               coalesce(w.height >= src.start, false), {source_asset}) \
+               {source_on}, {source_asset}) \
              OVER (PARTITION BY w.chain, w.address \
                    ORDER BY w.height, w.tx_index, w.fee, w.sub_index) AS l \
-           FROM rows w LEFT JOIN {sources} src ON src.chain = w.chain AND src.address = w.address), \
+           FROM rows w {join_sources}), \
          fields AS ( \
            SELECT chain, address, height, tx_index, fee, sub_index, asset, sender, receiver, \
              amount, tx, role, \
@@ -391,12 +405,31 @@ fn ledger_sql(
          SELECT * FROM fields \
          WHERE own IS NOT NULL OR stop IS NOT NULL OR rest IS NOT NULL OR new_stolen IS NOT NULL",
         send = row("sender", ledger::SEND, "NULL", "NULL", "NULL"),
-        receive = row("receiver", ledger::RECEIVE, "s.taint", "s.hop", "NULL"),
-        itself = row("sender", ledger::SELF, "NULL", "NULL", "k.stolen"),
-        same_s = same_transfer("s", "e"),
-        same_k = same_transfer("k", "e"),
+        receive = match state {
+            Some(_) => row("receiver", ledger::RECEIVE, "s.taint", "s.hop", "NULL"),
+            None => row("receiver", ledger::RECEIVE, "NULL", "NULL", "NULL"),
+        },
+        join_state = state.map_or(String::new(), |t| format!(
+            "LEFT JOIN {t} s ON {}",
+            same_transfer("s", "e")
+        )),
+        itself = match seeds {
+            Some(_) => row("sender", ledger::SELF, "NULL", "NULL", "k.stolen"),
+            None => row("sender", ledger::SELF, "NULL", "NULL", "NULL"),
+        },
+        join_seeds = seeds.map_or(String::new(), |t| format!(
+            "LEFT JOIN {t} k ON {}",
+            same_transfer("k", "e")
+        )),
+        source_on = if sources.is_some() {
+            "coalesce(w.height >= src.start, false)"
+        } else {
+            "false"
+        },
+        join_sources = sources.map_or(String::new(), |t| format!(
+            "LEFT JOIN {t} src ON src.chain = w.chain AND src.address = w.address"
+        )),
         name = ledger::NAME,
-        relevant = relevant_sql(state, sources, request),
         dust = dust_sql(request, "w.asset"),
         max_hops = request.max_hops,
         source_asset = stolen_asset_sql(request, "w.asset"),
@@ -404,28 +437,51 @@ fn ledger_sql(
 }
 
 /// The taint each transfer carries after `applied`: its sender's tainted outflow, plus a
-/// stolen transfer's stolen part (up to its amount); hop 1 for a stolen part.
-fn state_sql(applied: &str, seeds: &str) -> String {
-    format!(
-        "WITH outs AS ( \
-           SELECT chain, height, tx_index, fee, sub_index, asset, sender, receiver, amount, tx, \
-             own, hop FROM {applied} WHERE role <> {receive} AND own IS NOT NULL), \
-         both_sides AS ( \
-           SELECT coalesce(o.chain, k.chain) AS chain, coalesce(o.height, k.height) AS height, \
-             coalesce(o.tx_index, k.tx_index) AS tx_index, coalesce(o.fee, k.fee) AS fee, \
-             coalesce(o.sub_index, k.sub_index) AS sub_index, coalesce(o.asset, k.asset) AS asset, \
-             coalesce(o.sender, k.sender) AS sender, coalesce(o.receiver, k.receiver) AS receiver, \
-             coalesce(o.amount, k.amount) AS amount, coalesce(o.tx, k.tx) AS tx, \
-             coalesce(o.own, CAST(0 AS DECIMAL(38, 0))) AS own, o.hop, \
-             coalesce(k.stolen, CAST(0 AS DECIMAL(38, 0))) AS stolen \
-           FROM outs o FULL OUTER JOIN {seeds} k ON {same}) \
-         SELECT chain, height, tx_index, fee, sub_index, asset, sender, receiver, amount, tx, \
+/// stolen transfer's stolen part (up to its amount); hop 1 for a stolen part. `None` when
+/// both are empty.
+fn state_sql(applied: Option<&str>, seeds: Option<&str>) -> Option<String> {
+    let columns = "chain, height, tx_index, fee, sub_index, asset, sender, receiver, amount, tx";
+    let outs = |applied: &str| {
+        format!(
+            "SELECT {columns}, own, hop FROM {applied} \
+             WHERE role <> {receive} AND own IS NOT NULL",
+            receive = ledger::RECEIVE
+        )
+    };
+    let both = match (applied, seeds) {
+        (None, None) => return None,
+        (Some(a), None) => format!(
+            "SELECT {columns}, own, hop, CAST(0 AS DECIMAL(38, 0)) AS stolen FROM ({})",
+            outs(a)
+        ),
+        (None, Some(k)) => format!(
+            "SELECT {columns}, CAST(0 AS DECIMAL(38, 0)) AS own, \
+               CAST(NULL AS INT UNSIGNED) AS hop, stolen FROM {k}"
+        ),
+        (Some(a), Some(k)) => format!(
+            "SELECT coalesce(o.chain, k.chain) AS chain, coalesce(o.height, k.height) AS height, \
+               coalesce(o.tx_index, k.tx_index) AS tx_index, coalesce(o.fee, k.fee) AS fee, \
+               coalesce(o.sub_index, k.sub_index) AS sub_index, coalesce(o.asset, k.asset) AS asset, \
+               coalesce(o.sender, k.sender) AS sender, coalesce(o.receiver, k.receiver) AS receiver, \
+               coalesce(o.amount, k.amount) AS amount, coalesce(o.tx, k.tx) AS tx, \
+               coalesce(o.own, CAST(0 AS DECIMAL(38, 0))) AS own, o.hop, \
+               coalesce(k.stolen, CAST(0 AS DECIMAL(38, 0))) AS stolen \
+             FROM ({}) o FULL OUTER JOIN {k} k ON {same}",
+            outs(a),
+            same = same_transfer("o", "k"),
+        ),
+    };
+    Some(format!(
+        "SELECT {columns}, \
            CAST(own + least(stolen, amount - own) AS DECIMAL(38, 0)) AS taint, \
            CAST(CASE WHEN stolen > 0 THEN 1 ELSE hop END AS INT UNSIGNED) AS hop \
-         FROM both_sides WHERE own + least(stolen, amount - own) > 0",
-        receive = ledger::RECEIVE,
-        same = same_transfer("o", "k"),
-    )
+         FROM ({both}) b WHERE own + least(stolen, amount - own) > 0"
+    ))
+}
+
+/// A materialized table, `None` when it has no rows (see [`relevant_sql`]).
+fn nonempty((table, rows): (String, u64)) -> Option<String> {
+    (rows > 0).then_some(table)
 }
 
 /// The account part of a request, resolved against the dataset.
@@ -527,7 +583,7 @@ pub(super) async fn run(
             ),
         )
         .await?;
-    let (seeds, _) = work.materialize("account_seeds", df).await?;
+    let seeds = nonempty(work.materialize("account_seeds", df).await?);
 
     let rows: Vec<String> = sources
         .iter()
@@ -540,127 +596,184 @@ pub(super) async fn run(
             )
         })
         .collect();
-    let sql = if rows.is_empty() {
-        "SELECT CAST(NULL AS VARCHAR) AS chain, CAST(NULL AS VARCHAR) AS address, \
-           CAST(NULL AS INT UNSIGNED) AS start WHERE false"
-            .to_string()
+    let sources = if rows.is_empty() {
+        None
     } else {
-        format!(
+        let sql = format!(
             "SELECT CAST(chain AS VARCHAR) AS chain, CAST(address AS VARCHAR) AS address, \
                CAST(start AS INT UNSIGNED) AS start \
              FROM (VALUES {}) AS s(chain, address, start)",
             rows.join(", ")
-        )
+        );
+        let df = work.sql("account sources", &sql).await?;
+        nonempty(work.materialize("account_sources", df).await?)
     };
-    let df = work.sql("account sources", &sql).await?;
-    let (sources_table, _) = work.materialize("account_sources", df).await?;
 
     // State 0: the stolen parts alone.
-    let df = work
-        .sql(
-            "account state 0",
-            &format!(
-                "SELECT chain, height, tx_index, fee, sub_index, asset, sender, receiver, amount, \
-                   tx, CAST(least(stolen, amount) AS DECIMAL(38, 0)) AS taint, \
-                   CAST(1 AS INT UNSIGNED) AS hop \
-                 FROM {seeds} WHERE least(stolen, amount) > 0"
-            ),
-        )
-        .await?;
-    let (mut state, _) = work.materialize("account_state_0", df).await?;
+    let mut state = match state_sql(None, seeds.as_deref()) {
+        Some(sql) => {
+            let df = work.sql("account state 0", &sql).await?;
+            work.materialize("account_state_0", df).await?
+        }
+        None => (String::new(), 0),
+    };
     let mut iterations = 0;
     let applied = loop {
         iterations += 1;
         crate::work::within_bound(JOB, iterations, MAX_ITERATIONS)?;
+        let current = (state.1 > 0).then_some(state.0.as_str());
+        let Some(relevant) = relevant_sql(current, sources.as_deref(), request) else {
+            break None;
+        };
         let step = format!("account_applied_{iterations}");
-        let df = work
-            .sql(
-                &step,
-                &ledger_sql(&events, &state, &seeds, &sources_table, request),
-            )
-            .await?;
-        let (applied, _) = work.materialize(&step, df).await?;
-        let step = format!("account_state_{iterations}");
-        let df = work.sql(&step, &state_sql(&applied, &seeds)).await?;
-        let (next, rows) = work.materialize(&step, df).await?;
-        let changed = count(
-            work,
-            &format!(
-                "SELECT count(*) AS n FROM {state} a FULL OUTER JOIN {next} b ON {same} \
-                 WHERE (a.taint IS DISTINCT FROM b.taint) OR (a.hop IS DISTINCT FROM b.hop)",
-                same = same_transfer("a", "b"),
-            ),
-        )
-        .await?;
+        let sql = ledger_sql(
+            &events,
+            &relevant,
+            (current, seeds.as_deref(), sources.as_deref()),
+            request,
+        );
+        let df = work.sql(&step, &sql).await?;
+        let applied = nonempty(work.materialize(&step, df).await?);
+        let next = match state_sql(applied.as_deref(), seeds.as_deref()) {
+            Some(sql) => {
+                let step = format!("account_state_{iterations}");
+                let df = work.sql(&step, &sql).await?;
+                work.materialize(&step, df).await?
+            }
+            None => (String::new(), 0),
+        };
+        let changed = match (state.1, next.1) {
+            (0, n) | (n, 0) => n,
+            _ => {
+                count(
+                    work,
+                    &format!(
+                        "SELECT count(*) AS n FROM {} a FULL OUTER JOIN {} b ON {same} \
+                         WHERE (a.taint IS DISTINCT FROM b.taint) OR (a.hop IS DISTINCT FROM b.hop)",
+                        state.0,
+                        next.0,
+                        same = same_transfer("a", "b"),
+                    ),
+                )
+                .await?
+            }
+        };
         tracing::debug!(
             iteration = iterations,
-            tainted = rows,
+            tainted = next.1,
             changed,
             "account trace fixpoint"
         );
-        work.drop_state(&state).await?;
+        if !state.0.is_empty() {
+            work.drop_state(&state.0).await?;
+        }
         state = next;
         if changed == 0 {
             break applied;
         }
-        work.drop_state(&applied).await?;
+        if let Some(a) = &applied {
+            work.drop_state(a).await?;
+        }
     };
+    let state = (state.1 > 0).then_some(state.0);
 
-    let df = work
-        .sql(
-            "account hops",
-            &format!(
-                "SELECT chain, height, tx_index, coalesce(tx, '') AS txid, \
-                   CAST(NULL AS INT UNSIGNED) AS vout, sub_index, asset, receiver AS place, \
-                   amount AS value, taint, hop \
-                 FROM {state}"
-            ),
-        )
-        .await?;
-    let (hops, _) = work.materialize("account_hops", df).await?;
-    let df = work
-        .sql(
-            "account ends",
-            &format!(
-                "WITH relevant AS ({relevant}) \
-                 SELECT chain, asset, address AS place, stop, taint AS amount, depth AS hops \
-                 FROM {applied} WHERE stop IS NOT NULL \
-                 UNION ALL \
-                 SELECT chain, asset, address, 'unmoved', rest, rest_hops \
-                 FROM {applied} WHERE rest IS NOT NULL \
-                 UNION ALL \
-                 SELECT s.chain, s.asset, s.receiver, \
-                   CASE WHEN s.fee = 1 THEN 'fee' WHEN s.taint < {dust} THEN 'dust' \
-                     ELSE 'hop_limit' END, \
-                   s.taint, s.hop \
-                 FROM {state} s LEFT JOIN relevant r \
-                   ON r.chain = s.chain AND r.address = s.receiver \
-                 WHERE r.address IS NULL",
-                relevant = relevant_sql(&state, &sources_table, request),
-                dust = dust_sql(request, "s.asset"),
-            ),
-        )
-        .await?;
-    let (ends, _) = work.materialize("account_ends", df).await?;
+    let hops = match &state {
+        Some(state) => {
+            let df = work
+                .sql(
+                    "account hops",
+                    &format!(
+                        "SELECT chain, height, tx_index, coalesce(tx, '') AS txid, \
+                           CAST(NULL AS INT UNSIGNED) AS vout, sub_index, asset, \
+                           receiver AS place, amount AS value, taint, hop \
+                         FROM {state}"
+                    ),
+                )
+                .await?;
+            nonempty(work.materialize("account_hops", df).await?)
+        }
+        None => None,
+    };
+    // Endpoints: receipts stopped at run addresses, taint resting at them, and receipts at
+    // addresses never run (each stops there).
+    let mut parts = Vec::new();
+    if let Some(applied) = &applied {
+        parts.push(format!(
+            "SELECT chain, asset, address AS place, stop, taint AS amount, depth AS hops \
+             FROM {applied} WHERE stop IS NOT NULL \
+             UNION ALL \
+             SELECT chain, asset, address, 'unmoved', rest, rest_hops \
+             FROM {applied} WHERE rest IS NOT NULL"
+        ));
+    }
+    if let Some(state) = &state {
+        let relevant = relevant_sql(Some(state), sources.as_deref(), request)
+            .expect("a state gives a relevant set");
+        parts.push(format!(
+            "SELECT s.chain, s.asset, s.receiver, \
+               CASE WHEN s.fee = 1 THEN 'fee' WHEN s.taint < {dust} THEN 'dust' \
+                 ELSE 'hop_limit' END, \
+               s.taint, s.hop \
+             FROM {state} s LEFT JOIN ({relevant}) r \
+               ON r.chain = s.chain AND r.address = s.receiver \
+             WHERE r.address IS NULL",
+            dust = dust_sql(request, "s.asset"),
+        ));
+    }
+    let ends = if parts.is_empty() {
+        None
+    } else {
+        let df = work.sql("account ends", &parts.join(" UNION ALL ")).await?;
+        nonempty(work.materialize("account_ends", df).await?)
+    };
     // Stolen: each stolen transfer's part beyond what its sender's ledger already gave it,
     // and what sources newly sent.
-    let df = work
-        .sql(
-            "account stolen",
-            &format!(
+    let mut parts = Vec::new();
+    if let Some(seeds) = &seeds {
+        let own = match &applied {
+            Some(applied) => {
+                parts.push(format!(
+                    "SELECT chain, asset, CAST(new_stolen AS DECIMAL(76, 0)) AS seeded, \
+                       CAST(0 AS DECIMAL(76, 0)) AS returned \
+                     FROM {applied} WHERE new_stolen IS NOT NULL"
+                ));
+                format!(
+                    "LEFT JOIN {applied} o ON {same} AND o.role <> {receive}",
+                    same = same_transfer("o", "k"),
+                    receive = ledger::RECEIVE,
+                )
+            }
+            None => String::new(),
+        };
+        let own_value = if own.is_empty() {
+            "CAST(0 AS DECIMAL(38, 0))"
+        } else {
+            "coalesce(o.own, CAST(0 AS DECIMAL(38, 0)))"
+        };
+        parts.insert(
+            0,
+            format!(
                 "SELECT k.chain, k.asset, \
-                   CAST(least(k.stolen, k.amount - coalesce(o.own, CAST(0 AS DECIMAL(38, 0)))) \
-                     AS DECIMAL(76, 0)) AS seeded, CAST(0 AS DECIMAL(76, 0)) AS returned \
-                 FROM {seeds} k LEFT JOIN {applied} o ON {same} AND o.role <> {receive} \
-                 UNION ALL \
-                 SELECT chain, asset, CAST(new_stolen AS DECIMAL(76, 0)), CAST(0 AS DECIMAL(76, 0)) \
-                 FROM {applied} WHERE new_stolen IS NOT NULL",
-                same = same_transfer("o", "k"),
-                receive = ledger::RECEIVE,
+                   CAST(least(k.stolen, k.amount - {own_value}) AS DECIMAL(76, 0)) AS seeded, \
+                   CAST(0 AS DECIMAL(76, 0)) AS returned \
+                 FROM {seeds} k {own}"
             ),
-        )
-        .await?;
-    let (stolen, _) = work.materialize("account_stolen", df).await?;
+        );
+    } else if let Some(applied) = &applied {
+        parts.push(format!(
+            "SELECT chain, asset, CAST(new_stolen AS DECIMAL(76, 0)) AS seeded, \
+               CAST(0 AS DECIMAL(76, 0)) AS returned \
+             FROM {applied} WHERE new_stolen IS NOT NULL"
+        ));
+    }
+    let stolen = if parts.is_empty() {
+        None
+    } else {
+        let df = work
+            .sql("account stolen", &parts.join(" UNION ALL "))
+            .await?;
+        nonempty(work.materialize("account_stolen", df).await?)
+    };
     Ok(AccountTrace {
         hops,
         ends,
