@@ -730,36 +730,25 @@ pub(super) async fn run(
     // and what sources newly sent.
     let mut parts = Vec::new();
     if let Some(seeds) = &seeds {
-        let own = match &applied {
-            Some(applied) => {
-                parts.push(format!(
-                    "SELECT chain, asset, CAST(new_stolen AS DECIMAL(76, 0)) AS seeded, \
-                       CAST(0 AS DECIMAL(76, 0)) AS returned \
-                     FROM {applied} WHERE new_stolen IS NOT NULL"
-                ));
+        let (join, own) = match &applied {
+            Some(applied) => (
                 format!(
                     "LEFT JOIN {applied} o ON {same} AND o.role <> {receive}",
                     same = same_transfer("o", "k"),
                     receive = ledger::RECEIVE,
-                )
-            }
-            None => String::new(),
-        };
-        let own_value = if own.is_empty() {
-            "CAST(0 AS DECIMAL(38, 0))"
-        } else {
-            "coalesce(o.own, CAST(0 AS DECIMAL(38, 0)))"
-        };
-        parts.insert(
-            0,
-            format!(
-                "SELECT k.chain, k.asset, \
-                   CAST(least(k.stolen, k.amount - {own_value}) AS DECIMAL(76, 0)) AS seeded, \
-                   CAST(0 AS DECIMAL(76, 0)) AS returned \
-                 FROM {seeds} k {own}"
+                ),
+                "coalesce(o.own, CAST(0 AS DECIMAL(38, 0)))",
             ),
-        );
-    } else if let Some(applied) = &applied {
+            None => (String::new(), "CAST(0 AS DECIMAL(38, 0))"),
+        };
+        parts.push(format!(
+            "SELECT k.chain, k.asset, \
+               CAST(least(k.stolen, k.amount - {own}) AS DECIMAL(76, 0)) AS seeded, \
+               CAST(0 AS DECIMAL(76, 0)) AS returned \
+             FROM {seeds} k {join}"
+        ));
+    }
+    if let Some(applied) = &applied {
         parts.push(format!(
             "SELECT chain, asset, CAST(new_stolen AS DECIMAL(76, 0)) AS seeded, \
                CAST(0 AS DECIMAL(76, 0)) AS returned \

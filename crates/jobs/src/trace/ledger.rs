@@ -213,23 +213,25 @@ impl Account {
         Ok(())
     }
 
-    /// The address sends `amount` of `asset`: its tainted part, and what is newly stolen
-    /// (a source's stolen asset: all it sends is stolen, less what came back tainted).
-    fn send(&mut self, asset: &str, amount: u128, source: bool) -> (u128, u128) {
+    /// The address sends `amount` of `asset`: its tainted part, that outflow's hop (when
+    /// tainted), and what is newly stolen (a source's stolen asset: all it sends is stolen,
+    /// less what came back tainted).
+    fn send(&mut self, asset: &str, amount: u128, source: bool) -> (u128, Option<u32>, u128) {
         if !self.tracked {
             self.clean_send(asset, amount);
-            return (0, 0);
+            return (0, None, 0);
         }
         let carried = self.ledger(asset).send(amount);
-        if !source {
-            return (carried, 0);
-        }
-        let new = if self.policy.conserves() {
-            amount - carried.min(amount)
-        } else {
-            amount
+        let (own, new) = match (source, self.policy.conserves()) {
+            (false, _) => (carried, 0),
+            (true, true) => (amount, amount - carried.min(amount)),
+            (true, false) => (amount, amount),
         };
-        (amount, new)
+        if own == 0 {
+            return (0, None, 0);
+        }
+        self.reach(asset);
+        (own, Some(self.depth.saturating_add(1)), new)
     }
 
     /// The address receives `amount` of `asset` carrying `taint` at hop `depth`: into its
@@ -405,13 +407,7 @@ impl PartitionEvaluator for Evaluator {
             let mut receipt: Option<(u128, u32)> = None;
             let mut stop = None;
             match role.value(i) {
-                SEND => {
-                    (own, new_stolen) = a.send(asset, amount, is_source);
-                    if own > 0 {
-                        a.reach(asset);
-                        hop = Some(a.depth.saturating_add(1));
-                    }
-                }
+                SEND => (own, hop, new_stolen) = a.send(asset, amount, is_source),
                 RECEIVE => {
                     let taint = taint_in[i].unwrap_or(0).min(amount);
                     let depth = if depth_in.is_valid(i) {
@@ -426,18 +422,10 @@ impl PartitionEvaluator for Evaluator {
                 }
                 SELF => {
                     let stolen = stolen[i].unwrap_or(0);
-                    (own, new_stolen) = a.send(asset, amount, is_source);
-                    if own > 0 {
-                        a.reach(asset);
-                        hop = Some(a.depth.saturating_add(1));
-                    }
+                    (own, hop, new_stolen) = a.send(asset, amount, is_source);
                     let taint = own + stolen.min(amount - own.min(amount));
-                    // The parts' fewest hops: the outflow's, and a stolen part's 1.
-                    let depth = match (hop, stolen > 0) {
-                        (Some(h), true) => h.min(1),
-                        (Some(h), false) => h,
-                        (None, _) => 1,
-                    };
+                    // The parts' fewest hops: a stolen part's 1, else the outflow's.
+                    let depth = if stolen > 0 { 1 } else { hop.unwrap_or(1) };
                     // Its balance has left (the send above, clean if it was not tainted);
                     // it comes back.
                     stop = a.receive(asset, amount, (taint, depth), fee, (dust, max_hops))?;
