@@ -7,10 +7,15 @@ tables again; exposure scans them once per hop in each direction, its iterations
 hops). `per_unit` times the machine's cores is the cost in core-microseconds per row and
 iteration; `fixed` is what does not grow with the data (per-query planning and scheduling).
 
+The account trace (bench/jobs-account.sh's jobs-account.jsonl, given with --account) is
+fitted the same way, its work being transfers times iterations, and extrapolated to
+Ethereum's transfers.
+
 The extrapolation to full histories multiplies per_unit by the work of the assumed sizes
 below. The assumptions are round figures, stated so they can be changed:
 
-    python3 bench/jobs-extrapolate.py target/bench-data/jobs/jobs-bench.jsonl [--cores 2]
+    python3 bench/jobs-extrapolate.py target/bench-data/jobs/jobs-bench.jsonl \
+        [--account target/bench-data/jobs-account/jobs-account.jsonl] [--cores 2]
 """
 import argparse
 import json
@@ -27,6 +32,9 @@ FULL = {
     "cluster": (UTXO_ROWS, 30),
     "trace": (UTXO_ROWS, 20),
     "exposure": (UTXO_ROWS, 3),
+    # An account trace iterates as deep as its longest chain of tainted ledgers (11 in the
+    # simulated heist at every size), taken as 20 like the UTXO trace.
+    "account trace": (ACCOUNT_ROWS, 20),
 }
 
 
@@ -44,6 +52,7 @@ def fit(points):
 def main():
     p = argparse.ArgumentParser()
     p.add_argument("results")
+    p.add_argument("--account", help="bench/jobs-account.sh's jobs-account.jsonl")
     p.add_argument("--cores", type=int, default=2, help="cores of the measured machine")
     args = p.parse_args()
     rows = [json.loads(line) for line in open(args.results) if line.strip()]
@@ -52,7 +61,14 @@ def main():
         for job, m in r["jobs"].items():
             work = m["rows_read"] * max(m["iterations"], 1)
             series.setdefault((job, r["engine"]), []).append((work, m["seconds"]))
-    print("job       engine      fixed s  core-us/row-iter  full history core-hours")
+    if args.account:
+        for line in open(args.account):
+            if line.strip():
+                r = json.loads(line)
+                work = r["transfers"] * max(r["iterations"], 1)
+                series.setdefault(("account trace", r["engine"]), []).append(
+                    (work, r["seconds"]))
+    print("job           engine      fixed s  core-us/row-iter  full history core-hours")
     for (job, engine), pts in sorted(series.items()):
         if len(pts) < 2:
             continue
@@ -60,7 +76,7 @@ def main():
         core_us = per * args.cores * 1e6
         full_rows, iters = FULL[job]
         core_hours = full_rows * iters * per * args.cores / 3600
-        print(f"{job:9} {engine:11} {fixed:7.1f}  {core_us:16.3f}  {core_hours:10.1f}")
+        print(f"{job:13} {engine:11} {fixed:7.1f}  {core_us:16.3f}  {core_hours:10.1f}")
 
 
 if __name__ == "__main__":
