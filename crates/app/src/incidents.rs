@@ -1,5 +1,6 @@
 //! Saved incidents: `incidents/NAME.toml` in the data dir.
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
@@ -107,12 +108,38 @@ impl TraceSettings {
 }
 
 fn write_whole(path: &Path, text: &str) -> Result<(), AppError> {
+    write_whole_with(path, |w| {
+        w.write_all(text.as_bytes()).map_err(AppError::io(path))
+    })
+}
+
+/// Writes `path` by `write` into a temporary file then renamed over it, so a reader never
+/// sees it half-written; the text is streamed, never held whole.
+fn write_whole_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<(), AppError>,
+) -> Result<(), AppError> {
     // A name of its own per write: concurrent saves of one file never rename each other's
     // half-written temporary.
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let n = SEQ.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
     let tmp = path.with_extension(format!("tmp.{}.{n}", std::process::id()));
-    std::fs::write(&tmp, text).map_err(AppError::io(&tmp))?;
+    let written = std::fs::File::create(&tmp)
+        .map_err(AppError::io(&tmp))
+        .and_then(|f| {
+            let mut w = std::io::BufWriter::new(f);
+            write(&mut w)?;
+            w.into_inner()
+                .map_err(|e| AppError::Io {
+                    path: tmp.clone(),
+                    source: e.into_error(),
+                })
+                .map(drop)
+        });
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
     std::fs::rename(&tmp, path).map_err(AppError::io(path))
 }
 
@@ -215,23 +242,48 @@ impl DataDir {
     }
 
     /// Keeps `result` as the last trace result of saved incident `name` (its JSON, as
-    /// `tracehound trace --json` prints it) with the settings it was traced under; returns
-    /// the JSON.
+    /// `tracehound trace --json` prints it) with the settings it was traced under.
     pub fn save_result(
         &self,
         name: &str,
         result: &tracehound_trace::TraceResult,
         settings: &TraceSettings,
-    ) -> Result<String, AppError> {
+    ) -> Result<(), AppError> {
+        self.save_settings(name, settings)?;
+        let path = self.result_path(name);
+        write_whole_with(&path, |w| {
+            serde_json::to_writer(w, result).map_err(|e| {
+                if e.is_io() {
+                    AppError::Io {
+                        path: path.clone(),
+                        source: e.into(),
+                    }
+                } else {
+                    AppError::Invalid(format!("encoding the trace result: {e}"))
+                }
+            })
+        })
+    }
+
+    /// [`DataDir::save_result`] of a result already encoded as `json` (a caller that also
+    /// answers with it).
+    pub fn save_result_json(
+        &self,
+        name: &str,
+        json: &str,
+        settings: &TraceSettings,
+    ) -> Result<(), AppError> {
+        self.save_settings(name, settings)?;
+        write_whole(&self.result_path(name), json)
+    }
+
+    /// The settings a result of `name` is traced under, written before the result: a result
+    /// is never kept without them.
+    fn save_settings(&self, name: &str, settings: &TraceSettings) -> Result<(), AppError> {
         check_name(name)?;
-        let json = serde_json::to_string(result)
-            .map_err(|e| AppError::Invalid(format!("encoding the trace result: {e}")))?;
         let settings = serde_json::to_string(settings)
             .map_err(|e| AppError::Invalid(format!("encoding the trace settings: {e}")))?;
-        // Settings first: a result is never kept without what it was traced under.
-        write_whole(&self.settings_path(name), &settings)?;
-        write_whole(&self.result_path(name), &json)?;
-        Ok(json)
+        write_whole(&self.settings_path(name), &settings)
     }
 
     fn settings_path(&self, name: &str) -> PathBuf {

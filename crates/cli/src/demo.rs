@@ -57,7 +57,8 @@ struct DemoReport {
     theft: Theft,
     incident: Incident,
     labels: usize,
-    /// The trace result (its `edges`, the whole trace graph, only in `--out`'s trace.json).
+    /// The trace result, as `--out`'s trace.json holds it (the endpoints' paths are positions
+    /// in its `edges`).
     trace: Value,
     score: Score,
     seconds: Seconds,
@@ -268,10 +269,7 @@ pub(crate) fn run(global: &Global, args: &DemoArgs) -> anyhow::Result<()> {
 
     if quiet {
         let cross_chain = crate::demo_cross::run(&global, &cross_dir, policy, &say)?;
-        let mut trace = serde_json::to_value(&result)?;
-        if let Some(o) = trace.as_object_mut() {
-            o.remove("edges");
-        }
+        let trace = serde_json::to_value(&result)?;
         return crate::output::json(&DemoReport {
             seed: config.seed,
             chain: CHAIN.to_string(),

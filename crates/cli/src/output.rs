@@ -3,8 +3,14 @@
 use serde::Serialize;
 use tracehound_core::Amount;
 
+/// Streams `value` as pretty JSON: a deep trace's result is written as it is encoded, never
+/// held as one string.
 pub(crate) fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    println!("{}", serde_json::to_string_pretty(value)?);
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::new(std::io::stdout().lock());
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    out.flush()?;
     Ok(())
 }
 

@@ -114,9 +114,14 @@ fn demo_json_adds_up_ranks_intervention_points_and_finds_the_truth() {
     assert_eq!(sum["by_freezer"][0]["freezable_by"], "exchange");
     // The privacy exit is dark, and something is.
     assert!(units(&sum["dark"]) > 0, "{sum}");
-    // Every endpoint carries its proof, starting at the theft.
+    // Every endpoint carries its proof, starting at the theft: positions in the trace graph.
+    let edges = demo["trace"]["edges"].as_array().unwrap();
     for e in demo["trace"]["endpoints"].as_array().unwrap() {
-        assert_eq!(e["path"][0]["tx"], truth["incident"]["txs"][0], "{e}");
+        let first = e["path"][0].as_u64().unwrap_or_else(|| panic!("{e}"));
+        assert_eq!(
+            edges[first as usize]["tx"], truth["incident"]["txs"][0],
+            "{e}"
+        );
     }
     // Against the truth: the haircut trace finds most of the value at the true resting places.
     // The truth attributes by LIFO. Before the CoinJoin every tx of the heist spends only

@@ -15,6 +15,9 @@ struct ResultIn {
     policy: String,
     endpoints: Vec<EndpointIn>,
     summary: SummaryIn,
+    /// The trace graph: the hops the endpoints' paths name by position.
+    #[serde(default)]
+    edges: Vec<HopIn>,
     #[serde(default)]
     notes: Vec<String>,
 }
@@ -30,13 +33,46 @@ struct EndpointIn {
     freezable_by: Option<String>,
     stop: String,
     hops: u32,
-    path: Vec<HopIn>,
+    path: PathIn,
     #[serde(default)]
     fiat: Option<String>,
     #[serde(default)]
     entity: Option<serde_json::Value>,
     #[serde(default)]
     patterns: Vec<String>,
+}
+
+/// A proof path: positions in the result's `edges`, or (a result saved before paths were
+/// written so) the hops themselves.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PathIn {
+    Edges(Vec<usize>),
+    Hops(Vec<HopIn>),
+}
+
+impl PathIn {
+    /// The path's hops, checked against the `edges` they name.
+    fn hops<'a>(
+        &'a self,
+        edges: &'a [HopIn],
+        endpoint: &str,
+    ) -> Result<Vec<&'a HopIn>, ReportError> {
+        match self {
+            PathIn::Hops(hops) => Ok(hops.iter().collect()),
+            PathIn::Edges(at) => at
+                .iter()
+                .map(|&i| {
+                    edges.get(i).ok_or_else(|| {
+                        ReportError::Result(format!(
+                            "endpoint {endpoint}: its path names edge {i}, and the result has {} edges",
+                            edges.len()
+                        ))
+                    })
+                })
+                .collect(),
+        }
+    }
 }
 
 #[derive(Deserialize)]
@@ -398,7 +434,8 @@ impl Evidence {
             let f = facts_of(&e.chain, &e.asset);
             let path = e
                 .path
-                .iter()
+                .hops(&result.edges, &e.address)?
+                .into_iter()
                 .enumerate()
                 .map(|(i, h)| {
                     let hf = facts_of(&h.chain, &h.asset);

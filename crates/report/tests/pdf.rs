@@ -42,9 +42,37 @@ fn hop(chain: &str, asset: &str, tx: String, n: usize, to: String, link: Option<
     })
 }
 
-/// The trace result of an incident with two points of intervention: an ETH deposit at the
-/// end of a 200-hop path that crosses a swap, and a BTC deposit three hops out.
+/// The trace result of an incident with two points of intervention (an ETH deposit at the
+/// end of a 200-hop path that crosses a swap, and a BTC deposit three hops out) as the engine
+/// writes it: each path as positions in the trace graph's `edges`, which holds one more hop
+/// than the paths, first.
 fn result_json() -> String {
+    let mut v = result_with_whole_paths();
+    let mut edges = vec![hop(
+        "eth",
+        "native",
+        tx_of("elsewhere", 0),
+        0,
+        eth_address(0),
+        None,
+    )];
+    for e in v["endpoints"].as_array_mut().unwrap() {
+        let path = e["path"].as_array().unwrap().clone();
+        e["path"] = path
+            .into_iter()
+            .map(|h| {
+                edges.push(h);
+                json!(edges.len() - 1)
+            })
+            .collect();
+    }
+    v["edges"] = Value::Array(edges);
+    v.to_string()
+}
+
+/// The same result with each path's hops written whole, as results saved before paths were
+/// positions in `edges`.
+fn result_with_whole_paths() -> Value {
     let eth_path: Vec<Value> = (1..=LONG_PATH)
         .map(|n| {
             let to = if n == LONG_PATH {
@@ -96,7 +124,6 @@ fn result_json() -> String {
         ]},
         "notes": ["2 blocks of btc were not yet stored"],
     })
-    .to_string()
 }
 
 fn labels(_chain: &str, address: &str) -> Vec<LabelDoc> {
@@ -128,10 +155,13 @@ fn assets(chain: &str, _asset: &str) -> AssetFacts {
 }
 
 fn evidence() -> Evidence {
-    let result = result_json();
+    evidence_of(&result_json()).expect("the test's trace result builds a report")
+}
+
+fn evidence_of(result: &str) -> Result<Evidence, tracehound_report::ReportError> {
     let inputs = Inputs {
         incident_text: "name = \"bridge-heist-2024-03\"\n",
-        result_json: &result,
+        result_json: result,
         rules: RulesDoc {
             policy: String::new(),
             max_hops: 250,
@@ -151,7 +181,38 @@ fn evidence() -> Evidence {
         generated: 1_709_287_405,
         tool: TOOL.into(),
     };
-    Evidence::build(&inputs).expect("the test's trace result builds a report")
+    Evidence::build(&inputs)
+}
+
+#[test]
+fn paths_are_read_as_edge_positions_and_as_whole_hops() {
+    let now = serde_json::to_value(evidence()).unwrap();
+    let before = serde_json::to_value(
+        evidence_of(&result_with_whole_paths().to_string()).expect("an older result reads"),
+    )
+    .unwrap();
+    assert_eq!(now["points"], before["points"]);
+    let eth = now["points"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["address"] == ETH_POINT)
+        .unwrap();
+    let path = eth["path"].as_array().unwrap();
+    assert_eq!(path.len(), LONG_PATH);
+    assert_eq!(path[0]["tx"], tx_of("eth", 1));
+    assert_eq!(path[LINK_HOP - 1]["link"]["service"], "THORChain");
+
+    // A path naming an edge the result does not have is refused, naming the endpoint.
+    let mut broken: Value = serde_json::from_str(&result_json()).unwrap();
+    broken["endpoints"][0]["path"][1] = json!(10_000);
+    let err = evidence_of(&broken.to_string())
+        .expect_err("refused")
+        .to_string();
+    assert!(
+        err.contains(BTC_POINT) && err.contains("edge 10000"),
+        "{err}"
+    );
 }
 
 /// Writes the report's PDF where cargo keeps test scratch files.

@@ -1018,7 +1018,14 @@ async fn incident_trace(
                 ),
             ));
         }
-        Ok(s.data.save_result(&name, &result, &settings)?)
+        // Encoded once, for the answer and the file: the endpoint cap above bounds its size.
+        let json = serde_json::to_string(&result).map_err(|e| {
+            ApiError::from(tracehound_app::AppError::Invalid(format!(
+                "encoding the trace result: {e}"
+            )))
+        })?;
+        s.data.save_result_json(&name, &json, &settings)?;
+        Ok(json)
     })
     .await?;
     Ok((

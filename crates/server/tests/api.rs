@@ -334,11 +334,12 @@ async fn an_incident_is_created_traced_and_its_result_kept() {
     assert_eq!(exchange["label"], "Exchange X deposit");
     assert_eq!(exchange["stop"], "service");
     // Its proof: the drain, the split, the deposit.
+    let edges = v["edges"].as_array().unwrap();
     let path: Vec<&str> = exchange["path"]
         .as_array()
         .unwrap()
         .iter()
-        .map(|h| h["tx"].as_str().unwrap())
+        .map(|i| edges[i.as_u64().unwrap() as usize]["tx"].as_str().unwrap())
         .collect();
     assert_eq!(path.len(), 3, "{path:?}");
     assert_eq!(at(&hex_addr(4))["amount"], json!((40 * ETH).to_string()));

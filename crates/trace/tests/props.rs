@@ -217,6 +217,26 @@ fn assert_conserved(r: &TraceResult) -> Result<(), TestCaseError> {
     Ok(())
 }
 
+/// In JSON each endpoint's proof path is positions in `edges`, and they name the hops of its
+/// path in memory, in order.
+fn assert_json_paths(r: &TraceResult) -> Result<(), TestCaseError> {
+    let v = serde_json::to_value(r).expect("a result encodes");
+    let edges = v["edges"].as_array().expect("edges");
+    let endpoints = v["endpoints"].as_array().expect("endpoints");
+    prop_assert_eq!(endpoints.len(), r.endpoints.len());
+    for (e, json) in r.endpoints.iter().zip(endpoints) {
+        let at = json["path"].as_array().expect("a path");
+        prop_assert_eq!(at.len(), e.path.len());
+        for (i, hop) in at.iter().zip(&e.path) {
+            let i = i.as_u64().expect("a position") as usize;
+            prop_assert!(i < edges.len());
+            prop_assert_eq!(&edges[i], &serde_json::to_value(&**hop).expect("a hop"));
+        }
+        prop_assert_eq!(&json["address"], &serde_json::json!(e.address));
+    }
+    Ok(())
+}
+
 fn random_rules(policy: Policy, hops: u32, dust: u128, label: Option<(usize, bool)>) -> Rules {
     let mut rules = Rules::new(policy);
     rules.max_hops = hops;
@@ -274,6 +294,7 @@ proptest! {
         for policy in [Policy::Haircut, Policy::Fifo, Policy::Lifo, Policy::Tiho] {
             let r = run_account(&case, random_rules(policy, hops, dust, label));
             assert_conserved(&r)?;
+            assert_json_paths(&r)?;
             for e in &r.endpoints {
                 prop_assert!(e.hops <= hops + 1, "{:?}", e);
                 if e.stop == Stop::Dust {
@@ -560,6 +581,7 @@ proptest! {
         for policy in [Policy::Haircut, Policy::Fifo, Policy::Lifo, Policy::Tiho] {
             let r = run_utxo(&case, random_rules(policy, hops, dust, label));
             assert_conserved(&r)?;
+            assert_json_paths(&r)?;
             for e in &r.endpoints {
                 prop_assert!(e.hops <= hops + 1, "{:?}", e);
                 prop_assert!(!e.path.is_empty());

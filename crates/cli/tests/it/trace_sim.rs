@@ -101,8 +101,14 @@ fn trace_finds_the_simulated_heist_at_its_resting_places() {
             ] {
                 assert!(e.get(k).is_some(), "endpoint without {k}: {e}");
             }
-            assert!(!e["path"].as_array().unwrap().is_empty(), "{e}");
-            assert_eq!(e["path"][0]["rule"], "incident: stolen transfer", "{e}");
+            let path = e["path"].as_array().unwrap();
+            assert!(!path.is_empty(), "{e}");
+            // Positions in the trace graph, each a hop that carried taint.
+            let edges = trace["edges"].as_array().unwrap();
+            let hop = |i: &Value| &edges[i.as_u64().unwrap() as usize];
+            assert_eq!(hop(&path[0])["rule"], "incident: stolen transfer", "{e}");
+            assert!(path.iter().all(|i| hop(i)["tainted"] != "0"), "{e}");
+            assert_eq!(hop(path.last().unwrap())["to"], e["address"], "{e}");
         }
         for s in trace["summary"]["assets"].as_array().unwrap() {
             let parts: u128 = ["intervention", "still_moving", "dark", "dust", "fees"]

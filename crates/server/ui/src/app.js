@@ -254,7 +254,12 @@
    */
   function prepareTrace(result) {
     const endpoints = new Map();
+    // A proof path names its hops by their place in the trace graph (result.edges).
+    const hopsOf = (path) => (path || [])
+      .map((x) => (typeof x === 'number' ? (result.edges || [])[x] : x))
+      .filter(Boolean);
     for (const ep of result.endpoints || []) {
+      ep.path = hopsOf(ep.path);
       const key = ep.chain + ':' + ep.address;
       if (!endpoints.has(key)) endpoints.set(key, []);
       endpoints.get(key).push(ep);
