@@ -182,7 +182,15 @@ fn deposit_receiving_stolen_funds_is_flagged_with_the_traced_amount_and_path() {
                 .map(|h| h["tx"].as_str().unwrap().to_string())
                 .collect()
         };
-        assert_eq!(txs(&e["path"]), txs(&d["path"]));
+        // The trace gives its path as positions in its edges.
+        let edges = trace["edges"].as_array().unwrap();
+        let trace_path: Value = d["path"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|i| edges[i.as_u64().unwrap() as usize].clone())
+            .collect();
+        assert_eq!(txs(&e["path"]), txs(&trace_path));
         assert_eq!(e["path"][0]["tx"], theft);
         assert_eq!(e["path"].as_array().unwrap().last().unwrap()["to"], address);
         let share = e["share_bps"].as_u64().unwrap();

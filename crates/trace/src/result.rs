@@ -108,7 +108,8 @@ pub struct Hop {
     pub edge: EdgeKind,
 }
 
-/// Where traced value stopped.
+/// Where traced value stopped. Written as JSON within its [`TraceResult`], which gives the
+/// path (skipped on its own) as positions in the result's edges.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Endpoint {
     /// Chain name.
