@@ -276,6 +276,8 @@ async function main() {
   const poiAsset = result.summary.assets.find((a) => a.intervention_points.length);
   const poi = poiAsset.intervention_points[0];
   const ep = result.endpoints.find((e) => e.chain === poiAsset.chain && e.address === poi.address && e.asset === poiAsset.asset);
+  // The API gives a proof path as positions in the trace graph's edges.
+  const epPath = ep.path.map((i) => result.edges[i]);
   const nodeId = poiAsset.chain + ':' + poi.address;
   const pos = await page.evaluate((id) => {
     const cy = window.__tracehound.cy;
@@ -293,7 +295,7 @@ async function main() {
     await page.mouse.click(pos.x, pos.y);
     await page.waitForSelector('#side .proof-path', { timeout: 5000 }).catch(() => null);
     const txs = await page.locator('#side .proof-path [data-tx]').evaluateAll((els) => els.map((e) => e.dataset.tx));
-    const want = ep.path.map((p) => p.tx);
+    const want = epPath.map((p) => p.tx);
     check('clicking it shows its proof path (its txs in the panel)', want.length > 0 && JSON.stringify(txs.slice(0, want.length)) === JSON.stringify(want), `${txs.length} hops shown, ${want.length} in the API`);
     const sideText = await page.textContent('#side');
     check('panel shows label and freezer', (!ep.label || sideText.includes(ep.label)) && sideText.includes(String(ep.freezable_by)), `${ep.label} / ${ep.freezable_by}`);
@@ -343,7 +345,7 @@ async function main() {
   await page.screenshot({ path: join(shots, 'screen.png') });
 
   // --- search a tx from the header
-  const tx = ep.path[ep.path.length - 1].tx;
+  const tx = epPath[epPath.length - 1].tx;
   await page.fill('#search-input', tx);
   await page.press('#search-input', 'Enter');
   await page.waitForSelector('#tx-id', { timeout: 15000 }).catch(() => null);
