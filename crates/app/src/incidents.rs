@@ -119,6 +119,16 @@ fn write_whole_with(
     path: &Path,
     write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<(), AppError>,
 ) -> Result<(), AppError> {
+    let tmp = write_temporary(path, write)?;
+    std::fs::rename(&tmp, path).map_err(AppError::io(path))
+}
+
+/// The first half of [`write_whole_with`]: `path`'s new text, written by `write` beside it
+/// under a temporary name, returned to be renamed over it (nothing is left behind on error).
+fn write_temporary(
+    path: &Path,
+    write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>) -> Result<(), AppError>,
+) -> Result<PathBuf, AppError> {
     // A name of its own per write: concurrent saves of one file never rename each other's
     // half-written temporary.
     static SEQ: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -136,11 +146,13 @@ fn write_whole_with(
                 })
                 .map(drop)
         });
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e);
+    match written {
+        Ok(()) => Ok(tmp),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    std::fs::rename(&tmp, path).map_err(AppError::io(path))
 }
 
 impl DataDir {
@@ -249,9 +261,11 @@ impl DataDir {
         result: &tracehound_trace::TraceResult,
         settings: &TraceSettings,
     ) -> Result<(), AppError> {
-        self.save_settings(name, settings)?;
+        check_name(name)?;
         let path = self.result_path(name);
-        write_whole_with(&path, |w| {
+        // Encoded before anything is replaced: a result that cannot be written leaves the
+        // last one and its settings as they were.
+        let tmp = write_temporary(&path, |w| {
             serde_json::to_writer(w, result).map_err(|e| {
                 if e.is_io() {
                     AppError::Io {
@@ -262,7 +276,12 @@ impl DataDir {
                     AppError::Invalid(format!("encoding the trace result: {e}"))
                 }
             })
-        })
+        })?;
+        if let Err(e) = self.save_settings(name, settings) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        std::fs::rename(&tmp, &path).map_err(AppError::io(&path))
     }
 
     /// [`DataDir::save_result`] of a result already encoded as `json` (a caller that also

@@ -1,9 +1,10 @@
 //! Saved incidents: names that cannot escape the incidents folder, no silent overwrite, and
-//! what is saved lists and reads back the same.
+//! what is saved lists and reads back the same; a result that cannot be written replaces nothing.
 
-use tracehound_app::{AppError, DataDir};
+use tracehound_app::{AppError, DataDir, TraceSettings};
 use tracehound_store::StoreOptions;
-use tracehound_trace::{Incident, StolenItem};
+use tracehound_trace::link::EdgeKind;
+use tracehound_trace::{Endpoint, Hop, Incident, Policy, StolenItem, Stop, Summary, TraceResult};
 
 fn incident(name: &str) -> Incident {
     Incident {
@@ -96,5 +97,106 @@ fn kept_settings_give_back_the_rules_they_were_taken_from() {
     assert!(
         bad.rules(tracehound_trace::Labels::default(), Default::default())
             .is_err()
+    );
+}
+
+/// A result of one endpoint whose path is `path`, with `edges` as its trace graph.
+fn result_with(edges: Vec<std::sync::Arc<Hop>>, path: Vec<std::sync::Arc<Hop>>) -> TraceResult {
+    TraceResult {
+        incident: "hot-wallet".into(),
+        policy: Policy::Haircut,
+        endpoints: vec![Endpoint {
+            chain: "bitcoin".into(),
+            address: "1HLoD9E4SDFFPDiYfNYnkBLQ85Y51J3Zb1".into(),
+            asset: "native".into(),
+            amount: 5_000_000_000,
+            label: None,
+            category: None,
+            freezable_by: None,
+            stop: Stop::Unmoved,
+            hops: 1,
+            path,
+            inflows: 1,
+            fiat: None,
+            entity: None,
+            patterns: Vec::new(),
+        }],
+        summary: Summary {
+            policy: Policy::Haircut,
+            exposure: false,
+            assets: Vec::new(),
+            links: Vec::new(),
+        },
+        edges,
+        notes: Vec::new(),
+    }
+}
+
+fn hop(tx: &str) -> std::sync::Arc<Hop> {
+    std::sync::Arc::new(Hop {
+        chain: "bitcoin".into(),
+        tx: tx.into(),
+        at: "9:0".into(),
+        time: 1_231_473_279,
+        from: "incident".into(),
+        to: "1HLoD9E4SDFFPDiYfNYnkBLQ85Y51J3Zb1".into(),
+        asset: "native".into(),
+        value: 5_000_000_000,
+        tainted: 5_000_000_000,
+        rule: "incident: stolen output".into(),
+        edge: EdgeKind::UtxoTx,
+    })
+}
+
+#[test]
+fn a_result_that_cannot_be_written_leaves_the_kept_one_and_its_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = DataDir::new(dir.path(), StoreOptions::default());
+    data.save_incident(&incident("hot-wallet"), None, false)
+        .unwrap();
+    let settings = |max_hops| TraceSettings {
+        policy: "haircut".into(),
+        max_hops,
+        follow_links: false,
+        min_link_confidence: 0,
+        dust: Default::default(),
+    };
+    let theft = hop("theft");
+    data.save_result(
+        "hot-wallet",
+        &result_with(vec![hop("other"), theft.clone()], vec![theft]),
+        &settings(10),
+    )
+    .unwrap();
+    let kept = data.load_result("hot-wallet").unwrap();
+    let json: serde_json::Value = serde_json::from_str(&kept).unwrap();
+    // The path is the hop's position in the trace graph.
+    assert_eq!(json["endpoints"][0]["path"], serde_json::json!([1]));
+    assert_eq!(json["edges"][1]["tx"], "theft");
+
+    // A path naming a hop its trace graph lacks cannot be written: nothing is replaced.
+    let broken = result_with(vec![hop("other")], vec![hop("elsewhere")]);
+    let err = data
+        .save_result("hot-wallet", &broken, &settings(64))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("tx elsewhere is not in the trace graph"),
+        "{err}"
+    );
+    assert_eq!(data.load_result("hot-wallet").unwrap(), kept);
+    assert_eq!(data.load_settings("hot-wallet").unwrap().max_hops, 10);
+    let mut files: Vec<String> = std::fs::read_dir(data.incidents_dir())
+        .unwrap()
+        .map(|f| f.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    files.sort();
+    assert_eq!(
+        files,
+        [
+            "hot-wallet.result.json",
+            "hot-wallet.settings.json",
+            "hot-wallet.toml"
+        ]
     );
 }

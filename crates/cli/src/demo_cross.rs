@@ -40,7 +40,8 @@ const FILES: [(&str, &[u8]); 5] = [
 pub(crate) struct CrossReport {
     /// `ingest --json` of each chain.
     ingested: BTreeMap<String, Value>,
-    /// The trace (without its edge list).
+    /// The trace, as `trace.json` holds it (the endpoints' paths are positions in its
+    /// `edges`).
     trace: Value,
     /// Pattern kinds on the trace's flow, with how many of each.
     patterns: BTreeMap<String, usize>,
@@ -210,10 +211,7 @@ pub(crate) fn run(
             a.figures.places
         ));
     }
-    let mut trace = serde_json::to_value(&result)?;
-    if let Some(o) = trace.as_object_mut() {
-        o.remove("edges");
-    }
+    let trace = serde_json::to_value(&result)?;
     std::fs::write(dir.join("trace.json"), &trace_json)?;
     keep_for_serving(
         &store,
