@@ -307,6 +307,11 @@ fn same_transfer(a: &str, b: &str) -> String {
     )
 }
 
+/// `LEFT JOIN table alias ON on`, or nothing for a table without rows (see [`relevant_sql`]).
+fn left_join(table: Option<&str>, alias: &str, on: &str) -> String {
+    table.map_or(String::new(), |t| format!("LEFT JOIN {t} {alias} ON {on}"))
+}
+
 /// The dust threshold of the asset in `column`, as SQL.
 fn dust_sql(request: &TraceRequest, column: &str) -> String {
     let arms: Vec<String> = request
@@ -409,26 +414,25 @@ fn ledger_sql(
             Some(_) => row("receiver", ledger::RECEIVE, "s.taint", "s.hop", "NULL"),
             None => row("receiver", ledger::RECEIVE, "NULL", "NULL", "NULL"),
         },
-        join_state = state.map_or(String::new(), |t| format!(
-            "LEFT JOIN {t} s ON {}",
-            same_transfer("s", "e")
-        )),
-        itself = match seeds {
-            Some(_) => row("sender", ledger::SELF, "NULL", "NULL", "k.stolen"),
-            None => row("sender", ledger::SELF, "NULL", "NULL", "NULL"),
-        },
-        join_seeds = seeds.map_or(String::new(), |t| format!(
-            "LEFT JOIN {t} k ON {}",
-            same_transfer("k", "e")
-        )),
+        join_state = left_join(state, "s", &same_transfer("s", "e")),
+        itself = row(
+            "sender",
+            ledger::SELF,
+            "NULL",
+            "NULL",
+            if seeds.is_some() { "k.stolen" } else { "NULL" },
+        ),
+        join_seeds = left_join(seeds, "k", &same_transfer("k", "e")),
         source_on = if sources.is_some() {
             "coalesce(w.height >= src.start, false)"
         } else {
             "false"
         },
-        join_sources = sources.map_or(String::new(), |t| format!(
-            "LEFT JOIN {t} src ON src.chain = w.chain AND src.address = w.address"
-        )),
+        join_sources = left_join(
+            sources,
+            "src",
+            "src.chain = w.chain AND src.address = w.address"
+        ),
         name = ledger::NAME,
         dust = dust_sql(request, "w.asset"),
         max_hops = request.max_hops,
@@ -477,6 +481,20 @@ fn state_sql(applied: Option<&str>, seeds: Option<&str>) -> Option<String> {
            CAST(CASE WHEN stolen > 0 THEN 1 ELSE hop END AS INT UNSIGNED) AS hop \
          FROM ({both}) b WHERE own + least(stolen, amount - own) > 0"
     ))
+}
+
+/// The state `sql` gives, materialized as `step`: (table, rows), or no table and no rows
+/// when there is no state to make.
+async fn materialize_state(
+    work: &mut Work<'_>,
+    step: &str,
+    sql: Option<String>,
+) -> Result<(String, u64), JobError> {
+    let Some(sql) = sql else {
+        return Ok((String::new(), 0));
+    };
+    let df = work.sql(step, &sql).await?;
+    work.materialize(step, df).await
 }
 
 /// A materialized table, `None` when it has no rows (see [`relevant_sql`]).
@@ -610,13 +628,8 @@ pub(super) async fn run(
     };
 
     // State 0: the stolen parts alone.
-    let mut state = match state_sql(None, seeds.as_deref()) {
-        Some(sql) => {
-            let df = work.sql("account state 0", &sql).await?;
-            work.materialize("account_state_0", df).await?
-        }
-        None => (String::new(), 0),
-    };
+    let mut state =
+        materialize_state(work, "account_state_0", state_sql(None, seeds.as_deref())).await?;
     let mut iterations = 0;
     let applied = loop {
         iterations += 1;
@@ -634,14 +647,12 @@ pub(super) async fn run(
         );
         let df = work.sql(&step, &sql).await?;
         let applied = nonempty(work.materialize(&step, df).await?);
-        let next = match state_sql(applied.as_deref(), seeds.as_deref()) {
-            Some(sql) => {
-                let step = format!("account_state_{iterations}");
-                let df = work.sql(&step, &sql).await?;
-                work.materialize(&step, df).await?
-            }
-            None => (String::new(), 0),
-        };
+        let next = materialize_state(
+            work,
+            &format!("account_state_{iterations}"),
+            state_sql(applied.as_deref(), seeds.as_deref()),
+        )
+        .await?;
         let changed = match (state.1, next.1) {
             (0, n) | (n, 0) => n,
             _ => {
