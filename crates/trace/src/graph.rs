@@ -209,7 +209,7 @@ impl AccountGraph for MemAccounts {
             .unwrap_or_else(|| Arc::from(Vec::new()));
         if h.len() > limit {
             return Err(TraceError::Cap {
-                what: format!("{address} has {} transfers", h.len()),
+                what: format!("transfers of {address} (it has {})", h.len()),
                 limit: limit as u64,
                 flag: "--max-history",
             });

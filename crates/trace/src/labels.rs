@@ -46,10 +46,11 @@ pub enum LabelsError {
     },
 }
 
-/// Labels keyed by (chain, canonical address).
+/// Labels keyed by chain, then canonical address (so a lookup by `&str` needs no key made:
+/// a trace looks up every place it taints).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Labels {
-    map: HashMap<(Chain, String), Label>,
+    map: HashMap<Chain, foldhash::HashMap<String, Label>>,
 }
 
 impl Labels {
@@ -60,34 +61,37 @@ impl Labels {
 
     /// Adds one label.
     pub fn insert(&mut self, address: &Address, label: Label) {
-        self.map
-            .insert((address.chain(), address.as_str().to_string()), label);
+        self.insert_canonical(address.chain(), address.as_str().to_string(), label);
     }
 
     /// Adds one label for an address already in canonical form (as the label store keeps
     /// them).
     pub fn insert_canonical(&mut self, chain: Chain, address: String, label: Label) {
-        self.map.insert((chain, address), label);
+        self.map.entry(chain).or_default().insert(address, label);
     }
 
     /// Adds every label of `other`, replacing this one's for the same address.
     pub fn merge(&mut self, other: Labels) {
-        self.map.extend(other.map);
+        for (chain, labels) in other.map {
+            self.map.entry(chain).or_default().extend(labels);
+        }
     }
 
     /// The label of `address` on `chain`, if any.
     pub fn get(&self, chain: Chain, address: &str) -> Option<&Label> {
-        self.map.get(&(chain, address.to_string()))
+        self.map.get(&chain)?.get(address)
     }
 
     /// Every label as (chain, address, label), in no particular order.
     pub fn iter(&self) -> impl Iterator<Item = (Chain, &str, &Label)> {
-        self.map.iter().map(|((c, a), l)| (*c, a.as_str(), l))
+        self.map
+            .iter()
+            .flat_map(|(c, m)| m.iter().map(|(a, l)| (*c, a.as_str(), l)))
     }
 
     /// How many labels.
     pub fn len(&self) -> usize {
-        self.map.len()
+        self.map.values().map(HashMap::len).sum()
     }
 
     /// Whether there are none.

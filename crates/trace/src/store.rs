@@ -179,7 +179,7 @@ impl StoreAccounts<'_> {
         )?;
         if rows.len() > limit {
             return Err(TraceError::Cap {
-                what: format!("{address} has more than {limit} transfers"),
+                what: format!("transfers of {address}"),
                 limit: limit as u64,
                 flag: "--max-history",
             });
@@ -643,7 +643,7 @@ fn utxo_source_seeds(
     };
     if view.tx_count > limit as u64 {
         return Err(TraceError::Cap {
-            what: format!("{addr} has {} txs", view.tx_count),
+            what: format!("txs of source {addr} (it has {})", view.tx_count),
             limit: limit as u64,
             flag: "--max-history",
         });

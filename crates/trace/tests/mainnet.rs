@@ -161,6 +161,18 @@ fn a_source_address_traces_what_left_it_and_bad_incidents_fail_clearly() {
     rules.caps.max_nodes = 1;
     let e = trace(&store, &incident(), rules).unwrap_err().to_string();
     assert!(e.contains("--max-nodes"), "{e}");
+    // A source with more txs than the history cap: the message names it and reads as one.
+    let mut rules = Rules::new(Policy::Haircut);
+    rules.caps.max_history = 1;
+    let e = trace(&store, &inc, rules).unwrap_err().to_string();
+    assert_eq!(
+        e,
+        format!(
+            "trace stopped: more than 1 txs of source {satoshi} (it has {}) (raise the cap \
+             with --max-history)",
+            view.tx_count
+        )
+    );
 }
 
 /// Every tx of the store, read through the full tx views (txids and address text, as the
