@@ -1,21 +1,25 @@
 #!/usr/bin/env bash
-# The stress trace of issue #8: a 2-hop haircut from 100 users of an EVM world of 11.0M
-# transfers (10,000 blocks of 1,000 txs, 200,000 users, 10 % of them swaps through DEX pools,
-# each with its link fact), so that taint crosses thousands of swaps. Goal: under 1 s.
+# The trace across links at scale (issue #8): an EVM world of 11.0M transfers (10,000 blocks of
+# 1,000 txs, 200,000 users, 4 exchanges, 10 % of txs swaps through DEX pools, each with its
+# link fact), traced from two 100-address incidents under haircut:
+# - "heist": the first 100 unlabeled addresses that received stolen value (what an
+#   investigator lists as the thief's), 10 hops with the simulator's labels: issue #6's
+#   configuration (goal < 1 s, RSS <= 2 GB), now with links;
+# - "users": 100 random users that send after the theft, 2 hops, with and without labels
+#   (the stress case: without labels taint reaches the exchanges' hot wallets, 563k transfers
+#   each). Both count everything the addresses send from the theft's time on as stolen.
 #
-#   bench/trace-stress.sh [RUNS]          (default 5 runs of each trace)
+#   bench/trace-stress.sh [RUNS]          (default 3 runs of each trace)
 #
 # Makes the world once (`sim run --to-files --evm-swap-percent 10`, ~25 s, 3.1 GB of files),
-# imports it once (`import transfers --links`, ~2 min, peak RSS ~17 GiB: the importer holds
-# the whole file; store ~6 GB), picks the incident once: 100 random users (seed 1) that send
-# something after the theft, everything they send from the theft's block on counted as stolen.
-# Then times the engine alone (`bench trace`) with links and the whole command (`trace`)
-# without them. Release build in ${CARGO_TARGET_DIR:-target}/release (TRACE_BENCH_NO_BUILD=1
-# takes it as it is). Needs python3.
+# imports it once (`import transfers --links`, ~3 min, peak RSS ~18 GiB: the importer holds
+# the whole file; store ~6 GB) and picks the incidents once. Then times the engine alone
+# (`bench trace`). Release build in ${CARGO_TARGET_DIR:-target}/release
+# (TRACE_BENCH_NO_BUILD=1 takes it as it is). Needs python3.
 set -euo pipefail
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 root=$(dirname "$here")
-runs=${1:-5}
+runs=${1:-3}
 data=${TRACE_BENCH_DATA:-$root/target/bench-data/stress}
 th=${CARGO_TARGET_DIR:-$root/target}/release/tracehound
 if [[ -z ${TRACE_BENCH_NO_BUILD:-} ]]; then
@@ -50,18 +54,31 @@ with open(f"{d}/sim/evm/transfers.csv") as f:
             senders.add(row["from"])
 picked = [a for a in users[:2000] if a in senders][:100]
 assert len(picked) == 100, f"only {len(picked)} of 2000 users send after the theft"
-json.dump({"name": "users: 100 addresses",
-           "sources": [{"chain": chain, "address": a, "since": since} for a in picked]},
-          open(f"{d}/users.json", "w"), indent=1)
+labeled = {label["address"] for label in t["labels"]}
+heist = []
+for tx in t["txs"]:
+    for tr in tx["transfers"]:
+        a = tr["to"]
+        if tr["stolen"] > 0 and a not in labeled and a != t["incident"]["victim"] \
+                and a not in heist:
+            heist.append(a)
+for name, addrs in [("heist", heist[:100]), ("users", picked)]:
+    json.dump({"name": f"{name}: {len(addrs)} addresses",
+               "sources": [{"chain": chain, "address": a, "since": since} for a in addrs]},
+              open(f"{d}/{name}.json", "w"), indent=1)
 PY
 fi
 chain=$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["sources"][0]["chain"])' \
     "$data/users.json")
-for i in $(seq "$runs"); do
-    echo "== run $i: the engine alone, haircut, 2 hops, crossing links"
-    "$th" --data-dir "$data/store" bench trace --chain "$chain" --incident "$data/users.json" \
-        --policy haircut --max-hops 2
-done
-echo "== the whole command, --no-links"
-/usr/bin/time -f "%e s, %M KiB peak RSS" "$th" --data-dir "$data/store" --json trace \
-    --incident "$data/users.json" --policy haircut --max-hops 2 --no-links >/dev/null
+labels=$data/sim/evm/labels.csv
+run() { # TITLE ARGS...
+    local title=$1
+    shift
+    for i in $(seq "$runs"); do
+        echo "== $title, run $i"
+        "$th" --data-dir "$data/store" bench trace --chain "$chain" --policy haircut "$@"
+    done
+}
+run "heist, 10 hops, labels" --incident "$data/heist.json" --max-hops 10 --labels "$labels"
+run "users, 2 hops, labels" --incident "$data/users.json" --max-hops 2 --labels "$labels"
+run "users, 2 hops, no labels" --incident "$data/users.json" --max-hops 2
