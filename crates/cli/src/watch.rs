@@ -4,9 +4,10 @@
 //! (unwinding the store where the node's best chain moved), then:
 //! - retracts every alert raised on a block that is no longer on the chain (a reorg);
 //! - extends every watched incident's live trace ([`LiveTrace`]) with the new blocks, under
-//!   the settings it was last traced with, keeps the result, and compares the alerts that
-//!   trace implies for the blocks after the watch of the incident began with those in force:
-//!   new ones are pushed, ones it no longer supports retracted;
+//!   the settings it was last traced with, and compares the alerts that trace implies for
+//!   the blocks after the watch of the incident began with those in force: new ones are
+//!   pushed, ones it no longer supports retracted; then keeps the result (after the alerts:
+//!   a large result takes a while to write);
 //! - alerts on new transfers of addresses labeled sanctioned;
 //! - marks final each alert in force whose block reached its confirmation depth (a `final`
 //!   event naming it);
@@ -773,7 +774,6 @@ fn cycle(
         if start >= tip {
             continue;
         }
-        shared.save_result(chain, &name, &result, &settings)?;
         // What this trace says happened after the start, against what was alerted: new
         // alerts go out, and alerts the trace no longer supports are retracted (a later block
         // can change how a link or a mixer was matched, and patterns come and go).
@@ -823,6 +823,9 @@ fn cycle(
             }
             retracted.insert(live.id.clone());
         }
+        // Kept after its alerts are pushed: writing a large result (hundreds of MB of JSON)
+        // must not hold back the alerts of the block.
+        shared.save_result(chain, &name, &result, &settings)?;
     }
     drop(tracing);
     let start = *state
