@@ -209,4 +209,47 @@ mod tests {
         let e = Labels::from_csv("f.csv", "a,b\n").unwrap_err().to_string();
         assert!(e.contains("line 1") && e.contains("header"), "{e}");
     }
+
+    #[test]
+    fn the_same_address_text_on_two_chains_is_two_labels_and_merge_replaces_per_chain() {
+        let a = "0x0000000000000000000000000000000000000001";
+        let text = format!(
+            "{HEADER}evm-1,{a},Ex one,exchange,s,1\nevm-31337,{a},Mixer,mixer,s,0.5\n\
+             evm-1,0x0000000000000000000000000000000000000002,Ex two,exchange,s,1\n"
+        );
+        let mut l = Labels::from_csv("t", &text).unwrap();
+        assert_eq!(l.len(), 3);
+        assert_eq!(l.get(Chain::Evm(1), a).unwrap().label, "Ex one");
+        assert_eq!(l.get(Chain::Evm(31337), a).unwrap().category, "mixer");
+        assert!(l.get(Chain::Evm(5), a).is_none());
+        let other =
+            Labels::from_csv("u", &format!("{HEADER}evm-1,{a},Renamed,custodian,s,1\n")).unwrap();
+        l.merge(other);
+        assert_eq!(l.len(), 3, "replaced, not added");
+        assert_eq!(l.get(Chain::Evm(1), a).unwrap().label, "Renamed");
+        assert_eq!(l.get(Chain::Evm(31337), a).unwrap().label, "Mixer");
+        let mut listed: Vec<(Chain, &str, &str)> = l
+            .iter()
+            .map(|(c, addr, x)| (c, addr, x.label.as_str()))
+            .collect();
+        listed.sort();
+        assert_eq!(
+            listed,
+            vec![
+                (Chain::Evm(1), a, "Renamed"),
+                (
+                    Chain::Evm(1),
+                    "0x0000000000000000000000000000000000000002",
+                    "Ex two"
+                ),
+                (Chain::Evm(31337), a, "Mixer"),
+            ]
+        );
+        // Equal whatever order the rows came in.
+        let reordered = format!(
+            "{HEADER}evm-1,0x0000000000000000000000000000000000000002,Ex two,exchange,s,1\n\
+             evm-31337,{a},Mixer,mixer,s,0.5\nevm-1,{a},Renamed,custodian,s,1\n"
+        );
+        assert_eq!(Labels::from_csv("v", &reordered).unwrap(), l);
+    }
 }
