@@ -261,27 +261,18 @@ impl DataDir {
         result: &tracehound_trace::TraceResult,
         settings: &TraceSettings,
     ) -> Result<(), AppError> {
-        check_name(name)?;
-        let path = self.result_path(name);
-        // Encoded before anything is replaced: a result that cannot be written leaves the
-        // last one and its settings as they were.
-        let tmp = write_temporary(&path, |w| {
+        self.keep_result(name, settings, |w, path| {
             serde_json::to_writer(w, result).map_err(|e| {
                 if e.is_io() {
                     AppError::Io {
-                        path: path.clone(),
+                        path: path.to_path_buf(),
                         source: e.into(),
                     }
                 } else {
                     AppError::Invalid(format!("encoding the trace result: {e}"))
                 }
             })
-        })?;
-        if let Err(e) = self.save_settings(name, settings) {
-            let _ = std::fs::remove_file(&tmp);
-            return Err(e);
-        }
-        std::fs::rename(&tmp, &path).map_err(AppError::io(&path))
+        })
     }
 
     /// [`DataDir::save_result`] of a result already encoded as `json` (a caller that also
@@ -292,8 +283,29 @@ impl DataDir {
         json: &str,
         settings: &TraceSettings,
     ) -> Result<(), AppError> {
-        self.save_settings(name, settings)?;
-        write_whole(&self.result_path(name), json)
+        self.keep_result(name, settings, |w, path| {
+            w.write_all(json.as_bytes()).map_err(AppError::io(path))
+        })
+    }
+
+    /// Writes `name`'s result by `write` (given the result's path, for errors) and its
+    /// settings. The result is written first, under a temporary name, and renamed into place
+    /// last: a result that cannot be written leaves the last one and its settings as they
+    /// were.
+    fn keep_result(
+        &self,
+        name: &str,
+        settings: &TraceSettings,
+        write: impl FnOnce(&mut std::io::BufWriter<std::fs::File>, &Path) -> Result<(), AppError>,
+    ) -> Result<(), AppError> {
+        check_name(name)?;
+        let path = self.result_path(name);
+        let tmp = write_temporary(&path, |w| write(w, &path))?;
+        if let Err(e) = self.save_settings(name, settings) {
+            let _ = std::fs::remove_file(&tmp);
+            return Err(e);
+        }
+        std::fs::rename(&tmp, &path).map_err(AppError::io(&path))
     }
 
     /// The settings a result of `name` is traced under, written before the result: a result
