@@ -16,6 +16,11 @@
 //! stopped, CATCHUP blocks (default 500) each with a payment, and the watch started again:
 //! how long it takes to catch up (its cycle) and to deliver everything it raised. Prints
 //! p50/p99/max latency, the catch-up rate and each watch process's peak RSS (VmHWM).
+//!
+//! With `WATCH_LATENCY_ZMQ=1` (and `TRACEHOUND_ZMQ_PYTHON`, a python with pyzmq) the node's
+//! blocks are announced over ZMQ as Core's notifier does (`tests/it/zmq_notifier.py` fed by
+//! the node's `-blocknotify`; Debian's litecoind has no ZMQ) and the watch runs with
+//! `--zmq` and a 1 s poll: what the wake-up saves against polling every 50 ms.
 
 #[cfg(feature = "test-litecoind")]
 #[path = "../tests/it/watch_common.rs"]
@@ -40,10 +45,12 @@ mod bench {
     use tracehound_btc::rpc::RpcClient;
     use tracehound_btc::testnode::Litecoind;
 
-    use crate::watch_common::ltc::{NETWORK, call, rpc_args, wallet, watch_args};
+    use crate::watch_common::ltc::{NETWORK, Notifier, call, rpc_args, wallet, watch_args};
     use crate::watch_common::{Receiver, SECRET, Watch, binary, run_ok, wait_for_at_most};
 
     const POLL_MS: u64 = 50;
+    /// The poll under a ZMQ wake-up: a fallback, far slower than the blocks.
+    const ZMQ_POLL_MS: u64 = 1000;
 
     /// Peak resident set of a process, in KiB.
     fn vm_hwm(pid: u32) -> u64 {
@@ -106,7 +113,22 @@ mod bench {
             bin.display()
         );
 
-        let node = Litecoind::start().unwrap_or_else(|e| panic!("{e}"));
+        let zmq = std::env::var_os("WATCH_LATENCY_ZMQ").is_some();
+        let poll_ms = if zmq { ZMQ_POLL_MS } else { POLL_MS };
+        let notify = tempfile::tempdir().unwrap();
+        let fifo = notify.path().join("blocks.fifo");
+        let node = if zmq {
+            let made = std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap();
+            assert!(made.success());
+            Litecoind::start_with_args(&[&format!("-blocknotify=echo %s > {}", fifo.display())])
+        } else {
+            Litecoind::start()
+        }
+        .unwrap_or_else(|e| panic!("{e}"));
+        let notifier = zmq.then(|| Notifier::start(&fifo, 0, &node));
         // Past MWEB's activation (height 432 on regtest) first: a run of hundreds of blocks
         // would cross it, and its first block needs a peg-in the thief's payments are not.
         node.activate_mweb().unwrap_or_else(|e| panic!("{e}"));
@@ -183,7 +205,10 @@ mod bench {
                 SECRET,
             ],
         );
-        let wargs = watch_args(&node, POLL_MS);
+        let mut wargs = watch_args(&node, poll_ms);
+        if let Some(n) = &notifier {
+            wargs.extend(["--zmq".to_string(), n.url()]);
+        }
         let wargs: Vec<&str> = wargs.iter().map(String::as_str).collect();
 
         // Live: one block at a time, each waited for.
@@ -274,7 +299,8 @@ mod bench {
 
         let n = latencies.len();
         let mean = latencies.iter().sum::<Duration>() / u32::try_from(n.max(1)).unwrap();
-        println!("watch_latency: {n} blocks, poll {POLL_MS} ms, one payment per block");
+        let wake = if zmq { ", woken by ZMQ" } else { "" };
+        println!("watch_latency: {n} blocks, poll {poll_ms} ms{wake}, one payment per block");
         println!(
             "  block on node → first webhook: p50 {}, p99 {}, max {}, min {}, mean {}",
             ms(percentile(&latencies, 0.5)),
@@ -291,11 +317,13 @@ mod bench {
                 ms(cycle_ms[cycle_ms.len() - 1])
             );
         }
-        println!(
-            "  poll interval: {POLL_MS} ms, i.e. {:.1} ms of expected wait (half of it) per block, {:.0} % of the mean",
-            POLL_MS as f64 / 2.0,
-            POLL_MS as f64 / 2.0 / (mean.as_secs_f64() * 1000.0) * 100.0
-        );
+        if !zmq {
+            println!(
+                "  poll interval: {poll_ms} ms, i.e. {:.1} ms of expected wait (half of it) per block, {:.0} % of the mean",
+                poll_ms as f64 / 2.0,
+                poll_ms as f64 / 2.0 / (mean.as_secs_f64() * 1000.0) * 100.0
+            );
+        }
         println!(
             "  catch-up: {catchup} blocks in {:.2} s to the cycle at the tip ({:.0} blocks/s); all {pushed} alerts delivered after {:.2} s ({:.0} webhooks/s); the last block's first webhook after {}; cycles: {}",
             caught_up.as_secs_f64(),

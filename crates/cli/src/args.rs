@@ -240,10 +240,10 @@ pub(crate) struct JobsRunArgs {
 
 #[derive(Debug, Args)]
 pub(crate) struct WatchArgs {
-    /// Several chains at once: a TOML file of `[[chain]]` entries (chain, rpc, ws, rpc_cookie
-    /// or rpc_user and rpc_password, links, incidents, poll_ms, confirmations, alert_history,
-    /// opening_balances).
-    #[arg(long, value_name = "FILE", conflicts_with_all = ["chain", "rpc", "ws"])]
+    /// Several chains at once: a TOML file of `[[chain]]` entries (chain, rpc, ws or zmq,
+    /// rpc_cookie or rpc_user and rpc_password, links, incidents, poll_ms, confirmations,
+    /// alert_history, opening_balances).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["chain", "rpc", "ws", "zmq"])]
     pub(crate) config: Option<PathBuf>,
     /// The chain (a UTXO chain such as litecoin-regtest, or an EVM chain).
     #[arg(long, requires = "rpc")]
@@ -255,6 +255,11 @@ pub(crate) struct WatchArgs {
     /// announces (`newHeads`) wakes the watch at once; polling goes on as the fallback.
     #[arg(long, value_name = "URL", requires = "rpc")]
     pub(crate) ws: Option<String>,
+    /// UTXO node: the ZMQ endpoint it publishes blocks on (`tcp://host:port`, as given to
+    /// Core's `-zmqpubhashblock` or `-zmqpubrawblock`). Each block it announces wakes the
+    /// watch at once; polling goes on as the fallback.
+    #[arg(long, value_name = "URL", requires = "rpc", conflicts_with = "ws")]
+    pub(crate) zmq: Option<String>,
     /// UTXO node: its .cookie file.
     #[arg(long, conflicts_with_all = ["rpc_user", "rpc_password"])]
     pub(crate) rpc_cookie: Option<PathBuf>,

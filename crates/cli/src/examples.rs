@@ -137,7 +137,7 @@ const EXAMPLES: &[(&str, &str)] = &[
     ("token revoke", "tracehound token revoke 3f2a9c1d0b7e4f55"),
     (
         "watch",
-        "tracehound subscription add --url https://hooks.example.org/tracehound\n  tracehound watch --chain bitcoin --rpc http://127.0.0.1:8332 --rpc-cookie ~/.bitcoin/.cookie\n  tracehound watch --chain ethereum --rpc http://127.0.0.1:8545 --incident hot-wallet --confirmations 12",
+        "tracehound subscription add --url https://hooks.example.org/tracehound\n  tracehound watch --chain bitcoin --rpc http://127.0.0.1:8332 --rpc-cookie ~/.bitcoin/.cookie --zmq tcp://127.0.0.1:28332\n  tracehound watch --chain ethereum --rpc http://127.0.0.1:8545 --incident hot-wallet --confirmations 12",
     ),
     ("alerts list", "tracehound alerts list --after 120 --json"),
     (

@@ -31,8 +31,8 @@ const MAX_BACKOFF: Duration = Duration::from_secs(30);
 pub(crate) fn check_ws_url(chain: Chain, url: &str) -> Result<(), String> {
     if chain.family() != ChainFamily::Account {
         return Err(format!(
-            "ws {url:?}: a websocket wake-up is for EVM nodes (newHeads); {chain}'s node is \
-             polled (Core's ZMQ is not supported)"
+            "ws {url:?}: a websocket wake-up is for EVM nodes (newHeads); {chain}'s node \
+             wakes the watch through zmq (its -zmqpubhashblock endpoint)"
         ));
     }
     if url.starts_with("wss://") {
@@ -256,7 +256,7 @@ mod tests {
         let ltc: Chain = "litecoin-regtest".parse().expect("a chain name");
         assert_eq!(check_ws_url(evm, "ws://127.0.0.1:8545"), Ok(()));
         let utxo = check_ws_url(ltc, "ws://127.0.0.1:8545").unwrap_err();
-        assert!(utxo.contains("ZMQ"), "{utxo}");
+        assert!(utxo.contains("through zmq"), "{utxo}");
         let tls = check_ws_url(evm, "wss://node.example/ws").unwrap_err();
         assert!(tls.contains("wss://"), "{tls}");
         let http = check_ws_url(evm, "http://127.0.0.1:8545").unwrap_err();

@@ -29,6 +29,7 @@ mod serve;
 mod sim;
 mod trace;
 mod watch;
+mod zmq;
 
 use std::process::ExitCode;
 

@@ -14,8 +14,9 @@
 //! - pushes the alerts into the data dir's outbox (`alerts.redb`), from which a task of the
 //!   same process delivers them to the webhook subscriptions.
 //!
-//! A cycle starts every `poll_ms`, or at once when the node's websocket announces a new head
-//! (EVM nodes with `ws`; see [`crate::heads`]).
+//! A cycle starts every `poll_ms`, or at once when the node announces a new block: an EVM
+//! node's websocket `newHeads` (`ws`; see [`crate::heads`]) or a Core node's ZMQ `hashblock`
+//! (`zmq`; see [`crate::zmq`]).
 //!
 //! Crash safety comes from the comparison: an alert's id is derived from what it is about
 //! (kind, rule, incident, chain, block hash, tx, address, asset, amount), so a cycle repeated
@@ -100,6 +101,10 @@ pub(crate) struct ChainSpec {
     /// (polling goes on as the fallback).
     #[serde(default)]
     pub(crate) ws: Option<String>,
+    /// UTXO node: the ZMQ endpoint it publishes blocks on (`-zmqpubhashblock`); each block it
+    /// announces wakes the watch at once (polling goes on as the fallback).
+    #[serde(default)]
+    pub(crate) zmq: Option<String>,
     /// UTXO node: its cookie file.
     #[serde(default)]
     pub(crate) rpc_cookie: Option<PathBuf>,
@@ -186,6 +191,9 @@ pub(crate) fn load_config(path: &Path) -> anyhow::Result<Vec<ChainSpec>> {
         if let Some(ws) = &spec.ws {
             crate::heads::check_ws_url(chain, ws).map_err(|e| anyhow::anyhow!("{}: {e}", at()))?;
         }
+        if let Some(zmq) = &spec.zmq {
+            crate::zmq::check_zmq_url(chain, zmq).map_err(|e| anyhow::anyhow!("{}: {e}", at()))?;
+        }
         if spec.poll_ms == 0 {
             bail!("{}: poll_ms must be at least 1", at());
         }
@@ -205,6 +213,7 @@ impl ChainSpec {
             chain: chain.name(),
             rpc: String::new(),
             ws: None,
+            zmq: None,
             rpc_cookie: None,
             rpc_user: None,
             rpc_password: None,
@@ -223,6 +232,7 @@ impl ChainSpec {
             chain: args.chain.map(|c| c.name()).unwrap_or_default(),
             rpc: args.rpc.clone().unwrap_or_default(),
             ws: args.ws.clone(),
+            zmq: args.zmq.clone(),
             rpc_cookie: args.rpc_cookie.clone(),
             rpc_user: args.rpc_user.clone(),
             rpc_password: args.rpc_password.clone(),
@@ -407,6 +417,9 @@ pub(crate) fn run(global: &Global, args: &WatchArgs) -> anyhow::Result<()> {
             if let Some(ws) = &args.ws {
                 crate::heads::check_ws_url(*chain, ws).map_err(|e| anyhow::anyhow!("--{e}"))?;
             }
+            if let Some(zmq) = &args.zmq {
+                crate::zmq::check_zmq_url(*chain, zmq).map_err(|e| anyhow::anyhow!("--{e}"))?;
+            }
             vec![ChainSpec::of_args(args)]
         }
         _ => bail!("give --chain and --rpc, or --config FILE"),
@@ -481,7 +494,8 @@ pub(crate) async fn deliver_until(
 
 /// Follows one chain until `stop` is set (or for one cycle with `once`): a node that cannot
 /// be reached is waited for, loudly; anything else ends the watch of this chain. With a
-/// websocket (`ws`), a thread next to the loop wakes it at each new head.
+/// websocket (`ws`) or ZMQ endpoint (`zmq`), a thread next to the loop wakes it at each new
+/// block.
 pub(crate) fn follow(
     shared: &Shared<'_>,
     spec: &ChainSpec,
@@ -503,12 +517,17 @@ pub(crate) fn follow(
     let heads = Mutex::new(Heads::default());
     let done = AtomicBool::new(false);
     std::thread::scope(|s| {
-        if let (Some(ws), false) = (&spec.ws, once) {
+        let feed = match (&spec.ws, &spec.zmq) {
+            (Some(ws), _) => Some(Feed::Heads(ws)),
+            (None, Some(zmq)) => Some(Feed::Zmq(zmq)),
+            (None, None) => None,
+        };
+        if let (Some(feed), false) = (feed, once) {
             board(&|w| w.heads_subscribed = Some(false));
             let (wake, heads, done, board) = (&wake, &heads, &done, &board);
             s.spawn(move || {
                 let quit = || stop.load(Ordering::Relaxed) || done.load(Ordering::Relaxed);
-                crate::heads::follow_heads(chain, ws, wake, &quit, &|status| {
+                let report = |status: crate::heads::FeedStatus<'_>| {
                     let mut h = heads
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
@@ -522,7 +541,11 @@ pub(crate) fn follow(
                         w.heads_subscribed = Some(h.subscribed);
                         w.error.clone_from(&h.error);
                     });
-                });
+                };
+                match feed {
+                    Feed::Heads(ws) => crate::heads::follow_heads(chain, ws, wake, &quit, &report),
+                    Feed::Zmq(zmq) => crate::zmq::follow_blocks(chain, zmq, wake, &quit, &report),
+                }
             });
         }
         let r = follow_polling(shared, spec, chain, stop, once, json, &wake, &heads, &board);
@@ -531,7 +554,14 @@ pub(crate) fn follow(
     })
 }
 
-/// The websocket wake-up's state, for the status board: whether it is subscribed, and why
+/// What wakes the watch at a new block besides its poll: an EVM node's websocket or a Core
+/// node's ZMQ.
+enum Feed<'a> {
+    Heads(&'a str),
+    Zmq(&'a str),
+}
+
+/// The wake-up's state (websocket or ZMQ), for the status board: whether it is up, and why
 /// not when it failed (shown as the chain's error while the watch polls).
 #[derive(Debug, Clone, Default)]
 struct Heads {

@@ -74,7 +74,15 @@ fn malformed_watch_configs_are_refused_naming_the_entry() {
         ),
         (
             "[[chain]]\nchain = \"litecoin-regtest\"\nrpc = \"http://127.0.0.1:1\"\nws = \"ws://127.0.0.1:1\"\n",
-            "is polled (Core's ZMQ is not supported)",
+            "wakes the watch through zmq (its -zmqpubhashblock endpoint)",
+        ),
+        (
+            "[[chain]]\nchain = \"evm-31337\"\nrpc = \"http://127.0.0.1:1\"\nzmq = \"tcp://127.0.0.1:28332\"\n",
+            "[[chain]] #1 (\"evm-31337\"): zmq \"tcp://127.0.0.1:28332\": ZMQ block notifications are a Core (UTXO) node's",
+        ),
+        (
+            "[[chain]]\nchain = \"litecoin-regtest\"\nrpc = \"http://127.0.0.1:1\"\nzmq = \"127.0.0.1:28332\"\n",
+            "zmq \"127.0.0.1:28332\" is no tcp:// URL",
         ),
     ];
     for (config, why) in cases {

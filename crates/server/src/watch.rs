@@ -18,8 +18,9 @@ pub struct ChainWatch {
     pub tip: Option<u32>,
     /// Whether the last attempt reached the node.
     pub node_reachable: bool,
-    /// Whether the node's websocket `newHeads` subscription is up (new blocks wake the watch
-    /// at once); absent when the chain is only polled.
+    /// Whether the chain's wake-up feed is up (an EVM node's websocket `newHeads` or a Core
+    /// node's ZMQ `hashblock`: new blocks wake the watch at once); absent when the chain is
+    /// only polled.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub heads_subscribed: Option<bool>,
     /// Cycles run.

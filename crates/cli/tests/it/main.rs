@@ -19,3 +19,4 @@ mod watch;
 mod watch_common;
 mod watch_evm;
 mod watch_kill;
+mod watch_zmq;

@@ -24,17 +24,21 @@ fn start_watch(data: &std::path::Path, node: &Litecoind) -> Watch {
 
 /// A node with a thief's wallet holding 10 stolen LTC, and a data dir that ingested it and
 /// traced the theft as incident `drain`.
-struct Heist {
-    node: Litecoind,
+pub(crate) struct Heist {
+    pub(crate) node: Litecoind,
     main: tracehound_btc::rpc::RpcClient,
-    thief: tracehound_btc::rpc::RpcClient,
+    pub(crate) thief: tracehound_btc::rpc::RpcClient,
     theft: String,
     dir: tempfile::TempDir,
 }
 
 impl Heist {
     fn start() -> Heist {
-        let node = Litecoind::start().unwrap_or_else(|e| panic!("{e}"));
+        Heist::on(Litecoind::start().unwrap_or_else(|e| panic!("{e}")))
+    }
+
+    /// The heist played on `node`, a fresh one.
+    pub(crate) fn on(node: Litecoind) -> Heist {
         node.mine(101).unwrap();
         // Two wallets from here on: every wallet call names its wallet.
         call(&node.client(), "createwallet", json!(["thief"]));
@@ -64,12 +68,12 @@ impl Heist {
         h
     }
 
-    fn data(&self) -> &std::path::Path {
+    pub(crate) fn data(&self) -> &std::path::Path {
         self.dir.path()
     }
 
     /// Mines `n` blocks; their hashes.
-    fn mine(&self, n: u32) -> Vec<String> {
+    pub(crate) fn mine(&self, n: u32) -> Vec<String> {
         let to = call(&self.main, "getnewaddress", json!(["", "bech32"]));
         call(&self.main, "generatetoaddress", json!([n, to]))
             .as_array()
@@ -79,7 +83,7 @@ impl Heist {
             .collect()
     }
 
-    fn new_address(&self) -> String {
+    pub(crate) fn new_address(&self) -> String {
         call(&self.main, "getnewaddress", json!(["", "bech32"]))
             .as_str()
             .unwrap()

@@ -336,12 +336,75 @@ pub(crate) fn wait_for_at_most(what: &str, limit: Duration, mut done: impl FnMut
     }
 }
 
-/// The litecoind side: wallets and the watch's arguments.
+/// The litecoind side: wallets, the watch's arguments, a ZMQ notifier.
 #[cfg(feature = "test-litecoind")]
 pub(crate) mod ltc {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Child, Command, Stdio};
+    use std::sync::{Arc, Mutex};
+
     use serde_json::Value;
     use tracehound_btc::rpc::{RpcAuth, RpcClient, RpcOptions};
     use tracehound_btc::testnode::Litecoind;
+
+    /// `tests/it/zmq_notifier.py` publishing `node`'s blocks, read from `fifo`, as Core's ZMQ
+    /// notifier would, on loopback `port` (0: a free one). The node runs with
+    /// `-blocknotify='echo %s > FIFO'`: Debian's litecoind has no ZMQ of its own.
+    pub(crate) struct Notifier {
+        child: Child,
+        pub(crate) port: u16,
+        pub(crate) sent: Arc<Mutex<Vec<String>>>,
+    }
+
+    impl Notifier {
+        pub(crate) fn start(fifo: &std::path::Path, port: u16, node: &Litecoind) -> Notifier {
+            let python = std::env::var_os("TRACEHOUND_ZMQ_PYTHON").expect(
+                "TRACEHOUND_ZMQ_PYTHON names a python with pyzmq (scripts/test installs pyzmq \
+                 into .tools/venv)",
+            );
+            let script =
+                std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/zmq_notifier.py");
+            let (user, password) = node.credentials();
+            let mut child = Command::new(python)
+                .arg(script)
+                .arg(fifo)
+                .arg(port.to_string())
+                .args([node.rpc_url(), user, password])
+                .stdout(Stdio::piped())
+                .spawn()
+                .unwrap();
+            let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+            let ready = lines
+                .next()
+                .expect("the notifier exited before it was ready (is pyzmq installed?)")
+                .unwrap();
+            let port = ready
+                .strip_prefix("ready ")
+                .and_then(|p| p.parse().ok())
+                .unwrap_or_else(|| panic!("the notifier said {ready:?}"));
+            let sent = Arc::new(Mutex::new(Vec::new()));
+            let sink = Arc::clone(&sent);
+            std::thread::spawn(move || {
+                for line in lines.map_while(Result::ok) {
+                    if let Some(hash) = line.strip_prefix("sent ") {
+                        sink.lock().unwrap().push(hash.to_string());
+                    }
+                }
+            });
+            Notifier { child, port, sent }
+        }
+
+        pub(crate) fn url(&self) -> String {
+            format!("tcp://127.0.0.1:{}", self.port)
+        }
+    }
+
+    impl Drop for Notifier {
+        fn drop(&mut self) {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
 
     pub(crate) const NETWORK: &str = "litecoin-regtest";
 

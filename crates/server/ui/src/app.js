@@ -1233,7 +1233,7 @@
       h('tbody', null, w.map((c) => h('tr', { dataset: { chain: c.chain } },
         h('td', null, String(c.chain)),
         h('td', null, h('span', { className: 'pill ' + (c.node_reachable ? 'level-low' : 'level-high') }, c.node_reachable ? 'reachable' : 'unreachable'), ' ', h('span.mono.muted', null, String(c.node || '')),
-          c.heads_subscribed == null ? null : h('span.muted.heads', { title: 'new blocks wake the watch over the node\'s websocket (newHeads); it polls as well' }, c.heads_subscribed ? ' · woken by new heads' : ' · polling (websocket down)'),
+          c.heads_subscribed == null ? null : h('span.muted.heads', { title: 'new blocks wake the watch at once (an EVM node\'s websocket newHeads, a Core node\'s ZMQ hashblock); it polls as well' }, c.heads_subscribed ? ' · woken by new blocks' : ' · polling (wake-up feed down)'),
           c.error ? h('div.error-text', null, String(c.error)) : null),
         h('td', null, c.tip == null ? '—' : String(c.tip)),
         h('td', null, c.last_cycle_at ? ago(c.last_cycle_at) : 'none yet', c.last_cycle_ms != null ? h('span.muted', null, ' (' + c.last_cycle_ms + ' ms, ' + (c.cycles ?? 0) + ' cycles)') : null),
