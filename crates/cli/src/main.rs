@@ -24,6 +24,7 @@ mod output;
 mod patterns;
 mod query;
 mod replay;
+mod result_writer;
 mod screen;
 mod serve;
 mod sim;

@@ -6,8 +6,9 @@
 //! - extends every watched incident's live trace ([`LiveTrace`]) with the new blocks, under
 //!   the settings it was last traced with, and compares the alerts that trace implies for
 //!   the blocks after the watch of the incident began with those in force: new ones are
-//!   pushed, ones it no longer supports retracted; then keeps the result (after the alerts:
-//!   a large result takes a while to write);
+//!   pushed, ones it no longer supports retracted; then hands the result to the data dir's
+//!   writer thread ([`crate::result_writer`]: a large result takes a while to write, and
+//!   neither the alerts nor the next incident or block wait for it);
 //! - alerts on new transfers of addresses labeled sanctioned;
 //! - marks final each alert in force whose block reached its confirmation depth (a `final`
 //!   event naming it);
@@ -264,6 +265,9 @@ pub(crate) struct Shared<'a> {
     gate: RwLock<()>,
     /// Per chain, what the outbox holds of its alerts, read so far.
     outstanding: Mutex<BTreeMap<Chain, Outstanding>>,
+    /// Keeps each incident's latest result on a thread of its own: a cycle does not wait on
+    /// the disk.
+    results: crate::result_writer::ResultWriter,
 }
 
 impl<'a> Shared<'a> {
@@ -284,17 +288,19 @@ impl<'a> Shared<'a> {
             live: Mutex::new(BTreeMap::new()),
             gate: RwLock::new(()),
             outstanding: Mutex::new(BTreeMap::new()),
+            results: crate::result_writer::ResultWriter::start(data.clone()),
         })
     }
 
-    /// Saves `result` as `name`'s, unless this chain's loop saved the same result last.
+    /// Hands `result` to the writer as `name`'s, unless this chain's loop handed over the
+    /// same result last.
     fn save_result(
         &self,
         chain: Chain,
         name: &str,
-        result: &TraceResult,
+        result: TraceResult,
         settings: &tracehound_app::TraceSettings,
-    ) -> anyhow::Result<()> {
+    ) {
         let mut lives = self
             .live
             .lock()
@@ -302,15 +308,15 @@ impl<'a> Shared<'a> {
         let live = lives.get_mut(&(chain, name.to_string()));
         if live
             .as_ref()
-            .is_some_and(|l| l.saved.as_ref() == Some(result))
+            .is_some_and(|l| l.saved.as_deref() == Some(&result))
         {
-            return Ok(());
+            return;
         }
-        self.data.save_result(name, result, settings)?;
+        let result = Arc::new(result);
         if let Some(live) = live {
-            live.saved = Some(result.clone());
+            live.saved = Some(Arc::clone(&result));
         }
-        Ok(())
+        self.results.keep(name, result, settings.clone());
     }
 
     /// `incident`'s trace over the store as it is now, tagged, with the patterns on it: its
@@ -374,9 +380,9 @@ impl<'a> Shared<'a> {
 struct Live {
     trace: LiveTrace,
     patterns: LivePatterns,
-    /// The result this chain's loop last saved, if any: a block that leaves it as it was is
-    /// not written again.
-    saved: Option<TraceResult>,
+    /// The result this chain's loop last handed to the writer, if any: a block that leaves it
+    /// as it was is not written again.
+    saved: Option<Arc<TraceResult>>,
 }
 
 /// The node being followed.
@@ -853,9 +859,10 @@ fn cycle(
             }
             retracted.insert(live.id.clone());
         }
-        // Kept after its alerts are pushed: writing a large result (hundreds of MB of JSON)
-        // must not hold back the alerts of the block.
-        shared.save_result(chain, &name, &result, &settings)?;
+        // Kept after its alerts are pushed, and written on the writer's thread: writing a
+        // large result (hundreds of MB of JSON) holds back neither the alerts of the block nor
+        // the next incident and block.
+        shared.save_result(chain, &name, result, &settings);
     }
     drop(tracing);
     let start = *state
