@@ -50,15 +50,17 @@ struct QueueState {
 }
 
 impl ResultWriter {
-    /// A writer keeping results in `data`.
-    pub(crate) fn start(data: DataDir) -> ResultWriter {
+    /// A writer keeping results in `data`, on a thread it starts.
+    pub(crate) fn start(data: DataDir) -> std::io::Result<ResultWriter> {
         let shared = Arc::new(Queue::default());
         let queue = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("result-writer".into())
-            .spawn(move || queue.run(&data))
-            .ok();
-        ResultWriter { shared, thread }
+            .spawn(move || queue.run(&data))?;
+        Ok(ResultWriter {
+            shared,
+            thread: Some(thread),
+        })
     }
 
     /// Hands over `name`'s latest result, replacing any still waiting.
@@ -200,7 +202,7 @@ mod tests {
     fn the_latest_result_is_written_and_dropping_writes_what_waits() {
         let dir = tempfile::tempdir().unwrap();
         let data = data_dir(dir.path());
-        let writer = ResultWriter::start(data.clone());
+        let writer = ResultWriter::start(data.clone()).unwrap();
         for i in 0..50 {
             writer.keep("drain", result(&format!("drain {i}")), settings());
         }
@@ -220,7 +222,7 @@ mod tests {
         let data = DataDir::new(dir.path(), tracehound_store::StoreOptions::default());
         // The incidents directory is a file: every write fails.
         std::fs::write(dir.path().join("incidents"), b"not a directory").unwrap();
-        let writer = ResultWriter::start(data.clone());
+        let writer = ResultWriter::start(data.clone()).unwrap();
         writer.keep("drain", result("drain 1"), settings());
         std::thread::sleep(Duration::from_millis(200));
         assert_eq!(writer.written(), 0);

@@ -288,7 +288,8 @@ impl<'a> Shared<'a> {
             live: Mutex::new(BTreeMap::new()),
             gate: RwLock::new(()),
             outstanding: Mutex::new(BTreeMap::new()),
-            results: crate::result_writer::ResultWriter::start(data.clone()),
+            results: crate::result_writer::ResultWriter::start(data.clone())
+                .context("starting the thread that keeps watched incidents' results")?,
         })
     }
 
