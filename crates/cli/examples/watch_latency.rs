@@ -45,7 +45,9 @@ mod bench {
     use tracehound_btc::rpc::RpcClient;
     use tracehound_btc::testnode::Litecoind;
 
-    use crate::watch_common::ltc::{NETWORK, Notifier, call, rpc_args, wallet, watch_args};
+    use crate::watch_common::ltc::{
+        NETWORK, Notifier, call, notifying_node, rpc_args, wallet, watch_args,
+    };
     use crate::watch_common::{Receiver, SECRET, Watch, binary, run_ok, wait_for_at_most};
 
     const POLL_MS: u64 = 50;
@@ -118,16 +120,10 @@ mod bench {
         let notify = tempfile::tempdir().unwrap();
         let fifo = notify.path().join("blocks.fifo");
         let node = if zmq {
-            let made = std::process::Command::new("mkfifo")
-                .arg(&fifo)
-                .status()
-                .unwrap();
-            assert!(made.success());
-            Litecoind::start_with_args(&[&format!("-blocknotify=echo %s > {}", fifo.display())])
+            notifying_node(&fifo)
         } else {
-            Litecoind::start()
-        }
-        .unwrap_or_else(|e| panic!("{e}"));
+            Litecoind::start().unwrap_or_else(|e| panic!("{e}"))
+        };
         let notifier = zmq.then(|| Notifier::start(&fifo, 0, &node));
         // Past MWEB's activation (height 432 on regtest) first: a run of hundreds of blocks
         // would cross it, and its first block needs a peg-in the thief's payments are not.

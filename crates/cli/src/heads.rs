@@ -19,13 +19,14 @@ use tracehound_core::{Chain, ChainFamily};
 use tungstenite::Message;
 use tungstenite::client::IntoClientRequest;
 
-/// How long connecting and the websocket handshake may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+// The timings of every wake-up feed (this websocket and [`crate::zmq`]).
+/// How long connecting and the feed's handshake may take.
+pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often a quiet socket looks at whether the watch stopped.
-const READ_SLICE: Duration = Duration::from_millis(200);
+pub(crate) const READ_SLICE: Duration = Duration::from_millis(200);
 /// The first wait before subscribing again, doubled each failure up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
+pub(crate) const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Why a websocket URL is refused for `chain`, if it is.
 pub(crate) fn check_ws_url(chain: Chain, url: &str) -> Result<(), String> {

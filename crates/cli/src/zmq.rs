@@ -20,17 +20,10 @@ use std::time::{Duration, Instant};
 use tracehound_core::{Chain, ChainFamily};
 use zeromq::{Socket, SocketEvent, SocketRecv};
 
-use crate::heads::{FeedStatus, Wake};
+use crate::heads::{CONNECT_TIMEOUT, FIRST_BACKOFF, FeedStatus, MAX_BACKOFF, READ_SLICE, Wake};
 
 /// The topics subscribed to: Core's two block notifications (a node may publish either).
 const TOPICS: [&str; 2] = ["hashblock", "rawblock"];
-/// How long connecting and the ZMTP handshake may take.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// How often a quiet socket looks at whether the watch stopped.
-const READ_SLICE: Duration = Duration::from_millis(200);
-/// The first wait before connecting again, doubled each failure up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Why a ZMQ URL is refused for `chain`, if it is.
 pub(crate) fn check_zmq_url(chain: Chain, url: &str) -> Result<(), String> {

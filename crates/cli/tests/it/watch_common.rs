@@ -399,6 +399,15 @@ pub(crate) mod ltc {
         }
     }
 
+    /// A fresh node whose `-blocknotify` writes each new tip to a FIFO made at `fifo`, for a
+    /// [`Notifier`] to publish.
+    pub(crate) fn notifying_node(fifo: &std::path::Path) -> Litecoind {
+        let made = Command::new("mkfifo").arg(fifo).status().unwrap();
+        assert!(made.success(), "mkfifo {}", fifo.display());
+        Litecoind::start_with_args(&[&format!("-blocknotify=echo %s > {}", fifo.display())])
+            .unwrap_or_else(|e| panic!("{e}"))
+    }
+
     impl Drop for Notifier {
         fn drop(&mut self) {
             let _ = self.child.kill();

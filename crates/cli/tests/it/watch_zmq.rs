@@ -9,15 +9,13 @@
 #![cfg(feature = "test-litecoind")]
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use tracehound_btc::testnode::Litecoind;
 
 use crate::common::{ok, subscribe, tracehound};
 use crate::watch::Heist;
-use crate::watch_common::ltc::{NETWORK, Notifier, call, watch_args};
+use crate::watch_common::ltc::{NETWORK, Notifier, call, notifying_node, watch_args};
 use crate::watch_common::{Receiver, SECRET, Watch, wait_for};
 
 /// Mines a block and waits for a watch cycle to report it: how long that took.
@@ -34,10 +32,7 @@ fn mine_and_time(heist: &Heist, watch: &Watch, tips: &mut u64) -> Duration {
 fn zmq_block_notifications_wake_the_watch_and_polling_is_the_fallback() {
     let notify = tempfile::tempdir().unwrap();
     let fifo: PathBuf = notify.path().join("blocks.fifo");
-    let made = Command::new("mkfifo").arg(&fifo).status().unwrap();
-    assert!(made.success(), "mkfifo {}", fifo.display());
-    let node = Litecoind::start_with_args(&[&format!("-blocknotify=echo %s > {}", fifo.display())])
-        .unwrap_or_else(|e| panic!("{e}"));
+    let node = notifying_node(&fifo);
     let notifier = Notifier::start(&fifo, 0, &node);
     let heist = Heist::on(node);
     let data = heist.data();
