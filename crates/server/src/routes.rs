@@ -416,7 +416,8 @@ async fn address(
 struct SearchQuery {
     /// A tx id, an address (any stored chain), or text of a label, category, note or
     /// incident name.
-    #[param(min_length = 1, max_length = 200, pattern = r"\S")]
+    /// Surrounding whitespace is ignored; a query of whitespace alone finds nothing.
+    #[param(min_length = 1, max_length = 200)]
     q: String,
     /// Most hits (default 50, at most the page cap).
     limit: Option<usize>,
@@ -451,9 +452,15 @@ async fn search(
         None => s.config.caps.page.min(50),
         l => page(&s, l)?,
     };
-    let text = q.q.trim().to_string();
-    if text.is_empty() || text.chars().count() > 200 {
+    // Checked as the schema states it. What counts as whitespace differs between regex
+    // engines (U+0085 is whitespace to Rust, not to ECMAScript's `\s`), so a query of
+    // whitespace alone is valid and finds nothing rather than being refused.
+    if q.q.is_empty() || q.q.chars().count() > 200 {
         return Err(ApiError::bad_request("q must be 1–200 characters").field("q"));
+    }
+    let text = q.q.trim().to_string();
+    if text.is_empty() {
+        return Ok(Json(Vec::new()));
     }
     let hits = blocking(&s, move |s| {
         let mut hits = Vec::new();
