@@ -25,8 +25,8 @@ pub(crate) const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// How often a quiet socket looks at whether the watch stopped.
 pub(crate) const READ_SLICE: Duration = Duration::from_millis(200);
 /// The first wait before subscribing again, doubled each failure up to [`MAX_BACKOFF`].
-pub(crate) const FIRST_BACKOFF: Duration = Duration::from_millis(500);
-pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(30);
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
 
 /// Why a websocket URL is refused for `chain`, if it is.
 pub(crate) fn check_ws_url(chain: Chain, url: &str) -> Result<(), String> {
@@ -112,19 +112,79 @@ pub(crate) fn follow_heads(
     quit: &(dyn Fn() -> bool + Sync),
     report: &(dyn Fn(FeedStatus<'_>) + Sync),
 ) {
+    let mut log = FeedLog {
+        chain,
+        kind: "websocket",
+        url,
+        wakes: "new heads",
+        retries: "subscribing",
+        report,
+        down: false,
+        ups: 0,
+    };
+    follow_feed(&mut log, quit, |log| {
+        subscribe(url, wake, quit, &mut || log.up())
+    });
+}
+
+/// A wake-up feed's outages as said: the first failure of each outage and the return after
+/// it, once each, on stderr and to the status board.
+pub(crate) struct FeedLog<'a> {
+    pub(crate) chain: Chain,
+    /// `websocket` or `ZMQ`.
+    pub(crate) kind: &'static str,
+    pub(crate) url: &'a str,
+    /// What wakes the watch when the feed is up (`new heads`), and what is tried again
+    /// (`subscribing`).
+    pub(crate) wakes: &'static str,
+    pub(crate) retries: &'static str,
+    pub(crate) report: &'a (dyn Fn(FeedStatus<'_>) + Sync),
+    pub(crate) down: bool,
+    /// Times it came up: an attempt that came up starts the backoff over.
+    pub(crate) ups: u64,
+}
+
+impl FeedLog<'_> {
+    pub(crate) fn up(&mut self) {
+        if self.down {
+            eprintln!(
+                "watch {}: {} {} is back: {} wake the watch again",
+                self.chain, self.kind, self.url, self.wakes
+            );
+        }
+        (self.report)(FeedStatus::Up);
+        self.down = false;
+        self.ups += 1;
+    }
+
+    pub(crate) fn down(&mut self, why: &str) {
+        if !self.down {
+            eprintln!(
+                "watch {}: {} {}: {why}; polling meanwhile, {} again with backoff",
+                self.chain, self.kind, self.url, self.retries
+            );
+            (self.report)(FeedStatus::Down(&format!(
+                "{} {}: {why}",
+                self.kind, self.url
+            )));
+            self.down = true;
+        }
+    }
+}
+
+/// Runs `attempt` (one connection of a feed, `Ok` when `quit` ended it) until `quit` says so,
+/// again after each failure with exponential backoff; an attempt that came up starts the
+/// backoff over.
+pub(crate) fn follow_feed(
+    log: &mut FeedLog<'_>,
+    quit: &(dyn Fn() -> bool + Sync),
+    mut attempt: impl FnMut(&mut FeedLog<'_>) -> Result<(), String>,
+) {
     let mut backoff = FIRST_BACKOFF;
-    let mut down = false;
     while !quit() {
-        let mut subscribed = false;
-        let outcome = subscribe(url, wake, quit, &mut || {
-            subscribed = true;
-            if down {
-                eprintln!("watch {chain}: websocket {url} is back: new heads wake the watch again");
-            }
-            report(FeedStatus::Up);
-            down = false;
-        });
-        if subscribed {
+        let ups = log.ups;
+        let outcome = attempt(log);
+        if log.ups > ups {
             backoff = FIRST_BACKOFF;
         }
         let Err(why) = outcome else {
@@ -133,14 +193,7 @@ pub(crate) fn follow_heads(
         if quit() {
             return;
         }
-        if !down {
-            eprintln!(
-                "watch {chain}: websocket {url}: {why}; polling meanwhile, subscribing again \
-                 with backoff"
-            );
-            report(FeedStatus::Down(&format!("websocket {url}: {why}")));
-            down = true;
-        }
+        log.down(&why);
         let until = Instant::now() + backoff;
         while !quit() && Instant::now() < until {
             std::thread::sleep(Duration::from_millis(50));

@@ -15,12 +15,10 @@
 //! tokio runtime of this thread's own: the watch's chains each run on a thread, and this is
 //! one more thread per ZMQ endpoint.
 
-use std::time::{Duration, Instant};
-
 use tracehound_core::{Chain, ChainFamily};
 use zeromq::{Socket, SocketEvent, SocketRecv};
 
-use crate::heads::{CONNECT_TIMEOUT, FIRST_BACKOFF, FeedStatus, MAX_BACKOFF, READ_SLICE, Wake};
+use crate::heads::{CONNECT_TIMEOUT, FeedLog, FeedStatus, READ_SLICE, Wake, follow_feed};
 
 /// The topics subscribed to: Core's two block notifications (a node may publish either).
 const TOPICS: [&str; 2] = ["hashblock", "rawblock"];
@@ -98,13 +96,15 @@ pub(crate) fn follow_blocks(
     quit: &(dyn Fn() -> bool + Sync),
     report: &(dyn Fn(FeedStatus<'_>) + Sync),
 ) {
-    let mut feed = Feed {
+    let mut log = FeedLog {
         chain,
+        kind: "ZMQ",
         url,
+        wakes: "new blocks",
+        retries: "connecting",
         report,
         down: false,
-        notifications: 0,
-        malformed: 0,
+        ups: 0,
     };
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -112,69 +112,28 @@ pub(crate) fn follow_blocks(
     {
         Ok(r) => r,
         Err(e) => {
-            feed.down(&format!("cannot start its runtime: {e}"));
+            log.down(&format!("cannot start its runtime: {e}"));
             return;
         }
     };
-    runtime.block_on(async {
-        let mut backoff = FIRST_BACKOFF;
-        while !quit() {
-            let Err(why) = subscribe(&mut feed, wake, quit).await else {
-                return;
-            };
-            if quit() {
-                return;
-            }
-            feed.down(&why);
-            let until = Instant::now() + backoff;
-            while !quit() && Instant::now() < until {
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
-            backoff = (backoff * 2).min(MAX_BACKOFF);
-        }
+    let mut received = Received::default();
+    follow_feed(&mut log, quit, |log| {
+        runtime.block_on(subscribe(log, &mut received, wake, quit))
     });
 }
 
-/// The feed's state as said: the first failure of an outage and the return after it are said
-/// once each, on stderr and to the status board.
-struct Feed<'a> {
-    chain: Chain,
-    url: &'a str,
-    report: &'a (dyn Fn(FeedStatus<'_>) + Sync),
-    down: bool,
-    /// Block notifications of Core's shape received, and other messages.
+/// The messages a feed received: block notifications of Core's shape, and others.
+#[derive(Debug, Default)]
+struct Received {
     notifications: u64,
     malformed: u64,
-}
-
-impl Feed<'_> {
-    fn up(&mut self) {
-        if self.down {
-            eprintln!(
-                "watch {}: ZMQ {} is back: new blocks wake the watch again",
-                self.chain, self.url
-            );
-        }
-        (self.report)(FeedStatus::Up);
-        self.down = false;
-    }
-
-    fn down(&mut self, why: &str) {
-        if !self.down {
-            eprintln!(
-                "watch {}: ZMQ {}: {why}; polling meanwhile, connecting again with backoff",
-                self.chain, self.url
-            );
-            (self.report)(FeedStatus::Down(&format!("ZMQ {}: {why}", self.url)));
-            self.down = true;
-        }
-    }
 }
 
 /// One socket: connects, subscribes, rings for each notification, and follows the library's
 /// reconnections. `Ok` when `quit` ended it, else why it could not connect or receive.
 async fn subscribe(
-    feed: &mut Feed<'_>,
+    log: &mut FeedLog<'_>,
+    feed: &mut Received,
     wake: &Wake,
     quit: &(dyn Fn() -> bool + Sync),
 ) -> Result<(), String> {
@@ -183,7 +142,7 @@ async fn subscribe(
     let mut socket = zeromq::SubSocket::with_options(options);
     let mut events = socket.monitor();
     socket
-        .connect(feed.url)
+        .connect(log.url)
         .await
         .map_err(|e| format!("cannot connect (waited up to {CONNECT_TIMEOUT:?}): {e}"))?;
     for topic in TOPICS {
@@ -192,7 +151,7 @@ async fn subscribe(
             .await
             .map_err(|e| format!("subscribing to {topic}: {e}"))?;
     }
-    feed.up();
+    log.up();
     // A block may have come while unsubscribed: one cycle catches up with it.
     wake.ring();
     // Each connection says its first malformed message, not every one.
@@ -212,7 +171,7 @@ async fn subscribe(
                         if !said_malformed {
                             eprintln!(
                                 "watch {}: ZMQ {}: {why}; taken as a wake-up all the same",
-                                feed.chain, feed.url
+                                log.chain, log.url
                             );
                             said_malformed = true;
                         }
@@ -226,10 +185,10 @@ async fn subscribe(
         }
         while let Ok(event) = events.try_recv() {
             match event {
-                SocketEvent::Disconnected(_) => feed.down("the publisher went away"),
+                SocketEvent::Disconnected(_) => log.down("the publisher went away"),
                 // After an outage (the first connection is announced above).
-                SocketEvent::Connected(..) if feed.down => {
-                    feed.up();
+                SocketEvent::Connected(..) if log.down => {
+                    log.up();
                     said_malformed = false;
                     wake.ring();
                 }
@@ -243,6 +202,7 @@ async fn subscribe(
 mod tests {
     use std::sync::Mutex;
     use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::Duration;
 
     use zeromq::{SocketSend, ZmqMessage};
 
@@ -269,14 +229,17 @@ mod tests {
             .unwrap()
             .to_string();
         let chain: Chain = "litecoin-regtest".parse().unwrap();
-        let mut feed = Feed {
+        let mut log = FeedLog {
             chain,
+            kind: "ZMQ",
             url: &endpoint,
+            wakes: "new blocks",
+            retries: "connecting",
             report: &report,
             down: false,
-            notifications: 0,
-            malformed: 0,
+            ups: 0,
         };
+        let mut feed = Received::default();
         let quit = || stop.load(Ordering::Relaxed);
         let block: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
         let publish = async {
@@ -293,8 +256,9 @@ mod tests {
             }
             stop.store(true, Ordering::Relaxed);
         };
-        let (outcome, ()) =
-            runtime.block_on(async { tokio::join!(subscribe(&mut feed, &wake, &quit), publish) });
+        let (outcome, ()) = runtime.block_on(async {
+            tokio::join!(subscribe(&mut log, &mut feed, &wake, &quit), publish)
+        });
         assert_eq!(outcome, Ok(()));
         assert!(feed.notifications >= 1, "no rawblock arrived");
         assert_eq!(feed.malformed, 0);
