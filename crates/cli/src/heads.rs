@@ -112,16 +112,12 @@ pub(crate) fn follow_heads(
     quit: &(dyn Fn() -> bool + Sync),
     report: &(dyn Fn(FeedStatus<'_>) + Sync),
 ) {
-    let mut log = FeedLog {
+    let mut log = FeedLog::new(
         chain,
-        kind: "websocket",
-        url,
-        wakes: "new heads",
-        retries: "subscribing",
+        ("websocket", url),
+        ("new heads", "subscribing"),
         report,
-        down: false,
-        ups: 0,
-    };
+    );
     follow_feed(&mut log, quit, |log| {
         subscribe(url, wake, quit, &mut || log.up())
     });
@@ -132,19 +128,38 @@ pub(crate) fn follow_heads(
 pub(crate) struct FeedLog<'a> {
     pub(crate) chain: Chain,
     /// `websocket` or `ZMQ`.
-    pub(crate) kind: &'static str,
+    kind: &'static str,
     pub(crate) url: &'a str,
     /// What wakes the watch when the feed is up (`new heads`), and what is tried again
     /// (`subscribing`).
-    pub(crate) wakes: &'static str,
-    pub(crate) retries: &'static str,
-    pub(crate) report: &'a (dyn Fn(FeedStatus<'_>) + Sync),
+    wakes: &'static str,
+    retries: &'static str,
+    report: &'a (dyn Fn(FeedStatus<'_>) + Sync),
     pub(crate) down: bool,
     /// Times it came up: an attempt that came up starts the backoff over.
     pub(crate) ups: u64,
 }
 
-impl FeedLog<'_> {
+impl<'a> FeedLog<'a> {
+    /// The log of a feed of `kind` at `url`, up until said otherwise.
+    pub(crate) fn new(
+        chain: Chain,
+        (kind, url): (&'static str, &'a str),
+        (wakes, retries): (&'static str, &'static str),
+        report: &'a (dyn Fn(FeedStatus<'_>) + Sync),
+    ) -> FeedLog<'a> {
+        FeedLog {
+            chain,
+            kind,
+            url,
+            wakes,
+            retries,
+            report,
+            down: false,
+            ups: 0,
+        }
+    }
+
     pub(crate) fn up(&mut self) {
         if self.down {
             eprintln!(

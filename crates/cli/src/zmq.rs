@@ -96,16 +96,7 @@ pub(crate) fn follow_blocks(
     quit: &(dyn Fn() -> bool + Sync),
     report: &(dyn Fn(FeedStatus<'_>) + Sync),
 ) {
-    let mut log = FeedLog {
-        chain,
-        kind: "ZMQ",
-        url,
-        wakes: "new blocks",
-        retries: "connecting",
-        report,
-        down: false,
-        ups: 0,
-    };
+    let mut log = FeedLog::new(chain, ("ZMQ", url), ("new blocks", "connecting"), report);
     let runtime = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
@@ -229,16 +220,12 @@ mod tests {
             .unwrap()
             .to_string();
         let chain: Chain = "litecoin-regtest".parse().unwrap();
-        let mut log = FeedLog {
+        let mut log = FeedLog::new(
             chain,
-            kind: "ZMQ",
-            url: &endpoint,
-            wakes: "new blocks",
-            retries: "connecting",
-            report: &report,
-            down: false,
-            ups: 0,
-        };
+            ("ZMQ", &endpoint),
+            ("new blocks", "connecting"),
+            &report,
+        );
         let mut feed = Received::default();
         let quit = || stop.load(Ordering::Relaxed);
         let block: Vec<u8> = (0..4_000_000u32).map(|i| (i % 251) as u8).collect();
